@@ -1,0 +1,260 @@
+//! Tests of `stages.toml` parsing: what is accepted, how it resolves, and every bad input's message
+//! and location.
+
+use super::*;
+
+const BASE: &str = r#"project = "auth"
+region = "us-east-1"
+architecture = "arm64"
+
+[defaults]
+memory_mb = 256
+timeout_seconds = 10
+log_retention_days = 30
+token_lifetime_seconds = 3600
+authorizer_cache_ttl_seconds = 300
+
+[defaults.functions.signin]
+memory_mb = 1024
+
+[stages.dev]
+region = "us-east-1"
+
+[stages.prod]
+region = "eu-west-1"
+account = "123456789012"
+protect = true
+memory_mb = 512
+"#;
+
+fn ok(text: &str) -> Config {
+    parse("stages.toml", text).unwrap_or_else(|e| panic!("{}", e.one_line()))
+}
+
+fn bad(text: &str) -> ConfigError {
+    match parse("stages.toml", text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+/// The 1-based line and column where `needle` first occurs.
+fn at(text: &str, needle: &str) -> (usize, usize) {
+    let offset = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in text"));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+/// Asserts an error's message contains `message`, and that it points at `needle` (the nth occurrence
+/// when `needle` appears more than once is not supported: pick a unique needle).
+fn assert_error(text: &str, message: &str, needle: &str) {
+    let e = bad(text);
+    assert!(e.message().contains(message), "message {:?} lacks {message:?}", e.message());
+    assert_eq!(e.location(), Some(at(text, needle)), "wrong place for {:?}", e.message());
+    assert!(e.help().is_some_and(|h| !h.is_empty()), "no help for {:?}", e.message());
+    assert!(e.one_line().starts_with(&format!("stages.toml:{}:{}: ", at(text, needle).0, at(text, needle).1)));
+}
+
+#[test]
+fn base_config_resolves_defaults_and_overrides() {
+    let c = ok(BASE);
+    assert_eq!(c.project, "auth");
+    let dev = c.stage("dev").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dev.functions[&Function::Signin].memory_mb, 1024, "function default beats stage fallback");
+    assert_eq!(dev.functions[&Function::Hello].memory_mb, 256);
+    assert!(!dev.protect);
+    assert_eq!(dev.table, Provision::Create);
+    let prod = c.stage("prod").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(prod.region, "eu-west-1");
+    assert_eq!(prod.account.as_deref(), Some("123456789012"));
+    assert_eq!(prod.functions[&Function::Hello].memory_mb, 512, "stage beats [defaults]");
+    assert_eq!(prod.functions[&Function::Signin].memory_mb, 512, "stage beats the function in [defaults]");
+    assert_eq!(prod.authorizer_cache_ttl_seconds, 300);
+    assert_eq!(prod.architecture, Architecture::Arm64);
+}
+
+#[test]
+fn function_in_stage_beats_everything() {
+    let c = ok(&format!("{BASE}\n[stages.prod.functions.signin]\nmemory_mb = 2048\ntimeout_seconds = 20\n"));
+    let prod = &c.stages["prod"];
+    assert_eq!(prod.functions[&Function::Signin], FunctionSettings { memory_mb: 2048, timeout_seconds: 20, log_retention_days: 30 });
+}
+
+#[test]
+fn imports_resolve_names_from_arns() {
+    let text = BASE.replace(
+        "region = \"us-east-1\"\n\n[stages.prod]",
+        "region = \"us-east-1\"\ntable = \"arn:aws:dynamodb:us-east-1:123456789012:table/Dev-Auth\"\n\n[stages.prod]",
+    );
+    let c = ok(&text);
+    assert_eq!(
+        c.stages["dev"].table,
+        Provision::Import { arn: "arn:aws:dynamodb:us-east-1:123456789012:table/Dev-Auth".into(), name: "Dev-Auth".into() }
+    );
+}
+
+#[test]
+fn unknown_stage_lists_the_known_ones() {
+    let c = ok(BASE);
+    let e = c.stage("qa").err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(e, "unknown stage `qa`; stages.toml defines dev, prod");
+}
+
+#[test]
+fn unknown_key() {
+    let text = BASE.replace("memory_mb = 512", "memroy_mb = 512");
+    assert_error(&text, "unknown field `memroy_mb`", "memroy_mb");
+}
+
+#[test]
+fn wrong_type() {
+    let text = BASE.replace("protect = true", "protect = \"yes\"");
+    assert_error(&text, "invalid type", "\"yes\"");
+}
+
+#[test]
+fn negative_memory_is_a_type_error() {
+    let text = BASE.replace("memory_mb = 512", "memory_mb = -5");
+    assert_error(&text, "invalid value", "-5");
+}
+
+#[test]
+fn memory_out_of_range() {
+    let text = BASE.replace("memory_mb = 1024", "memory_mb = 99999");
+    assert_error(&text, "memory_mb = 99999 is out of range", "99999");
+}
+
+#[test]
+fn timeout_beyond_api_gateway_limit() {
+    let text = BASE.replace("timeout_seconds = 10", "timeout_seconds = 60");
+    let e = bad(&text);
+    assert!(e.help().unwrap_or_default().contains("29 s"));
+    assert_error(&text, "timeout_seconds = 60 is out of range", "60");
+}
+
+#[test]
+fn cache_ttl_out_of_range() {
+    let text = BASE.replace("authorizer_cache_ttl_seconds = 300", "authorizer_cache_ttl_seconds = 4000");
+    assert_error(&text, "authorizer_cache_ttl_seconds = 4000 is out of range", "4000");
+}
+
+#[test]
+fn retention_not_offered_by_cloudwatch() {
+    let text = BASE.replace("log_retention_days = 30", "log_retention_days = 31");
+    assert_error(&text, "log_retention_days = 31 is not a retention", "31");
+}
+
+#[test]
+fn duplicate_stage() {
+    let text = format!("{BASE}\n[stages.dev]\nregion = \"us-west-2\"\n");
+    let e = bad(&text);
+    assert!(e.message().contains("duplicate"), "{}", e.message());
+    // toml points at the second `[stages.dev]` header.
+    let second = text.rfind("[stages.dev]").unwrap_or(0);
+    let line = text[..second].matches('\n').count() + 1;
+    assert_eq!(e.location().map(|l| l.0), Some(line));
+}
+
+#[test]
+fn bad_stage_name() {
+    let text = BASE.replace("[stages.prod]", "[stages.Prod_1]");
+    assert_error(&text, "invalid stage name `Prod_1`", "Prod_1");
+}
+
+#[test]
+fn name_too_long_for_aws() {
+    let text = BASE.replace("project = \"auth\"", "project = \"authentication-service\"").replace("[stages.dev]", "[stages.development-sandbox-for-team-42]");
+    assert_error(&text, "is 65 characters; AWS allows 64", "development-sandbox-for-team-42");
+}
+
+#[test]
+fn arn_of_the_wrong_service() {
+    let text = BASE.replace("memory_mb = 512", "table = \"arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\"");
+    assert_error(&text, "service `kms`, not `dynamodb`", "\"arn:aws:kms");
+}
+
+#[test]
+fn arn_in_the_wrong_region() {
+    let text = BASE.replace("memory_mb = 512", "table = \"arn:aws:dynamodb:us-east-1:123456789012:table/Prod-Auth\"");
+    assert_error(&text, "is in region `us-east-1`, but the stage is in `eu-west-1`", "\"arn:aws:dynamodb");
+}
+
+#[test]
+fn arn_of_another_account() {
+    let text = BASE.replace("memory_mb = 512", "secret = \"arn:aws:secretsmanager:eu-west-1:999999999999:secret:jwt-AbCdEf\"");
+    assert_error(&text, "belongs to account 999999999999", "\"arn:aws:secretsmanager");
+}
+
+#[test]
+fn arn_of_the_wrong_shape() {
+    let text = BASE.replace("memory_mb = 512", "key = \"arn:aws:kms:eu-west-1:123456789012:alias/auth\"");
+    assert_error(&text, "must start with `key/`", "\"arn:aws:kms");
+}
+
+#[test]
+fn unknown_function() {
+    let text = format!("{BASE}\n[stages.prod.functions.signon]\nmemory_mb = 512\n");
+    assert_error(&text, "unknown function `signon`", "signon");
+}
+
+#[test]
+fn bad_region() {
+    let text = BASE.replace("region = \"eu-west-1\"", "region = \"europe\"");
+    assert_error(&text, "`europe` is not an AWS region", "\"europe\"");
+}
+
+#[test]
+fn bad_account() {
+    let text = BASE.replace("account = \"123456789012\"", "account = \"12345\"");
+    assert_error(&text, "`12345` is not an AWS account id", "\"12345\"");
+}
+
+#[test]
+fn bad_architecture() {
+    let text = BASE.replace("architecture = \"arm64\"", "architecture = \"arm\"");
+    assert_error(&text, "unknown variant `arm`", "\"arm\"");
+}
+
+#[test]
+fn certificate_in_another_region() {
+    let text = format!(
+        "{BASE}\n[stages.prod.domain]\nname = \"api.example.com\"\nbase_path = \"prod\"\ncertificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab\"\n"
+    );
+    assert_error(&text, "is in region `us-east-1`, but the stage is in `eu-west-1`", "\"arn:aws:acm");
+}
+
+#[test]
+fn two_stages_on_one_base_path() {
+    let text = format!(
+        "{BASE}\n[stages.dev.domain]\nname = \"api.example.com\"\nbase_path = \"v1\"\n\n[stages.prod.domain]\nname = \"api.example.com\"\nbase_path = \"v1\"\n"
+    );
+    let e = bad(&text);
+    assert!(e.message().contains("map the same base path"), "{}", e.message());
+}
+
+#[test]
+fn cache_longer_than_token() {
+    let text = BASE.replace("token_lifetime_seconds = 3600", "token_lifetime_seconds = 120");
+    assert_error(&text, "is longer than token_lifetime_seconds (120)", "300");
+}
+
+#[test]
+fn reserved_tag_key() {
+    let text = BASE.replace("memory_mb = 512", "tags = { \"aws:owner\" = \"me\" }");
+    assert_error(&text, "invalid tag key `aws:owner`", "\"aws:owner\"");
+}
+
+#[test]
+fn syntax_error_has_a_location() {
+    let text = BASE.replace("protect = true", "protect = ");
+    let e = bad(&text);
+    assert!(e.location().is_some());
+}
+
+#[test]
+fn no_stages() {
+    let text = "project = \"auth\"\nregion = \"us-east-1\"\narchitecture = \"arm64\"\nstages = {}\n";
+    assert_error(text, "no stages defined", "{}");
+}

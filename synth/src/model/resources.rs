@@ -1,0 +1,375 @@
+//! The resource types this project emits, typed after the CloudFormation resource reference.
+//!
+//! Required properties are plain fields and optional ones are `Option`s, so a resource cannot be built
+//! without what CloudFormation requires. Only the properties we use are modelled.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::iam::PolicyDocument;
+use super::{Expr, Handle, HasArn};
+
+/// Defines the `Resource` enum over the typed resource structs, with each one's type name.
+macro_rules! resources {
+    ($($variant:ident => $kind:literal),* $(,)?) => {
+        /// The properties of one resource, by type.
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(untagged)]
+        pub enum Resource {
+            $($variant($variant),)*
+        }
+
+        impl Resource {
+            /// The CloudFormation type name, e.g. `AWS::IAM::Role`.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Resource::$variant(_) => $kind,)*
+                }
+            }
+        }
+
+        $(
+            impl From<$variant> for Resource {
+                fn from(r: $variant) -> Resource {
+                    Resource::$variant(r)
+                }
+            }
+        )*
+    };
+}
+
+resources! {
+    Table => "AWS::DynamoDB::Table",
+    Key => "AWS::KMS::Key",
+    Secret => "AWS::SecretsManager::Secret",
+    Role => "AWS::IAM::Role",
+    LogGroup => "AWS::Logs::LogGroup",
+    Function => "AWS::Lambda::Function",
+    Permission => "AWS::Lambda::Permission",
+    RestApi => "AWS::ApiGateway::RestApi",
+    ApiResource => "AWS::ApiGateway::Resource",
+    Method => "AWS::ApiGateway::Method",
+    Authorizer => "AWS::ApiGateway::Authorizer",
+    Deployment => "AWS::ApiGateway::Deployment",
+    Stage => "AWS::ApiGateway::Stage",
+    GatewayResponse => "AWS::ApiGateway::GatewayResponse",
+    DomainName => "AWS::ApiGateway::DomainName",
+    BasePathMapping => "AWS::ApiGateway::BasePathMapping",
+}
+
+impl HasArn for Table {}
+impl HasArn for Key {}
+impl HasArn for Role {}
+impl HasArn for LogGroup {}
+impl HasArn for Function {}
+
+impl Handle<RestApi> {
+    pub fn root_resource_id(&self) -> Expr {
+        self.attr("RootResourceId")
+    }
+}
+
+impl Handle<DomainName> {
+    pub fn regional_domain_name(&self) -> Expr {
+        self.attr("RegionalDomainName")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// Tags as most resources take them: a list of key/value pairs, sorted by key.
+pub fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect()
+}
+
+// ---- DynamoDB ------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Table {
+    pub table_name: String,
+    pub attribute_definitions: Vec<AttributeDefinition>,
+    pub key_schema: Vec<KeySchema>,
+    pub billing_mode: &'static str,
+    #[serde(rename = "SSESpecification")]
+    pub sse_specification: SseSpecification,
+    pub point_in_time_recovery_specification: PointInTimeRecovery,
+    pub deletion_protection_enabled: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributeDefinition {
+    pub attribute_name: &'static str,
+    pub attribute_type: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeySchema {
+    pub attribute_name: &'static str,
+    pub key_type: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SseSpecification {
+    #[serde(rename = "SSEEnabled")]
+    pub sse_enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PointInTimeRecovery {
+    pub point_in_time_recovery_enabled: bool,
+}
+
+// ---- KMS -----------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Key {
+    pub description: String,
+    pub enable_key_rotation: bool,
+    pub key_spec: &'static str,
+    pub key_usage: &'static str,
+    pub key_policy: PolicyDocument,
+    pub pending_window_in_days: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+// ---- Secrets Manager -----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Secret {
+    pub name: String,
+    pub description: String,
+    pub generate_secret_string: GenerateSecretString,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateSecretString {
+    pub password_length: u32,
+    pub exclude_punctuation: bool,
+}
+
+// ---- IAM -----------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Role {
+    pub role_name: String,
+    pub description: String,
+    pub assume_role_policy_document: PolicyDocument,
+    pub policies: Vec<InlinePolicy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InlinePolicy {
+    pub policy_name: String,
+    pub policy_document: PolicyDocument,
+}
+
+// ---- Logs ----------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogGroup {
+    pub log_group_name: String,
+    pub retention_in_days: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+// ---- Lambda --------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Function {
+    pub function_name: String,
+    pub description: String,
+    pub runtime: &'static str,
+    pub handler: &'static str,
+    pub architectures: Vec<&'static str>,
+    pub memory_size: u32,
+    pub timeout: u32,
+    pub role: Expr,
+    pub code: Code,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    pub logging_config: LoggingConfig,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Code {
+    pub s3_bucket: Expr,
+    pub s3_key: Expr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Environment {
+    pub variables: BTreeMap<&'static str, Expr>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoggingConfig {
+    pub log_format: &'static str,
+    pub log_group: Expr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Permission {
+    pub action: &'static str,
+    pub function_name: Expr,
+    pub principal: &'static str,
+    pub source_arn: Expr,
+}
+
+// ---- API Gateway (REST) --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestApi {
+    pub name: String,
+    pub description: String,
+    pub endpoint_configuration: EndpointConfiguration,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointConfiguration {
+    pub types: Vec<&'static str>,
+}
+
+/// `AWS::ApiGateway::Resource`: one path segment.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiResource {
+    pub parent_id: Expr,
+    pub path_part: &'static str,
+    pub rest_api_id: Expr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Method {
+    pub rest_api_id: Expr,
+    pub resource_id: Expr,
+    pub http_method: &'static str,
+    pub authorization_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorizer_id: Option<Expr>,
+    pub integration: Integration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Integration {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub integration_http_method: &'static str,
+    pub uri: Expr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Authorizer {
+    pub name: String,
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub rest_api_id: Expr,
+    pub authorizer_uri: Expr,
+    pub identity_source: String,
+    pub authorizer_result_ttl_in_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Deployment {
+    pub rest_api_id: Expr,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Stage {
+    pub stage_name: String,
+    pub description: String,
+    pub rest_api_id: Expr,
+    pub deployment_id: Expr,
+    pub access_log_setting: AccessLogSetting,
+    pub method_settings: Vec<MethodSetting>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessLogSetting {
+    pub destination_arn: Expr,
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MethodSetting {
+    pub resource_path: &'static str,
+    pub http_method: &'static str,
+    pub metrics_enabled: bool,
+    pub throttling_rate_limit: f64,
+    pub throttling_burst_limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GatewayResponse {
+    pub rest_api_id: Expr,
+    pub response_type: &'static str,
+    pub status_code: &'static str,
+    pub response_parameters: BTreeMap<&'static str, &'static str>,
+    pub response_templates: BTreeMap<&'static str, &'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DomainName {
+    pub domain_name: String,
+    pub regional_certificate_arn: String,
+    pub endpoint_configuration: EndpointConfiguration,
+    pub security_policy: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BasePathMapping {
+    pub domain_name: Expr,
+    pub rest_api_id: Expr,
+    pub stage: Expr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_path: Option<String>,
+}

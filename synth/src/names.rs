@@ -1,0 +1,74 @@
+//! Every AWS name derived from the project and stage, in one place so that synth, deploy and the key
+//! policy (which must predict role ARNs before the roles exist) agree.
+
+use contract::Function;
+
+use crate::config::Stage;
+
+/// Names for one stage of one project.
+#[derive(Debug, Clone)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Names {
+    pub fn new(project: &str, stage: &Stage) -> Names {
+        Names { prefix: stage.prefix(project) }
+    }
+
+    /// `<project>-<stage>`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn data_stack(&self) -> String {
+        format!("{}-data", self.prefix)
+    }
+
+    pub fn api_stack(&self) -> String {
+        format!("{}-api", self.prefix)
+    }
+
+    /// Function and role share a name; `config` checks that it fits in 64 characters.
+    pub fn function(&self, f: Function) -> String {
+        format!("{}-{}", self.prefix, f.name())
+    }
+
+    pub fn role(&self, f: Function) -> String {
+        self.function(f)
+    }
+
+    pub fn log_group(&self, f: Function) -> String {
+        format!("/aws/lambda/{}", self.function(f))
+    }
+
+    pub fn access_log_group(&self) -> String {
+        format!("/aws/apigateway/{}-access", self.prefix)
+    }
+
+    pub fn table(&self) -> String {
+        format!("{}-users", self.prefix)
+    }
+
+    pub fn secret(&self) -> String {
+        format!("{}/jwt-signing-key", self.prefix)
+    }
+
+    pub fn api(&self) -> String {
+        self.prefix.clone()
+    }
+
+    pub fn export(&self, what: &str) -> String {
+        format!("{}-{what}", self.prefix)
+    }
+
+    /// The JWT `iss` claim: which deployment issued the token.
+    pub fn token_issuer(&self) -> String {
+        format!("{}/signin", self.prefix)
+    }
+
+    /// The JWT `aud` claim: which API accepts the token.
+    pub fn token_audience(&self) -> String {
+        format!("{}/api", self.prefix)
+    }
+}

@@ -1,0 +1,120 @@
+//! The project's Python tools, installed on first use into a venv under `target/`.
+//!
+//! cfn-lint checks every template against CloudFormation's resource schemas and moto's server stands
+//! in for AWS on 127.0.0.1. Both come from PyPI at the versions pinned in `requirements.txt`, so a
+//! fresh machine with only Rust and Python 3 runs the whole test suite; nothing is installed globally.
+//! Concurrent callers (parallel tests, xtask) serialize on a file lock, and a stamp of the
+//! requirements' contents makes a changed pin reinstall.
+
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const REQUIREMENTS: &str = include_str!("../requirements.txt");
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("python 3 was not found on PATH; install it (with its venv module) to lint templates and run the AWS emulator")]
+    NoPython,
+    #[error("{what} failed; its output is in {}", log.display())]
+    Install { what: String, log: PathBuf },
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Io { context, source }
+}
+
+/// The workspace's target directory: `CARGO_TARGET_DIR` when set, as cargo itself does.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => workspace_root().join("target"),
+    }
+}
+
+/// The workspace root, two levels above this crate.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").components().collect()
+}
+
+/// An installed venv.
+#[derive(Debug, Clone)]
+pub struct Venv {
+    root: PathBuf,
+}
+
+impl Venv {
+    /// Path of an executable the venv provides, such as `cfn-lint` or `python`.
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.root.join("bin").join(name)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Makes sure `target/venv` holds the pinned tools, installing them if not, and returns it.
+/// `progress` receives one line before a first-time install, which takes about half a minute.
+pub fn ensure(progress: &mut dyn FnMut(&str)) -> Result<Venv, Error> {
+    let target = target_dir();
+    fs::create_dir_all(&target).map_err(io_err(format!("creating {}", target.display())))?;
+    let root = target.join("venv");
+    let stamp = root.join(".requirements");
+    let lock_path = target.join("venv.lock");
+    let lock = File::create(&lock_path).map_err(io_err(format!("creating {}", lock_path.display())))?;
+    lock.lock().map_err(io_err(format!("locking {}", lock_path.display())))?;
+
+    if fs::read_to_string(&stamp).is_ok_and(|s| s == REQUIREMENTS) {
+        return Ok(Venv { root });
+    }
+    progress(&format!("installing cfn-lint and moto into {} (first use only, about 30 s)", root.display()));
+    let log_path = target.join("venv-install.log");
+    let mut log = File::create(&log_path).map_err(io_err(format!("creating {}", log_path.display())))?;
+    let python = find_python()?;
+    if !root.join("bin/python").exists() {
+        run(Command::new(&python).args(["-m", "venv"]).arg(&root), "creating the venv", &mut log, &log_path)?;
+    }
+    let requirements = target.join("venv-requirements.txt");
+    fs::write(&requirements, REQUIREMENTS).map_err(io_err(format!("writing {}", requirements.display())))?;
+    run(
+        Command::new(root.join("bin/python"))
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r"])
+            .arg(&requirements),
+        "pip install -r xtask/devenv/requirements.txt",
+        &mut log,
+        &log_path,
+    )?;
+    fs::write(&stamp, REQUIREMENTS).map_err(io_err(format!("writing {}", stamp.display())))?;
+    Ok(Venv { root })
+}
+
+fn find_python() -> Result<PathBuf, Error> {
+    for candidate in ["python3", "python"] {
+        let ok = Command::new(candidate)
+            .args(["-c", "import sys, venv; sys.exit(0 if sys.version_info >= (3, 9) else 1)"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(PathBuf::from(candidate));
+        }
+    }
+    Err(Error::NoPython)
+}
+
+fn run(cmd: &mut Command, what: &str, log: &mut File, log_path: &Path) -> Result<(), Error> {
+    let out = cmd.stdin(Stdio::null()).output().map_err(io_err(format!("starting {what}")))?;
+    let _ = log.write_all(&out.stdout);
+    let _ = log.write_all(&out.stderr);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Install { what: what.to_owned(), log: log_path.to_owned() })
+    }
+}

@@ -1,0 +1,88 @@
+//! The command-line interface: clap definitions and dispatch.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::{EXIT_DIFFERENCE, bench, load_config, root, templates, test};
+
+/// Build, review, test and deploy the serverless auth service.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", arg_required_else_help = true, version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Synthesize CloudFormation for every stage into templates/<stage>/ (data.yaml, api.yaml, iam.md)
+    Synth {
+        /// Only this stage
+        #[arg(long, short)]
+        stage: Option<String>,
+        /// Change nothing; exit 1 naming each file that is stale, missing or extra
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print a stage's IAM review: every principal, action, resource and condition
+    Iam {
+        #[arg(long, short)]
+        stage: String,
+    },
+    /// Run every check: installs cfn-lint and the AWS emulator on first use, then `cargo test`
+    Test {
+        /// Arguments passed on to `cargo test`, after `--`
+        #[arg(last = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Benchmarks, in release builds
+    Bench {
+        #[command(subcommand)]
+        which: bench::Which,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let root = root();
+    match cli.command {
+        Command::Synth { stage, check } => {
+            let config = load_config(&root)?;
+            let expected = templates::expected(&config, stage.as_deref())?;
+            let whole_tree = stage.is_none();
+            if check {
+                let drift = templates::compare(&root, &expected, whole_tree)?;
+                for d in &drift {
+                    println!("{d}");
+                }
+                if drift.is_empty() {
+                    println!("templates/ is up to date ({} files)", expected.len());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Ok(ExitCode::from(EXIT_DIFFERENCE));
+            }
+            let changed = templates::write(&root, &expected, whole_tree)?;
+            for d in &changed {
+                match d {
+                    templates::Drift::Stale(p) => println!("updated {p}"),
+                    templates::Drift::Missing(p) => println!("created {p}"),
+                    templates::Drift::Extra(p) => println!("removed {p}"),
+                }
+            }
+            println!("{} files checked, {} changed", expected.len(), changed.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Iam { stage } => {
+            let config = load_config(&root)?;
+            let stage = config.stage(&stage)?;
+            let names = synth::Names::new(&config.project, stage);
+            let stacks = synth::synth(&config, stage);
+            let named = stacks.named(&names);
+            let rows = synth::review::rows(named.iter().map(|(n, t)| (n.as_str(), *t)));
+            print!("{}", synth::review::text(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { cargo_args } => test::run(&root, &cargo_args),
+        Command::Bench { which } => bench::run(&root, which),
+    }
+}

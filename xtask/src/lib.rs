@@ -1,0 +1,55 @@
+//! The library behind `cargo xtask`: each command is a module, so integration tests can drive the
+//! same code the command line runs.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod bench;
+pub mod cli;
+pub mod templates;
+pub mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit code of a command that found a difference or whose deployment failed.
+pub const EXIT_DIFFERENCE: u8 = 1;
+/// Exit code of bad usage or bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// An error in what the user gave us (config, arguments): the command exits 2, not 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// A config error, kept whole so it is rendered with its snippet and caret.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BadConfig(#[from] pub synth::ConfigError);
+
+/// The workspace root (the directory holding `stages.toml`).
+pub fn root() -> PathBuf {
+    devenv::workspace_root()
+}
+
+/// Reads and parses `stages.toml`, or fails with a [`BadConfig`] that `main` renders with its span.
+pub fn load_config(root: &Path) -> anyhow::Result<synth::Config> {
+    let path = root.join("stages.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| BadInput(format!("reading {}: {e}", path.display())))?;
+    Ok(synth::parse("stages.toml", &text).map_err(BadConfig)?)
+}
+
+/// Prints an error for people and returns the exit code it deserves.
+pub fn report(err: anyhow::Error) -> ExitCode {
+    let err = match err.downcast::<BadConfig>() {
+        Ok(BadConfig(config)) => {
+            eprintln!("{:?}", miette::Report::new(config));
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        Err(err) => err,
+    };
+    eprintln!("error: {err:#}");
+    if err.downcast_ref::<BadInput>().is_some() || err.downcast_ref::<synth::UnknownStage>().is_some() {
+        ExitCode::from(EXIT_BAD_INPUT)
+    } else {
+        ExitCode::from(EXIT_DIFFERENCE)
+    }
+}
