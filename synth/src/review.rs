@@ -88,6 +88,7 @@ fn condition_text(s: &Statement) -> String {
 
 const COLUMNS: [&str; 5] = ["principal", "action", "resource", "condition", "granted by"];
 
+
 fn cells(row: &Row) -> [&str; 5] {
     [&row.principal, &row.action, &row.resource, &row.condition, &row.granted_by]
 }
@@ -112,23 +113,24 @@ pub fn markdown(prefix: &str, rows: &[Row]) -> String {
     out
 }
 
-/// The review as aligned plain text, for the terminal.
+/// The review for the terminal: the same rows, grouped under each principal and where it is granted,
+/// so that long ARNs do not make one unreadably wide table.
 pub fn text(rows: &[Row]) -> String {
-    let mut widths = COLUMNS.map(str::len);
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(cells(row)) {
-            *w = (*w).max(c.chars().count().max(1));
-        }
-    }
+    let action_width = rows.iter().map(|r| r.action.len()).max().unwrap_or(0);
+    let resource_width = rows.iter().map(|r| r.resource.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
-    let line = |out: &mut String, cols: [&str; 5]| {
-        let padded: Vec<String> =
-            cols.iter().zip(widths).map(|(c, w)| format!("{:<w$}", if c.is_empty() { "-" } else { c })).collect();
-        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
-    };
-    line(&mut out, COLUMNS.map(|c| c));
+    let mut group: Option<(&str, &str)> = None;
     for row in rows {
-        line(&mut out, cells(row));
+        if group != Some((&row.principal, &row.granted_by)) {
+            group = Some((&row.principal, &row.granted_by));
+            let _ = writeln!(out, "{}{}  [{}]", if out.is_empty() { "" } else { "\n" }, row.principal, row.granted_by);
+        }
+        let line = format!("  {:<action_width$}  {:<resource_width$}", row.action, row.resource);
+        if row.condition.is_empty() {
+            let _ = writeln!(out, "{}", line.trim_end());
+        } else {
+            let _ = writeln!(out, "{line}  when {}", row.condition);
+        }
     }
     out
 }

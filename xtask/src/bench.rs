@@ -17,13 +17,13 @@ pub enum Which {
     },
 }
 
-pub fn run(root: &Path, which: Which) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, config: &Path, which: Which) -> anyhow::Result<ExitCode> {
     match which {
-        Which::Synth { runs } => synth(root, runs.max(1)),
+        Which::Synth { runs } => synth(root, config, runs.max(1)),
     }
 }
 
-fn synth(root: &Path, runs: usize) -> anyhow::Result<ExitCode> {
+fn synth(root: &Path, config: &Path, runs: usize) -> anyhow::Result<ExitCode> {
     eprintln!("building synth's synth_all example in release (fat LTO)...");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
@@ -35,13 +35,12 @@ fn synth(root: &Path, runs: usize) -> anyhow::Result<ExitCode> {
         bail!("building the synth_all example failed");
     }
     let exe = devenv::target_dir().join("release/examples/synth_all");
-    let config = root.join("stages.toml");
     let mut walls = Vec::with_capacity(runs);
     let mut peak_kib = 0u64;
     let mut last = String::new();
     for _ in 0..runs {
         let start = Instant::now();
-        let out = Command::new(&exe).arg(&config).output().with_context(|| format!("running {}", exe.display()))?;
+        let out = Command::new(&exe).arg(config).output().with_context(|| format!("running {}", exe.display()))?;
         walls.push(start.elapsed());
         if !out.status.success() {
             bail!("synth_all failed: {}", String::from_utf8_lossy(&out.stderr).trim());

@@ -4,12 +4,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{EXIT_DIFFERENCE, bench, load_config, root, templates, test};
+use std::path::PathBuf;
+
+use crate::{EXIT_DIFFERENCE, bench, default_config_path, load_config, root_of, templates, test};
 
 /// Build, review, test and deploy the serverless auth service.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", arg_required_else_help = true, version)]
 pub struct Cli {
+    /// The stages file; templates/ is written beside it [default: stages.toml at the workspace root]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,10 +49,11 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let root = root();
+    let config_path = cli.config.unwrap_or_else(default_config_path);
+    let root = root_of(&config_path);
     match cli.command {
         Command::Synth { stage, check } => {
-            let config = load_config(&root)?;
+            let config = load_config(&config_path)?;
             let expected = templates::expected(&config, stage.as_deref())?;
             let whole_tree = stage.is_none();
             if check {
@@ -73,7 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Iam { stage } => {
-            let config = load_config(&root)?;
+            let config = load_config(&config_path)?;
             let stage = config.stage(&stage)?;
             let names = synth::Names::new(&config.project, stage);
             let stacks = synth::synth(&config, stage);
@@ -82,7 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", synth::review::text(&rows));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Test { cargo_args } => test::run(&root, &cargo_args),
-        Command::Bench { which } => bench::run(&root, which),
+        Command::Test { cargo_args } => test::run(&devenv::workspace_root(), &cargo_args),
+        Command::Bench { which } => bench::run(&devenv::workspace_root(), &config_path, which),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod lint;
 pub mod templates;
 pub mod test;
 
@@ -25,16 +26,24 @@ pub struct BadInput(pub String);
 #[error(transparent)]
 pub struct BadConfig(#[from] pub synth::ConfigError);
 
-/// The workspace root (the directory holding `stages.toml`).
-pub fn root() -> PathBuf {
-    devenv::workspace_root()
+/// The workspace's `stages.toml`, used unless `--config` names another.
+pub fn default_config_path() -> PathBuf {
+    devenv::workspace_root().join("stages.toml")
 }
 
-/// Reads and parses `stages.toml`, or fails with a [`BadConfig`] that `main` renders with its span.
-pub fn load_config(root: &Path) -> anyhow::Result<synth::Config> {
-    let path = root.join("stages.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| BadInput(format!("reading {}: {e}", path.display())))?;
-    Ok(synth::parse("stages.toml", &text).map_err(BadConfig)?)
+/// Reads and parses a `stages.toml`, or fails with a [`BadConfig`] that `main` renders with its span.
+pub fn load_config(path: &Path) -> anyhow::Result<synth::Config> {
+    let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("reading {}: {e}", path.display())))?;
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(synth::parse(&name, &text).map_err(BadConfig)?)
+}
+
+/// The directory `templates/` lives in: the one holding the config file.
+pub fn root_of(config_path: &Path) -> PathBuf {
+    match config_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Prints an error for people and returns the exit code it deserves.

@@ -38,7 +38,10 @@ pub fn target_dir() -> PathBuf {
 
 /// The workspace root, two levels above this crate.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").components().collect()
+    let mut root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    root.pop();
+    root.pop();
+    root
 }
 
 /// An installed venv.

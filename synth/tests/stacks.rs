@@ -1,0 +1,365 @@
+//! What the synthesized stacks must hold, checked on the rendered JSON as CloudFormation reads it:
+//! IAM invariants, the API's wiring, deployment ids, determinism and the YAML form.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+const STAGES: &str = include_str!("../../stages.toml");
+
+fn config(text: &str) -> synth::Config {
+    synth::parse("stages.toml", text).unwrap_or_else(|e| panic!("{}", e.one_line()))
+}
+
+/// `(data, api)` templates of a stage as JSON.
+fn stacks(text: &str, stage: &str) -> (Option<Value>, Value) {
+    let c = config(text);
+    let s = synth::synth(&c, c.stage(stage).unwrap_or_else(|e| panic!("{e}")));
+    (s.data.map(|d| d.to_json()), s.api.to_json())
+}
+
+fn resources_of<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    t["Resources"].as_object().into_iter().flatten().filter(|(_, r)| r["Type"] == kind).collect()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().flat_map(strings).collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// Every policy statement in a template: identity, trust and key policies.
+fn statements(t: &Value) -> Vec<(String, &Value)> {
+    let mut out = Vec::new();
+    for (id, r) in resources_of(t, "AWS::IAM::Role") {
+        for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"].as_array().into_iter().flatten() {
+            out.push((format!("{id} trust"), s));
+        }
+        for p in r["Properties"]["Policies"].as_array().into_iter().flatten() {
+            for s in p["PolicyDocument"]["Statement"].as_array().into_iter().flatten() {
+                out.push((format!("{id} policy"), s));
+            }
+        }
+    }
+    for (id, r) in resources_of(t, "AWS::KMS::Key") {
+        for s in r["Properties"]["KeyPolicy"]["Statement"].as_array().into_iter().flatten() {
+            out.push((format!("{id} key policy"), s));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_statement_uses_a_wildcard_action() {
+    for stage in ["dev", "staging", "prod"] {
+        let (data, api) = stacks(STAGES, stage);
+        for t in data.iter().chain([&api]) {
+            for (at, s) in statements(t) {
+                for action in strings(&s["Action"]) {
+                    assert!(!action.contains('*'), "{stage} {at}: wildcard action {action}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn resource_star_only_where_aws_requires_it() {
+    // The one case: a KMS key policy, where `Resource: "*"` means the key itself and is the only form.
+    for stage in ["dev", "staging", "prod"] {
+        let (data, api) = stacks(STAGES, stage);
+        for t in data.iter().chain([&api]) {
+            for (at, s) in statements(t) {
+                let stars = strings(&s["Resource"]).iter().any(|r| r.contains('*'));
+                if stars {
+                    assert!(at.ends_with("key policy"), "{stage} {at}: Resource * in {s}");
+                }
+            }
+        }
+    }
+}
+
+/// Each role's actions, besides writing its own logs, exactly as issue 2 lists them.
+#[test]
+fn each_role_holds_exactly_its_actions() {
+    let expected: [(&str, &[&str]); 4] = [
+        ("SignupRole", &["dynamodb:PutItem", "kms:Encrypt"]),
+        ("SigninRole", &["dynamodb:GetItem", "kms:Decrypt", "secretsmanager:GetSecretValue"]),
+        ("AuthorizerRole", &["secretsmanager:GetSecretValue"]),
+        ("HelloRole", &[]),
+    ];
+    let (_, api) = stacks(STAGES, "dev");
+    assert_eq!(resources_of(&api, "AWS::IAM::Role").len(), expected.len());
+    for (role, actions) in expected {
+        let r = &api["Resources"][role]["Properties"];
+        let mut got: BTreeSet<String> = BTreeSet::new();
+        for p in r["Policies"].as_array().into_iter().flatten() {
+            for s in p["PolicyDocument"]["Statement"].as_array().into_iter().flatten() {
+                assert_eq!(s["Effect"], "Allow");
+                got.extend(strings(&s["Action"]));
+            }
+        }
+        let mut want: BTreeSet<String> = actions.iter().map(|a| (*a).to_owned()).collect();
+        want.extend(["logs:CreateLogStream".to_owned(), "logs:PutLogEvents".to_owned()]);
+        assert_eq!(got, want, "{role}");
+        assert!(r.get("ManagedPolicyArns").is_none(), "{role} has managed policies");
+    }
+}
+
+#[test]
+fn roles_write_only_to_their_own_log_group_and_reach_exact_resources() {
+    let (_, api) = stacks(STAGES, "dev");
+    for f in ["Signup", "Signin", "Authorizer", "Hello"] {
+        let role = &api["Resources"][format!("{f}Role")]["Properties"];
+        for s in role["Policies"][0]["PolicyDocument"]["Statement"].as_array().into_iter().flatten() {
+            let actions = strings(&s["Action"]);
+            let resource = &s["Resource"];
+            if actions.iter().any(|a| a.starts_with("logs:")) {
+                assert_eq!(resource, &json!([{"Fn::GetAtt": [format!("{f}LogGroup"), "Arn"]}]), "{f}");
+            } else if actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-table-arn"}]));
+            } else if actions.iter().any(|a| a.starts_with("kms:")) {
+                assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-key-arn"}]));
+                assert_eq!(s["Condition"]["ForAnyValue:StringEquals"]["kms:EncryptionContextKeys"], json!(["email"]));
+            } else {
+                assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-secret-arn"}]));
+            }
+        }
+        let trust = &role["AssumeRolePolicyDocument"]["Statement"];
+        assert_eq!(trust.as_array().map(Vec::len), Some(1));
+        assert_eq!(trust[0]["Principal"], json!({"Service": "lambda.amazonaws.com"}));
+    }
+}
+
+#[test]
+fn key_policy_names_only_the_account_and_lets_it_administer() {
+    let (data, _) = stacks(STAGES, "dev");
+    let data = data.unwrap_or_else(|| panic!("dev creates its key"));
+    let statements = &data["Resources"]["PasswordKey"]["Properties"]["KeyPolicy"]["Statement"];
+    let root = json!({"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}});
+    for s in statements.as_array().into_iter().flatten() {
+        // Roles made by a later stack cannot be principals: KMS rejects principals that do not exist.
+        assert_eq!(s["Principal"], root, "{s}");
+    }
+    assert!(strings(&statements[0]["Action"]).contains(&"kms:PutKeyPolicy".to_owned()), "lockout safety check");
+    let use_by = |action: &str| {
+        statements.as_array().into_iter().flatten().find(|s| strings(&s["Action"]) == [action]).cloned().unwrap_or_default()
+    };
+    assert_eq!(
+        use_by("kms:Encrypt")["Condition"]["StringEquals"]["aws:PrincipalArn"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/auth-dev-signup"}])
+    );
+    assert_eq!(
+        use_by("kms:Decrypt")["Condition"]["StringEquals"]["aws:PrincipalArn"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/auth-dev-signin"}])
+    );
+}
+
+#[test]
+fn invoke_permissions_are_scoped_to_one_method_and_path() {
+    let (_, api) = stacks(STAGES, "staging");
+    let mut arns: Vec<String> = resources_of(&api, "AWS::Lambda::Permission")
+        .iter()
+        .map(|(_, p)| p["Properties"]["SourceArn"]["Fn::Sub"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    arns.sort();
+    let base = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/";
+    assert_eq!(
+        arns,
+        vec![
+            format!("{base}authorizers/${{JwtAuthorizer}}"),
+            format!("{base}staging/GET/hello"),
+            format!("{base}staging/POST/signin"),
+            format!("{base}staging/POST/signup"),
+        ]
+    );
+}
+
+#[test]
+fn only_hello_is_behind_the_authorizer() {
+    let (_, api) = stacks(STAGES, "dev");
+    let methods = resources_of(&api, "AWS::ApiGateway::Method");
+    assert_eq!(methods.len(), 3);
+    for (id, m) in methods {
+        let p = &m["Properties"];
+        assert_eq!(p["Integration"]["Type"], "AWS_PROXY");
+        if id == "GetHelloMethod" {
+            assert_eq!(p["AuthorizationType"], "CUSTOM");
+            assert_eq!(p["AuthorizerId"], json!({"Ref": "JwtAuthorizer"}));
+        } else {
+            assert_eq!(p["AuthorizationType"], "NONE", "{id}");
+        }
+    }
+    let auth = &api["Resources"]["JwtAuthorizer"]["Properties"];
+    assert_eq!(auth["Type"], "REQUEST");
+    assert_eq!(auth["IdentitySource"], "method.request.header.Authorization");
+    assert_eq!(auth["AuthorizerResultTtlInSeconds"], 300);
+}
+
+fn deployment_id(api: &Value) -> String {
+    let ids: Vec<&String> = resources_of(api, "AWS::ApiGateway::Deployment").into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 1);
+    ids[0].clone()
+}
+
+#[test]
+fn deployment_waits_for_every_method_and_changes_with_the_api_definition() {
+    let (_, api) = stacks(STAGES, "dev");
+    let id = deployment_id(&api);
+    let depends: BTreeSet<String> = strings(&api["Resources"][&id]["DependsOn"]).into_iter().collect();
+    for (method, _) in resources_of(&api, "AWS::ApiGateway::Method") {
+        assert!(depends.contains(method), "{id} does not depend on {method}");
+    }
+    // The authorizer's cache TTL is part of the API definition: a new deployment.
+    let ttl = STAGES.replace("authorizer_cache_ttl_seconds = 300", "authorizer_cache_ttl_seconds = 60");
+    assert_ne!(deployment_id(&stacks(&ttl, "dev").1), id);
+    // A function's memory is not: the same deployment.
+    let memory = STAGES.replace("memory_mb = 256", "memory_mb = 512");
+    assert_eq!(deployment_id(&stacks(&memory, "dev").1), id);
+}
+
+#[test]
+fn stage_logs_access_and_throttles() {
+    let (_, api) = stacks(STAGES, "prod");
+    let stage = &api["Resources"]["ApiStage"]["Properties"];
+    assert_eq!(stage["StageName"], "prod");
+    assert_eq!(stage["AccessLogSetting"]["DestinationArn"], json!({"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}));
+    assert_eq!(stage["MethodSettings"][0]["ThrottlingRateLimit"], 500.0);
+    assert_eq!(stage["MethodSettings"][0]["ThrottlingBurstLimit"], 1000);
+    let responses: BTreeSet<String> = resources_of(&api, "AWS::ApiGateway::GatewayResponse")
+        .iter()
+        .map(|(_, r)| format!("{} {}", r["Properties"]["ResponseType"], r["Properties"]["StatusCode"]))
+        .collect();
+    assert_eq!(responses, BTreeSet::from(["\"ACCESS_DENIED\" \"403\"".to_owned(), "\"UNAUTHORIZED\" \"401\"".to_owned()]));
+}
+
+#[test]
+fn functions_take_code_from_parameters_and_env_from_the_contract() {
+    let (_, api) = stacks(STAGES, "dev");
+    let f = &api["Resources"]["SigninFunction"]["Properties"];
+    assert_eq!(f["Runtime"], "provided.al2023");
+    assert_eq!(f["Handler"], "bootstrap");
+    assert_eq!(f["Architectures"], json!(["arm64"]));
+    assert_eq!(f["MemorySize"], 1024);
+    assert_eq!(f["Code"], json!({"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "SigninCodeKey"}}));
+    assert_eq!(f["LoggingConfig"]["LogGroup"], json!({"Ref": "SigninLogGroup"}));
+    let vars: BTreeSet<&str> = f["Environment"]["Variables"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+    let want: BTreeSet<&str> = contract::Function::Signin.env().iter().map(|v| v.name()).collect();
+    assert_eq!(vars, want);
+    assert_eq!(f["Environment"]["Variables"]["AUTH_TABLE_NAME"], json!({"Fn::ImportValue": "auth-dev-table-name"}));
+    assert!(api["Resources"]["HelloFunction"]["Properties"].get("Environment").is_none());
+}
+
+#[test]
+fn protect_retains_stateful_resources() {
+    let (prod, _) = stacks(STAGES, "prod");
+    let (dev, _) = stacks(STAGES, "dev");
+    let (prod, dev) = (prod.unwrap_or_default(), dev.unwrap_or_default());
+    for id in ["UsersTable", "PasswordKey", "JwtSecret"] {
+        assert_eq!(prod["Resources"][id]["DeletionPolicy"], "Retain", "{id}");
+        assert_eq!(prod["Resources"][id]["UpdateReplacePolicy"], "Retain", "{id}");
+        assert_eq!(dev["Resources"][id]["DeletionPolicy"], "Delete", "{id}");
+    }
+    assert_eq!(prod["Resources"]["UsersTable"]["Properties"]["DeletionProtectionEnabled"], true);
+    assert_eq!(dev["Resources"]["UsersTable"]["Properties"]["DeletionProtectionEnabled"], false);
+    let table = &prod["Resources"]["UsersTable"]["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+    assert!(prod["Resources"]["JwtSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"].as_u64() >= Some(64));
+}
+
+/// A stage that imports everything and has a custom domain: every optional branch of the model.
+const IMPORTING: &str = include_str!("fixtures/importing-stages.toml");
+
+#[test]
+fn imported_resources_are_not_created_and_their_arns_reach_the_api() {
+    let (data, api) = stacks(IMPORTING, "legacy");
+    assert!(data.is_none(), "nothing left to create");
+    let signin = &api["Resources"]["SigninRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let resources: Vec<String> = signin.as_array().into_iter().flatten().flat_map(|s| strings(&s["Resource"])).collect();
+    assert!(resources.contains(&"arn:aws:dynamodb:eu-west-1:123456789012:table/Prod-Auth".to_owned()));
+    assert!(resources.contains(&"arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth/jwt-AbCdEf".to_owned()));
+    assert_eq!(api["Resources"]["SignupFunction"]["Properties"]["Environment"]["Variables"]["AUTH_TABLE_NAME"], "Prod-Auth");
+    assert_eq!(api["Outputs"]["ApiUrl"]["Value"], "https://api.example.com/legacy");
+    assert_eq!(api["Resources"]["ApiBasePathMapping"]["Properties"]["DomainName"], json!({"Ref": "ApiDomain"}));
+}
+
+#[test]
+fn an_existing_domain_is_mapped_not_created() {
+    let (data, api) = stacks(IMPORTING, "mapped");
+    assert!(data.is_some());
+    assert!(api["Resources"].get("ApiDomain").is_none());
+    assert_eq!(api["Resources"]["ApiBasePathMapping"]["Properties"]["DomainName"], "api.example.com");
+    assert_eq!(api["Resources"]["ApiBasePathMapping"]["Properties"]["Stage"], json!({"Ref": "ApiStage"}));
+}
+
+#[test]
+fn every_ref_and_get_att_names_a_resource_or_parameter() {
+    for (text, stage) in [(STAGES, "dev"), (STAGES, "prod"), (IMPORTING, "legacy"), (IMPORTING, "mapped")] {
+        let (data, api) = stacks(text, stage);
+        for t in data.iter().chain([&api]) {
+            let mut known: BTreeSet<String> = t["Resources"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+            known.extend(t["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k.clone()));
+            check_refs(t, &known);
+        }
+    }
+}
+
+fn check_refs(v: &Value, known: &BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(target)) = m.get("Ref") {
+                assert!(target.starts_with("AWS::") || known.contains(target), "dangling Ref {target}");
+            }
+            if let Some(Value::Array(a)) = m.get("Fn::GetAtt") {
+                let target = a[0].as_str().unwrap_or_default();
+                assert!(known.contains(target), "dangling GetAtt {target}");
+            }
+            if let Some(Value::String(s)) = m.get("Fn::Sub") {
+                for var in s.split("${").skip(1).filter(|v| !v.starts_with('!')) {
+                    let name = var.split(['}', '.']).next().unwrap_or_default();
+                    assert!(name.starts_with("AWS::") || known.contains(name), "dangling ${{{name}}} in {s}");
+                }
+            }
+            m.values().for_each(|v| check_refs(v, known));
+        }
+        Value::Array(a) => a.iter().for_each(|v| check_refs(v, known)),
+        _ => {}
+    }
+}
+
+#[test]
+fn rendering_is_deterministic_and_parses_back_to_the_model() {
+    let c = config(STAGES);
+    let first = synth::all_files(&c);
+    let second = synth::all_files(&config(STAGES));
+    assert_eq!(first, second);
+    for stage in c.stages.values() {
+        let s = synth::synth(&c, stage);
+        for t in s.data.iter().chain([&s.api]) {
+            let text = synth::render(t);
+            assert!(text.starts_with(&format!("# {}\n", synth::GENERATED_HEADER)));
+            assert!(!text.contains('!'), "short-form tags are not used");
+            let back: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back, t.to_json());
+        }
+    }
+}
+
+#[test]
+fn iam_review_lists_every_grant_once_in_order() {
+    let c = config(STAGES);
+    let files = synth::files(&c, &c.stages["dev"]);
+    let iam = files.iter().find(|f| f.path == "templates/dev/iam.md").map(|f| f.contents.clone()).unwrap_or_default();
+    assert!(iam.contains("| role/auth-dev-signup | kms:Encrypt | import:auth-dev-key-arn | ForAnyValue:StringEquals kms:EncryptionContextKeys = email |"));
+    assert!(iam.contains("| apigateway.amazonaws.com | lambda:InvokeFunction | ${HelloFunction.Arn} |"));
+    let rows: Vec<&str> = iam.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| principal")).collect();
+    let mut sorted = rows.clone();
+    sorted.sort();
+    assert_eq!(rows, sorted);
+    let unique: BTreeSet<&&str> = rows.iter().collect();
+    assert_eq!(unique.len(), rows.len());
+}
