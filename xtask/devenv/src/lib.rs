@@ -11,6 +11,10 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod moto;
+
+pub use moto::Moto;
+
 const REQUIREMENTS: &str = include_str!("../requirements.txt");
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +23,8 @@ pub enum Error {
     NoPython,
     #[error("{what} failed; its output is in {}", log.display())]
     Install { what: String, log: PathBuf },
+    #[error("moto's server did not start within a minute; its log is {}", log.display())]
+    Start { log: PathBuf },
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
 }
