@@ -5,6 +5,10 @@
 //! AWS accepts, with the span of the value that is wrong, before any template is built: a config that
 //! parses is one that synthesizes.
 
+// A config error carries its source text for the snippet; it is made once per run, on the way out, so
+// its size does not matter.
+#![allow(clippy::result_large_err)]
+
 mod arn;
 mod error;
 
@@ -324,14 +328,14 @@ impl Validator<'_> {
     ) -> Result<(), ConfigError> {
         self.range(memory, "memory_mb", 128, 10240, " (Lambda's limits)")?;
         self.range(timeout, "timeout_seconds", 1, 29, ": API Gateway gives up on an integration after 29 s")?;
-        if let Some(r) = retention {
-            if !RETENTION_DAYS.contains(r.get_ref()) {
-                return Err(self.err(
-                    r.span(),
-                    format!("log_retention_days = {} is not a retention CloudWatch Logs offers", r.get_ref()),
-                    format!("use one of {RETENTION_DAYS:?}"),
-                ));
-            }
+        if let Some(r) = retention
+            && !RETENTION_DAYS.contains(r.get_ref())
+        {
+            return Err(self.err(
+                r.span(),
+                format!("log_retention_days = {} is not a retention CloudWatch Logs offers", r.get_ref()),
+                format!("use one of {RETENTION_DAYS:?}"),
+            ));
         }
         Ok(())
     }

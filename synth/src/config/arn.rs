@@ -52,7 +52,7 @@ impl Kind {
     }
 
     /// Checks the resource part, returning the resource's name or id.
-    fn resource<'a>(self, resource: &'a str) -> Result<&'a str, String> {
+    fn resource(self, resource: &str) -> Result<&str, String> {
         let (prefix, rest) = match self {
             Kind::Table => ("table/", resource.strip_prefix("table/")),
             Kind::Key => ("key/", resource.strip_prefix("key/")),
@@ -108,10 +108,10 @@ pub fn check<'a>(text: &'a str, kind: Kind, region: &str, account: Option<&str>)
     if arn.account.len() != 12 || !arn.account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("`{}` in `{text}` is not a 12-digit account id", arn.account));
     }
-    if let Some(account) = account {
-        if arn.account != account {
-            return Err(format!("`{text}` belongs to account {}, but the stage deploys to {account}", arn.account));
-        }
+    if let Some(account) = account
+        && arn.account != account
+    {
+        return Err(format!("`{text}` belongs to account {}, but the stage deploys to {account}", arn.account));
     }
     kind.resource(arn.resource).map_err(|e| format!("{e} in `{text}`"))
 }
