@@ -241,7 +241,7 @@ fn functions_take_code_from_parameters_and_env_from_the_contract() {
     let f = &api["Resources"]["SigninFunction"]["Properties"];
     assert_eq!(f["Runtime"], "provided.al2023");
     assert_eq!(f["Handler"], "bootstrap");
-    assert_eq!(f["Architectures"], json!(["arm64"]));
+    assert_eq!(f["Architectures"], json!(["x86_64"]));
     assert_eq!(f["MemorySize"], 1024);
     assert_eq!(f["Code"], json!({"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "SigninCodeKey"}}));
     assert_eq!(f["LoggingConfig"]["LogGroup"], json!({"Ref": "SigninLogGroup"}));
