@@ -70,8 +70,7 @@ pub fn files(config: &Config, stage: &Stage) -> Vec<File> {
         out.push(File { path: format!("{dir}/data.yaml"), contents: render(data) });
     }
     out.push(File { path: format!("{dir}/api.yaml"), contents: render(&stacks.api) });
-    let named = stacks.named(&names);
-    let rows = review::rows(named.iter().map(|(n, t)| (n.as_str(), *t)));
+    let rows = review::rows_of(&stacks, &names);
     out.push(File { path: format!("{dir}/iam.md"), contents: review::markdown(names.prefix(), &rows) });
     out
 }

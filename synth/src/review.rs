@@ -5,8 +5,12 @@
 
 use std::fmt::Write as _;
 
-use crate::model::iam::{PolicyDocument, Statement};
-use crate::model::{Resource, Template};
+use serde_json::Value;
+
+use crate::{Names, Stacks};
+
+#[cfg(doc)]
+use crate::model::Template;
 
 /// One permission: who may do what to which resource, under which condition, granted where.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,28 +22,39 @@ pub struct Row {
     pub granted_by: String,
 }
 
-/// Every permission in the given templates, sorted.
-pub fn rows<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Template)>) -> Vec<Row> {
+/// Every permission of a stage's synthesized stacks.
+pub fn rows_of(stacks: &Stacks, names: &Names) -> Vec<Row> {
+    let json: Vec<(String, Value)> = stacks.named(names).into_iter().map(|(n, t)| (n, t.to_json())).collect();
+    rows(json.iter().map(|(n, t)| (n.as_str(), t)))
+}
+
+/// Every permission in the given templates, sorted. Templates are taken as JSON, the form in which
+/// both a synthesized template ([`Template::to_json`]) and a deployed one (parsed from CloudFormation's
+/// `GetTemplate`) exist, so deploy can compare the two with this same code.
+pub fn rows<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Vec<Row> {
     let mut rows = Vec::new();
     for (stack, template) in templates {
-        for (id, entry) in template.resources() {
-            match &entry.properties {
-                Resource::Role(role) => {
-                    let principal = format!("role/{}", role.role_name);
-                    push(&mut rows, &role.assume_role_policy_document, None, &principal, &format!("{stack} {id} trust policy"));
-                    for policy in &role.policies {
-                        let at = format!("{stack} {id} policy {}", policy.policy_name);
-                        push(&mut rows, &policy.policy_document, Some(&principal), "", &at);
+        let Some(resources) = template.get("Resources").and_then(Value::as_object) else { continue };
+        for (id, resource) in resources {
+            let properties = &resource["Properties"];
+            match resource["Type"].as_str().unwrap_or_default() {
+                "AWS::IAM::Role" => {
+                    let principal = format!("role/{}", display(&properties["RoleName"]));
+                    let trust = &properties["AssumeRolePolicyDocument"];
+                    push(&mut rows, trust, None, &principal, &format!("{stack} {id} trust policy"));
+                    for policy in properties["Policies"].as_array().into_iter().flatten() {
+                        let at = format!("{stack} {id} policy {}", display(&policy["PolicyName"]));
+                        push(&mut rows, &policy["PolicyDocument"], Some(&principal), "", &at);
                     }
                 }
-                Resource::Key(key) => {
-                    push(&mut rows, &key.key_policy, None, &format!("key {id}"), &format!("{stack} {id} key policy"));
+                "AWS::KMS::Key" => {
+                    push(&mut rows, &properties["KeyPolicy"], None, &format!("key {id}"), &format!("{stack} {id} key policy"));
                 }
-                Resource::Permission(p) => rows.push(Row {
-                    principal: p.principal.to_owned(),
-                    action: p.action.to_owned(),
-                    resource: p.function_name.display(),
-                    condition: format!("SourceArn = {}", p.source_arn.display()),
+                "AWS::Lambda::Permission" => rows.push(Row {
+                    principal: display(&properties["Principal"]),
+                    action: display(&properties["Action"]),
+                    resource: display(&properties["FunctionName"]),
+                    condition: format!("SourceArn = {}", display(&properties["SourceArn"])),
                     granted_by: format!("{stack} {id}"),
                 }),
                 _ => {}
@@ -47,43 +62,90 @@ pub fn rows<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Template)>) ->
         }
     }
     rows.sort();
+    rows.dedup();
     rows
 }
 
-/// Adds a row per action and resource of each statement. Identity policies have no principal in
-/// their statements (`principal` names the role); `*` in a key policy means the key itself and
-/// trust policies have no resource, so `implied_resource` names it.
-fn push(rows: &mut Vec<Row>, doc: &PolicyDocument, principal: Option<&str>, implied_resource: &str, granted_by: &str) {
-    for statement in &doc.statement {
-        let who = principal.map_or_else(|| statement.principal.as_ref().map(|p| p.display()).unwrap_or_default(), str::to_owned);
-        let resources: Vec<String> = if statement.resource.is_empty() || !implied_resource.is_empty() {
+/// Adds a row per principal, action and resource of each statement. Identity policies have no
+/// principal in their statements (`principal` names the role); `*` in a key policy means the key
+/// itself and trust policies have no resource, so `implied_resource` names it.
+fn push(rows: &mut Vec<Row>, doc: &Value, principal: Option<&str>, implied_resource: &str, granted_by: &str) {
+    for statement in doc["Statement"].as_array().into_iter().flatten() {
+        let effect = statement["Effect"].as_str().unwrap_or("Allow");
+        let who: Vec<String> = match principal {
+            Some(p) => vec![p.to_owned()],
+            None => principals(&statement["Principal"]),
+        };
+        let resources: Vec<String> = if statement.get("Resource").is_none() || !implied_resource.is_empty() {
             vec![implied_resource.to_owned()]
         } else {
-            statement.resource.iter().map(|r| r.display()).collect()
+            list(&statement["Resource"])
         };
-        for action in &statement.action {
-            for resource in &resources {
-                rows.push(Row {
-                    principal: who.clone(),
-                    action: (*action).to_owned(),
-                    resource: resource.clone(),
-                    condition: condition_text(statement),
-                    granted_by: granted_by.to_owned(),
-                });
+        let mut condition = condition_text(&statement["Condition"]);
+        if effect != "Allow" {
+            condition = format!("{effect}; {condition}");
+        }
+        for who in &who {
+            for action in list(&statement["Action"]) {
+                for resource in &resources {
+                    rows.push(Row {
+                        principal: who.clone(),
+                        action: action.clone(),
+                        resource: resource.clone(),
+                        condition: condition.clone(),
+                        granted_by: granted_by.to_owned(),
+                    });
+                }
             }
         }
     }
 }
 
-fn condition_text(s: &Statement) -> String {
+/// `{"Service": ...}` / `{"AWS": ...}` (a value or a list) as display strings.
+fn principals(p: &Value) -> Vec<String> {
+    match p {
+        Value::Object(m) => m.values().flat_map(list).collect(),
+        other => list(other),
+    }
+}
+
+/// A value that may be one item or a list of them.
+fn list(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().map(display).collect(),
+        Value::Null => Vec::new(),
+        one => vec![display(one)],
+    }
+}
+
+fn condition_text(c: &Value) -> String {
     let mut parts = Vec::new();
-    for (operator, keys) in &s.condition {
-        for (key, values) in keys {
-            let values: Vec<String> = values.iter().map(|v| v.display()).collect();
-            parts.push(format!("{operator} {key} = {}", values.join(", ")));
+    for (operator, keys) in c.as_object().into_iter().flatten() {
+        for (key, values) in keys.as_object().into_iter().flatten() {
+            parts.push(format!("{operator} {key} = {}", list(values).join(", ")));
         }
     }
     parts.join("; ")
+}
+
+/// A CloudFormation value in readable form: `${Name}`, `${Name.Attr}`, `import:NAME`, `Fn::Sub` text.
+pub fn display(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(m) if m.len() == 1 => {
+            let (key, arg) = m.iter().next().map_or(("", &Value::Null), |(k, v)| (k.as_str(), v));
+            match (key, arg) {
+                ("Ref", _) => format!("${{{}}}", display(arg)),
+                ("Fn::GetAtt", Value::Array(a)) => format!("${{{}}}", list(&Value::Array(a.clone())).join(".")),
+                ("Fn::Sub", Value::String(s)) => s.clone(),
+                ("Fn::ImportValue", _) => format!("import:{}", display(arg)),
+                ("Fn::Join", Value::Array(a)) if a.len() == 2 => list(&a[1]).join(a[0].as_str().unwrap_or_default()),
+                _ => v.to_string(),
+            }
+        }
+        Value::Array(_) => list(v).join(", "),
+        other => other.to_string(),
+    }
 }
 
 const COLUMNS: [&str; 5] = ["principal", "action", "resource", "condition", "granted by"];

@@ -83,8 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let stage = config.stage(&stage)?;
             let names = synth::Names::new(&config.project, stage);
             let stacks = synth::synth(&config, stage);
-            let named = stacks.named(&names);
-            let rows = synth::review::rows(named.iter().map(|(n, t)| (n.as_str(), *t)));
+            let rows = synth::review::rows_of(&stacks, &names);
             print!("{}", synth::review::text(&rows));
             Ok(ExitCode::SUCCESS)
         }
