@@ -135,18 +135,6 @@ impl Expr {
         Expr::sub(parts)
     }
 
-    /// A human-readable form for review tables: intrinsics appear as `${Name}` / `${Name.Attr}`.
-    pub fn display(&self) -> String {
-        match self {
-            Expr::Str(s) => s.clone(),
-            Expr::Ref(id) => format!("${{{id}}}"),
-            Expr::Pseudo(p) => format!("${{{}}}", p.name()),
-            Expr::GetAtt(id, attr) => format!("${{{id}.{attr}}}"),
-            Expr::Sub(parts) => parts.iter().map(Part::template_text).collect(),
-            Expr::Join(sep, items) => items.iter().map(Expr::display).collect::<Vec<_>>().join(sep),
-            Expr::ImportValue(name) => format!("import:{name}"),
-        }
-    }
 }
 
 impl Part {
@@ -489,13 +477,6 @@ mod tests {
         assert_eq!(js(&e), json!({"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:x"}));
         let global = Expr::arn("iam", false, ["role/r".into()]);
         assert_eq!(js(&global), json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/r"}));
-    }
-
-    #[test]
-    fn display_shows_references_readably() {
-        let e = Expr::sub([Part::GetAtt(id("Fn"), "Arn"), "/x".into()]);
-        assert_eq!(e.display(), "${Fn.Arn}/x");
-        assert_eq!(Expr::ImportValue("e".into()).display(), "import:e");
     }
 
     #[test]

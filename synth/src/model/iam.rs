@@ -35,15 +35,6 @@ pub enum Principal {
     Aws(Expr),
 }
 
-impl Principal {
-    pub fn display(&self) -> String {
-        match self {
-            Principal::Service(s) => (*s).to_owned(),
-            Principal::Aws(e) => e.display(),
-        }
-    }
-}
-
 impl Serialize for Principal {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(1))?;
