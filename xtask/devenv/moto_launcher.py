@@ -3,12 +3,18 @@
 Prints "PORT <n>" once the socket listens (port 0 asks the OS for a free one), and exits when its
 standard input closes, so a test process that dies never leaves a server behind.
 
-It also mends a measured gap of moto 5.2's CloudFormation (see shared/AWS-NOTES.md): stacks made
-through change sets register no Outputs or Exports and cannot resolve Fn::ImportValue, which
-CreateStack does. The emulator is fixed here, in the harness; the product's deploy code stays as it
-must be for AWS.
+It also mends measured gaps of moto 5.2's CloudFormation (see shared/AWS-NOTES.md); the emulator is
+fixed here, in the harness, and the product's templates and deploy code stay as they must be for AWS:
+- stacks made through change sets register no Outputs or Exports and cannot resolve Fn::ImportValue,
+  which CreateStack does;
+- applying a change set creates new resources in template order, ignoring DependsOn (CreateStack
+  honours it), so an API Gateway Deployment is made before the Methods it depends on;
+- AWS::SecretsManager::Secret is not supported at all (skipped, so its Ref and exports are missing);
+- an AWS::KMS::Key with Tags fails (moto expects the KMS API's TagKey/TagValue, not CloudFormation's
+  Key/Value), and its KeyPolicy is stored as an object, which breaks DescribeKey.
 """
 
+import json
 import sys
 import threading
 
@@ -48,6 +54,128 @@ def execute_change_set(self, change_set_name, stack_name=None):
 
 CloudFormationBackend.create_change_set = create_change_set
 CloudFormationBackend.execute_change_set = execute_change_set
+
+from moto.cloudformation.parsing import ResourceMap  # noqa: E402
+
+_build_resource_diff = ResourceMap.build_resource_diff
+
+
+def build_resource_diff(self, other_template, parameters=None):
+    diff = _build_resource_diff(self, other_template, parameters)
+    resources = other_template.get("Resources", {})
+    order = []
+
+    def visit(name, path):
+        if name in order or name in path or name not in resources:
+            return
+        depends = resources[name].get("DependsOn", [])
+        for dependency in [depends] if isinstance(depends, str) else depends:
+            visit(dependency, path | {name})
+        order.append(name)
+
+    for name in resources:
+        visit(name, frozenset())
+    rank = {name: i for i, name in enumerate(order)}
+    diff["Add"] = sorted(diff["Add"], key=lambda name: rank.get(name, -1))
+    return diff
+
+
+ResourceMap.build_resource_diff = build_resource_diff
+
+from moto.kms.models import Key as KmsKey  # noqa: E402
+
+_kms_key_from_cfn = KmsKey.create_from_cloudformation_json.__func__
+
+
+def kms_key_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    props = dict(cloudformation_json.get("Properties", {}))
+    props["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in props.get("Tags", [])]
+    if not isinstance(props.get("KeyPolicy"), str):
+        props["KeyPolicy"] = json.dumps(props.get("KeyPolicy"))
+    fixed = dict(cloudformation_json, Properties=props)
+    return _kms_key_from_cfn(cls, resource_name, fixed, account_id, region_name, **kwargs)
+
+
+KmsKey.create_from_cloudformation_json = classmethod(kms_key_from_cfn)
+
+from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.secretsmanager.models import secretsmanager_backends  # noqa: E402
+
+
+class CloudFormationSecret(CloudFormationModel):
+    """AWS::SecretsManager::Secret through moto's Secrets Manager backend; Ref is the secret's ARN."""
+
+    # moto files CloudFormation models by the service named in their module path.
+    __module__ = "moto.secretsmanager.cloudformation_secret"
+
+    def __init__(self, arn, name, account_id, region_name):
+        self.arn = arn
+        self.name = name
+        self.account_id = account_id
+        self.region_name = region_name
+
+    @property
+    def physical_resource_id(self):
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::SecretsManager::Secret"
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name):
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        backend = secretsmanager_backends[account_id][region_name]
+        value = props.get("SecretString")
+        generate = props.get("GenerateSecretString")
+        if value is None and generate is not None:
+            value = json.loads(
+                backend.get_random_password(
+                    password_length=int(generate.get("PasswordLength", 32)),
+                    exclude_characters=generate.get("ExcludeCharacters", ""),
+                    exclude_numbers=bool(generate.get("ExcludeNumbers", False)),
+                    exclude_punctuation=bool(generate.get("ExcludePunctuation", False)),
+                    exclude_uppercase=bool(generate.get("ExcludeUppercase", False)),
+                    exclude_lowercase=bool(generate.get("ExcludeLowercase", False)),
+                    include_space=bool(generate.get("IncludeSpace", False)),
+                    require_each_included_type=bool(generate.get("RequireEachIncludedType", True)),
+                )
+            )["RandomPassword"]
+        created = json.loads(
+            backend.create_secret(
+                name=props.get("Name") or resource_name,
+                secret_string=value,
+                secret_binary=None,
+                description=props.get("Description"),
+                tags=props.get("Tags", []),
+                kms_key_id=props.get("KmsKeyId"),
+                client_request_token=None,
+                replica_regions=[],
+                force_overwrite=False,
+            )
+        )
+        return cls(created["ARN"], created["Name"], account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = secretsmanager_backends[account_id][region_name]
+        name = cloudformation_json.get("Properties", {}).get("Name") or resource_name
+        backend.delete_secret(secret_id=name, recovery_window_in_days=None, force_delete_without_recovery=True)
+
+    def delete(self, account_id, region_name):
+        backend = secretsmanager_backends[account_id][region_name]
+        backend.delete_secret(secret_id=self.arn, recovery_window_in_days=None, force_delete_without_recovery=True)
 
 
 def main():
