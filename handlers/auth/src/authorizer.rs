@@ -1,0 +1,178 @@
+//! The REST API's REQUEST authorizer: verifies the bearer token and answers an IAM policy.
+//!
+//! On success the policy allows every method of the stage (`.../STAGE/*/*`), not just the method
+//! called: API Gateway caches the policy per token for the authorizer's TTL and applies it to every
+//! route, so a policy naming one method would deny the next route from cache. On any failure the
+//! answer is an explicit Deny (API Gateway then answers 403), never an error, which API Gateway would
+//! turn into a 500.
+
+use std::fmt;
+use std::sync::Arc;
+
+use contract::{AUTHORIZATION_HEADER, claims};
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+};
+use lambda_http::aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use lambda_http::http::HeaderMap;
+use serde_json::{Map, Value};
+
+use crate::clock::{Clock, SystemClock};
+use crate::keys::{KeyCache, SecretSource};
+use crate::token::{self, Claims, TokenError, TokenSettings};
+
+/// The principal of a Deny policy: there is no authenticated user to name.
+pub const ANONYMOUS_PRINCIPAL: &str = "anonymous";
+const POLICY_VERSION: &str = "2012-10-17";
+const INVOKE_ACTION: &str = "execute-api:Invoke";
+
+/// What the authorizer needs.
+#[derive(Debug)]
+pub struct Deps<K> {
+    pub keys: KeyCache<K>,
+    pub tokens: TokenSettings,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl<K: SecretSource> Deps<K> {
+    /// Production dependencies: a key cache that fetches once and refreshes for unknown key ids, and
+    /// the system clock.
+    pub fn new(secrets: K, tokens: TokenSettings) -> Deps<K> {
+        Deps { keys: KeyCache::new(secrets), tokens, clock: Arc::new(SystemClock) }
+    }
+}
+
+/// Why a request was denied; logged, never returned to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    MissingHeader,
+    RepeatedHeader,
+    UnreadableHeader,
+    UnsupportedScheme,
+    MalformedMethodArn,
+    KeysUnavailable,
+    Token(TokenError),
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Denial::MissingHeader => f.write_str("no Authorization header or an empty one"),
+            Denial::RepeatedHeader => f.write_str("more than one Authorization header"),
+            Denial::UnreadableHeader => f.write_str("the Authorization header is not visible ASCII"),
+            Denial::UnsupportedScheme => f.write_str("the Authorization scheme is not Bearer"),
+            Denial::MalformedMethodArn => f.write_str("the methodArn is missing or malformed"),
+            Denial::KeysUnavailable => f.write_str("the signing secret could not be read"),
+            Denial::Token(error) => error.fmt(f),
+        }
+    }
+}
+
+/// Decides one request. Never fails: every problem becomes a Deny.
+pub async fn handle<K: SecretSource>(
+    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+    deps: &Deps<K>,
+) -> ApiGatewayCustomAuthorizerResponse {
+    let Some(resource) = event.method_arn.as_deref().and_then(stage_resource) else {
+        tracing::info!(reason = %Denial::MalformedMethodArn, "denied");
+        return deny(String::from("*"));
+    };
+    match authorize(&event.headers, deps).await {
+        Ok(verified) => {
+            tracing::info!("allowed");
+            allow(verified, resource)
+        }
+        Err(denial) => {
+            tracing::info!(reason = %denial, "denied");
+            deny(resource)
+        }
+    }
+}
+
+/// Verifies the request's token, refreshing the key ring once if the token names an unknown key.
+pub async fn authorize<K: SecretSource>(headers: &HeaderMap, deps: &Deps<K>) -> Result<Claims, Denial> {
+    let token = bearer_token(headers)?;
+    let now = deps.clock.now();
+    let keys = deps.keys.get(now).await.map_err(|error| {
+        tracing::error!(%error, "reading the signing secret");
+        Denial::KeysUnavailable
+    })?;
+    match token::verify(token, &keys, &deps.tokens, now) {
+        Err(TokenError::UnknownKid) => match deps.keys.refresh_for_unknown_kid(now).await {
+            Ok(Some(fresh)) => token::verify(token, &fresh, &deps.tokens, now).map_err(Denial::Token),
+            Ok(None) => Err(Denial::Token(TokenError::UnknownKid)),
+            Err(error) => {
+                tracing::warn!(%error, "refreshing the signing secret for an unknown key id");
+                Err(Denial::Token(TokenError::UnknownKid))
+            }
+        },
+        verified => verified.map_err(Denial::Token),
+    }
+}
+
+/// The token from `Authorization: Bearer <jwt>` or a bare `Authorization: <jwt>` (what the original
+/// service's curl calls send). Header names are matched case-insensitively.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, Denial> {
+    let mut values = headers.get_all(AUTHORIZATION_HEADER).iter();
+    let value = values.next().ok_or(Denial::MissingHeader)?;
+    if values.next().is_some() {
+        return Err(Denial::RepeatedHeader);
+    }
+    let value = value.to_str().map_err(|_| Denial::UnreadableHeader)?.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return Err(Denial::UnsupportedScheme),
+        None => value,
+    };
+    if token.is_empty() {
+        return Err(Denial::MissingHeader);
+    }
+    Ok(token)
+}
+
+/// From `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH`, the resource that covers every
+/// method and path of the stage: `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/*/*`.
+pub fn stage_resource(method_arn: &str) -> Option<String> {
+    let (api, rest) = method_arn.split_once('/')?;
+    let stage = rest.split('/').next()?;
+    let parts: Vec<&str> = api.split(':').collect();
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "execute-api"
+        && parts.iter().all(|part| !part.is_empty())
+        && !stage.is_empty()
+        && stage.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then(|| format!("{api}/{stage}/*/*"))
+}
+
+fn policy(effect: IamPolicyEffect, resource: String) -> ApiGatewayCustomAuthorizerPolicy {
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec![INVOKE_ACTION.to_owned()];
+    statement.effect = effect;
+    statement.resource = vec![resource];
+    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+    policy.version = Some(POLICY_VERSION.to_owned());
+    policy.statement = vec![statement];
+    policy
+}
+
+/// Allow on the whole stage, principal `sub`, context `{"email": ...}` for the route handlers.
+pub fn allow(verified: Claims, resource: String) -> ApiGatewayCustomAuthorizerResponse {
+    let mut response = ApiGatewayCustomAuthorizerResponse::default();
+    response.principal_id = Some(verified.sub);
+    response.policy_document = policy(IamPolicyEffect::Allow, resource);
+    response.context = Value::Object(Map::from_iter([(claims::EMAIL.to_owned(), Value::String(verified.email))]));
+    response
+}
+
+/// An explicit Deny with an empty context.
+pub fn deny(resource: String) -> ApiGatewayCustomAuthorizerResponse {
+    let mut response = ApiGatewayCustomAuthorizerResponse::default();
+    response.principal_id = Some(ANONYMOUS_PRINCIPAL.to_owned());
+    response.policy_document = policy(IamPolicyEffect::Deny, resource);
+    response.context = Value::Object(Map::new());
+    response
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+//! Tests of the authorizer with the REQUEST event fixture: policies, header forms, rotation, failures.
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::testing::{self, KEY_V2, NOW, World, authorizer_event, bearer_event};
+use crate::token::{Claims, issue};
+use crate::validate::Email;
+
+const STAGE_RESOURCE: &str = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/dev/*/*";
+
+/// A token for alice@example.com signed with the world's current secret version.
+async fn token(world: &World, now: u64) -> String {
+    let keys = KeyCache::new(world.secrets.clone()).get(now).await.unwrap_or_else(|e| panic!("{e}"));
+    let email = Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
+    issue(&Claims::new(&email, &testing::settings(), now, 3600), &keys).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn wire(response: &ApiGatewayCustomAuthorizerResponse) -> Value {
+    serde_json::to_value(response).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn effect(response: &ApiGatewayCustomAuthorizerResponse) -> Value {
+    wire(response)["policyDocument"]["Statement"][0]["Effect"].clone()
+}
+
+fn assert_denied(response: &ApiGatewayCustomAuthorizerResponse, case: &str) {
+    assert_eq!(effect(response), "Deny", "{case}");
+    assert_eq!(wire(response)["context"], json!({}), "{case}");
+}
+
+#[tokio::test]
+async fn a_valid_bearer_token_is_allowed_on_the_whole_stage() {
+    let world = World::new();
+    let response = handle(bearer_event(&token(&world, NOW).await), &world.authorizer()).await;
+    assert_eq!(
+        wire(&response),
+        json!({
+            "principalId": "alice@example.com",
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Action": ["execute-api:Invoke"], "Effect": "Allow", "Resource": [STAGE_RESOURCE]}]
+            },
+            "context": {"email": "alice@example.com"},
+            "usageIdentifierKey": null
+        })
+    );
+}
+
+#[tokio::test]
+async fn bare_tokens_and_any_header_or_scheme_case_are_accepted() {
+    let world = World::new();
+    let deps = world.authorizer();
+    let token = token(&world, NOW).await;
+    for (name, value) in [
+        ("Authorization", token.clone()),
+        ("authorization", format!("Bearer {token}")),
+        ("AUTHORIZATION", format!("bearer {token}")),
+        ("Authorization", format!("BEARER   {token}  ")),
+        ("authorization", format!(" {token} ")),
+    ] {
+        let response = handle(authorizer_event(Some((name, &value))), &deps).await;
+        assert_eq!(effect(&response), "Allow", "{name}: {value}");
+    }
+}
+
+#[tokio::test]
+async fn missing_empty_or_foreign_authorization_is_denied() {
+    let world = World::new();
+    let deps = world.authorizer();
+    let token = token(&world, NOW).await;
+    let basic = format!("Basic {token}");
+    let cases: [(&str, Option<(&str, &str)>); 6] = [
+        ("no header", None),
+        ("empty", Some(("Authorization", ""))),
+        ("scheme only", Some(("Authorization", "Bearer"))),
+        ("scheme and spaces", Some(("Authorization", "Bearer    "))),
+        ("basic", Some(("Authorization", &basic))),
+        ("garbage", Some(("Authorization", "Bearer not.a.jwt"))),
+    ];
+    for (case, header) in cases {
+        assert_denied(&handle(authorizer_event(header), &deps).await, case);
+    }
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_denied() {
+    let world = World::new();
+    let token = token(&world, NOW).await;
+    let mut event = testing::fixture("authorizer-request.json");
+    event["headers"]["Authorization"] = json!(format!("Bearer {token}"));
+    event["headers"]["authorization"] = json!("Bearer forged");
+    let response = handle(testing::authorizer_event_from(&event), &world.authorizer()).await;
+    assert_denied(&response, "two headers");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_denied_as_the_clock_moves() {
+    let world = World::new();
+    let deps = world.authorizer();
+    let token = token(&world, NOW).await;
+    world.clock.set(NOW + 3600 + LEEWAY_TEST - 1);
+    assert_eq!(effect(&handle(bearer_event(&token), &deps).await), "Allow");
+    world.clock.set(NOW + 3600 + LEEWAY_TEST);
+    assert_denied(&handle(bearer_event(&token), &deps).await, "expired");
+}
+
+const LEEWAY_TEST: u64 = crate::token::LEEWAY_SECONDS;
+
+#[tokio::test]
+async fn a_deny_covers_the_stage_and_a_bad_method_arn_denies_everything() {
+    let world = World::new();
+    let deps = world.authorizer();
+    let denied = handle(authorizer_event(None), &deps).await;
+    assert_eq!(wire(&denied)["policyDocument"]["Statement"][0]["Resource"], json!([STAGE_RESOURCE]));
+    assert_eq!(wire(&denied)["principalId"], ANONYMOUS_PRINCIPAL);
+
+    let token = token(&world, NOW).await;
+    for arn in [Value::Null, json!("not-an-arn"), json!("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5")] {
+        let mut event = testing::fixture("authorizer-request.json");
+        event["methodArn"] = arn.clone();
+        event["headers"]["Authorization"] = json!(format!("Bearer {token}"));
+        let response = handle(testing::authorizer_event_from(&event), &deps).await;
+        assert_denied(&response, &arn.to_string());
+        assert_eq!(wire(&response)["policyDocument"]["Statement"][0]["Resource"], json!(["*"]));
+    }
+}
+
+#[tokio::test]
+async fn after_a_rotation_old_and_new_tokens_are_allowed() {
+    let world = World::new();
+    let deps = world.authorizer();
+    let old = token(&world, NOW).await;
+    assert_eq!(effect(&handle(bearer_event(&old), &deps).await), "Allow");
+    // One fetch by the test's signer, one by the authorizer's cold start.
+    assert_eq!(world.secrets.fetch_count(), 2);
+
+    world.secrets.rotate("v2", KEY_V2);
+    world.clock.advance(60);
+    let new = token(&world, NOW + 60).await;
+    assert_eq!(effect(&handle(bearer_event(&new), &deps).await), "Allow", "the unknown kid refreshed the ring");
+    assert_eq!(effect(&handle(bearer_event(&old), &deps).await), "Allow", "the previous version still verifies");
+    assert_eq!(world.secrets.fetch_count(), 4, "one more fetch by the test's signer, one refresh");
+}
+
+#[tokio::test]
+async fn a_new_kid_within_a_minute_of_the_last_fetch_is_denied_without_fetching() {
+    let world = World::new();
+    let deps = world.authorizer();
+    handle(bearer_event(&token(&world, NOW).await), &deps).await;
+    world.secrets.rotate("v2", KEY_V2);
+    let new = token(&world, NOW).await;
+    let fetches = world.secrets.fetch_count();
+    assert_denied(&handle(bearer_event(&new), &deps).await, "refresh too soon");
+    assert_eq!(world.secrets.fetch_count(), fetches);
+}
+
+#[tokio::test]
+async fn an_unreadable_secret_is_a_deny_not_an_error() {
+    let world = World::new();
+    let token = token(&world, NOW).await;
+    world.secrets.set_unavailable(true);
+    assert_denied(&handle(bearer_event(&token), &world.authorizer()).await, "secret unavailable");
+}
+
+#[tokio::test]
+async fn the_fixture_itself_is_denied_for_its_placeholder_token() {
+    let world = World::new();
+    let event = testing::authorizer_event_from(&testing::fixture("authorizer-request.json"));
+    assert_eq!(
+        event.method_arn.as_deref(),
+        Some("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/dev/GET/hello")
+    );
+    assert_denied(&handle(event, &world.authorizer()).await, "placeholder");
+}
+
+#[test]
+fn stage_resource_covers_every_method_of_the_stage() {
+    let cases = [
+        ("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/dev/GET/hello", Some(STAGE_RESOURCE)),
+        (
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/a/b/c",
+            Some("arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*/*"),
+        ),
+        (
+            "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/my_stage-2/GET/",
+            Some("arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/my_stage-2/*/*"),
+        ),
+        ("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5", None),
+        ("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5//GET/hello", None),
+        ("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/*/GET/hello", None),
+        ("arn:aws:lambda:eu-west-1:123456789012:a1b2c3d4e5/dev/GET/hello", None),
+        ("arn:aws:execute-api:eu-west-1::a1b2c3d4e5/dev/GET/hello", None),
+        ("arn:aws:execute-api:eu-west-1:1:2:a1b2c3d4e5/dev/GET/hello", None),
+        ("", None),
+    ];
+    for (arn, expected) in cases {
+        assert_eq!(stage_resource(arn).as_deref(), expected, "{arn}");
+    }
+}
+
+#[test]
+fn bearer_token_parsing() {
+    let mut headers = HeaderMap::new();
+    assert_eq!(bearer_token(&headers), Err(Denial::MissingHeader));
+    headers.insert("authorization", "Bearer abc".parse().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(bearer_token(&headers), Ok("abc"));
+    headers.insert("authorization", "abc".parse().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(bearer_token(&headers), Ok("abc"));
+    headers.insert("authorization", "Token abc".parse().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(bearer_token(&headers), Err(Denial::UnsupportedScheme));
+    let non_ascii = lambda_http::http::HeaderValue::from_bytes(b"Bearer \xff").unwrap_or_else(|e| panic!("{e}"));
+    headers.insert("authorization", non_ascii);
+    assert_eq!(bearer_token(&headers), Err(Denial::UnreadableHeader));
+}
+
+#[test]
+fn denial_reasons_never_contain_the_token() {
+    let reasons = [
+        Denial::MissingHeader,
+        Denial::RepeatedHeader,
+        Denial::UnreadableHeader,
+        Denial::UnsupportedScheme,
+        Denial::MalformedMethodArn,
+        Denial::KeysUnavailable,
+        Denial::Token(TokenError::BadSignature),
+    ];
+    for reason in reasons {
+        let text = reason.to_string();
+        assert!(!text.is_empty() && !text.contains("eyJ"), "{text}");
+    }
+}

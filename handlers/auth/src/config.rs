@@ -1,0 +1,209 @@
+//! Each function's configuration, read from the environment variables synth sets for it.
+//!
+//! The variable names come from [`contract::EnvVar`], and a test checks that each function reads
+//! exactly the variables `contract::Function::env` says synth gives it. Readers take a lookup
+//! function so tests never touch the process environment.
+
+use contract::EnvVar;
+
+use crate::token::TokenSettings;
+
+/// Token lifetime when `AUTH_TOKEN_LIFETIME_SECONDS` is not set: one hour.
+pub const DEFAULT_TOKEN_LIFETIME_SECONDS: u64 = 3600;
+/// The longest token lifetime accepted: one day.
+pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 86_400;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(EnvVar),
+    #[error("environment variable {0} is empty")]
+    Empty(EnvVar),
+    #[error("environment variable {var} is invalid: {reason}")]
+    Invalid { var: EnvVar, reason: &'static str },
+}
+
+/// The signup function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignupConfig {
+    pub table_name: String,
+    pub key_arn: String,
+}
+
+/// The signin function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigninConfig {
+    pub table_name: String,
+    pub key_arn: String,
+    pub secret_arn: String,
+    pub tokens: TokenSettings,
+    pub token_lifetime_seconds: u64,
+}
+
+/// The authorizer's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerConfig {
+    pub secret_arn: String,
+    pub tokens: TokenSettings,
+}
+
+/// Reads the process environment. A value that is not valid UTF-8 is read lossily and then fails
+/// where it is used (no ARN or name contains a replacement character).
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
+fn required(lookup: &impl Fn(&str) -> Option<String>, var: EnvVar) -> Result<String, ConfigError> {
+    let value = lookup(var.name()).ok_or(ConfigError::Missing(var))?;
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ConfigError::Empty(var));
+    }
+    Ok(value.to_owned())
+}
+
+fn token_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<TokenSettings, ConfigError> {
+    Ok(TokenSettings {
+        issuer: required(lookup, EnvVar::TokenIssuer)?,
+        audience: required(lookup, EnvVar::TokenAudience)?,
+    })
+}
+
+fn token_lifetime(lookup: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    let var = EnvVar::TokenLifetimeSeconds;
+    let Some(raw) = lookup(var.name()) else {
+        return Ok(DEFAULT_TOKEN_LIFETIME_SECONDS);
+    };
+    let seconds: u64 =
+        raw.trim().parse().map_err(|_| ConfigError::Invalid { var, reason: "must be a whole number of seconds" })?;
+    if seconds == 0 || seconds > MAX_TOKEN_LIFETIME_SECONDS {
+        return Err(ConfigError::Invalid { var, reason: "must be between 1 and 86400 seconds" });
+    }
+    Ok(seconds)
+}
+
+impl SignupConfig {
+    pub fn from_env() -> Result<SignupConfig, ConfigError> {
+        SignupConfig::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SignupConfig, ConfigError> {
+        Ok(SignupConfig {
+            table_name: required(&lookup, EnvVar::TableName)?,
+            key_arn: required(&lookup, EnvVar::KeyArn)?,
+        })
+    }
+}
+
+impl SigninConfig {
+    pub fn from_env() -> Result<SigninConfig, ConfigError> {
+        SigninConfig::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SigninConfig, ConfigError> {
+        Ok(SigninConfig {
+            table_name: required(&lookup, EnvVar::TableName)?,
+            key_arn: required(&lookup, EnvVar::KeyArn)?,
+            secret_arn: required(&lookup, EnvVar::SecretArn)?,
+            tokens: token_settings(&lookup)?,
+            token_lifetime_seconds: token_lifetime(&lookup)?,
+        })
+    }
+}
+
+impl AuthorizerConfig {
+    pub fn from_env() -> Result<AuthorizerConfig, ConfigError> {
+        AuthorizerConfig::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<AuthorizerConfig, ConfigError> {
+        Ok(AuthorizerConfig { secret_arn: required(&lookup, EnvVar::SecretArn)?, tokens: token_settings(&lookup)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use contract::Function;
+
+    use super::*;
+
+    fn full_env() -> BTreeMap<&'static str, String> {
+        EnvVar::ALL
+            .iter()
+            .map(|v| (v.name(), format!("value-of-{}", v.name())))
+            .chain([(EnvVar::TokenLifetimeSeconds.name(), "900".to_owned())])
+            .collect()
+    }
+
+    /// Runs a reader on a full environment and returns the names it asked for.
+    fn names_read<T>(read: impl Fn(&dyn Fn(&str) -> Option<String>) -> Result<T, ConfigError>) -> BTreeSet<String> {
+        let env = full_env();
+        let asked = RefCell::new(BTreeSet::new());
+        let lookup = |name: &str| {
+            asked.borrow_mut().insert(name.to_owned());
+            env.get(name).cloned()
+        };
+        read(&lookup).unwrap_or_else(|e| panic!("{e}"));
+        asked.into_inner()
+    }
+
+    fn synth_gives(function: Function) -> BTreeSet<String> {
+        function.env().iter().map(|v| v.name().to_owned()).collect()
+    }
+
+    #[test]
+    fn each_function_reads_exactly_what_synth_sets() {
+        assert_eq!(names_read(|l| SignupConfig::from_lookup(l)), synth_gives(Function::Signup));
+        assert_eq!(names_read(|l| SigninConfig::from_lookup(l)), synth_gives(Function::Signin));
+        assert_eq!(names_read(|l| AuthorizerConfig::from_lookup(l)), synth_gives(Function::Authorizer));
+        assert!(Function::Hello.env().is_empty(), "hello reads no configuration");
+    }
+
+    #[test]
+    fn values_land_in_the_right_fields() {
+        let env = full_env();
+        let config = SigninConfig::from_lookup(|n| env.get(n).cloned()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.table_name, "value-of-AUTH_TABLE_NAME");
+        assert_eq!(config.key_arn, "value-of-AUTH_KEY_ARN");
+        assert_eq!(config.secret_arn, "value-of-AUTH_SECRET_ARN");
+        assert_eq!(config.tokens.issuer, "value-of-AUTH_TOKEN_ISSUER");
+        assert_eq!(config.tokens.audience, "value-of-AUTH_TOKEN_AUDIENCE");
+        assert_eq!(config.token_lifetime_seconds, 900);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named_in_the_error() {
+        let mut env = full_env();
+        env.remove("AUTH_KEY_ARN");
+        let error = SignupConfig::from_lookup(|n| env.get(n).cloned()).err();
+        assert_eq!(error, Some(ConfigError::Missing(EnvVar::KeyArn)));
+        assert_eq!(error.map(|e| e.to_string()).as_deref(), Some("environment variable AUTH_KEY_ARN is not set"));
+    }
+
+    #[test]
+    fn an_empty_variable_is_an_error() {
+        let mut env = full_env();
+        env.insert("AUTH_TOKEN_AUDIENCE", "  ".into());
+        let error = AuthorizerConfig::from_lookup(|n| env.get(n).cloned()).err();
+        assert_eq!(error, Some(ConfigError::Empty(EnvVar::TokenAudience)));
+    }
+
+    #[test]
+    fn token_lifetime_defaults_to_an_hour_and_is_checked() {
+        let mut env = full_env();
+        env.remove("AUTH_TOKEN_LIFETIME_SECONDS");
+        let config = SigninConfig::from_lookup(|n| env.get(n).cloned()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.token_lifetime_seconds, 3600);
+        for bad in ["0", "-5", "1h", "86401", ""] {
+            env.insert("AUTH_TOKEN_LIFETIME_SECONDS", bad.into());
+            let error = SigninConfig::from_lookup(|n| env.get(n).cloned()).err();
+            assert!(
+                matches!(error, Some(ConfigError::Invalid { var: EnvVar::TokenLifetimeSeconds, .. })),
+                "{bad:?}: {error:?}"
+            );
+        }
+    }
+}

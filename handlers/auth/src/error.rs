@@ -1,0 +1,224 @@
+//! The JSON error body every route answers with, and the status code each kind of failure maps to.
+//!
+//! Every error a client can see is `{"error": {"code": "...", "message": "..."}}`. The code is a stable,
+//! machine-readable string; the message is for people and never contains a password, a hash or a
+//! token. Bad input always maps to a 4xx: only a failing dependency (DynamoDB, KMS, Secrets Manager)
+//! answers 500.
+
+use std::borrow::Cow;
+
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// What went wrong, as the client sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request has no body.
+    MissingBody,
+    /// The body is larger than [`crate::validate::MAX_BODY_BYTES`].
+    BodyTooLarge,
+    /// The body is not valid JSON.
+    InvalidJson,
+    /// The body is JSON but not an object of the expected string fields.
+    InvalidBody,
+    /// The email is not a plausible address.
+    InvalidEmail,
+    /// The password is too short or too long.
+    InvalidPassword,
+    /// `POST /signup` for an email that already has an account.
+    EmailTaken,
+    /// `POST /signin` with an unknown email or a wrong password: one code for both, on purpose.
+    InvalidCredentials,
+    /// A guarded route was reached without the authorizer's context.
+    Unauthorized,
+    /// A dependency failed; the client may retry.
+    Internal,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MissingBody => "missing_body",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::InvalidPassword => "invalid_password",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Internal => "internal_error",
+        }
+    }
+
+    pub const fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::MissingBody
+            | ErrorCode::InvalidJson
+            | ErrorCode::InvalidBody
+            | ErrorCode::InvalidEmail
+            | ErrorCode::InvalidPassword => StatusCode::BAD_REQUEST,
+            ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::EmailTaken => StatusCode::CONFLICT,
+            ErrorCode::InvalidCredentials | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Every code, for tests that check each one.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::MissingBody,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidBody,
+        ErrorCode::InvalidEmail,
+        ErrorCode::InvalidPassword,
+        ErrorCode::EmailTaken,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::Unauthorized,
+        ErrorCode::Internal,
+    ];
+}
+
+/// An error answer: a code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    code: ErrorCode,
+    message: Cow<'static, str>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> ApiError {
+        ApiError { code, message: message.into() }
+    }
+
+    /// The one answer for an unknown email and a wrong password, so signin does not reveal accounts.
+    pub fn invalid_credentials() -> ApiError {
+        ApiError::new(ErrorCode::InvalidCredentials, "email or password is incorrect")
+    }
+
+    pub fn email_taken() -> ApiError {
+        ApiError::new(ErrorCode::EmailTaken, "an account with this email already exists")
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(ErrorCode::Unauthorized, "the request carries no authenticated identity")
+    }
+
+    /// A dependency failed. The cause goes to the logs, never to the client.
+    pub fn internal() -> ApiError {
+        ApiError::new(ErrorCode::Internal, "the service could not complete the request; try again")
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// The JSON body, `{"error": {"code": ..., "message": ...}}`.
+    pub fn body(&self) -> String {
+        #[derive(Serialize)]
+        struct Outer<'a> {
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            code: &'a str,
+            message: &'a str,
+        }
+        let outer = Outer { error: Inner { code: self.code.as_str(), message: &self.message } };
+        // Serializing two strings cannot fail; the fallback keeps this function total all the same.
+        serde_json::to_string(&outer).unwrap_or_else(|_| {
+            String::from(r#"{"error":{"code":"internal_error","message":"error body could not be built"}}"#)
+        })
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        json_response(self.status(), self.body())
+    }
+}
+
+/// A response with a JSON body. Nothing the service returns may be cached by a proxy: tokens and error
+/// answers are per user.
+pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Serializes a success body; a failure (which a plain struct of strings cannot produce) becomes 500.
+pub fn json_ok(status: StatusCode, value: &impl Serialize) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(body) => json_response(status, body),
+        Err(error) => {
+            tracing::error!(%error, "serializing a response body");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn body_json(response: &Response<Body>) -> Value {
+        match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON: {e}: {text}")),
+            other => panic!("expected a text body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_body_has_the_documented_shape() {
+        let response = ApiError::new(ErrorCode::InvalidEmail, "email must contain @").into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+        assert_eq!(
+            body_json(&response),
+            json!({"error": {"code": "invalid_email", "message": "email must contain @"}})
+        );
+    }
+
+    #[test]
+    fn messages_are_json_escaped() {
+        let body = ApiError::new(ErrorCode::InvalidBody, "unknown field \"x\\\"").body();
+        let value: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(value["error"]["message"], "unknown field \"x\\\"");
+    }
+
+    #[test]
+    fn only_internal_errors_are_5xx_and_codes_are_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{} used twice", code.as_str());
+            if code == ErrorCode::Internal {
+                assert!(code.status().is_server_error());
+            } else {
+                assert!(code.status().is_client_error(), "{} is {}", code.as_str(), code.status());
+            }
+        }
+    }
+
+    #[test]
+    fn status_codes_match_the_contract() {
+        assert_eq!(ErrorCode::BodyTooLarge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(ApiError::email_taken().status(), StatusCode::CONFLICT);
+        assert_eq!(ApiError::invalid_credentials().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ApiError::unauthorized().status(), StatusCode::UNAUTHORIZED);
+    }
+}

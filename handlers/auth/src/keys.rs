@@ -1,0 +1,156 @@
+//! The JWT signing secret: where its versions come from, and the cache that holds them across warm
+//! invocations.
+//!
+//! The secret is read once per cold start. After that, the authorizer refreshes it only when a token
+//! names a `kid` it does not know (the secret was rotated since the cold start), and at most once every
+//! [`UNKNOWN_KID_REFRESH_SECONDS`], so a flood of tokens with made-up key ids costs at most one Secrets
+//! Manager call a minute. Signin also refreshes a ring older than its maximum age, so a warm signin
+//! never goes on signing with a version that a second rotation has retired.
+
+pub mod fake;
+pub mod secrets_manager;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::token::{KeyRing, KeyRingError};
+
+/// Secrets Manager's staging label of the version that signs new tokens.
+pub const CURRENT_STAGE: &str = "AWSCURRENT";
+/// Secrets Manager's staging label of the version before the last rotation.
+pub const PREVIOUS_STAGE: &str = "AWSPREVIOUS";
+/// The shortest time between two refreshes caused by unknown key ids.
+pub const UNKNOWN_KID_REFRESH_SECONDS: u64 = 60;
+
+/// One version of the secret: its version id (a UUID, used as the JWT `kid`) and its value. `Debug`
+/// never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    pub version_id: String,
+    pub value: Vec<u8>,
+}
+
+impl fmt::Debug for SecretVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretVersion")
+            .field("version_id", &self.version_id)
+            .field("value", &format_args!("<{} bytes>", self.value.len()))
+            .finish()
+    }
+}
+
+/// The versions a token may be signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersions {
+    pub current: SecretVersion,
+    /// Absent until the secret is first rotated; that is normal.
+    pub previous: Option<SecretVersion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// Reading the secret failed; a later attempt may succeed.
+    #[error("reading the signing secret failed: {0}")]
+    Unavailable(String),
+    /// The secret was read but cannot be used as a key.
+    #[error("the signing secret is unusable: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    KeyRing(#[from] KeyRingError),
+}
+
+/// Where the signing secret's versions come from.
+pub trait SecretSource: Send + Sync {
+    /// The current version and, if there is one, the previous version.
+    fn fetch(&self) -> impl Future<Output = Result<SecretVersions, SecretError>> + Send;
+}
+
+/// A shared source is a source, so a test can rotate the secret that a handler's cache reads.
+impl<T: SecretSource + ?Sized> SecretSource for Arc<T> {
+    fn fetch(&self) -> impl Future<Output = Result<SecretVersions, SecretError>> + Send {
+        (**self).fetch()
+    }
+}
+
+/// The key ring, fetched from a [`SecretSource`] on first use and kept across invocations.
+pub struct KeyCache<S> {
+    source: S,
+    max_age: Option<u64>,
+    state: tokio::sync::Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    ring: Option<Arc<KeyRing>>,
+    /// When the ring in `ring` was fetched.
+    fetched_at: u64,
+    /// When a fetch was last attempted, successful or not.
+    attempted_at: Option<u64>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for KeyCache<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyCache").field("source", &self.source).field("max_age", &self.max_age).finish_non_exhaustive()
+    }
+}
+
+impl<S: SecretSource> KeyCache<S> {
+    /// A cache that fetches once and then refreshes only for unknown key ids.
+    pub fn new(source: S) -> KeyCache<S> {
+        KeyCache { source, max_age: None, state: tokio::sync::Mutex::new(CacheState::default()) }
+    }
+
+    /// Also refresh, on the next [`KeyCache::get`], a ring older than `seconds`. If that refresh fails
+    /// the older ring is used.
+    pub fn with_max_age(mut self, seconds: u64) -> KeyCache<S> {
+        self.max_age = Some(seconds);
+        self
+    }
+
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The key ring at Unix time `now`, fetched on first use (and when older than the maximum age).
+    pub async fn get(&self, now: u64) -> Result<Arc<KeyRing>, SecretError> {
+        let mut state = self.state.lock().await;
+        let Some(ring) = state.ring.clone() else {
+            return self.load(&mut state, now).await;
+        };
+        let stale = self.max_age.is_some_and(|max| now.saturating_sub(state.fetched_at) >= max);
+        if !stale {
+            return Ok(ring);
+        }
+        match self.load(&mut state, now).await {
+            Ok(fresh) => Ok(fresh),
+            Err(error) => {
+                tracing::warn!(%error, "refreshing the signing secret failed; using the cached versions");
+                Ok(ring)
+            }
+        }
+    }
+
+    /// Called when a token names a key id the ring lacks: fetches again unless the last attempt was
+    /// less than [`UNKNOWN_KID_REFRESH_SECONDS`] ago. `Ok(None)` means "too soon, use what you have".
+    pub async fn refresh_for_unknown_kid(&self, now: u64) -> Result<Option<Arc<KeyRing>>, SecretError> {
+        let mut state = self.state.lock().await;
+        if state.attempted_at.is_some_and(|at| now < at.saturating_add(UNKNOWN_KID_REFRESH_SECONDS)) {
+            return Ok(None);
+        }
+        self.load(&mut state, now).await.map(Some)
+    }
+
+    async fn load(&self, state: &mut CacheState, now: u64) -> Result<Arc<KeyRing>, SecretError> {
+        state.attempted_at = Some(now);
+        let versions = self.source.fetch().await?;
+        let ring = Arc::new(KeyRing::new(&versions.current, versions.previous.as_ref())?);
+        tracing::info!(current = ring.current_kid(), previous = ring.previous_kid(), "loaded the signing secret");
+        state.ring = Some(ring.clone());
+        state.fetched_at = now;
+        Ok(ring)
+    }
+}
+
+#[cfg(test)]
+mod tests;

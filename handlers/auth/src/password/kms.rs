@@ -1,0 +1,65 @@
+//! The [`Cipher`] on AWS KMS: `Encrypt` and `Decrypt` under the auth key with the email as context.
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::error::DisplayErrorContext;
+use aws_sdk_kms::primitives::Blob;
+use contract::kms::CONTEXT_KEY;
+
+use super::{Cipher, CipherError};
+use crate::validate::Email;
+
+/// KMS encryption under one key (`AUTH_KEY_ARN`).
+#[derive(Debug, Clone)]
+pub struct KmsCipher {
+    client: Client,
+    key_id: String,
+}
+
+impl KmsCipher {
+    pub fn new(client: Client, key_id: impl Into<String>) -> KmsCipher {
+        KmsCipher { client, key_id: key_id.into() }
+    }
+}
+
+impl Cipher for KmsCipher {
+    async fn encrypt(&self, plaintext: &[u8], email: &Email) -> Result<Vec<u8>, CipherError> {
+        let output = self
+            .client
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(Blob::new(plaintext))
+            .encryption_context(CONTEXT_KEY, email.as_str())
+            .send()
+            .await
+            .map_err(|e| CipherError::Unavailable(format!("KMS Encrypt: {}", DisplayErrorContext(&e))))?;
+        output
+            .ciphertext_blob
+            .map(Blob::into_inner)
+            .ok_or_else(|| CipherError::Unavailable("KMS Encrypt returned no ciphertext".into()))
+    }
+
+    async fn decrypt(&self, ciphertext: &[u8], email: &Email) -> Result<Vec<u8>, CipherError> {
+        // Naming the key on Decrypt makes KMS refuse a ciphertext made under any other key, instead of
+        // trusting the key id embedded in the ciphertext.
+        let result = self
+            .client
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(Blob::new(ciphertext))
+            .encryption_context(CONTEXT_KEY, email.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .plaintext
+                .map(Blob::into_inner)
+                .ok_or_else(|| CipherError::Unavailable("KMS Decrypt returned no plaintext".into())),
+            Err(error) => match error.as_service_error() {
+                Some(e) if e.is_invalid_ciphertext_exception() || e.is_incorrect_key_exception() => {
+                    Err(CipherError::Rejected)
+                }
+                _ => Err(CipherError::Unavailable(format!("KMS Decrypt: {}", DisplayErrorContext(&error)))),
+            },
+        }
+    }
+}

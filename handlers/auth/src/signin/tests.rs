@@ -1,0 +1,210 @@
+//! Tests of the signin handler with fakes: tokens, identical refusals, tampering and failures.
+
+use std::time::{Duration, Instant};
+
+use lambda_http::http::StatusCode;
+use serde_json::Value;
+
+use super::*;
+use crate::authorizer;
+use crate::error::ErrorCode;
+use crate::password::fake::FakeCipher;
+use crate::store::StoredUser;
+use crate::store::memory::MemoryStore;
+use crate::testing::{self, FIXTURE_EMAIL, FIXTURE_PASSWORD, NOW, World, json_body, request_with_body};
+use crate::validate::Email;
+
+async fn sign_up(world: &World, email: &str, password: &str) {
+    let body = testing::credentials_body(email, password);
+    let response = crate::signup::handle(request_with_body("signup-request.json", Some(&body)), &world.signup()).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.body());
+}
+
+async fn sign_in(deps: &testing::SigninDeps, email: &str, password: &str) -> Response<Body> {
+    let body = testing::credentials_body(email, password);
+    handle(request_with_body("signin-request.json", Some(&body)), deps).await
+}
+
+fn token_of(response: &Response<Body>) -> String {
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
+    match json_body(response)["token"].as_str() {
+        Some(token) => token.to_owned(),
+        None => panic!("no token in {:?}", response.body()),
+    }
+}
+
+#[tokio::test]
+async fn the_fixture_signs_in_and_the_authorizer_accepts_the_token() {
+    let world = World::new();
+    sign_up(&world, FIXTURE_EMAIL, FIXTURE_PASSWORD).await;
+    // The signin fixture is the original's curl call: no JSON content type, mixed-case email.
+    let response = handle(testing::request_from(&testing::fixture("signin-request.json")), &world.signin()).await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let token = token_of(&response);
+
+    let claims = authorizer::authorize(&testing::bearer_event(&token).headers, &world.authorizer()).await;
+    let claims = claims.unwrap_or_else(|denial| panic!("the authorizer refused a fresh token: {denial}"));
+    assert_eq!(claims.sub, FIXTURE_EMAIL);
+    assert_eq!(claims.email, FIXTURE_EMAIL);
+    assert_eq!((claims.iat, claims.exp), (NOW, NOW + 3600));
+    assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("auth-dev/signin", "auth-dev/api"));
+}
+
+#[tokio::test]
+async fn the_token_is_signed_with_the_current_secret_version() {
+    let world = World::new();
+    sign_up(&world, "a@b.co", "password-1").await;
+    let token = token_of(&sign_in(&world.signin(), "a@b.co", "password-1").await);
+    let header = jsonwebtoken::decode_header(&token).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(header.kid.as_deref(), Some("v1"));
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_identical_401s() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "a@b.co", "password-1").await;
+    let wrong_password = sign_in(&deps, "a@b.co", "password-2").await;
+    let unknown_email = sign_in(&deps, "nobody@b.co", "password-1").await;
+    assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_email.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_password.body().as_ref(), unknown_email.body().as_ref(), "the bodies differ");
+    assert_eq!(wrong_password.headers(), unknown_email.headers());
+    assert_eq!(json_body(&wrong_password)["error"]["code"], ErrorCode::InvalidCredentials.as_str());
+}
+
+/// An unknown email pays an Argon2id verification too. Measured with parameters costly enough that
+/// skipping the dummy verification would make the unknown-email path far faster.
+#[tokio::test]
+async fn an_unknown_email_costs_a_verification() {
+    let world = World::new();
+    let mut deps = world.signin();
+    deps.passwords = PasswordScheme::with_params(4096, 2, 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut signup = world.signup();
+    signup.passwords = PasswordScheme::with_params(4096, 2, 1).unwrap_or_else(|e| panic!("{e}"));
+    let body = testing::credentials_body("a@b.co", "password-1");
+    crate::signup::handle(request_with_body("signup-request.json", Some(&body)), &signup).await;
+
+    async fn fastest(deps: &testing::SigninDeps, email: &str) -> Duration {
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let start = Instant::now();
+            let response = sign_in(deps, email, "password-2").await;
+            best = best.min(start.elapsed());
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        best
+    }
+    let known = fastest(&deps, "a@b.co").await;
+    let unknown = fastest(&deps, "nobody@b.co").await;
+    assert!(unknown * 2 > known, "unknown email {unknown:?} vs wrong password {known:?}");
+}
+
+#[tokio::test]
+async fn a_hash_moved_to_another_users_row_does_not_sign_in() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "alice@example.com", "alice's password").await;
+    sign_up(&world, "mallory@example.com", "mallory's password").await;
+    let mallory = Email::parse("mallory@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let alice = Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let mallory_row = world.store.get(&mallory).await.unwrap_or_else(|e| panic!("{e}"));
+    let Some(mallory_row) = mallory_row else { panic!("mallory has no row") };
+
+    // With write access to the table, Mallory copies her own encrypted hash into Alice's row...
+    world.store.put_unchecked(StoredUser { email: alice, ..mallory_row });
+    // ...but it was encrypted under Mallory's email, so her password does not open Alice's account.
+    let response = sign_in(&deps, "alice@example.com", "mallory's password").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let wrong_password = sign_in(&deps, "mallory@example.com", "not her password").await;
+    assert_eq!(response.body().as_ref(), wrong_password.body().as_ref());
+    assert_eq!(sign_in(&deps, "mallory@example.com", "mallory's password").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_email_is_normalized_before_lookup() {
+    let world = World::new();
+    sign_up(&world, "a@b.co", "password-1").await;
+    let token = token_of(&sign_in(&world.signin(), "  A@B.Co\t", "password-1").await);
+    let claims = authorizer::authorize(&testing::bearer_event(&token).headers, &world.authorizer()).await;
+    assert_eq!(claims.map(|c| c.email), Ok("a@b.co".to_owned()));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_json_error() {
+    let world = World::new();
+    let deps = world.signin();
+    for body in [
+        None,
+        Some("{"),
+        Some("[]"),
+        Some(r#"{"email": "a@b.co", "password": ["x"]}"#),
+        Some(r#"{"email": "x", "password": "12345678"}"#),
+    ] {
+        let response = handle(request_with_body("signin-request.json", body), &deps).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body:?}");
+        assert!(json_body(&response)["error"]["code"].is_string(), "{body:?}");
+    }
+    let huge = "x".repeat(64 * 1024);
+    let response = handle(request_with_body("signin-request.json", Some(&huge)), &deps).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn failing_dependencies_are_500s_not_401s() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "a@b.co", "password-1").await;
+
+    world.secrets.set_unavailable(true);
+    let response = sign_in(&deps, "a@b.co", "password-1").await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(json_body(&response)["error"]["code"], "internal_error");
+    world.secrets.set_unavailable(false);
+
+    world.cipher.set_unavailable(true);
+    assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    world.cipher.set_unavailable(false);
+
+    world.store.set_unavailable(true);
+    assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn a_decrypted_value_that_is_not_a_hash_is_a_500() {
+    let world = World::new();
+    let deps = world.signin();
+    let email = Email::parse("a@b.co").unwrap_or_else(|e| panic!("{e}"));
+    let ciphertext = world.cipher.encrypt(b"plaintext-password", &email).await.unwrap_or_else(|e| panic!("{e}"));
+    world.store.put_unchecked(StoredUser { email, encrypted_hash: ciphertext, created_at: NOW });
+    let response = sign_in(&deps, "a@b.co", "plaintext-password").await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn a_warm_signin_picks_up_a_rotation_within_the_key_max_age() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "a@b.co", "password-1").await;
+    let kid = |token: &str| jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
+    assert_eq!(kid(&token_of(&sign_in(&deps, "a@b.co", "password-1").await)).as_deref(), Some("v1"));
+    world.secrets.rotate("v2", testing::KEY_V2);
+    world.clock.advance(KEY_MAX_AGE_SECONDS);
+    assert_eq!(kid(&token_of(&sign_in(&deps, "a@b.co", "password-1").await)).as_deref(), Some("v2"));
+}
+
+#[test]
+fn production_deps_use_owasp_and_a_bounded_key_age() {
+    let secrets = crate::keys::fake::FakeSecretSource::new("v1", testing::KEY_V1);
+    let deps = Deps::new(MemoryStore::new(), FakeCipher::new(), secrets, testing::settings(), 3600);
+    assert_eq!(deps.passwords.params(), (19_456, 2, 1));
+    let debug = format!("{:?}", deps.keys);
+    assert!(debug.contains("max_age: Some(300)"), "{debug}");
+}
+
+#[test]
+fn the_token_body_is_just_the_token() {
+    let body = serde_json::to_value(TokenBody { token: "t".into() }).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body, Value::from_iter([("token".to_owned(), Value::from("t"))]));
+}

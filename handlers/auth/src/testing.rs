@@ -1,0 +1,144 @@
+//! Test support: API Gateway event fixtures and a world of fakes that the handlers share.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+use crate::clock::ManualClock;
+use crate::keys::KeyCache;
+use crate::keys::fake::FakeSecretSource;
+use crate::password::PasswordScheme;
+use crate::password::fake::FakeCipher;
+use crate::store::memory::MemoryStore;
+use crate::token::TokenSettings;
+use crate::{authorizer, signin, signup};
+
+/// The fixtures' request time, in Unix seconds.
+pub const NOW: u64 = 1_732_529_742;
+pub const KEY_V1: &[u8] = b"Zq8d3LmT0vXk5sR2wY7nB4hJ9cF1gP6aE0uI3oK8zM5xN2bV7tQ4rW1yS6dH9jL0";
+pub const KEY_V2: &[u8] = b"Hk2Jm9Qp4Rs7Tv0Wx3Yz6Ab1Cd8Ef5Gh2Ij9Kl4Mn7Op0Qr3St6Uv1Wx8Yz5Ab2Cd";
+
+fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A fixture file as JSON.
+pub fn fixture(name: &str) -> Value {
+    let path = fixture_path(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// A REST proxy event as lambda_http hands it to a handler.
+pub fn request_from(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("not a proxy event: {e}"))
+}
+
+/// A REST proxy fixture with its body replaced (`None`: no body).
+pub fn request_with_body(name: &str, body: Option<&str>) -> Request {
+    let mut event = fixture(name);
+    event["body"] = body.map_or(Value::Null, |b| Value::String(b.to_owned()));
+    event["isBase64Encoded"] = Value::Bool(false);
+    request_from(&event)
+}
+
+/// The REQUEST authorizer fixture with the Authorization header set to `value` under the header name
+/// `name`, or removed.
+pub fn authorizer_event(header: Option<(&str, &str)>) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+    let mut event = fixture("authorizer-request.json");
+    for field in ["headers", "multiValueHeaders"] {
+        let Some(headers) = event[field].as_object_mut() else { panic!("the fixture has no {field}") };
+        headers.remove("Authorization");
+        if let Some((name, value)) = header {
+            let value = if field == "headers" { Value::from(value) } else { Value::from(vec![value]) };
+            headers.insert(name.to_owned(), value);
+        }
+    }
+    authorizer_event_from(&event)
+}
+
+pub fn authorizer_event_from(event: &Value) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+    serde_json::from_value(event.clone()).unwrap_or_else(|e| panic!("not an authorizer event: {e}"))
+}
+
+/// The authorizer fixture carrying `Authorization: Bearer <token>`.
+pub fn bearer_event(token: &str) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+    authorizer_event(Some(("Authorization", &format!("Bearer {token}"))))
+}
+
+/// A response body as JSON.
+pub fn json_body(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+/// Small Argon2id parameters: the handlers' logic does not depend on the cost.
+pub fn cheap_passwords() -> PasswordScheme {
+    PasswordScheme::with_params(256, 1, 1).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn settings() -> TokenSettings {
+    TokenSettings { issuer: "auth-dev/signin".into(), audience: "auth-dev/api".into() }
+}
+
+/// One table, one key, one secret and one clock, shared by every handler's dependencies.
+#[derive(Debug)]
+pub struct World {
+    pub store: Arc<MemoryStore>,
+    pub cipher: Arc<FakeCipher>,
+    pub secrets: Arc<FakeSecretSource>,
+    pub clock: Arc<ManualClock>,
+}
+
+pub type SignupDeps = signup::Deps<Arc<MemoryStore>, Arc<FakeCipher>>;
+pub type SigninDeps = signin::Deps<Arc<MemoryStore>, Arc<FakeCipher>, Arc<FakeSecretSource>>;
+pub type AuthorizerDeps = authorizer::Deps<Arc<FakeSecretSource>>;
+
+impl World {
+    pub fn new() -> World {
+        World {
+            store: Arc::new(MemoryStore::new()),
+            cipher: Arc::new(FakeCipher::new()),
+            secrets: Arc::new(FakeSecretSource::new("v1", KEY_V1)),
+            clock: Arc::new(ManualClock::new(NOW)),
+        }
+    }
+
+    pub fn signup(&self) -> SignupDeps {
+        signup::Deps {
+            store: self.store.clone(),
+            cipher: self.cipher.clone(),
+            passwords: cheap_passwords(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn signin(&self) -> SigninDeps {
+        signin::Deps {
+            store: self.store.clone(),
+            cipher: self.cipher.clone(),
+            passwords: cheap_passwords(),
+            keys: KeyCache::new(self.secrets.clone()).with_max_age(signin::KEY_MAX_AGE_SECONDS),
+            tokens: settings(),
+            token_lifetime_seconds: 3600,
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn authorizer(&self) -> AuthorizerDeps {
+        authorizer::Deps { keys: KeyCache::new(self.secrets.clone()), tokens: settings(), clock: self.clock.clone() }
+    }
+}
+
+/// The credentials in the signup and signin fixtures.
+pub const FIXTURE_EMAIL: &str = "alice@example.com";
+pub const FIXTURE_PASSWORD: &str = "correct horse battery staple";
+
+pub fn credentials_body(email: &str, password: &str) -> String {
+    serde_json::json!({"email": email, "password": password}).to_string()
+}

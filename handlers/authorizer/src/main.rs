@@ -1,0 +1,28 @@
+//! The REST API's JWT authorizer Lambda function: reads its secret lazily, once, then serves events.
+
+// The runtime's layered service future around the handler's nests deeper than rustc's default limit
+// when it computes the layout of `main`'s future.
+#![recursion_limit = "256"]
+
+use std::convert::Infallible;
+
+use anyhow::Context as _;
+use auth::authorizer;
+use auth::config::AuthorizerConfig;
+use auth::keys::secrets_manager::SecretsManagerSource;
+use aws_config::BehaviorVersion;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest as Event;
+use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = AuthorizerConfig::from_env().context("reading the authorizer's configuration")?;
+    let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn);
+    let deps = &authorizer::Deps::new(secrets, config.tokens);
+    let handler = move |event: LambdaEvent<Event>| async move {
+        Ok::<_, Infallible>(authorizer::handle(event.payload, deps).await)
+    };
+    lambda_runtime::run(service_fn(handler)).await.map_err(|e| anyhow::anyhow!(e).context("running the authorizer"))
+}
