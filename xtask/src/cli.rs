@@ -35,6 +35,23 @@ pub enum Command {
         #[arg(long, short)]
         stage: String,
     },
+    /// Build the functions in release mode for a stage's architecture into target/lambda/<fn>/bootstrap.zip
+    Build {
+        /// Whose architecture to build for
+        #[arg(long, short, default_value = "dev")]
+        stage: String,
+        /// Build in debug mode instead (fast, large; not for production)
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Deploy a stage: build, upload, and apply reviewed change sets to its data and api stacks
+    Deploy(crate::deploy::DeployArgs),
+    /// Compare the synthesized stacks with the deployed ones; exit 0 when they match, 1 when they differ
+    Diff(crate::inspect::StageArgs),
+    /// Show a stage's stacks: state, last events, outputs; watch a stack that is still changing
+    Status(crate::inspect::StageArgs),
+    /// Delete a stage's api stack, and with --include-data its data stack
+    Destroy(crate::destroy::DestroyArgs),
     /// Run every check: installs cfn-lint and the AWS emulator on first use, then `cargo test`
     Test {
         /// Arguments passed on to `cargo test`, after `--`
@@ -87,6 +104,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", synth::review::text(&rows));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Build { stage, debug } => {
+            let config = load_config(&config_path)?;
+            let stage = config.stage(&stage)?;
+            let profile = if debug { crate::package::Profile::Debug } else { crate::package::Profile::Release };
+            let started = std::time::Instant::now();
+            let artifacts = crate::package::build(&devenv::workspace_root(), stage.architecture, profile)?;
+            for a in &artifacts {
+                println!("{:<10} {:>8.1} KiB  sha256 {}  {}", a.function.name(), a.size as f64 / 1024.0, a.sha256, a.zip.display());
+            }
+            println!("built and packaged {} functions in {:.1} s", artifacts.len(), started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deploy(args) => crate::deploy::run(&config_path, &args),
+        Command::Diff(args) => crate::inspect::diff(&config_path, &args),
+        Command::Status(args) => crate::inspect::status(&config_path, &args),
+        Command::Destroy(args) => crate::destroy::run(&config_path, &args),
         Command::Test { cargo_args } => test::run(&devenv::workspace_root(), &cargo_args),
         Command::Bench { which } => bench::run(&devenv::workspace_root(), &config_path, which),
     }

@@ -2,9 +2,14 @@
 //! same code the command line runs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod aws;
 pub mod bench;
 pub mod cli;
+pub mod deploy;
+pub mod destroy;
+pub mod inspect;
 pub mod lint;
+pub mod package;
 pub mod templates;
 pub mod test;
 

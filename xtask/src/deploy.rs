@@ -1,0 +1,381 @@
+//! `cargo xtask deploy --stage S`: from source to running stacks, through reviewed change sets.
+//!
+//! What is deployed is what was reviewed: the templates are synthesized in process and must match the
+//! committed `templates/`. Each stack (data, then api) gets a change set whose resource changes and IAM
+//! changes are shown before anything runs; broadening IAM and losing data each need their own flag.
+
+pub mod artifacts;
+pub mod changes;
+pub mod events;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use serde_json::Value;
+
+use crate::aws::{AwsArgs, Clients, describe};
+use crate::package::{self, Artifact, Profile};
+use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, load_config, templates};
+use changes::{Body, IamDiff, Prepared};
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// The stage to deploy, as named in stages.toml
+    #[arg(long, short)]
+    pub stage: String,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Execute without asking (required when there is no terminal to ask on)
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Allow a change that grants IAM access not granted before (a new action, resource or principal)
+    #[arg(long)]
+    pub approve_iam: bool,
+    /// Allow removing or replacing a stateful resource (the users table, the KMS key, the JWT secret)
+    #[arg(long)]
+    pub approve_data_loss: bool,
+    /// Create and show the change sets but leave them unexecuted, for review in the console
+    #[arg(long)]
+    pub no_execute: bool,
+    /// Write the stacks' outputs as a JSON object to this file
+    #[arg(long, value_name = "FILE")]
+    pub outputs_file: Option<PathBuf>,
+    /// Deploy even though templates/ differs from what stages.toml synthesizes
+    #[arg(long)]
+    pub allow_stale: bool,
+    /// Deploy the zips of an earlier `cargo xtask build` from this directory instead of building
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+}
+
+/// What one run did, for callers and tests.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub uploaded: usize,
+    pub executed: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+pub fn run(config_path: &Path, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    match runtime.block_on(deploy(config_path, args)) {
+        Ok(Outcome::Done(_)) => Ok(ExitCode::SUCCESS),
+        Ok(Outcome::Refused(reason)) => {
+            eprintln!("error: {reason}");
+            Ok(ExitCode::from(EXIT_BAD_INPUT))
+        }
+        Ok(Outcome::Failed) => Ok(ExitCode::from(EXIT_DIFFERENCE)),
+        Err(e) => Err(e),
+    }
+}
+
+/// How a deploy ended when it did not error out.
+#[derive(Debug)]
+pub enum Outcome {
+    Done(Report),
+    /// A change needed a flag that was not given, or a confirmation was declined.
+    Refused(String),
+    /// A stack operation failed; the root cause was printed.
+    Failed,
+}
+
+pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Outcome> {
+    let root = crate::root_of(config_path);
+    let config = load_config(config_path)?;
+    let stage = config.stage(&args.stage)?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !args.yes && !args.no_execute && !interactive {
+        return Err(BadInput("no terminal to confirm on; pass --yes to deploy without asking (or --no-execute to review only)".into()).into());
+    }
+
+    // 1. What is deployed is what was reviewed.
+    let files = synth::files(&config, stage);
+    let drift = templates::compare(&root, &files, false)?;
+    if !drift.is_empty() {
+        for d in &drift {
+            eprintln!("{d}");
+        }
+        if !args.allow_stale {
+            return Err(BadInput(format!(
+                "templates/{} differs from what stages.toml synthesizes; run `cargo xtask synth`, review and commit, or pass --allow-stale",
+                stage.name
+            ))
+            .into());
+        }
+        eprintln!("warning: deploying templates that differ from the committed ones (--allow-stale)");
+    }
+    let names = synth::Names::new(&config.project, stage);
+    let stacks = synth::synth(&config, stage);
+
+    // 2. The right account.
+    let clients = Clients::new(&args.aws, stage).await?;
+    let identity = clients.sts.get_caller_identity().send().await.map_err(|e| anyhow::anyhow!(describe(&e))).context("asking STS who the credentials belong to")?;
+    let account = identity.account.unwrap_or_default();
+    if let Some(expected) = &stage.account
+        && expected != &account
+    {
+        return Err(BadInput(format!(
+            "the credentials are for account {account}, but stage {} deploys to {expected}; use --profile for the right account",
+            stage.name
+        ))
+        .into());
+    }
+    println!("deploying {} to account {account}, region {}", names.prefix(), stage.region);
+
+    // 3. Build and upload.
+    let artifacts: Vec<Artifact> = match &args.artifacts {
+        Some(dir) => package::existing(dir)?,
+        None => package::build(&devenv::workspace_root(), stage.architecture, Profile::Release)?,
+    };
+    let bucket = artifacts::bucket_name(&config.project, &account, &stage.region);
+    if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region).await? {
+        println!("created artifact bucket {bucket} (versioned, encrypted, not public)");
+    }
+    println!("artifacts in s3://{bucket}:");
+    let mut report = Report { uploaded: artifacts::upload(&clients.s3, &bucket, &config.project, &artifacts).await?, ..Report::default() };
+
+    let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.clone())];
+    for a in &artifacts {
+        let function = contract::Function::ALL.iter().find(|f| *f == &a.function).map_or("", |f| f.pascal_name());
+        parameters.push((format!("{function}CodeKey"), a.s3_key(&config.project)));
+    }
+
+    // 4 and 5. Each stack in order: change set, review, execute, watch.
+    let endpoint = args.aws.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    let poll = if endpoint.is_some() { Duration::from_millis(200) } else { Duration::from_secs(2) };
+    for (stack, template) in stacks.named(&names) {
+        let is_api = stack == names.api_stack();
+        let stack_parameters: &[(String, String)] = if is_api { &parameters } else { &[] };
+        let json = template.to_json();
+        let text = synth::render(template);
+        let step = StackStep { clients: &clients, stack: &stack, json: &json, text: &text, parameters: stack_parameters };
+        match step.run(args, interactive, &bucket, endpoint.as_deref(), poll).await? {
+            StepResult::Executed => report.executed.push(stack.clone()),
+            StepResult::Unchanged => report.unchanged.push(stack.clone()),
+            StepResult::LeftForReview => {}
+            StepResult::Refused(reason) => return Ok(Outcome::Refused(reason)),
+            StepResult::Failed => return Ok(Outcome::Failed),
+        }
+    }
+    if args.no_execute {
+        println!("change sets left for review; nothing was executed");
+        return Ok(Outcome::Done(report));
+    }
+
+    // Outputs, the API URL first.
+    for (stack, _) in stacks.named(&names) {
+        report.outputs.extend(outputs(&clients.cfn, &stack).await?);
+    }
+    if let Some(url) = report.outputs.get("ApiUrl") {
+        println!("\nAPI URL: {url}");
+    }
+    for (key, value) in report.outputs.iter().filter(|(k, _)| *k != "ApiUrl") {
+        println!("  {key} = {value}");
+    }
+    if let Some(file) = &args.outputs_file {
+        let json = serde_json::to_string_pretty(&report.outputs).context("encoding the outputs")?;
+        std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
+        println!("outputs written to {}", file.display());
+    }
+    if report.executed.is_empty() {
+        println!("no changes: every stack is up to date");
+    }
+    Ok(Outcome::Done(report))
+}
+
+/// The outputs of a stack, by key.
+pub async fn outputs(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let out = cfn.describe_stacks().stack_name(stack).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("reading the outputs of {stack}"))?;
+    Ok(out
+        .stacks()
+        .iter()
+        .flat_map(|s| s.outputs())
+        .filter_map(|o| Some((o.output_key.clone()?, o.output_value.clone()?)))
+        .collect())
+}
+
+/// The template CloudFormation holds for a stack, as JSON; `None` when the stack does not exist.
+pub async fn deployed_template(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> anyhow::Result<Option<Value>> {
+    match cfn.get_template().stack_name(stack).send().await {
+        Ok(out) => {
+            let body = out.template_body.unwrap_or_default();
+            let value: Value = serde_yaml::from_str(&body).with_context(|| format!("parsing the deployed template of {stack}"))?;
+            Ok(Some(value))
+        }
+        Err(e) if describe(&e).contains("does not exist") => Ok(None),
+        Err(e) => Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("reading the deployed template of {stack}")),
+    }
+}
+
+struct StackStep<'a> {
+    clients: &'a Clients,
+    stack: &'a str,
+    json: &'a Value,
+    text: &'a str,
+    parameters: &'a [(String, String)],
+}
+
+enum StepResult {
+    Executed,
+    Unchanged,
+    LeftForReview,
+    Refused(String),
+    Failed,
+}
+
+impl StackStep<'_> {
+    async fn run(&self, args: &DeployArgs, interactive: bool, bucket: &str, endpoint: Option<&str>, poll: Duration) -> anyhow::Result<StepResult> {
+        let cfn = &self.clients.cfn;
+        let stack = self.stack;
+        println!("\n== {stack}");
+        let mut status = events::status(cfn, stack).await?;
+        match status.as_deref() {
+            Some("ROLLBACK_COMPLETE") => {
+                // A failed first create leaves a stack that can only be deleted.
+                println!("{stack} is in ROLLBACK_COMPLETE after a failed first create; it must be deleted before it can be created again");
+                if !(args.yes || ask(interactive, &format!("delete {stack} and create it again?"))?) {
+                    return Ok(StepResult::Refused(format!("{stack} is in ROLLBACK_COMPLETE; delete it (answer yes, or pass --yes) to deploy")));
+                }
+                let seen = events::seen(cfn, stack).await;
+                cfn.delete_stack().stack_name(stack).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("deleting {stack}"))?;
+                events::watch(cfn, stack, seen, poll).await?;
+                status = None;
+            }
+            Some("REVIEW_IN_PROGRESS") => {
+                // A stack that only ever had an unexecuted CREATE change set (--no-execute, a refusal):
+                // it holds no resources, so start afresh.
+                println!("{stack} holds only an unexecuted change set from an earlier run; replacing it");
+                delete_empty(cfn, stack).await?;
+                status = None;
+            }
+            Some("UPDATE_ROLLBACK_FAILED") => bail!(
+                "{stack} is in UPDATE_ROLLBACK_FAILED: a rollback could not finish. Fix the cause shown by `cargo xtask status --stage {}`, \
+                 then run `aws cloudformation continue-update-rollback --stack-name {stack}` and deploy again",
+                args.stage
+            ),
+            Some(s) if s.ends_with("_IN_PROGRESS") => bail!(
+                "{stack} is busy ({s}); wait for it with `cargo xtask status --stage {}` and deploy again",
+                args.stage
+            ),
+            _ => {}
+        }
+        let deployed = if status.is_some() { deployed_template(cfn, stack).await? } else { None };
+
+        let body = if self.text.len() > changes::INLINE_LIMIT {
+            let key = format!("templates/{stack}/{}.yaml", sha_hex(self.text));
+            Body::Url(artifacts::upload_template(&self.clients.s3, bucket, &key, self.text, endpoint, &self.clients.region).await?)
+        } else {
+            Body::Inline(self.text.to_owned())
+        };
+        let name = format!("xtask-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+        let (id, changes) = match changes::create(cfn, stack, &name, &body, self.parameters, status.is_none(), poll).await? {
+            Prepared::NoChanges => {
+                println!("no changes");
+                return Ok(StepResult::Unchanged);
+            }
+            Prepared::Ready { id, changes } => (id, changes),
+        };
+        println!("{} change(s):", changes.len());
+        print!("{}", changes::table(&changes));
+        let iam = IamDiff::between(stack, deployed.as_ref(), self.json);
+        if !iam.is_empty() {
+            println!("\nIAM changes ({} granted, {} revoked):", iam.added.len(), iam.removed.len());
+            print!("{}", iam.render());
+        }
+
+        let mut refusals = Vec::new();
+        if iam.broadens() && !args.approve_iam {
+            refusals.push("it grants IAM access that was not granted before (see `+` rows above); re-run with --approve-iam to allow it");
+        }
+        let losing: Vec<&changes::Change> = changes.iter().filter(|c| c.loses_data()).collect();
+        if !losing.is_empty() && !args.approve_data_loss {
+            refusals.push("it removes or replaces a resource that holds data (marked above); re-run with --approve-data-loss to allow it");
+        }
+        if args.no_execute {
+            println!("change set left for review: {id}");
+            return Ok(StepResult::LeftForReview);
+        }
+        let creating = status.is_none();
+        if !refusals.is_empty() {
+            discard(cfn, stack, &id, creating).await;
+            return Ok(StepResult::Refused(format!("not deploying {stack}: {}", refusals.join("; and "))));
+        }
+        if !args.yes && !ask(interactive, &format!("execute this change set on {stack}?"))? {
+            discard(cfn, stack, &id, creating).await;
+            return Ok(StepResult::Refused(format!("not deploying {stack}: declined")));
+        }
+
+        let seen = events::seen(cfn, stack).await;
+        cfn.execute_change_set().change_set_name(&id).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("executing the change set on {stack}"))?;
+        let settled = tokio::select! {
+            settled = events::watch(cfn, stack, seen, poll) => settled?,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\ninterrupted: CloudFormation keeps going without us; `cargo xtask status --stage {}` resumes watching", args.stage);
+                return Ok(StepResult::Failed);
+            }
+        };
+        if settled.succeeded() {
+            println!("{stack}: {}", settled.status);
+            return Ok(StepResult::Executed);
+        }
+        let cause = match settled.root_cause {
+            Some(c) => c,
+            None => stack_reason(cfn, stack).await.unwrap_or_else(|| "CloudFormation gave no reason".into()),
+        };
+        eprintln!("\nerror: deploying {stack} failed: {cause}");
+        eprintln!("{stack} is now {}", settled.status);
+        if settled.status == "ROLLBACK_COMPLETE" {
+            eprintln!("the next deploy will offer to delete it and create it again");
+        }
+        Ok(StepResult::Failed)
+    }
+}
+
+/// Drops an unexecuted change set, and the empty stack a CREATE change set made, so that nothing is
+/// left half-made.
+async fn discard(cfn: &aws_sdk_cloudformation::Client, stack: &str, id: &str, creating: bool) {
+    let _ = cfn.delete_change_set().change_set_name(id).send().await;
+    if creating {
+        let _ = cfn.delete_stack().stack_name(stack).send().await;
+    }
+}
+
+/// Deletes a stack that has no resources (REVIEW_IN_PROGRESS) and waits until it is gone.
+async fn delete_empty(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> anyhow::Result<()> {
+    cfn.delete_stack().stack_name(stack).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("deleting {stack}"))?;
+    for _ in 0..300 {
+        if events::status(cfn, stack).await?.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    bail!("{stack} was not deleted within 150 s; see `cargo xtask status`")
+}
+
+async fn stack_reason(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Option<String> {
+    let out = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
+    out.stacks().first()?.stack_status_reason.clone()
+}
+
+fn sha_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Asks a yes/no question on the terminal; without one the answer is no.
+pub fn ask(interactive: bool, question: &str) -> anyhow::Result<bool> {
+    if !interactive {
+        return Ok(false);
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush().context("writing to the terminal")?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}

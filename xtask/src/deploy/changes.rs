@@ -1,0 +1,225 @@
+//! Change sets: creating one, reading what it will do, and judging which changes need their own flag.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
+use serde_json::Value;
+use synth::review::Row;
+
+use crate::aws::describe;
+
+/// Resource types that hold data: removing or replacing one loses it.
+pub const STATEFUL: [&str; 3] = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret"];
+
+/// One row of a change set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `True`, `False` or `Conditional` for modifications; empty otherwise.
+    pub replacement: String,
+}
+
+impl Change {
+    /// A removal, or a modification that may replace the resource, of a resource that holds data.
+    pub fn loses_data(&self) -> bool {
+        STATEFUL.contains(&self.resource_type.as_str())
+            && (self.action == "Remove" || matches!(self.replacement.as_str(), "True" | "Conditional"))
+    }
+}
+
+/// A change set ready for review, or the news that there was nothing to change.
+#[derive(Debug)]
+pub enum Prepared {
+    NoChanges,
+    Ready { id: String, changes: Vec<Change> },
+}
+
+/// What a template is passed as: inline, or by URL once it is over CloudFormation's inline limit.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Inline(String),
+    Url(String),
+}
+
+/// CloudFormation's limit for `TemplateBody`; a larger template must be uploaded and passed by URL.
+pub const INLINE_LIMIT: usize = 51_200;
+
+/// Creates a change set and waits until CloudFormation has computed it.
+pub async fn create(
+    cfn: &Client,
+    stack: &str,
+    name: &str,
+    body: &Body,
+    parameters: &[(String, String)],
+    create: bool,
+    poll: Duration,
+) -> anyhow::Result<Prepared> {
+    let mut request = cfn
+        .create_change_set()
+        .stack_name(stack)
+        .change_set_name(name)
+        .change_set_type(if create { ChangeSetType::Create } else { ChangeSetType::Update })
+        .capabilities(Capability::CapabilityNamedIam)
+        .description("cargo xtask deploy");
+    request = match body {
+        Body::Inline(text) => request.template_body(text),
+        Body::Url(url) => request.template_url(url),
+    };
+    for (key, value) in parameters {
+        request = request.parameters(Parameter::builder().parameter_key(key).parameter_value(value).build());
+    }
+    let id = match request.send().await {
+        Ok(out) => out.id.unwrap_or_else(|| name.to_owned()),
+        // moto refuses an unchanged update outright; CloudFormation creates a FAILED change set instead.
+        Err(e) if no_changes(&describe(&e)) => return Ok(Prepared::NoChanges),
+        Err(e) => bail!("creating a change set for {stack}: {}", describe(&e)),
+    };
+    loop {
+        let out = cfn
+            .describe_change_set()
+            .change_set_name(&id)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!(describe(&e)))
+            .with_context(|| format!("reading change set {name} of {stack}"))?;
+        let status = out.status.as_ref().map_or("", |s| s.as_str()).to_owned();
+        match status.as_str() {
+            "CREATE_COMPLETE" => {
+                let changes = changes_of(&out);
+                return Ok(Prepared::Ready { id, changes });
+            }
+            "FAILED" => {
+                let reason = out.status_reason.unwrap_or_default();
+                if no_changes(&reason) {
+                    // An empty change set cannot be executed; delete it rather than leave litter.
+                    let _ = cfn.delete_change_set().change_set_name(&id).send().await;
+                    return Ok(Prepared::NoChanges);
+                }
+                bail!("CloudFormation rejected the change set for {stack}: {reason}");
+            }
+            _ => tokio::time::sleep(poll).await,
+        }
+    }
+}
+
+fn no_changes(reason: &str) -> bool {
+    reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
+}
+
+fn changes_of(out: &aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput) -> Vec<Change> {
+    let mut changes: Vec<Change> = out
+        .changes()
+        .iter()
+        .filter_map(|c| c.resource_change.as_ref())
+        .map(|r| Change {
+            action: r.action.as_ref().map_or("", |a| a.as_str()).to_owned(),
+            logical_id: r.logical_resource_id.clone().unwrap_or_default(),
+            resource_type: r.resource_type.clone().unwrap_or_default(),
+            replacement: r.replacement.as_ref().map_or("", |a| a.as_str()).to_owned(),
+        })
+        .collect();
+    changes.sort_by(|a, b| (&a.action, &a.logical_id).cmp(&(&b.action, &b.logical_id)));
+    changes
+}
+
+/// The resource changes as a table.
+pub fn table(changes: &[Change]) -> String {
+    let id_width = changes.iter().map(|c| c.logical_id.len()).max().unwrap_or(0).max("resource".len());
+    let type_width = changes.iter().map(|c| c.resource_type.len()).max().unwrap_or(0).max("type".len());
+    let mut out = format!("  {:<8} {:<id_width$} {:<type_width$} replacement\n", "action", "resource", "type");
+    for c in changes {
+        let marker = if c.loses_data() { "  <- loses data" } else { "" };
+        out.push_str(&format!(
+            "  {:<8} {:<id_width$} {:<type_width$} {}{marker}\n",
+            c.action,
+            c.logical_id,
+            c.resource_type,
+            if c.replacement.is_empty() { "-" } else { &c.replacement }
+        ));
+    }
+    out
+}
+
+/// IAM rows the new template adds and removes compared with the deployed one.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct IamDiff {
+    pub added: Vec<Row>,
+    pub removed: Vec<Row>,
+}
+
+impl IamDiff {
+    pub fn between(stack: &str, deployed: Option<&Value>, new: &Value) -> IamDiff {
+        let old: BTreeSet<Row> = deployed.map(|d| synth::review::rows([(stack, d)])).unwrap_or_default().into_iter().collect();
+        let new: BTreeSet<Row> = synth::review::rows([(stack, new)]).into_iter().collect();
+        IamDiff { added: new.difference(&old).cloned().collect(), removed: old.difference(&new).cloned().collect() }
+    }
+
+    /// Whether anything is granted that was not before: a new principal, action, resource, or a
+    /// changed condition (which may be looser).
+    pub fn broadens(&self) -> bool {
+        !self.added.is_empty()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (sign, rows) in [("+", &self.added), ("-", &self.removed)] {
+            for r in rows.iter() {
+                let condition = if r.condition.is_empty() { String::new() } else { format!("  when {}", r.condition) };
+                out.push_str(&format!("  {sign} {}  {}  {}{condition}\n", r.principal, r.action, r.resource));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn change(action: &str, kind: &str, replacement: &str) -> Change {
+        Change { action: action.into(), logical_id: "X".into(), resource_type: kind.into(), replacement: replacement.into() }
+    }
+
+    #[test]
+    fn data_loss_is_removal_or_replacement_of_stateful_resources() {
+        assert!(change("Remove", "AWS::DynamoDB::Table", "").loses_data());
+        assert!(change("Modify", "AWS::KMS::Key", "True").loses_data());
+        assert!(change("Modify", "AWS::SecretsManager::Secret", "Conditional").loses_data());
+        assert!(!change("Modify", "AWS::DynamoDB::Table", "False").loses_data());
+        assert!(!change("Remove", "AWS::Lambda::Function", "").loses_data());
+        assert!(!change("Add", "AWS::DynamoDB::Table", "").loses_data());
+    }
+
+    fn role(actions: &[&str]) -> Value {
+        json!({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": "r",
+            "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": actions, "Resource": "arn:aws:dynamodb:us-east-1:1:table/t"}]}}]
+        }}}})
+    }
+
+    #[test]
+    fn a_new_action_broadens_and_a_removed_one_does_not() {
+        let old = role(&["dynamodb:GetItem"]);
+        let wider = IamDiff::between("s", Some(&old), &role(&["dynamodb:GetItem", "dynamodb:PutItem"]));
+        assert!(wider.broadens());
+        assert_eq!(wider.added.len(), 1);
+        assert_eq!(wider.added[0].action, "dynamodb:PutItem");
+        let narrower = IamDiff::between("s", Some(&role(&["dynamodb:GetItem", "dynamodb:PutItem"])), &old);
+        assert!(!narrower.broadens());
+        assert_eq!(narrower.removed.len(), 1);
+        assert!(IamDiff::between("s", Some(&old), &old).is_empty());
+        // A first deploy grants everything anew.
+        assert!(IamDiff::between("s", None, &old).broadens());
+    }
+}

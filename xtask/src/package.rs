@@ -1,0 +1,222 @@
+//! `cargo xtask build`: the handler crates, compiled for Lambda and packaged as deterministic zips.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use contract::Function;
+use sha2::{Digest, Sha256};
+use synth::config::Architecture;
+
+use crate::BadInput;
+
+/// The newest glibc symbol version a binary may need: Lambda's `provided.al2023` ships glibc 2.34.
+pub const MAX_GLIBC: (u32, u32) = (2, 34);
+
+/// Which cargo profile the functions are built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Tuned for size and cold start (fat LTO, one codegen unit, stripped, abort on panic).
+    Release,
+    /// Fast to build; for tests and `xtask local`.
+    Debug,
+}
+
+/// A packaged function.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub function: Function,
+    pub zip: PathBuf,
+    /// Hex SHA-256 of the zip; the S3 key is derived from it.
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Artifact {
+    /// The content-addressed S3 key: a changed binary gives a new key, an unchanged one the same.
+    pub fn s3_key(&self, project: &str) -> String {
+        format!("{project}/{}/{}.zip", self.function, self.sha256)
+    }
+}
+
+/// Where the packaged zips go: `target/lambda/<function>/bootstrap.zip`.
+pub fn lambda_dir() -> PathBuf {
+    devenv::target_dir().join("lambda")
+}
+
+/// Builds every function for `arch` and packages it.
+pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Result<Vec<Artifact>> {
+    let target = arch.rust_target();
+    let native = matches!((arch, std::env::consts::ARCH), (Architecture::X86_64, "x86_64") | (Architecture::Arm64, "aarch64"));
+    if !native && !target_installed(target) {
+        return Err(BadInput(format!(
+            "architecture {} needs the Rust target {target}, which is not installed; run `rustup target add {target}` and \
+             install a cross linker (Debian: `apt-get install gcc-aarch64-linux-gnu`, then set \
+             CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc), or set architecture = \"x86_64\" in stages.toml",
+            arch.lambda_name()
+        ))
+        .into());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).arg("build");
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    for f in Function::ALL {
+        cmd.args(["-p", f.name()]);
+    }
+    if !native {
+        cmd.args(["--target", target]);
+    }
+    eprintln!("building {} functions ({:?}, {target})...", Function::ALL.len(), profile);
+    let status = cmd.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build of the functions failed");
+    }
+    let mut out_dir = devenv::target_dir();
+    if !native {
+        out_dir.push(target);
+    }
+    out_dir.push(if profile == Profile::Release { "release" } else { "debug" });
+
+    Function::ALL
+        .iter()
+        .map(|&f| {
+            let binary = out_dir.join(f.name());
+            let bytes = fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
+            if let Some(needed) = max_glibc(&bytes).with_context(|| format!("reading ELF data of {}", binary.display()))?
+                && needed > MAX_GLIBC
+            {
+                bail!(
+                    "{} needs glibc {}.{}, newer than the {}.{} of Lambda's provided.al2023; find the dependency that \
+                     pulled in the newer symbol (`objdump -T {}`)",
+                    f,
+                    needed.0,
+                    needed.1,
+                    MAX_GLIBC.0,
+                    MAX_GLIBC.1,
+                    binary.display()
+                );
+            }
+            package(f, &bytes)
+        })
+        .collect()
+}
+
+fn target_installed(target: &str) -> bool {
+    Command::new("rustc")
+        .args(["--print", "target-libdir", "--target", target])
+        .output()
+        .ok()
+        .and_then(|o| o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned()))
+        .is_some_and(|dir| Path::new(&dir).join("libstd.rlib").exists() || fs::read_dir(&dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))))
+}
+
+/// Zips `binary` as `bootstrap` with fixed timestamps and permissions, so the same binary always gives
+/// the same bytes and hash, and writes `bootstrap.zip` and `bootstrap.zip.sha256`.
+pub fn package(function: Function, binary: &[u8]) -> anyhow::Result<Artifact> {
+    let bytes = zip_bootstrap(binary)?;
+    let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let dir = lambda_dir().join(function.name());
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let zip = dir.join("bootstrap.zip");
+    fs::write(&zip, &bytes).with_context(|| format!("writing {}", zip.display()))?;
+    fs::write(dir.join("bootstrap.zip.sha256"), format!("{sha256}  bootstrap.zip\n")).context("writing the checksum")?;
+    Ok(Artifact { function, zip, sha256, size: bytes.len() as u64 })
+}
+
+/// The zip bytes: one entry, `bootstrap`, mode 0755, dated 1980-01-01 (the zip epoch).
+pub fn zip_bootstrap(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o755);
+    writer.start_file("bootstrap", options).context("starting the zip entry")?;
+    writer.write_all(binary).context("compressing the binary")?;
+    Ok(writer.finish().context("finishing the zip")?.into_inner())
+}
+
+/// Reads the packaged zips from a directory laid out like `target/lambda/` (`<function>/bootstrap.zip`),
+/// for deploying what an earlier `cargo xtask build` produced.
+pub fn existing(dir: &Path) -> anyhow::Result<Vec<Artifact>> {
+    Function::ALL
+        .iter()
+        .map(|&function| {
+            let zip = dir.join(function.name()).join("bootstrap.zip");
+            let bytes = fs::read(&zip)
+                .map_err(|e| BadInput(format!("reading {}: {e}; run `cargo xtask build` first", zip.display())))?;
+            let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            Ok(Artifact { function, zip, sha256, size: bytes.len() as u64 })
+        })
+        .collect()
+}
+
+/// The newest `GLIBC_x.y` symbol version an ELF binary requires, if it requires any.
+pub fn max_glibc(elf: &[u8]) -> anyhow::Result<Option<(u32, u32)>> {
+    use object::read::elf::{ElfFile64, FileHeader as _};
+    let file = ElfFile64::<object::Endianness>::parse(elf).context("not a 64-bit ELF file")?;
+    let endian = file.endian();
+    let sections = file.elf_header().sections(endian, elf).context("reading ELF sections")?;
+    let Some((mut needs, link)) = sections.gnu_verneed(endian, elf).context("reading version needs")? else {
+        return Ok(None);
+    };
+    let strings = sections.strings(endian, elf, link).context("reading version names")?;
+    let mut max = None;
+    while let Some((_, mut auxes)) = needs.next().context("reading version needs")? {
+        while let Some(aux) = auxes.next().context("reading version needs")? {
+            let name = aux.name(endian, strings).context("reading a version name")?;
+            if let Some(version) = std::str::from_utf8(name).ok().and_then(|n| n.strip_prefix("GLIBC_")).and_then(parse_version) {
+                max = max.max(Some(version));
+            }
+        }
+    }
+    Ok(max)
+}
+
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next().map_or(Some(0), |m| m.parse().ok())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zips_are_deterministic_and_executable() {
+        let a = zip_bootstrap(b"\x7fELF pretend binary").unwrap_or_else(|e| panic!("{e}"));
+        let b = zip_bootstrap(b"\x7fELF pretend binary").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a, b);
+        assert_ne!(a, zip_bootstrap(b"\x7fELF other binary").unwrap_or_else(|e| panic!("{e}")));
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(archive.len(), 1);
+        let entry = archive.by_index(0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(entry.name().map(|n| n.into_owned()).ok().as_deref(), Some("bootstrap"));
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+
+    #[test]
+    fn versions_parse_and_order() {
+        assert_eq!(parse_version("2.34"), Some((2, 34)));
+        assert_eq!(parse_version("2.2.5"), Some((2, 2)));
+        assert!(Some((2, 35)) > Some(MAX_GLIBC));
+        assert!((2, 9) < MAX_GLIBC);
+    }
+
+    #[test]
+    fn reads_the_glibc_needs_of_a_real_binary() {
+        // This test's own executable is a dynamically linked ELF built on this machine.
+        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+        let bytes = fs::read(exe).unwrap_or_else(|e| panic!("{e}"));
+        let needed = max_glibc(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let (major, minor) = needed.unwrap_or_else(|| panic!("a dynamically linked test binary needs some GLIBC version"));
+        assert_eq!(major, 2);
+        assert!(minor >= 2, "GLIBC_2.{minor}");
+        assert!(max_glibc(b"not an elf").is_err());
+    }
+}
