@@ -1,0 +1,307 @@
+//! The handlers against AWS APIs for real: DynamoDB, KMS and Secrets Manager served by moto's server on
+//! 127.0.0.1 (started here on a free port), reached through the real AWS SDK over HTTP, driven with
+//! API Gateway event fixtures.
+
+use std::sync::{Arc, OnceLock};
+
+use auth::keys::secrets_manager::SecretsManagerSource;
+use auth::password::kms::KmsCipher;
+use auth::store::dynamo::DynamoStore;
+use auth::token::TokenSettings;
+use auth::{authorizer, hello, signin, signup};
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+/// One emulator for this test binary; each test makes its own table, key and secret.
+fn moto() -> &'static devenv::Moto {
+    static MOTO: OnceLock<devenv::Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let venv = devenv::ensure(&mut |line| eprintln!("{line}")).unwrap_or_else(|e| panic!("{e}"));
+        devenv::Moto::start(&venv).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// A unique name per call, so tests sharing the emulator do not meet.
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+struct World {
+    dynamodb: aws_sdk_dynamodb::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    table: String,
+    secret_arn: String,
+    key_arn: String,
+    signup: signup::Deps<DynamoStore, KmsCipher>,
+    signin: signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource>,
+    tokens: TokenSettings,
+    config: aws_config::SdkConfig,
+}
+
+impl World {
+    async fn new() -> World {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(moto().endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+            .load()
+            .await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let kms = aws_sdk_kms::Client::new(&config);
+        let secrets = aws_sdk_secretsmanager::Client::new(&config);
+
+        let table = unique("users");
+        dynamodb
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(contract::table::PARTITION_KEY)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(contract::table::PARTITION_KEY)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create table: {e:?}"));
+        let key = kms.create_key().send().await.unwrap_or_else(|e| panic!("create key: {e:?}"));
+        let key_arn = key.key_metadata.and_then(|m| m.arn).unwrap_or_else(|| panic!("no key arn"));
+        let secret = secrets
+            .create_secret()
+            .name(unique("jwt"))
+            .secret_string(random_key())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create secret: {e:?}"));
+        let secret_arn = secret.arn.unwrap_or_else(|| panic!("no secret arn"));
+
+        let tokens = TokenSettings { issuer: "auth-test/signin".into(), audience: "auth-test/api".into() };
+        let store = || DynamoStore::new(dynamodb.clone(), table.clone());
+        let cipher = || KmsCipher::new(kms.clone(), key_arn.clone());
+        let (signup_deps, signin_deps) = (
+            signup::Deps::new(store(), cipher()),
+            signin::Deps::new(store(), cipher(), SecretsManagerSource::new(secrets.clone(), secret_arn.clone()), tokens.clone(), 3600),
+        );
+        World {
+            signup: signup_deps,
+            signin: signin_deps,
+            dynamodb,
+            secrets,
+            table,
+            secret_arn,
+            key_arn,
+            tokens,
+            config,
+        }
+    }
+
+    fn authorizer(&self) -> authorizer::Deps<SecretsManagerSource> {
+        authorizer::Deps::new(SecretsManagerSource::new(self.secrets.clone(), self.secret_arn.clone()), self.tokens.clone())
+    }
+}
+
+fn random_key() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    (0..4).map(|_| format!("{:016x}", RandomState::new().build_hasher().finish())).collect()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn proxy_request(fixture_name: &str, body: &Value) -> Request {
+    let mut event = fixture(fixture_name);
+    event["body"] = Value::String(body.to_string());
+    event["isBase64Encoded"] = Value::Bool(false);
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn credentials(email: &str, password: &str) -> Value {
+    json!({"email": email, "password": password})
+}
+
+fn body_json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or_else(|e| panic!("{e}: {t}")),
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+async fn sign_in(world: &World, email: &str, password: &str) -> Response<Body> {
+    signin::handle(proxy_request("signin-request.json", &credentials(email, password)), &world.signin).await
+}
+
+fn authorizer_event(token: &str) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+    let mut event = fixture("authorizer-request.json");
+    event["headers"]["Authorization"] = Value::String(format!("Bearer {token}"));
+    event["multiValueHeaders"]["Authorization"] = json!([format!("Bearer {token}")]);
+    serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn effect(response: &ApiGatewayCustomAuthorizerResponse) -> String {
+    let json = serde_json::to_value(response).unwrap_or_else(|e| panic!("{e}"));
+    json["policyDocument"]["Statement"][0]["Effect"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn signup_signin_authorize_hello() {
+    let world = World::new().await;
+    let email = format!("{}@example.com", unique("Alice"));
+    let normalized = email.to_ascii_lowercase();
+
+    let created = signup::handle(proxy_request("signup-request.json", &credentials(&format!("  {email} "), "correct horse")), &world.signup).await;
+    assert_eq!(created.status(), 201, "{:?}", created.body());
+    let again = signup::handle(proxy_request("signup-request.json", &credentials(&normalized, "another one")), &world.signup).await;
+    assert_eq!(again.status(), 409);
+    assert!(body_json(&again)["error"]["code"].is_string());
+
+    // The row holds a KMS ciphertext, not the password or a bare hash.
+    let item = world
+        .dynamodb
+        .get_item()
+        .table_name(&world.table)
+        .key(contract::table::PARTITION_KEY, aws_sdk_dynamodb::types::AttributeValue::S(normalized.clone()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .item
+        .unwrap_or_else(|| panic!("no item for {normalized}"));
+    let stored = format!("{item:?}");
+    assert!(!stored.contains("correct horse") && !stored.contains("$argon2id$"), "{stored}");
+
+    let signed_in = sign_in(&world, &normalized, "correct horse").await;
+    assert_eq!(signed_in.status(), 200);
+    let token = body_json(&signed_in)["token"].as_str().unwrap_or_default().to_owned();
+
+    let wrong = sign_in(&world, &normalized, "wrong horse!").await;
+    let nobody = sign_in(&world, "nobody@example.com", "correct horse").await;
+    assert_eq!((wrong.status().as_u16(), nobody.status().as_u16()), (401, 401));
+    assert_eq!(body_json(&wrong), body_json(&nobody), "unknown email and wrong password look alike");
+
+    let decision = authorizer::handle(authorizer_event(&token), &world.authorizer()).await;
+    assert_eq!(effect(&decision), "Allow");
+    let context = serde_json::to_value(&decision).unwrap_or_default()["context"].clone();
+    assert_eq!(context[contract::claims::EMAIL], normalized.as_str());
+    let denied = authorizer::handle(authorizer_event("garbage"), &world.authorizer()).await;
+    assert_eq!(effect(&denied), "Deny");
+
+    // API Gateway passes the Allow's context to the route; hello greets that email.
+    let mut event = fixture("hello-request.json");
+    event["requestContext"]["authorizer"] = json!({"principalId": normalized, contract::claims::EMAIL: normalized});
+    let greeting = hello::handle(&lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(greeting.status(), 200);
+    assert_eq!(body_json(&greeting)["message"], format!("Hello, {normalized}!"));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_signups_of_one_email_create_one_user() {
+    let world = Arc::new(World::new().await);
+    let email = format!("{}@example.com", unique("race"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let world = Arc::clone(&world);
+        let email = email.clone();
+        tasks.spawn(async move {
+            let request = proxy_request("signup-request.json", &credentials(&email, &format!("password number {i}")));
+            signup::handle(request, &world.signup).await.status().as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_users_row_does_not_decrypt() {
+    let world = World::new().await;
+    let mallory = format!("{}@example.com", unique("mallory"));
+    let victim = format!("{}@example.com", unique("victim"));
+    for (email, password) in [(&mallory, "mallory's password"), (&victim, "victim's password")] {
+        let r = signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
+        assert_eq!(r.status(), 201);
+    }
+    // The attacker can write the table and copies their own encrypted hash into the victim's row.
+    let key = |email: &str| aws_sdk_dynamodb::types::AttributeValue::S(email.to_owned());
+    let mut item = world
+        .dynamodb
+        .get_item()
+        .table_name(&world.table)
+        .key(contract::table::PARTITION_KEY, key(&mallory))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .item
+        .unwrap_or_default();
+    item.insert(contract::table::PARTITION_KEY.to_owned(), key(&victim));
+    world.dynamodb.put_item().table_name(&world.table).set_item(Some(item)).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+
+    // KMS refuses: the ciphertext is bound to mallory's email by the encryption context.
+    assert_eq!(sign_in(&world, &victim, "mallory's password").await.status(), 401);
+    assert_eq!(sign_in(&world, &victim, "victim's password").await.status(), 401);
+    assert_eq!(sign_in(&world, &mallory, "mallory's password").await.status(), 200);
+}
+
+#[tokio::test]
+async fn tokens_signed_before_a_rotation_stay_valid() {
+    let world = World::new().await;
+    let email = format!("{}@example.com", unique("rotate"));
+    let r = signup::handle(proxy_request("signup-request.json", &credentials(&email, "rotation safe")), &world.signup).await;
+    assert_eq!(r.status(), 201);
+    let before = body_json(&sign_in(&world, &email, "rotation safe").await)["token"].as_str().unwrap_or_default().to_owned();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let clock = Arc::new(auth::clock::ManualClock::new(now));
+    let mut warm = world.authorizer();
+    warm.clock = clock.clone();
+    assert_eq!(effect(&authorizer::handle(authorizer_event(&before), &warm).await), "Allow");
+
+    // Rotate: the new value becomes AWSCURRENT and the old one AWSPREVIOUS.
+    world.secrets.put_secret_value().secret_id(&world.secret_arn).secret_string(random_key()).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    // A fresh signin (its own cache would still hold the old key for up to 5 minutes; a cold one reads the new).
+    let cold_signin = signin::Deps::new(
+        DynamoStore::new(world.dynamodb.clone(), world.table.clone()),
+        KmsCipher::new(aws_sdk_kms::Client::new(&world.config), world.key_arn.clone()),
+        SecretsManagerSource::new(world.secrets.clone(), world.secret_arn.clone()),
+        world.tokens.clone(),
+        3600,
+    );
+    let after = signin::handle(proxy_request("signin-request.json", &credentials(&email, "rotation safe")), &cold_signin).await;
+    let after = body_json(&after)["token"].as_str().unwrap_or_default().to_owned();
+    assert_ne!(kid(&before), kid(&after));
+
+    // A cold authorizer knows both versions.
+    let cold = world.authorizer();
+    assert_eq!(effect(&authorizer::handle(authorizer_event(&before), &cold).await), "Allow");
+    assert_eq!(effect(&authorizer::handle(authorizer_event(&after), &cold).await), "Allow");
+    // The warm one meets an unknown kid: it reads the secret again at most once a minute, so within
+    // the minute of its last read the new token is denied, and after it accepted; old tokens stay valid.
+    assert_eq!(effect(&authorizer::handle(authorizer_event(&after), &warm).await), "Deny");
+    clock.advance(61);
+    assert_eq!(effect(&authorizer::handle(authorizer_event(&after), &warm).await), "Allow");
+    assert_eq!(effect(&authorizer::handle(authorizer_event(&before), &warm).await), "Allow");
+}
+
+fn kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap_or_default();
+    serde_json::from_slice::<Value>(&bytes).unwrap_or_default()["kid"].as_str().unwrap_or_default().to_owned()
+}
