@@ -8,12 +8,18 @@ use crate::config::Stage;
 /// Names for one stage of one project.
 #[derive(Debug, Clone)]
 pub struct Names {
+    project: String,
     prefix: String,
 }
 
 impl Names {
     pub fn new(project: &str, stage: &Stage) -> Names {
-        Names { prefix: stage.prefix(project) }
+        Names { project: project.to_owned(), prefix: stage.prefix(project) }
+    }
+
+    /// `<project>-bootstrap`: one per account and region, shared by the stages deployed there.
+    pub fn bootstrap_stack(&self) -> String {
+        format!("{}-bootstrap", self.project)
     }
 
     /// `<project>-<stage>`.

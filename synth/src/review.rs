@@ -39,7 +39,11 @@ pub fn rows<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Ve
             let properties = &resource["Properties"];
             match resource["Type"].as_str().unwrap_or_default() {
                 "AWS::IAM::Role" => {
-                    let principal = format!("role/{}", display(&properties["RoleName"]));
+                    let name = match &properties["RoleName"] {
+                        Value::Null => format!("${{{id}}}"),
+                        named => display(named),
+                    };
+                    let principal = format!("role/{name}");
                     let trust = &properties["AssumeRolePolicyDocument"];
                     push(&mut rows, trust, None, &principal, &format!("{stack} {id} trust policy"));
                     for policy in properties["Policies"].as_array().into_iter().flatten() {

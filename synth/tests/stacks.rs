@@ -332,6 +332,25 @@ fn check_refs(v: &Value, known: &BTreeSet<String>) {
 }
 
 #[test]
+fn bootstrap_sets_the_regions_api_gateway_logging_role_and_keeps_it() {
+    let c = config(STAGES);
+    let s = synth::synth(&c, &c.stages["dev"]);
+    let t = s.bootstrap.to_json();
+    assert_eq!(t["Resources"]["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"], json!({"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}));
+    let role = &t["Resources"]["ApiGatewayLogsRole"];
+    assert_eq!(role["DeletionPolicy"], "Retain");
+    assert!(role["Properties"].get("RoleName").is_none(), "one per region: CloudFormation names it");
+    assert_eq!(role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"], json!({"Service": "apigateway.amazonaws.com"}));
+    assert_eq!(
+        role["Properties"]["ManagedPolicyArns"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}])
+    );
+    let names = synth::Names::new(&c.project, &c.stages["dev"]);
+    let order: Vec<String> = s.named(&names).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(order, ["auth-bootstrap", "auth-dev-data", "auth-dev-api"]);
+}
+
+#[test]
 fn rendering_is_deterministic_and_parses_back_to_the_model() {
     let c = config(STAGES);
     let first = synth::all_files(&c);

@@ -9,6 +9,8 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
   which CreateStack does;
 - applying a change set creates new resources in template order, ignoring DependsOn (CreateStack
   honours it), so an API Gateway Deployment is made before the Methods it depends on;
+- a change set's list of changes ignores changed parameters (the update itself applies them), so a
+  code-only change showed no Modify row;
 - AWS::SecretsManager::Secret is not supported at all (skipped, so its Ref and exports are missing);
 - an AWS::KMS::Key with Tags fails (moto expects the KMS API's TagKey/TagValue, not CloudFormation's
   Key/Value), and its KeyPolicy is stored as an object, which breaks DescribeKey.
@@ -81,6 +83,24 @@ def build_resource_diff(self, other_template, parameters=None):
 
 
 ResourceMap.build_resource_diff = build_resource_diff
+
+from moto.cloudformation.models import ChangeSet  # noqa: E402
+
+_change_set_diff = ChangeSet.diff
+
+
+def change_set_diff(self):
+    # Let the diff see this change set's parameters, as the update that applies it does.
+    resource_map = self.stack.resource_map
+    parameters = self.parameters
+    resource_map.build_resource_diff = lambda template, _=None: build_resource_diff(resource_map, template, parameters)
+    try:
+        return _change_set_diff(self)
+    finally:
+        del resource_map.build_resource_diff
+
+
+ChangeSet.diff = change_set_diff
 
 from moto.kms.models import Key as KmsKey  # noqa: E402
 

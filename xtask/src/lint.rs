@@ -42,7 +42,10 @@ pub fn synthesize_into(root: &Path, config: &synth::Config) -> anyhow::Result<Ve
         .map(|stage| {
             let templates = files
                 .iter()
-                .filter(|f| f.path.starts_with(&format!("{}/{}/", synth::TEMPLATES_DIR, stage.name)) && f.path.ends_with(".yaml"))
+                .filter(|f| {
+                    (f.path.starts_with(&format!("{}/{}/", synth::TEMPLATES_DIR, stage.name)) || f.path == synth::BOOTSTRAP_FILE)
+                        && f.path.ends_with(".yaml")
+                })
                 .map(|f| root.join(&f.path))
                 .collect();
             (stage.region.clone(), templates)

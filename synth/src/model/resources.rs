@@ -56,6 +56,7 @@ resources! {
     GatewayResponse => "AWS::ApiGateway::GatewayResponse",
     DomainName => "AWS::ApiGateway::DomainName",
     BasePathMapping => "AWS::ApiGateway::BasePathMapping",
+    ApiGatewayAccount => "AWS::ApiGateway::Account",
 }
 
 impl HasArn for Table {}
@@ -170,9 +171,14 @@ pub struct GenerateSecretString {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Role {
-    pub role_name: String,
+    /// A fixed name, which IAM keeps account-wide; `None` lets CloudFormation generate a unique one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
     pub description: String,
     pub assume_role_policy_document: PolicyDocument,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub managed_policy_arns: Vec<Expr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<InlinePolicy>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
@@ -362,6 +368,13 @@ pub struct DomainName {
     pub security_policy: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+}
+
+/// The region's API Gateway account settings: the role API Gateway writes logs with.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiGatewayAccount {
+    pub cloud_watch_role_arn: Expr,
 }
 
 #[derive(Debug, Clone, Serialize)]

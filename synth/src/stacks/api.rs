@@ -325,13 +325,13 @@ fn function(
     let role = t.add(
         &format!("{id}Role"),
         Role {
-            role_name: names.role(f),
+            role_name: Some(names.role(f)),
             description: format!("{}: runs the {f} function", names.prefix()),
             assume_role_policy_document: PolicyDocument::new(vec![
                 Statement::allow(&["sts:AssumeRole"], vec![])
-                    .principal(Principal::Service("lambda.amazonaws.com"))
-                    .condition("StringEquals", "aws:SourceAccount", vec![Pseudo::AccountId.into()]),
+                    .principal(Principal::Service("lambda.amazonaws.com")),
             ]),
+            managed_policy_arns: Vec::new(),
             policies: vec![InlinePolicy { policy_name: f.name().to_owned(), policy_document: PolicyDocument::new(statements) }],
             tags: tags.clone(),
         },

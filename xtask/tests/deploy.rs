@@ -1,0 +1,266 @@
+//! `cargo xtask deploy`, `diff`, `status` and `destroy` against moto's server on 127.0.0.1, through the
+//! real AWS SDK, as a platform engineer or a CI job runs them.
+
+#[path = "support/scratch.rs"]
+mod scratch;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch project: stages.toml, its templates, fake function zips, and a moto server of its own.
+struct Project {
+    dir: PathBuf,
+    artifacts: PathBuf,
+    moto: devenv::Moto,
+}
+
+const STAGES: &str = r#"
+project = "itest"
+region = "us-east-1"
+architecture = "x86_64"
+
+[defaults]
+memory_mb = 256
+timeout_seconds = 10
+
+[defaults.functions.signin]
+memory_mb = 1024
+
+[stages.dev]
+
+[stages.vault]
+protect = true
+"#;
+
+impl Project {
+    fn new(name: &str) -> Project {
+        let venv = devenv::ensure(&mut |line| eprintln!("{line}")).unwrap_or_else(|e| panic!("{e}"));
+        let moto = devenv::Moto::start(&venv).unwrap_or_else(|e| panic!("{e}"));
+        let dir = scratch::dir(name);
+        let artifacts = dir.join("artifacts");
+        let project = Project { dir, artifacts, moto };
+        project.write_config(STAGES);
+        for f in contract::Function::ALL {
+            project.set_binary(f.name(), &format!("fake {f} v1"));
+        }
+        project
+    }
+
+    /// Writes stages.toml and synthesizes its templates, as a developer would before deploying.
+    fn write_config(&self, text: &str) {
+        std::fs::write(self.dir.join("stages.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+        let out = self.xtask(&["synth"]);
+        assert!(out.status.success(), "{}", text_of(&out));
+    }
+
+    fn set_binary(&self, function: &str, contents: &str) {
+        let dir = self.artifacts.join(function);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let zip = xtask::package::zip_bootstrap(contents.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join("bootstrap.zip"), zip).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn config(&self) -> String {
+        self.dir.join("stages.toml").to_string_lossy().into_owned()
+    }
+
+    fn xtask(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--config".to_owned(), self.config()];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(&all)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_CONFIG_FILE", self.dir.join("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("no-aws-credentials"))
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_ENDPOINT_URL")
+            .output()
+            .unwrap_or_else(|e| panic!("running xtask: {e}"))
+    }
+
+    /// `xtask <command> --stage S --endpoint-url <moto> ...`.
+    fn aws(&self, command: &str, stage: &str, extra: &[&str]) -> Output {
+        let endpoint = self.moto.endpoint();
+        let mut args = vec![command, "--stage", stage, "--endpoint-url", &endpoint];
+        args.extend(extra);
+        self.xtask(&args)
+    }
+
+    fn deploy(&self, stage: &str, extra: &[&str]) -> Output {
+        let artifacts = self.artifacts.to_string_lossy().into_owned();
+        let mut args = vec!["--yes", "--artifacts", &artifacts];
+        args.extend(extra);
+        self.aws("deploy", stage, &args)
+    }
+
+    /// How many requests moto has answered so far.
+    fn requests(&self) -> usize {
+        std::fs::read_to_string(self.moto.log()).unwrap_or_default().lines().filter(|l| l.contains("\"POST ") || l.contains("\"GET ") || l.contains("\"PUT ") || l.contains("\"HEAD ")).count()
+    }
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn deploy_update_diff_and_destroy() {
+    let p = Project::new("deploy-lifecycle");
+    let outputs_file = p.dir.join("outputs.json");
+    let outputs_arg = outputs_file.to_string_lossy().into_owned();
+
+    // A first deploy creates both stacks from CREATE change sets.
+    let out = p.deploy("dev", &["--approve-iam", "--outputs-file", &outputs_arg]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(count(&t, " uploaded "), 4, "{t}");
+    assert!(t.contains("== itest-dev-data") && t.contains("Add      UsersTable"), "{t}");
+    assert!(t.contains("itest-dev-data: CREATE_COMPLETE") && t.contains("itest-dev-api: CREATE_COMPLETE"), "{t}");
+    assert!(t.contains("+ role/itest-dev-signup  dynamodb:PutItem"), "IAM changes are shown: {t}");
+    let outputs: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&outputs_file).unwrap_or_default()).unwrap_or_default();
+    assert!(outputs["ApiUrl"].as_str().is_some_and(|u| u.starts_with("https://") && u.ends_with("/dev")), "{outputs}");
+    assert_eq!(outputs["TableName"], "itest-dev-users");
+    let status = text_of(&p.aws("status", "dev", &[]));
+    assert_eq!(count(&status, "REVIEW_IN_PROGRESS"), 3, "every stack began as a CREATE change set: {status}");
+
+    // The same again: nothing uploaded, nothing executed.
+    let before = p.requests();
+    let started = std::time::Instant::now();
+    let out = p.deploy("dev", &[]);
+    let elapsed = started.elapsed();
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(count(&t, " unchanged "), 4, "{t}");
+    assert_eq!(count(&t, "\nno changes\n"), 3, "{t}");
+    assert!(t.contains("no changes: every stack is up to date") && !t.contains("_COMPLETE"), "{t}");
+    eprintln!("no-op deploy: {} AWS API calls, {:.0} ms wall", p.requests() - before, elapsed.as_secs_f64() * 1000.0);
+
+    // One handler changed: only its zip is uploaded, only the api stack is updated.
+    p.set_binary("signup", "fake signup v2");
+    let out = p.deploy("dev", &[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(count(&t, " uploaded "), 1, "{t}");
+    assert!(t.contains("signup     uploaded"), "{t}");
+    assert!(t.contains("Modify   SignupFunction"), "{t}");
+    assert!(!t.contains("Modify   SigninFunction"), "{t}");
+    assert!(t.contains("itest-dev-api: UPDATE_COMPLETE") && !t.contains("itest-dev-data: UPDATE"), "{t}");
+
+    // An infrastructure change: the rows that will change are shown before execution.
+    p.write_config(&STAGES.replace("memory_mb = 256", "memory_mb = 512"));
+    let out = p.deploy("dev", &[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let table_at = t.find("Modify   HelloFunction").unwrap_or_else(|| panic!("no modify row: {t}"));
+    let executed_at = t.find("itest-dev-api: UPDATE_COMPLETE").unwrap_or_else(|| panic!("not executed: {t}"));
+    assert!(table_at < executed_at);
+    assert!(t.contains("Modify   AuthorizerFunction"), "{t}");
+    assert!(!t.contains("Modify   SigninFunction"), "signin sets its own memory: {t}");
+
+    // Drift: the synthesized templates now say something the deployed ones do not.
+    assert_eq!(p.aws("diff", "dev", &[]).status.code(), Some(0));
+    p.write_config(&STAGES.replace("memory_mb = 256", "memory_mb = 512").replace("timeout_seconds = 10", "timeout_seconds = 20"));
+    let out = p.aws("diff", "dev", &[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("~ Resources.HelloFunction (AWS::Lambda::Function)") && t.contains("Properties.Timeout: 10 -> 20"), "{t}");
+    assert!(t.contains("itest-dev-data: no differences"), "{t}");
+
+    // Destroy removes the api stack and keeps the data.
+    let out = p.aws("destroy", "dev", &["--yes"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("itest-dev-api: deleted") && t.contains("kept itest-dev-data"), "{t}");
+    let status = text_of(&p.aws("status", "dev", &[]));
+    assert!(status.contains("itest-dev-api: not deployed") && status.contains("itest-dev-data: CREATE_COMPLETE"), "{status}");
+}
+
+#[test]
+fn flags_guard_what_ci_must_not_wave_through() {
+    let p = Project::new("deploy-gates");
+
+    // Without a terminal, --yes is required.
+    let out = p.aws("deploy", "dev", &["--artifacts", &p.artifacts.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text_of(&out).contains("pass --yes"), "{}", text_of(&out));
+
+    // A first deploy grants IAM access: refused without --approve-iam, and nothing is left behind.
+    let out = p.deploy("dev", &[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("re-run with --approve-iam"), "{t}");
+    assert!(text_of(&p.aws("status", "dev", &[])).contains("itest-dev-data: not deployed"));
+
+    // Templates that differ from stages.toml are not deployed.
+    std::fs::write(p.dir.join("stages.toml"), STAGES.replace("memory_mb = 256", "memory_mb = 640")).unwrap_or_else(|e| panic!("{e}"));
+    let out = p.deploy("dev", &["--approve-iam"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text_of(&out).contains("templates/dev/api.yaml is stale"), "{}", text_of(&out));
+    p.write_config(STAGES);
+
+    // Credentials of another account are refused before anything is touched.
+    p.write_config(&STAGES.replace("[stages.dev]", "[stages.dev]\naccount = \"999999999999\""));
+    let out = p.deploy("dev", &["--approve-iam"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text_of(&out).contains("credentials are for account 123456789012, but stage dev deploys to 999999999999"), "{}", text_of(&out));
+    p.write_config(STAGES);
+
+    // Switching the table to an imported one would remove the created one: refused without its flag.
+    assert_eq!(p.deploy("dev", &["--approve-iam"]).status.code(), Some(0));
+    p.write_config(&STAGES.replace("[stages.dev]", "[stages.dev]\ntable = \"arn:aws:dynamodb:us-east-1:123456789012:table/Legacy-Auth\""));
+    let out = p.deploy("dev", &["--approve-iam"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("Remove   UsersTable") && t.contains("loses data"), "{t}");
+    assert!(t.contains("re-run with --approve-data-loss"), "{t}");
+
+    // A protected stage is not destroyed by accident.
+    let out = p.aws("destroy", "vault", &["--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text_of(&out).contains("stage vault is protected"), "{}", text_of(&out));
+}
+
+#[test]
+fn a_rejected_change_fails_with_its_reason() {
+    let p = Project::new("deploy-rejected");
+    // A protected stage retains its data when destroyed; deploying it again collides with what was kept.
+    assert_eq!(p.deploy("vault", &["--approve-iam"]).status.code(), Some(0));
+    let out = p.aws("destroy", "vault", &["--yes", "--force", "--include-data", "--confirm-stage", "vault"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("kept (DeletionPolicy: Retain): UsersTable itest-vault-users (AWS::DynamoDB::Table)"), "{t}");
+
+    let out = p.deploy("vault", &["--approve-iam"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("error:") && t.contains("already exists"), "the emulator's reason is shown: {t}");
+}
+
+#[test]
+fn build_refuses_an_architecture_it_cannot_build() {
+    // This machine has no aarch64 target; asking for arm64 must say what to install.
+    if std::env::consts::ARCH == "aarch64" {
+        return;
+    }
+    let dir = scratch::dir("build-arm64");
+    std::fs::write(dir.join("stages.toml"), STAGES.replace("x86_64", "arm64")).unwrap_or_else(|e| panic!("{e}"));
+    let target_present = Command::new("rustc")
+        .args(["--print", "target-libdir", "--target", "aarch64-unknown-linux-gnu"])
+        .output()
+        .is_ok_and(|o| o.status.success() && Path::new(String::from_utf8_lossy(&o.stdout).trim()).read_dir().is_ok_and(|mut d| d.next().is_some()));
+    if target_present {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--config", &dir.join("stages.toml").to_string_lossy(), "build", "--stage", "dev"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text_of(&out).contains("rustup target add aarch64-unknown-linux-gnu"), "{}", text_of(&out));
+}
