@@ -26,6 +26,9 @@ use error::Source;
 /// Lambda's limit for function names and IAM's for role names.
 pub const MAX_NAME_LEN: usize = 64;
 
+/// Most AWS resources take at most 50 tags.
+const MAX_TAGS: usize = 50;
+
 /// Log retention values CloudWatch Logs accepts.
 const RETENTION_DAYS: [u32; 22] =
     [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -472,6 +475,14 @@ impl Validator<'_> {
         let mut tags: BTreeMap<String, String> =
             defaults.tags.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect();
         tags.extend(raw.tags.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())));
+        if tags.len() > MAX_TAGS {
+            let span = raw.tags.keys().next().map_or(name.span(), |k| k.span());
+            return Err(self.err(
+                span,
+                format!("stage {stage_name} has {} tags with those of [defaults]; AWS allows {MAX_TAGS} per resource", tags.len()),
+                "remove some tags",
+            ));
+        }
 
         let provision = |value: &Option<Spanned<String>>, kind: ArnKind| -> Result<Provision, ConfigError> {
             match value {

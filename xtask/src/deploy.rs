@@ -155,10 +155,15 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         let json = template.to_json();
         let text = synth::render(template);
         let step = StackStep { clients: &clients, stack: &stack, json: &json, text: &text, parameters: stack_parameters };
-        match step.run(args, interactive, &bucket, endpoint.as_deref(), poll).await? {
+        match step.run(args, interactive, &bucket, poll).await? {
             StepResult::Executed => report.executed.push(stack.clone()),
             StepResult::Unchanged => report.unchanged.push(stack.clone()),
-            StepResult::LeftForReview => {}
+            StepResult::LeftForReview { creating: false } => {}
+            StepResult::LeftForReview { creating: true } => {
+                // A stack that does not exist yet exports what the next one imports: stop here.
+                println!("the next stacks depend on {stack}, which does not exist until this change set is executed");
+                break;
+            }
             StepResult::Refused(reason) => return Ok(Outcome::Refused(reason)),
             StepResult::Failed => return Ok(Outcome::Failed),
         }
@@ -224,13 +229,13 @@ struct StackStep<'a> {
 enum StepResult {
     Executed,
     Unchanged,
-    LeftForReview,
+    LeftForReview { creating: bool },
     Refused(String),
     Failed,
 }
 
 impl StackStep<'_> {
-    async fn run(&self, args: &DeployArgs, interactive: bool, bucket: &str, endpoint: Option<&str>, poll: Duration) -> anyhow::Result<StepResult> {
+    async fn run(&self, args: &DeployArgs, interactive: bool, bucket: &str, poll: Duration) -> anyhow::Result<StepResult> {
         let cfn = &self.clients.cfn;
         let stack = self.stack;
         println!("\n== {stack}");
@@ -269,7 +274,9 @@ impl StackStep<'_> {
 
         let body = if self.text.len() > changes::INLINE_LIMIT {
             let key = format!("templates/{stack}/{}.yaml", sha_hex(self.text));
-            Body::Url(artifacts::upload_template(&self.clients.s3, bucket, &key, self.text, endpoint, &self.clients.region).await?)
+            let url = artifacts::upload_template(&self.clients.s3, bucket, &key, self.text, &self.clients.region).await?;
+            println!("template is {} bytes, over the {} CloudFormation takes inline: passed as {url}", self.text.len(), changes::INLINE_LIMIT);
+            Body::Url(url)
         } else {
             Body::Inline(self.text.to_owned())
         };
@@ -297,11 +304,11 @@ impl StackStep<'_> {
         if !losing.is_empty() && !args.approve_data_loss {
             refusals.push("it removes or replaces a resource that holds data (marked above); re-run with --approve-data-loss to allow it");
         }
+        let creating = status.is_none();
         if args.no_execute {
             println!("change set left for review: {id}");
-            return Ok(StepResult::LeftForReview);
+            return Ok(StepResult::LeftForReview { creating });
         }
-        let creating = status.is_none();
         if !refusals.is_empty() {
             discard(cfn, stack, &id, creating).await;
             return Ok(StepResult::Refused(format!("not deploying {stack}: {}", refusals.join("; and "))));

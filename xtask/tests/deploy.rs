@@ -264,3 +264,36 @@ fn build_refuses_an_architecture_it_cannot_build() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text_of(&out).contains("rustup target add aarch64-unknown-linux-gnu"), "{}", text_of(&out));
 }
+
+#[test]
+fn large_templates_go_by_url_and_no_execute_leaves_change_sets() {
+    let p = Project::new("deploy-large");
+    // Tags on every resource make the api template larger than CloudFormation takes inline.
+    let tags: Vec<String> =
+        (0..45).map(|i| format!("\"tag-{i:02}\" = \"a value long enough to add up to a template too large to inline {i:02}\"")).collect();
+    let config = STAGES.replace("[stages.dev]", &format!("[stages.dev]\ntags = {{ {} }}", tags.join(", ")));
+    p.write_config(&config);
+    let size = std::fs::metadata(p.dir.join("templates/dev/api.yaml")).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 51_200, "the api template is only {size} bytes");
+
+    // --no-execute stops at the first new stack: the next ones import what it exports.
+    let out = p.deploy("dev", &["--no-execute"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("change set left for review") && t.contains("the next stacks depend on itest-bootstrap"), "{t}");
+    assert!(!t.contains("_COMPLETE"), "nothing was executed: {t}");
+
+    let out = p.deploy("dev", &["--approve-iam"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("over the 51200 CloudFormation takes inline: passed as https://itest-artifacts-123456789012-us-east-1.s3.us-east-1.amazonaws.com/templates/itest-dev-api/"), "{t}");
+    assert!(t.contains("itest-dev-api: CREATE_COMPLETE"), "{t}");
+
+    // An update left for review changes nothing deployed.
+    p.write_config(&config.replace("memory_mb = 256", "memory_mb = 320"));
+    let out = p.deploy("dev", &["--no-execute"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("Modify   HelloFunction") && t.contains("change set left for review"), "{t}");
+    assert_eq!(p.aws("diff", "dev", &[]).status.code(), Some(1), "the change was not applied");
+}

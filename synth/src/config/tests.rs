@@ -258,3 +258,10 @@ fn no_stages() {
     let text = "project = \"auth\"\nregion = \"us-east-1\"\narchitecture = \"arm64\"\nstages = {}\n";
     assert_error(text, "no stages defined", "{}");
 }
+
+#[test]
+fn more_tags_than_aws_allows() {
+    let tags: Vec<String> = (0..51).map(|i| format!("t{i} = \"v\"")).collect();
+    let text = BASE.replace("memory_mb = 512", &format!("tags = {{ {} }}", tags.join(", ")));
+    assert_error(&text, "stage prod has 51 tags with those of [defaults]; AWS allows 50 per resource", "t0 =");
+}

@@ -106,8 +106,10 @@ pub async fn upload(s3: &Client, bucket: &str, project: &str, artifacts: &[Artif
     Ok(uploaded)
 }
 
-/// Uploads a template too large to pass inline; returns its URL for `TemplateURL`.
-pub async fn upload_template(s3: &Client, bucket: &str, key: &str, body: &str, endpoint: Option<&str>, region: &str) -> anyhow::Result<String> {
+/// Uploads a template too large to pass inline; returns its URL for `TemplateURL`. CloudFormation
+/// fetches the template itself, so the URL is S3's own virtual-hosted form even when our calls go to an
+/// endpoint override (emulators read the bucket and key from it too).
+pub async fn upload_template(s3: &Client, bucket: &str, key: &str, body: &str, region: &str) -> anyhow::Result<String> {
     s3.put_object()
         .bucket(bucket)
         .key(key)
@@ -116,8 +118,5 @@ pub async fn upload_template(s3: &Client, bucket: &str, key: &str, body: &str, e
         .await
         .map_err(|e| anyhow::anyhow!(describe(&e)))
         .with_context(|| format!("uploading the template to s3://{bucket}/{key}"))?;
-    Ok(match endpoint {
-        Some(endpoint) => format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/')),
-        None => format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"),
-    })
+    Ok(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
 }

@@ -66,6 +66,24 @@ pub async fn status(cfn: &Client, stack: &str) -> anyhow::Result<Option<String>>
     }
 }
 
+/// The first resource that failed, and why, among events in the order they happened. Resources that
+/// CloudFormation cancelled because another failed, and the stack's own summary events, are noise.
+pub fn root_cause(events: &[StackEvent]) -> Option<String> {
+    events.iter().find_map(|e| {
+        let status = e.resource_status.as_ref().map_or("", |s| s.as_str());
+        let reason = e.resource_status_reason.as_deref().unwrap_or("");
+        let is_stack = e.resource_type.as_deref() == Some("AWS::CloudFormation::Stack");
+        (status.ends_with("_FAILED") && !is_stack && !reason.contains("cancelled")).then(|| {
+            format!(
+                "{} ({}): {}",
+                e.logical_resource_id.as_deref().unwrap_or("?"),
+                e.resource_type.as_deref().unwrap_or("?"),
+                if reason.is_empty() { "no reason given" } else { reason }
+            )
+        })
+    })
+}
+
 /// Prints each new event of `stack` (by name or id) until the stack settles; `poll` is how often to ask.
 pub async fn watch(cfn: &Client, stack: &str, mut seen: HashSet<String>, poll: Duration) -> anyhow::Result<Settled> {
     let start = Instant::now();
@@ -88,15 +106,11 @@ pub async fn watch(cfn: &Client, stack: &str, mut seen: HashSet<String>, poll: D
                 e.logical_resource_id.as_deref().unwrap_or(""),
                 if reason.is_empty() { String::new() } else { format!(": {reason}") }
             );
-            let cancelled = reason.contains("cancelled");
-            if status.ends_with("_FAILED") && !cancelled && e.logical_resource_id.as_deref() != Some(stack) {
-                failures.push(format!(
-                    "{} ({}): {}",
-                    e.logical_resource_id.as_deref().unwrap_or("?"),
-                    e.resource_type.as_deref().unwrap_or("?"),
-                    if reason.is_empty() { "no reason given" } else { reason }
-                ));
-            }
+        }
+        if failures.is_empty()
+            && let Some(cause) = root_cause(&events)
+        {
+            failures.push(cause);
         }
         let current = status(cfn, stack).await?;
         match current {
@@ -107,5 +121,42 @@ pub async fn watch(cfn: &Client, stack: &str, mut seen: HashSet<String>, poll: D
             }
             Some(_) => tokio::time::sleep(poll).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::ResourceStatus;
+
+    fn event(id: &str, kind: &str, status: ResourceStatus, reason: &str) -> StackEvent {
+        StackEvent::builder()
+            .logical_resource_id(id)
+            .resource_type(kind)
+            .resource_status(status)
+            .resource_status_reason(reason)
+            .build()
+    }
+
+    #[test]
+    fn the_root_cause_is_the_first_real_failure() {
+        let events = vec![
+            event("stack", "AWS::CloudFormation::Stack", ResourceStatus::CreateInProgress, "User Initiated"),
+            event("Role", "AWS::IAM::Role", ResourceStatus::CreateInProgress, ""),
+            event("Table", "AWS::DynamoDB::Table", ResourceStatus::CreateFailed, "Resource creation cancelled"),
+            event("Fn", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "Memory size 99 is below 128"),
+            event("Other", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "later"),
+            event("stack", "AWS::CloudFormation::Stack", ResourceStatus::RollbackInProgress, "The following resource(s) failed"),
+        ];
+        assert_eq!(root_cause(&events).as_deref(), Some("Fn (AWS::Lambda::Function): Memory size 99 is below 128"));
+        assert_eq!(root_cause(&events[..3]), None);
+    }
+
+    #[test]
+    fn success_is_a_complete_create_update_or_delete() {
+        let settled = |s: &str| Settled { status: s.into(), root_cause: None };
+        assert!(settled("UPDATE_COMPLETE").succeeded());
+        assert!(!settled("UPDATE_ROLLBACK_COMPLETE").succeeded());
+        assert!(!settled("ROLLBACK_COMPLETE").succeeded());
     }
 }
