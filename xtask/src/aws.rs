@@ -27,6 +27,14 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub region: String,
+    /// How often to ask CloudFormation about progress: an emulator answers at once, AWS takes seconds.
+    pub poll: std::time::Duration,
+}
+
+/// The async runtime of a command: one thread, as the calls are sequential.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
 }
 
 impl Clients {
@@ -56,6 +64,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(&config),
             region: stage.region.clone(),
+            poll: std::time::Duration::from_millis(if custom_endpoint { 200 } else { 2000 }),
         })
     }
 }

@@ -63,8 +63,7 @@ pub struct Report {
 }
 
 pub fn run(config_path: &Path, args: &DeployArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    match runtime.block_on(deploy(config_path, args)) {
+    match crate::aws::runtime()?.block_on(deploy(config_path, args)) {
         Ok(Outcome::Done(_)) => Ok(ExitCode::SUCCESS),
         Ok(Outcome::Refused(reason)) => {
             eprintln!("error: {reason}");
@@ -147,8 +146,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     }
 
     // 4 and 5. Each stack in order: change set, review, execute, watch.
-    let endpoint = args.aws.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-    let poll = if endpoint.is_some() { Duration::from_millis(200) } else { Duration::from_secs(2) };
+    let poll = clients.poll;
     for (stack, template) in stacks.named(&names) {
         let is_api = stack == names.api_stack();
         let stack_parameters: &[(String, String)] = if is_api { &parameters } else { &[] };

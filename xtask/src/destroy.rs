@@ -52,10 +52,9 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
     let names = synth::Names::new(&config.project, stage);
     let stacks = synth::synth(&config, stage);
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(async {
+    crate::aws::runtime()?.block_on(async {
         let clients = Clients::new(&args.aws, stage).await?;
-        let poll = if args.aws.endpoint_url.is_some() { Duration::from_millis(200) } else { Duration::from_secs(2) };
+        let poll = clients.poll;
         let api = names.api_stack();
         if !args.yes && !ask(interactive, &format!("delete stack {api}?"))? {
             return Err(BadInput("declined; nothing was deleted".into()).into());

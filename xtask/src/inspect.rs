@@ -3,13 +3,12 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::Value;
 
-use crate::aws::{AwsArgs, Clients, describe};
+use crate::aws::{AwsArgs, Clients, describe, runtime};
 use crate::deploy::changes::IamDiff;
 use crate::deploy::{deployed_template, events, outputs};
 use crate::{EXIT_DIFFERENCE, load_config};
@@ -21,10 +20,6 @@ pub struct StageArgs {
     pub stage: String,
     #[command(flatten)]
     pub aws: AwsArgs,
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
 }
 
 /// Compares each synthesized stack with the deployed one: exit 0 when all match, 1 when any differs.
@@ -165,8 +160,7 @@ pub fn status(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result
             let settled = if state.ends_with("_IN_PROGRESS") {
                 println!("  {stack} is still changing; watching until it settles (Ctrl-C stops watching, not the update)");
                 let seen = events::seen(&clients.cfn, &stack).await;
-                let poll = if args.aws.endpoint_url.is_some() { Duration::from_millis(200) } else { Duration::from_secs(2) };
-                events::watch(&clients.cfn, &stack, seen, poll).await?.status
+                events::watch(&clients.cfn, &stack, seen, clients.poll).await?.status
             } else {
                 state
             };
