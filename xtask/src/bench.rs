@@ -1,5 +1,8 @@
 //! `cargo xtask bench ...`: performance figures measured on release builds, never asserted in tests.
 
+pub mod cold_start;
+pub mod load;
+
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -15,11 +18,40 @@ pub enum Which {
         #[arg(long, default_value_t = 50)]
         runs: usize,
     },
+    /// Spawn each function's release bootstrap against the local Runtime API and time it to its first answer
+    ColdStart {
+        /// Whose templates give the functions their environment
+        #[arg(long, short, default_value = "dev")]
+        stage: String,
+        /// Cold starts per function; the median is reported
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
+    /// Authorized GET /hello requests against the local API on loopback: latency percentiles and throughput
+    Load {
+        #[arg(long, short, default_value = "dev")]
+        stage: String,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// A `cargo xtask local` already running (http://127.0.0.1:PORT); otherwise one is started
+        #[arg(long)]
+        url: Option<String>,
+        /// Start the local API with release builds of the functions
+        #[arg(long)]
+        release: bool,
+    },
 }
 
 pub fn run(root: &Path, config: &Path, which: Which) -> anyhow::Result<ExitCode> {
     match which {
         Which::Synth { runs } => synth(root, config, runs.max(1)),
+        Which::ColdStart { stage, runs } => cold_start::run(config, &stage, runs.max(1)),
+        Which::Load { stage, requests, concurrency, url, release } => {
+            let profile = if release { crate::package::Profile::Release } else { crate::package::Profile::Debug };
+            load::run(config, &load::Load { stage, requests, concurrency, url, profile })
+        }
     }
 }
 

@@ -52,13 +52,15 @@ pub enum Command {
     Status(crate::inspect::StageArgs),
     /// Delete a stage's api stack, and with --include-data its data stack
     Destroy(crate::destroy::DestroyArgs),
+    /// Run the whole API on 127.0.0.1 from the synthesized templates and the real functions, with an AWS emulator
+    Local(crate::local::LocalArgs),
     /// Run every check: installs cfn-lint and the AWS emulator on first use, then `cargo test`
     Test {
         /// Arguments passed on to `cargo test`, after `--`
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
-    /// Benchmarks, in release builds
+    /// Benchmarks: figures to report, measured on this machine (not pass/fail tests)
     Bench {
         #[command(subcommand)]
         which: bench::Which,
@@ -120,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => crate::inspect::diff(&config_path, &args),
         Command::Status(args) => crate::inspect::status(&config_path, &args),
         Command::Destroy(args) => crate::destroy::run(&config_path, &args),
+        Command::Local(args) => crate::local::run(&config_path, &args),
         Command::Test { cargo_args } => test::run(&devenv::workspace_root(), &cargo_args),
         Command::Bench { which } => bench::run(&devenv::workspace_root(), &config_path, which),
     }

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod inspect;
 pub mod lint;
+pub mod local;
 pub mod package;
 pub mod templates;
 pub mod test;

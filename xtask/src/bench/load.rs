@@ -1,0 +1,141 @@
+//! `cargo xtask bench load`: a bounded run of authorized `GET /hello` against the local API on
+//! loopback, reporting latency percentiles and throughput. It signs a fresh user up and in first.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use contract::{Function, ROUTES};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use crate::EXIT_DIFFERENCE;
+use crate::local::{Local, Options};
+use crate::package::Profile;
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub stage: String,
+    pub requests: usize,
+    pub concurrency: usize,
+    /// A local API that is already running; otherwise one is started for the run.
+    pub url: Option<String>,
+    pub profile: Profile,
+}
+
+pub fn run(config_path: &Path, load: &Load) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &load.url
+        && !(url.starts_with("http://127.") || url.starts_with("http://localhost") || url.starts_with("http://[::1]"))
+    {
+        return Err(crate::BadInput(format!("--url {url} is not on this machine; the load run only targets loopback (http://127.0.0.1:PORT)")).into());
+    }
+    crate::local::server_runtime()?.block_on(async {
+        let (url, local) = match &load.url {
+            Some(url) => (url.trim_end_matches('/').to_owned(), None),
+            None => {
+                let config = crate::load_config(config_path)?;
+                let options = Options { stage: load.stage.clone(), port: 0, moto_port: None, profile: load.profile, echo_functions: false, log_requests: false };
+                let local = Local::start(&config, &options).await?;
+                (local.url(), Some(local))
+            }
+        };
+        let result = hammer(&url, load).await;
+        if let Some(local) = local {
+            local.stop().await;
+        }
+        result
+    })
+}
+
+fn path_of(function: Function) -> anyhow::Result<&'static str> {
+    ROUTES.iter().find(|r| r.function == function).map(|r| r.path).with_context(|| format!("no route serves {function}"))
+}
+
+async fn call(client: &Http, method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> anyhow::Result<(u16, Bytes)> {
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        req = req.header(contract::AUTHORIZATION_HEADER, token);
+    }
+    let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let res = client.request(req.body(Full::new(body)).context("building a request")?).await.with_context(|| format!("{method} {url}"))?;
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.with_context(|| format!("reading the answer to {method} {url}"))?.to_bytes();
+    Ok((status, bytes))
+}
+
+async fn hammer(url: &str, load: &Load) -> anyhow::Result<ExitCode> {
+    let client: Http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(load.concurrency).build_http();
+    let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let credentials = json!({"email": format!("bench-{nonce}@example.com"), "password": "correct horse battery staple"});
+    let (status, body) = call(&client, "POST", &format!("{url}/{}", path_of(Function::Signup)?), None, Some(&credentials)).await?;
+    if status != 201 {
+        bail!("signing the bench user up answered {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let (status, body) = call(&client, "POST", &format!("{url}/{}", path_of(Function::Signin)?), None, Some(&credentials)).await?;
+    let token = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["token"].as_str().map(str::to_owned));
+    let Some(token) = token.filter(|_| status == 200) else {
+        bail!("signing the bench user in answered {status}: {}", String::from_utf8_lossy(&body));
+    };
+    let hello = format!("{url}/{}", path_of(Function::Hello)?);
+    // One call first, so the run measures the cached authorizer policy, as a warm API serves it.
+    let (status, _) = call(&client, "GET", &hello, Some(&token), None).await?;
+    if status != 200 {
+        bail!("the first authorized GET {hello} answered {status}");
+    }
+
+    println!("load: {} authorized GET {hello} at concurrency {}", load.requests, load.concurrency);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..load.concurrency.max(1) {
+        let (client, next, hello, token, total) = (client.clone(), next.clone(), hello.clone(), token.clone(), load.requests);
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let t = Instant::now();
+                match call(&client, "GET", &hello, Some(&token), None).await {
+                    Ok((200, _)) => latencies.push(t.elapsed()),
+                    Ok((status, body)) => errors.push(format!("{status}: {}", String::from_utf8_lossy(&body))),
+                    Err(e) => errors.push(format!("{e:#}")),
+                }
+            }
+            (latencies, errors)
+        });
+    }
+    let (mut latencies, mut errors) = (Vec::with_capacity(load.requests), Vec::new());
+    while let Some(done) = workers.join_next().await {
+        let (l, e) = done.context("a load worker panicked")?;
+        latencies.extend(l);
+        errors.extend(e);
+    }
+    let wall = started.elapsed();
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at = |q: f64| latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    println!(
+        "{} ok, {} errors in {:.2} s: {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        errors.len(),
+        wall.as_secs_f64(),
+        latencies.len() as f64 / wall.as_secs_f64(),
+        ms(at(0.50)),
+        ms(at(0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+    );
+    if let Some(first) = errors.first() {
+        eprintln!("error: {} requests failed; the first: {first}", errors.len());
+        return Ok(ExitCode::from(EXIT_DIFFERENCE));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,328 @@
+//! `cargo xtask local`: the whole API on 127.0.0.1, from the synthesized templates and the real
+//! handler binaries, with moto standing in for AWS. No Docker.
+//!
+//! The data stack is created in moto through CloudFormation; the four `bootstrap` binaries run as
+//! processes behind a local Lambda Runtime API with the environment the api template gives them; an
+//! HTTP front end reads the api template for its routes, authorizer and gateway responses.
+
+pub mod data;
+pub mod event;
+pub mod gateway;
+pub mod process;
+pub mod runtime;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use contract::Function;
+use synth::config::Provision;
+use tokio::net::TcpListener;
+
+use crate::BadInput;
+use crate::package::Profile;
+use process::{Aws, Process};
+use runtime::RuntimeApi;
+use template::Api;
+
+/// How long a function may take from spawn to its first request for work.
+const INIT_LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Args)]
+pub struct LocalArgs {
+    /// The stage whose templates to serve, as named in stages.toml
+    #[arg(long, short, default_value = "dev")]
+    pub stage: String,
+    /// Port of the API on 127.0.0.1; 0 picks a free one (the URL is printed)
+    #[arg(long, short, default_value_t = 3000)]
+    pub port: u16,
+    /// Use the AWS emulator already listening on this port of 127.0.0.1, or start one there
+    #[arg(long, value_name = "PORT")]
+    pub moto_port: Option<u16>,
+    /// Run release builds of the functions (as deployed; the first build takes minutes)
+    #[arg(long)]
+    pub release: bool,
+    /// Do not echo the functions' own log lines
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// What to start, for the command and for tests.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub stage: String,
+    pub port: u16,
+    pub moto_port: Option<u16>,
+    pub profile: Profile,
+    pub echo_functions: bool,
+    pub log_requests: bool,
+}
+
+impl Options {
+    pub fn from_args(args: &LocalArgs) -> Options {
+        Options {
+            stage: args.stage.clone(),
+            port: args.port,
+            moto_port: args.moto_port,
+            profile: if args.release { Profile::Release } else { Profile::Debug },
+            echo_functions: !args.quiet,
+            log_requests: true,
+        }
+    }
+}
+
+/// The async runtime of a command that serves: two threads, so that the gateway, the Runtime APIs and
+/// the function processes' output make progress together (unlike deploy's sequential calls).
+pub fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+}
+
+pub fn run(config_path: &Path, args: &LocalArgs) -> anyhow::Result<ExitCode> {
+    server_runtime()?.block_on(async {
+        let config = crate::load_config(config_path)?;
+        let local = Local::start(&config, &Options::from_args(args)).await?;
+        println!("{}", local.banner());
+        wait_for_stop().await?;
+        println!("\nstopping: {} function processes and the AWS emulator", local.processes.len());
+        local.stop().await;
+        println!("stopped; nothing is left running");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_stop() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("listening for Ctrl-C"),
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+/// The emulator with the stage's data stack, and the api template read against its exports.
+#[derive(Debug)]
+pub struct Prepared {
+    /// `None` when an emulator that was already running is reused.
+    pub moto: Option<devenv::Moto>,
+    pub aws: Aws,
+    pub account: String,
+    pub api: Api,
+    pub prefix: String,
+}
+
+/// Starts (or reuses) moto, creates the stage's data stack in it and reads the api template.
+pub async fn prepare(config: &synth::Config, stage_name: &str, moto_port: Option<u16>) -> anyhow::Result<Prepared> {
+    let stage = config.stage(stage_name)?;
+    for (what, provision) in [("table", &stage.table), ("key", &stage.key), ("secret", &stage.secret)] {
+        if let Provision::Import { arn, .. } = provision {
+            return Err(BadInput(format!(
+                "stage {} imports its {what} ({arn}), which the AWS emulator cannot hold; `cargo xtask local` needs a stage \
+                 whose data stack creates the table, key and secret (such as dev): pass --stage",
+                stage.name
+            ))
+            .into());
+        }
+    }
+    let names = synth::Names::new(&config.project, stage);
+    let stacks = synth::synth(config, stage);
+    let data = stacks.data.as_ref().context("the stage has no data stack to create")?;
+
+    let (moto, endpoint) = start_moto(moto_port).await?;
+    let sdk = data::sdk_config(&endpoint, &stage.region).await;
+    let account = data::account(&sdk).await?;
+    let exports = data::ensure(&sdk, &names.data_stack(), &data.to_json()).await?;
+    let function_names: BTreeMap<String, Function> = Function::ALL.iter().map(|&f| (names.function(f), f)).collect();
+    let api = template::read(&stacks.api.to_json(), &exports, &function_names).context("reading the synthesized api template")?;
+    Ok(Prepared { moto, aws: Aws { endpoint, region: stage.region.clone() }, account, api, prefix: names.prefix().to_owned() })
+}
+
+async fn start_moto(port: Option<u16>) -> anyhow::Result<(Option<devenv::Moto>, String)> {
+    if let Some(port) = port
+        && tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    {
+        let endpoint = format!("http://127.0.0.1:{port}");
+        println!("reusing the AWS emulator listening at {endpoint}");
+        return Ok((None, endpoint));
+    }
+    let moto = tokio::task::spawn_blocking(move || -> anyhow::Result<devenv::Moto> {
+        let venv = devenv::ensure(&mut |line| println!("{line}")).context("installing the AWS emulator (moto)")?;
+        Ok(devenv::Moto::start_on(&venv, port.unwrap_or(0))?)
+    })
+    .await
+    .context("starting the AWS emulator")??;
+    let endpoint = moto.endpoint();
+    println!("started the AWS emulator (moto) at {endpoint}; its log is {}", moto.log().display());
+    Ok((Some(moto), endpoint))
+}
+
+/// Builds the handler binaries for this machine and returns the directory holding them. Unlike
+/// `cargo xtask build` it neither cross-compiles nor packages: the binaries run here, and the zips
+/// under target/lambda stay the release ones that deploy uploads.
+pub async fn build_functions(profile: Profile) -> anyhow::Result<PathBuf> {
+    let root = devenv::workspace_root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = tokio::process::Command::new(cargo);
+    cmd.current_dir(&root).arg("build");
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    for f in Function::ALL {
+        cmd.args(["-p", f.name()]);
+    }
+    println!("building {} functions ({profile:?})...", Function::ALL.len());
+    let status = cmd.status().await.context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build of the functions failed; fix the errors above and run again");
+    }
+    Ok(devenv::target_dir().join(if profile == Profile::Release { "release" } else { "debug" }))
+}
+
+/// The running local API.
+#[derive(Debug)]
+pub struct Local {
+    pub addr: SocketAddr,
+    pub moto_endpoint: String,
+    pub region: String,
+    pub profile: Profile,
+    gateway: Arc<gateway::Gateway>,
+    processes: Vec<(Function, Process)>,
+    server: tokio::task::JoinHandle<()>,
+    moto: Option<devenv::Moto>,
+}
+
+impl Local {
+    /// Starts everything and returns once every function has asked for work and the API listens.
+    pub async fn start(config: &synth::Config, options: &Options) -> anyhow::Result<Local> {
+        // Bind first: a port in use should fail in a second, not after a build.
+        let listener = TcpListener::bind(("127.0.0.1", options.port)).await.map_err(|e| {
+            BadInput(format!("cannot listen on 127.0.0.1:{}: {e}; pass --port with another port (0 picks a free one)", options.port))
+        })?;
+        let addr = listener.local_addr().context("reading the API's address")?;
+        let binaries = build_functions(options.profile).await?;
+        let prepared = prepare(config, &options.stage, options.moto_port).await?;
+
+        let mut functions = BTreeMap::new();
+        let mut processes = Vec::new();
+        for spec in prepared.api.functions.values() {
+            let arn = format!("arn:aws:lambda:{}:{}:function:{}", prepared.aws.region, prepared.account, spec.name);
+            let runtime = RuntimeApi::start(&spec.name, &arn, spec.timeout).await?;
+            let binary = binaries.join(spec.function.name());
+            let process = process::spawn(&binary, spec, &runtime, &prepared.aws, options.echo_functions)?;
+            processes.push((spec.function, process));
+            functions.insert(spec.function, runtime);
+        }
+        for runtime in functions.values() {
+            runtime.ready(INIT_LIMIT).await.map_err(|why| anyhow::anyhow!("{why}; see its output above"))?;
+        }
+        let at = event::Deployment {
+            region: prepared.aws.region.clone(),
+            account: prepared.account.clone(),
+            api_id: "local".to_owned(),
+            stage: prepared.api.stage.clone(),
+        };
+        let gateway = Arc::new(gateway::Gateway::new(prepared.api, at, functions, options.log_requests));
+        let server = gateway::serve(listener, gateway.clone());
+        Ok(Local {
+            addr,
+            moto_endpoint: prepared.aws.endpoint,
+            region: prepared.aws.region,
+            profile: options.profile,
+            gateway,
+            processes,
+            server,
+            moto: prepared.moto,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn api(&self) -> &Api {
+        self.gateway.api()
+    }
+
+    /// Each function's process id.
+    pub fn pids(&self) -> Vec<(Function, u32)> {
+        self.processes.iter().map(|(f, p)| (*f, p.pid)).collect()
+    }
+
+    /// Stops the API, kills every function process and stops the emulator (if it started it).
+    pub async fn stop(self) {
+        self.server.abort();
+        let _ = self.server.await;
+        for (_, process) in self.processes {
+            process.stop().await;
+        }
+        if let Some(moto) = self.moto {
+            let _ = tokio::task::spawn_blocking(move || drop(moto)).await;
+        }
+    }
+
+    /// What `cargo xtask local` prints once it is up: routes, the walkthrough, and how to stop.
+    pub fn banner(&self) -> String {
+        let url = self.url();
+        let api = self.api();
+        let mut out = format!("\nthe {} API is up ({:?} build of the functions; AWS emulator at {})\n\n", api.stage, self.profile, self.moto_endpoint);
+        for route in &api.routes {
+            let function = api.functions.get(&route.function).map_or(route.function.name(), |f| f.name.as_str());
+            out.push_str(&format!("  {:<5} {url}{:<10} -> {function}", route.method, route.path));
+            if let Some(auth) = &route.authorizer {
+                let sources: Vec<String> = auth.identity_sources.iter().map(describe_source).collect();
+                let name = api.functions.get(&auth.function).map_or(auth.function.name(), |f| f.name.as_str());
+                out.push_str(&format!(", behind {name} ({}, cached {} s)", sources.join(", "), auth.ttl.as_secs()));
+            }
+            out.push('\n');
+        }
+        out.push_str(&format!("  (every path is also served under /{}/, as on API Gateway)\n", api.stage));
+        let pids: Vec<String> = self.pids().iter().map(|(f, pid)| format!("{f} pid {pid}")).collect();
+        out.push_str(&format!("  function processes: {}\n", pids.join(", ")));
+        out.push_str(&walkthrough(&url, api));
+        out.push_str(&format!("\nlistening on {url}\nCtrl-C stops the API, the functions and the emulator\n"));
+        out
+    }
+}
+
+fn describe_source(source: &template::IdentitySource) -> String {
+    match source {
+        template::IdentitySource::Header(h) => format!("{h} header"),
+        template::IdentitySource::Query(q) => format!("{q} query parameter"),
+    }
+}
+
+/// The curl calls of the original walkthrough, with paths and header from the template.
+fn walkthrough(url: &str, api: &Api) -> String {
+    let find = |f: Function| api.routes.iter().find(|r| r.function == f);
+    let (Some(signup), Some(signin), Some(hello)) = (find(Function::Signup), find(Function::Signin), find(Function::Hello)) else {
+        return String::new();
+    };
+    let header = hello.authorizer.as_ref().and_then(|a| {
+        a.identity_sources.iter().find_map(|s| match s {
+            template::IdentitySource::Header(h) => Some(h.as_str()),
+            template::IdentitySource::Query(_) => None,
+        })
+    });
+    let body = r#"'{"email":"alice@example.com","password":"correct horse battery staple"}'"#;
+    let mut out = String::from("\ntry it:\n");
+    out.push_str(&format!("  curl -i -X {} {url}{} -H 'content-type: application/json' -d {body}\n", signup.method, signup.path));
+    out.push_str(&format!(
+        "  TOKEN=$(curl -s -X {} {url}{} -H 'content-type: application/json' -d {body} | sed -E 's/.*\"token\":\"([^\"]*)\".*/\\1/')\n",
+        signin.method, signin.path
+    ));
+    out.push_str(&format!("  curl -i {url}{}                # 401: no token\n", hello.path));
+    if let Some(header) = header {
+        out.push_str(&format!("  curl -i -H \"{header}: $TOKEN\" {url}{}   # 200: Hello, alice@example.com!\n", hello.path));
+    }
+    out
+}
+
+/// A request id in the UUID shape Lambda and API Gateway use.
+pub fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,255 @@
+//! The HTTP front end: API Gateway's REST behaviour on 127.0.0.1, driven by the api template.
+//!
+//! Each request is matched against the template's routes (at `/<path>` and at `/<stage>/<path>`),
+//! put through the REQUEST authorizer when its method has one (identity source check, result cache
+//! per identity value for the TTL, policy evaluation), turned into a proxy event for its function,
+//! and the function's proxy response turned back into HTTP.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use contract::Function;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use super::event::{self, Answer, Decision, Deployment, GatewayError};
+use super::runtime::{self, Failure, RuntimeApi};
+use super::template::{Api, Authorizer, IdentitySource, Route};
+
+/// API Gateway's payload limit for REST APIs.
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Everything a request needs: the API, where it pretends to be deployed, and the functions.
+#[derive(Debug)]
+pub struct Gateway {
+    api: Api,
+    at: Deployment,
+    functions: BTreeMap<Function, RuntimeApi>,
+    /// Authorizer answers by (authorizer, identity source values), with when they were cached.
+    cache: Mutex<HashMap<(String, String), (Instant, Value)>>,
+    log_requests: bool,
+}
+
+impl Gateway {
+    pub fn new(api: Api, at: Deployment, functions: BTreeMap<Function, RuntimeApi>, log_requests: bool) -> Gateway {
+        Gateway { api, at, functions, cache: Mutex::new(HashMap::new()), log_requests }
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// Serves `listener` until the returned task is aborted; aborting it also closes every connection.
+pub fn serve(listener: TcpListener, gateway: Arc<Gateway>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut connections = JoinSet::new();
+        loop {
+            let Ok((stream, remote)) = listener.accept().await else { continue };
+            // Reap finished connections so the set does not grow without bound.
+            while connections.try_join_next().is_some() {}
+            let gateway = gateway.clone();
+            connections.spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(gateway.handle(req, remote).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    })
+}
+
+/// What ran for one request, for the request log.
+#[derive(Default)]
+struct Trace {
+    steps: Vec<String>,
+    problem: Option<String>,
+}
+
+impl Gateway {
+    async fn handle(&self, req: Request<Incoming>, remote: SocketAddr) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let method = req.method().as_str().to_owned();
+        let shown_path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+        let request_id = super::request_id();
+        let mut trace = Trace::default();
+        let answer = match self.read(req, remote, &request_id).await {
+            Ok(request) => self.route(request, &mut trace).await,
+            Err(problem) => {
+                trace.problem = Some(problem);
+                Answer { status: 400, headers: vec![("content-type".into(), "application/json".into())], body: br#"{"message":"Bad request"}"#.to_vec() }
+            }
+        };
+        if self.log_requests {
+            let ran = if trace.steps.is_empty() { "-".to_owned() } else { trace.steps.join(" > ") };
+            let problem = trace.problem.map(|p| format!("  ({p})")).unwrap_or_default();
+            println!("{method:<6} {shown_path:<24} {} {:>8.1} ms  {ran}{problem}", answer.status, started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+        *response.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+        let headers = response.headers_mut();
+        for (name, value) in answer.headers {
+            if let (Ok(name), Ok(value)) = (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(&value)) {
+                headers.append(name, value);
+            }
+        }
+        if !headers.contains_key("x-amzn-requestid")
+            && let Ok(value) = hyper::header::HeaderValue::from_str(&request_id)
+        {
+            headers.insert("x-amzn-requestid", value);
+        }
+        response
+    }
+
+    /// The request as the event builders see it; the stage prefix is dropped from the path.
+    async fn read(&self, req: Request<Incoming>, remote: SocketAddr, request_id: &str) -> Result<event::Request, String> {
+        let (parts, body) = req.into_parts();
+        let body = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|e| format!("reading the body: {e}"))?.to_bytes();
+        let path = parts.uri.path();
+        let stage_prefix = format!("/{}", self.api.stage);
+        let path = match path.strip_prefix(&stage_prefix) {
+            Some(rest) if rest.starts_with('/') && !self.api.routes.iter().any(|r| r.path == path) => rest.to_owned(),
+            Some("") => "/".to_owned(),
+            _ => path.to_owned(),
+        };
+        let query = parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        let headers: Vec<(String, String)> =
+            parts.headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+        let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+        let epoch_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        Ok(event::Request {
+            method: parts.method.as_str().to_owned(),
+            path,
+            query,
+            headers,
+            body: body.to_vec(),
+            source_ip: remote.ip().to_string(),
+            host,
+            request_id: request_id.to_owned(),
+            epoch_ms: u64::try_from(epoch_ms).unwrap_or(u64::MAX),
+        })
+    }
+
+    async fn route(&self, req: event::Request, trace: &mut Trace) -> Answer {
+        let fail = |error: GatewayError| error.answer(&self.api.responses, &req.request_id);
+        // API Gateway answers an unknown path or method with 403 "Missing Authentication Token".
+        let Some(route) = self.api.routes.iter().find(|r| r.path == req.path && r.method == req.method) else {
+            return fail(GatewayError::MissingAuthenticationToken);
+        };
+        let mut context = None;
+        if let Some(authorizer) = &route.authorizer {
+            match self.authorize(authorizer, route, &req, trace).await {
+                Ok(allowed) => context = Some(allowed),
+                Err(error) => return fail(error),
+            }
+        }
+        let payload = event::proxy_event(&req, route, &self.at, context.as_ref());
+        trace.steps.push(route.function.name().to_owned());
+        match self.invoke(route.function, &payload).await {
+            Ok(runtime::Answer::Response(bytes)) => match event::proxy_response(&bytes) {
+                Ok(mut answer) => {
+                    answer.headers.push(("x-amzn-RequestId".into(), req.request_id.clone()));
+                    answer
+                }
+                Err(why) => {
+                    trace.problem = Some(format!("malformed Lambda proxy response: {why}"));
+                    fail(GatewayError::IntegrationFailure)
+                }
+            },
+            Ok(runtime::Answer::Error(bytes)) => {
+                trace.problem = Some(format!("the function failed: {}", String::from_utf8_lossy(&bytes)));
+                fail(GatewayError::IntegrationFailure)
+            }
+            Err(failure @ Failure::Queued { .. }) => {
+                trace.problem = Some(failure.to_string());
+                fail(GatewayError::IntegrationTimeout)
+            }
+            Err(failure) => {
+                trace.problem = Some(failure.to_string());
+                fail(GatewayError::IntegrationFailure)
+            }
+        }
+    }
+
+    async fn invoke(&self, function: Function, payload: &Value) -> Result<runtime::Answer, Failure> {
+        let runtime = self.functions.get(&function).ok_or_else(|| Failure::NotRunning(format!("{function} is not running")))?;
+        runtime.invoke(payload.to_string().into_bytes()).await
+    }
+
+    /// The authorizer context for `requestContext.authorizer`, or the error API Gateway answers.
+    async fn authorize(&self, authorizer: &Authorizer, route: &Route, req: &event::Request, trace: &mut Trace) -> Result<Map<String, Value>, GatewayError> {
+        let mut identity = Vec::new();
+        for source in &authorizer.identity_sources {
+            let value = match source {
+                IdentitySource::Header(name) => req.header(name),
+                IdentitySource::Query(name) => req.query(name),
+            };
+            match value.map(str::trim).filter(|v| !v.is_empty()) {
+                Some(v) => identity.push(v.to_owned()),
+                // Without its identity source the authorizer is never called.
+                None => return Err(GatewayError::Unauthorized),
+            }
+        }
+        let key = (authorizer.id.clone(), identity.join(","));
+        let cached = self.cached(&key, authorizer.ttl);
+        let started = Instant::now();
+        let response = match cached {
+            Some(response) => {
+                trace.steps.push(format!("{} (cached)", authorizer.function));
+                response
+            }
+            None => {
+                trace.steps.push(authorizer.function.name().to_owned());
+                let payload = event::authorizer_event(req, route, &self.at);
+                let answer = self.invoke(authorizer.function, &payload).await;
+                let response = match answer {
+                    Ok(runtime::Answer::Response(bytes)) => serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("the authorizer's answer is not JSON: {e}")),
+                    Ok(runtime::Answer::Error(bytes)) => Err(format!("the authorizer failed: {}", String::from_utf8_lossy(&bytes))),
+                    Err(failure) => Err(failure.to_string()),
+                };
+                let response = response.map_err(|why| {
+                    trace.problem = Some(why);
+                    GatewayError::AuthorizerFailure
+                })?;
+                if !authorizer.ttl.is_zero() {
+                    self.cache.lock().unwrap_or_else(PoisonError::into_inner).insert(key, (Instant::now(), response.clone()));
+                }
+                response
+            }
+        };
+        match event::decide(&response, &self.at.method_arn(route)) {
+            Ok(Decision::Allow(mut context)) => {
+                let latency = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                context.insert("integrationLatency".into(), Value::from(latency));
+                Ok(context)
+            }
+            Ok(Decision::ExplicitDeny) => Err(GatewayError::ExplicitDeny),
+            Ok(Decision::NotAllowed) => Err(GatewayError::NotAllowed),
+            Err(why) => {
+                trace.problem = Some(format!("the authorizer's answer is not a valid policy: {why}"));
+                Err(GatewayError::AuthorizerFailure)
+            }
+        }
+    }
+
+    fn cached(&self, key: &(String, String), ttl: Duration) -> Option<Value> {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        match cache.get(key) {
+            Some((at, response)) if at.elapsed() < ttl => Some(response.clone()),
+            Some(_) => {
+                cache.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The functions as real processes: each handler binary runs with the environment Lambda would give
+//! it (the template's variables plus Lambda's own), pointed at the local Runtime API and the AWS
+//! emulator; its output is echoed under the function's name and its death is reported, not hidden.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::Context as _;
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::runtime::RuntimeApi;
+use super::template::FunctionSpec;
+
+/// How many of a function's last output lines are kept to explain its death.
+const KEPT_LINES: usize = 12;
+
+/// The AWS side of every function's environment: the emulator's endpoint and dummy credentials.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub endpoint: String,
+    pub region: String,
+}
+
+/// The environment Lambda gives a `provided.al2023` function, for one running locally. The process
+/// starts from an empty environment, as on Lambda, so the caller's own AWS settings cannot leak in.
+pub fn environment(spec: &FunctionSpec, runtime: &RuntimeApi, aws: &Aws, task_root: &Path) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let stream = format!("local/[$LATEST]{}", super::request_id().replace('-', ""));
+    let lambda = [
+        ("AWS_LAMBDA_RUNTIME_API", runtime.addr().to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_mb.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", spec.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", spec.name))),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
+        ("_HANDLER", "bootstrap".to_owned()),
+        ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
+        ("TZ", ":UTC".to_owned()),
+        ("AWS_REGION", aws.region.clone()),
+        ("AWS_DEFAULT_REGION", aws.region.clone()),
+        // Lambda passes the role's session credentials in the environment; the emulator takes any.
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("AWS_SESSION_TOKEN", "local".to_owned()),
+        ("AWS_ENDPOINT_URL", aws.endpoint.clone()),
+    ];
+    env.extend(lambda.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    if let Some(format) = &spec.log_format {
+        env.push(("AWS_LAMBDA_LOG_FORMAT".to_owned(), format.clone()));
+    }
+    // Ours to pass on: a search path, and the knobs a developer turns to see more.
+    for name in ["PATH", "AWS_LAMBDA_LOG_LEVEL", "RUST_LOG", "RUST_BACKTRACE"] {
+        if let Some(value) = std::env::var_os(name) {
+            env.push((name.to_owned(), value.to_string_lossy().into_owned()));
+        }
+    }
+    env
+}
+
+/// A running function process.
+#[derive(Debug)]
+pub struct Process {
+    pub pid: u32,
+    stop: Option<oneshot::Sender<()>>,
+    supervisor: JoinHandle<()>,
+}
+
+/// Starts `binary` for `spec` against `runtime`. When it exits on its own, `runtime` is marked down
+/// (its callers get an immediate error) and the exit is reported on stderr with its last output.
+pub fn spawn(binary: &Path, spec: &FunctionSpec, runtime: &RuntimeApi, aws: &Aws, echo: bool) -> anyhow::Result<Process> {
+    let task_root = binary.parent().unwrap_or(Path::new("."));
+    let mut child = Command::new(binary)
+        .env_clear()
+        .envs(environment(spec, runtime, aws, task_root))
+        .current_dir(task_root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // Its own process group: a Ctrl-C in the terminal is ours to handle; we stop the functions,
+        // rather than each dying of SIGINT and being reported as a crash.
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {} ({})", spec.name, binary.display()))?;
+    let pid = child.id().unwrap_or_default();
+    let lines = Arc::new(Mutex::new(VecDeque::with_capacity(KEPT_LINES)));
+    let label = spec.function.name();
+    let readers = [
+        child.stdout.take().map(|out| tokio::spawn(forward(out, label, lines.clone(), echo))),
+        child.stderr.take().map(|err| tokio::spawn(forward(err, label, lines.clone(), echo))),
+    ];
+    let (stop, stopped) = oneshot::channel();
+    let runtime = runtime.clone();
+    let name = spec.name.clone();
+    let supervisor = tokio::spawn(async move {
+        let status = tokio::select! {
+            status = child.wait() => status,
+            _ = stopped => {
+                let _ = child.kill().await;
+                return;
+            }
+        };
+        // Let the readers drain what the process wrote before it died.
+        for reader in readers.into_iter().flatten() {
+            let _ = reader.await;
+        }
+        let status = status.map_or_else(|e| format!("an unknown status ({e})"), |s| s.to_string());
+        let last: Vec<String> = lines.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect();
+        let why = match runtime.down() {
+            Some(init_error) => format!("{init_error}; the process then exited with {status}"),
+            None => format!("function {name} (pid {pid}) exited with {status}"),
+        };
+        eprintln!(
+            "\nerror: {why}; requests that need it now fail at once (502, or 500 for an authorizer, as API Gateway answers) \
+             until `cargo xtask local` is restarted"
+        );
+        if !last.is_empty() {
+            eprintln!("its last output:\n  {}", last.join("\n  "));
+        }
+        runtime.mark_down(why);
+    });
+    Ok(Process { pid, stop: Some(stop), supervisor })
+}
+
+impl Process {
+    /// Kills the process (if it still runs) and waits until it is gone.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.supervisor).await;
+    }
+
+    /// Whether the process has exited (on its own or stopped).
+    pub fn exited(&self) -> bool {
+        self.supervisor.is_finished()
+    }
+}
+
+async fn forward(stream: impl AsyncRead + Unpin, label: &'static str, kept: Arc<Mutex<VecDeque<String>>>, echo: bool) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if echo {
+            println!("{label:>10} | {}", readable(&line));
+        }
+        let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() == KEPT_LINES {
+            kept.pop_front();
+        }
+        kept.push_back(line);
+    }
+}
+
+/// A JSON log line (`AWS_LAMBDA_LOG_FORMAT=JSON`) as one short line for a terminal: level, message,
+/// the other fields, and the invocation's request id; any other line as it is.
+pub fn readable(line: &str) -> String {
+    let Ok(serde_json::Value::Object(entry)) = serde_json::from_str::<serde_json::Value>(line) else {
+        return line.to_owned();
+    };
+    let level = entry.get("level").and_then(|l| l.as_str()).unwrap_or("");
+    let fields = entry.get("fields").and_then(|f| f.as_object());
+    let message = fields.and_then(|f| f.get("message")).and_then(|m| m.as_str()).unwrap_or("");
+    let mut out = format!("{level:<5} {message}");
+    for (key, value) in fields.into_iter().flatten().filter(|(k, _)| *k != "message") {
+        match value.as_str() {
+            Some(text) => out.push_str(&format!(" {key}={text}")),
+            None => out.push_str(&format!(" {key}={value}")),
+        }
+    }
+    if let Some(id) = entry.get("span").and_then(|s| s.get("requestId")).and_then(|r| r.as_str()) {
+        out.push_str(&format!("  [{}]", id.get(..8).unwrap_or(id)));
+    }
+    out
+}
+
+/// Makes sure a child that was never stopped does not outlive us; `kill_on_drop` covers the rest.
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+

@@ -1,0 +1,155 @@
+//! Reading the real synthesized api templates, and the clear refusals of what local cannot serve.
+
+use super::*;
+use serde_json::json;
+
+fn config() -> synth::Config {
+    let path = devenv::workspace_root().join("stages.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    synth::parse("stages.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The stage's api template, with each export the data template declares resolved to `value:<name>`.
+fn stage(name: &str) -> (Value, BTreeMap<String, String>, BTreeMap<String, Function>, synth::Stage) {
+    let config = config();
+    let stage = config.stage(name).unwrap_or_else(|e| panic!("{e}")).clone();
+    let names = synth::Names::new(&config.project, &stage);
+    let stacks = synth::synth(&config, &stage);
+    let data = stacks.data.map(|d| d.to_json()).unwrap_or_else(|| panic!("stage {name} has a data stack"));
+    let exports = data["Outputs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, o)| o["Export"]["Name"].as_str())
+        .map(|n| (n.to_owned(), format!("value:{n}")))
+        .collect();
+    let function_names = Function::ALL.iter().map(|&f| (names.function(f), f)).collect();
+    (stacks.api.to_json(), exports, function_names, stage)
+}
+
+fn read_ok(template: &Value, exports: &BTreeMap<String, String>, names: &BTreeMap<String, Function>) -> Api {
+    read(template, exports, names).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn read_err(template: &Value, exports: &BTreeMap<String, String>, names: &BTreeMap<String, Function>) -> String {
+    match read(template, exports, names) {
+        Ok(api) => panic!("read a template it should refuse: {api:?}"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn the_dev_template_gives_the_contract_routes_behind_the_right_authorizer() {
+    let (template, exports, names, stage) = stage("dev");
+    let api = read_ok(&template, &exports, &names);
+    assert_eq!(api.stage, "dev");
+    let mut expected: Vec<(String, String, Function, bool)> = contract::ROUTES
+        .iter()
+        .map(|r| (r.method.as_str().to_owned(), format!("/{}", r.path), r.function, r.authorized))
+        .collect();
+    expected.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    let got: Vec<(String, String, Function, bool)> =
+        api.routes.iter().map(|r| (r.method.clone(), r.path.clone(), r.function, r.authorizer.is_some())).collect();
+    assert_eq!(got, expected);
+    let authorizer = api.routes.iter().find_map(|r| r.authorizer.clone()).unwrap_or_else(|| panic!("no authorizer"));
+    assert_eq!(authorizer.function, Function::Authorizer);
+    assert_eq!(authorizer.identity_sources, vec![IdentitySource::Header(contract::AUTHORIZATION_HEADER.to_owned())]);
+    assert_eq!(authorizer.ttl, Duration::from_secs(u64::from(stage.authorizer_cache_ttl_seconds)));
+}
+
+#[test]
+fn functions_get_the_template_settings_and_resolved_imports() {
+    let (template, exports, names, stage) = stage("dev");
+    let api = read_ok(&template, &exports, &names);
+    assert_eq!(api.functions.len(), Function::ALL.len());
+    for f in Function::ALL {
+        let spec = &api.functions[&f];
+        let settings = &stage.functions[&f];
+        assert_eq!(spec.name, format!("auth-dev-{f}"));
+        assert_eq!(spec.memory_mb, settings.memory_mb);
+        assert_eq!(spec.timeout, Duration::from_secs(u64::from(settings.timeout_seconds)));
+        assert_eq!(spec.log_group.as_deref(), Some(format!("/aws/lambda/auth-dev-{f}").as_str()));
+        assert_eq!(spec.log_format.as_deref(), Some("JSON"));
+        // Exactly the variables the contract says the function reads, every one resolved.
+        let vars: Vec<&str> = spec.env.keys().map(String::as_str).collect();
+        let mut wanted: Vec<&str> = f.env().iter().map(|v| v.name()).collect();
+        wanted.sort_unstable();
+        assert_eq!(vars, wanted, "{f}");
+    }
+    let signin = &api.functions[&Function::Signin].env;
+    assert_eq!(signin["AUTH_TABLE_NAME"], "value:auth-dev-table-name");
+    assert_eq!(signin["AUTH_SECRET_ARN"], "value:auth-dev-secret-arn");
+    assert_eq!(signin["AUTH_TOKEN_ISSUER"], "auth-dev/signin");
+    assert_eq!(signin["AUTH_TOKEN_LIFETIME_SECONDS"], stage.token_lifetime_seconds.to_string());
+}
+
+#[test]
+fn gateway_responses_keep_status_static_headers_and_template() {
+    let (template, exports, names, _) = stage("dev");
+    let api = read_ok(&template, &exports, &names);
+    let unauthorized = &api.responses["UNAUTHORIZED"];
+    assert_eq!(unauthorized.status, Some(401));
+    assert_eq!(unauthorized.headers, vec![("WWW-Authenticate".to_owned(), "Bearer".to_owned())]);
+    assert_eq!(unauthorized.template.as_deref(), Some(r#"{"message":$context.error.messageString}"#));
+    assert!(api.responses.contains_key("ACCESS_DENIED"));
+}
+
+#[test]
+fn every_stage_that_creates_its_data_reads() {
+    for name in config().stages.keys() {
+        let (template, exports, names, _) = stage(name);
+        let api = read_ok(&template, &exports, &names);
+        assert_eq!(&api.stage, name);
+        assert_eq!(api.routes.len(), contract::ROUTES.len());
+    }
+}
+
+#[test]
+fn a_missing_export_names_it_and_the_fix() {
+    let (template, mut exports, names, _) = stage("dev");
+    exports.remove("auth-dev-secret-arn");
+    let e = read_err(&template, &exports, &names);
+    assert!(e.contains("auth-dev-secret-arn") && e.contains("AUTH_SECRET_ARN") && e.contains("cargo xtask synth"), "{e}");
+}
+
+#[test]
+fn what_local_cannot_serve_is_refused_by_name() {
+    let (template, exports, names, _) = stage("dev");
+    let mut http = template.clone();
+    http["Resources"]["GetHelloMethod"]["Properties"]["Integration"]["Type"] = json!("HTTP_PROXY");
+    let e = read_err(&http, &exports, &names);
+    assert!(e.contains("GetHelloMethod") && e.contains("HTTP_PROXY") && e.contains("AWS_PROXY"), "{e}");
+
+    let mut token = template.clone();
+    token["Resources"]["JwtAuthorizer"]["Properties"]["Type"] = json!("TOKEN");
+    let e = read_err(&token, &exports, &names);
+    assert!(e.contains("JwtAuthorizer") && e.contains("TOKEN") && e.contains("REQUEST"), "{e}");
+
+    let mut param = template.clone();
+    param["Resources"]["GetHelloResource"]["Properties"]["PathPart"] = json!("{name}");
+    let e = read_err(&param, &exports, &names);
+    assert!(e.contains("{name}") && e.contains("fixed paths"), "{e}");
+
+    let mut cognito = template;
+    cognito["Resources"]["GetHelloMethod"]["Properties"]["AuthorizationType"] = json!("COGNITO_USER_POOLS");
+    let e = read_err(&cognito, &exports, &names);
+    assert!(e.contains("COGNITO_USER_POOLS"), "{e}");
+}
+
+#[test]
+fn nested_resources_make_nested_paths() {
+    let (mut template, exports, names, _) = stage("dev");
+    template["Resources"]["V1Resource"] = json!({"Type": "AWS::ApiGateway::Resource", "Properties": {
+        "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]}, "PathPart": "v1", "RestApiId": {"Ref": "Api"}}});
+    template["Resources"]["GetHelloResource"]["Properties"]["ParentId"] = json!({"Ref": "V1Resource"});
+    let api = read_ok(&template, &exports, &names);
+    assert!(api.routes.iter().any(|r| r.path == "/v1/hello" && r.method == "GET"), "{:?}", api.routes);
+}
+
+#[test]
+fn the_invoked_function_is_read_from_the_integration_uri() {
+    let uri = json!({"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${HelloFunction.Arn}/invocations"});
+    assert_eq!(invoked_function(&uri), Some("HelloFunction"));
+    assert_eq!(invoked_function(&json!("arn:aws:lambda:us-east-1:1:function:x")), None);
+    assert_eq!(invoked_function(&json!({"Fn::Sub": "https://example.com/${Thing.Arn}"})), None);
+}

@@ -1,0 +1,211 @@
+//! `cargo xtask local` end to end: the real functions behind the local API Gateway and Runtime API,
+//! with moto holding the data stack, driven over HTTP on free ports of 127.0.0.1.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use auth::keys::SecretVersion;
+use auth::token::{Claims, KeyRing, TokenSettings};
+use contract::Function;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use xtask::local::{Local, Options};
+use xtask::package::Profile;
+
+struct Reply {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: Value,
+}
+
+async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let req = req.body(Full::new(body)).unwrap_or_else(|e| panic!("{e}"));
+    let res = client.request(req).await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Reply { status: parts.status.as_u16(), headers: parts.headers, body }
+}
+
+fn config() -> synth::Config {
+    xtask::load_config(&xtask::default_config_path()).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// A token for `email` valid from `iat` to `exp`, signed with the stage's real secret read from moto.
+async fn minted_token(local: &Local, email: &str, iat: u64, exp: u64) -> String {
+    let config = config();
+    let stage = config.stage("dev").unwrap_or_else(|e| panic!("{e}"));
+    let names = synth::Names::new(&config.project, stage);
+    let sdk = xtask::local::data::sdk_config(&local.moto_endpoint, &local.region).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let current = secrets.get_secret_value().secret_id(names.secret()).version_stage("AWSCURRENT").send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    let version = SecretVersion {
+        version_id: current.version_id.unwrap_or_default(),
+        value: current.secret_string.unwrap_or_default().into_bytes(),
+    };
+    let keys = KeyRing::new(&version, None).unwrap_or_else(|e| panic!("{e}"));
+    let settings = TokenSettings { issuer: names.token_issuer(), audience: names.token_audience() };
+    let claims = Claims {
+        sub: email.to_owned(),
+        email: email.to_owned(),
+        iat,
+        exp,
+        nbf: None,
+        iss: settings.issuer,
+        aud: settings.audience,
+    };
+    auth::token::issue(&claims, &keys).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// Whether a process is gone: no /proc entry, or a zombie waiting for init to reap it.
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+fn moto_port(endpoint: &str) -> u16 {
+    endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {endpoint}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
+    let options = Options { stage: "dev".into(), port: 0, moto_port: None, profile: Profile::Debug, echo_functions: false, log_requests: true };
+    let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let url = local.url();
+    let (email, password) = ("alice@example.com", "correct horse battery staple");
+    let credentials = json!({"email": email, "password": password});
+
+    let signup = call("POST", &format!("{url}/signup"), &[("content-type", "application/json")], Some(credentials.clone())).await;
+    assert_eq!((signup.status, &signup.body), (201, &json!({"email": email})));
+    let again = call("POST", &format!("{url}/signup"), &[], Some(credentials.clone())).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(again.body["error"]["code"], "email_taken");
+
+    let signin = call("POST", &format!("{url}/signin"), &[], Some(credentials)).await;
+    assert_eq!(signin.status, 200, "{}", signin.body);
+    let token = signin.body["token"].as_str().unwrap_or_else(|| panic!("no token in {}", signin.body)).to_owned();
+    let wrong = call("POST", &format!("{url}/signin"), &[], Some(json!({"email": email, "password": "not the password"}))).await;
+    assert_eq!(wrong.status, 401);
+
+    // No token: API Gateway answers from the identity source check, with the template's response.
+    let anonymous = call("GET", &format!("{url}/hello"), &[], None).await;
+    assert_eq!((anonymous.status, &anonymous.body), (401, &json!({"message": "Unauthorized"})));
+    assert_eq!(anonymous.headers.get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
+
+    let denied = json!({"message": "User is not authorized to access this resource with an explicit deny"});
+    let garbage = call("GET", &format!("{url}/hello"), &[("Authorization", "not-a-token")], None).await;
+    assert_eq!((garbage.status, &garbage.body), (403, &denied));
+    // A token minted like signin's passes, so the same token expired an hour ago fails for its age.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let minted = minted_token(&local, email, now - 60, now + 600).await;
+    let fresh = call("GET", &format!("{url}/hello"), &[("Authorization", &minted)], None).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    let expired = minted_token(&local, email, now - 7200, now - 3600).await;
+    let stale = call("GET", &format!("{url}/hello"), &[("Authorization", &expired)], None).await;
+    assert_eq!((stale.status, &stale.body), (403, &denied));
+
+    let hello = call("GET", &format!("{url}/hello"), &[("Authorization", &token)], None).await;
+    assert_eq!((hello.status, &hello.body), (200, &json!({"message": format!("Hello, {email}!")})));
+    // The stage-prefixed path of the execute-api URL, a Bearer scheme, and the cached policy.
+    let bearer = format!("Bearer {token}");
+    let staged = call("GET", &format!("{url}/dev/hello"), &[("Authorization", &bearer)], None).await;
+    assert_eq!((staged.status, &staged.body), (200, &json!({"message": format!("Hello, {email}!")})));
+    let cached = call("GET", &format!("{url}/hello"), &[("Authorization", &token)], None).await;
+    assert_eq!(cached.status, 200);
+    assert!(cached.headers.contains_key("x-amzn-requestid"));
+
+    let unknown = call("GET", &format!("{url}/nowhere"), &[], None).await;
+    assert_eq!((unknown.status, &unknown.body), (403, &json!({"message": "Missing Authentication Token"})));
+    let wrong_method = call("DELETE", &format!("{url}/signup"), &[], None).await;
+    assert_eq!(wrong_method.status, 403);
+
+    let pids = local.pids();
+    assert_eq!(pids.len(), Function::ALL.len());
+    let (api_port, moto) = (local.addr.port(), moto_port(&local.moto_endpoint));
+    local.stop().await;
+    assert!(!listening(api_port), "the API still listens after stop");
+    assert!(!listening(moto), "moto still listens after stop");
+    for (function, pid) in pids {
+        assert!(gone(pid), "{function} (pid {pid}) still runs after stop");
+    }
+}
+
+#[test]
+fn the_command_prints_its_url_and_ctrl_c_stops_everything() {
+    // In a process group of its own, so that signalling the group is what Ctrl-C in a terminal does.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["local", "--port", "0", "--quiet"])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting xtask local: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let errors = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<String>>().join("\n"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut url, mut moto, mut pids) = (None, None, Vec::new());
+    let mut seen = String::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(endpoint) = line.split("AWS emulator at ").nth(1) {
+            moto = Some(moto_port(endpoint.trim_end_matches(')')));
+        }
+        if let Some(list) = line.trim().strip_prefix("function processes: ") {
+            pids = list.split(", ").filter_map(|p| p.rsplit(' ').next()?.parse::<u32>().ok()).collect();
+        }
+        if let Some(u) = line.strip_prefix("listening on ") {
+            url = Some(u.trim().to_owned());
+            break;
+        }
+    }
+    let Some(url) = url else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("xtask local never printed its URL:\n{seen}\n{}", errors.join().unwrap_or_default());
+    };
+    assert!(seen.contains("curl") && seen.contains("/signup") && seen.contains("Authorization: $TOKEN"), "{seen}");
+    assert_eq!(pids.len(), Function::ALL.len(), "{seen}");
+    let moto = moto.unwrap_or_else(|| panic!("no emulator port in:\n{seen}"));
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let anonymous = runtime.block_on(call("GET", &format!("{url}/hello"), &[], None));
+    assert_eq!(anonymous.status, 401);
+
+    let status = Command::new("kill").args(["-INT", "--", &format!("-{}", child.id())]).status().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    // The command finishes its stop report, then exits 0.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let exit = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(exit.code(), Some(0), "{}", rest.join("\n"));
+    assert!(rest.iter().any(|l| l.contains("/hello") && l.contains(" 401 ")), "the request was not logged: {rest:?}");
+    assert!(rest.iter().any(|l| l.starts_with("stopped")), "{rest:?}");
+    let errors = errors.join().unwrap_or_default();
+    assert!(!errors.contains("exited with") && !errors.contains("error:"), "Ctrl-C was reported as a failure:\n{errors}");
+    let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    assert!(!listening(port), "the API still listens after Ctrl-C");
+    assert!(!listening(moto), "moto still listens after Ctrl-C");
+    for pid in pids {
+        assert!(gone(pid), "function pid {pid} still runs after Ctrl-C");
+    }
+}
+
