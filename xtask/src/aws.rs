@@ -20,6 +20,16 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 }
 
+/// The stage a command acts on, and how to reach its AWS account.
+#[derive(Debug, Clone, Args)]
+pub struct StageArgs {
+    /// The stage, as named in stages.toml
+    #[arg(long, short)]
+    pub stage: String,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
 /// The clients one command needs, built once.
 #[derive(Debug, Clone)]
 pub struct Clients {

@@ -47,9 +47,9 @@ pub enum Command {
     /// Deploy a stage: build, upload, and apply reviewed change sets to its data and api stacks
     Deploy(crate::deploy::DeployArgs),
     /// Compare the synthesized stacks with the deployed ones; exit 0 when they match, 1 when they differ
-    Diff(crate::inspect::StageArgs),
+    Diff(crate::aws::StageArgs),
     /// Show a stage's stacks: state, last events, outputs; watch a stack that is still changing
-    Status(crate::inspect::StageArgs),
+    Status(crate::aws::StageArgs),
     /// Delete a stage's api stack, and with --include-data its data stack
     Destroy(crate::destroy::DestroyArgs),
     /// Run the whole API on 127.0.0.1 from the synthesized templates and the real functions, with an AWS emulator

@@ -18,18 +18,15 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::Value;
 
-use crate::aws::{AwsArgs, Clients, describe};
+use crate::aws::{Clients, StageArgs, describe};
 use crate::package::{self, Artifact, Profile};
-use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, load_config, templates};
+use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target, templates};
 use changes::{Body, IamDiff, Prepared};
 
 #[derive(Debug, Clone, Args)]
 pub struct DeployArgs {
-    /// The stage to deploy, as named in stages.toml
-    #[arg(long, short)]
-    pub stage: String,
     #[command(flatten)]
-    pub aws: AwsArgs,
+    pub on: StageArgs,
     /// Execute without asking (required when there is no terminal to ask on)
     #[arg(long, short)]
     pub yes: bool,
@@ -86,15 +83,15 @@ pub enum Outcome {
 
 pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Outcome> {
     let root = crate::root_of(config_path);
-    let config = load_config(config_path)?;
-    let stage = config.stage(&args.stage)?;
+    let target = Target::load(config_path, &args.on.stage)?;
+    let (config, stage, names, stacks) = (&target.config, target.stage(), &target.names, &target.stacks);
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !args.yes && !args.no_execute && !interactive {
         return Err(BadInput("no terminal to confirm on; pass --yes to deploy without asking (or --no-execute to review only)".into()).into());
     }
 
     // 1. What is deployed is what was reviewed.
-    let files = synth::files(&config, stage);
+    let files = synth::files(config, stage);
     let drift = templates::compare(&root, &files, false)?;
     if !drift.is_empty() {
         for d in &drift {
@@ -109,11 +106,9 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         }
         eprintln!("warning: deploying templates that differ from the committed ones (--allow-stale)");
     }
-    let names = synth::Names::new(&config.project, stage);
-    let stacks = synth::synth(&config, stage);
 
     // 2. The right account.
-    let clients = Clients::new(&args.aws, stage).await?;
+    let clients = Clients::new(&args.on.aws, stage).await?;
     let identity = clients.sts.get_caller_identity().send().await.map_err(|e| anyhow::anyhow!(describe(&e))).context("asking STS who the credentials belong to")?;
     let account = identity.account.unwrap_or_default();
     if let Some(expected) = &stage.account
@@ -147,7 +142,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
 
     // 4 and 5. Each stack in order: change set, review, execute, watch.
     let poll = clients.poll;
-    for (stack, template) in stacks.named(&names) {
+    for (stack, template) in stacks.named(names) {
         let is_api = stack == names.api_stack();
         let stack_parameters: &[(String, String)] = if is_api { &parameters } else { &[] };
         let json = template.to_json();
@@ -172,7 +167,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     }
 
     // Outputs, the API URL first.
-    for (stack, _) in stacks.named(&names) {
+    for (stack, _) in stacks.named(names) {
         report.outputs.extend(outputs(&clients.cfn, &stack).await?);
     }
     if let Some(url) = report.outputs.get("ApiUrl") {
@@ -260,11 +255,11 @@ impl StackStep<'_> {
             Some("UPDATE_ROLLBACK_FAILED") => bail!(
                 "{stack} is in UPDATE_ROLLBACK_FAILED: a rollback could not finish. Fix the cause shown by `cargo xtask status --stage {}`, \
                  then run `aws cloudformation continue-update-rollback --stack-name {stack}` and deploy again",
-                args.stage
+                args.on.stage
             ),
             Some(s) if s.ends_with("_IN_PROGRESS") => bail!(
                 "{stack} is busy ({s}); wait for it with `cargo xtask status --stage {}` and deploy again",
-                args.stage
+                args.on.stage
             ),
             _ => {}
         }
@@ -321,7 +316,7 @@ impl StackStep<'_> {
         let settled = tokio::select! {
             settled = events::watch(cfn, stack, seen, poll) => settled?,
             _ = tokio::signal::ctrl_c() => {
-                eprintln!("\ninterrupted: CloudFormation keeps going without us; `cargo xtask status --stage {}` resumes watching", args.stage);
+                eprintln!("\ninterrupted: CloudFormation keeps going without us; `cargo xtask status --stage {}` resumes watching", args.on.stage);
                 return Ok(StepResult::Failed);
             }
         };

@@ -7,17 +7,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::aws::{AwsArgs, Clients, describe};
+use crate::aws::{Clients, StageArgs, describe};
 use crate::deploy::{ask, events};
-use crate::{BadInput, EXIT_DIFFERENCE, load_config};
+use crate::{BadInput, EXIT_DIFFERENCE, Target};
 
 #[derive(Debug, Clone, Args)]
 pub struct DestroyArgs {
-    /// The stage, as named in stages.toml
-    #[arg(long, short)]
-    pub stage: String,
     #[command(flatten)]
-    pub aws: AwsArgs,
+    pub on: StageArgs,
     /// Also delete the data stack (users table, key, secret); asks for the stage name to be typed back
     #[arg(long)]
     pub include_data: bool,
@@ -33,8 +30,8 @@ pub struct DestroyArgs {
 }
 
 pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(config_path)?;
-    let stage = config.stage(&args.stage)?;
+    let target = Target::load(config_path, &args.on.stage)?;
+    let (stage, names, stacks) = (target.stage(), &target.names, &target.stacks);
     if stage.protect && !args.force {
         return Err(BadInput(format!(
             "stage {} is protected (protect = true in stages.toml); pass --force to destroy it anyway",
@@ -49,11 +46,9 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
     if args.include_data && !interactive && args.confirm_stage.as_deref() != Some(stage.name.as_str()) {
         return Err(BadInput(format!("deleting the data stack needs the stage name typed back: pass --confirm-stage {}", stage.name)).into());
     }
-    let names = synth::Names::new(&config.project, stage);
-    let stacks = synth::synth(&config, stage);
 
     crate::aws::runtime()?.block_on(async {
-        let clients = Clients::new(&args.aws, stage).await?;
+        let clients = Clients::new(&args.on.aws, stage).await?;
         let poll = clients.poll;
         let api = names.api_stack();
         if !args.yes && !ask(interactive, &format!("delete stack {api}?"))? {

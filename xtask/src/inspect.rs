@@ -5,33 +5,20 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Args;
 use serde_json::Value;
 
-use crate::aws::{AwsArgs, Clients, describe, runtime};
+use crate::aws::{Clients, StageArgs, describe, runtime};
 use crate::deploy::changes::IamDiff;
 use crate::deploy::{deployed_template, events, outputs};
-use crate::{EXIT_DIFFERENCE, load_config};
-
-#[derive(Debug, Clone, Args)]
-pub struct StageArgs {
-    /// The stage, as named in stages.toml
-    #[arg(long, short)]
-    pub stage: String,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-}
+use crate::{EXIT_DIFFERENCE, Target};
 
 /// Compares each synthesized stack with the deployed one: exit 0 when all match, 1 when any differs.
 pub fn diff(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(config_path)?;
-    let stage = config.stage(&args.stage)?;
-    let names = synth::Names::new(&config.project, stage);
-    let stacks = synth::synth(&config, stage);
+    let target = Target::load(config_path, &args.stage)?;
     runtime()?.block_on(async {
-        let clients = Clients::new(&args.aws, stage).await?;
+        let clients = Clients::new(&args.aws, target.stage()).await?;
         let mut differs = false;
-        for (stack, template) in stacks.named(&names) {
+        for (stack, template) in target.stacks.named(&target.names) {
             let text = match deployed_template(&clients.cfn, &stack).await? {
                 None => format!("{stack}: not deployed\n"),
                 Some(deployed) => {
@@ -124,14 +111,11 @@ fn short(v: &Value) -> String {
 
 /// Prints each stack's state, its last events and outputs; watches a stack that is still changing.
 pub fn status(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(config_path)?;
-    let stage = config.stage(&args.stage)?;
-    let names = synth::Names::new(&config.project, stage);
-    let stacks = synth::synth(&config, stage);
+    let target = Target::load(config_path, &args.stage)?;
     runtime()?.block_on(async {
-        let clients = Clients::new(&args.aws, stage).await?;
+        let clients = Clients::new(&args.aws, target.stage()).await?;
         let mut healthy = true;
-        for (stack, _) in stacks.named(&names) {
+        for (stack, _) in target.stacks.named(&target.names) {
             let Some(state) = events::status(&clients.cfn, &stack).await? else {
                 println!("{stack}: not deployed");
                 healthy = false;

@@ -44,6 +44,32 @@ pub fn load_config(path: &Path) -> anyhow::Result<synth::Config> {
     Ok(synth::parse(&name, &text).map_err(BadConfig)?)
 }
 
+/// One stage of a stages file, resolved: the config, the stage's AWS names and its synthesized stacks.
+#[derive(Debug)]
+pub struct Target {
+    pub config: synth::Config,
+    pub names: synth::Names,
+    pub stacks: synth::Stacks,
+    stage: String,
+}
+
+impl Target {
+    /// Reads the stages file and synthesizes `stage`; a bad file or an unknown stage is bad input.
+    pub fn load(config_path: &Path, stage: &str) -> anyhow::Result<Target> {
+        let config = load_config(config_path)?;
+        let resolved = config.stage(stage)?;
+        let names = synth::Names::new(&config.project, resolved);
+        let stacks = synth::synth(&config, resolved);
+        let stage = resolved.name.clone();
+        Ok(Target { config, names, stacks, stage })
+    }
+
+    pub fn stage(&self) -> &synth::Stage {
+        // `load` made sure the stage exists, and the config is not changed after.
+        &self.config.stages[&self.stage]
+    }
+}
+
 /// The directory `templates/` lives in: the one holding the config file.
 pub fn root_of(config_path: &Path) -> PathBuf {
     match config_path.parent() {
