@@ -85,8 +85,10 @@ struct CacheState {
     ring: Option<Arc<KeyRing>>,
     /// When the ring in `ring` was fetched.
     fetched_at: u64,
-    /// When a fetch was last attempted, successful or not.
-    attempted_at: Option<u64>,
+    /// When an unknown key id last made the cache fetch, successfully or not. The cold-start fetch
+    /// does not count: a token signed just after a rotation must not be denied (and that Deny cached
+    /// by API Gateway) because the function happened to start less than a minute before.
+    refreshed_at: Option<u64>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for KeyCache<S> {
@@ -131,18 +133,19 @@ impl<S: SecretSource> KeyCache<S> {
         }
     }
 
-    /// Called when a token names a key id the ring lacks: fetches again unless the last attempt was
-    /// less than [`UNKNOWN_KID_REFRESH_SECONDS`] ago. `Ok(None)` means "too soon, use what you have".
+    /// Called when a token names a key id the ring lacks: fetches again unless an unknown key id
+    /// already did less than [`UNKNOWN_KID_REFRESH_SECONDS`] ago. `Ok(None)` means "too soon, use
+    /// what you have".
     pub async fn refresh_for_unknown_kid(&self, now: u64) -> Result<Option<Arc<KeyRing>>, SecretError> {
         let mut state = self.state.lock().await;
-        if state.attempted_at.is_some_and(|at| now < at.saturating_add(UNKNOWN_KID_REFRESH_SECONDS)) {
+        if state.refreshed_at.is_some_and(|at| now < at.saturating_add(UNKNOWN_KID_REFRESH_SECONDS)) {
             return Ok(None);
         }
+        state.refreshed_at = Some(now);
         self.load(&mut state, now).await.map(Some)
     }
 
     async fn load(&self, state: &mut CacheState, now: u64) -> Result<Arc<KeyRing>, SecretError> {
-        state.attempted_at = Some(now);
         let versions = self.source.fetch().await?;
         let ring = Arc::new(KeyRing::new(&versions.current, versions.previous.as_ref())?);
         tracing::info!(current = ring.current_kid(), previous = ring.previous_kid(), "loaded the signing secret");
