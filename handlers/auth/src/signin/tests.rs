@@ -1,6 +1,5 @@
 //! Tests of the signin handler with fakes: tokens, identical refusals, tampering and failures.
 
-
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 
