@@ -77,7 +77,18 @@ pub fn files(config: &Config, stage: &Stage) -> Vec<File> {
     }
     out.push(File { path: format!("{dir}/api.yaml"), contents: render(&stacks.api) });
     let rows = review::rows_of(&stacks, &names);
-    out.push(File { path: format!("{dir}/iam.md"), contents: review::markdown(names.prefix(), &rows) });
+    let mut notes = Vec::new();
+    if let config::Provision::Import { arn, .. } = &stage.key {
+        notes.push(format!(
+            "The imported KMS key `{arn}` keeps its own key policy, which this project does not manage: it must let \
+             role `{}` call `kms:Encrypt` and role `{}` call `kms:Decrypt`, with the `{}` encryption context, or \
+             signup and signin fail.",
+            names.role(contract::Function::Signup),
+            names.role(contract::Function::Signin),
+            contract::kms::CONTEXT_KEY
+        ));
+    }
+    out.push(File { path: format!("{dir}/iam.md"), contents: review::markdown(names.prefix(), &rows, &notes) });
     out
 }
 

@@ -382,3 +382,15 @@ fn iam_review_lists_every_grant_once_in_order() {
     let unique: BTreeSet<&&str> = rows.iter().collect();
     assert_eq!(unique.len(), rows.len());
 }
+
+#[test]
+fn iam_review_warns_that_an_imported_key_keeps_its_own_policy() {
+    let c = config(IMPORTING);
+    let iam = |stage: &str| {
+        synth::files(&c, &c.stages[stage]).into_iter().find(|f| f.path.ends_with("iam.md")).map(|f| f.contents).unwrap_or_default()
+    };
+    let legacy = iam("legacy");
+    assert!(legacy.contains("**Not granted here.** The imported KMS key `arn:aws:kms:eu-west-1:123456789012:key/"), "{legacy}");
+    assert!(legacy.contains("role `auth-legacy-signup` call `kms:Encrypt`"), "{legacy}");
+    assert!(!iam("mapped").contains("Not granted here"));
+}
