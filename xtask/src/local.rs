@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use contract::Function;
 use synth::config::Provision;
@@ -164,22 +164,9 @@ async fn start_moto(port: Option<u16>) -> anyhow::Result<(Option<devenv::Moto>, 
 /// `cargo xtask build` it neither cross-compiles nor packages: the binaries run here, and the zips
 /// under target/lambda stay the release ones that deploy uploads.
 pub async fn build_functions(profile: Profile) -> anyhow::Result<PathBuf> {
-    let root = devenv::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = tokio::process::Command::new(cargo);
-    cmd.current_dir(&root).arg("build");
-    if profile == Profile::Release {
-        cmd.arg("--release");
-    }
-    for f in Function::ALL {
-        cmd.args(["-p", f.name()]);
-    }
-    println!("building {} functions ({profile:?})...", Function::ALL.len());
-    let status = cmd.status().await.context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build of the functions failed; fix the errors above and run again");
-    }
-    Ok(devenv::target_dir().join(if profile == Profile::Release { "release" } else { "debug" }))
+    tokio::task::spawn_blocking(move || crate::package::compile(&devenv::workspace_root(), None, profile))
+        .await
+        .context("building the functions")?
 }
 
 /// The running local API.

@@ -59,28 +59,7 @@ pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Resul
         ))
         .into());
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root).arg("build");
-    if profile == Profile::Release {
-        cmd.arg("--release");
-    }
-    for f in Function::ALL {
-        cmd.args(["-p", f.name()]);
-    }
-    if !native {
-        cmd.args(["--target", target]);
-    }
-    eprintln!("building {} functions ({:?}, {target})...", Function::ALL.len(), profile);
-    let status = cmd.status().context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build of the functions failed");
-    }
-    let mut out_dir = devenv::target_dir();
-    if !native {
-        out_dir.push(target);
-    }
-    out_dir.push(if profile == Profile::Release { "release" } else { "debug" });
+    let out_dir = compile(root, (!native).then_some(target), profile)?;
 
     Function::ALL
         .iter()
@@ -104,6 +83,35 @@ pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Resul
             package(f, &bytes)
         })
         .collect()
+}
+
+/// Compiles the four function binaries, for `target` (a cross-compilation triple) or for this machine,
+/// and returns the directory that holds them. Shared by `build` and `cargo xtask local`, which runs
+/// the binaries here and packages nothing.
+pub fn compile(root: &Path, target: Option<&str>, profile: Profile) -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).arg("build");
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    for f in Function::ALL {
+        cmd.args(["-p", f.name()]);
+    }
+    if let Some(target) = target {
+        cmd.args(["--target", target]);
+    }
+    eprintln!("building {} functions ({profile:?}, {})...", Function::ALL.len(), target.unwrap_or("this machine"));
+    let status = cmd.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build of the functions failed; fix the errors above and run again");
+    }
+    let mut out_dir = devenv::target_dir();
+    if let Some(target) = target {
+        out_dir.push(target);
+    }
+    out_dir.push(if profile == Profile::Release { "release" } else { "debug" });
+    Ok(out_dir)
 }
 
 fn target_installed(target: &str) -> bool {
