@@ -252,19 +252,35 @@ impl Validator<'_> {
         let project = self.name(&raw.project, "project", MAX_NAME_LEN)?;
         self.region(&raw.region)?;
         self.settings_values(&raw.defaults.memory_mb, &raw.defaults.timeout_seconds, &raw.defaults.log_retention_days)?;
-        self.stage_values(&raw.defaults.token_lifetime_seconds, &raw.defaults.authorizer_cache_ttl_seconds, &raw.defaults.throttle)?;
+        self.stage_values(
+            &raw.defaults.token_lifetime_seconds,
+            &raw.defaults.authorizer_cache_ttl_seconds,
+            &raw.defaults.throttle,
+        )?;
         self.tags(&raw.defaults.tags)?;
         let default_functions = self.functions(&raw.defaults.functions)?;
 
         let stages_span = raw.stages.span();
         let raw_stages = raw.stages.into_inner();
         if raw_stages.is_empty() {
-            return Err(self.err(stages_span, "no stages defined", "add a section such as [stages.dev] with at least a region"));
+            return Err(self.err(
+                stages_span,
+                "no stages defined",
+                "add a section such as [stages.dev] with at least a region",
+            ));
         }
         let mut stages = BTreeMap::new();
         let mut mappings: BTreeMap<(String, Option<String>), String> = BTreeMap::new();
         for (name, raw_stage) in raw_stages {
-            let stage = self.stage(&project, raw.region.get_ref(), raw.architecture, &raw.defaults, &default_functions, &name, raw_stage)?;
+            let stage = self.stage(
+                &project,
+                raw.region.get_ref(),
+                raw.architecture,
+                &raw.defaults,
+                &default_functions,
+                &name,
+                raw_stage,
+            )?;
             if let Some(domain) = &stage.domain {
                 let key = (domain.name.clone(), domain.base_path.clone());
                 if let Some(other) = mappings.insert(key, stage.name.clone()) {
@@ -292,7 +308,9 @@ impl Validator<'_> {
             return Err(self.err(
                 name.span(),
                 format!("invalid {what} name `{n}`"),
-                format!("use lowercase letters, digits and single hyphens, starting with a letter, at most {max} characters"),
+                format!(
+                    "use lowercase letters, digits and single hyphens, starting with a letter, at most {max} characters"
+                ),
             ));
         }
         Ok(n.clone())
@@ -308,7 +326,11 @@ impl Validator<'_> {
         if valid {
             Ok(())
         } else {
-            Err(self.err(region.span(), format!("`{r}` is not an AWS region"), "use a region code such as `us-east-1` or `eu-west-2`"))
+            Err(self.err(
+                region.span(),
+                format!("`{r}` is not an AWS region"),
+                "use a region code such as `us-east-1` or `eu-west-2`",
+            ))
         }
     }
 
@@ -366,8 +388,13 @@ impl Validator<'_> {
 
     fn tags(&self, tags: &BTreeMap<Spanned<String>, Spanned<String>>) -> Result<(), ConfigError> {
         for (k, v) in tags {
-            if k.get_ref().is_empty() || k.get_ref().len() > 128 || k.get_ref().to_ascii_lowercase().starts_with("aws:") {
-                return Err(self.err(k.span(), format!("invalid tag key `{}`", k.get_ref()), "use 1 to 128 characters, not starting with `aws:`"));
+            if k.get_ref().is_empty() || k.get_ref().len() > 128 || k.get_ref().to_ascii_lowercase().starts_with("aws:")
+            {
+                return Err(self.err(
+                    k.span(),
+                    format!("invalid tag key `{}`", k.get_ref()),
+                    "use 1 to 128 characters, not starting with `aws:`",
+                ));
             }
             if v.get_ref().len() > 256 {
                 return Err(self.err(v.span(), "tag value is longer than 256 characters", "shorten the value"));
@@ -425,7 +452,11 @@ impl Validator<'_> {
         let region = raw.region.as_ref().map_or(default_region, |r| r.get_ref()).to_owned();
         let account = match &raw.account {
             Some(a) if a.get_ref().len() != 12 || !a.get_ref().bytes().all(|b| b.is_ascii_digit()) => {
-                return Err(self.err(a.span(), format!("`{}` is not an AWS account id", a.get_ref()), "use the 12-digit account id, as a string"));
+                return Err(self.err(
+                    a.span(),
+                    format!("`{}` is not an AWS account id", a.get_ref()),
+                    "use the 12-digit account id, as a string",
+                ));
             }
             Some(a) => Some(a.get_ref().clone()),
             None => None,
@@ -435,11 +466,16 @@ impl Validator<'_> {
         self.tags(&raw.tags)?;
         let stage_functions = self.functions(&raw.functions)?;
 
-        let token_lifetime_seconds = pick(&[&raw.token_lifetime_seconds, &defaults.token_lifetime_seconds], FALLBACK_TOKEN_LIFETIME);
+        let token_lifetime_seconds =
+            pick(&[&raw.token_lifetime_seconds, &defaults.token_lifetime_seconds], FALLBACK_TOKEN_LIFETIME);
         let authorizer_cache_ttl_seconds =
             pick(&[&raw.authorizer_cache_ttl_seconds, &defaults.authorizer_cache_ttl_seconds], FALLBACK_CACHE_TTL);
         if authorizer_cache_ttl_seconds > token_lifetime_seconds {
-            let span = raw.authorizer_cache_ttl_seconds.as_ref().or(defaults.authorizer_cache_ttl_seconds.as_ref()).map_or(name.span(), |s| s.span());
+            let span = raw
+                .authorizer_cache_ttl_seconds
+                .as_ref()
+                .or(defaults.authorizer_cache_ttl_seconds.as_ref())
+                .map_or(name.span(), |s| s.span());
             return Err(self.err(
                 span,
                 format!("authorizer_cache_ttl_seconds ({authorizer_cache_ttl_seconds}) is longer than token_lifetime_seconds ({token_lifetime_seconds})"),
@@ -453,7 +489,10 @@ impl Validator<'_> {
             let in_defaults = default_functions.get(&f).map(|(_, s)| *s);
             // Most specific first: the function in this stage, this stage, the function in
             // [defaults], [defaults], then the built-in fallback.
-            let layer = |get: fn(&RawFunction) -> &Option<Spanned<u32>>, stage: &Option<Spanned<u32>>, default: &Option<Spanned<u32>>, fallback: u32| {
+            let layer = |get: fn(&RawFunction) -> &Option<Spanned<u32>>,
+                         stage: &Option<Spanned<u32>>,
+                         default: &Option<Spanned<u32>>,
+                         fallback: u32| {
                 let none = None;
                 pick(&[in_stage.map_or(&none, get), stage, in_defaults.map_or(&none, get), default], fallback)
             };
@@ -461,7 +500,12 @@ impl Validator<'_> {
                 f,
                 FunctionSettings {
                     memory_mb: layer(|r| &r.memory_mb, &raw.memory_mb, &defaults.memory_mb, FALLBACK.memory_mb),
-                    timeout_seconds: layer(|r| &r.timeout_seconds, &raw.timeout_seconds, &defaults.timeout_seconds, FALLBACK.timeout_seconds),
+                    timeout_seconds: layer(
+                        |r| &r.timeout_seconds,
+                        &raw.timeout_seconds,
+                        &defaults.timeout_seconds,
+                        FALLBACK.timeout_seconds,
+                    ),
                     log_retention_days: layer(
                         |r| &r.log_retention_days,
                         &raw.log_retention_days,
@@ -479,7 +523,10 @@ impl Validator<'_> {
             let span = raw.tags.keys().next().map_or(name.span(), |k| k.span());
             return Err(self.err(
                 span,
-                format!("stage {stage_name} has {} tags with those of [defaults]; AWS allows {MAX_TAGS} per resource", tags.len()),
+                format!(
+                    "stage {stage_name} has {} tags with those of [defaults]; AWS allows {MAX_TAGS} per resource",
+                    tags.len()
+                ),
                 "remove some tags",
             ));
         }
@@ -493,7 +540,11 @@ impl Validator<'_> {
                     Err(e) => Err(self.err(
                         v.span(),
                         e,
-                        format!("write \"create\", or the ARN of an existing {} resource such as `{}`", kind.service(), kind.example()),
+                        format!(
+                            "write \"create\", or the ARN of an existing {} resource such as `{}`",
+                            kind.service(),
+                            kind.example()
+                        ),
                     )),
                 },
             }
@@ -509,7 +560,10 @@ impl Validator<'_> {
             account,
             protect: raw.protect,
             architecture: raw.architecture.unwrap_or(default_architecture),
-            log_retention_days: pick(&[&raw.log_retention_days, &defaults.log_retention_days], FALLBACK.log_retention_days),
+            log_retention_days: pick(
+                &[&raw.log_retention_days, &defaults.log_retention_days],
+                FALLBACK.log_retention_days,
+            ),
             token_lifetime_seconds,
             authorizer_cache_ttl_seconds,
             throttle: raw.throttle.or(defaults.throttle.clone()).map_or(FALLBACK_THROTTLE, |t| *t.get_ref()),
@@ -532,12 +586,20 @@ impl Validator<'_> {
                     && !l.ends_with('-')
             });
         if name.len() > 253 || !labels_ok {
-            return Err(self.err(raw.name.span(), format!("`{name}` is not a domain name"), "use a lowercase host name such as `api.example.com`"));
+            return Err(self.err(
+                raw.name.span(),
+                format!("`{name}` is not a domain name"),
+                "use a lowercase host name such as `api.example.com`",
+            ));
         }
         let certificate_arn = match &raw.certificate_arn {
             Some(c) => {
                 arn::check(c.get_ref(), ArnKind::Certificate, region, account).map_err(|e| {
-                    self.err(c.span(), e, "a regional API needs an ACM certificate in the stage's own region and account")
+                    self.err(
+                        c.span(),
+                        e,
+                        "a regional API needs an ACM certificate in the stage's own region and account",
+                    )
                 })?;
                 Some(c.get_ref().clone())
             }
@@ -548,7 +610,11 @@ impl Validator<'_> {
             Some(p) => {
                 let ok = p.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
                 if !ok {
-                    return Err(self.err(p.span(), format!("`{}` is not a base path", p.get_ref()), "use letters, digits, `.`, `_` and `-`, without slashes"));
+                    return Err(self.err(
+                        p.span(),
+                        format!("`{}` is not a base path", p.get_ref()),
+                        "use letters, digits, `.`, `_` and `-`, without slashes",
+                    ));
                 }
                 Some(p.get_ref().clone())
             }

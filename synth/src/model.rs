@@ -134,7 +134,6 @@ impl Expr {
         parts.extend(rest);
         Expr::sub(parts)
     }
-
 }
 
 impl Part {
@@ -360,8 +359,13 @@ impl Template {
     pub fn add_with<T: Into<Resource>>(&mut self, id: &str, resource: T, attrs: impl FnOnce(&mut Entry)) -> Handle<T> {
         let id = LogicalId::new(id).unwrap_or_else(|e| panic!("{e}"));
         let properties: Resource = resource.into();
-        let mut entry =
-            Entry { kind: properties.kind(), depends_on: Vec::new(), deletion_policy: None, update_replace_policy: None, properties };
+        let mut entry = Entry {
+            kind: properties.kind(),
+            depends_on: Vec::new(),
+            deletion_policy: None,
+            update_replace_policy: None,
+            properties,
+        };
         attrs(&mut entry);
         assert!(entry.depends_on.iter().all(|d| self.resources.contains_key(d)), "{id} depends on a missing resource");
         let previous = self.resources.insert(id.clone(), entry);
@@ -468,13 +472,19 @@ mod tests {
 
     #[test]
     fn import_value_names_the_export() {
-        assert_eq!(js(&Expr::ImportValue("auth-dev-table-arn".into())), json!({"Fn::ImportValue": "auth-dev-table-arn"}));
+        assert_eq!(
+            js(&Expr::ImportValue("auth-dev-table-arn".into())),
+            json!({"Fn::ImportValue": "auth-dev-table-arn"})
+        );
     }
 
     #[test]
     fn arn_helper_builds_a_regional_arn() {
         let e = Expr::arn("logs", true, ["log-group:x".into()]);
-        assert_eq!(js(&e), json!({"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:x"}));
+        assert_eq!(
+            js(&e),
+            json!({"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:x"})
+        );
         let global = Expr::arn("iam", false, ["role/r".into()]);
         assert_eq!(js(&global), json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/r"}));
     }

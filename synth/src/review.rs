@@ -52,7 +52,13 @@ pub fn rows<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Ve
                     }
                 }
                 "AWS::KMS::Key" => {
-                    push(&mut rows, &properties["KeyPolicy"], None, &format!("key {id}"), &format!("{stack} {id} key policy"));
+                    push(
+                        &mut rows,
+                        &properties["KeyPolicy"],
+                        None,
+                        &format!("key {id}"),
+                        &format!("{stack} {id} key policy"),
+                    );
                 }
                 "AWS::Lambda::Permission" => rows.push(Row {
                     principal: display(&properties["Principal"]),
@@ -154,7 +160,6 @@ pub fn display(v: &Value) -> String {
 
 const COLUMNS: [&str; 5] = ["principal", "action", "resource", "condition", "granted by"];
 
-
 fn cells(row: &Row) -> [&str; 5] {
     [&row.principal, &row.action, &row.resource, &row.condition, &row.granted_by]
 }
@@ -178,7 +183,8 @@ pub fn markdown(prefix: &str, rows: &[Row], notes: &[String]) -> String {
     let _ = writeln!(out, "| {} |", COLUMNS.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(COLUMNS.len()));
     for row in rows {
-        let escaped: Vec<String> = cells(row).iter().map(|c| if c.is_empty() { "-".to_owned() } else { c.replace('|', "\\|") }).collect();
+        let escaped: Vec<String> =
+            cells(row).iter().map(|c| if c.is_empty() { "-".to_owned() } else { c.replace('|', "\\|") }).collect();
         let _ = writeln!(out, "| {} |", escaped.join(" | "));
     }
     out

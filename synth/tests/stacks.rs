@@ -145,7 +145,13 @@ fn key_policy_names_only_the_account_and_lets_it_administer() {
     }
     assert!(strings(&statements[0]["Action"]).contains(&"kms:PutKeyPolicy".to_owned()), "lockout safety check");
     let use_by = |action: &str| {
-        statements.as_array().into_iter().flatten().find(|s| strings(&s["Action"]) == [action]).cloned().unwrap_or_default()
+        statements
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| strings(&s["Action"]) == [action])
+            .cloned()
+            .unwrap_or_default()
     };
     assert_eq!(
         use_by("kms:Encrypt")["Condition"]["StringEquals"]["aws:PrincipalArn"],
@@ -232,7 +238,10 @@ fn stage_logs_access_and_throttles() {
         .iter()
         .map(|(_, r)| format!("{} {}", r["Properties"]["ResponseType"], r["Properties"]["StatusCode"]))
         .collect();
-    assert_eq!(responses, BTreeSet::from(["\"ACCESS_DENIED\" \"403\"".to_owned(), "\"UNAUTHORIZED\" \"401\"".to_owned()]));
+    assert_eq!(
+        responses,
+        BTreeSet::from(["\"ACCESS_DENIED\" \"403\"".to_owned(), "\"UNAUTHORIZED\" \"401\"".to_owned()])
+    );
 }
 
 #[test]
@@ -245,7 +254,8 @@ fn functions_take_code_from_parameters_and_env_from_the_contract() {
     assert_eq!(f["MemorySize"], 1024);
     assert_eq!(f["Code"], json!({"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "SigninCodeKey"}}));
     assert_eq!(f["LoggingConfig"]["LogGroup"], json!({"Ref": "SigninLogGroup"}));
-    let vars: BTreeSet<&str> = f["Environment"]["Variables"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+    let vars: BTreeSet<&str> =
+        f["Environment"]["Variables"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
     let want: BTreeSet<&str> = contract::Function::Signin.env().iter().map(|v| v.name()).collect();
     assert_eq!(vars, want);
     assert_eq!(f["Environment"]["Variables"]["AUTH_TABLE_NAME"], json!({"Fn::ImportValue": "auth-dev-table-name"}));
@@ -268,7 +278,9 @@ fn protect_retains_stateful_resources() {
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
     assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
-    assert!(prod["Resources"]["JwtSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"].as_u64() >= Some(64));
+    assert!(
+        prod["Resources"]["JwtSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"].as_u64() >= Some(64)
+    );
 }
 
 /// A stage that imports everything and has a custom domain: every optional branch of the model.
@@ -279,10 +291,14 @@ fn imported_resources_are_not_created_and_their_arns_reach_the_api() {
     let (data, api) = stacks(IMPORTING, "legacy");
     assert!(data.is_none(), "nothing left to create");
     let signin = &api["Resources"]["SigninRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
-    let resources: Vec<String> = signin.as_array().into_iter().flatten().flat_map(|s| strings(&s["Resource"])).collect();
+    let resources: Vec<String> =
+        signin.as_array().into_iter().flatten().flat_map(|s| strings(&s["Resource"])).collect();
     assert!(resources.contains(&"arn:aws:dynamodb:eu-west-1:123456789012:table/Prod-Auth".to_owned()));
     assert!(resources.contains(&"arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth/jwt-AbCdEf".to_owned()));
-    assert_eq!(api["Resources"]["SignupFunction"]["Properties"]["Environment"]["Variables"]["AUTH_TABLE_NAME"], "Prod-Auth");
+    assert_eq!(
+        api["Resources"]["SignupFunction"]["Properties"]["Environment"]["Variables"]["AUTH_TABLE_NAME"],
+        "Prod-Auth"
+    );
     assert_eq!(api["Outputs"]["ApiUrl"]["Value"], "https://api.example.com/legacy");
     assert_eq!(api["Resources"]["ApiBasePathMapping"]["Properties"]["DomainName"], json!({"Ref": "ApiDomain"}));
 }
@@ -301,7 +317,8 @@ fn every_ref_and_get_att_names_a_resource_or_parameter() {
     for (text, stage) in [(STAGES, "dev"), (STAGES, "prod"), (IMPORTING, "legacy"), (IMPORTING, "mapped")] {
         let (data, api) = stacks(text, stage);
         for t in data.iter().chain([&api]) {
-            let mut known: BTreeSet<String> = t["Resources"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+            let mut known: BTreeSet<String> =
+                t["Resources"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
             known.extend(t["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k.clone()));
             check_refs(t, &known);
         }
@@ -336,11 +353,17 @@ fn bootstrap_sets_the_regions_api_gateway_logging_role_and_keeps_it() {
     let c = config(STAGES);
     let s = synth::synth(&c, &c.stages["dev"]);
     let t = s.bootstrap.to_json();
-    assert_eq!(t["Resources"]["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"], json!({"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}));
+    assert_eq!(
+        t["Resources"]["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"],
+        json!({"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]})
+    );
     let role = &t["Resources"]["ApiGatewayLogsRole"];
     assert_eq!(role["DeletionPolicy"], "Retain");
     assert!(role["Properties"].get("RoleName").is_none(), "one per region: CloudFormation names it");
-    assert_eq!(role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"], json!({"Service": "apigateway.amazonaws.com"}));
+    assert_eq!(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "apigateway.amazonaws.com"})
+    );
     assert_eq!(
         role["Properties"]["ManagedPolicyArns"],
         json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}])
@@ -387,10 +410,17 @@ fn iam_review_lists_every_grant_once_in_order() {
 fn iam_review_warns_that_an_imported_key_keeps_its_own_policy() {
     let c = config(IMPORTING);
     let iam = |stage: &str| {
-        synth::files(&c, &c.stages[stage]).into_iter().find(|f| f.path.ends_with("iam.md")).map(|f| f.contents).unwrap_or_default()
+        synth::files(&c, &c.stages[stage])
+            .into_iter()
+            .find(|f| f.path.ends_with("iam.md"))
+            .map(|f| f.contents)
+            .unwrap_or_default()
     };
     let legacy = iam("legacy");
-    assert!(legacy.contains("**Not granted here.** The imported KMS key `arn:aws:kms:eu-west-1:123456789012:key/"), "{legacy}");
+    assert!(
+        legacy.contains("**Not granted here.** The imported KMS key `arn:aws:kms:eu-west-1:123456789012:key/"),
+        "{legacy}"
+    );
     assert!(legacy.contains("role `auth-legacy-signup` call `kms:Encrypt`"), "{legacy}");
     assert!(!iam("mapped").contains("Not granted here"));
 }

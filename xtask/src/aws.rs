@@ -80,7 +80,9 @@ impl Clients {
 }
 
 /// The message of an SDK error, with its code, for people (`{:#}` of the SDK's error is verbose).
-pub fn describe<E>(err: &aws_sdk_cloudformation::error::SdkError<E, aws_sdk_cloudformation::config::http::HttpResponse>) -> String
+pub fn describe<E>(
+    err: &aws_sdk_cloudformation::error::SdkError<E, aws_sdk_cloudformation::config::http::HttpResponse>,
+) -> String
 where
     E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -95,12 +97,15 @@ where
                     // An answer the SDK could not parse (an emulator's crash page, a proxy): show it.
                     let raw = service.raw();
                     let body = raw.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
-                    let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect();
+                    let body: String =
+                        body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect();
                     format!("HTTP {} from the service: {body}", raw.status().as_u16())
                 }
             }
         }
-        SdkError::DispatchFailure(_) => format!("could not reach AWS ({err:?}); check the network, region and endpoint"),
+        SdkError::DispatchFailure(_) => {
+            format!("could not reach AWS ({err:?}); check the network, region and endpoint")
+        }
         SdkError::TimeoutError(_) => "the request to AWS timed out".to_owned(),
         other => format!("{other}"),
     }

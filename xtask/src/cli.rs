@@ -113,7 +113,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let started = std::time::Instant::now();
             let artifacts = crate::package::build(&devenv::workspace_root(), stage.architecture, profile)?;
             for a in &artifacts {
-                println!("{:<10} {:>8.1} KiB  sha256 {}  {}", a.function.name(), a.size as f64 / 1024.0, a.sha256, a.zip.display());
+                println!(
+                    "{:<10} {:>8.1} KiB  sha256 {}  {}",
+                    a.function.name(),
+                    a.size as f64 / 1024.0,
+                    a.sha256,
+                    a.zip.display()
+                );
             }
             println!("built and packaged {} functions in {:.1} s", artifacts.len(), started.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)

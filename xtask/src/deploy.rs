@@ -87,7 +87,10 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     let (config, stage, names, stacks) = (&target.config, target.stage(), &target.names, &target.stacks);
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !args.yes && !args.no_execute && !interactive {
-        return Err(BadInput("no terminal to confirm on; pass --yes to deploy without asking (or --no-execute to review only)".into()).into());
+        return Err(BadInput(
+            "no terminal to confirm on; pass --yes to deploy without asking (or --no-execute to review only)".into(),
+        )
+        .into());
     }
 
     // 1. What is deployed is what was reviewed.
@@ -109,7 +112,13 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
 
     // 2. The right account.
     let clients = Clients::new(&args.on.aws, stage).await?;
-    let identity = clients.sts.get_caller_identity().send().await.map_err(|e| anyhow::anyhow!(describe(&e))).context("asking STS who the credentials belong to")?;
+    let identity = clients
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .context("asking STS who the credentials belong to")?;
     let account = identity.account.unwrap_or_default();
     if let Some(expected) = &stage.account
         && expected != &account
@@ -132,7 +141,10 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         println!("created artifact bucket {bucket} (versioned, encrypted, not public)");
     }
     println!("artifacts in s3://{bucket}:");
-    let mut report = Report { uploaded: artifacts::upload(&clients.s3, &bucket, &config.project, &artifacts).await?, ..Report::default() };
+    let mut report = Report {
+        uploaded: artifacts::upload(&clients.s3, &bucket, &config.project, &artifacts).await?,
+        ..Report::default()
+    };
 
     let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.clone())];
     for a in &artifacts {
@@ -147,7 +159,8 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         let stack_parameters: &[(String, String)] = if is_api { &parameters } else { &[] };
         let json = template.to_json();
         let text = synth::render(template);
-        let step = StackStep { clients: &clients, stack: &stack, json: &json, text: &text, parameters: stack_parameters };
+        let step =
+            StackStep { clients: &clients, stack: &stack, json: &json, text: &text, parameters: stack_parameters };
         match step.run(args, interactive, &bucket, poll).await? {
             StepResult::Executed => report.executed.push(stack.clone()),
             StepResult::Unchanged => report.unchanged.push(stack.clone()),
@@ -189,7 +202,13 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
 
 /// The outputs of a stack, by key.
 pub async fn outputs(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    let out = cfn.describe_stacks().stack_name(stack).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("reading the outputs of {stack}"))?;
+    let out = cfn
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .with_context(|| format!("reading the outputs of {stack}"))?;
     Ok(out
         .stacks()
         .iter()
@@ -203,11 +222,14 @@ pub async fn deployed_template(cfn: &aws_sdk_cloudformation::Client, stack: &str
     match cfn.get_template().stack_name(stack).send().await {
         Ok(out) => {
             let body = out.template_body.unwrap_or_default();
-            let value: Value = serde_yaml::from_str(&body).with_context(|| format!("parsing the deployed template of {stack}"))?;
+            let value: Value =
+                serde_yaml::from_str(&body).with_context(|| format!("parsing the deployed template of {stack}"))?;
             Ok(Some(value))
         }
         Err(e) if describe(&e).contains("does not exist") => Ok(None),
-        Err(e) => Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("reading the deployed template of {stack}")),
+        Err(e) => {
+            Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("reading the deployed template of {stack}"))
+        }
     }
 }
 
@@ -228,7 +250,13 @@ enum StepResult {
 }
 
 impl StackStep<'_> {
-    async fn run(&self, args: &DeployArgs, interactive: bool, bucket: &str, poll: Duration) -> anyhow::Result<StepResult> {
+    async fn run(
+        &self,
+        args: &DeployArgs,
+        interactive: bool,
+        bucket: &str,
+        poll: Duration,
+    ) -> anyhow::Result<StepResult> {
         let cfn = &self.clients.cfn;
         let stack = self.stack;
         println!("\n== {stack}");
@@ -236,12 +264,21 @@ impl StackStep<'_> {
         match status.as_deref() {
             Some("ROLLBACK_COMPLETE") => {
                 // A failed first create leaves a stack that can only be deleted.
-                println!("{stack} is in ROLLBACK_COMPLETE after a failed first create; it must be deleted before it can be created again");
+                println!(
+                    "{stack} is in ROLLBACK_COMPLETE after a failed first create; it must be deleted before it can be created again"
+                );
                 if !(args.yes || ask(interactive, &format!("delete {stack} and create it again?"))?) {
-                    return Ok(StepResult::Refused(format!("{stack} is in ROLLBACK_COMPLETE; delete it (answer yes, or pass --yes) to deploy")));
+                    return Ok(StepResult::Refused(format!(
+                        "{stack} is in ROLLBACK_COMPLETE; delete it (answer yes, or pass --yes) to deploy"
+                    )));
                 }
                 let seen = events::seen(cfn, stack).await;
-                cfn.delete_stack().stack_name(stack).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("deleting {stack}"))?;
+                cfn.delete_stack()
+                    .stack_name(stack)
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!(describe(&e)))
+                    .with_context(|| format!("deleting {stack}"))?;
                 events::watch(cfn, stack, seen, poll).await?;
                 status = None;
             }
@@ -267,20 +304,26 @@ impl StackStep<'_> {
 
         let body = if self.text.len() > changes::INLINE_LIMIT {
             let key = format!("templates/{stack}/{}.yaml", sha_hex(self.text));
-            let url = artifacts::upload_template(&self.clients.s3, bucket, &key, self.text, &self.clients.region).await?;
-            println!("template is {} bytes, over the {} CloudFormation takes inline: passed as {url}", self.text.len(), changes::INLINE_LIMIT);
+            let url =
+                artifacts::upload_template(&self.clients.s3, bucket, &key, self.text, &self.clients.region).await?;
+            println!(
+                "template is {} bytes, over the {} CloudFormation takes inline: passed as {url}",
+                self.text.len(),
+                changes::INLINE_LIMIT
+            );
             Body::Url(url)
         } else {
             Body::Inline(self.text.to_owned())
         };
         let name = format!("xtask-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-        let (id, changes) = match changes::create(cfn, stack, &name, &body, self.parameters, status.is_none(), poll).await? {
-            Prepared::NoChanges => {
-                println!("no changes");
-                return Ok(StepResult::Unchanged);
-            }
-            Prepared::Ready { id, changes } => (id, changes),
-        };
+        let (id, changes) =
+            match changes::create(cfn, stack, &name, &body, self.parameters, status.is_none(), poll).await? {
+                Prepared::NoChanges => {
+                    println!("no changes");
+                    return Ok(StepResult::Unchanged);
+                }
+                Prepared::Ready { id, changes } => (id, changes),
+            };
         println!("{} change(s):", changes.len());
         print!("{}", changes::table(&changes));
         let iam = IamDiff::between(stack, deployed.as_ref(), self.json);
@@ -312,7 +355,12 @@ impl StackStep<'_> {
         }
 
         let seen = events::seen(cfn, stack).await;
-        cfn.execute_change_set().change_set_name(&id).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("executing the change set on {stack}"))?;
+        cfn.execute_change_set()
+            .change_set_name(&id)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!(describe(&e)))
+            .with_context(|| format!("executing the change set on {stack}"))?;
         let settled = tokio::select! {
             settled = events::watch(cfn, stack, seen, poll) => settled?,
             _ = tokio::signal::ctrl_c() => {
@@ -348,7 +396,12 @@ async fn discard(cfn: &aws_sdk_cloudformation::Client, stack: &str, id: &str, cr
 
 /// Deletes a stack that has no resources (REVIEW_IN_PROGRESS) and waits until it is gone.
 async fn delete_empty(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> anyhow::Result<()> {
-    cfn.delete_stack().stack_name(stack).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("deleting {stack}"))?;
+    cfn.delete_stack()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .with_context(|| format!("deleting {stack}"))?;
     for _ in 0..300 {
         if events::status(cfn, stack).await?.is_none() {
             return Ok(());

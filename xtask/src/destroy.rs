@@ -41,10 +41,16 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !args.yes && !interactive {
-        return Err(BadInput("no terminal to confirm on; pass --yes to delete the api stack without asking".into()).into());
+        return Err(
+            BadInput("no terminal to confirm on; pass --yes to delete the api stack without asking".into()).into()
+        );
     }
     if args.include_data && !interactive && args.confirm_stage.as_deref() != Some(stage.name.as_str()) {
-        return Err(BadInput(format!("deleting the data stack needs the stage name typed back: pass --confirm-stage {}", stage.name)).into());
+        return Err(BadInput(format!(
+            "deleting the data stack needs the stage name typed back: pass --confirm-stage {}",
+            stage.name
+        ))
+        .into());
     }
 
     crate::aws::runtime()?.block_on(async {
@@ -97,7 +103,9 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
                     .collect()
             }
             Err(e) if describe(&e).contains("does not exist") => Vec::new(),
-            Err(e) => return Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("listing the resources of {data}")),
+            Err(e) => {
+                return Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("listing the resources of {data}"));
+            }
         };
         if !delete(&clients, &data, poll).await? {
             return Ok(ExitCode::from(EXIT_DIFFERENCE));
@@ -127,13 +135,24 @@ async fn delete(clients: &Clients, stack: &str, poll: Duration) -> anyhow::Resul
         .unwrap_or_else(|| stack.to_owned());
     println!("deleting {stack} ({status})");
     let seen = events::seen(&clients.cfn, &id).await;
-    clients.cfn.delete_stack().stack_name(&id).send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("deleting {stack}"))?;
+    clients
+        .cfn
+        .delete_stack()
+        .stack_name(&id)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .with_context(|| format!("deleting {stack}"))?;
     let settled = events::watch(&clients.cfn, &id, seen, poll).await?;
     if settled.status == "DELETE_COMPLETE" {
         println!("{stack}: deleted");
         Ok(true)
     } else {
-        eprintln!("error: deleting {stack} failed ({}): {}", settled.status, settled.root_cause.unwrap_or_else(|| "no reason given".into()));
+        eprintln!(
+            "error: deleting {stack} failed ({}): {}",
+            settled.status,
+            settled.root_cause.unwrap_or_else(|| "no reason given".into())
+        );
         Ok(false)
     }
 }

@@ -142,7 +142,9 @@ pub fn status(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result
                 );
             }
             let settled = if state.ends_with("_IN_PROGRESS") {
-                println!("  {stack} is still changing; watching until it settles (Ctrl-C stops watching, not the update)");
+                println!(
+                    "  {stack} is still changing; watching until it settles (Ctrl-C stops watching, not the update)"
+                );
                 let seen = events::seen(&clients.cfn, &stack).await;
                 events::watch(&clients.cfn, &stack, seen, clients.poll).await?.status
             } else {

@@ -43,7 +43,8 @@ pub fn synthesize_into(root: &Path, config: &synth::Config) -> anyhow::Result<Ve
             let templates = files
                 .iter()
                 .filter(|f| {
-                    (f.path.starts_with(&format!("{}/{}/", synth::TEMPLATES_DIR, stage.name)) || f.path == synth::BOOTSTRAP_FILE)
+                    (f.path.starts_with(&format!("{}/{}/", synth::TEMPLATES_DIR, stage.name))
+                        || f.path == synth::BOOTSTRAP_FILE)
                         && f.path.ends_with(".yaml")
                 })
                 .map(|f| root.join(&f.path))

@@ -80,7 +80,11 @@ impl Options {
 /// The async runtime of a command that serves: two threads, so that the gateway, the Runtime APIs and
 /// the function processes' output make progress together (unlike deploy's sequential calls).
 pub fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 pub fn run(config_path: &Path, args: &LocalArgs) -> anyhow::Result<ExitCode> {
@@ -97,7 +101,8 @@ pub fn run(config_path: &Path, args: &LocalArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn wait_for_stop() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result.context("listening for Ctrl-C"),
         _ = terminate.recv() => Ok(()),
@@ -137,8 +142,15 @@ pub async fn prepare(config: &synth::Config, stage_name: &str, moto_port: Option
     let account = data::account(&sdk).await?;
     let exports = data::ensure(&sdk, &names.data_stack(), &data.to_json()).await?;
     let function_names: BTreeMap<String, Function> = Function::ALL.iter().map(|&f| (names.function(f), f)).collect();
-    let api = template::read(&stacks.api.to_json(), &exports, &function_names).context("reading the synthesized api template")?;
-    Ok(Prepared { moto, aws: Aws { endpoint, region: stage.region.clone() }, account, api, prefix: names.prefix().to_owned() })
+    let api = template::read(&stacks.api.to_json(), &exports, &function_names)
+        .context("reading the synthesized api template")?;
+    Ok(Prepared {
+        moto,
+        aws: Aws { endpoint, region: stage.region.clone() },
+        account,
+        api,
+        prefix: names.prefix().to_owned(),
+    })
 }
 
 async fn start_moto(port: Option<u16>) -> anyhow::Result<(Option<devenv::Moto>, String)> {
@@ -187,7 +199,10 @@ impl Local {
     pub async fn start(config: &synth::Config, options: &Options) -> anyhow::Result<Local> {
         // Bind first: a port in use should fail in a second, not after a build.
         let listener = TcpListener::bind(("127.0.0.1", options.port)).await.map_err(|e| {
-            BadInput(format!("cannot listen on 127.0.0.1:{}: {e}; pass --port with another port (0 picks a free one)", options.port))
+            BadInput(format!(
+                "cannot listen on 127.0.0.1:{}: {e}; pass --port with another port (0 picks a free one)",
+                options.port
+            ))
         })?;
         let addr = listener.local_addr().context("reading the API's address")?;
         let binaries = build_functions(options.profile).await?;
@@ -256,7 +271,10 @@ impl Local {
     pub fn banner(&self) -> String {
         let url = self.url();
         let api = self.api();
-        let mut out = format!("\nthe {} API is up ({:?} build of the functions; AWS emulator at {})\n\n", api.stage, self.profile, self.moto_endpoint);
+        let mut out = format!(
+            "\nthe {} API is up ({:?} build of the functions; AWS emulator at {})\n\n",
+            api.stage, self.profile, self.moto_endpoint
+        );
         for route in &api.routes {
             let function = api.functions.get(&route.function).map_or(route.function.name(), |f| f.name.as_str());
             out.push_str(&format!("  {:<5} {url}{:<10} -> {function}", route.method, route.path));
@@ -286,7 +304,9 @@ fn describe_source(source: &template::IdentitySource) -> String {
 /// The curl calls of the original walkthrough, with paths and header from the template.
 fn walkthrough(url: &str, api: &Api) -> String {
     let find = |f: Function| api.routes.iter().find(|r| r.function == f);
-    let (Some(signup), Some(signin), Some(hello)) = (find(Function::Signup), find(Function::Signin), find(Function::Hello)) else {
+    let (Some(signup), Some(signin), Some(hello)) =
+        (find(Function::Signup), find(Function::Signin), find(Function::Hello))
+    else {
         return String::new();
     };
     let header = hello.authorizer.as_ref().and_then(|a| {
@@ -297,14 +317,20 @@ fn walkthrough(url: &str, api: &Api) -> String {
     });
     let body = r#"'{"email":"alice@example.com","password":"correct horse battery staple"}'"#;
     let mut out = String::from("\ntry it:\n");
-    out.push_str(&format!("  curl -i -X {} {url}{} -H 'content-type: application/json' -d {body}\n", signup.method, signup.path));
+    out.push_str(&format!(
+        "  curl -i -X {} {url}{} -H 'content-type: application/json' -d {body}\n",
+        signup.method, signup.path
+    ));
     out.push_str(&format!(
         "  TOKEN=$(curl -s -X {} {url}{} -H 'content-type: application/json' -d {body} | sed -E 's/.*\"token\":\"([^\"]*)\".*/\\1/')\n",
         signin.method, signin.path
     ));
     out.push_str(&format!("  curl -i {url}{}                # 401: no token\n", hello.path));
     if let Some(header) = header {
-        out.push_str(&format!("  curl -i -H \"{header}: $TOKEN\" {url}{}   # 200: Hello, alice@example.com!\n", hello.path));
+        out.push_str(&format!(
+            "  curl -i -H \"{header}: $TOKEN\" {url}{}   # 200: Hello, alice@example.com!\n",
+            hello.path
+        ));
     }
     out
 }

@@ -49,7 +49,8 @@ pub fn lambda_dir() -> PathBuf {
 /// Builds every function for `arch` and packages it.
 pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Result<Vec<Artifact>> {
     let target = arch.rust_target();
-    let native = matches!((arch, std::env::consts::ARCH), (Architecture::X86_64, "x86_64") | (Architecture::Arm64, "aarch64"));
+    let native =
+        matches!((arch, std::env::consts::ARCH), (Architecture::X86_64, "x86_64") | (Architecture::Arm64, "aarch64"));
     if !native && !target_installed(target) {
         return Err(BadInput(format!(
             "architecture {} needs the Rust target {target}, which is not installed; run `rustup target add {target}` and \
@@ -66,7 +67,8 @@ pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Resul
         .map(|&f| {
             let binary = out_dir.join(f.name());
             let bytes = fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
-            if let Some(needed) = max_glibc(&bytes).with_context(|| format!("reading ELF data of {}", binary.display()))?
+            if let Some(needed) =
+                max_glibc(&bytes).with_context(|| format!("reading ELF data of {}", binary.display()))?
                 && needed > MAX_GLIBC
             {
                 bail!(
@@ -120,7 +122,12 @@ fn target_installed(target: &str) -> bool {
         .output()
         .ok()
         .and_then(|o| o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned()))
-        .is_some_and(|dir| Path::new(&dir).join("libstd.rlib").exists() || fs::read_dir(&dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))))
+        .is_some_and(|dir| {
+            Path::new(&dir).join("libstd.rlib").exists()
+                || fs::read_dir(&dir).is_ok_and(|mut d| {
+                    d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
+                })
+        })
 }
 
 /// Zips `binary` as `bootstrap` with fixed timestamps and permissions, so the same binary always gives
@@ -132,7 +139,8 @@ pub fn package(function: Function, binary: &[u8]) -> anyhow::Result<Artifact> {
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let zip = dir.join("bootstrap.zip");
     fs::write(&zip, &bytes).with_context(|| format!("writing {}", zip.display()))?;
-    fs::write(dir.join("bootstrap.zip.sha256"), format!("{sha256}  bootstrap.zip\n")).context("writing the checksum")?;
+    fs::write(dir.join("bootstrap.zip.sha256"), format!("{sha256}  bootstrap.zip\n"))
+        .context("writing the checksum")?;
     Ok(Artifact { function, zip, sha256, size: bytes.len() as u64 })
 }
 
@@ -178,7 +186,9 @@ pub fn max_glibc(elf: &[u8]) -> anyhow::Result<Option<(u32, u32)>> {
     while let Some((_, mut auxes)) = needs.next().context("reading version needs")? {
         while let Some(aux) = auxes.next().context("reading version needs")? {
             let name = aux.name(endian, strings).context("reading a version name")?;
-            if let Some(version) = std::str::from_utf8(name).ok().and_then(|n| n.strip_prefix("GLIBC_")).and_then(parse_version) {
+            if let Some(version) =
+                std::str::from_utf8(name).ok().and_then(|n| n.strip_prefix("GLIBC_")).and_then(parse_version)
+            {
                 max = max.max(Some(version));
             }
         }
@@ -222,7 +232,8 @@ mod tests {
         let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
         let bytes = fs::read(exe).unwrap_or_else(|e| panic!("{e}"));
         let needed = max_glibc(&bytes).unwrap_or_else(|e| panic!("{e}"));
-        let (major, minor) = needed.unwrap_or_else(|| panic!("a dynamically linked test binary needs some GLIBC version"));
+        let (major, minor) =
+            needed.unwrap_or_else(|| panic!("a dynamically linked test binary needs some GLIBC version"));
         assert_eq!(major, 2);
         assert!(minor >= 2, "GLIBC_2.{minor}");
         assert!(max_glibc(b"not an elf").is_err());

@@ -25,7 +25,10 @@ fn lint_config(name: &str, text: &str) {
 
 #[test]
 fn committed_templates_pass_cfn_lint() {
-    lint_config("lint-committed", &std::fs::read_to_string(devenv::workspace_root().join("stages.toml")).unwrap_or_default());
+    lint_config(
+        "lint-committed",
+        &std::fs::read_to_string(devenv::workspace_root().join("stages.toml")).unwrap_or_default(),
+    );
 }
 
 #[test]

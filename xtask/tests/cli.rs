@@ -38,7 +38,11 @@ fn bad_config_exits_2_with_location_caret_and_help_and_writes_nothing() {
     let out = xtask(&["--config", &config, "synth"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let t = text(&out);
-    let line = std::fs::read_to_string(&config).unwrap_or_default().lines().position(|l| l == "memory_mb = 99999").map(|i| i + 1);
+    let line = std::fs::read_to_string(&config)
+        .unwrap_or_default()
+        .lines()
+        .position(|l| l == "memory_mb = 99999")
+        .map(|i| i + 1);
     let line = line.unwrap_or_else(|| panic!("edit not applied"));
     assert!(t.contains(&format!("stages.toml:{line}:13")), "{t}");
     assert!(t.contains("memory_mb = 99999 is out of range"), "{t}");

@@ -97,7 +97,11 @@ impl Project {
 
     /// How many requests moto has answered so far.
     fn requests(&self) -> usize {
-        std::fs::read_to_string(self.moto.log()).unwrap_or_default().lines().filter(|l| l.contains("\"POST ") || l.contains("\"GET ") || l.contains("\"PUT ") || l.contains("\"HEAD ")).count()
+        std::fs::read_to_string(self.moto.log())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"POST ") || l.contains("\"GET ") || l.contains("\"PUT ") || l.contains("\"HEAD "))
+            .count()
     }
 }
 
@@ -123,7 +127,8 @@ fn deploy_update_diff_and_destroy() {
     assert!(t.contains("== itest-dev-data") && t.contains("Add      UsersTable"), "{t}");
     assert!(t.contains("itest-dev-data: CREATE_COMPLETE") && t.contains("itest-dev-api: CREATE_COMPLETE"), "{t}");
     assert!(t.contains("+ role/itest-dev-signup  dynamodb:PutItem"), "IAM changes are shown: {t}");
-    let outputs: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&outputs_file).unwrap_or_default()).unwrap_or_default();
+    let outputs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&outputs_file).unwrap_or_default()).unwrap_or_default();
     assert!(outputs["ApiUrl"].as_str().is_some_and(|u| u.starts_with("https://") && u.ends_with("/dev")), "{outputs}");
     assert_eq!(outputs["TableName"], "itest-dev-users");
     let status = text_of(&p.aws("status", "dev", &[]));
@@ -165,11 +170,16 @@ fn deploy_update_diff_and_destroy() {
 
     // Drift: the synthesized templates now say something the deployed ones do not.
     assert_eq!(p.aws("diff", "dev", &[]).status.code(), Some(0));
-    p.write_config(&STAGES.replace("memory_mb = 256", "memory_mb = 512").replace("timeout_seconds = 10", "timeout_seconds = 20"));
+    p.write_config(
+        &STAGES.replace("memory_mb = 256", "memory_mb = 512").replace("timeout_seconds = 10", "timeout_seconds = 20"),
+    );
     let out = p.aws("diff", "dev", &[]);
     let t = text_of(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("~ Resources.HelloFunction (AWS::Lambda::Function)") && t.contains("Properties.Timeout: 10 -> 20"), "{t}");
+    assert!(
+        t.contains("~ Resources.HelloFunction (AWS::Lambda::Function)") && t.contains("Properties.Timeout: 10 -> 20"),
+        "{t}"
+    );
     assert!(t.contains("itest-dev-data: no differences"), "{t}");
 
     // Destroy removes the api stack and keeps the data.
@@ -178,7 +188,10 @@ fn deploy_update_diff_and_destroy() {
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("itest-dev-api: deleted") && t.contains("kept itest-dev-data"), "{t}");
     let status = text_of(&p.aws("status", "dev", &[]));
-    assert!(status.contains("itest-dev-api: not deployed") && status.contains("itest-dev-data: CREATE_COMPLETE"), "{status}");
+    assert!(
+        status.contains("itest-dev-api: not deployed") && status.contains("itest-dev-data: CREATE_COMPLETE"),
+        "{status}"
+    );
 }
 
 #[test]
@@ -198,7 +211,8 @@ fn flags_guard_what_ci_must_not_wave_through() {
     assert!(text_of(&p.aws("status", "dev", &[])).contains("itest-dev-data: not deployed"));
 
     // Templates that differ from stages.toml are not deployed.
-    std::fs::write(p.dir.join("stages.toml"), STAGES.replace("memory_mb = 256", "memory_mb = 640")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(p.dir.join("stages.toml"), STAGES.replace("memory_mb = 256", "memory_mb = 640"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = p.deploy("dev", &["--approve-iam"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text_of(&out).contains("templates/dev/api.yaml is stale"), "{}", text_of(&out));
@@ -208,12 +222,19 @@ fn flags_guard_what_ci_must_not_wave_through() {
     p.write_config(&STAGES.replace("[stages.dev]", "[stages.dev]\naccount = \"999999999999\""));
     let out = p.deploy("dev", &["--approve-iam"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text_of(&out).contains("credentials are for account 123456789012, but stage dev deploys to 999999999999"), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("credentials are for account 123456789012, but stage dev deploys to 999999999999"),
+        "{}",
+        text_of(&out)
+    );
     p.write_config(STAGES);
 
     // Switching the table to an imported one would remove the created one: refused without its flag.
     assert_eq!(p.deploy("dev", &["--approve-iam"]).status.code(), Some(0));
-    p.write_config(&STAGES.replace("[stages.dev]", "[stages.dev]\ntable = \"arn:aws:dynamodb:us-east-1:123456789012:table/Legacy-Auth\""));
+    p.write_config(&STAGES.replace(
+        "[stages.dev]",
+        "[stages.dev]\ntable = \"arn:aws:dynamodb:us-east-1:123456789012:table/Legacy-Auth\"",
+    ));
     let out = p.deploy("dev", &["--approve-iam"]);
     let t = text_of(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
@@ -253,7 +274,10 @@ fn build_refuses_an_architecture_it_cannot_build() {
     let target_present = Command::new("rustc")
         .args(["--print", "target-libdir", "--target", "aarch64-unknown-linux-gnu"])
         .output()
-        .is_ok_and(|o| o.status.success() && Path::new(String::from_utf8_lossy(&o.stdout).trim()).read_dir().is_ok_and(|mut d| d.next().is_some()));
+        .is_ok_and(|o| {
+            o.status.success()
+                && Path::new(String::from_utf8_lossy(&o.stdout).trim()).read_dir().is_ok_and(|mut d| d.next().is_some())
+        });
     if target_present {
         return;
     }
@@ -269,8 +293,9 @@ fn build_refuses_an_architecture_it_cannot_build() {
 fn large_templates_go_by_url_and_no_execute_leaves_change_sets() {
     let p = Project::new("deploy-large");
     // Tags on every resource make the api template larger than CloudFormation takes inline.
-    let tags: Vec<String> =
-        (0..45).map(|i| format!("\"tag-{i:02}\" = \"a value long enough to add up to a template too large to inline {i:02}\"")).collect();
+    let tags: Vec<String> = (0..45)
+        .map(|i| format!("\"tag-{i:02}\" = \"a value long enough to add up to a template too large to inline {i:02}\""))
+        .collect();
     let config = STAGES.replace("[stages.dev]", &format!("[stages.dev]\ntags = {{ {} }}", tags.join(", ")));
     p.write_config(&config);
     let size = std::fs::metadata(p.dir.join("templates/dev/api.yaml")).map(|m| m.len()).unwrap_or(0);

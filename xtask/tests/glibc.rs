@@ -15,6 +15,13 @@ fn no_function_needs_glibc_newer_than_lambdas() {
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let needed = max_glibc(&bytes).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         let needed = needed.unwrap_or_else(|| panic!("{f} links no glibc symbol at all, which a dynamic binary does"));
-        assert!(needed <= MAX_GLIBC, "{f} needs GLIBC_{}.{}, newer than Lambda's {}.{}", needed.0, needed.1, MAX_GLIBC.0, MAX_GLIBC.1);
+        assert!(
+            needed <= MAX_GLIBC,
+            "{f} needs GLIBC_{}.{}, newer than Lambda's {}.{}",
+            needed.0,
+            needed.1,
+            MAX_GLIBC.0,
+            MAX_GLIBC.1
+        );
     }
 }

@@ -35,7 +35,8 @@ async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Va
     let res = client.request(req).await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let (parts, body) = res.into_parts();
     let bytes = body.collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let body =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Reply { status: parts.status.as_u16(), headers: parts.headers, body }
 }
 
@@ -50,7 +51,13 @@ async fn minted_token(local: &Local, email: &str, iat: u64, exp: u64) -> String 
     let names = synth::Names::new(&config.project, stage);
     let sdk = xtask::local::data::sdk_config(&local.moto_endpoint, &local.region).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let current = secrets.get_secret_value().secret_id(names.secret()).version_stage("AWSCURRENT").send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    let current = secrets
+        .get_secret_value()
+        .secret_id(names.secret())
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
     let version = SecretVersion {
         version_id: current.version_id.unwrap_or_default(),
         value: current.secret_string.unwrap_or_default().into_bytes(),
@@ -77,7 +84,10 @@ fn listening(port: u16) -> bool {
 fn gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state == "Z" || state == "X"),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
     }
 }
 
@@ -87,13 +97,22 @@ fn moto_port(endpoint: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
-    let options = Options { stage: "dev".into(), port: 0, moto_port: None, profile: Profile::Debug, echo_functions: false, log_requests: true };
+    let options = Options {
+        stage: "dev".into(),
+        port: 0,
+        moto_port: None,
+        profile: Profile::Debug,
+        echo_functions: false,
+        log_requests: true,
+    };
     let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
     let (email, password) = ("alice@example.com", "correct horse battery staple");
     let credentials = json!({"email": email, "password": password});
 
-    let signup = call("POST", &format!("{url}/signup"), &[("content-type", "application/json")], Some(credentials.clone())).await;
+    let signup =
+        call("POST", &format!("{url}/signup"), &[("content-type", "application/json")], Some(credentials.clone()))
+            .await;
     assert_eq!((signup.status, &signup.body), (201, &json!({"email": email})));
     let again = call("POST", &format!("{url}/signup"), &[], Some(credentials.clone())).await;
     assert_eq!(again.status, 409, "{}", again.body);
@@ -102,7 +121,9 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     let signin = call("POST", &format!("{url}/signin"), &[], Some(credentials)).await;
     assert_eq!(signin.status, 200, "{}", signin.body);
     let token = signin.body["token"].as_str().unwrap_or_else(|| panic!("no token in {}", signin.body)).to_owned();
-    let wrong = call("POST", &format!("{url}/signin"), &[], Some(json!({"email": email, "password": "not the password"}))).await;
+    let wrong =
+        call("POST", &format!("{url}/signin"), &[], Some(json!({"email": email, "password": "not the password"})))
+            .await;
     assert_eq!(wrong.status, 401);
 
     // No token: API Gateway answers from the identity source check, with the template's response.
@@ -159,7 +180,9 @@ fn the_command_prints_its_url_and_ctrl_c_stops_everything() {
         .spawn()
         .unwrap_or_else(|e| panic!("starting xtask local: {e}"));
     let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let errors = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<String>>().join("\n"));
+    let errors = std::thread::spawn(move || {
+        BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<String>>().join("\n")
+    });
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let mut lines = BufReader::new(stdout).lines();
     let (mut url, mut moto, mut pids) = (None, None, Vec::new());
@@ -191,7 +214,10 @@ fn the_command_prints_its_url_and_ctrl_c_stops_everything() {
     let anonymous = runtime.block_on(call("GET", &format!("{url}/hello"), &[], None));
     assert_eq!(anonymous.status, 401);
 
-    let status = Command::new("kill").args(["-INT", "--", &format!("-{}", child.id())]).status().unwrap_or_else(|e| panic!("{e}"));
+    let status = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success());
     // The command finishes its stop report, then exits 0.
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
@@ -200,7 +226,10 @@ fn the_command_prints_its_url_and_ctrl_c_stops_everything() {
     assert!(rest.iter().any(|l| l.contains("/hello") && l.contains(" 401 ")), "the request was not logged: {rest:?}");
     assert!(rest.iter().any(|l| l.starts_with("stopped")), "{rest:?}");
     let errors = errors.join().unwrap_or_default();
-    assert!(!errors.contains("exited with") && !errors.contains("error:"), "Ctrl-C was reported as a failure:\n{errors}");
+    assert!(
+        !errors.contains("exited with") && !errors.contains("error:"),
+        "Ctrl-C was reported as a failure:\n{errors}"
+    );
     let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
     assert!(!listening(port), "the API still listens after Ctrl-C");
     assert!(!listening(moto), "moto still listens after Ctrl-C");
@@ -208,4 +237,3 @@ fn the_command_prints_its_url_and_ctrl_c_stops_everything() {
         assert!(gone(pid), "function pid {pid} still runs after Ctrl-C");
     }
 }
-

@@ -16,7 +16,8 @@ fn committed_templates_are_current() {
 #[test]
 fn a_stale_file_is_reported_with_the_command_that_fixes_it() {
     let dir = scratch::dir("stale");
-    std::fs::copy(devenv::workspace_root().join("stages.toml"), dir.join("stages.toml")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(devenv::workspace_root().join("stages.toml"), dir.join("stages.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let config = xtask::load_config(&dir.join("stages.toml")).unwrap_or_else(|e| panic!("{e:#}"));
     let expected = xtask::templates::expected(&config, None).unwrap_or_else(|e| panic!("{e:#}"));
     xtask::templates::write(&dir, &expected, true).unwrap_or_else(|e| panic!("{e:#}"));
@@ -26,8 +27,11 @@ fn a_stale_file_is_reported_with_the_command_that_fixes_it() {
     std::fs::remove_file(dir.join("templates/prod/iam.md")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::create_dir_all(dir.join("templates/qa")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("templates/qa/api.yaml"), "old stage\n").unwrap_or_else(|e| panic!("{e}"));
-    let drift: Vec<String> =
-        xtask::templates::compare(&dir, &expected, true).unwrap_or_else(|e| panic!("{e:#}")).iter().map(ToString::to_string).collect();
+    let drift: Vec<String> = xtask::templates::compare(&dir, &expected, true)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         drift,
         [

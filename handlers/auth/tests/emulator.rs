@@ -11,7 +11,9 @@ use auth::token::TokenSettings;
 use auth::{authorizer, hello, signin, signup};
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use lambda_http::aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse};
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
@@ -93,7 +95,13 @@ impl World {
         let cipher = || KmsCipher::new(kms.clone(), key_arn.clone());
         let (signup_deps, signin_deps) = (
             signup::Deps::new(store(), cipher()),
-            signin::Deps::new(store(), cipher(), SecretsManagerSource::new(secrets.clone(), secret_arn.clone()), tokens.clone(), 3600),
+            signin::Deps::new(
+                store(),
+                cipher(),
+                SecretsManagerSource::new(secrets.clone(), secret_arn.clone()),
+                tokens.clone(),
+                3600,
+            ),
         );
         World {
             signup: signup_deps,
@@ -109,7 +117,10 @@ impl World {
     }
 
     fn authorizer(&self) -> authorizer::Deps<SecretsManagerSource> {
-        authorizer::Deps::new(SecretsManagerSource::new(self.secrets.clone(), self.secret_arn.clone()), self.tokens.clone())
+        authorizer::Deps::new(
+            SecretsManagerSource::new(self.secrets.clone(), self.secret_arn.clone()),
+            self.tokens.clone(),
+        )
     }
 }
 
@@ -165,9 +176,15 @@ async fn signup_signin_authorize_hello() {
     let email = format!("{}@example.com", unique("Alice"));
     let normalized = email.to_ascii_lowercase();
 
-    let created = signup::handle(proxy_request("signup-request.json", &credentials(&format!("  {email} "), "correct horse")), &world.signup).await;
+    let created = signup::handle(
+        proxy_request("signup-request.json", &credentials(&format!("  {email} "), "correct horse")),
+        &world.signup,
+    )
+    .await;
     assert_eq!(created.status(), 201, "{:?}", created.body());
-    let again = signup::handle(proxy_request("signup-request.json", &credentials(&normalized, "another one")), &world.signup).await;
+    let again =
+        signup::handle(proxy_request("signup-request.json", &credentials(&normalized, "another one")), &world.signup)
+            .await;
     assert_eq!(again.status(), 409);
     assert!(body_json(&again)["error"]["code"].is_string());
 
@@ -236,7 +253,8 @@ async fn a_ciphertext_moved_to_another_users_row_does_not_decrypt() {
     let mallory = format!("{}@example.com", unique("mallory"));
     let victim = format!("{}@example.com", unique("victim"));
     for (email, password) in [(&mallory, "mallory's password"), (&victim, "victim's password")] {
-        let r = signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
+        let r =
+            signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
         assert_eq!(r.status(), 201);
     }
     // The attacker can write the table and copies their own encrypted hash into the victim's row.
@@ -252,7 +270,14 @@ async fn a_ciphertext_moved_to_another_users_row_does_not_decrypt() {
         .item
         .unwrap_or_default();
     item.insert(contract::table::PARTITION_KEY.to_owned(), key(&victim));
-    world.dynamodb.put_item().table_name(&world.table).set_item(Some(item)).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    world
+        .dynamodb
+        .put_item()
+        .table_name(&world.table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
 
     // KMS refuses: the ciphertext is bound to mallory's email by the encryption context.
     assert_eq!(sign_in(&world, &victim, "mallory's password").await.status(), 401);
@@ -264,9 +289,11 @@ async fn a_ciphertext_moved_to_another_users_row_does_not_decrypt() {
 async fn tokens_signed_before_a_rotation_stay_valid() {
     let world = World::new().await;
     let email = format!("{}@example.com", unique("rotate"));
-    let r = signup::handle(proxy_request("signup-request.json", &credentials(&email, "rotation safe")), &world.signup).await;
+    let r = signup::handle(proxy_request("signup-request.json", &credentials(&email, "rotation safe")), &world.signup)
+        .await;
     assert_eq!(r.status(), 201);
-    let before = body_json(&sign_in(&world, &email, "rotation safe").await)["token"].as_str().unwrap_or_default().to_owned();
+    let before =
+        body_json(&sign_in(&world, &email, "rotation safe").await)["token"].as_str().unwrap_or_default().to_owned();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let clock = Arc::new(auth::clock::ManualClock::new(now));
     let mut warm = world.authorizer();
@@ -274,9 +301,20 @@ async fn tokens_signed_before_a_rotation_stay_valid() {
     assert_eq!(effect(&authorizer::handle(authorizer_event(&before), &warm).await), "Allow");
 
     // Rotate: the new value becomes AWSCURRENT and the old one AWSPREVIOUS.
-    world.secrets.put_secret_value().secret_id(&world.secret_arn).secret_string(random_key()).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    world
+        .secrets
+        .put_secret_value()
+        .secret_id(&world.secret_arn)
+        .secret_string(random_key())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
     // A signin that starts now reads the new version (a warm one keeps the old for up to 5 minutes).
-    let after = signin::handle(proxy_request("signin-request.json", &credentials(&email, "rotation safe")), &cold_signin_after(&world)).await;
+    let after = signin::handle(
+        proxy_request("signin-request.json", &credentials(&email, "rotation safe")),
+        &cold_signin_after(&world),
+    )
+    .await;
     let after = body_json(&after)["token"].as_str().unwrap_or_default().to_owned();
     assert_ne!(kid(&before), kid(&after));
 
@@ -288,8 +326,19 @@ async fn tokens_signed_before_a_rotation_stay_valid() {
     assert_eq!(effect(&authorizer::handle(authorizer_event(&after), &warm).await), "Allow");
     assert_eq!(effect(&authorizer::handle(authorizer_event(&before), &warm).await), "Allow");
     // Another rotation within the minute is not seen: unknown key ids fetch at most once a minute.
-    world.secrets.put_secret_value().secret_id(&world.secret_arn).secret_string(random_key()).send().await.unwrap_or_else(|e| panic!("{e:?}"));
-    let newest = signin::handle(proxy_request("signin-request.json", &credentials(&email, "rotation safe")), &cold_signin_after(&world)).await;
+    world
+        .secrets
+        .put_secret_value()
+        .secret_id(&world.secret_arn)
+        .secret_string(random_key())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let newest = signin::handle(
+        proxy_request("signin-request.json", &credentials(&email, "rotation safe")),
+        &cold_signin_after(&world),
+    )
+    .await;
     let newest = body_json(&newest)["token"].as_str().unwrap_or_default().to_owned();
     clock.advance(30);
     assert_eq!(effect(&authorizer::handle(authorizer_event(&newest), &warm).await), "Deny");

@@ -133,12 +133,16 @@ mod tests {
         let e = |t, k, r, a| check(t, k, r, a).err().unwrap_or_default();
         assert!(e(Kind::Table.example(), Kind::Key, "us-east-1", None).contains("service `dynamodb`, not `kms`"));
         assert!(e(Kind::Table.example(), Kind::Table, "eu-west-1", None).contains("region `us-east-1`"));
-        assert!(e(Kind::Table.example(), Kind::Table, "us-east-1", Some("999999999999")).contains("account 123456789012"));
+        assert!(
+            e(Kind::Table.example(), Kind::Table, "us-east-1", Some("999999999999")).contains("account 123456789012")
+        );
         assert!(e("arn:aws:kms:us-east-1:123456789012:alias/x", Kind::Key, "us-east-1", None).contains("key/"));
         assert!(e("arn:aws:kms:us-east-1:123456789012:key/nope", Kind::Key, "us-east-1", None).contains("UUID"));
         assert!(e("nope", Kind::Key, "us-east-1", None).contains("not an ARN"));
         assert!(e("arn:aws:dynamodb:us-east-1:12:table/abc", Kind::Table, "us-east-1", None).contains("12-digit"));
-        assert!(e("arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt", Kind::Secret, "us-east-1", None)
-            .contains("6-character suffix"));
+        assert!(
+            e("arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt", Kind::Secret, "us-east-1", None)
+                .contains("6-character suffix")
+        );
     }
 }

@@ -52,7 +52,12 @@ pub(crate) struct Source<'a> {
 }
 
 impl Source<'_> {
-    pub fn error(&self, span: Option<Range<usize>>, message: impl Into<String>, help: impl Into<String>) -> ConfigError {
+    pub fn error(
+        &self,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> ConfigError {
         let help = help.into();
         let location = span.as_ref().map(|s| line_column(self.text, s.start));
         ConfigError {

@@ -79,7 +79,10 @@ fn base_config_resolves_defaults_and_overrides() {
 fn function_in_stage_beats_everything() {
     let c = ok(&format!("{BASE}\n[stages.prod.functions.signin]\nmemory_mb = 2048\ntimeout_seconds = 20\n"));
     let prod = &c.stages["prod"];
-    assert_eq!(prod.functions[&Function::Signin], FunctionSettings { memory_mb: 2048, timeout_seconds: 20, log_retention_days: 30 });
+    assert_eq!(
+        prod.functions[&Function::Signin],
+        FunctionSettings { memory_mb: 2048, timeout_seconds: 20, log_retention_days: 30 }
+    );
 }
 
 #[test]
@@ -91,7 +94,10 @@ fn imports_resolve_names_from_arns() {
     let c = ok(&text);
     assert_eq!(
         c.stages["dev"].table,
-        Provision::Import { arn: "arn:aws:dynamodb:us-east-1:123456789012:table/Dev-Auth".into(), name: "Dev-Auth".into() }
+        Provision::Import {
+            arn: "arn:aws:dynamodb:us-east-1:123456789012:table/Dev-Auth".into(),
+            name: "Dev-Auth".into()
+        }
     );
 }
 
@@ -165,13 +171,18 @@ fn bad_stage_name() {
 
 #[test]
 fn name_too_long_for_aws() {
-    let text = BASE.replace("project = \"auth\"", "project = \"authentication-service\"").replace("[stages.dev]", "[stages.development-sandbox-for-team-42]");
+    let text = BASE
+        .replace("project = \"auth\"", "project = \"authentication-service\"")
+        .replace("[stages.dev]", "[stages.development-sandbox-for-team-42]");
     assert_error(&text, "is 65 characters; AWS allows 64", "development-sandbox-for-team-42");
 }
 
 #[test]
 fn arn_of_the_wrong_service() {
-    let text = BASE.replace("memory_mb = 512", "table = \"arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\"");
+    let text = BASE.replace(
+        "memory_mb = 512",
+        "table = \"arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\"",
+    );
     assert_error(&text, "service `kms`, not `dynamodb`", "\"arn:aws:kms");
 }
 
@@ -183,7 +194,8 @@ fn arn_in_the_wrong_region() {
 
 #[test]
 fn arn_of_another_account() {
-    let text = BASE.replace("memory_mb = 512", "secret = \"arn:aws:secretsmanager:eu-west-1:999999999999:secret:jwt-AbCdEf\"");
+    let text =
+        BASE.replace("memory_mb = 512", "secret = \"arn:aws:secretsmanager:eu-west-1:999999999999:secret:jwt-AbCdEf\"");
     assert_error(&text, "belongs to account 999999999999", "\"arn:aws:secretsmanager");
 }
 

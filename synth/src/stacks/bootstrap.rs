@@ -23,10 +23,13 @@ pub fn build(project: &str) -> Template {
             role_name: None,
             description: "Lets API Gateway write stage access and execution logs".into(),
             assume_role_policy_document: PolicyDocument::new(vec![
-                Statement::allow(&["sts:AssumeRole"], vec![])
-                    .principal(Principal::Service("apigateway.amazonaws.com")),
+                Statement::allow(&["sts:AssumeRole"], vec![]).principal(Principal::Service("apigateway.amazonaws.com")),
             ]),
-            managed_policy_arns: vec![Expr::sub([Part::from("arn:"), Pseudo::Partition.into(), format!(":{PUSH_TO_CLOUDWATCH}").into()])],
+            managed_policy_arns: vec![Expr::sub([
+                Part::from("arn:"),
+                Pseudo::Partition.into(),
+                format!(":{PUSH_TO_CLOUDWATCH}").into(),
+            ])],
             policies: Vec::new(),
             tags: Vec::new(),
         },

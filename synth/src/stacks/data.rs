@@ -9,7 +9,8 @@ use contract::{Function, kms, table};
 use crate::config::{Provision, Stage};
 use crate::model::iam::{PolicyDocument, Principal, Statement};
 use crate::model::resources::{
-    AttributeDefinition, GenerateSecretString, Key, KeySchema, PointInTimeRecovery, Secret, SseSpecification, Table, tag_list,
+    AttributeDefinition, GenerateSecretString, Key, KeySchema, PointInTimeRecovery, Secret, SseSpecification, Table,
+    tag_list,
 };
 use crate::model::{Entry, Expr, Policy, Template};
 use crate::names::Names;
@@ -77,7 +78,10 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
                 "UsersTable",
                 Table {
                     table_name: names.table(),
-                    attribute_definitions: vec![AttributeDefinition { attribute_name: table::PARTITION_KEY, attribute_type: "S" }],
+                    attribute_definitions: vec![AttributeDefinition {
+                        attribute_name: table::PARTITION_KEY,
+                        attribute_type: "S",
+                    }],
                     key_schema: vec![KeySchema { attribute_name: table::PARTITION_KEY, key_type: "HASH" }],
                     billing_mode: "PAY_PER_REQUEST",
                     sse_specification: SseSpecification { sse_enabled: true },
@@ -121,13 +125,17 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
                 Secret {
                     name: names.secret(),
                     description: format!("{}: HS256 key that signs and verifies session tokens", names.prefix()),
-                    generate_secret_string: GenerateSecretString { password_length: SECRET_LENGTH, exclude_punctuation: true },
+                    generate_secret_string: GenerateSecretString {
+                        password_length: SECRET_LENGTH,
+                        exclude_punctuation: true,
+                    },
                     tags,
                 },
                 retain,
             );
             // A secret's Ref is its ARN.
-            t.export("SecretArn", "ARN of the JWT signing secret", secret.reference(), names.export("secret-arn")).import()
+            t.export("SecretArn", "ARN of the JWT signing secret", secret.reference(), names.export("secret-arn"))
+                .import()
         }
     };
 

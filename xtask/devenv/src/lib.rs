@@ -19,7 +19,9 @@ const REQUIREMENTS: &str = include_str!("../requirements.txt");
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("python 3 was not found on PATH; install it (with its venv module) to lint templates and run the AWS emulator")]
+    #[error(
+        "python 3 was not found on PATH; install it (with its venv module) to lint templates and run the AWS emulator"
+    )]
     NoPython,
     #[error("{what} failed; its output is in {}", log.display())]
     Install { what: String, log: PathBuf },
@@ -121,9 +123,5 @@ fn run(cmd: &mut Command, what: &str, log: &mut File, log_path: &Path) -> Result
     let out = cmd.stdin(Stdio::null()).output().map_err(io_err(format!("starting {what}")))?;
     let _ = log.write_all(&out.stdout);
     let _ = log.write_all(&out.stderr);
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(Error::Install { what: what.to_owned(), log: log_path.to_owned() })
-    }
+    if out.status.success() { Ok(()) } else { Err(Error::Install { what: what.to_owned(), log: log_path.to_owned() }) }
 }

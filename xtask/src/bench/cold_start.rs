@@ -33,8 +33,16 @@ async fn measure(config_path: &Path, stage: &str, runs: usize) -> anyhow::Result
     eprintln!("building the functions in release (fat LTO; minutes when cold)...");
     let binaries = crate::local::build_functions(Profile::Release).await?;
     let prepared = crate::local::prepare(&config, stage, None).await?;
-    let at = Deployment { region: prepared.aws.region.clone(), account: prepared.account.clone(), api_id: "local".into(), stage: prepared.api.stage.clone() };
-    println!("\ncold start: spawn of the release bootstrap -> first answered event, {runs} runs per function (target < {} ms)", TARGET.as_millis());
+    let at = Deployment {
+        region: prepared.aws.region.clone(),
+        account: prepared.account.clone(),
+        api_id: "local".into(),
+        stage: prepared.api.stage.clone(),
+    };
+    println!(
+        "\ncold start: spawn of the release bootstrap -> first answered event, {runs} runs per function (target < {} ms)",
+        TARGET.as_millis()
+    );
     println!("  {:<11} {:>9} {:>9} {:>9} {:>9}   {:<12} event", "function", "median", "min", "p90", "max", "peak RSS");
     let mut all_met = true;
     for (function, spec) in &prepared.api.functions {
@@ -83,8 +91,15 @@ async fn measure(config_path: &Path, stage: &str, runs: usize) -> anyhow::Result
 
 /// A cold-start event the function answers without calling AWS, and what it is.
 fn event_for(function: Function, api: &Api, at: &Deployment) -> anyhow::Result<(Vec<u8>, &'static str)> {
-    let route_of = |f: Function| -> anyhow::Result<&Route> { api.routes.iter().find(|r| r.function == f).with_context(|| format!("the api template routes nothing to {f}")) };
-    let guarded = || api.routes.iter().find(|r| r.authorizer.as_ref().is_some_and(|a| a.function == function)).context("no route sits behind the authorizer");
+    let route_of = |f: Function| -> anyhow::Result<&Route> {
+        api.routes.iter().find(|r| r.function == f).with_context(|| format!("the api template routes nothing to {f}"))
+    };
+    let guarded = || {
+        api.routes
+            .iter()
+            .find(|r| r.authorizer.as_ref().is_some_and(|a| a.function == function))
+            .context("no route sits behind the authorizer")
+    };
     let request = |body: &[u8]| event::Request {
         method: String::new(),
         path: String::new(),
@@ -113,10 +128,11 @@ fn event_for(function: Function, api: &Api, at: &Deployment) -> anyhow::Result<(
         }
         Function::Hello => {
             let route = route_of(function)?;
-            let context: Map<String, Value> = BTreeMap::from([("principalId", "bench@example.com"), (contract::claims::EMAIL, "bench@example.com")])
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), json!(v)))
-                .collect();
+            let context: Map<String, Value> =
+                BTreeMap::from([("principalId", "bench@example.com"), (contract::claims::EMAIL, "bench@example.com")])
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), json!(v)))
+                    .collect();
             (event::proxy_event(&with_route(request(b""), route), route, at, Some(&context)), "authorized -> 200")
         }
     };

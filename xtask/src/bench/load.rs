@@ -37,14 +37,24 @@ pub fn run(config_path: &Path, load: &Load) -> anyhow::Result<ExitCode> {
     if let Some(url) = &load.url
         && !(url.starts_with("http://127.") || url.starts_with("http://localhost") || url.starts_with("http://[::1]"))
     {
-        return Err(crate::BadInput(format!("--url {url} is not on this machine; the load run only targets loopback (http://127.0.0.1:PORT)")).into());
+        return Err(crate::BadInput(format!(
+            "--url {url} is not on this machine; the load run only targets loopback (http://127.0.0.1:PORT)"
+        ))
+        .into());
     }
     crate::local::server_runtime()?.block_on(async {
         let (url, local) = match &load.url {
             Some(url) => (url.trim_end_matches('/').to_owned(), None),
             None => {
                 let config = crate::load_config(config_path)?;
-                let options = Options { stage: load.stage.clone(), port: 0, moto_port: None, profile: load.profile, echo_functions: false, log_requests: false };
+                let options = Options {
+                    stage: load.stage.clone(),
+                    port: 0,
+                    moto_port: None,
+                    profile: load.profile,
+                    echo_functions: false,
+                    log_requests: false,
+                };
                 let local = Local::start(&config, &options).await?;
                 (local.url(), Some(local))
             }
@@ -58,30 +68,47 @@ pub fn run(config_path: &Path, load: &Load) -> anyhow::Result<ExitCode> {
 }
 
 fn path_of(function: Function) -> anyhow::Result<&'static str> {
-    ROUTES.iter().find(|r| r.function == function).map(|r| r.path).with_context(|| format!("no route serves {function}"))
+    ROUTES
+        .iter()
+        .find(|r| r.function == function)
+        .map(|r| r.path)
+        .with_context(|| format!("no route serves {function}"))
 }
 
-async fn call(client: &Http, method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> anyhow::Result<(u16, Bytes)> {
+async fn call(
+    client: &Http,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> anyhow::Result<(u16, Bytes)> {
     let mut req = hyper::Request::builder().method(method).uri(url);
     if let Some(token) = token {
         req = req.header(contract::AUTHORIZATION_HEADER, token);
     }
     let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-    let res = client.request(req.body(Full::new(body)).context("building a request")?).await.with_context(|| format!("{method} {url}"))?;
+    let res = client
+        .request(req.body(Full::new(body)).context("building a request")?)
+        .await
+        .with_context(|| format!("{method} {url}"))?;
     let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.with_context(|| format!("reading the answer to {method} {url}"))?.to_bytes();
+    let bytes =
+        res.into_body().collect().await.with_context(|| format!("reading the answer to {method} {url}"))?.to_bytes();
     Ok((status, bytes))
 }
 
 async fn hammer(url: &str, load: &Load) -> anyhow::Result<ExitCode> {
     let client: Http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(load.concurrency).build_http();
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let credentials = json!({"email": format!("bench-{nonce}@example.com"), "password": "correct horse battery staple"});
-    let (status, body) = call(&client, "POST", &format!("{url}/{}", path_of(Function::Signup)?), None, Some(&credentials)).await?;
+    let credentials =
+        json!({"email": format!("bench-{nonce}@example.com"), "password": "correct horse battery staple"});
+    let (status, body) =
+        call(&client, "POST", &format!("{url}/{}", path_of(Function::Signup)?), None, Some(&credentials)).await?;
     if status != 201 {
         bail!("signing the bench user up answered {status}: {}", String::from_utf8_lossy(&body));
     }
-    let (status, body) = call(&client, "POST", &format!("{url}/{}", path_of(Function::Signin)?), None, Some(&credentials)).await?;
+    let (status, body) =
+        call(&client, "POST", &format!("{url}/{}", path_of(Function::Signin)?), None, Some(&credentials)).await?;
     let token = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["token"].as_str().map(str::to_owned));
     let Some(token) = token.filter(|_| status == 200) else {
         bail!("signing the bench user in answered {status}: {}", String::from_utf8_lossy(&body));
@@ -98,7 +125,8 @@ async fn hammer(url: &str, load: &Load) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..load.concurrency.max(1) {
-        let (client, next, hello, token, total) = (client.clone(), next.clone(), hello.clone(), token.clone(), load.requests);
+        let (client, next, hello, token, total) =
+            (client.clone(), next.clone(), hello.clone(), token.clone(), load.requests);
         workers.spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = Vec::new();
@@ -122,7 +150,12 @@ async fn hammer(url: &str, load: &Load) -> anyhow::Result<ExitCode> {
     let wall = started.elapsed();
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let at = |q: f64| latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "{} ok, {} errors in {:.2} s: {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         latencies.len(),

@@ -23,7 +23,8 @@ pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str) -> anyhow::R
     match s3.head_bucket().bucket(bucket).send().await {
         Ok(_) => return Ok(false),
         Err(e) => {
-            let not_found = e.as_service_error().is_some_and(|s| s.is_not_found()) || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+            let not_found = e.as_service_error().is_some_and(|s| s.is_not_found())
+                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
             if !not_found {
                 anyhow::bail!("checking artifact bucket {bucket}: {}", describe(&e));
             }
@@ -36,7 +37,11 @@ pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str) -> anyhow::R
             CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
         );
     }
-    create.send().await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("creating artifact bucket {bucket}"))?;
+    create
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .with_context(|| format!("creating artifact bucket {bucket}"))?;
     s3.put_public_access_block()
         .bucket(bucket)
         .public_access_block_configuration(
@@ -60,12 +65,17 @@ pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str) -> anyhow::R
         .with_context(|| format!("turning on versioning of {bucket}"))?;
     let rule = ServerSideEncryptionRule::builder()
         .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build().context("encryption rule")?,
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::Aes256)
+                .build()
+                .context("encryption rule")?,
         )
         .build();
     s3.put_bucket_encryption()
         .bucket(bucket)
-        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build().context("encryption")?)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder().rules(rule).build().context("encryption")?,
+        )
         .send()
         .await
         .map_err(|e| anyhow::anyhow!(describe(&e)))
@@ -77,7 +87,12 @@ pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str) -> anyhow::R
 async fn exists(s3: &Client, bucket: &str, key: &str) -> anyhow::Result<bool> {
     match s3.head_object().bucket(bucket).key(key).send().await {
         Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+        Err(e)
+            if e.as_service_error().is_some_and(|s| s.is_not_found())
+                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("checking s3://{bucket}/{key}")),
     }
 }

@@ -154,7 +154,8 @@ pub struct IamDiff {
 
 impl IamDiff {
     pub fn between(stack: &str, deployed: Option<&Value>, new: &Value) -> IamDiff {
-        let old: BTreeSet<Row> = deployed.map(|d| synth::review::rows([(stack, d)])).unwrap_or_default().into_iter().collect();
+        let old: BTreeSet<Row> =
+            deployed.map(|d| synth::review::rows([(stack, d)])).unwrap_or_default().into_iter().collect();
         let new: BTreeSet<Row> = synth::review::rows([(stack, new)]).into_iter().collect();
         IamDiff { added: new.difference(&old).cloned().collect(), removed: old.difference(&new).cloned().collect() }
     }
@@ -187,7 +188,12 @@ mod tests {
     use serde_json::json;
 
     fn change(action: &str, kind: &str, replacement: &str) -> Change {
-        Change { action: action.into(), logical_id: "X".into(), resource_type: kind.into(), replacement: replacement.into() }
+        Change {
+            action: action.into(),
+            logical_id: "X".into(),
+            resource_type: kind.into(),
+            replacement: replacement.into(),
+        }
     }
 
     #[test]

@@ -35,7 +35,9 @@ async fn all_events(cfn: &Client, stack: &str) -> anyhow::Result<Vec<StackEvent>
     let mut out = Vec::new();
     let mut pages = cfn.describe_stack_events().stack_name(stack).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("reading the events of {stack}"))?;
+        let page = page
+            .map_err(|e| anyhow::anyhow!(describe(&e)))
+            .with_context(|| format!("reading the events of {stack}"))?;
         out.extend(page.stack_events.unwrap_or_default());
         // Events come newest first; a few pages cover any one operation of these stacks.
         if out.len() > 500 {
@@ -89,8 +91,11 @@ pub async fn watch(cfn: &Client, stack: &str, mut seen: HashSet<String>, poll: D
     let start = Instant::now();
     let mut failures: Vec<String> = Vec::new();
     loop {
-        let mut events: Vec<StackEvent> =
-            all_events(cfn, stack).await?.into_iter().filter(|e| e.event_id.as_ref().is_some_and(|id| !seen.contains(id))).collect();
+        let mut events: Vec<StackEvent> = all_events(cfn, stack)
+            .await?
+            .into_iter()
+            .filter(|e| e.event_id.as_ref().is_some_and(|id| !seen.contains(id)))
+            .collect();
         events.reverse();
         for e in &events {
             if let Some(id) = &e.event_id {
@@ -146,7 +151,12 @@ mod tests {
             event("Table", "AWS::DynamoDB::Table", ResourceStatus::CreateFailed, "Resource creation cancelled"),
             event("Fn", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "Memory size 99 is below 128"),
             event("Other", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "later"),
-            event("stack", "AWS::CloudFormation::Stack", ResourceStatus::RollbackInProgress, "The following resource(s) failed"),
+            event(
+                "stack",
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::RollbackInProgress,
+                "The following resource(s) failed",
+            ),
         ];
         assert_eq!(root_cause(&events).as_deref(), Some("Fn (AWS::Lambda::Function): Memory size 99 is below 128"));
         assert_eq!(root_cause(&events[..3]), None);

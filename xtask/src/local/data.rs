@@ -21,7 +21,13 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new("local", "local", None, None, "xtask-local"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "xtask-local",
+        ))
         .load()
         .await
 }
@@ -29,7 +35,12 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
 /// The account the emulator acts as (moto's is 123456789012).
 pub async fn account(config: &SdkConfig) -> anyhow::Result<String> {
     let sts = aws_sdk_sts::Client::new(config);
-    let identity = sts.get_caller_identity().send().await.map_err(|e| anyhow!(describe(&e))).context("asking the AWS emulator for its account id")?;
+    let identity = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| anyhow!(describe(&e)))
+        .context("asking the AWS emulator for its account id")?;
     identity.account.context("the AWS emulator answered no account id")
 }
 
@@ -59,8 +70,12 @@ pub async fn ensure(config: &SdkConfig, stack: &str, template: &Value) -> anyhow
                 );
             }
         }
-        Some("CREATE_COMPLETE" | "UPDATE_COMPLETE") => println!("reusing {stack}, which the AWS emulator already holds"),
-        Some(other) => bail!("{stack} is {other} in the AWS emulator; stop whatever else uses it, or leave out --moto-port to start a fresh one"),
+        Some("CREATE_COMPLETE" | "UPDATE_COMPLETE") => {
+            println!("reusing {stack}, which the AWS emulator already holds")
+        }
+        Some(other) => bail!(
+            "{stack} is {other} in the AWS emulator; stop whatever else uses it, or leave out --moto-port to start a fresh one"
+        ),
     }
     let outputs = deploy::outputs(&cfn, stack).await?;
     exports_of(template, &outputs)
@@ -72,7 +87,8 @@ pub fn exports_of(template: &Value, outputs: &BTreeMap<String, String>) -> anyho
     for (key, output) in template.get("Outputs").and_then(Value::as_object).into_iter().flatten() {
         let Some(name) = output.get("Export").and_then(|e| e.get("Name")) else { continue };
         let name = name.as_str().with_context(|| format!("output {key}'s export name is not a literal"))?;
-        let value = outputs.get(key).with_context(|| format!("the data stack in the AWS emulator has no output {key}"))?;
+        let value =
+            outputs.get(key).with_context(|| format!("the data stack in the AWS emulator has no output {key}"))?;
         exports.insert(name.to_owned(), value.clone());
     }
     Ok(exports)

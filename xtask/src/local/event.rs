@@ -51,7 +51,10 @@ pub struct Deployment {
 impl Deployment {
     /// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH`, the `methodArn` of an authorizer event.
     pub fn method_arn(&self, route: &Route) -> String {
-        format!("arn:aws:execute-api:{}:{}:{}/{}/{}{}", self.region, self.account, self.api_id, self.stage, route.method, route.path)
+        format!(
+            "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+            self.region, self.account, self.api_id, self.stage, route.method, route.path
+        )
     }
 }
 
@@ -164,10 +167,13 @@ pub fn proxy_response(payload: &[u8]) -> Result<Answer, String> {
     let value: Value = serde_json::from_slice(payload).map_err(|e| format!("the response is not JSON: {e}"))?;
     let object = value.as_object().ok_or("the response is not a JSON object")?;
     let status = match object.get("statusCode") {
-        Some(v) => v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).ok_or("statusCode is not a number")?,
+        Some(v) => {
+            v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).ok_or("statusCode is not a number")?
+        }
         None => 200,
     };
-    let status = u16::try_from(status).ok().filter(|s| (100..600).contains(s)).ok_or("statusCode is not an HTTP status")?;
+    let status =
+        u16::try_from(status).ok().filter(|s| (100..600).contains(s)).ok_or("statusCode is not an HTTP status")?;
     let mut headers: Vec<(String, String)> = Vec::new();
     if let Some(map) = object.get("headers").filter(|h| !h.is_null()) {
         for (name, value) in map.as_object().ok_or("headers is not an object")? {
@@ -179,14 +185,19 @@ pub fn proxy_response(payload: &[u8]) -> Result<Answer, String> {
             // A name in both maps: API Gateway keeps the multi-value list.
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             for value in values.as_array().ok_or_else(|| format!("multiValueHeaders.{name} is not a list"))? {
-                headers.push((name.clone(), scalar(value).ok_or_else(|| format!("a value of header {name} is not a string"))?));
+                headers.push((
+                    name.clone(),
+                    scalar(value).ok_or_else(|| format!("a value of header {name} is not a string"))?,
+                ));
             }
         }
     }
     let body = match object.get("body") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(text)) if object.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
-            base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("body is not valid base64: {e}"))?
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|e| format!("body is not valid base64: {e}"))?
         }
         Some(Value::String(text)) => text.clone().into_bytes(),
         Some(_) => return Err("body is not a string".into()),
@@ -217,8 +228,12 @@ pub enum Decision {
 /// Evaluates an authorizer's policy for `method_arn` as API Gateway does: an explicit Deny wins, then
 /// an Allow; `Err` when the answer is not a valid authorizer response (API Gateway answers 500).
 pub fn decide(response: &Value, method_arn: &str) -> Result<Decision, String> {
-    let principal = response.get("principalId").and_then(Value::as_str).ok_or("the answer has no principalId string")?;
-    let statements = response.get("policyDocument").and_then(|p| p.get("Statement")).ok_or("the answer has no policyDocument.Statement")?;
+    let principal =
+        response.get("principalId").and_then(Value::as_str).ok_or("the answer has no principalId string")?;
+    let statements = response
+        .get("policyDocument")
+        .and_then(|p| p.get("Statement"))
+        .ok_or("the answer has no policyDocument.Statement")?;
     let statements: Vec<&Value> = match statements {
         Value::Array(list) => list.iter().collect(),
         single @ Value::Object(_) => vec![single],
@@ -314,13 +329,22 @@ impl GatewayError {
                 Some("User is not authorized to access this resource with an explicit deny"),
                 "AccessDeniedException",
             ),
-            GatewayError::NotAllowed => ("ACCESS_DENIED", 403, Some("User is not authorized to access this resource"), "AccessDeniedException"),
-            GatewayError::AuthorizerFailure => ("AUTHORIZER_FAILURE", 500, None, "AuthorizerConfigurationException"),
-            GatewayError::MissingAuthenticationToken => {
-                ("MISSING_AUTHENTICATION_TOKEN", 403, Some("Missing Authentication Token"), "MissingAuthenticationTokenException")
+            GatewayError::NotAllowed => {
+                ("ACCESS_DENIED", 403, Some("User is not authorized to access this resource"), "AccessDeniedException")
             }
-            GatewayError::IntegrationFailure => ("DEFAULT_5XX", 502, Some("Internal server error"), "InternalServerErrorException"),
-            GatewayError::IntegrationTimeout => ("INTEGRATION_TIMEOUT", 504, Some("Endpoint request timed out"), "InternalServerErrorException"),
+            GatewayError::AuthorizerFailure => ("AUTHORIZER_FAILURE", 500, None, "AuthorizerConfigurationException"),
+            GatewayError::MissingAuthenticationToken => (
+                "MISSING_AUTHENTICATION_TOKEN",
+                403,
+                Some("Missing Authentication Token"),
+                "MissingAuthenticationTokenException",
+            ),
+            GatewayError::IntegrationFailure => {
+                ("DEFAULT_5XX", 502, Some("Internal server error"), "InternalServerErrorException")
+            }
+            GatewayError::IntegrationTimeout => {
+                ("INTEGRATION_TIMEOUT", 504, Some("Endpoint request timed out"), "InternalServerErrorException")
+            }
         }
     }
 
@@ -337,7 +361,9 @@ impl GatewayError {
                 .replace("$context.error.message", message.unwrap_or(""))
                 .replace("$context.requestId", request_id),
             // API Gateway's explicit-deny body really does capitalize "Message".
-            None if matches!(self, GatewayError::ExplicitDeny | GatewayError::NotAllowed) => format!("{{\"Message\":{quoted}}}"),
+            None if matches!(self, GatewayError::ExplicitDeny | GatewayError::NotAllowed) => {
+                format!("{{\"Message\":{quoted}}}")
+            }
             None => format!("{{\"message\":{quoted}}}"),
         };
         let mut headers = vec![

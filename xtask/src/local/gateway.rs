@@ -62,7 +62,8 @@ pub fn serve(listener: TcpListener, gateway: Arc<Gateway>) -> tokio::task::JoinH
                     let gateway = gateway.clone();
                     async move { Ok::<_, Infallible>(gateway.handle(req, remote).await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     })
@@ -79,26 +80,37 @@ impl Gateway {
     async fn handle(&self, req: Request<Incoming>, remote: SocketAddr) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let method = req.method().as_str().to_owned();
-        let shown_path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+        let shown_path =
+            req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
         let request_id = super::request_id();
         let mut trace = Trace::default();
         let answer = match self.read(req, remote, &request_id).await {
             Ok(request) => self.route(request, &mut trace).await,
             Err(problem) => {
                 trace.problem = Some(problem);
-                Answer { status: 400, headers: vec![("content-type".into(), "application/json".into())], body: br#"{"message":"Bad request"}"#.to_vec() }
+                Answer {
+                    status: 400,
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body: br#"{"message":"Bad request"}"#.to_vec(),
+                }
             }
         };
         if self.log_requests {
             let ran = if trace.steps.is_empty() { "-".to_owned() } else { trace.steps.join(" > ") };
             let problem = trace.problem.map(|p| format!("  ({p})")).unwrap_or_default();
-            println!("{method:<6} {shown_path:<24} {} {:>8.1} ms  {ran}{problem}", answer.status, started.elapsed().as_secs_f64() * 1000.0);
+            println!(
+                "{method:<6} {shown_path:<24} {} {:>8.1} ms  {ran}{problem}",
+                answer.status,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
         }
         let mut response = Response::new(Full::new(Bytes::from(answer.body)));
         *response.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
         let headers = response.headers_mut();
         for (name, value) in answer.headers {
-            if let (Ok(name), Ok(value)) = (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(&value)) {
+            if let (Ok(name), Ok(value)) =
+                (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(&value))
+            {
                 headers.append(name, value);
             }
         }
@@ -111,9 +123,18 @@ impl Gateway {
     }
 
     /// The request as the event builders see it; the stage prefix is dropped from the path.
-    async fn read(&self, req: Request<Incoming>, remote: SocketAddr, request_id: &str) -> Result<event::Request, String> {
+    async fn read(
+        &self,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+        request_id: &str,
+    ) -> Result<event::Request, String> {
         let (parts, body) = req.into_parts();
-        let body = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|e| format!("reading the body: {e}"))?.to_bytes();
+        let body = Limited::new(body, MAX_BODY_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?
+            .to_bytes();
         let path = parts.uri.path();
         let stage_prefix = format!("/{}", self.api.stage);
         let path = match path.strip_prefix(&stage_prefix) {
@@ -121,9 +142,13 @@ impl Gateway {
             Some("") => "/".to_owned(),
             _ => path.to_owned(),
         };
-        let query = parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-        let headers: Vec<(String, String)> =
-            parts.headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+        let query =
+            parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
         let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
         let epoch_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
         Ok(event::Request {
@@ -181,12 +206,19 @@ impl Gateway {
     }
 
     async fn invoke(&self, function: Function, payload: &Value) -> Result<runtime::Answer, Failure> {
-        let runtime = self.functions.get(&function).ok_or_else(|| Failure::NotRunning(format!("{function} is not running")))?;
+        let runtime =
+            self.functions.get(&function).ok_or_else(|| Failure::NotRunning(format!("{function} is not running")))?;
         runtime.invoke(payload.to_string().into_bytes()).await
     }
 
     /// The authorizer context for `requestContext.authorizer`, or the error API Gateway answers.
-    async fn authorize(&self, authorizer: &Authorizer, route: &Route, req: &event::Request, trace: &mut Trace) -> Result<Map<String, Value>, GatewayError> {
+    async fn authorize(
+        &self,
+        authorizer: &Authorizer,
+        route: &Route,
+        req: &event::Request,
+        trace: &mut Trace,
+    ) -> Result<Map<String, Value>, GatewayError> {
         let mut identity = Vec::new();
         for source in &authorizer.identity_sources {
             let value = match source {
@@ -212,8 +244,11 @@ impl Gateway {
                 let payload = event::authorizer_event(req, route, &self.at);
                 let answer = self.invoke(authorizer.function, &payload).await;
                 let response = match answer {
-                    Ok(runtime::Answer::Response(bytes)) => serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("the authorizer's answer is not JSON: {e}")),
-                    Ok(runtime::Answer::Error(bytes)) => Err(format!("the authorizer failed: {}", String::from_utf8_lossy(&bytes))),
+                    Ok(runtime::Answer::Response(bytes)) => serde_json::from_slice::<Value>(&bytes)
+                        .map_err(|e| format!("the authorizer's answer is not JSON: {e}")),
+                    Ok(runtime::Answer::Error(bytes)) => {
+                        Err(format!("the authorizer failed: {}", String::from_utf8_lossy(&bytes)))
+                    }
                     Err(failure) => Err(failure.to_string()),
                 };
                 let response = response.map_err(|why| {
@@ -221,7 +256,10 @@ impl Gateway {
                     GatewayError::AuthorizerFailure
                 })?;
                 if !authorizer.ttl.is_zero() {
-                    self.cache.lock().unwrap_or_else(PoisonError::into_inner).insert(key, (Instant::now(), response.clone()));
+                    self.cache
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key, (Instant::now(), response.clone()));
                 }
                 response
             }

@@ -73,7 +73,13 @@ pub struct Process {
 
 /// Starts `binary` for `spec` against `runtime`. When it exits on its own, `runtime` is marked down
 /// (its callers get an immediate error) and the exit is reported on stderr with its last output.
-pub fn spawn(binary: &Path, spec: &FunctionSpec, runtime: &RuntimeApi, aws: &Aws, echo: bool) -> anyhow::Result<Process> {
+pub fn spawn(
+    binary: &Path,
+    spec: &FunctionSpec,
+    runtime: &RuntimeApi,
+    aws: &Aws,
+    echo: bool,
+) -> anyhow::Result<Process> {
     let task_root = binary.parent().unwrap_or(Path::new("."));
     let mut child = Command::new(binary)
         .env_clear()
@@ -187,4 +193,3 @@ impl Drop for Process {
         }
     }
 }
-

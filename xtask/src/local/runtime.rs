@@ -73,7 +73,10 @@ pub struct RuntimeApi {
 
 impl std::fmt::Debug for RuntimeApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuntimeApi").field("function", &self.shared.function).field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("RuntimeApi")
+            .field("function", &self.shared.function)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,7 +84,9 @@ impl RuntimeApi {
     /// Listens on a free port of 127.0.0.1 for `function` (its deployed name), whose invocations
     /// carry `arn` and may run for `timeout`. The server runs until the runtime is dropped.
     pub async fn start(function: &str, arn: &str, timeout: Duration) -> anyhow::Result<RuntimeApi> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.context("binding a port on 127.0.0.1 for the Lambda Runtime API")?;
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding a port on 127.0.0.1 for the Lambda Runtime API")?;
         let addr = listener.local_addr().context("reading the Runtime API's address")?;
         let (queue, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -106,7 +111,9 @@ impl RuntimeApi {
                 let shared = serving.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| serve(shared.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -143,7 +150,9 @@ impl RuntimeApi {
         };
         match tokio::time::timeout(limit, wait).await {
             Ok(result) => result,
-            Err(_) => Err(format!("{} did not ask for work within {} s of starting", self.shared.function, limit.as_secs())),
+            Err(_) => {
+                Err(format!("{} did not ask for work within {} s of starting", self.shared.function, limit.as_secs()))
+            }
         }
     }
 
@@ -169,7 +178,8 @@ impl RuntimeApi {
         }
         let (dispatched, dispatched_rx) = oneshot::channel();
         let (answer, answer_rx) = oneshot::channel();
-        let not_running = || Failure::NotRunning(self.down().unwrap_or_else(|| format!("{} stopped", self.shared.function)));
+        let not_running =
+            || Failure::NotRunning(self.down().unwrap_or_else(|| format!("{} stopped", self.shared.function)));
         self.queue.send(Invocation { payload: Bytes::from(payload), dispatched, answer }).map_err(|_| not_running())?;
         let id = match tokio::time::timeout(QUEUE_LIMIT, dispatched_rx).await {
             Ok(Ok(id)) => id,
@@ -205,11 +215,19 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Inf
         return Ok(next(&shared).await);
     }
     if method != Method::POST {
-        return Ok(reply(StatusCode::METHOD_NOT_ALLOWED, r#"{"errorType":"InvalidRequest","errorMessage":"method not allowed"}"#));
+        return Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            r#"{"errorType":"InvalidRequest","errorMessage":"method not allowed"}"#,
+        ));
     }
     let body = match req.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Ok(reply(StatusCode::BAD_REQUEST, r#"{"errorType":"InvalidRequest","errorMessage":"unreadable body"}"#)),
+        Err(_) => {
+            return Ok(reply(
+                StatusCode::BAD_REQUEST,
+                r#"{"errorType":"InvalidRequest","errorMessage":"unreadable body"}"#,
+            ));
+        }
     };
     if rest == "init/error" {
         let why = format!("{} failed to initialize: {}", shared.function, String::from_utf8_lossy(&body));
@@ -231,7 +249,10 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Inf
             Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#))
         }
         // Lambda answers 400 for an id it is not waiting on (answered already, or timed out).
-        None => Ok(reply(StatusCode::BAD_REQUEST, r#"{"errorType":"InvalidStateTransition","errorMessage":"no invocation is waiting for this id"}"#)),
+        None => Ok(reply(
+            StatusCode::BAD_REQUEST,
+            r#"{"errorType":"InvalidStateTransition","errorMessage":"no invocation is waiting for this id"}"#,
+        )),
     }
 }
 
@@ -241,7 +262,10 @@ async fn next(shared: &Shared) -> Reply {
     let mut queue = shared.queue.lock().await;
     loop {
         let Some(invocation) = queue.recv().await else {
-            return reply(StatusCode::GONE, r#"{"errorType":"ShuttingDown","errorMessage":"the local API is stopping"}"#);
+            return reply(
+                StatusCode::GONE,
+                r#"{"errorType":"ShuttingDown","errorMessage":"the local API is stopping"}"#,
+            );
         };
         // A caller that gave up while the invocation was queued no longer wants it.
         if invocation.answer.is_closed() {

@@ -85,10 +85,18 @@ pub struct GatewayResponse {
 
 /// Reads the api template (as JSON). `exports` resolves `Fn::ImportValue`; `function_names` maps
 /// each deployed function name to the function whose binary serves it.
-pub fn read(template: &Value, exports: &BTreeMap<String, String>, function_names: &BTreeMap<String, Function>) -> anyhow::Result<Api> {
-    let resources = template.get("Resources").and_then(Value::as_object).context("the api template has no Resources")?;
+pub fn read(
+    template: &Value,
+    exports: &BTreeMap<String, String>,
+    function_names: &BTreeMap<String, Function>,
+) -> anyhow::Result<Api> {
+    let resources =
+        template.get("Resources").and_then(Value::as_object).context("the api template has no Resources")?;
     let of_type = |ty: &'static str| {
-        resources.iter().filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty)).map(|(id, r)| (id.as_str(), props(r)))
+        resources
+            .iter()
+            .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty))
+            .map(|(id, r)| (id.as_str(), props(r)))
     };
 
     let mut functions = BTreeMap::new();
@@ -102,7 +110,10 @@ pub fn read(template: &Value, exports: &BTreeMap<String, String>, function_names
         let logical = uri.and_then(invoked_function).with_context(|| {
             format!("{id} does not invoke a Lambda function of this template (an Fn::Sub of .../functions/${{Fn.Arn}}/invocations); `cargo xtask local` serves only those")
         })?;
-        by_logical_id.get(logical).copied().with_context(|| format!("{id} invokes {logical}, which is not an AWS::Lambda::Function of the template"))
+        by_logical_id
+            .get(logical)
+            .copied()
+            .with_context(|| format!("{id} invokes {logical}, which is not an AWS::Lambda::Function of the template"))
     };
 
     let mut authorizers = BTreeMap::new();
@@ -111,31 +122,52 @@ pub fn read(template: &Value, exports: &BTreeMap<String, String>, function_names
         if kind != "REQUEST" {
             bail!("authorizer {id} is of type {kind}; `cargo xtask local` emulates REQUEST authorizers only");
         }
-        let sources = str_prop(p, "IdentitySource").with_context(|| format!("authorizer {id} has no IdentitySource"))?;
-        let identity_sources = sources.split(',').map(|s| identity_source(id, s.trim())).collect::<anyhow::Result<Vec<_>>>()?;
-        let ttl = p.get("AuthorizerResultTtlInSeconds").map_or(Some(DEFAULT_AUTHORIZER_TTL_SECONDS), number).with_context(|| format!("authorizer {id}'s AuthorizerResultTtlInSeconds is not a number"))?;
+        let sources =
+            str_prop(p, "IdentitySource").with_context(|| format!("authorizer {id} has no IdentitySource"))?;
+        let identity_sources =
+            sources.split(',').map(|s| identity_source(id, s.trim())).collect::<anyhow::Result<Vec<_>>>()?;
+        let ttl = p
+            .get("AuthorizerResultTtlInSeconds")
+            .map_or(Some(DEFAULT_AUTHORIZER_TTL_SECONDS), number)
+            .with_context(|| format!("authorizer {id}'s AuthorizerResultTtlInSeconds is not a number"))?;
         let function = target(id, p.get("AuthorizerUri"))?;
-        authorizers.insert(id.to_owned(), Authorizer { id: id.to_owned(), function, identity_sources, ttl: Duration::from_secs(ttl) });
+        authorizers.insert(
+            id.to_owned(),
+            Authorizer { id: id.to_owned(), function, identity_sources, ttl: Duration::from_secs(ttl) },
+        );
     }
 
     let mut routes = Vec::new();
     for (id, p) in of_type("AWS::ApiGateway::Method") {
-        let method = str_prop(p, "HttpMethod").with_context(|| format!("method {id} has no HttpMethod"))?.to_ascii_uppercase();
-        let resource = p.get("ResourceId").and_then(reference).with_context(|| format!("method {id}'s ResourceId is not a Ref to a resource of the template"))?;
+        let method =
+            str_prop(p, "HttpMethod").with_context(|| format!("method {id} has no HttpMethod"))?.to_ascii_uppercase();
+        let resource = p
+            .get("ResourceId")
+            .and_then(reference)
+            .with_context(|| format!("method {id}'s ResourceId is not a Ref to a resource of the template"))?;
         let path = resource_path(resources, resource)?;
         let integration = p.get("Integration").unwrap_or(&EMPTY);
         let kind = str_prop(integration, "Type").unwrap_or("none");
         if kind != "AWS_PROXY" {
-            bail!("method {id} has integration type {kind}; `cargo xtask local` serves only Lambda proxy (AWS_PROXY) integrations");
+            bail!(
+                "method {id} has integration type {kind}; `cargo xtask local` serves only Lambda proxy (AWS_PROXY) integrations"
+            );
         }
         let function = target(id, integration.get("Uri"))?;
         let authorizer = match str_prop(p, "AuthorizationType").unwrap_or("NONE") {
             "NONE" => None,
             "CUSTOM" => {
-                let auth = p.get("AuthorizerId").and_then(reference).with_context(|| format!("method {id} is CUSTOM but its AuthorizerId is not a Ref"))?;
-                Some(authorizers.get(auth).cloned().with_context(|| format!("method {id} names authorizer {auth}, which the template does not define"))?)
+                let auth = p
+                    .get("AuthorizerId")
+                    .and_then(reference)
+                    .with_context(|| format!("method {id} is CUSTOM but its AuthorizerId is not a Ref"))?;
+                Some(authorizers.get(auth).cloned().with_context(|| {
+                    format!("method {id} names authorizer {auth}, which the template does not define")
+                })?)
             }
-            other => bail!("method {id} uses authorization type {other}; `cargo xtask local` emulates NONE and CUSTOM (Lambda authorizers) only"),
+            other => bail!(
+                "method {id} uses authorization type {other}; `cargo xtask local` emulates NONE and CUSTOM (Lambda authorizers) only"
+            ),
         };
         routes.push(Route { method, path, resource: resource.to_owned(), function, authorizer });
     }
@@ -187,7 +219,9 @@ fn identity_source(authorizer: &str, source: &str) -> anyhow::Result<IdentitySou
     } else if let Some(name) = source.strip_prefix("method.request.querystring.") {
         Ok(IdentitySource::Query(name.to_owned()))
     } else {
-        bail!("authorizer {authorizer} reads identity source {source}; `cargo xtask local` reads headers and query strings only")
+        bail!(
+            "authorizer {authorizer} reads identity source {source}; `cargo xtask local` reads headers and query strings only"
+        )
     }
 }
 
@@ -196,8 +230,12 @@ fn resource_path(resources: &Map<String, Value>, id: &str) -> anyhow::Result<Str
     let mut parts = Vec::new();
     let mut current = id.to_owned();
     loop {
-        let resource = resources.get(&current).filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::ApiGateway::Resource"));
-        let p = props(resource.with_context(|| format!("{current} is not an AWS::ApiGateway::Resource of the api template"))?);
+        let resource = resources
+            .get(&current)
+            .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::ApiGateway::Resource"));
+        let p = props(
+            resource.with_context(|| format!("{current} is not an AWS::ApiGateway::Resource of the api template"))?,
+        );
         let part = str_prop(p, "PathPart").with_context(|| format!("resource {current} has no PathPart"))?;
         if part.contains('{') {
             bail!("resource {current} has the path parameter {part}; `cargo xtask local` serves fixed paths only");
@@ -227,14 +265,21 @@ fn function(
 ) -> anyhow::Result<FunctionSpec> {
     let name = str_prop(p, "FunctionName").with_context(|| format!("function {id} has no literal FunctionName"))?;
     let function = *function_names.get(name).with_context(|| {
-        format!("function {id} is named {name}, which is none of the handler crates' functions; re-run `cargo xtask synth`")
+        format!(
+            "function {id} is named {name}, which is none of the handler crates' functions; re-run `cargo xtask synth`"
+        )
     })?;
-    let memory_mb = p.get("MemorySize").map_or(Some(128), number).with_context(|| format!("function {id}'s MemorySize is not a number"))?;
-    let timeout = p.get("Timeout").map_or(Some(3), number).with_context(|| format!("function {id}'s Timeout is not a number"))?;
+    let memory_mb = p
+        .get("MemorySize")
+        .map_or(Some(128), number)
+        .with_context(|| format!("function {id}'s MemorySize is not a number"))?;
+    let timeout =
+        p.get("Timeout").map_or(Some(3), number).with_context(|| format!("function {id}'s Timeout is not a number"))?;
     let mut env = BTreeMap::new();
     if let Some(vars) = p.get("Environment").and_then(|e| e.get("Variables")).and_then(Value::as_object) {
         for (var, value) in vars {
-            let resolved = resolve(value, exports).with_context(|| format!("environment variable {var} of function {name}"))?;
+            let resolved =
+                resolve(value, exports).with_context(|| format!("environment variable {var} of function {name}"))?;
             env.insert(var.clone(), resolved);
         }
     }
@@ -242,7 +287,12 @@ fn function(
     let log_group = match logging.get("LogGroup") {
         None => None,
         Some(v) => Some(match reference(v) {
-            Some(group) => resources.get(group).map(props).and_then(|g| str_prop(g, "LogGroupName")).map(str::to_owned).with_context(|| format!("function {id}'s log group {group} has no literal LogGroupName"))?,
+            Some(group) => resources
+                .get(group)
+                .map(props)
+                .and_then(|g| str_prop(g, "LogGroupName"))
+                .map(str::to_owned)
+                .with_context(|| format!("function {id}'s log group {group} has no literal LogGroupName"))?,
             None => resolve(v, exports).with_context(|| format!("function {id}'s LoggingConfig.LogGroup"))?,
         }),
     };
@@ -276,7 +326,11 @@ fn resolve(value: &Value, exports: &BTreeMap<String, String>) -> anyhow::Result<
 fn gateway_response(id: &str, p: &Value) -> anyhow::Result<GatewayResponse> {
     let status = match p.get("StatusCode") {
         None => None,
-        Some(v) => Some(number(v).and_then(|n| u16::try_from(n).ok()).with_context(|| format!("gateway response {id}'s StatusCode is not a status"))?),
+        Some(v) => Some(
+            number(v)
+                .and_then(|n| u16::try_from(n).ok())
+                .with_context(|| format!("gateway response {id}'s StatusCode is not a status"))?,
+        ),
     };
     let mut headers = Vec::new();
     for (key, value) in p.get("ResponseParameters").and_then(Value::as_object).into_iter().flatten() {
@@ -286,7 +340,8 @@ fn gateway_response(id: &str, p: &Value) -> anyhow::Result<GatewayResponse> {
         let value = value.with_context(|| format!("gateway response {id} maps header {header} from the request; `cargo xtask local` supports static ('quoted') values only"))?;
         headers.push((header.to_owned(), value.to_owned()));
     }
-    let template = p.get("ResponseTemplates").and_then(|t| t.get("application/json")).and_then(Value::as_str).map(str::to_owned);
+    let template =
+        p.get("ResponseTemplates").and_then(|t| t.get("application/json")).and_then(Value::as_str).map(str::to_owned);
     Ok(GatewayResponse { status, headers, template })
 }
 

@@ -25,7 +25,12 @@ fn hello_route() -> Route {
 }
 
 fn deployment() -> Deployment {
-    Deployment { region: "us-east-1".into(), account: "123456789012".into(), api_id: "local".into(), stage: "dev".into() }
+    Deployment {
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        api_id: "local".into(),
+        stage: "dev".into(),
+    }
 }
 
 fn request(body: &[u8]) -> Request {
@@ -33,7 +38,11 @@ fn request(body: &[u8]) -> Request {
         method: "GET".into(),
         path: "/hello".into(),
         query: vec![("a".into(), "1".into()), ("a".into(), "2 3".into())],
-        headers: vec![("host".into(), "127.0.0.1:3000".into()), ("authorization".into(), "Bearer t0k3n".into()), ("user-agent".into(), "curl/8".into())],
+        headers: vec![
+            ("host".into(), "127.0.0.1:3000".into()),
+            ("authorization".into(), "Bearer t0k3n".into()),
+            ("user-agent".into(), "curl/8".into()),
+        ],
         body: body.to_vec(),
         source_ip: "127.0.0.1".into(),
         host: "127.0.0.1:3000".into(),
@@ -48,14 +57,17 @@ fn a_proxy_event_is_a_rest_request_to_lambda_http_with_the_authorizer_context() 
     context.insert("email".into(), json!("alice@example.com"));
     context.insert("principalId".into(), json!("alice@example.com"));
     let event = proxy_event(&request(b"{\"x\":1}"), &hello_route(), &deployment(), Some(&context));
-    let req = lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("lambda_http refuses the event: {e}"));
+    let req = lambda_http::request::from_str(&event.to_string())
+        .unwrap_or_else(|e| panic!("lambda_http refuses the event: {e}"));
     assert_eq!(req.method().as_str(), "GET");
     assert_eq!(req.uri().path(), "/dev/hello");
     assert_eq!(req.headers().get("authorization").and_then(|v| v.to_str().ok()), Some("Bearer t0k3n"));
     let params = req.query_string_parameters();
     assert_eq!(params.all("a"), Some(vec!["1", "2 3"]));
     let ctx = req.request_context();
-    let lambda_http::request::RequestContext::ApiGatewayV1(ctx) = ctx else { panic!("not a REST (v1) request context: {ctx:?}") };
+    let lambda_http::request::RequestContext::ApiGatewayV1(ctx) = ctx else {
+        panic!("not a REST (v1) request context: {ctx:?}")
+    };
     assert_eq!(ctx.stage.as_deref(), Some("dev"));
     assert_eq!(ctx.resource_path.as_deref(), Some("/hello"));
     assert_eq!(ctx.request_id.as_deref(), Some("9b1f3e5d-7c2a-4f6b-8d0e-2a4c6e8f0b1d"));
@@ -99,7 +111,8 @@ fn proxy_responses_become_http() {
     assert_eq!(answer.body, b"{}");
     let xa: Vec<&str> = answer.headers.iter().filter(|(n, _)| n == "x-a").map(|(_, v)| v.as_str()).collect();
     assert_eq!(xa, ["2", "3"]);
-    let binary = proxy_response(br#"{"statusCode":200,"body":"aGk=","isBase64Encoded":true}"#).unwrap_or_else(|e| panic!("{e}"));
+    let binary =
+        proxy_response(br#"{"statusCode":200,"body":"aGk=","isBase64Encoded":true}"#).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(binary.body, b"hi");
     let empty = proxy_response(br#"{"statusCode":204,"body":null}"#).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((empty.status, empty.body.len()), (204, 0));
@@ -107,7 +120,14 @@ fn proxy_responses_become_http() {
 
 #[test]
 fn malformed_proxy_responses_are_refused() {
-    for bad in [&b"not json"[..], b"[]", br#"{"statusCode":"abc"}"#, br#"{"statusCode":99}"#, br#"{"statusCode":200,"body":{}}"#, br#"{"statusCode":200,"headers":[]}"#] {
+    for bad in [
+        &b"not json"[..],
+        b"[]",
+        br#"{"statusCode":"abc"}"#,
+        br#"{"statusCode":99}"#,
+        br#"{"statusCode":200,"body":{}}"#,
+        br#"{"statusCode":200,"headers":[]}"#,
+    ] {
         assert!(proxy_response(bad).is_err(), "{}", String::from_utf8_lossy(bad));
     }
 }
@@ -135,7 +155,11 @@ fn the_real_authorizers_allow_and_deny_are_decided_as_api_gateway_does() {
     let deny = serde_json::to_value(auth::authorizer::deny(resource)).unwrap_or_default();
     assert_eq!(decide(&deny, &arn), Ok(Decision::ExplicitDeny));
     // An Allow for another stage allows nothing here.
-    let other = serde_json::to_value(auth::authorizer::allow(claims(), "arn:aws:execute-api:us-east-1:123456789012:local/prod/*/*".into())).unwrap_or_default();
+    let other = serde_json::to_value(auth::authorizer::allow(
+        claims(),
+        "arn:aws:execute-api:us-east-1:123456789012:local/prod/*/*".into(),
+    ))
+    .unwrap_or_default();
     assert_eq!(decide(&other, &arn), Ok(Decision::NotAllowed));
 }
 
@@ -191,12 +215,18 @@ fn custom_responses_shape_status_headers_and_body() {
         headers: vec![("WWW-Authenticate".into(), "Bearer".into())],
         template: Some(r#"{"message":$context.error.messageString}"#.into()),
     };
-    let responses = BTreeMap::from([("UNAUTHORIZED".to_owned(), custom.clone()), ("ACCESS_DENIED".to_owned(), GatewayResponse { status: Some(403), ..custom })]);
+    let responses = BTreeMap::from([
+        ("UNAUTHORIZED".to_owned(), custom.clone()),
+        ("ACCESS_DENIED".to_owned(), GatewayResponse { status: Some(403), ..custom }),
+    ]);
     let unauthorized = GatewayError::Unauthorized.answer(&responses, "r");
     assert_eq!(body(&unauthorized), r#"{"message":"Unauthorized"}"#);
     assert!(unauthorized.headers.contains(&("WWW-Authenticate".into(), "Bearer".into())));
     let deny = GatewayError::ExplicitDeny.answer(&responses, "r");
-    assert_eq!((deny.status, body(&deny).as_str()), (403, r#"{"message":"User is not authorized to access this resource with an explicit deny"}"#));
+    assert_eq!(
+        (deny.status, body(&deny).as_str()),
+        (403, r#"{"message":"User is not authorized to access this resource with an explicit deny"}"#)
+    );
     // A type the template does not customize keeps API Gateway's default.
     assert_eq!(body(&GatewayError::AuthorizerFailure.answer(&responses, "r")), r#"{"message":null}"#);
 }

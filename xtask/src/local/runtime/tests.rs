@@ -8,7 +8,11 @@ use super::*;
 
 async fn call(method: Method, url: String, body: &'static str) -> (StatusCode, HeaderMap, Bytes) {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = Request::builder().method(method).uri(url).body(Full::new(Bytes::from_static(body.as_bytes()))).unwrap_or_else(|e| panic!("{e}"));
+    let req = Request::builder()
+        .method(method)
+        .uri(url)
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap_or_else(|e| panic!("{e}"));
     let res = client.request(req).await.unwrap_or_else(|e| panic!("{e}"));
     let (parts, body) = res.into_parts();
     (parts.status, parts.headers, body.collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes())
@@ -19,7 +23,9 @@ fn url(api: &RuntimeApi, rest: &str) -> String {
 }
 
 async fn start(timeout: Duration) -> RuntimeApi {
-    RuntimeApi::start("auth-dev-hello", "arn:aws:lambda:us-east-1:123456789012:function:auth-dev-hello", timeout).await.unwrap_or_else(|e| panic!("{e}"))
+    RuntimeApi::start("auth-dev-hello", "arn:aws:lambda:us-east-1:123456789012:function:auth-dev-hello", timeout)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
@@ -37,7 +43,10 @@ async fn an_invocation_goes_out_on_next_and_its_response_comes_back() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&body[..], b"{\"n\":1}");
     let id = header(&headers, "lambda-runtime-aws-request-id").to_owned();
-    assert_eq!(header(&headers, "lambda-runtime-invoked-function-arn"), "arn:aws:lambda:us-east-1:123456789012:function:auth-dev-hello");
+    assert_eq!(
+        header(&headers, "lambda-runtime-invoked-function-arn"),
+        "arn:aws:lambda:us-east-1:123456789012:function:auth-dev-hello"
+    );
     let deadline: u128 = header(&headers, "lambda-runtime-deadline-ms").parse().unwrap_or_default();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
     assert!(deadline > now + 9_000 && deadline <= now + 10_000, "deadline {deadline}, now {now}");
@@ -87,7 +96,9 @@ async fn an_invocation_not_answered_in_time_times_out() {
 #[tokio::test]
 async fn an_init_error_makes_the_function_never_ready_and_calls_fail_at_once() {
     let api = start(Duration::from_secs(10)).await;
-    let (status, _, _) = call(Method::POST, url(&api, "init/error"), r#"{"errorType":"Runtime.InitError","errorMessage":"no table"}"#).await;
+    let (status, _, _) =
+        call(Method::POST, url(&api, "init/error"), r#"{"errorType":"Runtime.InitError","errorMessage":"no table"}"#)
+            .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let why = api.ready(Duration::from_secs(5)).await.err().unwrap_or_default();
     assert!(why.contains("failed to initialize") && why.contains("no table"), "{why}");

@@ -109,7 +109,10 @@ fn a_missing_export_names_it_and_the_fix() {
     let (template, mut exports, names, _) = stage("dev");
     exports.remove("auth-dev-secret-arn");
     let e = read_err(&template, &exports, &names);
-    assert!(e.contains("auth-dev-secret-arn") && e.contains("AUTH_SECRET_ARN") && e.contains("cargo xtask synth"), "{e}");
+    assert!(
+        e.contains("auth-dev-secret-arn") && e.contains("AUTH_SECRET_ARN") && e.contains("cargo xtask synth"),
+        "{e}"
+    );
 }
 
 #[test]
