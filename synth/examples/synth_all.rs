@@ -23,7 +23,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let bytes: usize = synth::all_files(&config).iter().map(|f| f.contents.len()).sum();
+    let files = match synth::all_files(&config) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let bytes: usize = files.iter().map(|f| f.contents.len()).sum();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm_kib = status
         .lines()

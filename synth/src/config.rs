@@ -73,8 +73,12 @@ pub struct Stage {
     pub region: String,
     /// When set, deploy refuses credentials of any other account.
     pub account: Option<String>,
-    /// Retain stateful resources, turn on deletion protection, and make destroy ask for `--force`.
+    /// Retain stateful resources and the access log, turn on deletion and termination protection, and
+    /// make destroy ask for `--force`. A protected stage names its `account`.
     pub protect: bool,
+    /// The S3 bucket deploy uploads function code to, when not the derived
+    /// `<project>-artifacts-<account>-<region>` (for instance because another account took that name).
+    pub artifact_bucket: Option<String>,
     pub architecture: Architecture,
     /// Retention of stage-wide logs (API access logs); functions may override it.
     pub log_retention_days: u32,
@@ -180,8 +184,8 @@ struct RawDefaults {
 struct RawStage {
     region: Option<Spanned<String>>,
     account: Option<Spanned<String>>,
-    #[serde(default)]
-    protect: bool,
+    protect: Option<Spanned<bool>>,
+    artifact_bucket: Option<Spanned<String>>,
     architecture: Option<Architecture>,
     memory_mb: Option<Spanned<u32>>,
     timeout_seconds: Option<Spanned<u32>>,
@@ -461,6 +465,19 @@ impl Validator<'_> {
             Some(a) => Some(a.get_ref().clone()),
             None => None,
         };
+        let protect = raw.protect.as_ref().is_some_and(|p| *p.get_ref());
+        if let Some(p) = &raw.protect
+            && protect
+            && account.is_none()
+        {
+            return Err(self.err(
+                p.span(),
+                format!("stage `{stage_name}` is protected but does not name its account"),
+                "add account = \"<12-digit id>\" to the stage, so that no deploy or destroy acts on it with another \
+                 account's credentials",
+            ));
+        }
+        let artifact_bucket = raw.artifact_bucket.as_ref().map(|b| self.bucket(b)).transpose()?;
         self.settings_values(&raw.memory_mb, &raw.timeout_seconds, &raw.log_retention_days)?;
         self.stage_values(&raw.token_lifetime_seconds, &raw.authorizer_cache_ttl_seconds, &raw.throttle)?;
         self.tags(&raw.tags)?;
@@ -558,7 +575,8 @@ impl Validator<'_> {
             name: stage_name,
             region: region.clone(),
             account,
-            protect: raw.protect,
+            protect,
+            artifact_bucket,
             architecture: raw.architecture.unwrap_or(default_architecture),
             log_retention_days: pick(
                 &[&raw.log_retention_days, &defaults.log_retention_days],
@@ -574,6 +592,29 @@ impl Validator<'_> {
             secret,
             domain,
         })
+    }
+
+    /// An S3 bucket name: 3 to 63 lowercase letters, digits, hyphens and dots, starting and ending
+    /// with a letter or digit.
+    fn bucket(&self, bucket: &Spanned<String>) -> Result<String, ConfigError> {
+        let b = bucket.get_ref();
+        let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let valid = (3..=63).contains(&b.len())
+            && b.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+            && alnum(b.chars().next())
+            && alnum(b.chars().last())
+            && !b.contains("..")
+            && !b.starts_with("xn--")
+            && !b.ends_with("-s3alias")
+            && b.split('.').filter(|p| p.parse::<u8>().is_ok()).count() < 4;
+        if !valid {
+            return Err(self.err(
+                bucket.span(),
+                format!("`{b}` is not a valid S3 bucket name"),
+                "use 3 to 63 lowercase letters, digits, hyphens or dots, starting and ending with a letter or digit",
+            ));
+        }
+        Ok(b.clone())
     }
 
     fn domain(&self, raw: RawDomain, region: &str, account: Option<&str>) -> Result<Domain, ConfigError> {

@@ -67,7 +67,10 @@ pub const BOOTSTRAP_FILE: &str = "templates/bootstrap.yaml";
 
 /// Every file one stage's deploy reads: `templates/bootstrap.yaml` and
 /// `templates/<stage>/{data.yaml, api.yaml, iam.md}`.
-pub fn files(config: &Config, stage: &Stage) -> Vec<File> {
+///
+/// Fails when the IAM review cannot account for a resource of the stacks: what cannot be reviewed is
+/// not generated.
+pub fn files(config: &Config, stage: &Stage) -> Result<Vec<File>, review::ReviewError> {
     let names = Names::new(&config.project, stage);
     let stacks = synth(config, stage);
     let dir = format!("{TEMPLATES_DIR}/{}", stage.name);
@@ -76,7 +79,7 @@ pub fn files(config: &Config, stage: &Stage) -> Vec<File> {
         out.push(File { path: format!("{dir}/data.yaml"), contents: render(data) });
     }
     out.push(File { path: format!("{dir}/api.yaml"), contents: render(&stacks.api) });
-    let rows = review::rows_of(&stacks, &names);
+    let rows = review::rows_of(&stacks, &names)?;
     let mut notes = Vec::new();
     if let config::Provision::Import { arn, .. } = &stage.key {
         notes.push(format!(
@@ -88,17 +91,29 @@ pub fn files(config: &Config, stage: &Stage) -> Vec<File> {
             contract::kms::CONTEXT_KEY
         ));
     }
+    if let config::Provision::Import { arn, .. } = &stage.secret {
+        notes.push(format!(
+            "The imported secret `{arn}` keeps its own resource policy, which this project does not manage. Anyone \
+             who can read it can mint a token for any user, so its policy should deny `secretsmanager:GetSecretValue` \
+             to every principal but roles `{}` and `{}` (a `Deny` with `Principal: \"*\"` and a `StringNotEquals` \
+             condition on `aws:PrincipalArn`), and those two roles must be allowed to read it.",
+            names.role(contract::Function::Signin),
+            names.role(contract::Function::Authorizer),
+        ));
+    }
     out.push(File { path: format!("{dir}/iam.md"), contents: review::markdown(names.prefix(), &rows, &notes) });
-    out
+    Ok(out)
 }
 
 /// Every file for every stage, each once.
-pub fn all_files(config: &Config) -> Vec<File> {
+pub fn all_files(config: &Config) -> Result<Vec<File>, review::ReviewError> {
     let mut out: Vec<File> = Vec::new();
-    for file in config.stages.values().flat_map(|stage| files(config, stage)) {
-        if !out.iter().any(|f| f.path == file.path) {
-            out.push(file);
+    for stage in config.stages.values() {
+        for file in files(config, stage)? {
+            if !out.iter().any(|f| f.path == file.path) {
+                out.push(file);
+            }
         }
     }
-    out
+    Ok(out)
 }

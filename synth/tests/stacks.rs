@@ -376,8 +376,8 @@ fn bootstrap_sets_the_regions_api_gateway_logging_role_and_keeps_it() {
 #[test]
 fn rendering_is_deterministic_and_parses_back_to_the_model() {
     let c = config(STAGES);
-    let first = synth::all_files(&c);
-    let second = synth::all_files(&config(STAGES));
+    let first = synth::all_files(&c).unwrap();
+    let second = synth::all_files(&config(STAGES)).unwrap();
     assert_eq!(first, second);
     for stage in c.stages.values() {
         let s = synth::synth(&c, stage);
@@ -394,10 +394,10 @@ fn rendering_is_deterministic_and_parses_back_to_the_model() {
 #[test]
 fn iam_review_lists_every_grant_once_in_order() {
     let c = config(STAGES);
-    let files = synth::files(&c, &c.stages["dev"]);
+    let files = synth::files(&c, &c.stages["dev"]).unwrap();
     let iam = files.iter().find(|f| f.path == "templates/dev/iam.md").map(|f| f.contents.clone()).unwrap_or_default();
-    assert!(iam.contains("| role/auth-dev-signup | kms:Encrypt | import:auth-dev-key-arn | ForAnyValue:StringEquals kms:EncryptionContextKeys = email |"));
-    assert!(iam.contains("| apigateway.amazonaws.com | lambda:InvokeFunction | ${HelloFunction.Arn} |"));
+    assert!(iam.contains("| role/auth-dev-signup | Allow | kms:Encrypt | import:auth-dev-key-arn | ForAnyValue:StringEquals kms:EncryptionContextKeys = email |"));
+    assert!(iam.contains("| apigateway.amazonaws.com | Allow | lambda:InvokeFunction | ${HelloFunction.Arn} |"));
     let rows: Vec<&str> = iam.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| principal")).collect();
     let mut sorted = rows.clone();
     sorted.sort();
@@ -411,6 +411,7 @@ fn iam_review_warns_that_an_imported_key_keeps_its_own_policy() {
     let c = config(IMPORTING);
     let iam = |stage: &str| {
         synth::files(&c, &c.stages[stage])
+            .unwrap()
             .into_iter()
             .find(|f| f.path.ends_with("iam.md"))
             .map(|f| f.contents)

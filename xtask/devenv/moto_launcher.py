@@ -13,7 +13,12 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
   code-only change showed no Modify row;
 - AWS::SecretsManager::Secret is not supported at all (skipped, so its Ref and exports are missing);
 - an AWS::KMS::Key with Tags fails (moto expects the KMS API's TagKey/TagValue, not CloudFormation's
-  Key/Value), and its KeyPolicy is stored as an object, which breaks DescribeKey.
+  Key/Value), and its KeyPolicy is stored as an object, which breaks DescribeKey;
+- AWS::SecretsManager::ResourcePolicy is not supported (skipped, so the secret keeps no policy);
+- UpdateTerminationProtection is not implemented, and DeleteStack ignores termination protection;
+- bucket policies are evaluated with no aws:SecureTransport value, so a policy denying requests
+  without TLS denies every request to a server that only speaks plain HTTP (the harness stands in for
+  AWS's TLS endpoints, so requests count as secure).
 """
 
 import json
@@ -196,6 +201,88 @@ class CloudFormationSecret(CloudFormationModel):
     def delete(self, account_id, region_name):
         backend = secretsmanager_backends[account_id][region_name]
         backend.delete_secret(secret_id=self.arn, recovery_window_in_days=None, force_delete_without_recovery=True)
+
+
+class CloudFormationSecretPolicy(CloudFormationModel):
+    """AWS::SecretsManager::ResourcePolicy through moto's Secrets Manager backend."""
+
+    __module__ = "moto.secretsmanager.cloudformation_secret_policy"
+
+    def __init__(self, secret_id):
+        self.secret_id = secret_id
+
+    @property
+    def physical_resource_id(self):
+        return self.secret_id
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::SecretsManager::ResourcePolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        policy = props.get("ResourcePolicy")
+        backend = secretsmanager_backends[account_id][region_name]
+        backend.put_resource_policy(secret_id=props["SecretId"], policy=json.dumps(policy))
+        return cls(props["SecretId"])
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = secretsmanager_backends[account_id][region_name]
+        backend.delete_resource_policy(secret_id=cloudformation_json.get("Properties", {}).get("SecretId"))
+
+
+from moto.cloudformation.exceptions import ValidationError  # noqa: E402
+from moto.cloudformation.responses import CloudFormationResponse  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
+
+
+def update_termination_protection(self):
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    stack.enable_termination_protection = self._get_bool_param("EnableTerminationProtection", False)
+    return ActionResult({"StackId": stack.stack_id})
+
+
+CloudFormationResponse.update_termination_protection = update_termination_protection
+
+_delete_stack = CloudFormationBackend.delete_stack
+
+
+def delete_stack(self, name_or_stack_id):
+    for stack in list(self.stacks.values()):
+        if name_or_stack_id in (stack.stack_id, stack.name) and stack.enable_termination_protection:
+            raise ValidationError(
+                message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
+            )
+    return _delete_stack(self, name_or_stack_id)
+
+
+CloudFormationBackend.delete_stack = delete_stack
+
+
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult  # noqa: E402
+
+_is_action_permitted = IAMPolicyStatement.is_action_permitted
+
+
+def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+    # moto holds every condition it cannot evaluate (Bool among them) as met. Requests to the harness
+    # stand for requests over AWS's TLS endpoints: a statement conditioned on aws:SecureTransport being
+    # false does not apply to them.
+    secure = ((self._statement.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")
+    if secure is not None:
+        wanted = [str(v).lower() for v in (secure if isinstance(secure, list) else [secure])]
+        if "true" not in wanted:
+            return PermissionResult.NEUTRAL
+    return _is_action_permitted(self, action, resource, principal, incoming_condition_values)
+
+
+IAMPolicyStatement.is_action_permitted = is_action_permitted
 
 
 def main():

@@ -66,7 +66,7 @@ fn synth(root: &Path, config: &Path, runs: usize) -> anyhow::Result<ExitCode> {
     if !status.success() {
         bail!("building the synth_all example failed");
     }
-    let exe = devenv::target_dir().join("release/examples/synth_all");
+    let exe = crate::target_dir()?.join("release/examples/synth_all");
     let mut walls = Vec::with_capacity(runs);
     let mut peak_kib = 0u64;
     let mut last = String::new();

@@ -68,7 +68,10 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config_path = cli.config.unwrap_or_else(default_config_path);
+    let config_path = match cli.config {
+        Some(path) => path,
+        None => default_config_path()?,
+    };
     let root = root_of(&config_path);
     match cli.command {
         Command::Synth { stage, check } => {
@@ -102,7 +105,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let stage = config.stage(&stage)?;
             let names = synth::Names::new(&config.project, stage);
             let stacks = synth::synth(&config, stage);
-            let rows = synth::review::rows_of(&stacks, &names);
+            let rows = synth::review::rows_of(&stacks, &names).map_err(crate::refused)?;
             print!("{}", synth::review::text(&rows));
             Ok(ExitCode::SUCCESS)
         }
@@ -111,7 +114,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let stage = config.stage(&stage)?;
             let profile = if debug { crate::package::Profile::Debug } else { crate::package::Profile::Release };
             let started = std::time::Instant::now();
-            let artifacts = crate::package::build(&devenv::workspace_root(), stage.architecture, profile)?;
+            let artifacts = crate::package::build(&crate::workspace()?, stage.architecture, profile)?;
             for a in &artifacts {
                 println!(
                     "{:<10} {:>8.1} KiB  sha256 {}  {}",
@@ -129,7 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => crate::inspect::status(&config_path, &args),
         Command::Destroy(args) => crate::destroy::run(&config_path, &args),
         Command::Local(args) => crate::local::run(&config_path, &args),
-        Command::Test { cargo_args } => test::run(&devenv::workspace_root(), &cargo_args),
-        Command::Bench { which } => bench::run(&devenv::workspace_root(), &config_path, which),
+        Command::Test { cargo_args } => test::run(&crate::workspace()?, &cargo_args),
+        Command::Bench { which } => bench::run(&crate::workspace()?, &config_path, which),
     }
 }

@@ -6,7 +6,7 @@
 
 pub mod artifacts;
 pub mod changes;
-pub mod events;
+pub mod gates;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -18,10 +18,13 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::Value;
 
-use crate::aws::{Clients, StageArgs, describe};
+use crate::aws::{AwsResultExt as _, Clients, StageArgs};
+use crate::cfn;
 use crate::package::{self, Artifact, Profile};
 use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target, templates};
+use aws_sdk_cloudformation::types::StackStatus;
 use changes::{Body, IamDiff, Prepared};
+use gates::{Approvals, Preflight, Refusal};
 
 #[derive(Debug, Clone, Args)]
 pub struct DeployArgs {
@@ -94,55 +97,35 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     }
 
     // 1. What is deployed is what was reviewed.
-    let files = synth::files(config, stage);
-    let drift = templates::compare(&root, &files, false)?;
-    if !drift.is_empty() {
-        for d in &drift {
-            eprintln!("{d}");
-        }
-        if !args.allow_stale {
-            return Err(BadInput(format!(
-                "templates/{} differs from what stages.toml synthesizes; run `cargo xtask synth`, review and commit, or pass --allow-stale",
-                stage.name
-            ))
-            .into());
-        }
-        eprintln!("warning: deploying templates that differ from the committed ones (--allow-stale)");
+    let files = synth::files(config, stage).map_err(crate::refused)?;
+    let drift: Vec<String> = templates::compare(&root, &files, false)?.iter().map(ToString::to_string).collect();
+    for d in &drift {
+        eprintln!("{d}");
+    }
+    if let Some(warning) = gates::stale(&stage.name, &drift, args.allow_stale).map_err(BadInput)? {
+        eprintln!("warning: {warning}");
     }
 
     // 2. The right account.
     let clients = Clients::new(&args.on.aws, stage).await?;
-    let identity = clients
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
-        .context("asking STS who the credentials belong to")?;
+    let identity =
+        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
     let account = identity.account.unwrap_or_default();
-    if let Some(expected) = &stage.account
-        && expected != &account
-    {
-        return Err(BadInput(format!(
-            "the credentials are for account {account}, but stage {} deploys to {expected}; use --profile for the right account",
-            stage.name
-        ))
-        .into());
-    }
+    gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
     println!("deploying {} to account {account}, region {}", names.prefix(), stage.region);
 
     // 3. Build and upload.
     let artifacts: Vec<Artifact> = match &args.artifacts {
-        Some(dir) => package::existing(dir)?,
-        None => package::build(&devenv::workspace_root(), stage.architecture, Profile::Release)?,
+        Some(dir) => package::existing(dir, stage.architecture)?,
+        None => package::build(&crate::workspace()?, stage.architecture, Profile::Release)?,
     };
-    let bucket = artifacts::bucket_name(&config.project, &account, &stage.region);
-    if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region).await? {
-        println!("created artifact bucket {bucket} (versioned, encrypted, not public)");
+    let bucket = artifacts::bucket_name(&config.project, &account, &stage.region, stage.artifact_bucket.as_deref());
+    if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region, &account, &stage.name).await? {
+        println!("created artifact bucket {bucket} (versioned, encrypted, not public, TLS only)");
     }
     println!("artifacts in s3://{bucket}:");
     let mut report = Report {
-        uploaded: artifacts::upload(&clients.s3, &bucket, &config.project, &artifacts).await?,
+        uploaded: artifacts::upload(&clients.s3, &bucket, &account, &config.project, &artifacts).await?,
         ..Report::default()
     };
 
@@ -159,9 +142,16 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         let stack_parameters: &[(String, String)] = if is_api { &parameters } else { &[] };
         let json = template.to_json();
         let text = synth::render(template);
-        let step =
-            StackStep { clients: &clients, stack: &stack, json: &json, text: &text, parameters: stack_parameters };
-        match step.run(args, interactive, &bucket, poll).await? {
+        let termination_protection = (stack == names.data_stack()).then_some(stage.protect);
+        let step = StackStep {
+            clients: &clients,
+            stack: &stack,
+            json: &json,
+            text: &text,
+            parameters: stack_parameters,
+            termination_protection,
+        };
+        match step.run(args, interactive, (&bucket, &account), poll).await? {
             StepResult::Executed => report.executed.push(stack.clone()),
             StepResult::Unchanged => report.unchanged.push(stack.clone()),
             StepResult::LeftForReview { creating: false } => {}
@@ -181,7 +171,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
 
     // Outputs, the API URL first.
     for (stack, _) in stacks.named(names) {
-        report.outputs.extend(outputs(&clients.cfn, &stack).await?);
+        report.outputs.extend(cfn::outputs(&clients.cfn, &stack).await?);
     }
     if let Some(url) = report.outputs.get("ApiUrl") {
         println!("\nAPI URL: {url}");
@@ -200,48 +190,22 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     Ok(Outcome::Done(report))
 }
 
-/// The outputs of a stack, by key.
-pub async fn outputs(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    let out = cfn
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
-        .with_context(|| format!("reading the outputs of {stack}"))?;
-    Ok(out
-        .stacks()
-        .iter()
-        .flat_map(|s| s.outputs())
-        .filter_map(|o| Some((o.output_key.clone()?, o.output_value.clone()?)))
-        .collect())
+/// One stack's way through deploy: preflight, change set, review, gates, execution. Public so that
+/// tests can put any template through the same gates against the emulator.
+#[derive(Debug)]
+pub struct StackStep<'a> {
+    pub clients: &'a Clients,
+    pub stack: &'a str,
+    pub json: &'a Value,
+    /// The template as sent: YAML for ours, any CloudFormation text for a test's.
+    pub text: &'a str,
+    pub parameters: &'a [(String, String)],
+    /// For the data stack: whether CloudFormation must refuse to delete it (a `protect` stage).
+    pub termination_protection: Option<bool>,
 }
 
-/// The template CloudFormation holds for a stack, as JSON; `None` when the stack does not exist.
-pub async fn deployed_template(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> anyhow::Result<Option<Value>> {
-    match cfn.get_template().stack_name(stack).send().await {
-        Ok(out) => {
-            let body = out.template_body.unwrap_or_default();
-            let value: Value =
-                serde_yaml::from_str(&body).with_context(|| format!("parsing the deployed template of {stack}"))?;
-            Ok(Some(value))
-        }
-        Err(e) if describe(&e).contains("does not exist") => Ok(None),
-        Err(e) => {
-            Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("reading the deployed template of {stack}"))
-        }
-    }
-}
-
-struct StackStep<'a> {
-    clients: &'a Clients,
-    stack: &'a str,
-    json: &'a Value,
-    text: &'a str,
-    parameters: &'a [(String, String)],
-}
-
-enum StepResult {
+#[derive(Debug, PartialEq, Eq)]
+pub enum StepResult {
     Executed,
     Unchanged,
     LeftForReview { creating: bool },
@@ -250,62 +214,50 @@ enum StepResult {
 }
 
 impl StackStep<'_> {
-    async fn run(
+    pub async fn run(
         &self,
         args: &DeployArgs,
         interactive: bool,
-        bucket: &str,
+        (bucket, account): (&str, &str),
         poll: Duration,
     ) -> anyhow::Result<StepResult> {
         let cfn = &self.clients.cfn;
         let stack = self.stack;
         println!("\n== {stack}");
-        let mut status = events::status(cfn, stack).await?;
-        match status.as_deref() {
-            Some("ROLLBACK_COMPLETE") => {
-                // A failed first create leaves a stack that can only be deleted.
+        let status = cfn::status(cfn, stack).await?;
+        let creating = match gates::preflight(stack, &args.on.stage, status.as_ref()) {
+            Preflight::Create => true,
+            Preflight::Update => false,
+            Preflight::DeleteFailedCreate => {
                 println!(
-                    "{stack} is in ROLLBACK_COMPLETE after a failed first create; it must be deleted before it can be created again"
+                    "{stack} is in ROLLBACK_COMPLETE after a failed first create; it must be deleted before it can be \
+                     created again"
                 );
                 if !(args.yes || ask(interactive, &format!("delete {stack} and create it again?"))?) {
                     return Ok(StepResult::Refused(format!(
                         "{stack} is in ROLLBACK_COMPLETE; delete it (answer yes, or pass --yes) to deploy"
                     )));
                 }
-                let seen = events::seen(cfn, stack).await;
-                cfn.delete_stack()
-                    .stack_name(stack)
-                    .send()
-                    .await
-                    .map_err(|e| anyhow::anyhow!(describe(&e)))
-                    .with_context(|| format!("deleting {stack}"))?;
-                events::watch(cfn, stack, seen, poll).await?;
-                status = None;
+                let settled = cfn::delete(cfn, stack, poll).await?;
+                if !settled.succeeded() {
+                    bail!("deleting {stack} failed ({}); see `cargo xtask status`", settled.status.as_str());
+                }
+                true
             }
-            Some("REVIEW_IN_PROGRESS") => {
-                // A stack that only ever had an unexecuted CREATE change set (--no-execute, a refusal):
-                // it holds no resources, so start afresh.
+            Preflight::ReplaceUnexecuted => {
                 println!("{stack} holds only an unexecuted change set from an earlier run; replacing it");
-                delete_empty(cfn, stack).await?;
-                status = None;
+                cfn::delete_empty(cfn, stack).await?;
+                true
             }
-            Some("UPDATE_ROLLBACK_FAILED") => bail!(
-                "{stack} is in UPDATE_ROLLBACK_FAILED: a rollback could not finish. Fix the cause shown by `cargo xtask status --stage {}`, \
-                 then run `aws cloudformation continue-update-rollback --stack-name {stack}` and deploy again",
-                args.on.stage
-            ),
-            Some(s) if s.ends_with("_IN_PROGRESS") => bail!(
-                "{stack} is busy ({s}); wait for it with `cargo xtask status --stage {}` and deploy again",
-                args.on.stage
-            ),
-            _ => {}
-        }
-        let deployed = if status.is_some() { deployed_template(cfn, stack).await? } else { None };
+            Preflight::Stop(why) => bail!("{why}"),
+        };
+        let deployed = if creating { None } else { cfn::deployed_template(cfn, stack).await? };
 
         let body = if self.text.len() > changes::INLINE_LIMIT {
             let key = format!("templates/{stack}/{}.yaml", sha_hex(self.text));
             let url =
-                artifacts::upload_template(&self.clients.s3, bucket, &key, self.text, &self.clients.region).await?;
+                artifacts::upload_template(&self.clients.s3, bucket, account, &key, self.text, &self.clients.region)
+                    .await?;
             println!(
                 "template is {} bytes, over the {} CloudFormation takes inline: passed as {url}",
                 self.text.len(),
@@ -316,72 +268,97 @@ impl StackStep<'_> {
             Body::Inline(self.text.to_owned())
         };
         let name = format!("xtask-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-        let (id, changes) =
-            match changes::create(cfn, stack, &name, &body, self.parameters, status.is_none(), poll).await? {
-                Prepared::NoChanges => {
-                    println!("no changes");
-                    return Ok(StepResult::Unchanged);
-                }
-                Prepared::Ready { id, changes } => (id, changes),
-            };
+        let (id, changes) = match changes::create(cfn, stack, &name, &body, self.parameters, creating, poll).await? {
+            Prepared::NoChanges => {
+                println!("no changes");
+                self.protect(args).await?;
+                return Ok(StepResult::Unchanged);
+            }
+            Prepared::Ready { id, changes } => (id, changes),
+        };
         println!("{} change(s):", changes.len());
         print!("{}", changes::table(&changes));
         let iam = IamDiff::between(stack, deployed.as_ref(), self.json);
         if !iam.is_empty() {
-            println!("\nIAM changes ({} granted, {} revoked):", iam.added.len(), iam.removed.len());
+            println!("\nIAM changes ({} added, {} removed):", iam.added.len(), iam.removed.len());
             print!("{}", iam.render());
         }
 
-        let mut refusals = Vec::new();
-        if iam.broadens() && !args.approve_iam {
-            refusals.push("it grants IAM access that was not granted before (see `+` rows above); re-run with --approve-iam to allow it");
-        }
-        let losing: Vec<&changes::Change> = changes.iter().filter(|c| c.loses_data()).collect();
-        if !losing.is_empty() && !args.approve_data_loss {
-            refusals.push("it removes or replaces a resource that holds data (marked above); re-run with --approve-data-loss to allow it");
-        }
-        let creating = status.is_none();
-        if args.no_execute {
+        let approvals = Approvals { iam: args.approve_iam, data_loss: args.approve_data_loss };
+        let refusals = gates::judge(&changes, &iam, deployed.as_ref(), self.json, approvals);
+        let unreviewable = refusals.iter().any(|r| matches!(r, Refusal::Unreviewed(_)));
+        if args.no_execute && !unreviewable {
+            for r in &refusals {
+                println!("note: executing it needs a flag: {r}");
+            }
             println!("change set left for review: {id}");
             return Ok(StepResult::LeftForReview { creating });
         }
         if !refusals.is_empty() {
             discard(cfn, stack, &id, creating).await;
-            return Ok(StepResult::Refused(format!("not deploying {stack}: {}", refusals.join("; and "))));
+            let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+            return Ok(StepResult::Refused(format!("not deploying {stack}: {}", reasons.join("; and "))));
         }
         if !args.yes && !ask(interactive, &format!("execute this change set on {stack}?"))? {
             discard(cfn, stack, &id, creating).await;
             return Ok(StepResult::Refused(format!("not deploying {stack}: declined")));
         }
 
-        let seen = events::seen(cfn, stack).await;
+        let seen = cfn::seen(cfn, stack).await;
         cfn.execute_change_set()
             .change_set_name(&id)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(describe(&e)))
+            .aws()
             .with_context(|| format!("executing the change set on {stack}"))?;
         let settled = tokio::select! {
-            settled = events::watch(cfn, stack, seen, poll) => settled?,
+            settled = cfn::watch(cfn, stack, seen, poll) => settled?,
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("\ninterrupted: CloudFormation keeps going without us; `cargo xtask status --stage {}` resumes watching", args.on.stage);
                 return Ok(StepResult::Failed);
             }
         };
         if settled.succeeded() {
-            println!("{stack}: {}", settled.status);
+            println!("{stack}: {}", settled.status.as_str());
+            self.protect(args).await?;
             return Ok(StepResult::Executed);
         }
         let cause = match settled.root_cause {
             Some(c) => c,
-            None => stack_reason(cfn, stack).await.unwrap_or_else(|| "CloudFormation gave no reason".into()),
+            None => cfn::status_reason(cfn, stack).await.unwrap_or_else(|| "CloudFormation gave no reason".into()),
         };
         eprintln!("\nerror: deploying {stack} failed: {cause}");
-        eprintln!("{stack} is now {}", settled.status);
-        if settled.status == "ROLLBACK_COMPLETE" {
+        eprintln!("{stack} is now {}", settled.status.as_str());
+        if settled.status == StackStatus::RollbackComplete {
             eprintln!("the next deploy will offer to delete it and create it again");
         }
         Ok(StepResult::Failed)
+    }
+
+    /// Makes the stack's termination protection what the stage asks for. Turning it on needs nothing;
+    /// turning it off (a stage no longer `protect`) is part of lifting protection and so needs
+    /// `--approve-data-loss`, like the template changes that go with it.
+    async fn protect(&self, args: &DeployArgs) -> anyhow::Result<()> {
+        let Some(want) = self.termination_protection else { return Ok(()) };
+        let cfn = &self.clients.cfn;
+        let Some(current) = cfn::termination_protected(cfn, self.stack).await? else { return Ok(()) };
+        match (current, want) {
+            (false, true) => {
+                cfn::set_termination_protection(cfn, self.stack, true).await?;
+                println!("{}: termination protection on (a protected stage)", self.stack);
+            }
+            (true, false) if args.approve_data_loss => {
+                cfn::set_termination_protection(cfn, self.stack, false).await?;
+                println!("{}: termination protection off (the stage is no longer protected)", self.stack);
+            }
+            (true, false) => println!(
+                "{}: termination protection left on although the stage is not protected; pass --approve-data-loss to \
+                 turn it off",
+                self.stack
+            ),
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -392,28 +369,6 @@ async fn discard(cfn: &aws_sdk_cloudformation::Client, stack: &str, id: &str, cr
     if creating {
         let _ = cfn.delete_stack().stack_name(stack).send().await;
     }
-}
-
-/// Deletes a stack that has no resources (REVIEW_IN_PROGRESS) and waits until it is gone.
-async fn delete_empty(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> anyhow::Result<()> {
-    cfn.delete_stack()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
-        .with_context(|| format!("deleting {stack}"))?;
-    for _ in 0..300 {
-        if events::status(cfn, stack).await?.is_none() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    bail!("{stack} was not deleted within 150 s; see `cargo xtask status`")
-}
-
-async fn stack_reason(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Option<String> {
-    let out = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
-    out.stacks().first()?.stack_status_reason.clone()
 }
 
 fn sha_hex(text: &str) -> String {

@@ -7,8 +7,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::aws::{Clients, StageArgs, describe};
-use crate::deploy::{ask, events};
+use serde_json::Value;
+
+use crate::aws::{AwsResultExt as _, Clients, StageArgs};
+use crate::cfn;
+use crate::deploy::{ask, gates};
 use crate::{BadInput, EXIT_DIFFERENCE, Target};
 
 #[derive(Debug, Clone, Args)]
@@ -24,21 +27,72 @@ pub struct DestroyArgs {
     /// Delete the api stack without asking (required when there is no terminal)
     #[arg(long, short)]
     pub yes: bool,
-    /// Destroy a stage that stages.toml marks `protect = true`
+    /// Destroy a protected stage: `protect = true` in stages.toml, or termination protection or retained
+    /// resources on its deployed stacks (termination protection is turned off, and this is said)
     #[arg(long)]
     pub force: bool,
+}
+
+/// Where a stage's protection was found: in `stages.toml`, or on the deployed stacks (which a
+/// `--config` naming another file cannot change).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Protection {
+    /// `protect = true` in the stages file given.
+    pub configured: bool,
+    /// The data stack has CloudFormation termination protection.
+    pub termination: bool,
+    /// Deployed resources with `DeletionPolicy: Retain` or a table's deletion protection, by logical id.
+    pub retained: Vec<String>,
+}
+
+impl Protection {
+    /// The deployed facts about a stack: its termination protection and its template.
+    pub fn read(configured: bool, termination: bool, templates: &[&Value]) -> Protection {
+        let mut retained = Vec::new();
+        for template in templates {
+            for (id, r) in template["Resources"].as_object().into_iter().flatten() {
+                if r["DeletionPolicy"] == "Retain" || r["Properties"]["DeletionProtectionEnabled"] == true {
+                    retained.push(id.clone());
+                }
+            }
+        }
+        Protection { configured, termination, retained }
+    }
+
+    fn reasons(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.configured {
+            out.push("protect = true in stages.toml".to_owned());
+        }
+        if self.termination {
+            out.push("the deployed data stack has termination protection".to_owned());
+        }
+        if !self.retained.is_empty() {
+            out.push(format!("the deployed stacks retain {}", self.retained.join(", ")));
+        }
+        out
+    }
+}
+
+/// Whether destroy may go on: a stage protected anywhere (the file or the deployed stacks) needs
+/// `--force`. On `Ok`, what `--force` overrides, to be said out loud.
+pub fn may_destroy(stage: &str, protection: &Protection, force: bool) -> Result<Vec<String>, String> {
+    let reasons = protection.reasons();
+    match (reasons.is_empty(), force) {
+        (true, _) => Ok(Vec::new()),
+        (false, true) => Ok(reasons),
+        (false, false) => {
+            Err(format!("stage {stage} is protected ({}); pass --force to destroy it anyway", reasons.join("; ")))
+        }
+    }
 }
 
 pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<ExitCode> {
     let target = Target::load(config_path, &args.on.stage)?;
     let (stage, names, stacks) = (target.stage(), &target.names, &target.stacks);
-    if stage.protect && !args.force {
-        return Err(BadInput(format!(
-            "stage {} is protected (protect = true in stages.toml); pass --force to destroy it anyway",
-            stage.name
-        ))
-        .into());
-    }
+    // The file's word is enough to refuse before any AWS call; the deployed stacks are asked below.
+    may_destroy(&stage.name, &Protection { configured: stage.protect, ..Protection::default() }, args.force)
+        .map_err(BadInput)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !args.yes && !interactive {
         return Err(
@@ -56,15 +110,29 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
     crate::aws::runtime()?.block_on(async {
         let clients = Clients::new(&args.on.aws, stage).await?;
         let poll = clients.poll;
+        let identity =
+            clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
+        let account = identity.account.unwrap_or_default();
+        gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
+
         let api = names.api_stack();
+        let data = names.data_stack();
+        let deployed_api = cfn::deployed_template(&clients.cfn, &api).await?;
+        let deployed_data = cfn::deployed_template(&clients.cfn, &data).await?;
+        let termination = cfn::termination_protected(&clients.cfn, &data).await?.unwrap_or(false);
+        let deployed: Vec<&Value> = deployed_api.iter().chain(deployed_data.iter()).collect();
+        let protection = Protection::read(stage.protect, termination, &deployed);
+        for overridden in may_destroy(&stage.name, &protection, args.force).map_err(BadInput)? {
+            println!("--force: destroying although {overridden}");
+        }
+
         if !args.yes && !ask(interactive, &format!("delete stack {api}?"))? {
             return Err(BadInput("declined; nothing was deleted".into()).into());
         }
-        if !delete(&clients, &api, poll).await? {
+        if !delete(&clients, &api, deployed_api.as_ref(), poll).await? {
             return Ok(ExitCode::from(EXIT_DIFFERENCE));
         }
 
-        let data = names.data_stack();
         if stacks.data.is_none() {
             println!("stage {} imports its table, key and secret; there is no data stack", stage.name);
             return Ok(ExitCode::SUCCESS);
@@ -82,77 +150,91 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
                 return Err(BadInput(format!("the name did not match; {data} was kept")).into());
             }
         }
-        // Resources with DeletionPolicy Retain outlive the stack: say which, by physical name.
-        let retained: Vec<String> = match clients.cfn.describe_stack_resources().stack_name(&data).send().await {
-            Ok(out) => {
-                let template = stacks.data.as_ref().map(synth::Template::to_json).unwrap_or_default();
-                out.stack_resources()
-                    .iter()
-                    .filter(|r| {
-                        let id = r.logical_resource_id.as_deref().unwrap_or_default();
-                        template["Resources"][id]["DeletionPolicy"] == "Retain"
-                    })
-                    .map(|r| {
-                        format!(
-                            "{} {} ({})",
-                            r.logical_resource_id.as_deref().unwrap_or_default(),
-                            r.physical_resource_id.as_deref().unwrap_or_default(),
-                            r.resource_type.as_deref().unwrap_or_default()
-                        )
-                    })
-                    .collect()
-            }
-            Err(e) if describe(&e).contains("does not exist") => Vec::new(),
-            Err(e) => {
-                return Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("listing the resources of {data}"));
-            }
-        };
-        if !delete(&clients, &data, poll).await? {
-            return Ok(ExitCode::from(EXIT_DIFFERENCE));
+        if termination {
+            // Only reached with --force: may_destroy refused otherwise.
+            println!("turning off termination protection of {data} (--force)");
+            cfn::set_termination_protection(&clients.cfn, &data, false).await?;
         }
-        for r in &retained {
-            println!("kept (DeletionPolicy: Retain): {r}");
+        if !delete(&clients, &data, deployed_data.as_ref(), poll).await? {
+            return Ok(ExitCode::from(EXIT_DIFFERENCE));
         }
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Deletes a stack and watches until it is gone; false (after printing why) when deletion failed.
-async fn delete(clients: &Clients, stack: &str, poll: Duration) -> anyhow::Result<bool> {
-    let Some(status) = events::status(&clients.cfn, stack).await? else {
+/// Deletes a stack and watches until it is gone, then names what it retained; false (after printing
+/// why) when deletion failed.
+async fn delete(clients: &Clients, stack: &str, template: Option<&Value>, poll: Duration) -> anyhow::Result<bool> {
+    let Some(status) = cfn::status(&clients.cfn, stack).await? else {
         println!("{stack}: not deployed, nothing to delete");
         return Ok(true);
     };
-    // The stack id keeps working after deletion, when the name no longer resolves.
-    let id = clients
+    // Resources with DeletionPolicy Retain outlive the stack: say which, by physical name.
+    let resources = clients
         .cfn
-        .describe_stacks()
+        .describe_stack_resources()
         .stack_name(stack)
         .send()
         .await
-        .ok()
-        .and_then(|o| o.stacks().first().and_then(|s| s.stack_id.clone()))
-        .unwrap_or_else(|| stack.to_owned());
-    println!("deleting {stack} ({status})");
-    let seen = events::seen(&clients.cfn, &id).await;
-    clients
-        .cfn
-        .delete_stack()
-        .stack_name(&id)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
-        .with_context(|| format!("deleting {stack}"))?;
-    let settled = events::watch(&clients.cfn, &id, seen, poll).await?;
-    if settled.status == "DELETE_COMPLETE" {
-        println!("{stack}: deleted");
-        Ok(true)
-    } else {
+        .aws()
+        .with_context(|| format!("listing the resources of {stack}"))?;
+    let retained: Vec<String> = resources
+        .stack_resources()
+        .iter()
+        .filter(|r| {
+            let id = r.logical_resource_id.as_deref().unwrap_or_default();
+            template.is_some_and(|t| t["Resources"][id]["DeletionPolicy"] == "Retain")
+        })
+        .map(|r| {
+            format!(
+                "{} {} ({})",
+                r.logical_resource_id.as_deref().unwrap_or_default(),
+                r.physical_resource_id.as_deref().unwrap_or_default(),
+                r.resource_type.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    println!("deleting {stack} ({})", status.as_str());
+    let settled = cfn::delete(&clients.cfn, stack, poll).await?;
+    if !settled.succeeded() {
         eprintln!(
             "error: deleting {stack} failed ({}): {}",
-            settled.status,
+            settled.status.as_str(),
             settled.root_cause.unwrap_or_else(|| "no reason given".into())
         );
-        Ok(false)
+        return Ok(false);
+    }
+    println!("{stack}: deleted");
+    for r in &retained {
+        println!("kept (DeletionPolicy: Retain): {r}");
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn protection_is_read_from_the_deployed_stacks_not_only_the_file() {
+        let unprotected = Protection::default();
+        assert_eq!(may_destroy("prod", &unprotected, false), Ok(vec![]));
+        // `--config other.toml` says protect = false, but AWS says otherwise.
+        let template = json!({"Resources": {
+            "UsersTable": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": {"DeletionProtectionEnabled": true}},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}}
+        }});
+        let deployed = Protection::read(false, true, &[&template]);
+        let err = may_destroy("prod", &deployed, false).unwrap_err();
+        assert_eq!(
+            err,
+            "stage prod is protected (the deployed data stack has termination protection; the deployed stacks retain \
+             UsersTable); pass --force to destroy it anyway"
+        );
+        let overridden = may_destroy("prod", &deployed, true).unwrap();
+        assert_eq!(overridden.len(), 2);
+        let configured = Protection { configured: true, ..Protection::default() };
+        assert!(may_destroy("prod", &configured, false).unwrap_err().contains("protect = true in stages.toml"));
     }
 }

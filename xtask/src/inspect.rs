@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::aws::{Clients, StageArgs, describe, runtime};
+use crate::aws::{AwsResultExt as _, Clients, StageArgs, runtime};
+use crate::cfn::{self, deployed_template, outputs};
 use crate::deploy::changes::IamDiff;
-use crate::deploy::{deployed_template, events, outputs};
 use crate::{EXIT_DIFFERENCE, Target};
 
 /// Compares each synthesized stack with the deployed one: exit 0 when all match, 1 when any differs.
@@ -116,19 +116,19 @@ pub fn status(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result
         let clients = Clients::new(&args.aws, target.stage()).await?;
         let mut healthy = true;
         for (stack, _) in target.stacks.named(&target.names) {
-            let Some(state) = events::status(&clients.cfn, &stack).await? else {
+            let Some(state) = cfn::status(&clients.cfn, &stack).await? else {
                 println!("{stack}: not deployed");
                 healthy = false;
                 continue;
             };
-            println!("{stack}: {state}");
+            println!("{stack}: {}", state.as_str());
             let recent = clients
                 .cfn
                 .describe_stack_events()
                 .stack_name(&stack)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!(describe(&e)))
+                .aws()
                 .with_context(|| format!("reading the events of {stack}"))?;
             let mut last: Vec<_> = recent.stack_events().iter().take(5).collect();
             last.reverse();
@@ -141,16 +141,16 @@ pub fn status(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result
                     e.resource_status_reason.as_deref().unwrap_or("")
                 );
             }
-            let settled = if state.ends_with("_IN_PROGRESS") {
+            let settled = if cfn::in_progress(&state) {
                 println!(
                     "  {stack} is still changing; watching until it settles (Ctrl-C stops watching, not the update)"
                 );
-                let seen = events::seen(&clients.cfn, &stack).await;
-                events::watch(&clients.cfn, &stack, seen, clients.poll).await?.status
+                let seen = cfn::seen(&clients.cfn, &stack).await;
+                cfn::watch(&clients.cfn, &stack, seen, clients.poll).await?.status
             } else {
                 state
             };
-            healthy &= matches!(settled.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE");
+            healthy &= cfn::healthy(&settled);
             for (k, v) in outputs(&clients.cfn, &stack).await? {
                 println!("  {k} = {v}");
             }

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod bench;
+pub mod cfn;
 pub mod cli;
 pub mod deploy;
 pub mod destroy;
@@ -32,9 +33,20 @@ pub struct BadInput(pub String);
 #[error(transparent)]
 pub struct BadConfig(#[from] pub synth::ConfigError);
 
+/// The root of the workspace the command runs in (see [`devenv::workspace_root`]); outside any
+/// workspace, bad input.
+pub fn workspace() -> anyhow::Result<PathBuf> {
+    devenv::workspace_root().map_err(|e| BadInput(e.to_string()).into())
+}
+
+/// The target directory builds and tools use (`CARGO_TARGET_DIR`, or the workspace's `target/`).
+pub fn target_dir() -> anyhow::Result<PathBuf> {
+    devenv::target_dir().map_err(|e| BadInput(e.to_string()).into())
+}
+
 /// The workspace's `stages.toml`, used unless `--config` names another.
-pub fn default_config_path() -> PathBuf {
-    devenv::workspace_root().join("stages.toml")
+pub fn default_config_path() -> anyhow::Result<PathBuf> {
+    Ok(workspace()?.join("stages.toml"))
 }
 
 /// Reads and parses a `stages.toml`, or fails with a [`BadConfig`] that `main` renders with its span.
@@ -78,6 +90,11 @@ pub fn root_of(config_path: &Path) -> PathBuf {
     }
 }
 
+/// A template the IAM review cannot fully read: synth, deploy and diff refuse it (exit 2).
+pub fn refused(err: synth::review::ReviewError) -> BadInput {
+    BadInput(err.to_string())
+}
+
 /// Prints an error for people and returns the exit code it deserves.
 pub fn report(err: anyhow::Error) -> ExitCode {
     let err = match err.downcast::<BadConfig>() {
@@ -88,7 +105,8 @@ pub fn report(err: anyhow::Error) -> ExitCode {
         Err(err) => err,
     };
     eprintln!("error: {err:#}");
-    if err.downcast_ref::<BadInput>().is_some() || err.downcast_ref::<synth::UnknownStage>().is_some() {
+    let users_to_fix = err.downcast_ref::<aws::AwsError>().is_some_and(|e| e.cause.is_users_to_fix());
+    if users_to_fix || err.downcast_ref::<BadInput>().is_some() || err.downcast_ref::<synth::UnknownStage>().is_some() {
         ExitCode::from(EXIT_BAD_INPUT)
     } else {
         ExitCode::from(EXIT_DIFFERENCE)

@@ -176,7 +176,7 @@ async fn start_moto(port: Option<u16>) -> anyhow::Result<(Option<devenv::Moto>, 
 /// `cargo xtask build` it neither cross-compiles nor packages: the binaries run here, and the zips
 /// under target/lambda stay the release ones that deploy uploads.
 pub async fn build_functions(profile: Profile) -> anyhow::Result<PathBuf> {
-    tokio::task::spawn_blocking(move || crate::package::compile(&devenv::workspace_root(), None, profile))
+    tokio::task::spawn_blocking(move || crate::package::compile(&crate::workspace()?, None, profile))
         .await
         .context("building the functions")?
 }

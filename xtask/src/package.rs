@@ -42,8 +42,8 @@ impl Artifact {
 }
 
 /// Where the packaged zips go: `target/lambda/<function>/bootstrap.zip`.
-pub fn lambda_dir() -> PathBuf {
-    devenv::target_dir().join("lambda")
+pub fn lambda_dir() -> anyhow::Result<PathBuf> {
+    Ok(crate::target_dir()?.join("lambda"))
 }
 
 /// Builds every function for `arch` and packages it.
@@ -67,21 +67,7 @@ pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Resul
         .map(|&f| {
             let binary = out_dir.join(f.name());
             let bytes = fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
-            if let Some(needed) =
-                max_glibc(&bytes).with_context(|| format!("reading ELF data of {}", binary.display()))?
-                && needed > MAX_GLIBC
-            {
-                bail!(
-                    "{} needs glibc {}.{}, newer than the {}.{} of Lambda's provided.al2023; find the dependency that \
-                     pulled in the newer symbol (`objdump -T {}`)",
-                    f,
-                    needed.0,
-                    needed.1,
-                    MAX_GLIBC.0,
-                    MAX_GLIBC.1,
-                    binary.display()
-                );
-            }
+            check_binary(f, &bytes, arch).with_context(|| format!("checking {}", binary.display()))?;
             package(f, &bytes)
         })
         .collect()
@@ -108,7 +94,7 @@ pub fn compile(root: &Path, target: Option<&str>, profile: Profile) -> anyhow::R
     if !status.success() {
         bail!("cargo build of the functions failed; fix the errors above and run again");
     }
-    let mut out_dir = devenv::target_dir();
+    let mut out_dir = crate::target_dir()?;
     if let Some(target) = target {
         out_dir.push(target);
     }
@@ -135,7 +121,7 @@ fn target_installed(target: &str) -> bool {
 pub fn package(function: Function, binary: &[u8]) -> anyhow::Result<Artifact> {
     let bytes = zip_bootstrap(binary)?;
     let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    let dir = lambda_dir().join(function.name());
+    let dir = lambda_dir()?.join(function.name());
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let zip = dir.join("bootstrap.zip");
     fs::write(&zip, &bytes).with_context(|| format!("writing {}", zip.display()))?;
@@ -157,19 +143,82 @@ pub fn zip_bootstrap(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(writer.finish().context("finishing the zip")?.into_inner())
 }
 
-/// Reads the packaged zips from a directory laid out like `target/lambda/` (`<function>/bootstrap.zip`),
-/// for deploying what an earlier `cargo xtask build` produced.
-pub fn existing(dir: &Path) -> anyhow::Result<Vec<Artifact>> {
+/// Whether a function binary can run on Lambda for `arch`: an ELF for that machine that needs no
+/// glibc newer than `provided.al2023`'s.
+pub fn check_binary(function: Function, elf: &[u8], arch: Architecture) -> anyhow::Result<()> {
+    use object::Object as _;
+    let file =
+        object::File::parse(elf).map_err(|e| BadInput(format!("{function}'s bootstrap is not an ELF binary ({e})")))?;
+    let machine = match file.architecture() {
+        object::Architecture::X86_64 => Some(Architecture::X86_64),
+        object::Architecture::Aarch64 => Some(Architecture::Arm64),
+        _ => None,
+    };
+    if machine != Some(arch) {
+        return Err(BadInput(format!(
+            "{function}'s bootstrap is built for {:?}, but the stage runs on {}; build for the stage with `cargo xtask \
+             build --stage <stage>`",
+            file.architecture(),
+            arch.lambda_name()
+        ))
+        .into());
+    }
+    if let Some(needed) = max_glibc(elf)?
+        && needed > MAX_GLIBC
+    {
+        return Err(BadInput(format!(
+            "{function} needs glibc {}.{}, newer than the {}.{} of Lambda's provided.al2023; find the dependency that \
+             pulled in the newer symbol (`objdump -T` on the binary)",
+            needed.0, needed.1, MAX_GLIBC.0, MAX_GLIBC.1
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Reads the packaged zips from a directory laid out like `target/lambda/` (`<function>/bootstrap.zip`
+/// and its `.sha256`), for deploying what an earlier `cargo xtask build` produced. Each zip must match
+/// its checksum file and hold a `bootstrap` that runs on Lambda for `arch`: what is uploaded is what
+/// was built, for the right machine.
+pub fn existing(dir: &Path, arch: Architecture) -> anyhow::Result<Vec<Artifact>> {
     Function::ALL
         .iter()
         .map(|&function| {
             let zip = dir.join(function.name()).join("bootstrap.zip");
             let bytes = fs::read(&zip)
                 .map_err(|e| BadInput(format!("reading {}: {e}; run `cargo xtask build` first", zip.display())))?;
-            let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            let sum_file = dir.join(function.name()).join("bootstrap.zip.sha256");
+            let recorded = fs::read_to_string(&sum_file).map_err(|e| {
+                BadInput(format!(
+                    "reading {}: {e}; run `cargo xtask build` to write zip and checksum",
+                    sum_file.display()
+                ))
+            })?;
+            if recorded.split_whitespace().next() != Some(sha256.as_str()) {
+                return Err(BadInput(format!(
+                    "{} does not match its checksum file {} (SHA-256 {sha256}); it changed after the build: rebuild \
+                     with `cargo xtask build`",
+                    zip.display(),
+                    sum_file.display()
+                ))
+                .into());
+            }
+            let binary = unzip_bootstrap(&bytes).with_context(|| format!("reading {}", zip.display()))?;
+            check_binary(function, &binary, arch).with_context(|| format!("checking {}", zip.display()))?;
             Ok(Artifact { function, zip, sha256, size: bytes.len() as u64 })
         })
         .collect()
+}
+
+/// The `bootstrap` entry of a function zip.
+pub fn unzip_bootstrap(zip: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).context("not a zip file")?;
+    let mut entry = archive.by_name("bootstrap").context("the zip has no `bootstrap` entry")?;
+    let mut out = Vec::new();
+    entry.read_to_end(&mut out).context("unpacking bootstrap")?;
+    Ok(out)
 }
 
 /// The newest `GLIBC_x.y` symbol version an ELF binary requires, if it requires any.

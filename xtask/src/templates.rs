@@ -31,10 +31,11 @@ impl fmt::Display for Drift {
 
 /// What should be under `templates/`: all stages, or just one.
 pub fn expected(config: &Config, stage: Option<&str>) -> anyhow::Result<Vec<File>> {
-    Ok(match stage {
+    let files = match stage {
         Some(name) => synth::files(config, config.stage(name)?),
         None => synth::all_files(config),
-    })
+    };
+    Ok(files.map_err(crate::refused)?)
 }
 
 /// Compares the files under `root` with `expected`. With `whole_tree`, files and stage directories

@@ -8,10 +8,27 @@ use anyhow::Context as _;
 use crate::EXIT_DIFFERENCE;
 
 pub fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
+    // Style and lints first: they take seconds, and a change that fails them never lands.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let checks: [(&str, &[&str]); 2] = [
+        ("cargo fmt --check", &["fmt", "--all", "--check"]),
+        (
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        ),
+    ];
+    for (what, args) in checks {
+        eprintln!("running {what}");
+        let status =
+            Command::new(&cargo).current_dir(root).args(args).status().with_context(|| format!("running {what}"))?;
+        if !status.success() {
+            eprintln!("error: {what} failed; run `cargo fmt --all` or fix the lints above, then test again");
+            return Ok(ExitCode::from(EXIT_DIFFERENCE));
+        }
+    }
     // Install the Python tools first and visibly, rather than inside a test whose output is captured.
     let venv = devenv::ensure(&mut |line| eprintln!("{line}")).context("installing the test tools")?;
     eprintln!("test tools ready in {}", venv.root().display());
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
         .args(["test", "--workspace", "--locked"])

@@ -27,7 +27,7 @@ fn lint_config(name: &str, text: &str) {
 fn committed_templates_pass_cfn_lint() {
     lint_config(
         "lint-committed",
-        &std::fs::read_to_string(devenv::workspace_root().join("stages.toml")).unwrap_or_default(),
+        &std::fs::read_to_string(devenv::workspace_root().unwrap().join("stages.toml")).unwrap_or_default(),
     );
 }
 

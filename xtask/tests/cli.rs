@@ -17,7 +17,7 @@ fn text(out: &Output) -> String {
 /// A copy of the committed stages.toml in a scratch directory, with `edit` applied.
 fn project(name: &str, edit: impl Fn(String) -> String) -> (PathBuf, String) {
     let dir = scratch::dir(name);
-    let original = std::fs::read_to_string(devenv::workspace_root().join("stages.toml")).unwrap_or_default();
+    let original = std::fs::read_to_string(devenv::workspace_root().unwrap().join("stages.toml")).unwrap_or_default();
     let config = dir.join("stages.toml");
     std::fs::write(&config, edit(original)).unwrap_or_else(|e| panic!("{e}"));
     let config = config.to_string_lossy().into_owned();
@@ -85,4 +85,84 @@ fn iam_prints_every_role() {
         assert!(t.contains(&format!("role/auth-prod-{role}")), "{t}");
     }
     assert!(t.contains("dynamodb:PutItem") && t.contains("kms:Decrypt"), "{t}");
+}
+
+/// A second checkout of the workspace, as git worktrees make: its own `Cargo.toml`, `stages.toml` and
+/// `templates/`, sharing this one's target directory and so its `xtask` binary.
+fn other_checkout(name: &str, stages: &str) -> PathBuf {
+    let copy = scratch::dir(name);
+    std::fs::write(copy.join("Cargo.toml"), "[workspace]\nresolver = \"3\"\nmembers = []\n").unwrap();
+    std::fs::create_dir_all(copy.join("xtask/src")).unwrap();
+    std::fs::write(copy.join("stages.toml"), stages).unwrap();
+    copy
+}
+
+#[test]
+fn a_checkout_sharing_the_target_dir_reads_its_own_stages_toml() {
+    // The binary was compiled in this workspace; `cargo run` in the other checkout runs it with that
+    // checkout's package as CARGO_MANIFEST_DIR. Its broken stages.toml must be the one reported.
+    let copy = other_checkout("cli-worktree", "project = \"auth\"\nregion = \"us-east-1\"\narchitecture = \"sparc\"\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("synth")
+        .current_dir(&copy)
+        .env("CARGO_MANIFEST_DIR", copy.join("xtask"))
+        .env("CARGO_TARGET_DIR", devenv::target_dir().unwrap())
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "synth read another checkout's stages.toml: {t}");
+    assert!(t.contains("stages.toml:3:16") && t.contains("sparc"), "{t}");
+    assert!(!copy.join("templates").exists(), "{t}");
+
+    // Run by hand, from a directory inside the checkout: found by walking up.
+    std::fs::write(
+        copy.join("stages.toml"),
+        std::fs::read_to_string(devenv::workspace_root().unwrap().join("stages.toml")).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["synth", "--stage", "dev"])
+        .current_dir(copy.join("xtask/src"))
+        .env_remove("CARGO_MANIFEST_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(copy.join("templates/dev/api.yaml").exists(), "{}", text(&out));
+}
+
+#[test]
+fn outside_any_workspace_is_bad_input() {
+    let dir = std::env::temp_dir().join(format!("xtask-no-workspace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["synth", "--check"])
+        .current_dir(&dir)
+        .env_remove("CARGO_MANIFEST_DIR")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no Cargo workspace at or above"), "{}", text(&out));
+}
+
+#[test]
+fn no_credentials_is_bad_input_that_says_what_to_do() {
+    let dir = scratch::dir("cli-no-credentials");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["deploy", "--stage", "dev", "--yes", "--endpoint-url", "http://127.0.0.1:9"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env("AWS_CONFIG_FILE", dir.join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("no AWS credentials found: pass --profile or set AWS_PROFILE (or run `aws sso login`)"), "{t}");
 }

@@ -1,10 +1,14 @@
 //! `cargo xtask deploy`, `diff`, `status` and `destroy` against moto's server on 127.0.0.1, through the
 //! real AWS SDK, as a platform engineer or a CI job runs them.
 
+#[path = "support/elf.rs"]
+mod elf;
 #[path = "support/scratch.rs"]
 mod scratch;
 
 use std::path::{Path, PathBuf};
+
+use sha2::Digest as _;
 use std::process::{Command, Output};
 
 /// A scratch project: stages.toml, its templates, fake function zips, and a moto server of its own.
@@ -29,6 +33,7 @@ memory_mb = 1024
 [stages.dev]
 
 [stages.vault]
+account = "123456789012"
 protect = true
 "#;
 
@@ -56,8 +61,10 @@ impl Project {
     fn set_binary(&self, function: &str, contents: &str) {
         let dir = self.artifacts.join(function);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let zip = xtask::package::zip_bootstrap(contents.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let zip = xtask::package::zip_bootstrap(&elf::x86_64(contents)).unwrap_or_else(|e| panic!("{e}"));
+        let sha256 = sha2::Sha256::digest(&zip).iter().map(|b| format!("{b:02x}")).collect::<String>();
         std::fs::write(dir.join("bootstrap.zip"), zip).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join("bootstrap.zip.sha256"), format!("{sha256}  bootstrap.zip\n")).unwrap();
     }
 
     fn config(&self) -> String {

@@ -5,7 +5,7 @@ mod scratch;
 
 #[test]
 fn committed_templates_are_current() {
-    let root = devenv::workspace_root();
+    let root = devenv::workspace_root().unwrap();
     let config = xtask::load_config(&root.join("stages.toml")).unwrap_or_else(|e| panic!("{e:#}"));
     let expected = xtask::templates::expected(&config, None).unwrap_or_else(|e| panic!("{e:#}"));
     let drift = xtask::templates::compare(&root, &expected, true).unwrap_or_else(|e| panic!("{e:#}"));
@@ -16,7 +16,7 @@ fn committed_templates_are_current() {
 #[test]
 fn a_stale_file_is_reported_with_the_command_that_fixes_it() {
     let dir = scratch::dir("stale");
-    std::fs::copy(devenv::workspace_root().join("stages.toml"), dir.join("stages.toml"))
+    std::fs::copy(devenv::workspace_root().unwrap().join("stages.toml"), dir.join("stages.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     let config = xtask::load_config(&dir.join("stages.toml")).unwrap_or_else(|e| panic!("{e:#}"));
     let expected = xtask::templates::expected(&config, None).unwrap_or_else(|e| panic!("{e:#}"));

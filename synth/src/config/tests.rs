@@ -277,3 +277,24 @@ fn more_tags_than_aws_allows() {
     let text = BASE.replace("memory_mb = 512", &format!("tags = {{ {} }}", tags.join(", ")));
     assert_error(&text, "stage prod has 51 tags with those of [defaults]; AWS allows 50 per resource", "t0 =");
 }
+
+#[test]
+fn a_protected_stage_must_name_its_account() {
+    let text = BASE.replace("account = \"123456789012\"\n", "");
+    assert_error(&text, "stage `prod` is protected but does not name its account", "true");
+    // Unprotected stages may leave it out, and `protect = false` needs none.
+    ok(&text.replace("protect = true", "protect = false"));
+}
+
+#[test]
+fn artifact_bucket_names_follow_s3_rules() {
+    let with = |name: &str| BASE.replace("[stages.dev]\n", &format!("[stages.dev]\nartifact_bucket = \"{name}\"\n"));
+    assert_eq!(
+        ok(&with("my-org.auth-artifacts")).stages["dev"].artifact_bucket.as_deref(),
+        Some("my-org.auth-artifacts")
+    );
+    assert_eq!(ok(BASE).stages["dev"].artifact_bucket, None);
+    for bad_name in ["Upper-Case", "ab", "-starts-with-hyphen", "ends.", "two..dots", "192.168.1.1", "xn--punycode"] {
+        assert_error(&with(bad_name), "is not a valid S3 bucket name", &format!("\"{bad_name}\""));
+    }
+}

@@ -33,12 +33,18 @@ pub enum Principal {
     Service(&'static str),
     /// An AWS account or IAM principal ARN.
     Aws(Expr),
+    /// Everyone (`"*"`); in a `Deny`, narrowed by a condition.
+    Anyone,
 }
 
 impl Serialize for Principal {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if matches!(self, Principal::Anyone) {
+            return s.serialize_str("*");
+        }
         let mut map = s.serialize_map(Some(1))?;
         match self {
+            Principal::Anyone => {}
             Principal::Service(service) => map.serialize_entry("Service", service)?,
             Principal::Aws(arn) => map.serialize_entry("AWS", arn)?,
         }
@@ -66,6 +72,11 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// A `Deny` of `actions` on `resources`.
+    pub fn deny(actions: &[&'static str], resources: Vec<Expr>) -> Statement {
+        Statement { effect: Effect::Deny, ..Statement::allow(actions, resources) }
+    }
+
     /// An `Allow` of `actions` on `resources`, for an identity policy.
     pub fn allow(actions: &[&'static str], resources: Vec<Expr>) -> Statement {
         Statement {

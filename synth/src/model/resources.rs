@@ -43,6 +43,7 @@ resources! {
     Table => "AWS::DynamoDB::Table",
     Key => "AWS::KMS::Key",
     Secret => "AWS::SecretsManager::Secret",
+    SecretResourcePolicy => "AWS::SecretsManager::ResourcePolicy",
     Role => "AWS::IAM::Role",
     LogGroup => "AWS::Logs::LogGroup",
     Function => "AWS::Lambda::Function",
@@ -157,6 +158,16 @@ pub struct Secret {
     pub generate_secret_string: GenerateSecretString,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+}
+
+/// `AWS::SecretsManager::ResourcePolicy`: who may use a secret, beyond what IAM policies say.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretResourcePolicy {
+    pub secret_id: Expr,
+    pub resource_policy: PolicyDocument,
+    /// Refuse any policy that would make the secret public.
+    pub block_public_policy: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -328,6 +339,8 @@ pub struct Stage {
     pub deployment_id: Expr,
     pub access_log_setting: AccessLogSetting,
     pub method_settings: Vec<MethodSetting>,
+    /// X-Ray traces that split a request's latency into authorizer, integration and function time.
+    pub tracing_enabled: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }

@@ -13,7 +13,7 @@ use crate::model::resources::{
     Environment, Function as LambdaFunction, GatewayResponse, InlinePolicy, Integration, LogGroup, LoggingConfig,
     Method, MethodSetting, Permission, RestApi, Role, Stage as ApiStage, tag_list,
 };
-use crate::model::{Expr, Handle, LogicalId, ParamRef, Parameter, Part, Pseudo, Template};
+use crate::model::{Expr, Handle, LogicalId, ParamRef, Parameter, Part, Policy, Pseudo, Template};
 use crate::names::Names;
 
 /// What a function may do beyond writing its own logs. This list is the whole of each role's access;
@@ -205,12 +205,20 @@ pub fn build(project: &str, names: &Names, stage: &Stage, data: &DataRefs) -> Te
         |e| e.depends_on = depends_on,
     );
 
-    let access_logs = t.add(
+    // The access log is the stage's audit trail: a protected stage keeps it when the stack goes, and
+    // deploy gates its removal like data.
+    let access_logs = t.add_with(
         "ApiAccessLogGroup",
         LogGroup {
             log_group_name: names.access_log_group(),
             retention_in_days: stage.log_retention_days,
             tags: tags.clone(),
+        },
+        |e| {
+            if stage.protect {
+                e.deletion_policy = Some(Policy::Retain);
+                e.update_replace_policy = Some(Policy::Retain);
+            }
         },
     );
     let api_stage = t.add(
@@ -220,6 +228,7 @@ pub fn build(project: &str, names: &Names, stage: &Stage, data: &DataRefs) -> Te
             description: format!("{} stage", stage.name),
             rest_api_id: api.reference(),
             deployment_id: deployment.reference(),
+            tracing_enabled: true,
             access_log_setting: AccessLogSetting {
                 destination_arn: access_logs.arn(),
                 format: ACCESS_LOG_FORMAT.to_owned(),

@@ -9,8 +9,8 @@ use contract::{Function, kms, table};
 use crate::config::{Provision, Stage};
 use crate::model::iam::{PolicyDocument, Principal, Statement};
 use crate::model::resources::{
-    AttributeDefinition, GenerateSecretString, Key, KeySchema, PointInTimeRecovery, Secret, SseSpecification, Table,
-    tag_list,
+    AttributeDefinition, GenerateSecretString, Key, KeySchema, PointInTimeRecovery, Secret, SecretResourcePolicy,
+    SseSpecification, Table, tag_list,
 };
 use crate::model::{Entry, Expr, Policy, Template};
 use crate::names::Names;
@@ -133,6 +133,17 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
                 },
                 retain,
             );
+            // Only the two functions that sign and verify tokens may read the key, whatever an IAM
+            // policy elsewhere in the account grants (`secretsmanager:GetSecretValue` on `*` is common
+            // for administrators and CI): a reader could mint a token for any user.
+            t.add(
+                "JwtSecretPolicy",
+                SecretResourcePolicy {
+                    secret_id: secret.reference(),
+                    resource_policy: secret_policy(names),
+                    block_public_policy: true,
+                },
+            );
             // A secret's Ref is its ARN.
             t.export("SecretArn", "ARN of the JWT signing secret", secret.reference(), names.export("secret-arn"))
                 .import()
@@ -142,6 +153,24 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
     let has_resources = t.resources().next().is_some();
     let template = has_resources.then_some(t);
     (template, DataRefs { table_name, table_arn, key_arn, secret_arn })
+}
+
+/// The functions that read the signing key: signin signs with it, the authorizer verifies with it.
+pub const SECRET_READERS: [Function; 2] = [Function::Signin, Function::Authorizer];
+
+/// The secret's resource policy: `GetSecretValue` denied to every principal but the readers' roles.
+/// Like the key policy, it names the roles by their predictable ARNs in a condition, since they are
+/// created later by the api stack. Administration (describe, rotation set-up, deletion) stays with the
+/// account's IAM policies.
+fn secret_policy(names: &Names) -> PolicyDocument {
+    let readers =
+        SECRET_READERS.iter().map(|&f| Expr::arn("iam", false, [format!("role/{}", names.role(f)).into()])).collect();
+    PolicyDocument::new(vec![
+        Statement::deny(&["secretsmanager:GetSecretValue"], vec!["*".into()])
+            .sid("OnlyTheTokenFunctionsReadTheKey")
+            .principal(Principal::Anyone)
+            .condition("StringNotEquals", "aws:PrincipalArn", readers),
+    ])
 }
 
 /// The key policy. It cannot name the function roles as principals: they are created later, by the

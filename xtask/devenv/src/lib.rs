@@ -1,8 +1,9 @@
 //! The project's Python tools, installed on first use into a venv under `target/`.
 //!
-//! cfn-lint checks every template against CloudFormation's resource schemas and moto's server stands
-//! in for AWS on 127.0.0.1. Both come from PyPI at the versions pinned in `requirements.txt`, so a
-//! fresh machine with only Rust and Python 3 runs the whole test suite; nothing is installed globally.
+//! cfn-lint checks every template against CloudFormation's resource schemas, checkov scans them for
+//! insecure settings, and moto's server stands in for AWS on 127.0.0.1. All three come from PyPI at the
+//! versions pinned in `requirements.txt`, so a fresh machine with only Rust and Python 3 runs the whole
+//! test suite; nothing is installed globally.
 //! Concurrent callers (parallel tests, xtask) serialize on a file lock, and a stamp of the
 //! requirements' contents makes a changed pin reinstall.
 
@@ -27,6 +28,11 @@ pub enum Error {
     Install { what: String, log: PathBuf },
     #[error("moto's server did not start within a minute; its log is {}", log.display())]
     Start { log: PathBuf },
+    #[error(
+        "no Cargo workspace at or above {}; run the command inside the project's checkout",
+        start.display()
+    )]
+    NoWorkspace { start: PathBuf },
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
 }
@@ -36,20 +42,40 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
 
-/// The workspace's target directory: `CARGO_TARGET_DIR` when set, as cargo itself does.
-pub fn target_dir() -> PathBuf {
+/// The workspace's target directory: `CARGO_TARGET_DIR` when set, as cargo itself does, otherwise
+/// `target/` in the workspace the command runs in.
+pub fn target_dir() -> Result<PathBuf, Error> {
     match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => workspace_root().join("target"),
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => Ok(workspace_root()?.join("target")),
     }
 }
 
-/// The workspace root, two levels above this crate.
-pub fn workspace_root() -> PathBuf {
-    let mut root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    root.pop();
-    root.pop();
-    root
+/// The root of the workspace this command runs in, found at run time: the nearest directory at or
+/// above the starting point whose `Cargo.toml` has a `[workspace]` table. The starting point is
+/// `CARGO_MANIFEST_DIR` as cargo sets it for `cargo run` and `cargo test` (the package being run), or
+/// the current directory when the binary is run by hand.
+///
+/// Never the directory the binary was compiled in: with a target directory shared between checkouts
+/// (git worktrees, a global `CARGO_TARGET_DIR`), one binary serves them all, and a compile-time path
+/// would read and write another checkout's `stages.toml` and `templates/`.
+pub fn workspace_root() -> Result<PathBuf, Error> {
+    let start = match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_dir().map_err(io_err("reading the current directory"))?,
+    };
+    find_workspace_root(&start).ok_or(Error::NoWorkspace { start })
+}
+
+/// The nearest directory at or above `start` whose `Cargo.toml` declares a workspace.
+pub fn find_workspace_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find(|dir| is_workspace_manifest(&dir.join("Cargo.toml"))).map(Path::to_path_buf)
+}
+
+fn is_workspace_manifest(path: &Path) -> bool {
+    fs::read_to_string(path).is_ok_and(|text| {
+        text.lines().map(str::trim).any(|line| line == "[workspace]" || line.starts_with("[workspace."))
+    })
 }
 
 /// An installed venv.
@@ -70,9 +96,9 @@ impl Venv {
 }
 
 /// Makes sure `target/venv` holds the pinned tools, installing them if not, and returns it.
-/// `progress` receives one line before a first-time install, which takes about half a minute.
+/// `progress` receives one line before a first-time install, which takes about two minutes.
 pub fn ensure(progress: &mut dyn FnMut(&str)) -> Result<Venv, Error> {
-    let target = target_dir();
+    let target = target_dir()?;
     fs::create_dir_all(&target).map_err(io_err(format!("creating {}", target.display())))?;
     let root = target.join("venv");
     let stamp = root.join(".requirements");
@@ -83,7 +109,7 @@ pub fn ensure(progress: &mut dyn FnMut(&str)) -> Result<Venv, Error> {
     if fs::read_to_string(&stamp).is_ok_and(|s| s == REQUIREMENTS) {
         return Ok(Venv { root });
     }
-    progress(&format!("installing cfn-lint and moto into {} (first use only, about 30 s)", root.display()));
+    progress(&format!("installing cfn-lint, checkov and moto into {} (first use only, about 2 min)", root.display()));
     let log_path = target.join("venv-install.log");
     let mut log = File::create(&log_path).map_err(io_err(format!("creating {}", log_path.display())))?;
     let python = find_python()?;

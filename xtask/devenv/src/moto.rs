@@ -35,7 +35,7 @@ impl Moto {
         if fs::read_to_string(&launcher).ok().as_deref() != Some(LAUNCHER) {
             fs::write(&launcher, LAUNCHER).map_err(io_err(format!("writing {}", launcher.display())))?;
         }
-        let logs = target_dir().join("moto-logs");
+        let logs = target_dir()?.join("moto-logs");
         fs::create_dir_all(&logs).map_err(io_err(format!("creating {}", logs.display())))?;
         let log = logs.join(format!("moto-{}-{}.log", std::process::id(), unique()));
         let log_file = File::create(&log).map_err(io_err(format!("creating {}", log.display())))?;

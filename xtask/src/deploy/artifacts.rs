@@ -1,33 +1,82 @@
 //! The artifact bucket (one per account and region, like CDK's bootstrap bucket) and the uploads.
+//!
+//! Bucket names are global, and ours is predictable: another account can create it first (bucket
+//! sniping) and, with a permissive policy, receive our code and serve its own in its place. So every
+//! request names the bucket owner we expect (`ExpectedBucketOwner`, the STS account): S3 answers 403
+//! to any request for a bucket another account owns. An object that is already there is used only
+//! when S3's SHA-256 checksum of it is the SHA-256 of our zip.
 
 use anyhow::Context as _;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BucketLocationConstraint, BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode, CreateBucketConfiguration,
+    ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     VersioningConfiguration,
 };
+use base64::Engine as _;
 
-use crate::aws::describe;
+use crate::BadInput;
+use crate::aws::{AwsError, AwsResultExt as _};
 use crate::package::Artifact;
 
-/// Bucket names are global, so the name carries the account and region.
-pub fn bucket_name(project: &str, account: &str, region: &str) -> String {
-    format!("{project}-artifacts-{account}-{region}")
+/// The bucket a stage deploys through: its `artifact_bucket`, or one named after the account and
+/// region (bucket names are global).
+pub fn bucket_name(project: &str, account: &str, region: &str, configured: Option<&str>) -> String {
+    configured.map_or_else(|| format!("{project}-artifacts-{account}-{region}"), str::to_owned)
 }
 
-/// Creates the bucket if it does not exist: versioned, encrypted, public access blocked.
-/// Returns whether it had to be created.
-pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str) -> anyhow::Result<bool> {
-    match s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => return Ok(false),
-        Err(e) => {
-            let not_found = e.as_service_error().is_some_and(|s| s.is_not_found())
-                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
-            if !not_found {
-                anyhow::bail!("checking artifact bucket {bucket}: {}", describe(&e));
-            }
+/// What S3 said about the bucket, asked with our account as the expected owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketState {
+    Ours,
+    Missing,
+    /// It exists, and S3 refuses us: another account owns it (or denies us, which is as bad).
+    Foreign,
+}
+
+/// The state from a HeadBucket answer: `Ok`, or the error's HTTP status and code.
+pub fn bucket_state(head: Result<(), (u16, Option<&str>)>) -> Result<BucketState, ()> {
+    match head {
+        Ok(()) => Ok(BucketState::Ours),
+        Err((404, _)) | Err((_, Some("NoSuchBucket" | "NotFound"))) => Ok(BucketState::Missing),
+        Err((403, _)) | Err((_, Some("AccessDenied" | "Forbidden"))) => Ok(BucketState::Foreign),
+        Err(_) => Err(()),
+    }
+}
+
+fn foreign(bucket: &str, account: &str, stage: &str) -> anyhow::Error {
+    BadInput(format!(
+        "the artifact bucket {bucket} exists but is not account {account}'s (S3 refused a request naming it as the \
+         owner): another account may have taken the name to receive or replace our code. Choose another name with \
+         artifact_bucket = \"...\" under [stages.{stage}] in stages.toml"
+    ))
+    .into()
+}
+
+/// Makes sure the bucket exists and is ours: versioned, encrypted, public access blocked, objects
+/// owned by the bucket owner, and a policy that refuses requests without TLS. Returns whether it had
+/// to be created.
+pub async fn ensure_bucket(
+    s3: &Client,
+    bucket: &str,
+    region: &str,
+    account: &str,
+    stage: &str,
+) -> anyhow::Result<bool> {
+    let head = s3.head_bucket().bucket(bucket).expected_bucket_owner(account).send().await.aws();
+    let state = match &head {
+        Ok(_) => bucket_state(Ok(())),
+        Err(e) => bucket_state(Err((status_of(e), e.code.as_deref()))),
+    };
+    match state {
+        Ok(BucketState::Ours) => return Ok(false),
+        Ok(BucketState::Foreign) => return Err(foreign(bucket, account, stage)),
+        Ok(BucketState::Missing) => {}
+        Err(()) => {
+            let e = head.err().map_or_else(|| "no answer".to_owned(), |e| e.to_string());
+            anyhow::bail!("checking artifact bucket {bucket}: {e}");
         }
     }
     let mut create = s3.create_bucket().bucket(bucket);
@@ -37,13 +86,16 @@ pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str) -> anyhow::R
             CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
         );
     }
-    create
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
-        .with_context(|| format!("creating artifact bucket {bucket}"))?;
+    match create.send().await.aws() {
+        Ok(_) => {}
+        // Taken between our look and our create: by someone else, or by us.
+        Err(e) if e.code.as_deref() == Some("BucketAlreadyExists") => return Err(foreign(bucket, account, stage)),
+        Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {}
+        Err(e) => return Err(e).with_context(|| format!("creating artifact bucket {bucket}")),
+    }
     s3.put_public_access_block()
         .bucket(bucket)
+        .expected_bucket_owner(account)
         .public_access_block_configuration(
             PublicAccessBlockConfiguration::builder()
                 .block_public_acls(true)
@@ -54,14 +106,25 @@ pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str) -> anyhow::R
         )
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .aws()
         .with_context(|| format!("blocking public access to {bucket}"))?;
+    let owner_enforced =
+        OwnershipControlsRule::builder().object_ownership(ObjectOwnership::BucketOwnerEnforced).build();
+    s3.put_bucket_ownership_controls()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .ownership_controls(OwnershipControls::builder().rules(owner_enforced?).build().context("ownership")?)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("making {bucket}'s owner own every object"))?;
     s3.put_bucket_versioning()
         .bucket(bucket)
+        .expected_bucket_owner(account)
         .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .aws()
         .with_context(|| format!("turning on versioning of {bucket}"))?;
     let rule = ServerSideEncryptionRule::builder()
         .apply_server_side_encryption_by_default(
@@ -73,49 +136,133 @@ pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str) -> anyhow::R
         .build();
     s3.put_bucket_encryption()
         .bucket(bucket)
+        .expected_bucket_owner(account)
         .server_side_encryption_configuration(
             ServerSideEncryptionConfiguration::builder().rules(rule).build().context("encryption")?,
         )
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .aws()
         .with_context(|| format!("turning on encryption of {bucket}"))?;
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .policy(tls_only_policy(bucket))
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("setting the TLS-only policy of {bucket}"))?;
     Ok(true)
 }
 
-/// Whether an object exists.
-async fn exists(s3: &Client, bucket: &str, key: &str) -> anyhow::Result<bool> {
-    match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error().is_some_and(|s| s.is_not_found())
-                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(anyhow::anyhow!(describe(&e))).with_context(|| format!("checking s3://{bucket}/{key}")),
+/// The bucket policy: every request without TLS is refused, whoever makes it.
+pub fn tls_only_policy(bucket: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyWithoutTls",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
+    .to_string()
+}
+
+fn status_of(e: &AwsError) -> u16 {
+    match e.code.as_deref() {
+        Some("NotFound" | "404") => 404,
+        Some("Forbidden" | "403" | "AccessDenied") => 403,
+        _ => 0,
     }
 }
 
-/// Uploads each zip that is not already there; returns how many it uploaded.
-pub async fn upload(s3: &Client, bucket: &str, project: &str, artifacts: &[Artifact]) -> anyhow::Result<usize> {
+/// S3's form of a SHA-256 checksum: base64 of the digest.
+pub fn s3_checksum(sha256_hex: &str) -> anyhow::Result<String> {
+    let bytes = (0..sha256_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(sha256_hex.get(i..i + 2).unwrap_or("zz"), 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .with_context(|| format!("{sha256_hex} is not a hex SHA-256"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// What to do with a key, given the checksum S3 holds for it (if the object exists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    Absent,
+    /// There, with our bytes: nothing to upload.
+    Same,
+    /// There, but not provably ours (another checksum, or none): upload ours over it.
+    Different {
+        found: Option<String>,
+    },
+}
+
+pub fn existing(found: Option<Option<String>>, ours: &str) -> Existing {
+    match found {
+        None => Existing::Absent,
+        Some(Some(sum)) if sum == ours => Existing::Same,
+        Some(found) => Existing::Different { found },
+    }
+}
+
+/// Uploads each zip that is not already there with our checksum; returns how many it uploaded.
+pub async fn upload(
+    s3: &Client,
+    bucket: &str,
+    account: &str,
+    project: &str,
+    artifacts: &[Artifact],
+) -> anyhow::Result<usize> {
     let mut uploaded = 0;
     for a in artifacts {
         let key = a.s3_key(project);
-        if exists(s3, bucket, &key).await? {
-            println!("  {:<10} unchanged  s3://{bucket}/{key}", a.function.name());
-            continue;
-        }
+        let checksum = s3_checksum(&a.sha256)?;
+        let head = s3
+            .head_object()
+            .bucket(bucket)
+            .key(&key)
+            .expected_bucket_owner(account)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .aws();
+        let found = match head {
+            Ok(out) => Some(out.checksum_sha256),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e).with_context(|| format!("checking s3://{bucket}/{key}")),
+        };
+        let verb = match existing(found, &checksum) {
+            Existing::Same => {
+                println!("  {:<10} unchanged  s3://{bucket}/{key}", a.function.name());
+                continue;
+            }
+            Existing::Absent => "uploaded ",
+            Existing::Different { found } => {
+                eprintln!(
+                    "warning: s3://{bucket}/{key} is not the zip we built (S3's SHA-256 is {}, ours {checksum}); \
+                     uploading ours over it",
+                    found.as_deref().unwrap_or("missing")
+                );
+                "replaced "
+            }
+        };
         let body = ByteStream::from_path(&a.zip).await.with_context(|| format!("reading {}", a.zip.display()))?;
         s3.put_object()
             .bucket(bucket)
             .key(&key)
+            .expected_bucket_owner(account)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .checksum_sha256(&checksum)
             .body(body)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(describe(&e)))
+            .aws()
             .with_context(|| format!("uploading {} to s3://{bucket}/{key}", a.zip.display()))?;
-        println!("  {:<10} uploaded   s3://{bucket}/{key} ({:.1} KiB)", a.function.name(), a.size as f64 / 1024.0);
+        println!("  {:<10} {verb}  s3://{bucket}/{key} ({:.1} KiB)", a.function.name(), a.size as f64 / 1024.0);
         uploaded += 1;
     }
     Ok(uploaded)
@@ -124,14 +271,59 @@ pub async fn upload(s3: &Client, bucket: &str, project: &str, artifacts: &[Artif
 /// Uploads a template too large to pass inline; returns its URL for `TemplateURL`. CloudFormation
 /// fetches the template itself, so the URL is S3's own virtual-hosted form even when our calls go to an
 /// endpoint override (emulators read the bucket and key from it too).
-pub async fn upload_template(s3: &Client, bucket: &str, key: &str, body: &str, region: &str) -> anyhow::Result<String> {
+pub async fn upload_template(
+    s3: &Client,
+    bucket: &str,
+    account: &str,
+    key: &str,
+    body: &str,
+    region: &str,
+) -> anyhow::Result<String> {
     s3.put_object()
         .bucket(bucket)
         .key(key)
+        .expected_bucket_owner(account)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
         .body(ByteStream::from(body.as_bytes().to_vec()))
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .aws()
         .with_context(|| format!("uploading the template to s3://{bucket}/{key}"))?;
     Ok(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_another_account_owns_is_foreign() {
+        assert_eq!(bucket_state(Ok(())), Ok(BucketState::Ours));
+        assert_eq!(bucket_state(Err((404, None))), Ok(BucketState::Missing));
+        assert_eq!(bucket_state(Err((0, Some("NoSuchBucket")))), Ok(BucketState::Missing));
+        // With ExpectedBucketOwner, S3 answers 403 for a bucket of another account.
+        assert_eq!(bucket_state(Err((403, None))), Ok(BucketState::Foreign));
+        assert_eq!(bucket_state(Err((500, Some("InternalError")))), Err(()));
+        let e = foreign("auth-artifacts-1-us-east-1", "1", "prod").to_string();
+        assert!(e.contains("is not account 1's") && e.contains("artifact_bucket = \"...\" under [stages.prod]"), "{e}");
+    }
+
+    #[test]
+    fn an_existing_object_is_used_only_with_our_checksum() {
+        let ours = s3_checksum(&"ab".repeat(32)).unwrap();
+        assert_eq!(ours.len(), 44);
+        assert_eq!(existing(None, &ours), Existing::Absent);
+        assert_eq!(existing(Some(Some(ours.clone())), &ours), Existing::Same);
+        assert_eq!(existing(Some(None), &ours), Existing::Different { found: None });
+        assert_eq!(existing(Some(Some("other".into())), &ours), Existing::Different { found: Some("other".into()) });
+        assert!(s3_checksum("not hex").is_err());
+    }
+
+    #[test]
+    fn the_bucket_policy_refuses_plain_http() {
+        let policy: serde_json::Value = serde_json::from_str(&tls_only_policy("b")).unwrap();
+        assert_eq!(policy["Statement"][0]["Effect"], "Deny");
+        assert_eq!(policy["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        assert_eq!(policy["Statement"][0]["Resource"][1], "arn:aws:s3:::b/*");
+    }
 }

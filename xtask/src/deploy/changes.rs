@@ -7,12 +7,9 @@ use anyhow::{Context as _, bail};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
 use serde_json::Value;
-use synth::review::Row;
+use synth::review::{Effect, Row, Unreviewed};
 
-use crate::aws::describe;
-
-/// Resource types that hold data: removing or replacing one loses it.
-pub const STATEFUL: [&str; 3] = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret"];
+use crate::aws::AwsResultExt as _;
 
 /// One row of a change set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +24,7 @@ pub struct Change {
 impl Change {
     /// A removal, or a modification that may replace the resource, of a resource that holds data.
     pub fn loses_data(&self) -> bool {
-        STATEFUL.contains(&self.resource_type.as_str())
+        super::gates::STATEFUL.contains(&self.resource_type.as_str())
             && (self.action == "Remove" || matches!(self.replacement.as_str(), "True" | "Conditional"))
     }
 }
@@ -73,11 +70,11 @@ pub async fn create(
     for (key, value) in parameters {
         request = request.parameters(Parameter::builder().parameter_key(key).parameter_value(value).build());
     }
-    let id = match request.send().await {
+    let id = match request.send().await.aws() {
         Ok(out) => out.id.unwrap_or_else(|| name.to_owned()),
         // moto refuses an unchanged update outright; CloudFormation creates a FAILED change set instead.
-        Err(e) if no_changes(&describe(&e)) => return Ok(Prepared::NoChanges),
-        Err(e) => bail!("creating a change set for {stack}: {}", describe(&e)),
+        Err(e) if no_changes(&e.message) => return Ok(Prepared::NoChanges),
+        Err(e) => return Err(e).with_context(|| format!("creating a change set for {stack}")),
     };
     loop {
         let out = cfn
@@ -85,7 +82,7 @@ pub async fn create(
             .change_set_name(&id)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(describe(&e)))
+            .aws()
             .with_context(|| format!("reading change set {name} of {stack}"))?;
         let status = out.status.as_ref().map_or("", |s| s.as_str()).to_owned();
         match status.as_str() {
@@ -145,25 +142,39 @@ pub fn table(changes: &[Change]) -> String {
     out
 }
 
-/// IAM rows the new template adds and removes compared with the deployed one.
+/// IAM rows the new template adds and removes compared with the deployed one, and what in the new
+/// template the review cannot account for.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct IamDiff {
     pub added: Vec<Row>,
     pub removed: Vec<Row>,
+    pub unreviewed: Vec<Unreviewed>,
 }
 
 impl IamDiff {
     pub fn between(stack: &str, deployed: Option<&Value>, new: &Value) -> IamDiff {
         let old: BTreeSet<Row> =
-            deployed.map(|d| synth::review::rows([(stack, d)])).unwrap_or_default().into_iter().collect();
-        let new: BTreeSet<Row> = synth::review::rows([(stack, new)]).into_iter().collect();
-        IamDiff { added: new.difference(&old).cloned().collect(), removed: old.difference(&new).cloned().collect() }
+            deployed.map(|d| synth::review::review([(stack, d)]).rows).unwrap_or_default().into_iter().collect();
+        let review = synth::review::review([(stack, new)]);
+        let new: BTreeSet<Row> = review.rows.into_iter().collect();
+        IamDiff {
+            added: new.difference(&old).cloned().collect(),
+            removed: old.difference(&new).cloned().collect(),
+            unreviewed: review.unreviewed,
+        }
     }
 
-    /// Whether anything is granted that was not before: a new principal, action, resource, or a
-    /// changed condition (which may be looser).
+    /// What is granted that was not before: a new `Allow` row (a new principal, action, resource, or
+    /// a changed condition, which may be looser), and a `Deny` or boundary row that went away (a
+    /// narrowed `Deny` loses rows too).
+    pub fn grants(&self) -> Vec<&Row> {
+        let added = self.added.iter().filter(|r| r.effect == Effect::Allow);
+        let lifted = self.removed.iter().filter(|r| r.effect == Effect::Deny);
+        added.chain(lifted).collect()
+    }
+
     pub fn broadens(&self) -> bool {
-        !self.added.is_empty()
+        !self.grants().is_empty()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -174,12 +185,18 @@ impl IamDiff {
         let mut out = String::new();
         for (sign, rows) in [("+", &self.added), ("-", &self.removed)] {
             for r in rows.iter() {
-                let condition = if r.condition.is_empty() { String::new() } else { format!("  when {}", r.condition) };
-                out.push_str(&format!("  {sign} {}  {}  {}{condition}\n", r.principal, r.action, r.resource));
+                out.push_str(&format!("  {sign} {}\n", line(r)));
             }
         }
         out
     }
+}
+
+/// A row on one line: `role/x  s3:GetObject  arn:...  when ...`, with `DENY` before a denied action.
+pub fn line(r: &Row) -> String {
+    let effect = if r.effect == Effect::Deny { "DENY " } else { "" };
+    let condition = if r.condition.is_empty() { String::new() } else { format!("  when {}", r.condition) };
+    format!("{}  {effect}{}  {}{condition}", r.principal, r.action, r.resource)
 }
 
 #[cfg(test)]
@@ -227,5 +244,50 @@ mod tests {
         assert!(IamDiff::between("s", Some(&old), &old).is_empty());
         // A first deploy grants everything anew.
         assert!(IamDiff::between("s", None, &old).broadens());
+    }
+
+    fn with_policy(statements: Value, managed: &[&str]) -> Value {
+        json!({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": "r",
+            "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "ManagedPolicyArns": managed,
+            "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": statements}}]
+        }}}})
+    }
+
+    #[test]
+    fn a_managed_policy_is_a_grant() {
+        let old = with_policy(json!([]), &[]);
+        let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let diff = IamDiff::between("s", Some(&old), &with_policy(json!([]), &[admin]));
+        let grants = diff.grants();
+        assert_eq!(grants.len(), 1);
+        assert_eq!(grants[0].resource, admin);
+        assert!(diff.render().contains("+ role/r  (AWS-managed policy)  arn:aws:iam::aws:policy/AdministratorAccess"));
+    }
+
+    #[test]
+    fn dropping_or_narrowing_a_deny_is_a_grant_and_adding_one_is_not() {
+        let deny = |resources: Value| json!([{"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": resources}]);
+        let strict = with_policy(deny(json!(["arn:aws:s3:::a/*", "arn:aws:s3:::b/*"])), &[]);
+        let narrowed = with_policy(deny(json!(["arn:aws:s3:::a/*"])), &[]);
+        let none = with_policy(json!([]), &[]);
+        let dropped = IamDiff::between("s", Some(&strict), &none);
+        assert!(dropped.broadens());
+        assert!(dropped.grants().iter().all(|r| r.effect == Effect::Deny));
+        assert!(dropped.render().contains("- role/r  DENY s3:DeleteObject  arn:aws:s3:::a/*"), "{}", dropped.render());
+        let narrower = IamDiff::between("s", Some(&strict), &narrowed);
+        assert_eq!(narrower.grants().len(), 1);
+        assert_eq!(narrower.grants()[0].resource, "arn:aws:s3:::b/*");
+        assert!(!IamDiff::between("s", Some(&none), &strict).broadens());
+    }
+
+    #[test]
+    fn an_unreviewable_resource_is_reported() {
+        let mut t = with_policy(json!([]), &[]);
+        t["Resources"]["Q"] = json!({"Type": "AWS::SQS::QueuePolicy", "Properties": {}});
+        let diff = IamDiff::between("s", None, &t);
+        assert_eq!(diff.unreviewed.len(), 1);
+        assert_eq!(diff.unreviewed[0].logical_id, "Q");
     }
 }

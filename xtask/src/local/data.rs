@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_cloudformation::types::Capability;
+use aws_sdk_cloudformation::types::{Capability, StackStatus};
 use serde_json::Value;
 
-use crate::aws::describe;
-use crate::deploy::{self, events};
+use crate::aws::AwsResultExt as _;
+use crate::cfn;
 
 /// How often to ask the emulator whether the stack is done.
 const POLL: Duration = Duration::from_millis(200);
@@ -35,12 +35,8 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
 /// The account the emulator acts as (moto's is 123456789012).
 pub async fn account(config: &SdkConfig) -> anyhow::Result<String> {
     let sts = aws_sdk_sts::Client::new(config);
-    let identity = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| anyhow!(describe(&e)))
-        .context("asking the AWS emulator for its account id")?;
+    let identity =
+        sts.get_caller_identity().send().await.aws().context("asking the AWS emulator for its account id")?;
     identity.account.context("the AWS emulator answered no account id")
 }
 
@@ -48,36 +44,37 @@ pub async fn account(config: &SdkConfig) -> anyhow::Result<String> {
 /// returns the exports its template declares, by export name.
 pub async fn ensure(config: &SdkConfig, stack: &str, template: &Value) -> anyhow::Result<BTreeMap<String, String>> {
     let cfn = aws_sdk_cloudformation::Client::new(config);
-    match events::status(&cfn, stack).await?.as_deref() {
+    match cfn::status(&cfn, stack).await? {
         None => {
             println!("creating {stack} in the AWS emulator from the synthesized data template");
             let body = serde_json::to_string(template).context("encoding the data template")?;
-            let seen = events::seen(&cfn, stack).await;
+            let seen = cfn::seen(&cfn, stack).await;
             cfn.create_stack()
                 .stack_name(stack)
                 .template_body(body)
                 .capabilities(Capability::CapabilityNamedIam)
                 .send()
                 .await
-                .map_err(|e| anyhow!(describe(&e)))
+                .aws()
                 .with_context(|| format!("creating {stack} in the AWS emulator"))?;
-            let settled = events::watch(&cfn, stack, seen, POLL).await?;
+            let settled = cfn::watch(&cfn, stack, seen, POLL).await?;
             if !settled.succeeded() {
                 bail!(
                     "the AWS emulator could not create {stack} ({}): {}; its log is under target/moto-logs",
-                    settled.status,
+                    settled.status.as_str(),
                     settled.root_cause.unwrap_or_else(|| "no reason given".into())
                 );
             }
         }
-        Some("CREATE_COMPLETE" | "UPDATE_COMPLETE") => {
+        Some(StackStatus::CreateComplete | StackStatus::UpdateComplete) => {
             println!("reusing {stack}, which the AWS emulator already holds")
         }
         Some(other) => bail!(
-            "{stack} is {other} in the AWS emulator; stop whatever else uses it, or leave out --moto-port to start a fresh one"
+            "{stack} is {} in the AWS emulator; stop whatever else uses it, or leave out --moto-port to start a fresh one",
+            other.as_str()
         ),
     }
-    let outputs = deploy::outputs(&cfn, stack).await?;
+    let outputs = cfn::outputs(&cfn, stack).await?;
     exports_of(template, &outputs)
 }
 

@@ -4,7 +4,7 @@ use super::*;
 use serde_json::json;
 
 fn config() -> synth::Config {
-    let path = devenv::workspace_root().join("stages.toml");
+    let path = devenv::workspace_root().unwrap().join("stages.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     synth::parse("stages.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }

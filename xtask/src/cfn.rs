@@ -1,0 +1,253 @@
+//! CloudFormation, as deploy, diff, status, destroy and local use it: a stack's typed status, its
+//! events streamed until it settles (with the root cause of a failure), its outputs and template,
+//! deletion, and termination protection. Every call goes through here, with its errors classified by
+//! [`crate::aws::classify`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::{StackEvent, StackStatus};
+use serde_json::Value;
+
+use crate::aws::{AwsError, AwsResultExt as _};
+
+/// Whether CloudFormation is still working on a stack.
+pub fn in_progress(status: &StackStatus) -> bool {
+    status.as_str().ends_with("_IN_PROGRESS")
+}
+
+/// A stack that exists and is settled in a good state.
+pub fn healthy(status: &StackStatus) -> bool {
+    matches!(status, StackStatus::CreateComplete | StackStatus::UpdateComplete | StackStatus::ImportComplete)
+}
+
+/// How a stack ended up once nothing was in progress any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// `DELETE_COMPLETE` once the stack is gone.
+    pub status: StackStatus,
+    /// The first resource that failed and why, when the operation failed.
+    pub root_cause: Option<String>,
+}
+
+impl Settled {
+    pub fn succeeded(&self) -> bool {
+        healthy(&self.status) || self.status == StackStatus::DeleteComplete
+    }
+}
+
+/// Ids of the events a stack already has, so that watching prints only new ones.
+pub async fn seen(cfn: &Client, stack: &str) -> HashSet<String> {
+    match all_events(cfn, stack).await {
+        Ok(events) => events.into_iter().filter_map(|e| e.event_id).collect(),
+        Err(_) => HashSet::new(),
+    }
+}
+
+async fn all_events(cfn: &Client, stack: &str) -> anyhow::Result<Vec<StackEvent>> {
+    let mut out = Vec::new();
+    let mut pages = cfn.describe_stack_events().stack_name(stack).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws().with_context(|| format!("reading the events of {stack}"))?;
+        out.extend(page.stack_events.unwrap_or_default());
+        // Events come newest first; a few pages cover any one operation of these stacks.
+        if out.len() > 500 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The stack's current status, or `None` when it does not exist (or was deleted).
+pub async fn status(cfn: &Client, stack: &str) -> anyhow::Result<Option<StackStatus>> {
+    Ok(describe(cfn, stack).await?.and_then(|s| s.stack_status).filter(|status| *status != StackStatus::DeleteComplete))
+}
+
+/// The stack's description, or `None` when it does not exist.
+pub async fn describe(cfn: &Client, stack: &str) -> anyhow::Result<Option<aws_sdk_cloudformation::types::Stack>> {
+    match cfn.describe_stacks().stack_name(stack).send().await.aws() {
+        Ok(out) => Ok(out.stacks.unwrap_or_default().into_iter().next()),
+        Err(e) if e.is_missing_stack() => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("describing stack {stack}")),
+    }
+}
+
+/// The first resource that failed, and why, among events in the order they happened. Resources that
+/// CloudFormation cancelled because another failed, and the stack's own summary events, are noise.
+pub fn root_cause(events: &[StackEvent]) -> Option<String> {
+    events.iter().find_map(|e| {
+        let status = e.resource_status.as_ref().map_or("", |s| s.as_str());
+        let reason = e.resource_status_reason.as_deref().unwrap_or("");
+        let is_stack = e.resource_type.as_deref() == Some("AWS::CloudFormation::Stack");
+        (status.ends_with("_FAILED") && !is_stack && !reason.contains("cancelled")).then(|| {
+            format!(
+                "{} ({}): {}",
+                e.logical_resource_id.as_deref().unwrap_or("?"),
+                e.resource_type.as_deref().unwrap_or("?"),
+                if reason.is_empty() { "no reason given" } else { reason }
+            )
+        })
+    })
+}
+
+/// Prints each new event of `stack` (by name or id) until the stack settles; `poll` is how often to ask.
+pub async fn watch(cfn: &Client, stack: &str, mut seen: HashSet<String>, poll: Duration) -> anyhow::Result<Settled> {
+    let start = Instant::now();
+    let mut failures: Vec<String> = Vec::new();
+    loop {
+        // A stack deleted by id may stop answering for its events before its status says so.
+        let all = match all_events(cfn, stack).await {
+            Ok(all) => all,
+            Err(e) if e.downcast_ref::<AwsError>().is_some_and(AwsError::is_missing_stack) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut events: Vec<StackEvent> =
+            all.into_iter().filter(|e| e.event_id.as_ref().is_some_and(|id| !seen.contains(id))).collect();
+        events.reverse();
+        for e in &events {
+            if let Some(id) = &e.event_id {
+                seen.insert(id.clone());
+            }
+            let status = e.resource_status.as_ref().map_or("", |s| s.as_str());
+            let reason = e.resource_status_reason.as_deref().unwrap_or("");
+            println!(
+                "  {:>6.1}s  {:<28} {:<34} {}{}",
+                start.elapsed().as_secs_f64(),
+                status,
+                e.resource_type.as_deref().unwrap_or(""),
+                e.logical_resource_id.as_deref().unwrap_or(""),
+                if reason.is_empty() { String::new() } else { format!(": {reason}") }
+            );
+        }
+        if failures.is_empty()
+            && let Some(cause) = root_cause(&events)
+        {
+            failures.push(cause);
+        }
+        let current = status(cfn, stack).await?;
+        match current {
+            None => {
+                return Ok(Settled { status: StackStatus::DeleteComplete, root_cause: failures.into_iter().next() });
+            }
+            Some(s) if !in_progress(&s) => {
+                let settled = Settled { root_cause: failures.into_iter().next(), status: s };
+                return Ok(settled);
+            }
+            Some(_) => tokio::time::sleep(poll).await,
+        }
+    }
+}
+
+/// The outputs of a stack, by key.
+pub async fn outputs(cfn: &Client, stack: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let Some(description) = describe(cfn, stack).await.with_context(|| format!("reading the outputs of {stack}"))?
+    else {
+        return Ok(BTreeMap::new());
+    };
+    Ok(description.outputs().iter().filter_map(|o| Some((o.output_key.clone()?, o.output_value.clone()?))).collect())
+}
+
+/// The template CloudFormation holds for a stack, as JSON; `None` when the stack does not exist.
+pub async fn deployed_template(cfn: &Client, stack: &str) -> anyhow::Result<Option<Value>> {
+    match cfn.get_template().stack_name(stack).send().await.aws() {
+        Ok(out) => {
+            let body = out.template_body.unwrap_or_default();
+            let value: Value =
+                serde_yaml::from_str(&body).with_context(|| format!("parsing the deployed template of {stack}"))?;
+            Ok(Some(value))
+        }
+        Err(e) if e.is_missing_stack() => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading the deployed template of {stack}")),
+    }
+}
+
+/// Why the stack is in its status, as CloudFormation says.
+pub async fn status_reason(cfn: &Client, stack: &str) -> Option<String> {
+    describe(cfn, stack).await.ok()??.stack_status_reason
+}
+
+/// Deletes a stack and streams its events until it is gone; the settled state says whether it went.
+/// The stack id keeps working after deletion, when the name no longer resolves.
+pub async fn delete(cfn: &Client, stack: &str, poll: Duration) -> anyhow::Result<Settled> {
+    let id = describe(cfn, stack).await?.and_then(|s| s.stack_id).unwrap_or_else(|| stack.to_owned());
+    let before = seen(cfn, &id).await;
+    cfn.delete_stack().stack_name(&id).send().await.aws().with_context(|| format!("deleting {stack}"))?;
+    watch(cfn, &id, before, poll).await
+}
+
+/// Deletes a stack that holds no resources (`REVIEW_IN_PROGRESS`) and waits until it is gone.
+pub async fn delete_empty(cfn: &Client, stack: &str) -> anyhow::Result<()> {
+    cfn.delete_stack().stack_name(stack).send().await.aws().with_context(|| format!("deleting {stack}"))?;
+    for _ in 0..300 {
+        if status(cfn, stack).await?.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    bail!("{stack} was not deleted within 150 s; see `cargo xtask status`")
+}
+
+/// Whether CloudFormation refuses to delete the stack (termination protection); `None` when it does
+/// not exist. A stack setting, not a template property: a change set cannot change it.
+pub async fn termination_protected(cfn: &Client, stack: &str) -> anyhow::Result<Option<bool>> {
+    Ok(describe(cfn, stack).await?.map(|s| s.enable_termination_protection.unwrap_or(false)))
+}
+
+/// Turns a stack's termination protection on or off.
+pub async fn set_termination_protection(cfn: &Client, stack: &str, on: bool) -> anyhow::Result<()> {
+    cfn.update_termination_protection()
+        .stack_name(stack)
+        .enable_termination_protection(on)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("turning termination protection of {stack} {}", if on { "on" } else { "off" }))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::ResourceStatus;
+
+    fn event(id: &str, kind: &str, status: ResourceStatus, reason: &str) -> StackEvent {
+        StackEvent::builder()
+            .logical_resource_id(id)
+            .resource_type(kind)
+            .resource_status(status)
+            .resource_status_reason(reason)
+            .build()
+    }
+
+    #[test]
+    fn the_root_cause_is_the_first_real_failure() {
+        let events = vec![
+            event("stack", "AWS::CloudFormation::Stack", ResourceStatus::CreateInProgress, "User Initiated"),
+            event("Role", "AWS::IAM::Role", ResourceStatus::CreateInProgress, ""),
+            event("Table", "AWS::DynamoDB::Table", ResourceStatus::CreateFailed, "Resource creation cancelled"),
+            event("Fn", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "Memory size 99 is below 128"),
+            event("Other", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "later"),
+            event(
+                "stack",
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::RollbackInProgress,
+                "The following resource(s) failed",
+            ),
+        ];
+        assert_eq!(root_cause(&events).as_deref(), Some("Fn (AWS::Lambda::Function): Memory size 99 is below 128"));
+        assert_eq!(root_cause(&events[..3]), None);
+    }
+
+    #[test]
+    fn success_is_a_complete_create_update_or_delete() {
+        let settled = |s: StackStatus| Settled { status: s, root_cause: None };
+        assert!(settled(StackStatus::UpdateComplete).succeeded());
+        assert!(settled(StackStatus::DeleteComplete).succeeded());
+        assert!(!settled(StackStatus::UpdateRollbackComplete).succeeded());
+        assert!(!settled(StackStatus::RollbackComplete).succeeded());
+        assert!(in_progress(&StackStatus::UpdateCompleteCleanupInProgress));
+        assert!(!in_progress(&StackStatus::UpdateComplete));
+    }
+}

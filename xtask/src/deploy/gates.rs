@@ -1,0 +1,178 @@
+//! The deploy gates, as pure decisions over values: the stack's status, the change set, the deployed
+//! and the new template, the account, the flags. The code that calls AWS gathers these values and
+//! acts on the verdict, so every refusal is tested here without an emulator.
+
+use std::fmt;
+
+use aws_sdk_cloudformation::types::StackStatus;
+use serde_json::Value;
+use synth::review::{Row, Unreviewed};
+
+use super::changes::{Change, IamDiff, line};
+
+/// What the command line allows beyond the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Approvals {
+    /// `--approve-iam`
+    pub iam: bool,
+    /// `--approve-data-loss`
+    pub data_loss: bool,
+}
+
+/// Why a stack's change set may not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The review cannot account for these resources: no flag lets them through.
+    Unreviewed(Vec<Unreviewed>),
+    /// New grants (an added `Allow`, a lifted `Deny`), without `--approve-iam`.
+    Iam(Vec<Row>),
+    /// Data that would be lost or left unprotected, without `--approve-data-loss`.
+    DataLoss(Vec<String>),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Unreviewed(what) => write!(
+                f,
+                "the IAM review cannot account for {}; no flag allows an unreviewed policy-bearing resource",
+                what.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            ),
+            Refusal::Iam(rows) => write!(
+                f,
+                "it grants IAM access that was not granted before: {}; re-run with --approve-iam to allow it",
+                rows.iter().map(line).collect::<Vec<_>>().join("; ")
+            ),
+            Refusal::DataLoss(reasons) => {
+                write!(f, "it risks data: {}; re-run with --approve-data-loss to allow it", reasons.join("; "))
+            }
+        }
+    }
+}
+
+/// Every refusal that applies to one stack's change set under `approvals`; empty means go.
+pub fn judge(
+    changes: &[Change],
+    iam: &IamDiff,
+    deployed: Option<&Value>,
+    new: &Value,
+    approvals: Approvals,
+) -> Vec<Refusal> {
+    let mut refusals = Vec::new();
+    if !iam.unreviewed.is_empty() {
+        refusals.push(Refusal::Unreviewed(iam.unreviewed.clone()));
+    }
+    let grants: Vec<Row> = iam.grants().into_iter().cloned().collect();
+    if !grants.is_empty() && !approvals.iam {
+        refusals.push(Refusal::Iam(grants));
+    }
+    let losses = data_loss(changes, deployed, new);
+    if !losses.is_empty() && !approvals.data_loss {
+        refusals.push(Refusal::DataLoss(losses));
+    }
+    refusals
+}
+
+/// Resource types that hold data: removing or replacing one loses it.
+pub const STATEFUL: [&str; 3] = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret"];
+
+/// What in a change set loses data or lifts a protection of it:
+/// - removing or replacing a stateful resource, or any resource the deployed template retains (an
+///   audit log group of a protected stage);
+/// - a retained resource no longer retained (`DeletionPolicy` or `UpdateReplacePolicy` `Retain` to
+///   anything else), and a table's deletion protection turned off: the first steps of turning a
+///   stage's `protect` off, after which a destroy deletes what was kept.
+pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value) -> Vec<String> {
+    let old = |id: &str| deployed.map(|d| &d["Resources"][id]).filter(|r| !r.is_null());
+    let retained = |id: &str| old(id).is_some_and(|r| r["DeletionPolicy"] == "Retain");
+    let mut out = Vec::new();
+    for c in changes {
+        let losing = c.action == "Remove" || matches!(c.replacement.as_str(), "True" | "Conditional");
+        if losing && (STATEFUL.contains(&c.resource_type.as_str()) || retained(&c.logical_id)) {
+            let how = if c.action == "Remove" { "removes" } else { "may replace" };
+            out.push(format!("{how} {} ({})", c.logical_id, c.resource_type));
+        }
+    }
+    let empty = serde_json::Map::new();
+    let resources = new["Resources"].as_object().unwrap_or(&empty);
+    for (id, resource) in resources {
+        let Some(before) = old(id) else { continue };
+        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            if before[policy] == "Retain" && resource[policy] != "Retain" {
+                let now = resource[policy].as_str().unwrap_or("Delete");
+                out.push(format!("{id} would no longer be retained ({policy} Retain -> {now})"));
+            }
+        }
+        let protection = |r: &Value| r["Properties"]["DeletionProtectionEnabled"] == true;
+        if protection(before) && !protection(resource) {
+            out.push(format!("{id} would lose its deletion protection (DeletionProtectionEnabled true -> false)"));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What to do with a stack, given its status before anything is changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preflight {
+    /// Not there: a CREATE change set.
+    Create,
+    /// Settled: an UPDATE change set.
+    Update,
+    /// A failed first create left it in `ROLLBACK_COMPLETE`: it can only be deleted, then created.
+    DeleteFailedCreate,
+    /// Only an unexecuted CREATE change set (`REVIEW_IN_PROGRESS`): no resources; start afresh.
+    ReplaceUnexecuted,
+    /// Nothing can be done now; the sentence says what to do.
+    Stop(String),
+}
+
+pub fn preflight(stack: &str, stage: &str, status: Option<&StackStatus>) -> Preflight {
+    let Some(status) = status else { return Preflight::Create };
+    match status {
+        StackStatus::RollbackComplete => Preflight::DeleteFailedCreate,
+        StackStatus::ReviewInProgress => Preflight::ReplaceUnexecuted,
+        StackStatus::UpdateRollbackFailed => Preflight::Stop(format!(
+            "{stack} is in UPDATE_ROLLBACK_FAILED: a rollback could not finish. Fix the cause shown by `cargo xtask \
+             status --stage {stage}`, then run `aws cloudformation continue-update-rollback --stack-name {stack}` and \
+             deploy again"
+        )),
+        StackStatus::RollbackFailed | StackStatus::DeleteFailed => Preflight::Stop(format!(
+            "{stack} is in {}: delete it by hand (see `cargo xtask status --stage {stage}` for why it failed) and \
+             deploy again",
+            status.as_str()
+        )),
+        s if s.as_str().ends_with("_IN_PROGRESS") => Preflight::Stop(format!(
+            "{stack} is busy ({}); wait for it with `cargo xtask status --stage {stage}` and deploy again",
+            s.as_str()
+        )),
+        _ => Preflight::Update,
+    }
+}
+
+/// The credentials must belong to the account the stage names, when it names one.
+pub fn account(stage: &str, expected: Option<&str>, actual: &str) -> Result<(), String> {
+    match expected {
+        Some(expected) if expected != actual => Err(format!(
+            "the credentials are for account {actual}, but stage {stage} deploys to {expected}; use --profile for the \
+             right account"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What is deployed is what was reviewed: stale templates stop the deploy unless `--allow-stale`.
+pub fn stale(stage: &str, drift: &[String], allow_stale: bool) -> Result<Option<String>, String> {
+    match (drift.is_empty(), allow_stale) {
+        (true, _) => Ok(None),
+        (false, true) => Ok(Some("deploying templates that differ from the committed ones (--allow-stale)".into())),
+        (false, false) => Err(format!(
+            "templates/{stage} differs from what stages.toml synthesizes; run `cargo xtask synth`, review and commit, \
+             or pass --allow-stale"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;
