@@ -1,6 +1,7 @@
 //! The artifact bucket against the emulator, with every S3 request recorded: each names the account
 //! as the expected bucket owner (moto ignores the header, so only the recording shows it is sent), an
 //! object is skipped only when S3's SHA-256 is ours, and one that is not ours is replaced.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions panic on setup failure too
 
 #[path = "support/scratch.rs"]
 mod scratch;
@@ -13,8 +14,11 @@ use sha2::Digest as _;
 use xtask::deploy::artifacts;
 use xtask::package::Artifact;
 
+/// A request line and the expected bucket owner it named, if any.
+type Seen = (String, Option<String>);
+
 #[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(String, Option<String>)>>>);
+struct Recorder(Arc<Mutex<Vec<Seen>>>);
 
 impl Intercept for Recorder {
     fn name(&self) -> &'static str {

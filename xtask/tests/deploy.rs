@@ -64,7 +64,8 @@ impl Project {
         let zip = xtask::package::zip_bootstrap(&elf::x86_64(contents)).unwrap_or_else(|e| panic!("{e}"));
         let sha256 = sha2::Sha256::digest(&zip).iter().map(|b| format!("{b:02x}")).collect::<String>();
         std::fs::write(dir.join("bootstrap.zip"), zip).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(dir.join("bootstrap.zip.sha256"), format!("{sha256}  bootstrap.zip\n")).unwrap();
+        std::fs::write(dir.join("bootstrap.zip.sha256"), format!("{sha256}  bootstrap.zip\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn config(&self) -> String {

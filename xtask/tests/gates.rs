@@ -1,6 +1,7 @@
 //! The IAM gate against the emulator: a deployed stack, then templates that add a managed policy, add
 //! an `AWS::IAM::Policy`, or drop a `Deny`. Each is refused without `--approve-iam`, naming the new
 //! grant, and the deployed stack stays as it was.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions panic on setup failure too
 
 use clap::Parser as _;
 use serde_json::{Value, json};

@@ -41,7 +41,8 @@ async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Va
 }
 
 fn config() -> synth::Config {
-    xtask::load_config(&xtask::default_config_path().unwrap()).unwrap_or_else(|e| panic!("{e:#}"))
+    xtask::load_config(&xtask::default_config_path().unwrap_or_else(|e| panic!("{e:#}")))
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// A token for `email` valid from `iat` to `exp`, signed with the stage's real secret read from moto.

@@ -36,13 +36,14 @@ pub enum BucketState {
     Foreign,
 }
 
-/// The state from a HeadBucket answer: `Ok`, or the error's HTTP status and code.
-pub fn bucket_state(head: Result<(), (u16, Option<&str>)>) -> Result<BucketState, ()> {
+/// The state from a HeadBucket answer: `Ok`, or the error's HTTP status and code; `None` for an
+/// answer that says neither (a server error), which is reported as it is.
+pub fn bucket_state(head: Result<(), (u16, Option<&str>)>) -> Option<BucketState> {
     match head {
-        Ok(()) => Ok(BucketState::Ours),
-        Err((404, _)) | Err((_, Some("NoSuchBucket" | "NotFound"))) => Ok(BucketState::Missing),
-        Err((403, _)) | Err((_, Some("AccessDenied" | "Forbidden"))) => Ok(BucketState::Foreign),
-        Err(_) => Err(()),
+        Ok(()) => Some(BucketState::Ours),
+        Err((404, _)) | Err((_, Some("NoSuchBucket" | "NotFound"))) => Some(BucketState::Missing),
+        Err((403, _)) | Err((_, Some("AccessDenied" | "Forbidden"))) => Some(BucketState::Foreign),
+        Err(_) => None,
     }
 }
 
@@ -71,10 +72,10 @@ pub async fn ensure_bucket(
         Err(e) => bucket_state(Err((status_of(e), e.code.as_deref()))),
     };
     match state {
-        Ok(BucketState::Ours) => return Ok(false),
-        Ok(BucketState::Foreign) => return Err(foreign(bucket, account, stage)),
-        Ok(BucketState::Missing) => {}
-        Err(()) => {
+        Some(BucketState::Ours) => return Ok(false),
+        Some(BucketState::Foreign) => return Err(foreign(bucket, account, stage)),
+        Some(BucketState::Missing) => {}
+        None => {
             let e = head.err().map_or_else(|| "no answer".to_owned(), |e| e.to_string());
             anyhow::bail!("checking artifact bucket {bucket}: {e}");
         }
@@ -298,12 +299,12 @@ mod tests {
 
     #[test]
     fn a_bucket_another_account_owns_is_foreign() {
-        assert_eq!(bucket_state(Ok(())), Ok(BucketState::Ours));
-        assert_eq!(bucket_state(Err((404, None))), Ok(BucketState::Missing));
-        assert_eq!(bucket_state(Err((0, Some("NoSuchBucket")))), Ok(BucketState::Missing));
+        assert_eq!(bucket_state(Ok(())), Some(BucketState::Ours));
+        assert_eq!(bucket_state(Err((404, None))), Some(BucketState::Missing));
+        assert_eq!(bucket_state(Err((0, Some("NoSuchBucket")))), Some(BucketState::Missing));
         // With ExpectedBucketOwner, S3 answers 403 for a bucket of another account.
-        assert_eq!(bucket_state(Err((403, None))), Ok(BucketState::Foreign));
-        assert_eq!(bucket_state(Err((500, Some("InternalError")))), Err(()));
+        assert_eq!(bucket_state(Err((403, None))), Some(BucketState::Foreign));
+        assert_eq!(bucket_state(Err((500, Some("InternalError")))), None);
         let e = foreign("auth-artifacts-1-us-east-1", "1", "prod").to_string();
         assert!(e.contains("is not account 1's") && e.contains("artifact_bucket = \"...\" under [stages.prod]"), "{e}");
     }
