@@ -106,6 +106,9 @@ pub struct FunctionSettings {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     pub log_retention_days: u32,
+    /// The most instances of the function that run at once (`ReservedConcurrentExecutions`): a cap on
+    /// cost under a flood, and a share of the account's pool no other function can starve.
+    pub reserved_concurrency: u32,
 }
 
 /// A stateful resource: created by the data stack, or an existing one imported by ARN.
@@ -170,6 +173,7 @@ struct RawDefaults {
     memory_mb: Option<Spanned<u32>>,
     timeout_seconds: Option<Spanned<u32>>,
     log_retention_days: Option<Spanned<u32>>,
+    reserved_concurrency: Option<Spanned<u32>>,
     token_lifetime_seconds: Option<Spanned<u32>>,
     authorizer_cache_ttl_seconds: Option<Spanned<u32>>,
     throttle: Option<Spanned<Throttle>>,
@@ -190,6 +194,7 @@ struct RawStage {
     memory_mb: Option<Spanned<u32>>,
     timeout_seconds: Option<Spanned<u32>>,
     log_retention_days: Option<Spanned<u32>>,
+    reserved_concurrency: Option<Spanned<u32>>,
     token_lifetime_seconds: Option<Spanned<u32>>,
     authorizer_cache_ttl_seconds: Option<Spanned<u32>>,
     throttle: Option<Spanned<Throttle>>,
@@ -209,6 +214,7 @@ struct RawFunction {
     memory_mb: Option<Spanned<u32>>,
     timeout_seconds: Option<Spanned<u32>>,
     log_retention_days: Option<Spanned<u32>>,
+    reserved_concurrency: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -242,7 +248,10 @@ struct Validator<'a> {
 }
 
 /// Built-in defaults for values that neither `[defaults]` nor a stage sets.
-const FALLBACK: FunctionSettings = FunctionSettings { memory_mb: 256, timeout_seconds: 10, log_retention_days: 30 };
+const FALLBACK: FunctionSettings =
+    FunctionSettings { memory_mb: 256, timeout_seconds: 10, log_retention_days: 30, reserved_concurrency: 10 };
+/// Lambda's highest account concurrency quota by default is 1000; raised quotas go further.
+const MAX_RESERVED_CONCURRENCY: u32 = 10_000;
 const FALLBACK_TOKEN_LIFETIME: u32 = 3600;
 const FALLBACK_CACHE_TTL: u32 = 300;
 const FALLBACK_THROTTLE: Throttle = Throttle { rate_limit: 100.0, burst_limit: 200 };
@@ -255,7 +264,12 @@ impl Validator<'_> {
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let project = self.name(&raw.project, "project", MAX_NAME_LEN)?;
         self.region(&raw.region)?;
-        self.settings_values(&raw.defaults.memory_mb, &raw.defaults.timeout_seconds, &raw.defaults.log_retention_days)?;
+        self.settings_values(
+            &raw.defaults.memory_mb,
+            &raw.defaults.timeout_seconds,
+            &raw.defaults.log_retention_days,
+            &raw.defaults.reserved_concurrency,
+        )?;
         self.stage_values(
             &raw.defaults.token_lifetime_seconds,
             &raw.defaults.authorizer_cache_ttl_seconds,
@@ -354,8 +368,17 @@ impl Validator<'_> {
         memory: &Option<Spanned<u32>>,
         timeout: &Option<Spanned<u32>>,
         retention: &Option<Spanned<u32>>,
+        reserved: &Option<Spanned<u32>>,
     ) -> Result<(), ConfigError> {
         self.range(memory, "memory_mb", 128, 10240, " (Lambda's limits)")?;
+        self.range(
+            reserved,
+            "reserved_concurrency",
+            1,
+            MAX_RESERVED_CONCURRENCY,
+            ": 0 would stop the function; it counts against the account's concurrency limit (1000 unless raised), \
+             of which Lambda keeps 100 unreserved",
+        )?;
         self.range(timeout, "timeout_seconds", 1, 29, ": API Gateway gives up on an integration after 29 s")?;
         if let Some(r) = retention
             && !RETENTION_DAYS.contains(r.get_ref())
@@ -421,7 +444,12 @@ impl Validator<'_> {
                     format!("functions are {}", known.join(", ")),
                 ));
             };
-            self.settings_values(&settings.memory_mb, &settings.timeout_seconds, &settings.log_retention_days)?;
+            self.settings_values(
+                &settings.memory_mb,
+                &settings.timeout_seconds,
+                &settings.log_retention_days,
+                &settings.reserved_concurrency,
+            )?;
             out.insert(function, (name.span(), settings));
         }
         Ok(out)
@@ -478,7 +506,7 @@ impl Validator<'_> {
             ));
         }
         let artifact_bucket = raw.artifact_bucket.as_ref().map(|b| self.bucket(b)).transpose()?;
-        self.settings_values(&raw.memory_mb, &raw.timeout_seconds, &raw.log_retention_days)?;
+        self.settings_values(&raw.memory_mb, &raw.timeout_seconds, &raw.log_retention_days, &raw.reserved_concurrency)?;
         self.stage_values(&raw.token_lifetime_seconds, &raw.authorizer_cache_ttl_seconds, &raw.throttle)?;
         self.tags(&raw.tags)?;
         let stage_functions = self.functions(&raw.functions)?;
@@ -528,6 +556,12 @@ impl Validator<'_> {
                         &raw.log_retention_days,
                         &defaults.log_retention_days,
                         FALLBACK.log_retention_days,
+                    ),
+                    reserved_concurrency: layer(
+                        |r| &r.reserved_concurrency,
+                        &raw.reserved_concurrency,
+                        &defaults.reserved_concurrency,
+                        FALLBACK.reserved_concurrency,
                     ),
                 },
             );

@@ -117,17 +117,56 @@ fn target_installed(target: &str) -> bool {
 }
 
 /// Zips `binary` as `bootstrap` with fixed timestamps and permissions, so the same binary always gives
-/// the same bytes and hash, and writes `bootstrap.zip` and `bootstrap.zip.sha256`.
+/// the same bytes and hash, and writes `bootstrap.zip`, `bootstrap.zip.sha256` and
+/// `bootstrap.zip.binary-sha256` (the hash of the binary inside).
+///
+/// Compressing a binary takes seconds; hashing it, milliseconds. So when the zip on disk was made from a
+/// binary with this binary's hash, and still matches its own checksum, it is reused as it is: a deploy
+/// with nothing rebuilt does no packaging work.
 pub fn package(function: Function, binary: &[u8]) -> anyhow::Result<Artifact> {
-    let bytes = zip_bootstrap(binary)?;
-    let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    let dir = lambda_dir()?.join(function.name());
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    package_in(&lambda_dir()?.join(function.name()), function, binary)
+}
+
+/// [`package`] into `dir`.
+pub fn package_in(dir: &Path, function: Function, binary: &[u8]) -> anyhow::Result<Artifact> {
+    let dir = dir.to_path_buf();
     let zip = dir.join("bootstrap.zip");
+    let binary_sha256 = hex_sha256(binary);
+    if let Some(artifact) = cached(function, &dir, &binary_sha256) {
+        return Ok(artifact);
+    }
+    let bytes = zip_bootstrap(binary)?;
+    let sha256 = hex_sha256(&bytes);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The binary's hash goes last and is removed first: an interrupted run leaves no record that vouches
+    // for a zip it did not finish.
+    let _ = fs::remove_file(dir.join(BINARY_SUM));
     fs::write(&zip, &bytes).with_context(|| format!("writing {}", zip.display()))?;
-    fs::write(dir.join("bootstrap.zip.sha256"), format!("{sha256}  bootstrap.zip\n"))
-        .context("writing the checksum")?;
+    fs::write(dir.join(ZIP_SUM), format!("{sha256}  bootstrap.zip\n")).context("writing the checksum")?;
+    fs::write(dir.join(BINARY_SUM), format!("{binary_sha256}  bootstrap\n")).context("writing the checksum")?;
     Ok(Artifact { function, zip, sha256, size: bytes.len() as u64 })
+}
+
+const ZIP_SUM: &str = "bootstrap.zip.sha256";
+const BINARY_SUM: &str = "bootstrap.zip.binary-sha256";
+
+/// The zip in `dir`, if it was made from the binary whose hash is `binary_sha256` and is intact.
+fn cached(function: Function, dir: &Path, binary_sha256: &str) -> Option<Artifact> {
+    let recorded = |name: &str| {
+        fs::read_to_string(dir.join(name)).ok().and_then(|s| s.split_whitespace().next().map(str::to_owned))
+    };
+    if recorded(BINARY_SUM)? != binary_sha256 {
+        return None;
+    }
+    let zip = dir.join("bootstrap.zip");
+    let bytes = fs::read(&zip).ok()?;
+    let sha256 = hex_sha256(&bytes);
+    (recorded(ZIP_SUM)? == sha256).then_some(Artifact { function, zip, sha256, size: bytes.len() as u64 })
+}
+
+/// The lowercase hex SHA-256 of `bytes`.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The zip bytes: one entry, `bootstrap`, mode 0755, dated 1980-01-01 (the zip epoch).
@@ -187,8 +226,8 @@ pub fn existing(dir: &Path, arch: Architecture) -> anyhow::Result<Vec<Artifact>>
             let zip = dir.join(function.name()).join("bootstrap.zip");
             let bytes = fs::read(&zip)
                 .map_err(|e| BadInput(format!("reading {}: {e}; run `cargo xtask build` first", zip.display())))?;
-            let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-            let sum_file = dir.join(function.name()).join("bootstrap.zip.sha256");
+            let sha256 = hex_sha256(&bytes);
+            let sum_file = dir.join(function.name()).join(ZIP_SUM);
             let recorded = fs::read_to_string(&sum_file).map_err(|e| {
                 BadInput(format!(
                     "reading {}: {e}; run `cargo xtask build` to write zip and checksum",
@@ -265,6 +304,33 @@ mod tests {
         let entry = archive.by_index(0).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(entry.name().map(|n| n.into_owned()).ok().as_deref(), Some("bootstrap"));
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+
+    #[test]
+    fn an_unchanged_binary_is_not_zipped_again_and_a_tampered_zip_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("xtask-package-cache-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let first = package_in(&dir, Function::Hello, b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
+        let zip = dir.join("bootstrap.zip");
+        let written = fs::metadata(&zip).and_then(|m| m.modified()).unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+
+        let again = package_in(&dir, Function::Hello, b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.sha256, first.sha256);
+        let untouched = fs::metadata(&zip).and_then(|m| m.modified()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(untouched, written, "the zip of an unchanged binary is reused, not rewritten");
+
+        let changed = package_in(&dir, Function::Hello, b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(changed.sha256, first.sha256);
+        assert_eq!(unzip_bootstrap(&fs::read(&zip).unwrap()).unwrap(), b"\x7fELF two");
+
+        // Someone swaps the zip but leaves the checksum files: the zip no longer matches its own sum,
+        // so it is rebuilt from the binary rather than trusted.
+        fs::write(&zip, zip_bootstrap(b"\x7fELF planted").unwrap()).unwrap();
+        let rebuilt = package_in(&dir, Function::Hello, b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rebuilt.sha256, changed.sha256);
+        assert_eq!(unzip_bootstrap(&fs::read(&zip).unwrap()).unwrap(), b"\x7fELF two");
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -77,12 +77,36 @@ fn base_config_resolves_defaults_and_overrides() {
 
 #[test]
 fn function_in_stage_beats_everything() {
-    let c = ok(&format!("{BASE}\n[stages.prod.functions.signin]\nmemory_mb = 2048\ntimeout_seconds = 20\n"));
+    let c = ok(&format!(
+        "{BASE}\n[stages.prod.functions.signin]\nmemory_mb = 2048\ntimeout_seconds = 20\nreserved_concurrency = 50\n"
+    ));
     let prod = &c.stages["prod"];
     assert_eq!(
         prod.functions[&Function::Signin],
-        FunctionSettings { memory_mb: 2048, timeout_seconds: 20, log_retention_days: 30 }
+        FunctionSettings { memory_mb: 2048, timeout_seconds: 20, log_retention_days: 30, reserved_concurrency: 50 }
     );
+    assert_eq!(prod.functions[&Function::Signup].reserved_concurrency, 10, "the built-in cap when none is set");
+}
+
+#[test]
+fn reserved_concurrency_layers_like_memory() {
+    let text = BASE
+        .replace("[defaults.functions.signin]\n", "[defaults.functions.signin]\nreserved_concurrency = 30\n")
+        .replace("memory_mb = 512", "memory_mb = 512\nreserved_concurrency = 200");
+    let c = ok(&text);
+    assert_eq!(c.stages["dev"].functions[&Function::Signin].reserved_concurrency, 30);
+    assert_eq!(c.stages["dev"].functions[&Function::Hello].reserved_concurrency, 10);
+    assert_eq!(c.stages["prod"].functions[&Function::Signin].reserved_concurrency, 200, "stage beats [defaults]");
+}
+
+#[test]
+fn zero_reserved_concurrency_would_stop_the_function() {
+    let text = BASE.replace("memory_mb = 512", "reserved_concurrency = 0");
+    let e = bad(&text);
+    assert!(e.help().unwrap_or_default().contains("0 would stop the function"), "{}", e.one_line());
+    assert!(e.message().contains("reserved_concurrency = 0 is out of range"), "{}", e.message());
+    let (line, column) = at(&text, "reserved_concurrency = 0");
+    assert_eq!(e.location(), Some((line, column + "reserved_concurrency = ".len())), "points at the value");
 }
 
 #[test]

@@ -225,6 +225,7 @@ pub struct Function {
     pub architectures: Vec<&'static str>,
     pub memory_size: u32,
     pub timeout: u32,
+    pub reserved_concurrent_executions: u32,
     pub role: Expr,
     pub code: Code,
     #[serde(skip_serializing_if = "Option::is_none")]

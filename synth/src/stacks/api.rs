@@ -392,6 +392,7 @@ fn function(
             architectures: vec![stage.architecture.lambda_name()],
             memory_size: settings.memory_mb,
             timeout: settings.timeout_seconds,
+            reserved_concurrent_executions: settings.reserved_concurrency,
             role: role.arn(),
             code: Code { s3_bucket: bucket.reference(), s3_key: code_key.reference() },
             environment: (!variables.is_empty()).then_some(Environment { variables }),
