@@ -11,6 +11,7 @@
 
 mod arn;
 mod error;
+mod rate_limits;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -22,6 +23,8 @@ use toml::Spanned;
 pub use arn::Kind as ArnKind;
 pub use error::ConfigError;
 use error::Source;
+use rate_limits::{FALLBACK_IP_RATE_LIMITS, RawIpRateLimits};
+pub use rate_limits::{IpRateLimits, WINDOW_SECONDS as IP_RATE_WINDOW_SECONDS};
 
 /// Lambda's limit for function names and IAM's for role names.
 pub const MAX_NAME_LEN: usize = 64;
@@ -85,6 +88,10 @@ pub struct Stage {
     pub token_lifetime_seconds: u32,
     pub authorizer_cache_ttl_seconds: u32,
     pub throttle: Throttle,
+    /// Per source IP limits enforced by the stage's AWS WAF web ACL; `None` when `"off"`.
+    pub ip_rate_limits: Option<IpRateLimits>,
+    /// When repeated failed sign-ins lock an email out.
+    pub lockout: Lockout,
     pub tags: BTreeMap<String, String>,
     pub functions: BTreeMap<Function, FunctionSettings>,
     pub table: Provision,
@@ -99,6 +106,16 @@ pub struct Throttle {
     /// Steady-state requests per second.
     pub rate_limit: f64,
     pub burst_limit: u32,
+}
+
+/// Sign-in lockout: after `max_failures` failed sign-ins for one email within `window_seconds`, every
+/// sign-in for that email is refused for `cooldown_seconds`, even with the right password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockout {
+    pub max_failures: u32,
+    pub window_seconds: u32,
+    pub cooldown_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +194,8 @@ struct RawDefaults {
     token_lifetime_seconds: Option<Spanned<u32>>,
     authorizer_cache_ttl_seconds: Option<Spanned<u32>>,
     throttle: Option<Spanned<Throttle>>,
+    ip_rate_limits: Option<RawIpRateLimits>,
+    lockout: Option<Spanned<Lockout>>,
     #[serde(default)]
     tags: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -198,6 +217,8 @@ struct RawStage {
     token_lifetime_seconds: Option<Spanned<u32>>,
     authorizer_cache_ttl_seconds: Option<Spanned<u32>>,
     throttle: Option<Spanned<Throttle>>,
+    ip_rate_limits: Option<RawIpRateLimits>,
+    lockout: Option<Spanned<Lockout>>,
     #[serde(default)]
     tags: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -254,6 +275,9 @@ const FALLBACK: FunctionSettings =
 const MAX_RESERVED_CONCURRENCY: u32 = 10_000;
 const FALLBACK_TOKEN_LIFETIME: u32 = 3600;
 const FALLBACK_CACHE_TTL: u32 = 300;
+/// Ten failures in 15 minutes lock an email for 15 minutes: a guesser gets at most about a thousand
+/// tries a day per email, a user who mistypes a few times is never stopped.
+const FALLBACK_LOCKOUT: Lockout = Lockout { max_failures: 10, window_seconds: 900, cooldown_seconds: 900 };
 const FALLBACK_THROTTLE: Throttle = Throttle { rate_limit: 100.0, burst_limit: 200 };
 
 impl Validator<'_> {
@@ -275,6 +299,8 @@ impl Validator<'_> {
             &raw.defaults.authorizer_cache_ttl_seconds,
             &raw.defaults.throttle,
         )?;
+        self.lockout(&raw.defaults.lockout)?;
+        self.ip_rate_limits(&raw.defaults.ip_rate_limits)?;
         self.tags(&raw.defaults.tags)?;
         let default_functions = self.functions(&raw.defaults.functions)?;
 
@@ -413,6 +439,29 @@ impl Validator<'_> {
         Ok(())
     }
 
+    fn lockout(&self, lockout: &Option<Spanned<Lockout>>) -> Result<(), ConfigError> {
+        let Some(l) = lockout else { return Ok(()) };
+        let Lockout { max_failures, window_seconds, cooldown_seconds } = *l.get_ref();
+        let bad = if !(3..=100).contains(&max_failures) {
+            Some(format!("lockout max_failures = {max_failures} is out of range"))
+        } else if !(60..=86_400).contains(&window_seconds) {
+            Some(format!("lockout window_seconds = {window_seconds} is out of range"))
+        } else if !(60..=86_400).contains(&cooldown_seconds) {
+            Some(format!("lockout cooldown_seconds = {cooldown_seconds} is out of range"))
+        } else {
+            None
+        };
+        match bad {
+            Some(message) => Err(self.err(
+                l.span(),
+                message,
+                "use max_failures from 3 to 100 (fewer lets anyone lock a user out with a typo or two), and \
+                 window_seconds and cooldown_seconds from 60 to 86400",
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn tags(&self, tags: &BTreeMap<Spanned<String>, Spanned<String>>) -> Result<(), ConfigError> {
         for (k, v) in tags {
             if k.get_ref().is_empty() || k.get_ref().len() > 128 || k.get_ref().to_ascii_lowercase().starts_with("aws:")
@@ -508,6 +557,8 @@ impl Validator<'_> {
         let artifact_bucket = raw.artifact_bucket.as_ref().map(|b| self.bucket(b)).transpose()?;
         self.settings_values(&raw.memory_mb, &raw.timeout_seconds, &raw.log_retention_days, &raw.reserved_concurrency)?;
         self.stage_values(&raw.token_lifetime_seconds, &raw.authorizer_cache_ttl_seconds, &raw.throttle)?;
+        self.lockout(&raw.lockout)?;
+        self.ip_rate_limits(&raw.ip_rate_limits)?;
         self.tags(&raw.tags)?;
         let stage_functions = self.functions(&raw.functions)?;
 
@@ -619,6 +670,12 @@ impl Validator<'_> {
             token_lifetime_seconds,
             authorizer_cache_ttl_seconds,
             throttle: raw.throttle.or(defaults.throttle.clone()).map_or(FALLBACK_THROTTLE, |t| *t.get_ref()),
+            ip_rate_limits: raw
+                .ip_rate_limits
+                .as_ref()
+                .or(defaults.ip_rate_limits.as_ref())
+                .map_or(FALLBACK_IP_RATE_LIMITS, RawIpRateLimits::resolve),
+            lockout: raw.lockout.or(defaults.lockout.clone()).map_or(FALLBACK_LOCKOUT, |l| *l.get_ref()),
             tags,
             functions,
             table,

@@ -56,12 +56,28 @@ impl Names {
         format!("{}-users", self.prefix)
     }
 
+    /// The table counting failed sign-ins per email.
+    pub fn attempts_table(&self) -> String {
+        format!("{}-signin-attempts", self.prefix)
+    }
+
     pub fn secret(&self) -> String {
         format!("{}/jwt-signing-key", self.prefix)
     }
 
     pub fn api(&self) -> String {
         self.prefix.clone()
+    }
+
+    /// The stage's AWS WAF web ACL, also its CloudWatch metric name: `[A-Za-z0-9_-]`, at most 128
+    /// characters (the prefix is at most 53, so that `<prefix>-authorizer` fits Lambda's 64).
+    pub fn web_acl(&self) -> String {
+        format!("{}-api-acl", self.prefix)
+    }
+
+    /// The CloudWatch metric of one rule of the web ACL, e.g. `auth-dev-auth-ip-rate`.
+    pub fn web_acl_metric(&self, rule: &str) -> String {
+        format!("{}-{rule}", self.prefix)
     }
 
     pub fn export(&self, what: &str) -> String {

@@ -86,7 +86,7 @@ fn resource_star_only_where_aws_requires_it() {
 fn each_role_holds_exactly_its_actions() {
     let expected: [(&str, &[&str]); 4] = [
         ("SignupRole", &["dynamodb:PutItem", "kms:Encrypt"]),
-        ("SigninRole", &["dynamodb:GetItem", "kms:Decrypt", "secretsmanager:GetSecretValue"]),
+        ("SigninRole", &["dynamodb:GetItem", "dynamodb:UpdateItem", "kms:Decrypt", "secretsmanager:GetSecretValue"]),
         ("AuthorizerRole", &["secretsmanager:GetSecretValue"]),
         ("HelloRole", &[]),
     ];
@@ -119,7 +119,18 @@ fn roles_write_only_to_their_own_log_group_and_reach_exact_resources() {
             if actions.iter().any(|a| a.starts_with("logs:")) {
                 assert_eq!(resource, &json!([{"Fn::GetAtt": [format!("{f}LogGroup"), "Arn"]}]), "{f}");
             } else if actions.iter().any(|a| a.starts_with("dynamodb:")) {
-                assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-table-arn"}]));
+                // The users table, or (signin only, to count failures) the attempts table.
+                let attempts = json!([{"Fn::ImportValue": "auth-dev-attempts-table-arn"}]);
+                if resource == &attempts {
+                    assert_eq!(f, "Signin", "only signin counts failed sign-ins");
+                    assert!(
+                        actions.iter().all(|a| a == "dynamodb:GetItem" || a == "dynamodb:UpdateItem"),
+                        "{actions:?}"
+                    );
+                } else {
+                    assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-table-arn"}]));
+                    assert!(!actions.contains(&"dynamodb:UpdateItem".to_owned()), "{f} may not update users");
+                }
             } else if actions.iter().any(|a| a.starts_with("kms:")) {
                 assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-key-arn"}]));
                 assert_eq!(s["Condition"]["ForAnyValue:StringEquals"]["kms:EncryptionContextKeys"], json!(["email"]));
@@ -267,7 +278,10 @@ fn protect_retains_stateful_resources() {
     let (prod, _) = stacks(STAGES, "prod");
     let (dev, _) = stacks(STAGES, "dev");
     let (prod, dev) = (prod.unwrap_or_default(), dev.unwrap_or_default());
-    for id in ["UsersTable", "PasswordKey", "JwtSecret"] {
+    let ttl = &dev["Resources"]["AttemptsTable"]["Properties"]["TimeToLiveSpecification"];
+    assert_eq!(ttl, &json!({"AttributeName": "expires_at", "Enabled": true}), "failure counts clean themselves up");
+    assert!(dev["Resources"]["UsersTable"]["Properties"].get("TimeToLiveSpecification").is_none());
+    for id in ["UsersTable", "PasswordKey", "JwtSecret", "AttemptsTable"] {
         assert_eq!(prod["Resources"][id]["DeletionPolicy"], "Retain", "{id}");
         assert_eq!(prod["Resources"][id]["UpdateReplacePolicy"], "Retain", "{id}");
         assert_eq!(dev["Resources"][id]["DeletionPolicy"], "Delete", "{id}");
@@ -289,7 +303,9 @@ const IMPORTING: &str = include_str!("fixtures/importing-stages.toml");
 #[test]
 fn imported_resources_are_not_created_and_their_arns_reach_the_api() {
     let (data, api) = stacks(IMPORTING, "legacy");
-    assert!(data.is_none(), "nothing left to create");
+    let data = data.unwrap_or_else(|| panic!("the attempts table is always created"));
+    let created: Vec<&String> = data["Resources"].as_object().into_iter().flat_map(|r| r.keys()).collect();
+    assert_eq!(created, ["AttemptsTable"], "nothing else left to create");
     let signin = &api["Resources"]["SigninRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
     let resources: Vec<String> =
         signin.as_array().into_iter().flatten().flat_map(|s| strings(&s["Resource"])).collect();
@@ -424,4 +440,105 @@ fn iam_review_warns_that_an_imported_key_keeps_its_own_policy() {
     );
     assert!(legacy.contains("role `auth-legacy-signup` call `kms:Encrypt`"), "{legacy}");
     assert!(!iam("mapped").contains("Not granted here"));
+}
+
+/// The one web ACL of an api template, with its association.
+fn web_acl(api: &Value) -> (&Value, &Value) {
+    let acls = resources_of(api, "AWS::WAFv2::WebACL");
+    let associations = resources_of(api, "AWS::WAFv2::WebACLAssociation");
+    assert_eq!((acls.len(), associations.len()), (1, 1), "one web ACL and one association");
+    (acls[0].1, associations[0].1)
+}
+
+fn rule<'a>(acl: &'a Value, name: &str) -> Option<&'a Value> {
+    acl["Properties"]["Rules"].as_array().into_iter().flatten().find(|r| r["Name"] == name)
+}
+
+#[test]
+fn every_stage_has_a_web_acl_on_its_stage_limiting_each_source_ip() {
+    let c = config(STAGES);
+    for stage in ["dev", "staging", "prod"] {
+        let limits = c.stages[stage].ip_rate_limits.unwrap_or_else(|| panic!("{stage} has per-IP limits"));
+        let (_, api) = stacks(STAGES, stage);
+        let (acl, association) = web_acl(&api);
+        let p = &acl["Properties"];
+        assert_eq!((&p["Scope"], &p["DefaultAction"]), (&json!("REGIONAL"), &json!({"Allow": {}})), "{stage}");
+        let name = p["Name"].as_str().unwrap_or_default();
+        assert!(
+            (1..=128).contains(&name.len())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{stage}: WAF refuses the name {name:?}"
+        );
+        // Metrics and sampled requests for the ACL and every rule; metric names without spaces.
+        let rules = p["Rules"].as_array().unwrap_or_else(|| panic!("{stage}: no rules"));
+        for v in rules.iter().map(|r| &r["VisibilityConfig"]).chain([&p["VisibilityConfig"]]) {
+            assert_eq!((&v["CloudWatchMetricsEnabled"], &v["SampledRequestsEnabled"]), (&json!(true), &json!(true)));
+            assert!(v["MetricName"].as_str().is_some_and(|m| !m.is_empty() && !m.contains(char::is_whitespace)));
+        }
+
+        let auth = rule(acl, "auth-ip-rate").unwrap_or_else(|| panic!("{stage}: no auth rule"));
+        let rate = &auth["Statement"]["RateBasedStatement"];
+        assert_eq!(rate["Limit"], limits.auth);
+        assert_eq!((&rate["EvaluationWindowSec"], &rate["AggregateKeyType"]), (&json!(300), &json!("IP")));
+        // The path WAF sees starts with the stage or base path, so the scope matches its end.
+        let ends: BTreeSet<String> = rate["ScopeDownStatement"]["OrStatement"]["Statements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| &s["ByteMatchStatement"])
+            .inspect(|m| {
+                assert_eq!(
+                    (&m["PositionalConstraint"], &m["FieldToMatch"]),
+                    (&json!("ENDS_WITH"), &json!({"UriPath": {}}))
+                );
+                let kinds: Vec<&Value> =
+                    m["TextTransformations"].as_array().into_iter().flatten().map(|t| &t["Type"]).collect();
+                assert_eq!(kinds, [&json!("URL_DECODE"), &json!("LOWERCASE")]);
+            })
+            .filter_map(|m| m["SearchString"].as_str().map(str::to_owned))
+            .collect();
+        let expected: BTreeSet<String> =
+            ["/signup", "/signup/", "/signin", "/signin/"].iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(ends, expected, "{stage}");
+
+        let all = rule(acl, "all-ip-rate").unwrap_or_else(|| panic!("{stage}: no rule for every path"));
+        assert_eq!(all["Statement"]["RateBasedStatement"]["Limit"], limits.all);
+        assert!(all["Statement"]["RateBasedStatement"].get("ScopeDownStatement").is_none());
+        for r in [auth, all] {
+            let response = &r["Action"]["Block"]["CustomResponse"];
+            assert_eq!(response["ResponseCode"], 429);
+            let body = &p["CustomResponseBodies"][response["CustomResponseBodyKey"].as_str().unwrap_or_default()];
+            assert_eq!(body["ContentType"], "APPLICATION_JSON");
+            let content: Value = serde_json::from_str(body["Content"].as_str().unwrap_or_default()).unwrap();
+            assert_eq!(content, json!({"message": "Too Many Requests"}));
+        }
+        let bad_inputs = rule(acl, "known-bad-inputs").unwrap_or_else(|| panic!("{stage}: no managed rules"));
+        assert_eq!(
+            bad_inputs["Statement"]["ManagedRuleGroupStatement"]["Name"],
+            "AWSManagedRulesKnownBadInputsRuleSet"
+        );
+        assert_eq!(bad_inputs["OverrideAction"], json!({"None": {}}));
+        let priorities: BTreeSet<u64> = rules.iter().filter_map(|r| r["Priority"].as_u64()).collect();
+        assert_eq!(priorities.len(), rules.len(), "{stage}: priorities are unique");
+
+        // The association names the stage by ARN and waits for it: WAF cannot protect a stage that is
+        // not there yet.
+        let arn = format!("arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/restapis/${{Api}}/stages/{stage}");
+        assert_eq!(association["Properties"]["ResourceArn"], json!({"Fn::Sub": arn}));
+        assert_eq!(association["Properties"]["WebACLArn"], json!({"Fn::GetAtt": ["WebAcl", "Arn"]}));
+        assert_eq!(api["Resources"]["ApiStage"]["Properties"]["StageName"], stage);
+        assert!(strings(&association["DependsOn"]).contains(&"ApiStage".to_owned()), "{stage}");
+    }
+}
+
+#[test]
+fn ip_rate_limits_off_keeps_the_web_acl_without_rate_rules() {
+    let off = STAGES.replace("[stages.staging]\n", "[stages.staging]\nip_rate_limits = \"off\"\n");
+    let (_, api) = stacks(&off, "staging");
+    let (acl, _) = web_acl(&api);
+    assert!(rule(acl, "auth-ip-rate").is_none() && rule(acl, "all-ip-rate").is_none());
+    assert!(rule(acl, "known-bad-inputs").is_some());
+    assert!(acl["Properties"].get("CustomResponseBodies").is_none(), "no body that no rule uses");
+    let (_, dev) = stacks(&off, "dev");
+    assert!(rule(web_acl(&dev).0, "auth-ip-rate").is_some(), "only the stage that says so");
 }

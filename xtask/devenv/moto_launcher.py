@@ -15,6 +15,8 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
 - an AWS::KMS::Key with Tags fails (moto expects the KMS API's TagKey/TagValue, not CloudFormation's
   Key/Value), and its KeyPolicy is stored as an object, which breaks DescribeKey;
 - AWS::SecretsManager::ResourcePolicy is not supported (skipped, so the secret keeps no policy);
+- AWS::WAFv2::WebACL and AWS::WAFv2::WebACLAssociation are not supported (skipped, so a stage's web
+  ACL is never made), although moto's WAFv2 API is: the models below create them through it;
 - UpdateTerminationProtection is not implemented, and DeleteStack ignores termination protection;
 - bucket policies are evaluated with no aws:SecureTransport value, so a policy denying requests
   without TLS denies every request to a server that only speaks plain HTTP (the harness stands in for
@@ -235,6 +237,169 @@ class CloudFormationSecretPolicy(CloudFormationModel):
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
         backend = secretsmanager_backends[account_id][region_name]
         backend.delete_resource_policy(secret_id=cloudformation_json.get("Properties", {}).get("SecretId"))
+
+
+import base64  # noqa: E402
+
+from moto.wafv2.models import wafv2_backends  # noqa: E402
+
+
+def waf_api_shape(value):
+    """CloudFormation's WAF rules as the WAFv2 API takes them: a byte match's SearchString is text in
+    CloudFormation (or SearchStringBase64) and a base64 blob in the API."""
+    if isinstance(value, list):
+        return [waf_api_shape(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: waf_api_shape(v) for k, v in value.items()}
+    if "PositionalConstraint" in out:
+        if "SearchStringBase64" in out:
+            out["SearchString"] = out.pop("SearchStringBase64")
+        elif "SearchString" in out:
+            out["SearchString"] = base64.b64encode(out["SearchString"].encode()).decode()
+    return out
+
+
+class CloudFormationWebAcl(CloudFormationModel):
+    """AWS::WAFv2::WebACL through moto's WAFv2 backend. Ref is `name|id|scope`, as on AWS."""
+
+    __module__ = "moto.wafv2.cloudformation_web_acl"
+
+    def __init__(self, acl, scope, account_id, region_name):
+        self.acl = acl
+        self.scope = scope
+        self.account_id = account_id
+        self.region_name = region_name
+
+    @property
+    def physical_resource_id(self):
+        return f"{self.acl.name}|{self.acl.id}|{self.scope}"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::WAFv2::WebACL"
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr in ("Arn", "Id", "LabelNamespace", "Capacity")
+
+    def get_cfn_attribute(self, attribute_name):
+        return {
+            "Arn": self.acl.arn,
+            "Id": self.acl.id,
+            "LabelNamespace": self.acl.label_namespace,
+            "Capacity": self.acl.capacity,
+        }[attribute_name]
+
+    @staticmethod
+    def _settings(props):
+        return dict(
+            default_action=props["DefaultAction"],
+            rules=waf_api_shape(props.get("Rules", [])),
+            description=props.get("Description"),
+            visibility_config=props["VisibilityConfig"],
+            custom_response_bodies=props.get("CustomResponseBodies"),
+            captcha_config=props.get("CaptchaConfig"),
+            challenge_config=props.get("ChallengeConfig"),
+            token_domains=props.get("TokenDomains"),
+            association_config=props.get("AssociationConfig"),
+        )
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        backend = wafv2_backends[account_id][region_name]
+        acl = backend.create_web_acl(
+            name=props.get("Name") or resource_name,
+            scope=props["Scope"],
+            tags=props.get("Tags", []),
+            **cls._settings(props),
+        )
+        return cls(acl, props["Scope"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        props = cloudformation_json.get("Properties", {})
+        renamed = (props.get("Name") or new_resource_name) != original_resource.acl.name
+        if renamed or props["Scope"] != original_resource.scope:
+            # A new name or scope replaces the web ACL, as CloudFormation does.
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        acl = original_resource.acl
+        backend = wafv2_backends[account_id][region_name]
+        settings = cls._settings(props)
+        backend.update_web_acl(name=acl.name, _id=acl.id, lock_token=acl.lock_token, **settings)
+        # moto keeps the old rules when given none; CloudFormation's update replaces them.
+        if not settings["rules"]:
+            acl.rules = []
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        name, _id, scope = resource_name.split("|")
+        backend = wafv2_backends[account_id][region_name]
+        acl = backend.get_web_acl(None, name, _id)
+        backend.delete_web_acl(name, scope, _id, acl.lock_token)
+
+    def delete(self, account_id, region_name):
+        backend = wafv2_backends[account_id][region_name]
+        backend.delete_web_acl(self.acl.name, self.scope, self.acl.id, self.acl.lock_token)
+
+
+class CloudFormationWebAclAssociation(CloudFormationModel):
+    """AWS::WAFv2::WebACLAssociation through moto's WAFv2 backend."""
+
+    __module__ = "moto.wafv2.cloudformation_web_acl_association"
+
+    def __init__(self, resource_arn, web_acl_arn):
+        self.resource_arn = resource_arn
+        self.web_acl_arn = web_acl_arn
+
+    @property
+    def physical_resource_id(self):
+        return f"{self.resource_arn}|{self.web_acl_arn}"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::WAFv2::WebACLAssociation"
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        backend = wafv2_backends[account_id][region_name]
+        # One web ACL per resource: a new association replaces the resource's previous one, as on AWS.
+        backend.disassociate_web_acl(props["ResourceArn"])
+        backend.associate_web_acl(props["WebACLArn"], props["ResourceArn"])
+        return cls(props["ResourceArn"], props["WebACLArn"])
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = wafv2_backends[account_id][region_name]
+        backend.disassociate_web_acl(cloudformation_json.get("Properties", {}).get("ResourceArn"))
+
+    def delete(self, account_id, region_name):
+        wafv2_backends[account_id][region_name].disassociate_web_acl(self.resource_arn)
 
 
 from moto.cloudformation.exceptions import ValidationError  # noqa: E402

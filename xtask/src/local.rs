@@ -3,7 +3,8 @@
 //!
 //! The data stack is created in moto through CloudFormation; the four `bootstrap` binaries run as
 //! processes behind a local Lambda Runtime API with the environment the api template gives them; an
-//! HTTP front end reads the api template for its routes, authorizer and gateway responses.
+//! HTTP front end reads the api template for its routes, authorizer and gateway responses, and applies
+//! the per source IP rate limits of the web ACL the template puts in front of the stage.
 
 pub mod data;
 pub mod event;
@@ -11,6 +12,7 @@ pub mod gateway;
 pub mod process;
 pub mod runtime;
 pub mod template;
+pub mod waf;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -51,6 +53,9 @@ pub struct LocalArgs {
     /// Do not echo the functions' own log lines
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not apply the per source IP rate limits of the stage's web ACL (as AWS WAF would)
+    #[arg(long)]
+    pub no_rate_limits: bool,
 }
 
 /// What to start, for the command and for tests.
@@ -62,6 +67,8 @@ pub struct Options {
     pub profile: Profile,
     pub echo_functions: bool,
     pub log_requests: bool,
+    /// Apply the rate-based rules of the stage's web ACL per source IP, before routing, as WAF does.
+    pub rate_limits: bool,
 }
 
 impl Options {
@@ -73,6 +80,7 @@ impl Options {
             profile: if args.release { Profile::Release } else { Profile::Debug },
             echo_functions: !args.quiet,
             log_requests: true,
+            rate_limits: !args.no_rate_limits,
         }
     }
 }
@@ -227,7 +235,8 @@ impl Local {
             api_id: "local".to_owned(),
             stage: prepared.api.stage.clone(),
         };
-        let gateway = Arc::new(gateway::Gateway::new(prepared.api, at, functions, options.log_requests));
+        let gateway =
+            Arc::new(gateway::Gateway::new(prepared.api, at, functions, options.log_requests, options.rate_limits));
         let server = gateway::serve(listener, gateway.clone());
         Ok(Local {
             addr,
@@ -286,6 +295,16 @@ impl Local {
             out.push('\n');
         }
         out.push_str(&format!("  (every path is also served under /{}/, as on API Gateway)\n", api.stage));
+        match &api.web_acl {
+            Some(acl) if self.gateway.rate_limits() => {
+                out.push_str(&format!("  web ACL {} in front (as AWS WAF, per TCP source address):\n", acl.name));
+                for line in waf::describe(acl) {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+            Some(acl) => out.push_str(&format!("  web ACL {}: rate limits not applied (--no-rate-limits)\n", acl.name)),
+            None => out.push_str("  no web ACL in front of the stage: no per-IP rate limits\n"),
+        }
         let pids: Vec<String> = self.pids().iter().map(|(f, pid)| format!("{f} pid {pid}")).collect();
         out.push_str(&format!("  function processes: {}\n", pids.join(", ")));
         out.push_str(&walkthrough(&url, api));

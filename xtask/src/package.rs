@@ -18,7 +18,7 @@ pub const MAX_GLIBC: (u32, u32) = (2, 34);
 /// Which cargo profile the functions are built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// Tuned for size and cold start (fat LTO, one codegen unit, stripped, abort on panic).
+    /// Tuned for size and cold start (fat LTO, one codegen unit, stripped); panics unwind (see Cargo.toml).
     Release,
     /// Fast to build; for tests and `xtask local`.
     Debug,

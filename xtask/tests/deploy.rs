@@ -121,6 +121,30 @@ fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
 
+/// The web ACL that moto's WAFv2 API says protects `resource_arn`, as JSON (`null` for none). The
+/// project has no WAFv2 SDK, so this is the API's JSON protocol by hand; moto does not check signatures.
+fn web_acl_for(endpoint: &str, resource_arn: &str) -> serde_json::Value {
+    use http_body_util::BodyExt as _;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        let client: hyper_util::client::legacy::Client<_, http_body_util::Full<hyper::body::Bytes>> =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let body = serde_json::json!({ "ResourceArn": resource_arn }).to_string();
+        let req = hyper::Request::post(endpoint)
+            .header("x-amz-target", "AWSWAF_20190729.GetWebACLForResource")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/wafv2/aws4_request, SignedHeaders=host, Signature=0")
+            .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let res = client.request(req).await.unwrap_or_else(|e| panic!("GetWebACLForResource: {e}"));
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes();
+        assert!(status.is_success(), "GetWebACLForResource answered {status}: {}", String::from_utf8_lossy(&bytes));
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        answer["WebACL"].clone()
+    })
+}
+
 #[test]
 fn deploy_update_diff_and_destroy() {
     let p = Project::new("deploy-lifecycle");
@@ -139,6 +163,19 @@ fn deploy_update_diff_and_destroy() {
         serde_json::from_str(&std::fs::read_to_string(&outputs_file).unwrap_or_default()).unwrap_or_default();
     assert!(outputs["ApiUrl"].as_str().is_some_and(|u| u.starts_with("https://") && u.ends_with("/dev")), "{outputs}");
     assert_eq!(outputs["TableName"], "itest-dev-users");
+    // The stage's web ACL was made and put in front of the stage (moto's CloudFormation needs the
+    // launcher for both), with the per-IP limits of the template.
+    let api_id = outputs["RestApiId"].as_str().unwrap_or_else(|| panic!("no RestApiId in {outputs}"));
+    let stage_arn = format!("arn:aws:apigateway:us-east-1::/restapis/{api_id}/stages/dev");
+    let acl = web_acl_for(&p.moto.endpoint(), &stage_arn);
+    assert_eq!(acl["Name"], "itest-dev-api-acl", "no web ACL on {stage_arn}: {acl}");
+    let limits: Vec<(&str, u64)> = acl["Rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r["Name"].as_str()?, r["Statement"]["RateBasedStatement"]["Limit"].as_u64()?)))
+        .collect();
+    assert_eq!(limits, [("auth-ip-rate", 100), ("all-ip-rate", 2000)], "{acl}");
     let status = text_of(&p.aws("status", "dev", &[]));
     assert_eq!(count(&status, "REVIEW_IN_PROGRESS"), 3, "every stack began as a CREATE change set: {status}");
 
@@ -200,6 +237,7 @@ fn deploy_update_diff_and_destroy() {
         status.contains("itest-dev-api: not deployed") && status.contains("itest-dev-data: CREATE_COMPLETE"),
         "{status}"
     );
+    assert!(web_acl_for(&p.moto.endpoint(), &stage_arn).is_null(), "the web ACL went with the api stack");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! with moto holding the data stack, driven over HTTP on free ports of 127.0.0.1.
 
 use std::io::{BufRead as _, BufReader};
-use std::net::TcpStream;
+use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,6 +13,7 @@ use contract::Function;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use xtask::local::{Local, Options};
@@ -25,7 +26,21 @@ struct Reply {
 }
 
 async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    call_from(None, method, url, headers, body).await
+}
+
+/// [`call`] from a connection bound to `source`: on Linux every 127.x.y.z is this machine, so the
+/// server sees another peer address, as it would another client.
+async fn call_from(
+    source: Option<IpAddr>,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
+    let mut connector = HttpConnector::new();
+    connector.set_local_address(source);
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     let mut req = hyper::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         req = req.header(*name, *value);
@@ -64,7 +79,8 @@ async fn minted_token(local: &Local, email: &str, iat: u64, exp: u64) -> String 
         value: current.secret_string.unwrap_or_default().into_bytes(),
     };
     let keys = KeyRing::new(&version, None).unwrap_or_else(|e| panic!("{e}"));
-    let settings = TokenSettings { issuer: names.token_issuer(), audience: names.token_audience() };
+    let settings =
+        TokenSettings { issuer: names.token_issuer(), audience: names.token_audience(), lifetime_seconds: 3600 };
     let claims = Claims {
         sub: email.to_owned(),
         email: email.to_owned(),
@@ -105,6 +121,7 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
         profile: Profile::Debug,
         echo_functions: false,
         log_requests: true,
+        rate_limits: true,
     };
     let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
@@ -143,6 +160,10 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     let expired = minted_token(&local, email, now - 7200, now - 3600).await;
     let stale = call("GET", &format!("{url}/hello"), &[("Authorization", &expired)], None).await;
     assert_eq!((stale.status, &stale.body), (403, &denied));
+    // Signed with the real key but valid for ten years: longer than the stage issues tokens for.
+    let decade = minted_token(&local, email, now - 60, now + 10 * 365 * 86_400).await;
+    let long_lived = call("GET", &format!("{url}/hello"), &[("Authorization", &decade)], None).await;
+    assert_eq!((long_lived.status, &long_lived.body), (403, &denied));
 
     let hello = call("GET", &format!("{url}/hello"), &[("Authorization", &token)], None).await;
     assert_eq!((hello.status, &hello.body), (200, &json!({"message": format!("Hello, {email}!")})));
@@ -159,6 +180,26 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     let wrong_method = call("DELETE", &format!("{url}/signup"), &[], None).await;
     assert_eq!(wrong_method.status, 403);
 
+    // Guessing passwords: after the stage's limit an email is locked, the right password refused, and
+    // an email without an account gets the very same answer.
+    let limit = config().stage("dev").unwrap_or_else(|e| panic!("{e}")).lockout.max_failures;
+    let victim = json!({"email": "victim@example.com", "password": password});
+    assert_eq!(call("POST", &format!("{url}/signup"), &[], Some(victim)).await.status, 201);
+    let mut answers = Vec::new();
+    for target in ["victim@example.com", "nobody@example.com"] {
+        for i in 0..limit {
+            let guess = json!({"email": target, "password": format!("guess number {i}")});
+            assert_eq!(call("POST", &format!("{url}/signin"), &[], Some(guess)).await.status, 401);
+        }
+        let right = json!({"email": target, "password": password});
+        answers.push(call("POST", &format!("{url}/signin"), &[], Some(right)).await);
+    }
+    for answer in &answers {
+        assert_eq!((answer.status, &answer.body["error"]["code"]), (429, &json!("too_many_attempts")));
+        assert!(answer.headers.contains_key("retry-after"));
+    }
+    assert_eq!(answers[0].body, answers[1].body, "a known and an unknown email are locked alike");
+
     let pids = local.pids();
     assert_eq!(pids.len(), Function::ALL.len());
     let (api_port, moto) = (local.addr.port(), moto_port(&local.moto_endpoint));
@@ -168,6 +209,51 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     for (function, pid) in pids {
         assert!(gone(pid), "{function} (pid {pid}) still runs after stop");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ip_flood_on_signin_gets_wafs_429_and_other_addresses_do_not() {
+    let limits = config()
+        .stage("dev")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .ip_rate_limits
+        .unwrap_or_else(|| panic!("the dev stage in stages.toml has per-IP limits"));
+    let options = Options {
+        stage: "dev".into(),
+        port: 0,
+        moto_port: None,
+        profile: Profile::Debug,
+        echo_functions: false,
+        log_requests: false,
+        rate_limits: true,
+    };
+    let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let url = local.url();
+    // Refused by signin's validation, so the flood is cheap: no Argon2id, no lookup.
+    let cheap = json!({"email": "flood"});
+    let signin = format!("{url}/signin");
+    for i in 1..=limits.auth {
+        let reply = call("POST", &signin, &[], Some(cheap.clone())).await;
+        assert_eq!(reply.status, 400, "request {i} of {}, within the limit: {}", limits.auth, reply.body);
+    }
+    let over = call("POST", &signin, &[], Some(cheap.clone())).await;
+    assert_eq!((over.status, &over.body), (429, &json!({"message": "Too Many Requests"})));
+    assert_eq!(over.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+
+    // The same address stays blocked however it spells the path or whatever it claims to be.
+    let forged = [("X-Forwarded-For", "203.0.113.7"), ("X-Real-IP", "203.0.113.7")];
+    for path in ["/signin", "/dev/signin", "/dev/signin/", "/SIGNIN", "/signup"] {
+        let reply = call("POST", &format!("{url}{path}"), &forged, Some(cheap.clone())).await;
+        assert_eq!(reply.status, 429, "POST {path} from the flooding address: {}", reply.body);
+    }
+    // Its other requests are under the looser limit on every path: hello answers as ever.
+    let hello = call("GET", &format!("{url}/hello"), &[], None).await;
+    assert_eq!(hello.status, 401, "{}", hello.body);
+    // Another client is not held back by this one's flood.
+    let other = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+    let reply = call_from(other, "POST", &signin, &[], Some(cheap)).await;
+    assert_eq!(reply.status, 400, "another address: {}", reply.body);
+    local.stop().await;
 }
 
 #[test]

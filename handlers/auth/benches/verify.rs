@@ -16,12 +16,13 @@ const SECRET: &[u8] = b"Zq8d3LmT0vXk5sR2wY7nB4hJ9cF1gP6aE0uI3oK8zM5xN2bV7tQ4rW1y
 const KID: &str = "6f1c2b9e-3d4a-4c5b-9e8f-0a1b2c3d4e5f";
 
 fn verification(c: &mut Criterion) {
-    let settings = TokenSettings { issuer: "auth-prod/signin".into(), audience: "auth-prod/api".into() };
+    let settings =
+        TokenSettings { issuer: "auth-prod/signin".into(), audience: "auth-prod/api".into(), lifetime_seconds: 3600 };
     let keys = KeyRing::new(&SecretVersion { version_id: KID.into(), value: SECRET.to_vec() }, None)
         .unwrap_or_else(|e| panic!("{e}"));
     let now = SystemClock.now();
     let email = Email::parse("alice.smith+newsletter@example-company.com").unwrap_or_else(|e| panic!("{e}"));
-    let token = token::issue(&Claims::new(&email, &settings, now, 3600), &keys).unwrap_or_else(|e| panic!("{e}"));
+    let token = token::issue(&Claims::new(&email, &settings, now), &keys).unwrap_or_else(|e| panic!("{e}"));
     assert!((300..=400).contains(&token.len()), "the token is {} bytes, not about 350", token.len());
     assert!(token::verify(&token, &keys, &settings, now).is_ok());
 

@@ -2,9 +2,13 @@
 //!
 //! On success the policy allows every method of the stage (`.../STAGE/*/*`), not just the method
 //! called: API Gateway caches the policy per token for the authorizer's TTL and applies it to every
-//! route, so a policy naming one method would deny the next route from cache. On any failure the
-//! answer is an explicit Deny (API Gateway then answers 403), never an error, which API Gateway would
-//! turn into a 500.
+//! route, so a policy naming one method would deny the next route from cache.
+//!
+//! A token that is wrong (missing, malformed, expired, badly signed, too long-lived) gets an explicit
+//! Deny: API Gateway answers 403 and caches the Deny for the token. When the token cannot be checked
+//! because a dependency failed (Secrets Manager unreachable or throttling), the invocation fails
+//! instead: API Gateway answers 500 and caches nothing, so the user's next request is checked afresh
+//! rather than denied for the cache's TTL.
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +30,9 @@ pub const ANONYMOUS_PRINCIPAL: &str = "anonymous";
 const POLICY_VERSION: &str = "2012-10-17";
 const INVOKE_ACTION: &str = "execute-api:Invoke";
 
+/// How long a warm authorizer verifies with the secret it read before reading it again.
+pub const KEY_MAX_AGE_SECONDS: u64 = crate::keys::MAX_AGE_SECONDS;
+
 /// What the authorizer needs.
 #[derive(Debug)]
 pub struct Deps<K> {
@@ -35,10 +42,10 @@ pub struct Deps<K> {
 }
 
 impl<K: SecretSource> Deps<K> {
-    /// Production dependencies: a key cache that fetches once and refreshes for unknown key ids, and
-    /// the system clock.
+    /// Production dependencies: a key cache that refreshes for unknown key ids and after
+    /// [`KEY_MAX_AGE_SECONDS`], and the system clock.
     pub fn new(secrets: K, tokens: TokenSettings) -> Deps<K> {
-        Deps { keys: KeyCache::new(secrets), tokens, clock: Arc::new(SystemClock) }
+        Deps { keys: KeyCache::new(secrets).with_max_age(KEY_MAX_AGE_SECONDS), tokens, clock: Arc::new(SystemClock) }
     }
 }
 
@@ -68,23 +75,42 @@ impl fmt::Display for Denial {
     }
 }
 
-/// Decides one request. Never fails: every problem becomes a Deny.
+/// The token could not be checked because a dependency failed; the invocation fails with this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the token could not be checked: the signing secret could not be read")]
+pub struct Unavailable;
+
+/// How the runtime reports the failed invocation to Lambda (and so to API Gateway).
+impl From<Unavailable> for lambda_http::lambda_runtime::Diagnostic {
+    fn from(error: Unavailable) -> Self {
+        lambda_http::lambda_runtime::Diagnostic {
+            error_type: String::from("SigningSecretUnavailable"),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Decides one request: Allow or Deny for the token, or [`Unavailable`] when a dependency failed.
 pub async fn handle<K: SecretSource>(
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
     deps: &Deps<K>,
-) -> ApiGatewayCustomAuthorizerResponse {
+) -> Result<ApiGatewayCustomAuthorizerResponse, Unavailable> {
     let Some(resource) = event.method_arn.as_deref().and_then(stage_resource) else {
         tracing::info!(reason = %Denial::MalformedMethodArn, "denied");
-        return deny(String::from("*"));
+        return Ok(deny(String::from("*")));
     };
     match authorize(&event.headers, deps).await {
         Ok(verified) => {
             tracing::info!("allowed");
-            allow(verified, resource)
+            Ok(allow(verified, resource))
+        }
+        Err(Denial::KeysUnavailable) => {
+            tracing::error!("failing the invocation: the token cannot be checked without the signing secret");
+            Err(Unavailable)
         }
         Err(denial) => {
             tracing::info!(reason = %denial, "denied");
-            deny(resource)
+            Ok(deny(resource))
         }
     }
 }
@@ -102,8 +128,8 @@ pub async fn authorize<K: SecretSource>(headers: &HeaderMap, deps: &Deps<K>) -> 
             Ok(Some(fresh)) => token::verify(token, &fresh, &deps.tokens, now).map_err(Denial::Token),
             Ok(None) => Err(Denial::Token(TokenError::UnknownKid)),
             Err(error) => {
-                tracing::warn!(%error, "refreshing the signing secret for an unknown key id");
-                Err(Denial::Token(TokenError::UnknownKid))
+                tracing::error!(%error, "refreshing the signing secret for an unknown key id");
+                Err(Denial::KeysUnavailable)
             }
         },
         verified => verified.map_err(Denial::Token),

@@ -6,6 +6,7 @@
 
 use contract::EnvVar;
 
+use crate::lockout::LockoutPolicy;
 use crate::token::TokenSettings;
 
 /// Token lifetime when `AUTH_TOKEN_LIFETIME_SECONDS` is not set: one hour.
@@ -37,7 +38,8 @@ pub struct SigninConfig {
     pub key_arn: String,
     pub secret_arn: String,
     pub tokens: TokenSettings,
-    pub token_lifetime_seconds: u64,
+    pub attempts_table_name: String,
+    pub lockout: LockoutPolicy,
 }
 
 /// The authorizer's configuration.
@@ -66,6 +68,24 @@ fn token_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<TokenSetti
     Ok(TokenSettings {
         issuer: required(lookup, EnvVar::TokenIssuer)?,
         audience: required(lookup, EnvVar::TokenAudience)?,
+        lifetime_seconds: token_lifetime(lookup)?,
+    })
+}
+
+/// A whole number from `min` to `max`.
+fn bounded(lookup: &impl Fn(&str) -> Option<String>, var: EnvVar, min: u64, max: u64) -> Result<u64, ConfigError> {
+    let value = required(lookup, var)?;
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid { var, reason: "must be a whole number in the range stages.toml allows" }),
+    }
+}
+
+fn lockout(lookup: &impl Fn(&str) -> Option<String>) -> Result<LockoutPolicy, ConfigError> {
+    Ok(LockoutPolicy {
+        max_failures: u32::try_from(bounded(lookup, EnvVar::LockoutMaxFailures, 3, 100)?).unwrap_or(u32::MAX),
+        window_seconds: bounded(lookup, EnvVar::LockoutWindowSeconds, 60, 86_400)?,
+        cooldown_seconds: bounded(lookup, EnvVar::LockoutCooldownSeconds, 60, 86_400)?,
     })
 }
 
@@ -106,7 +126,8 @@ impl SigninConfig {
             key_arn: required(&lookup, EnvVar::KeyArn)?,
             secret_arn: required(&lookup, EnvVar::SecretArn)?,
             tokens: token_settings(&lookup)?,
-            token_lifetime_seconds: token_lifetime(&lookup)?,
+            attempts_table_name: required(&lookup, EnvVar::AttemptsTableName)?,
+            lockout: lockout(&lookup)?,
         })
     }
 }
@@ -134,7 +155,12 @@ mod tests {
         EnvVar::ALL
             .iter()
             .map(|v| (v.name(), format!("value-of-{}", v.name())))
-            .chain([(EnvVar::TokenLifetimeSeconds.name(), "900".to_owned())])
+            .chain([
+                (EnvVar::TokenLifetimeSeconds.name(), "900".to_owned()),
+                (EnvVar::LockoutMaxFailures.name(), "5".to_owned()),
+                (EnvVar::LockoutWindowSeconds.name(), "600".to_owned()),
+                (EnvVar::LockoutCooldownSeconds.name(), "1200".to_owned()),
+            ])
             .collect()
     }
 
@@ -171,7 +197,25 @@ mod tests {
         assert_eq!(config.secret_arn, "value-of-AUTH_SECRET_ARN");
         assert_eq!(config.tokens.issuer, "value-of-AUTH_TOKEN_ISSUER");
         assert_eq!(config.tokens.audience, "value-of-AUTH_TOKEN_AUDIENCE");
-        assert_eq!(config.token_lifetime_seconds, 900);
+        assert_eq!(config.tokens.lifetime_seconds, 900);
+        assert_eq!(config.attempts_table_name, "value-of-AUTH_ATTEMPTS_TABLE_NAME");
+        assert_eq!(config.lockout, LockoutPolicy { max_failures: 5, window_seconds: 600, cooldown_seconds: 1200 });
+        let authorizer = AuthorizerConfig::from_lookup(|n| env.get(n).cloned()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(authorizer.tokens.lifetime_seconds, 900, "the authorizer bounds tokens by the same lifetime");
+    }
+
+    #[test]
+    fn lockout_values_are_checked() {
+        for (var, bad) in [
+            ("AUTH_LOCKOUT_MAX_FAILURES", "0"),
+            ("AUTH_LOCKOUT_WINDOW_SECONDS", "x"),
+            ("AUTH_LOCKOUT_COOLDOWN_SECONDS", "1"),
+        ] {
+            let mut env = full_env();
+            env.insert(var, bad.into());
+            let error = SigninConfig::from_lookup(|n| env.get(n).cloned()).err();
+            assert!(matches!(error, Some(ConfigError::Invalid { .. })), "{var}={bad}: {error:?}");
+        }
     }
 
     #[test]
@@ -196,7 +240,7 @@ mod tests {
         let mut env = full_env();
         env.remove("AUTH_TOKEN_LIFETIME_SECONDS");
         let config = SigninConfig::from_lookup(|n| env.get(n).cloned()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(config.token_lifetime_seconds, 3600);
+        assert_eq!(config.tokens.lifetime_seconds, 3600);
         for bad in ["0", "-5", "1h", "86401", ""] {
             env.insert("AUTH_TOKEN_LIFETIME_SECONDS", bad.into());
             let error = SigninConfig::from_lookup(|n| env.get(n).cloned()).err();

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -23,6 +23,9 @@ pub enum ErrorCode {
     InvalidJson,
     /// The body is JSON but not an object of the expected string fields.
     InvalidBody,
+    /// The request itself cannot be read: a header, host, path or query that makes no URL, or a body
+    /// that is not the base64 it claims to be (see [`crate::proxy`]).
+    InvalidRequest,
     /// The email is not a plausible address.
     InvalidEmail,
     /// The password is too short or too long.
@@ -31,6 +34,8 @@ pub enum ErrorCode {
     EmailTaken,
     /// `POST /signin` with an unknown email or a wrong password: one code for both, on purpose.
     InvalidCredentials,
+    /// `POST /signin` for an email locked out by repeated failures, known or not: one code for both.
+    TooManyAttempts,
     /// A guarded route was reached without the authorizer's context.
     Unauthorized,
     /// A dependency failed; the client may retry.
@@ -44,10 +49,12 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => "body_too_large",
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::InvalidPassword => "invalid_password",
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Internal => "internal_error",
         }
@@ -58,25 +65,29 @@ impl ErrorCode {
             ErrorCode::MissingBody
             | ErrorCode::InvalidJson
             | ErrorCode::InvalidBody
+            | ErrorCode::InvalidRequest
             | ErrorCode::InvalidEmail
             | ErrorCode::InvalidPassword => StatusCode::BAD_REQUEST,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::EmailTaken => StatusCode::CONFLICT,
             ErrorCode::InvalidCredentials | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Every code, for tests that check each one.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::MissingBody,
         ErrorCode::BodyTooLarge,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidBody,
+        ErrorCode::InvalidRequest,
         ErrorCode::InvalidEmail,
         ErrorCode::InvalidPassword,
         ErrorCode::EmailTaken,
         ErrorCode::InvalidCredentials,
+        ErrorCode::TooManyAttempts,
         ErrorCode::Unauthorized,
         ErrorCode::Internal,
     ];
@@ -88,11 +99,24 @@ impl ErrorCode {
 pub struct ApiError {
     code: ErrorCode,
     message: Cow<'static, str>,
+    /// Seconds until a retry can succeed, sent as `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> ApiError {
-        ApiError { code, message: message.into() }
+        ApiError { code, message: message.into(), retry_after: None }
+    }
+
+    /// The answer for an email locked out by failed sign-ins, whether or not it has an account.
+    pub fn too_many_attempts(retry_after_seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after_seconds),
+            ..ApiError::new(
+                ErrorCode::TooManyAttempts,
+                "too many failed sign-ins for this email; wait for the time in Retry-After and try again",
+            )
+        }
     }
 
     /// The one answer for an unknown email and a wrong password, so signin does not reveal accounts.
@@ -144,7 +168,11 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        json_response(self.status(), self.body())
+        let mut response = json_response(self.status(), self.body());
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -1,11 +1,13 @@
 //! The JWT signing secret: where its versions come from, and the cache that holds them across warm
 //! invocations.
 //!
-//! The secret is read once per cold start. After that, the authorizer refreshes it only when a token
-//! names a `kid` it does not know (the secret was rotated since the cold start), and at most once every
+//! The secret is read once per cold start. After that, it is refreshed when a token names a `kid` the
+//! ring does not know (the secret was rotated since the cold start), at most once every
 //! [`UNKNOWN_KID_REFRESH_SECONDS`], so a flood of tokens with made-up key ids costs at most one Secrets
-//! Manager call a minute. Signin also refreshes a ring older than its maximum age, so a warm signin
-//! never goes on signing with a version that a second rotation has retired.
+//! Manager call a minute; and when the ring is older than [`MAX_AGE_SECONDS`], so neither a warm
+//! signin signs, nor a warm authorizer verifies, with a version that rotations have retired. If that
+//! refresh fails the old ring serves on, but only until it is twice the maximum age: a rotated-out key
+//! stops verifying within a bounded time even while Secrets Manager is unreachable.
 
 pub mod fake;
 pub mod secrets_manager;
@@ -22,6 +24,8 @@ pub const CURRENT_STAGE: &str = "AWSCURRENT";
 pub const PREVIOUS_STAGE: &str = "AWSPREVIOUS";
 /// The shortest time between two refreshes caused by unknown key ids.
 pub const UNKNOWN_KID_REFRESH_SECONDS: u64 = 60;
+/// How long signin and the authorizer use a ring before reading the secret again.
+pub const MAX_AGE_SECONDS: u64 = 300;
 
 /// One version of the secret: its version id (a UUID, used as the JWT `kid`) and its value. `Debug`
 /// never shows the value.
@@ -89,6 +93,9 @@ struct CacheState {
     /// does not count: a token signed just after a rotation must not be denied (and that Deny cached
     /// by API Gateway) because the function happened to start less than a minute before.
     refreshed_at: Option<u64>,
+    /// Whether that refresh failed: until the next one may run, an unknown key id is then an error
+    /// (nothing cached), not a verdict on the token.
+    refresh_failed: bool,
 }
 
 impl<S: fmt::Debug> fmt::Debug for KeyCache<S> {
@@ -104,7 +111,7 @@ impl<S: SecretSource> KeyCache<S> {
     }
 
     /// Also refresh, on the next [`KeyCache::get`], a ring older than `seconds`. If that refresh fails
-    /// the older ring is used.
+    /// the older ring is used while it is younger than twice `seconds`, and then the error returned.
     pub fn with_max_age(mut self, seconds: u64) -> KeyCache<S> {
         self.max_age = Some(seconds);
         self
@@ -124,12 +131,14 @@ impl<S: SecretSource> KeyCache<S> {
         if !stale {
             return Ok(ring);
         }
+        let age = now.saturating_sub(state.fetched_at);
         match self.load(&mut state, now).await {
             Ok(fresh) => Ok(fresh),
-            Err(error) => {
-                tracing::warn!(%error, "refreshing the signing secret failed; using the cached versions");
+            Err(error) if self.max_age.is_some_and(|max| age < max.saturating_mul(2)) => {
+                tracing::warn!(%error, age, "refreshing the signing secret failed; using the cached versions");
                 Ok(ring)
             }
+            Err(error) => Err(error),
         }
     }
 
@@ -139,10 +148,17 @@ impl<S: SecretSource> KeyCache<S> {
     pub async fn refresh_for_unknown_kid(&self, now: u64) -> Result<Option<Arc<KeyRing>>, SecretError> {
         let mut state = self.state.lock().await;
         if state.refreshed_at.is_some_and(|at| now < at.saturating_add(UNKNOWN_KID_REFRESH_SECONDS)) {
+            if state.refresh_failed {
+                return Err(SecretError::Unavailable(
+                    "the last refresh for an unknown key id failed less than a minute ago".into(),
+                ));
+            }
             return Ok(None);
         }
         state.refreshed_at = Some(now);
-        self.load(&mut state, now).await.map(Some)
+        let loaded = self.load(&mut state, now).await;
+        state.refresh_failed = loaded.is_err();
+        loaded.map(Some)
     }
 
     async fn load(&self, state: &mut CacheState, now: u64) -> Result<Arc<KeyRing>, SecretError> {

@@ -5,6 +5,10 @@
 //! tells who has an account. What remains is one KMS `Decrypt` round trip on the known-email path,
 //! a few milliseconds against Argon2id's 12 ms (measured on the development machine; more on Lambda,
 //! where 1024 MB is a fraction of a vCPU).
+//!
+//! Repeated failures lock the email ([`crate::lockout`]): signin reads the email's failure count
+//! first, and a locked email, known or not, gets `429 too_many_attempts` before any password work.
+//! Every wrong password and every unknown email counts; a success resets the count.
 
 use std::sync::Arc;
 
@@ -13,8 +17,9 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{ApiError, json_ok};
+use crate::error::{ApiError, ErrorCode, json_ok};
 use crate::keys::{KeyCache, SecretSource};
+use crate::lockout::{AttemptStore, LockoutPolicy};
 use crate::password::{Cipher, CipherError, PasswordScheme, PhcString};
 use crate::store::UserStore;
 use crate::token::{self, Claims, TokenSettings};
@@ -22,31 +27,40 @@ use crate::validate::{Credentials, credentials_from_body};
 
 /// How long a warm signin may sign with the secret it read before reading it again, so that it never
 /// signs with a version that rotations have retired.
-pub const KEY_MAX_AGE_SECONDS: u64 = 300;
+pub const KEY_MAX_AGE_SECONDS: u64 = crate::keys::MAX_AGE_SECONDS;
 
 /// What signin needs.
 #[derive(Debug)]
-pub struct Deps<S, C, K> {
+pub struct Deps<S, C, K, A> {
     pub store: S,
     pub cipher: C,
     pub passwords: PasswordScheme,
     pub keys: KeyCache<K>,
     pub tokens: TokenSettings,
-    pub token_lifetime_seconds: u64,
+    pub attempts: A,
+    pub lockout: LockoutPolicy,
     pub clock: Arc<dyn Clock>,
 }
 
-impl<S, C, K: SecretSource> Deps<S, C, K> {
+impl<S, C, K: SecretSource, A> Deps<S, C, K, A> {
     /// Production dependencies: OWASP Argon2id parameters, the system clock, and a key cache that
     /// re-reads the secret every [`KEY_MAX_AGE_SECONDS`].
-    pub fn new(store: S, cipher: C, secrets: K, tokens: TokenSettings, token_lifetime_seconds: u64) -> Deps<S, C, K> {
+    pub fn new(
+        store: S,
+        cipher: C,
+        secrets: K,
+        tokens: TokenSettings,
+        attempts: A,
+        lockout: LockoutPolicy,
+    ) -> Deps<S, C, K, A> {
         Deps {
             store,
             cipher,
             passwords: PasswordScheme::owasp(),
             keys: KeyCache::new(secrets).with_max_age(KEY_MAX_AGE_SECONDS),
             tokens,
-            token_lifetime_seconds,
+            attempts,
+            lockout,
             clock: Arc::new(SystemClock),
         }
     }
@@ -57,9 +71,12 @@ struct TokenBody {
     token: String,
 }
 
-/// Answers `200 {"token": ...}`, one `401` for any wrong email/password pair, `4xx` for bad input,
-/// and `500` only if a dependency fails.
-pub async fn handle<S: UserStore, C: Cipher, K: SecretSource>(req: Request, deps: &Deps<S, C, K>) -> Response<Body> {
+/// Answers `200 {"token": ...}`, one `401` for any wrong email/password pair, `429` for a locked-out
+/// email, `4xx` for bad input, and `500` only if a dependency fails.
+pub async fn handle<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
+    req: Request,
+    deps: &Deps<S, C, K, A>,
+) -> Response<Body> {
     match signin(req.body(), deps).await {
         Ok(token) => {
             tracing::info!("signed in");
@@ -69,31 +86,58 @@ pub async fn handle<S: UserStore, C: Cipher, K: SecretSource>(req: Request, deps
     }
 }
 
-async fn signin<S: UserStore, C: Cipher, K: SecretSource>(
+async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
     body: &Body,
-    deps: &Deps<S, C, K>,
+    deps: &Deps<S, C, K, A>,
 ) -> Result<String, ApiError> {
     let credentials = credentials_from_body(body).map_err(|error| {
         tracing::info!(reason = %error, "signin refused: invalid request");
         ApiError::from(error)
     })?;
-    check_password(&credentials, deps).await?;
-
     let now = deps.clock.now();
+    // Fail closed: without the count, a guesser could not be stopped.
+    let record = deps.attempts.get(&credentials.email).await.map_err(|error| {
+        tracing::error!(%error, "reading the failed sign-ins");
+        ApiError::internal()
+    })?;
+    if let Some(seconds) = deps.lockout.locked_for(record.as_ref(), now) {
+        tracing::info!(reason = "locked out", "signin refused");
+        return Err(ApiError::too_many_attempts(seconds));
+    }
+    if let Err(error) = check_password(&credentials, deps).await {
+        if error.code() == ErrorCode::InvalidCredentials {
+            let after =
+                deps.attempts.record_failure(&credentials.email, now, &deps.lockout).await.map_err(|error| {
+                    tracing::error!(%error, "counting a failed sign-in");
+                    ApiError::internal()
+                })?;
+            if deps.lockout.locks(after.failures) {
+                tracing::warn!(failures = after.failures, "an email is locked out after repeated failed sign-ins");
+            }
+        }
+        return Err(error);
+    }
+    if deps.lockout.needs_reset(record.as_ref())
+        && let Err(error) = deps.attempts.reset(&credentials.email).await
+    {
+        // The password was right; a count left behind only expires later.
+        tracing::warn!(%error, "resetting the failed sign-ins after a success");
+    }
+
     let keys = deps.keys.get(now).await.map_err(|error| {
         tracing::error!(%error, "reading the signing secret");
         ApiError::internal()
     })?;
-    let claims = Claims::new(&credentials.email, &deps.tokens, now, deps.token_lifetime_seconds);
+    let claims = Claims::new(&credentials.email, &deps.tokens, now);
     token::issue(&claims, &keys).map_err(|error| {
         tracing::error!(%error, "signing the token");
         ApiError::internal()
     })
 }
 
-async fn check_password<S: UserStore, C: Cipher, K>(
+async fn check_password<S: UserStore, C: Cipher, K, A>(
     credentials: &Credentials,
-    deps: &Deps<S, C, K>,
+    deps: &Deps<S, C, K, A>,
 ) -> Result<(), ApiError> {
     let user = deps.store.get(&credentials.email).await.map_err(|error| {
         tracing::error!(%error, "reading the user");

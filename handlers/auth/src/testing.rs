@@ -10,6 +10,8 @@ use serde_json::Value;
 use crate::clock::ManualClock;
 use crate::keys::KeyCache;
 use crate::keys::fake::FakeSecretSource;
+use crate::lockout::LockoutPolicy;
+use crate::lockout::memory::MemoryAttempts;
 use crate::password::PasswordScheme;
 use crate::password::fake::FakeCipher;
 use crate::store::memory::MemoryStore;
@@ -83,26 +85,31 @@ pub fn cheap_passwords() -> PasswordScheme {
 }
 
 pub fn settings() -> TokenSettings {
-    TokenSettings { issuer: "auth-dev/signin".into(), audience: "auth-dev/api".into() }
+    TokenSettings { issuer: "auth-dev/signin".into(), audience: "auth-dev/api".into(), lifetime_seconds: 3600 }
 }
+
+/// The fixtures' lockout: five failures in ten minutes lock an email for fifteen.
+pub const LOCKOUT: LockoutPolicy = LockoutPolicy { max_failures: 5, window_seconds: 600, cooldown_seconds: 900 };
 
 /// One table, one key, one secret and one clock, shared by every handler's dependencies.
 #[derive(Debug)]
 pub struct World {
     pub store: Arc<MemoryStore>,
+    pub attempts: Arc<MemoryAttempts>,
     pub cipher: Arc<FakeCipher>,
     pub secrets: Arc<FakeSecretSource>,
     pub clock: Arc<ManualClock>,
 }
 
 pub type SignupDeps = signup::Deps<Arc<MemoryStore>, Arc<FakeCipher>>;
-pub type SigninDeps = signin::Deps<Arc<MemoryStore>, Arc<FakeCipher>, Arc<FakeSecretSource>>;
+pub type SigninDeps = signin::Deps<Arc<MemoryStore>, Arc<FakeCipher>, Arc<FakeSecretSource>, Arc<MemoryAttempts>>;
 pub type AuthorizerDeps = authorizer::Deps<Arc<FakeSecretSource>>;
 
 impl World {
     pub fn new() -> World {
         World {
             store: Arc::new(MemoryStore::new()),
+            attempts: Arc::new(MemoryAttempts::new()),
             cipher: Arc::new(FakeCipher::new()),
             secrets: Arc::new(FakeSecretSource::new("v1", KEY_V1)),
             clock: Arc::new(ManualClock::new(NOW)),
@@ -125,13 +132,18 @@ impl World {
             passwords: cheap_passwords(),
             keys: KeyCache::new(self.secrets.clone()).with_max_age(signin::KEY_MAX_AGE_SECONDS),
             tokens: settings(),
-            token_lifetime_seconds: 3600,
+            attempts: self.attempts.clone(),
+            lockout: LOCKOUT,
             clock: self.clock.clone(),
         }
     }
 
     pub fn authorizer(&self) -> AuthorizerDeps {
-        authorizer::Deps { keys: KeyCache::new(self.secrets.clone()), tokens: settings(), clock: self.clock.clone() }
+        authorizer::Deps {
+            keys: KeyCache::new(self.secrets.clone()).with_max_age(authorizer::KEY_MAX_AGE_SECONDS),
+            tokens: settings(),
+            clock: self.clock.clone(),
+        }
     }
 }
 

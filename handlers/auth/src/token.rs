@@ -4,7 +4,9 @@
 //! checks, in this order, so that nothing about an attacker's payload is parsed before its signature
 //! holds: the size, the three-part shape, the header (`alg` exactly `HS256`, no `crit`, a known `kid`),
 //! the HMAC-SHA256 signature in constant time (ring), then the claims (`exp` and `nbf` with at most
-//! [`LEEWAY_SECONDS`], `iat` not in the future, `iss`, `aud`).
+//! [`LEEWAY_SECONDS`], `iat` present and not in the future, `exp - iat` at most the stage's token
+//! lifetime, `iss`, `aud`). The lifetime check means a token signed with the real key (a leaked key, a
+//! bug, an old build) still cannot be valid for ten years: it lives at most as long as signin issues.
 //!
 //! Why not `jsonwebtoken::decode`: it is correct but rebuilds the HMAC key on every call and parses a
 //! general header. Measured with `cargo bench -p auth --bench verify` on a 389-byte token (2-core x86
@@ -38,12 +40,16 @@ pub const MIN_KEY_BYTES: usize = 32;
 /// An HMAC-SHA256 tag is 32 bytes.
 const SIGNATURE_BYTES: usize = 32;
 
-/// What a token must say about where it comes from and whom it is for. Stage-specific, from the
-/// environment (`AUTH_TOKEN_ISSUER`, `AUTH_TOKEN_AUDIENCE`).
+/// What a token must say about where it comes from and whom it is for, and how long it lives.
+/// Stage-specific, from the environment (`AUTH_TOKEN_ISSUER`, `AUTH_TOKEN_AUDIENCE`,
+/// `AUTH_TOKEN_LIFETIME_SECONDS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSettings {
     pub issuer: String,
     pub audience: String,
+    /// Signin issues tokens valid this long; verification refuses any whose `exp - iat` is longer
+    /// (plus [`LEEWAY_SECONDS`]).
+    pub lifetime_seconds: u64,
 }
 
 /// A token's claims. `sub` and the `email` claim (named by [`contract::claims::EMAIL`]) are both the
@@ -60,13 +66,13 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The claims of a token issued to `email` at `now`, valid for `lifetime_seconds`.
-    pub fn new(email: &Email, settings: &TokenSettings, now: u64, lifetime_seconds: u64) -> Claims {
+    /// The claims of a token issued to `email` at `now`, valid for the settings' lifetime.
+    pub fn new(email: &Email, settings: &TokenSettings, now: u64) -> Claims {
         Claims {
             sub: email.as_str().to_owned(),
             email: email.as_str().to_owned(),
             iat: now,
-            exp: now.saturating_add(lifetime_seconds),
+            exp: now.saturating_add(settings.lifetime_seconds),
             nbf: None,
             iss: settings.issuer.clone(),
             aud: settings.audience.clone(),
@@ -97,6 +103,8 @@ pub enum TokenError {
     Expired,
     #[error("token is not valid yet")]
     NotYetValid,
+    #[error("token is valid for longer than this stage issues tokens for")]
+    LifetimeTooLong,
     #[error("token was issued by someone else")]
     WrongIssuer,
     #[error("token is meant for another audience")]
@@ -260,6 +268,9 @@ fn check_claims(claims: &Claims, expected: &TokenSettings, now: u64) -> Result<(
     let earliest = claims.nbf.unwrap_or(0).max(claims.iat);
     if earliest > now.saturating_add(LEEWAY_SECONDS) {
         return Err(TokenError::NotYetValid);
+    }
+    if claims.exp.saturating_sub(claims.iat) > expected.lifetime_seconds.saturating_add(LEEWAY_SECONDS) {
+        return Err(TokenError::LifetimeTooLong);
     }
     if claims.iss != expected.issuer {
         return Err(TokenError::WrongIssuer);

@@ -5,6 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use auth::keys::secrets_manager::SecretsManagerSource;
+use auth::lockout::dynamo::DynamoAttempts;
+use auth::lockout::{AttemptStore, LockoutPolicy};
 use auth::password::kms::KmsCipher;
 use auth::store::dynamo::DynamoStore;
 use auth::token::TokenSettings;
@@ -37,10 +39,11 @@ struct World {
     dynamodb: aws_sdk_dynamodb::Client,
     secrets: aws_sdk_secretsmanager::Client,
     table: String,
+    attempts_table: String,
     secret_arn: String,
     key_arn: String,
     signup: signup::Deps<DynamoStore, KmsCipher>,
-    signin: signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource>,
+    signin: signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoAttempts>,
     tokens: TokenSettings,
     config: aws_config::SdkConfig,
 }
@@ -58,27 +61,9 @@ impl World {
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
 
         let table = unique("users");
-        dynamodb
-            .create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(contract::table::PARTITION_KEY)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap_or_else(|e| panic!("{e}")),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(contract::table::PARTITION_KEY)
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap_or_else(|e| panic!("{e}")),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create table: {e:?}"));
+        create_table(&dynamodb, &table, contract::table::PARTITION_KEY).await;
+        let attempts_table = unique("attempts");
+        create_table(&dynamodb, &attempts_table, contract::attempts::PARTITION_KEY).await;
         let key = kms.create_key().send().await.unwrap_or_else(|e| panic!("create key: {e:?}"));
         let key_arn = key.key_metadata.and_then(|m| m.arn).unwrap_or_else(|| panic!("no key arn"));
         let secret = secrets
@@ -90,7 +75,11 @@ impl World {
             .unwrap_or_else(|e| panic!("create secret: {e:?}"));
         let secret_arn = secret.arn.unwrap_or_else(|| panic!("no secret arn"));
 
-        let tokens = TokenSettings { issuer: "auth-test/signin".into(), audience: "auth-test/api".into() };
+        let tokens = TokenSettings {
+            issuer: "auth-test/signin".into(),
+            audience: "auth-test/api".into(),
+            lifetime_seconds: 3600,
+        };
         let store = || DynamoStore::new(dynamodb.clone(), table.clone());
         let cipher = || KmsCipher::new(kms.clone(), key_arn.clone());
         let (signup_deps, signin_deps) = (
@@ -100,7 +89,8 @@ impl World {
                 cipher(),
                 SecretsManagerSource::new(secrets.clone(), secret_arn.clone()),
                 tokens.clone(),
-                3600,
+                DynamoAttempts::new(dynamodb.clone(), attempts_table.clone()),
+                LOCKOUT,
             ),
         );
         World {
@@ -109,6 +99,7 @@ impl World {
             dynamodb,
             secrets,
             table,
+            attempts_table,
             secret_arn,
             key_arn,
             tokens,
@@ -122,6 +113,40 @@ impl World {
             self.tokens.clone(),
         )
     }
+}
+
+const LOCKOUT: LockoutPolicy = LockoutPolicy { max_failures: 4, window_seconds: 600, cooldown_seconds: 900 };
+
+async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, partition_key: &str) {
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(partition_key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(partition_key)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+}
+
+/// The authorizer's verdict, when it could reach one.
+async fn verdict(
+    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+    deps: &authorizer::Deps<SecretsManagerSource>,
+) -> ApiGatewayCustomAuthorizerResponse {
+    authorizer::handle(event, deps).await.unwrap_or_else(|e| panic!("no verdict: {e}"))
 }
 
 fn random_key() -> String {
@@ -211,11 +236,11 @@ async fn signup_signin_authorize_hello() {
     assert_eq!((wrong.status().as_u16(), nobody.status().as_u16()), (401, 401));
     assert_eq!(body_json(&wrong), body_json(&nobody), "unknown email and wrong password look alike");
 
-    let decision = authorizer::handle(authorizer_event(&token), &world.authorizer()).await;
+    let decision = verdict(authorizer_event(&token), &world.authorizer()).await;
     assert_eq!(effect(&decision), "Allow");
     let context = serde_json::to_value(&decision).unwrap_or_default()["context"].clone();
     assert_eq!(context[contract::claims::EMAIL], normalized.as_str());
-    let denied = authorizer::handle(authorizer_event("garbage"), &world.authorizer()).await;
+    let denied = verdict(authorizer_event("garbage"), &world.authorizer()).await;
     assert_eq!(effect(&denied), "Deny");
 
     // API Gateway passes the Allow's context to the route; hello greets that email.
@@ -298,7 +323,7 @@ async fn tokens_signed_before_a_rotation_stay_valid() {
     let clock = Arc::new(auth::clock::ManualClock::new(now));
     let mut warm = world.authorizer();
     warm.clock = clock.clone();
-    assert_eq!(effect(&authorizer::handle(authorizer_event(&before), &warm).await), "Allow");
+    assert_eq!(effect(&verdict(authorizer_event(&before), &warm).await), "Allow");
 
     // Rotate: the new value becomes AWSCURRENT and the old one AWSPREVIOUS.
     world
@@ -320,11 +345,11 @@ async fn tokens_signed_before_a_rotation_stay_valid() {
 
     // A cold authorizer knows both versions.
     let cold = world.authorizer();
-    assert_eq!(effect(&authorizer::handle(authorizer_event(&before), &cold).await), "Allow");
-    assert_eq!(effect(&authorizer::handle(authorizer_event(&after), &cold).await), "Allow");
+    assert_eq!(effect(&verdict(authorizer_event(&before), &cold).await), "Allow");
+    assert_eq!(effect(&verdict(authorizer_event(&after), &cold).await), "Allow");
     // The warm one meets an unknown kid and reads the secret again; old tokens stay valid.
-    assert_eq!(effect(&authorizer::handle(authorizer_event(&after), &warm).await), "Allow");
-    assert_eq!(effect(&authorizer::handle(authorizer_event(&before), &warm).await), "Allow");
+    assert_eq!(effect(&verdict(authorizer_event(&after), &warm).await), "Allow");
+    assert_eq!(effect(&verdict(authorizer_event(&before), &warm).await), "Allow");
     // Another rotation within the minute is not seen: unknown key ids fetch at most once a minute.
     world
         .secrets
@@ -341,20 +366,93 @@ async fn tokens_signed_before_a_rotation_stay_valid() {
     .await;
     let newest = body_json(&newest)["token"].as_str().unwrap_or_default().to_owned();
     clock.advance(30);
-    assert_eq!(effect(&authorizer::handle(authorizer_event(&newest), &warm).await), "Deny");
+    assert_eq!(effect(&verdict(authorizer_event(&newest), &warm).await), "Deny");
     clock.advance(31);
-    assert_eq!(effect(&authorizer::handle(authorizer_event(&newest), &warm).await), "Allow");
+    assert_eq!(effect(&verdict(authorizer_event(&newest), &warm).await), "Allow");
 }
 
 /// A signin function that starts now, so it reads the secret's current version.
-fn cold_signin_after(world: &World) -> signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource> {
+fn cold_signin_after(world: &World) -> signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoAttempts> {
     signin::Deps::new(
         DynamoStore::new(world.dynamodb.clone(), world.table.clone()),
         KmsCipher::new(aws_sdk_kms::Client::new(&world.config), world.key_arn.clone()),
         SecretsManagerSource::new(world.secrets.clone(), world.secret_arn.clone()),
         world.tokens.clone(),
-        3600,
+        DynamoAttempts::new(world.dynamodb.clone(), world.attempts_table.clone()),
+        LOCKOUT,
     )
+}
+
+/// Concurrent failures for one email are each counted once: the count is a conditional update in
+/// DynamoDB, not a read followed by a write.
+#[tokio::test]
+async fn concurrent_failed_sign_ins_all_count() {
+    let world = World::new().await;
+    let store = DynamoAttempts::new(world.dynamodb.clone(), world.attempts_table.clone());
+    let email = auth::validate::Email::parse("target@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let policy = LockoutPolicy { max_failures: 100, window_seconds: 600, cooldown_seconds: 600 };
+    let now = 1_700_000_000;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (store, email) = (store.clone(), email.clone());
+        tasks.spawn(async move { store.record_failure(&email, now, &policy).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let record = store.get(&email).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("no record"));
+    assert_eq!((record.failures, record.window_start, record.locked_until), (20, now, None));
+
+    // The limit locks; a failure after the window opens a new one, the lock still standing.
+    let policy = LockoutPolicy { max_failures: 21, ..policy };
+    let locked = store.record_failure(&email, now + 1, &policy).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((locked.failures, locked.locked_until), (21, Some(now + 601)));
+    let later = store.record_failure(&email, now + 600, &policy).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((later.failures, later.window_start, later.locked_until), (1, now + 600, Some(now + 601)));
+
+    // The item carries its time to live, past the window and the lock.
+    let item = world
+        .dynamodb
+        .get_item()
+        .table_name(&world.attempts_table)
+        .key(contract::attempts::PARTITION_KEY, aws_sdk_dynamodb::types::AttributeValue::S(email.as_str().into()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .item
+        .unwrap_or_default();
+    let expires = item.get(contract::attempts::EXPIRES_AT).and_then(|v| v.as_n().ok()).cloned().unwrap_or_default();
+    assert!(expires.parse::<u64>().is_ok_and(|t| t > now + 1200), "{item:?}");
+
+    store.reset(&email).await.unwrap_or_else(|e| panic!("{e}"));
+    let reset = store.get(&email).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reset.map(|r| (r.failures, r.locked_until)), Some((0, None)));
+    let nobody = auth::validate::Email::parse("nobody@example.com").unwrap_or_else(|e| panic!("{e}"));
+    store.reset(&nobody).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.get(&nobody).await.unwrap_or_else(|e| panic!("{e}")), None, "a reset creates nothing");
+}
+
+/// Guessing one email's password against the real tables: locked after the limit, the right password
+/// refused, and an unknown email answered the same way.
+#[tokio::test]
+async fn password_guessing_is_locked_out_for_known_and_unknown_emails_alike() {
+    let world = World::new().await;
+    let known = format!("{}@example.com", unique("victim")).to_ascii_lowercase();
+    let created =
+        signup::handle(proxy_request("signup-request.json", &credentials(&known, "the real password")), &world.signup)
+            .await;
+    assert_eq!(created.status(), 201);
+    let unknown = format!("{}@example.com", unique("ghost")).to_ascii_lowercase();
+    for email in [&known, &unknown] {
+        for i in 0..LOCKOUT.max_failures {
+            assert_eq!(sign_in(&world, email, &format!("guess number {i}")).await.status(), 401);
+        }
+    }
+    let a = sign_in(&world, &known, "the real password").await;
+    let b = sign_in(&world, &unknown, "the real password").await;
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (429, 429));
+    assert_eq!(body_json(&a), body_json(&b));
+    assert_eq!(a.headers().get("retry-after").is_some(), b.headers().get("retry-after").is_some());
 }
 
 fn kid(token: &str) -> String {

@@ -4,8 +4,6 @@
 // when it computes the layout of `main`'s future.
 #![recursion_limit = "256"]
 
-use std::convert::Infallible;
-
 use anyhow::Context as _;
 use auth::authorizer;
 use auth::config::AuthorizerConfig;
@@ -16,13 +14,13 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    lambda_http::tracing::init_default_subscriber();
+    auth::logging::init();
     let config = AuthorizerConfig::from_env().context("reading the authorizer's configuration")?;
     let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn);
     let deps = &authorizer::Deps::new(secrets, config.tokens);
-    let handler = move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Infallible>(authorizer::handle(event.payload, deps).await)
-    };
+    // A wrong token is a Deny; a dependency failure fails the invocation (API Gateway answers 500 and,
+    // unlike a Deny, caches nothing).
+    let handler = move |event: LambdaEvent<Event>| async move { authorizer::handle(event.payload, deps).await };
     lambda_runtime::run(service_fn(handler)).await.map_err(|e| anyhow::anyhow!(e).context("running the authorizer"))
 }

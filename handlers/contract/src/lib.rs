@@ -56,8 +56,14 @@ impl Function {
                 EnvVar::TokenIssuer,
                 EnvVar::TokenAudience,
                 EnvVar::TokenLifetimeSeconds,
+                EnvVar::AttemptsTableName,
+                EnvVar::LockoutMaxFailures,
+                EnvVar::LockoutWindowSeconds,
+                EnvVar::LockoutCooldownSeconds,
             ],
-            Function::Authorizer => &[EnvVar::SecretArn, EnvVar::TokenIssuer, EnvVar::TokenAudience],
+            Function::Authorizer => {
+                &[EnvVar::SecretArn, EnvVar::TokenIssuer, EnvVar::TokenAudience, EnvVar::TokenLifetimeSeconds]
+            }
             Function::Hello => &[],
         }
     }
@@ -82,18 +88,31 @@ pub enum EnvVar {
     TokenIssuer,
     /// The `aud` claim the service writes and the authorizer requires.
     TokenAudience,
-    /// How long a token is valid, in seconds.
+    /// How long a token is valid, in seconds: signin issues tokens for this long, and the authorizer
+    /// refuses a token whose `exp - iat` is longer.
     TokenLifetimeSeconds,
+    /// Name of the DynamoDB table counting failed sign-ins per email.
+    AttemptsTableName,
+    /// Failed sign-ins for one email within the window that lock it out.
+    LockoutMaxFailures,
+    /// The window failed sign-ins are counted in, in seconds.
+    LockoutWindowSeconds,
+    /// How long a locked-out email stays locked, in seconds.
+    LockoutCooldownSeconds,
 }
 
 impl EnvVar {
-    pub const ALL: [EnvVar; 6] = [
+    pub const ALL: [EnvVar; 10] = [
         EnvVar::TableName,
         EnvVar::KeyArn,
         EnvVar::SecretArn,
         EnvVar::TokenIssuer,
         EnvVar::TokenAudience,
         EnvVar::TokenLifetimeSeconds,
+        EnvVar::AttemptsTableName,
+        EnvVar::LockoutMaxFailures,
+        EnvVar::LockoutWindowSeconds,
+        EnvVar::LockoutCooldownSeconds,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -104,6 +123,10 @@ impl EnvVar {
             EnvVar::TokenIssuer => "AUTH_TOKEN_ISSUER",
             EnvVar::TokenAudience => "AUTH_TOKEN_AUDIENCE",
             EnvVar::TokenLifetimeSeconds => "AUTH_TOKEN_LIFETIME_SECONDS",
+            EnvVar::AttemptsTableName => "AUTH_ATTEMPTS_TABLE_NAME",
+            EnvVar::LockoutMaxFailures => "AUTH_LOCKOUT_MAX_FAILURES",
+            EnvVar::LockoutWindowSeconds => "AUTH_LOCKOUT_WINDOW_SECONDS",
+            EnvVar::LockoutCooldownSeconds => "AUTH_LOCKOUT_COOLDOWN_SECONDS",
         }
     }
 }
@@ -168,6 +191,21 @@ pub mod kms {
 pub mod table {
     /// The partition key: the normalized email.
     pub const PARTITION_KEY: &str = "email";
+}
+
+/// The DynamoDB attribute names of the sign-in attempts table: one item per email that failed to
+/// sign in recently.
+pub mod attempts {
+    /// The partition key: the normalized email, as the user's (whether or not the user exists).
+    pub const PARTITION_KEY: &str = "email";
+    /// Failed sign-ins in the current window.
+    pub const FAILURES: &str = "failures";
+    /// When the current window began (Unix seconds).
+    pub const WINDOW_START: &str = "window_start";
+    /// Until when sign-ins for the email are refused (Unix seconds), once locked.
+    pub const LOCKED_UNTIL: &str = "locked_until";
+    /// When DynamoDB may delete the item (Unix seconds): the table's time-to-live attribute.
+    pub const EXPIRES_AT: &str = "expires_at";
 }
 
 #[cfg(test)]

@@ -1,25 +1,22 @@
 //! The signup Lambda function, `POST /signup`: builds the AWS clients once, then serves requests.
 
-use std::convert::Infallible;
-
 use anyhow::Context as _;
 use auth::config::SignupConfig;
 use auth::password::kms::KmsCipher;
 use auth::signup;
 use auth::store::dynamo::DynamoStore;
 use aws_config::BehaviorVersion;
-use lambda_http::{run, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    lambda_http::tracing::init_default_subscriber();
+    auth::logging::init();
     let config = SignupConfig::from_env().context("reading the signup function's configuration")?;
     let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let deps = &signup::Deps::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
         KmsCipher::new(aws_sdk_kms::Client::new(&aws), config.key_arn),
     );
-    run(service_fn(move |req| async move { Ok::<_, Infallible>(signup::handle(req, deps).await) }))
+    auth::proxy::run(|req| signup::handle(req, deps))
         .await
         .map_err(|e| anyhow::anyhow!(e).context("running the signup function"))
 }

@@ -322,3 +322,52 @@ fn artifact_bucket_names_follow_s3_rules() {
         assert_error(&with(bad_name), "is not a valid S3 bucket name", &format!("\"{bad_name}\""));
     }
 }
+
+#[test]
+fn ip_rate_limits_layer_like_throttle_and_can_be_turned_off() {
+    let fallback = Some(IpRateLimits { auth: 100, all: 2000 });
+    assert_eq!(ok(BASE).stages["dev"].ip_rate_limits, fallback, "the built-in limits when none are set");
+    let text = BASE
+        .replace("[defaults]\n", "[defaults]\nip_rate_limits = { auth = 50, all = 1000 }\n")
+        .replace("memory_mb = 512", "memory_mb = 512\nip_rate_limits = \"off\"");
+    let c = ok(&text);
+    assert_eq!(c.stages["dev"].ip_rate_limits, Some(IpRateLimits { auth: 50, all: 1000 }), "[defaults] beats fallback");
+    assert_eq!(c.stages["prod"].ip_rate_limits, None, "a stage turns them off");
+    let c = ok(&text.replace("ip_rate_limits = \"off\"", "ip_rate_limits = { auth = 10, all = 10 }"));
+    assert_eq!(c.stages["prod"].ip_rate_limits, Some(IpRateLimits { auth: 10, all: 10 }), "WAF's lowest limit");
+    // Off in [defaults], on again in one stage.
+    let c = ok(&BASE
+        .replace("[defaults]\n", "[defaults]\nip_rate_limits = \"off\"\n")
+        .replace("memory_mb = 512", "ip_rate_limits = { auth = 20, all = 400 }"));
+    assert_eq!((c.stages["dev"].ip_rate_limits, c.stages["prod"].ip_rate_limits.map(|l| l.all)), (None, Some(400)));
+}
+
+#[test]
+fn ip_rate_limits_below_what_waf_accepts() {
+    let text = BASE.replace("memory_mb = 512", "ip_rate_limits = { auth = 9, all = 2000 }");
+    assert_error(&text, "ip_rate_limits auth = 9 is out of range", "9,");
+    let e = bad(&text);
+    assert!(e.help().unwrap_or_default().contains("\"off\""), "the help names the way to turn them off");
+    let text = BASE.replace("memory_mb = 512", "ip_rate_limits = { auth = 100, all = 2000000001 }");
+    assert_error(&text, "ip_rate_limits all = 2000000001 is out of range", "2000000001");
+    let text = BASE.replace("[defaults]\n", "[defaults]\nip_rate_limits = { auth = 0, all = 0 }\n");
+    assert_error(&text, "ip_rate_limits auth = 0 is out of range", "0,");
+}
+
+#[test]
+fn ip_rate_limits_auth_above_all_would_never_apply() {
+    let text = BASE.replace("memory_mb = 512", "ip_rate_limits = { auth = 3000, all = 2000 }");
+    assert_error(&text, "ip_rate_limits auth = 3000 is above all = 2000", "3000");
+}
+
+#[test]
+fn ip_rate_limits_shape_errors_point_at_the_value() {
+    let text = BASE.replace("memory_mb = 512", "ip_rate_limits = \"of\"");
+    assert_error(&text, r#"expected "off" or a table"#, "\"of\"");
+    let text = BASE.replace("memory_mb = 512", "ip_rate_limits = { auth = 100 }");
+    assert_error(&text, "missing field `all`", "{ auth");
+    let text = BASE.replace("memory_mb = 512", "ip_rate_limits = { auth = 100, all = 2000, signin = 5 }");
+    assert_error(&text, "unknown field `signin`", "signin = 5");
+    let text = BASE.replace("memory_mb = 512", "ip_rate_limits = 100");
+    assert_error(&text, r#"expected "off" or a table"#, "100");
+}

@@ -58,6 +58,8 @@ resources! {
     DomainName => "AWS::ApiGateway::DomainName",
     BasePathMapping => "AWS::ApiGateway::BasePathMapping",
     ApiGatewayAccount => "AWS::ApiGateway::Account",
+    WebAcl => "AWS::WAFv2::WebACL",
+    WebAclAssociation => "AWS::WAFv2::WebACLAssociation",
 }
 
 impl HasArn for Table {}
@@ -65,6 +67,7 @@ impl HasArn for Key {}
 impl HasArn for Role {}
 impl HasArn for LogGroup {}
 impl HasArn for Function {}
+impl HasArn for WebAcl {}
 
 impl Handle<RestApi> {
     pub fn root_resource_id(&self) -> Expr {
@@ -103,8 +106,18 @@ pub struct Table {
     pub sse_specification: SseSpecification,
     pub point_in_time_recovery_specification: PointInTimeRecovery,
     pub deletion_protection_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_live_specification: Option<TimeToLive>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+}
+
+/// DynamoDB deletes an item some time (typically within days) after the Unix time in this attribute.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TimeToLive {
+    pub attribute_name: &'static str,
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -399,4 +412,165 @@ pub struct BasePathMapping {
     pub stage: Expr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_path: Option<String>,
+}
+
+// ---- WAF -----------------------------------------------------------------------------------------
+
+/// `{}`: the value of a property whose presence alone says something, such as `Allow: {}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Empty {}
+
+/// `AWS::WAFv2::WebACL`: the rules AWS WAF applies to each request before API Gateway sees it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WebAcl {
+    pub name: String,
+    pub description: String,
+    /// `REGIONAL` for API Gateway, ALB and the like; `CLOUDFRONT` for distributions.
+    pub scope: &'static str,
+    pub default_action: WafAction,
+    pub rules: Vec<WafRule>,
+    /// Bodies a rule's `CustomResponse` names by key.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_response_bodies: BTreeMap<String, CustomResponseBody>,
+    pub visibility_config: VisibilityConfig,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+/// A rule's (or the web ACL's default) action: `{"Allow": {}}` or `{"Block": {...}}`.
+#[derive(Debug, Clone, Serialize)]
+pub enum WafAction {
+    Allow(Empty),
+    Block(BlockAction),
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BlockAction {
+    /// Without one, WAF answers 403 with its own body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_response: Option<CustomResponse>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomResponse {
+    pub response_code: u16,
+    /// A key of the web ACL's `CustomResponseBodies`.
+    pub custom_response_body_key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomResponseBody {
+    /// `APPLICATION_JSON`, `TEXT_PLAIN` or `TEXT_HTML`.
+    pub content_type: &'static str,
+    pub content: String,
+}
+
+/// Whether WAF keeps CloudWatch metrics and a sample of matching requests, and under which name.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VisibilityConfig {
+    pub sampled_requests_enabled: bool,
+    pub cloud_watch_metrics_enabled: bool,
+    pub metric_name: String,
+}
+
+/// One rule: a statement, and either an action (own statements) or an override (rule groups).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WafRule {
+    pub name: String,
+    pub priority: u32,
+    pub statement: WafStatement,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<WafAction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub override_action: Option<OverrideAction>,
+    pub visibility_config: VisibilityConfig,
+}
+
+/// What a rule group's own actions become; `None: {}` keeps them.
+#[derive(Debug, Clone, Serialize)]
+pub enum OverrideAction {
+    #[serde(rename = "None")]
+    KeepGroupActions(Empty),
+}
+
+/// A WAF statement: exactly one kind per object, as CloudFormation's union type has it.
+#[derive(Debug, Clone, Serialize)]
+pub enum WafStatement {
+    #[serde(rename = "RateBasedStatement")]
+    RateBased(Box<RateBasedStatement>),
+    #[serde(rename = "ByteMatchStatement")]
+    ByteMatch(ByteMatchStatement),
+    #[serde(rename = "OrStatement")]
+    Or(OrStatement),
+    #[serde(rename = "ManagedRuleGroupStatement")]
+    ManagedRuleGroup(ManagedRuleGroupStatement),
+}
+
+/// Counts requests per aggregation key over a window; the rule's action applies above `Limit`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RateBasedStatement {
+    pub limit: u32,
+    /// 60, 120, 300 or 600 seconds.
+    pub evaluation_window_sec: u32,
+    /// `IP`: the request's source address as WAF sees it, not a header the client can write.
+    pub aggregate_key_type: &'static str,
+    /// Only requests this statement matches are counted (and acted on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope_down_statement: Option<WafStatement>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ByteMatchStatement {
+    pub search_string: String,
+    pub field_to_match: FieldToMatch,
+    pub text_transformations: Vec<TextTransformation>,
+    /// `EXACTLY`, `STARTS_WITH`, `ENDS_WITH`, `CONTAINS` or `CONTAINS_WORD`.
+    pub positional_constraint: &'static str,
+}
+
+/// The part of the request a match inspects; only the URI path is modelled.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FieldToMatch {
+    pub uri_path: Empty,
+}
+
+/// Applied in `Priority` order to the inspected part before matching.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TextTransformation {
+    pub priority: u32,
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OrStatement {
+    /// At least two.
+    pub statements: Vec<WafStatement>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManagedRuleGroupStatement {
+    pub vendor_name: &'static str,
+    pub name: &'static str,
+}
+
+/// `AWS::WAFv2::WebACLAssociation`: puts a web ACL in front of a resource, here an API stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebAclAssociation {
+    #[serde(rename = "ResourceArn")]
+    pub resource_arn: Expr,
+    #[serde(rename = "WebACLArn")]
+    pub web_acl_arn: Expr,
 }

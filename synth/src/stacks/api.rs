@@ -1,4 +1,5 @@
-//! The api stack: the four functions with their roles and log groups, and the REST API in front.
+//! The api stack: the four functions with their roles and log groups, the REST API in front, and the
+//! WAF web ACL in front of its stage (api/waf.rs).
 
 use std::collections::BTreeMap;
 
@@ -16,15 +17,22 @@ use crate::model::resources::{
 use crate::model::{Expr, Handle, LogicalId, ParamRef, Parameter, Part, Policy, Pseudo, Template};
 use crate::names::Names;
 
+pub mod waf;
+
 /// What a function may do beyond writing its own logs. This list is the whole of each role's access;
 /// `tests/iam.rs` pins it.
 pub fn grants(f: Function) -> &'static [(&'static str, Target)] {
     match f {
         Function::Signup => &[("dynamodb:PutItem", Target::Table), ("kms:Encrypt", Target::Key)],
+        // The lockout reads an email's failure count and updates it in place (an atomic add, a new
+        // window, a lock, a reset after success are all conditional UpdateItems): no PutItem or
+        // DeleteItem, and nothing on the users table beyond reading one user.
         Function::Signin => &[
             ("dynamodb:GetItem", Target::Table),
             ("kms:Decrypt", Target::Key),
             ("secretsmanager:GetSecretValue", Target::Secret),
+            ("dynamodb:GetItem", Target::AttemptsTable),
+            ("dynamodb:UpdateItem", Target::AttemptsTable),
         ],
         // Reading the AWSCURRENT and AWSPREVIOUS versions is GetSecretValue with a VersionStage; the
         // version id (the token's `kid`) comes back with the value, so nothing else is needed.
@@ -39,6 +47,7 @@ pub enum Target {
     Table,
     Key,
     Secret,
+    AttemptsTable,
 }
 
 /// API Gateway's access log line: who called what and how it went. No headers, so no tokens.
@@ -244,6 +253,8 @@ pub fn build(project: &str, names: &Names, stage: &Stage, data: &DataRefs) -> Te
         },
     );
 
+    waf::build(&mut t, names, stage, &api, &api_stage);
+
     let execute_api_url = Expr::sub([
         Part::from("https://"),
         api.ref_part(),
@@ -337,6 +348,7 @@ fn function(
             Target::Table => data.table_arn.clone(),
             Target::Key => data.key_arn.clone(),
             Target::Secret => data.secret_arn.clone(),
+            Target::AttemptsTable => data.attempts_table_arn.clone(),
         };
         let mut statement = Statement::allow(&[action], vec![resource]);
         if *target == Target::Key {
@@ -377,6 +389,10 @@ fn function(
                 EnvVar::TokenIssuer => names.token_issuer().into(),
                 EnvVar::TokenAudience => names.token_audience().into(),
                 EnvVar::TokenLifetimeSeconds => stage.token_lifetime_seconds.to_string().into(),
+                EnvVar::AttemptsTableName => data.attempts_table_name.clone(),
+                EnvVar::LockoutMaxFailures => stage.lockout.max_failures.to_string().into(),
+                EnvVar::LockoutWindowSeconds => stage.lockout.window_seconds.to_string().into(),
+                EnvVar::LockoutCooldownSeconds => stage.lockout.cooldown_seconds.to_string().into(),
             };
             (v.name(), value)
         })

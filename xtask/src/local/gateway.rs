@@ -1,6 +1,8 @@
 //! The HTTP front end: API Gateway's REST behaviour on 127.0.0.1, driven by the api template.
 //!
-//! Each request is matched against the template's routes (at `/<path>` and at `/<stage>/<path>`),
+//! Each request is first counted against the rate-based rules of the stage's web ACL by its TCP peer
+//! address (never a header, which the client writes), and answered as WAF would when over a limit.
+//! Then it is matched against the template's routes (at `/<path>` and at `/<stage>/<path>`),
 //! put through the REQUEST authorizer when its method has one (identity source check, result cache
 //! per identity value for the TTL, policy evaluation), turned into a proxy event for its function,
 //! and the function's proxy response turned back into HTTP.
@@ -23,6 +25,7 @@ use tokio::task::JoinSet;
 use super::event::{self, Answer, Decision, Deployment, GatewayError};
 use super::runtime::{self, Failure, RuntimeApi};
 use super::template::{Api, Authorizer, IdentitySource, Route};
+use super::waf::{Limiter, Verdict};
 
 /// API Gateway's payload limit for REST APIs.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -35,16 +38,48 @@ pub struct Gateway {
     functions: BTreeMap<Function, RuntimeApi>,
     /// Authorizer answers by (authorizer, identity source values), with when they were cached.
     cache: Mutex<HashMap<(String, String), (Instant, Value)>>,
+    /// The web ACL's per source IP counts, when it has one and its limits apply.
+    limiter: Option<Mutex<Limiter>>,
     log_requests: bool,
 }
 
 impl Gateway {
-    pub fn new(api: Api, at: Deployment, functions: BTreeMap<Function, RuntimeApi>, log_requests: bool) -> Gateway {
-        Gateway { api, at, functions, cache: Mutex::new(HashMap::new()), log_requests }
+    /// `rate_limits`: apply the rate-based rules of the stage's web ACL, if the template has one.
+    pub fn new(
+        api: Api,
+        at: Deployment,
+        functions: BTreeMap<Function, RuntimeApi>,
+        log_requests: bool,
+        rate_limits: bool,
+    ) -> Gateway {
+        let limiter = api.web_acl.as_ref().filter(|_| rate_limits).map(|acl| Mutex::new(Limiter::new(acl)));
+        Gateway { api, at, functions, cache: Mutex::new(HashMap::new()), limiter, log_requests }
     }
 
     pub fn api(&self) -> &Api {
         &self.api
+    }
+
+    /// Whether the web ACL's rate limits are applied.
+    pub fn rate_limits(&self) -> bool {
+        self.limiter.is_some()
+    }
+
+    /// WAF's answer when `remote` is over a limit for this path, else `None`.
+    fn screen(&self, remote: SocketAddr, path: &str, trace: &mut Trace) -> Option<Answer> {
+        let limiter = self.limiter.as_ref()?;
+        let verdict = limiter.lock().unwrap_or_else(PoisonError::into_inner).check(remote.ip(), path, Instant::now());
+        match verdict {
+            Verdict::Allow => None,
+            Verdict::Block { rule, response } => {
+                trace.steps.push(format!("web ACL rule {rule}"));
+                Some(Answer {
+                    status: response.status,
+                    headers: vec![("content-type".into(), response.content_type)],
+                    body: response.body,
+                })
+            }
+        }
     }
 }
 
@@ -84,16 +119,21 @@ impl Gateway {
             req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
         let request_id = super::request_id();
         let mut trace = Trace::default();
-        let answer = match self.read(req, remote, &request_id).await {
-            Ok(request) => self.route(request, &mut trace).await,
-            Err(problem) => {
-                trace.problem = Some(problem);
-                Answer {
-                    status: 400,
-                    headers: vec![("content-type".into(), "application/json".into())],
-                    body: br#"{"message":"Bad request"}"#.to_vec(),
+        // WAF sees the request before API Gateway: a blocked one is neither read nor routed.
+        let blocked = self.screen(remote, req.uri().path(), &mut trace);
+        let answer = match blocked {
+            Some(answer) => answer,
+            None => match self.read(req, remote, &request_id).await {
+                Ok(request) => self.route(request, &mut trace).await,
+                Err(problem) => {
+                    trace.problem = Some(problem);
+                    Answer {
+                        status: 400,
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        body: br#"{"message":"Bad request"}"#.to_vec(),
+                    }
                 }
-            }
+            },
         };
         if self.log_requests {
             let ran = if trace.steps.is_empty() { "-".to_owned() } else { trace.steps.join(" > ") };

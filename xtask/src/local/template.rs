@@ -1,5 +1,5 @@
 //! Reads the synthesized api template into what `xtask local` serves: routes, the authorizer, gateway
-//! responses and each function's settings and environment.
+//! responses, each function's settings and environment, and the stage's web ACL (read in waf.rs).
 //!
 //! Nothing here knows the service's routes: they come from the template's `AWS::ApiGateway::Resource`
 //! and `Method` resources, so the local API is the deployed one, not a second list to keep in step.
@@ -24,6 +24,8 @@ pub struct Api {
     pub functions: BTreeMap<Function, FunctionSpec>,
     /// `AWS::ApiGateway::GatewayResponse`s by `ResponseType` (`UNAUTHORIZED`, `ACCESS_DENIED`, ...).
     pub responses: BTreeMap<String, GatewayResponse>,
+    /// The `AWS::WAFv2::WebACL` associated with the stage, if any.
+    pub web_acl: Option<super::waf::WebAcl>,
 }
 
 /// One method on one resource path.
@@ -184,20 +186,21 @@ pub fn read(
         let kind = str_prop(p, "ResponseType").with_context(|| format!("gateway response {id} has no ResponseType"))?;
         responses.insert(kind.to_owned(), gateway_response(id, p)?);
     }
-    Ok(Api { stage, routes, functions, responses })
+    let web_acl = super::waf::read(resources, &stage).context("reading the web ACL in front of the stage")?;
+    Ok(Api { stage, routes, functions, responses, web_acl })
 }
 
 static EMPTY: Value = Value::Null;
 
-fn props(resource: &Value) -> &Value {
+pub(super) fn props(resource: &Value) -> &Value {
     resource.get("Properties").unwrap_or(&EMPTY)
 }
 
-fn str_prop<'a>(props: &'a Value, key: &str) -> Option<&'a str> {
+pub(super) fn str_prop<'a>(props: &'a Value, key: &str) -> Option<&'a str> {
     props.get(key).and_then(Value::as_str)
 }
 
-fn number(v: &Value) -> Option<u64> {
+pub(super) fn number(v: &Value) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 

@@ -14,7 +14,15 @@ const STAGE_RESOURCE: &str = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d
 async fn token(world: &World, now: u64) -> String {
     let keys = KeyCache::new(world.secrets.clone()).get(now).await.unwrap_or_else(|e| panic!("{e}"));
     let email = Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
-    issue(&Claims::new(&email, &testing::settings(), now, 3600), &keys).unwrap_or_else(|e| panic!("{e}"))
+    issue(&Claims::new(&email, &testing::settings(), now), &keys).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The authorizer's verdict, when it could reach one.
+async fn decide(
+    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+    deps: &testing::AuthorizerDeps,
+) -> ApiGatewayCustomAuthorizerResponse {
+    handle(event, deps).await.unwrap_or_else(|e| panic!("no verdict: {e}"))
 }
 
 fn wire(response: &ApiGatewayCustomAuthorizerResponse) -> Value {
@@ -33,7 +41,7 @@ fn assert_denied(response: &ApiGatewayCustomAuthorizerResponse, case: &str) {
 #[tokio::test]
 async fn a_valid_bearer_token_is_allowed_on_the_whole_stage() {
     let world = World::new();
-    let response = handle(bearer_event(&token(&world, NOW).await), &world.authorizer()).await;
+    let response = decide(bearer_event(&token(&world, NOW).await), &world.authorizer()).await;
     assert_eq!(
         wire(&response),
         json!({
@@ -60,7 +68,7 @@ async fn bare_tokens_and_any_header_or_scheme_case_are_accepted() {
         ("Authorization", format!("BEARER   {token}  ")),
         ("authorization", format!(" {token} ")),
     ] {
-        let response = handle(authorizer_event(Some((name, &value))), &deps).await;
+        let response = decide(authorizer_event(Some((name, &value))), &deps).await;
         assert_eq!(effect(&response), "Allow", "{name}: {value}");
     }
 }
@@ -80,7 +88,7 @@ async fn missing_empty_or_foreign_authorization_is_denied() {
         ("garbage", Some(("Authorization", "Bearer not.a.jwt"))),
     ];
     for (case, header) in cases {
-        assert_denied(&handle(authorizer_event(header), &deps).await, case);
+        assert_denied(&decide(authorizer_event(header), &deps).await, case);
     }
 }
 
@@ -91,7 +99,7 @@ async fn two_authorization_headers_are_denied() {
     let mut event = testing::fixture("authorizer-request.json");
     event["headers"]["Authorization"] = json!(format!("Bearer {token}"));
     event["headers"]["authorization"] = json!("Bearer forged");
-    let response = handle(testing::authorizer_event_from(&event), &world.authorizer()).await;
+    let response = decide(testing::authorizer_event_from(&event), &world.authorizer()).await;
     assert_denied(&response, "two headers");
 }
 
@@ -101,9 +109,9 @@ async fn an_expired_token_is_denied_as_the_clock_moves() {
     let deps = world.authorizer();
     let token = token(&world, NOW).await;
     world.clock.set(NOW + 3600 + LEEWAY_TEST - 1);
-    assert_eq!(effect(&handle(bearer_event(&token), &deps).await), "Allow");
+    assert_eq!(effect(&decide(bearer_event(&token), &deps).await), "Allow");
     world.clock.set(NOW + 3600 + LEEWAY_TEST);
-    assert_denied(&handle(bearer_event(&token), &deps).await, "expired");
+    assert_denied(&decide(bearer_event(&token), &deps).await, "expired");
 }
 
 const LEEWAY_TEST: u64 = crate::token::LEEWAY_SECONDS;
@@ -112,7 +120,7 @@ const LEEWAY_TEST: u64 = crate::token::LEEWAY_SECONDS;
 async fn a_deny_covers_the_stage_and_a_bad_method_arn_denies_everything() {
     let world = World::new();
     let deps = world.authorizer();
-    let denied = handle(authorizer_event(None), &deps).await;
+    let denied = decide(authorizer_event(None), &deps).await;
     assert_eq!(wire(&denied)["policyDocument"]["Statement"][0]["Resource"], json!([STAGE_RESOURCE]));
     assert_eq!(wire(&denied)["principalId"], ANONYMOUS_PRINCIPAL);
 
@@ -121,7 +129,7 @@ async fn a_deny_covers_the_stage_and_a_bad_method_arn_denies_everything() {
         let mut event = testing::fixture("authorizer-request.json");
         event["methodArn"] = arn.clone();
         event["headers"]["Authorization"] = json!(format!("Bearer {token}"));
-        let response = handle(testing::authorizer_event_from(&event), &deps).await;
+        let response = decide(testing::authorizer_event_from(&event), &deps).await;
         assert_denied(&response, &arn.to_string());
         assert_eq!(wire(&response)["policyDocument"]["Statement"][0]["Resource"], json!(["*"]));
     }
@@ -132,15 +140,15 @@ async fn after_a_rotation_old_and_new_tokens_are_allowed() {
     let world = World::new();
     let deps = world.authorizer();
     let old = token(&world, NOW).await;
-    assert_eq!(effect(&handle(bearer_event(&old), &deps).await), "Allow");
+    assert_eq!(effect(&decide(bearer_event(&old), &deps).await), "Allow");
     // One fetch by the test's signer, one by the authorizer's cold start.
     assert_eq!(world.secrets.fetch_count(), 2);
 
     world.secrets.rotate("v2", KEY_V2);
     world.clock.advance(60);
     let new = token(&world, NOW + 60).await;
-    assert_eq!(effect(&handle(bearer_event(&new), &deps).await), "Allow", "the unknown kid refreshed the ring");
-    assert_eq!(effect(&handle(bearer_event(&old), &deps).await), "Allow", "the previous version still verifies");
+    assert_eq!(effect(&decide(bearer_event(&new), &deps).await), "Allow", "the unknown kid refreshed the ring");
+    assert_eq!(effect(&decide(bearer_event(&old), &deps).await), "Allow", "the previous version still verifies");
     assert_eq!(world.secrets.fetch_count(), 4, "one more fetch by the test's signer, one refresh");
 }
 
@@ -148,24 +156,84 @@ async fn after_a_rotation_old_and_new_tokens_are_allowed() {
 async fn a_new_kid_within_a_minute_of_the_last_fetch_is_denied_without_fetching() {
     let world = World::new();
     let deps = world.authorizer();
-    handle(bearer_event(&token(&world, NOW).await), &deps).await;
+    decide(bearer_event(&token(&world, NOW).await), &deps).await;
     // Right after the cold start, the first unknown kid is looked up.
     world.secrets.rotate("v2", KEY_V2);
-    assert_eq!(effect(&handle(bearer_event(&token(&world, NOW).await), &deps).await), "Allow", "first unknown kid");
+    assert_eq!(effect(&decide(bearer_event(&token(&world, NOW).await), &deps).await), "Allow", "first unknown kid");
     // Within the minute after that lookup, another unknown kid costs no fetch and is denied.
     world.secrets.rotate("v3", b"Wm4Xq7Yr0Zs3At6Bu9Cv2Dw5Ex8Fy1Gz4Ha7Ib0Jc3Kd6Le9Mf2Ng5Oh8Pi1Qj4R");
     let newest = token(&world, NOW).await;
     let fetches = world.secrets.fetch_count();
-    assert_denied(&handle(bearer_event(&newest), &deps).await, "refresh too soon");
+    assert_denied(&decide(bearer_event(&newest), &deps).await, "refresh too soon");
     assert_eq!(world.secrets.fetch_count(), fetches);
 }
 
+/// API Gateway caches a Deny for the token for the authorizer's TTL, but nothing for a failed
+/// invocation: an outage must fail the call, or every user who arrives during it is locked out for
+/// the TTL after it ends.
 #[tokio::test]
-async fn an_unreadable_secret_is_a_deny_not_an_error() {
+async fn attack_a_secrets_manager_outage_fails_the_invocation_instead_of_a_cached_deny() {
     let world = World::new();
     let token = token(&world, NOW).await;
     world.secrets.set_unavailable(true);
-    assert_denied(&handle(bearer_event(&token), &world.authorizer()).await, "secret unavailable");
+    let deps = world.authorizer();
+    assert_eq!(handle(bearer_event(&token), &deps).await, Err(Unavailable), "cold start during an outage");
+    // What needs no key is still judged: a request without a token is a Deny.
+    assert_denied(&decide(authorizer_event(None), &deps).await, "no token");
+
+    world.secrets.set_unavailable(false);
+    assert_eq!(effect(&decide(bearer_event(&token), &deps).await), "Allow", "the next call is checked afresh");
+    // A wrong token is still a (cacheable) Deny, outage or not, once the keys are known.
+    world.secrets.set_unavailable(true);
+    assert_denied(&decide(bearer_event(&format!("{token}x")), &deps).await, "bad signature");
+}
+
+#[tokio::test]
+async fn attack_an_unknown_kid_during_an_outage_is_an_error_not_a_deny() {
+    let world = World::new();
+    let deps = world.authorizer();
+    assert_eq!(effect(&decide(bearer_event(&token(&world, NOW).await), &deps).await), "Allow");
+    world.secrets.rotate("v2", KEY_V2);
+    let rotated = token(&world, NOW).await;
+    world.secrets.set_unavailable(true);
+    assert_eq!(handle(bearer_event(&rotated), &deps).await, Err(Unavailable));
+    // Within the minute the refresh is not retried, and still no Deny is cached for a token that may
+    // well be good.
+    world.clock.advance(30);
+    assert_eq!(handle(bearer_event(&rotated), &deps).await, Err(Unavailable));
+    world.secrets.set_unavailable(false);
+    world.clock.advance(31);
+    assert_eq!(effect(&decide(bearer_event(&rotated), &deps).await), "Allow");
+}
+
+#[tokio::test]
+async fn attack_a_ten_year_token_signed_with_the_real_key_is_denied() {
+    let world = World::new();
+    let keys = KeyCache::new(world.secrets.clone()).get(NOW).await.unwrap_or_else(|e| panic!("{e}"));
+    let email = Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let mut claims = Claims::new(&email, &testing::settings(), NOW);
+    claims.exp = NOW + 10 * 365 * 86_400;
+    let token = issue(&claims, &keys).unwrap_or_else(|e| panic!("{e}"));
+    assert_denied(&decide(bearer_event(&token), &world.authorizer()).await, "ten-year token");
+    assert_eq!(
+        authorize(&bearer_event(&token).headers, &world.authorizer()).await.err(),
+        Some(Denial::Token(TokenError::LifetimeTooLong))
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_out_key_stops_verifying_within_the_max_age() {
+    let world = World::new();
+    let deps = world.authorizer();
+    let v1 = token(&world, NOW).await;
+    assert_eq!(effect(&decide(bearer_event(&v1), &deps).await), "Allow");
+    // Two rotations retire v1 entirely; the warm authorizer only learns of it by re-reading.
+    world.secrets.rotate("v2", KEY_V2);
+    world.secrets.rotate("v3", b"Wm4Xq7Yr0Zs3At6Bu9Cv2Dw5Ex8Fy1Gz4Ha7Ib0Jc3Kd6Le9Mf2Ng5Oh8Pi1Qj4R");
+    world.clock.advance(KEY_MAX_AGE_SECONDS - 1);
+    assert_eq!(effect(&decide(bearer_event(&v1), &deps).await), "Allow", "still within the max age");
+    world.clock.advance(1);
+    assert_denied(&decide(bearer_event(&v1), &deps).await, "v1 is no longer current or previous");
 }
 
 #[tokio::test]
@@ -176,7 +244,7 @@ async fn the_fixture_itself_is_denied_for_its_placeholder_token() {
         event.method_arn.as_deref(),
         Some("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/dev/GET/hello")
     );
-    assert_denied(&handle(event, &world.authorizer()).await, "placeholder");
+    assert_denied(&decide(event, &world.authorizer()).await, "placeholder");
 }
 
 #[test]

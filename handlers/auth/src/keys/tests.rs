@@ -60,9 +60,13 @@ async fn a_failed_refresh_also_waits_a_minute_and_keeps_the_old_ring() {
     get(&cache, T0).await;
     cache.source().set_unavailable(true);
     assert!(matches!(cache.refresh_for_unknown_kid(T0 + 60).await, Err(SecretError::Unavailable(_))));
-    assert!(cache.refresh_for_unknown_kid(T0 + 61).await.unwrap_or_else(|e| panic!("{e}")).is_none());
+    // Too soon to fetch again, and the last fetch failed: an error, not "nothing new".
+    assert!(matches!(cache.refresh_for_unknown_kid(T0 + 61).await, Err(SecretError::Unavailable(_))));
     assert_eq!(cache.source().fetch_count(), 2);
     assert_eq!(get(&cache, T0 + 62).await.current_kid(), "v1");
+    cache.source().set_unavailable(false);
+    assert!(cache.refresh_for_unknown_kid(T0 + 120).await.unwrap_or_else(|e| panic!("{e}")).is_some());
+    assert!(cache.refresh_for_unknown_kid(T0 + 121).await.unwrap_or_else(|e| panic!("{e}")).is_none());
 }
 
 #[tokio::test]
@@ -87,6 +91,13 @@ async fn max_age_refreshes_and_falls_back_to_the_cached_ring() {
     cache.source().rotate("v3", KEY_C);
     cache.source().set_unavailable(true);
     assert_eq!(get(&cache, T0 + 600).await.current_kid(), "v2", "an outage keeps the last good ring");
+    assert_eq!(get(&cache, T0 + 899).await.current_kid(), "v2", "for less than twice the max age");
+    assert!(
+        matches!(cache.get(T0 + 900).await, Err(SecretError::Unavailable(_))),
+        "a ring twice the max age old is not used: rotated-out keys stop verifying"
+    );
+    cache.source().set_unavailable(false);
+    assert_eq!(get(&cache, T0 + 901).await.current_kid(), "v3");
 }
 
 #[tokio::test]

@@ -158,6 +158,94 @@ async fn failing_dependencies_are_500s_not_401s() {
 
     world.store.set_unavailable(true);
     assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    world.store.set_unavailable(false);
+
+    // Without the failure count the lockout cannot hold: fail closed, for right and wrong passwords.
+    world.attempts.set_unavailable(true);
+    assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(sign_in(&deps, "a@b.co", "password-2").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+/// Runs `n` failed sign-ins for `email` and returns the statuses.
+async fn guess(deps: &testing::SigninDeps, email: &str, n: u32) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for i in 0..n {
+        statuses.push(sign_in(deps, email, &format!("guess-number-{i}")).await.status());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn attack_password_guessing_against_one_email_is_locked_out_even_with_the_right_password() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "victim@b.co", "the-real-password").await;
+    let max = testing::LOCKOUT.max_failures;
+
+    let statuses = guess(&deps, "victim@b.co", max).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    let locked = sign_in(&deps, "victim@b.co", "the-real-password").await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "the right password is refused while locked");
+    assert_eq!(json_body(&locked)["error"]["code"], "too_many_attempts");
+    assert_eq!(locked.headers()["retry-after"], testing::LOCKOUT.cooldown_seconds.to_string().as_str());
+
+    // While locked, guesses cost no password work.
+    use std::sync::atomic::Ordering;
+    let before = deps.passwords.verifications.load(Ordering::Relaxed);
+    assert_eq!(guess(&deps, "victim@b.co", 20).await, vec![StatusCode::TOO_MANY_REQUESTS; 20]);
+    assert_eq!(deps.passwords.verifications.load(Ordering::Relaxed), before);
+
+    // Other users are not slowed down.
+    sign_up(&world, "other@b.co", "other-password").await;
+    assert_eq!(sign_in(&deps, "other@b.co", "other-password").await.status(), StatusCode::OK);
+
+    // After the cooldown the right password works again, and resets the count.
+    world.clock.advance(testing::LOCKOUT.cooldown_seconds);
+    assert_eq!(sign_in(&deps, "victim@b.co", "the-real-password").await.status(), StatusCode::OK);
+    let victim = Email::parse("victim@b.co").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(world.attempts.peek(&victim).map(|r| (r.failures, r.locked_until)), Some((0, None)));
+}
+
+#[tokio::test]
+async fn attack_the_lockout_answer_does_not_tell_unknown_emails_from_known_ones() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "known@b.co", "the-real-password").await;
+    let max = testing::LOCKOUT.max_failures;
+    let known = guess(&deps, "known@b.co", max + 1).await;
+    let unknown = guess(&deps, "unknown@b.co", max + 1).await;
+    assert_eq!(known, unknown, "the same statuses in the same order");
+    assert_eq!(known.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+
+    let a = sign_in(&deps, "known@b.co", "again").await;
+    let b = sign_in(&deps, "unknown@b.co", "again").await;
+    assert_eq!(a.status(), b.status());
+    assert_eq!(a.headers(), b.headers());
+    assert_eq!(a.body().as_ref(), b.body().as_ref());
+}
+
+#[tokio::test]
+async fn a_success_resets_the_count_so_failures_must_be_consecutive() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "a@b.co", "password-1").await;
+    let max = testing::LOCKOUT.max_failures;
+    for _ in 0..3 {
+        guess(&deps, "a@b.co", max - 1).await;
+        assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn failures_outside_the_window_do_not_add_up() {
+    let world = World::new();
+    let deps = world.signin();
+    let max = testing::LOCKOUT.max_failures;
+    guess(&deps, "a@b.co", max - 1).await;
+    world.clock.advance(testing::LOCKOUT.window_seconds);
+    assert_eq!(guess(&deps, "a@b.co", max - 1).await, vec![StatusCode::UNAUTHORIZED; (max - 1) as usize]);
+    assert_eq!(guess(&deps, "a@b.co", 1).await, vec![StatusCode::UNAUTHORIZED], "the limit-th failure answers 401");
+    assert_eq!(guess(&deps, "a@b.co", 1).await, vec![StatusCode::TOO_MANY_REQUESTS]);
 }
 
 #[tokio::test]
@@ -186,7 +274,14 @@ async fn a_warm_signin_picks_up_a_rotation_within_the_key_max_age() {
 #[test]
 fn production_deps_use_owasp_and_a_bounded_key_age() {
     let secrets = crate::keys::fake::FakeSecretSource::new("v1", testing::KEY_V1);
-    let deps = Deps::new(MemoryStore::new(), FakeCipher::new(), secrets, testing::settings(), 3600);
+    let deps = Deps::new(
+        MemoryStore::new(),
+        FakeCipher::new(),
+        secrets,
+        testing::settings(),
+        crate::lockout::memory::MemoryAttempts::new(),
+        testing::LOCKOUT,
+    );
     assert_eq!(deps.passwords.params(), (19_456, 2, 1));
     let debug = format!("{:?}", deps.keys);
     assert!(debug.contains("max_age: Some(300)"), "{debug}");

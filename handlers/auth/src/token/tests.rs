@@ -21,7 +21,7 @@ fn ring() -> KeyRing {
 }
 
 fn settings() -> TokenSettings {
-    TokenSettings { issuer: "auth-dev/signin".into(), audience: "auth-dev/api".into() }
+    TokenSettings { issuer: "auth-dev/signin".into(), audience: "auth-dev/api".into(), lifetime_seconds: 3600 }
 }
 
 fn email() -> Email {
@@ -29,7 +29,7 @@ fn email() -> Email {
 }
 
 fn claims() -> Claims {
-    Claims::new(&email(), &settings(), NOW, 3600)
+    Claims::new(&email(), &settings(), NOW)
 }
 
 fn valid_token() -> String {
@@ -202,6 +202,32 @@ fn attack_not_yet_valid() {
     p["iat"] = json!(NOW + 3600);
     p["exp"] = json!(NOW + 7200);
     assert_eq!(check(&craft(&header(), &p, SECRET)), Err(TokenError::NotYetValid), "issued in the future");
+}
+
+#[test]
+fn attack_ten_year_token_signed_with_the_real_key() {
+    let mut p = payload();
+    p["exp"] = json!(NOW + 10 * 365 * 86_400);
+    assert_eq!(check(&craft(&header(), &p, SECRET)), Err(TokenError::LifetimeTooLong));
+    // Back-dating iat to look short-lived does not help: then the token is long expired or the
+    // lifetime is still too long.
+    p["iat"] = json!(NOW + 10 * 365 * 86_400 - 3600);
+    assert_eq!(check(&craft(&header(), &p, SECRET)), Err(TokenError::NotYetValid));
+    // The stage's lifetime plus the leeway is accepted, one second more is not.
+    let mut p = payload();
+    p["exp"] = json!(NOW + 3600 + 30);
+    assert!(check(&craft(&header(), &p, SECRET)).is_ok());
+    p["exp"] = json!(NOW + 3600 + 31);
+    assert_eq!(check(&craft(&header(), &p, SECRET)), Err(TokenError::LifetimeTooLong));
+}
+
+#[test]
+fn attack_token_without_iat() {
+    let mut p = payload();
+    p.as_object_mut().map(|o| o.remove("iat"));
+    assert_eq!(check(&craft(&header(), &p, SECRET)), Err(TokenError::InvalidClaims));
+    p["iat"] = Value::Null;
+    assert_eq!(check(&craft(&header(), &p, SECRET)), Err(TokenError::InvalidClaims));
 }
 
 #[test]

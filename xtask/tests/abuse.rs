@@ -1,0 +1,289 @@
+//! The real function binaries against abuse: hostile requests through `cargo xtask local` get a 4xx or a
+//! normal answer, never a 502; and at the most verbose log level a client or an operator can set, the
+//! functions write no password, password hash, token or signing secret to their output.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth::password::Cipher as _;
+use auth::store::UserStore as _;
+use base64::Engine as _;
+use contract::Function;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt as _;
+use xtask::local::event::{self, Decision, Deployment};
+use xtask::local::runtime::{Answer, RuntimeApi};
+use xtask::local::{Local, Options, Prepared};
+use xtask::package::Profile;
+
+fn config() -> synth::Config {
+    xtask::load_config(&xtask::default_config_path().unwrap_or_else(|e| panic!("{e:#}")))
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// An HTTP call whose headers are sent as given, `Host` included.
+async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let req = req.body(Full::new(body)).unwrap_or_else(|e| panic!("{e}"));
+    let res = client.request(req).await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes();
+    let body =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_headers_get_an_answer_never_a_502() {
+    let options = Options {
+        stage: "dev".into(),
+        port: 0,
+        moto_port: None,
+        profile: Profile::Debug,
+        echo_functions: false,
+        log_requests: false,
+        rate_limits: false,
+    };
+    let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let url = local.url();
+    let credentials = json!({"email": "mallory@example.com", "password": "correct horse battery staple"});
+
+    // The attack: curl -H 'X-Forwarded-Proto: ::::' -X POST localhost:3000/signup -d ...
+    let hostile = [("X-Forwarded-Proto", "::::")];
+    let (status, body) = call("POST", &format!("{url}/signup"), &hostile, Some(&credentials)).await;
+    assert_eq!((status, &body), (201, &json!({"email": "mallory@example.com"})));
+    let (status, body) = call("POST", &format!("{url}/signin"), &hostile, Some(&credentials)).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap_or_else(|| panic!("no token in {body}")).to_owned();
+    let (status, body) = call("GET", &format!("{url}/hello"), &[hostile[0], ("Authorization", &token)], None).await;
+    assert_eq!((status, &body), (200, &json!({"message": "Hello, mallory@example.com!"})));
+
+    // A Host that makes no URL: the function refuses it, where lambda_http panicked.
+    for host in ["localhost:99999", "exa mple.com", "[::1", "1.2.3.999"] {
+        for (path, body) in [("/signup", Some(&credentials)), ("/signin", Some(&credentials))] {
+            let (status, answer) = call("POST", &format!("{url}{path}"), &[("Host", host)], body).await;
+            assert_eq!(status, 400, "Host {host:?} on {path}: {answer}");
+            assert_eq!(answer["error"]["code"], "invalid_request", "Host {host:?} on {path}");
+        }
+        let headers = [("Host", host), ("Authorization", token.as_str())];
+        let (status, answer) = call("GET", &format!("{url}/hello"), &headers, None).await;
+        assert_eq!(status, 400, "Host {host:?} on /hello: {answer}");
+    }
+    // And the functions still serve.
+    let (status, body) = call("POST", &format!("{url}/signin"), &[], Some(&credentials)).await;
+    assert_eq!(status, 200, "{body}");
+    local.stop().await;
+}
+
+/// A function process started by the test, its whole output kept.
+struct Running {
+    function: Function,
+    runtime: RuntimeApi,
+    child: tokio::process::Child,
+    output: Vec<tokio::task::JoinHandle<String>>,
+}
+
+/// Starts `function`'s binary as `xtask local` does, with the most verbose log settings there are.
+async fn start(prepared: &Prepared, binaries: &Path, function: Function) -> Running {
+    let spec = &prepared.api.functions[&function];
+    let arn = format!("arn:aws:lambda:{}:{}:function:{}", prepared.aws.region, prepared.account, spec.name);
+    let runtime = RuntimeApi::start(&spec.name, &arn, spec.timeout).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let binary = binaries.join(function.name());
+    let mut child = tokio::process::Command::new(&binary)
+        .env_clear()
+        .envs(xtask::local::process::environment(spec, &runtime, &prepared.aws, binaries))
+        .env("RUST_LOG", "trace")
+        .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+    let mut output = Vec::new();
+    if let Some(mut out) = child.stdout.take() {
+        output.push(tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text).await;
+            text
+        }));
+    }
+    if let Some(mut err) = child.stderr.take() {
+        output.push(tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text).await;
+            text
+        }));
+    }
+    runtime.ready(Duration::from_secs(30)).await.unwrap_or_else(|why| panic!("{why}"));
+    Running { function, runtime, child, output }
+}
+
+impl Running {
+    async fn invoke(&self, payload: &Value) -> Value {
+        match self.runtime.invoke(payload.to_string().into_bytes()).await {
+            Ok(Answer::Response(bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}")),
+            other => panic!("{} failed: {other:?}", self.function),
+        }
+    }
+
+    /// Stops the process and returns everything it wrote.
+    async fn stop(mut self) -> String {
+        let _ = self.child.kill().await;
+        let mut all = String::new();
+        for reader in self.output {
+            all.push_str(&reader.await.unwrap_or_default());
+        }
+        all
+    }
+}
+
+fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> event::Request {
+    let epoch_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    event::Request {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: Vec::new(),
+        headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
+        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        source_ip: "203.0.113.7".to_owned(),
+        host: "127.0.0.1".to_owned(),
+        request_id: xtask::local::request_id(),
+        epoch_ms: u64::try_from(epoch_ms).unwrap_or(u64::MAX),
+    }
+}
+
+/// Each way a secret could be written: as it is, base64 (how the SDK's JSON bodies carry bytes), and for
+/// a PHC string its salt and hash alone.
+fn forms(name: &str, secret: &[u8]) -> Vec<(String, String)> {
+    let mut forms = vec![
+        (name.to_owned(), String::from_utf8_lossy(secret).into_owned()),
+        (format!("{name} (base64)"), base64::engine::general_purpose::STANDARD.encode(secret)),
+        // The SDK's `Debug` of a `Blob`, which it traces.
+        (format!("{name} (a byte list)"), format!("{secret:?}").trim_matches(['[', ']']).to_owned()),
+    ];
+    let text = String::from_utf8_lossy(secret).into_owned();
+    if let Some(phc) = text.strip_prefix("$argon2id$") {
+        for (part, value) in ["salt", "hash"].iter().zip(phc.rsplit('$').take(2).collect::<Vec<_>>().into_iter().rev())
+        {
+            forms.push((format!("{name} ({part})"), value.to_owned()));
+        }
+    }
+    forms
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_trace_the_functions_log_no_password_hash_or_token() {
+    let config = config();
+    let binaries = xtask::local::build_functions(Profile::Debug).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let prepared = xtask::local::prepare(&config, "dev", None).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let at = Deployment {
+        region: prepared.aws.region.clone(),
+        account: prepared.account.clone(),
+        api_id: "local".to_owned(),
+        stage: prepared.api.stage.clone(),
+    };
+    let route = |f: Function| {
+        prepared.api.routes.iter().find(|r| r.function == f).unwrap_or_else(|| panic!("no route for {f}")).clone()
+    };
+    let mut running = BTreeMap::new();
+    for function in Function::ALL {
+        running.insert(function, start(&prepared, &binaries, function).await);
+    }
+
+    // A password no other test uses, so that finding it means this run logged it.
+    let email = "trace@example.com";
+    let password = format!("canary {}", xtask::local::request_id());
+    let credentials = json!({"email": email, "password": password});
+    let json_headers = [("content-type", "application/json")];
+    let signup = event::proxy_event(
+        &request("POST", "/signup", &json_headers, Some(&credentials)),
+        &route(Function::Signup),
+        &at,
+        None,
+    );
+    let created = running[&Function::Signup].invoke(&signup).await;
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let signin = event::proxy_event(
+        &request("POST", "/signin", &json_headers, Some(&credentials)),
+        &route(Function::Signin),
+        &at,
+        None,
+    );
+    let signed_in = running[&Function::Signin].invoke(&signin).await;
+    assert_eq!(signed_in["statusCode"], 200, "{signed_in}");
+    let body: Value = serde_json::from_str(signed_in["body"].as_str().unwrap_or_default()).unwrap_or_default();
+    let token = body["token"].as_str().unwrap_or_else(|| panic!("no token in {signed_in}")).to_owned();
+
+    // The token through the authorizer and hello, as API Gateway passes it.
+    let hello = route(Function::Hello);
+    let authorized = request("GET", "/hello", &[("Authorization", &token)], None);
+    let policy = running[&Function::Authorizer].invoke(&event::authorizer_event(&authorized, &hello, &at)).await;
+    let context = match event::decide(&policy, &at.method_arn(&hello)) {
+        Ok(Decision::Allow(context)) => context,
+        other => panic!("the authorizer did not allow the token: {other:?} {policy}"),
+    };
+    let greeted = running[&Function::Hello].invoke(&event::proxy_event(&authorized, &hello, &at, Some(&context))).await;
+    assert_eq!(greeted["statusCode"], 200, "{greeted}");
+
+    let mut output = BTreeMap::new();
+    for (function, process) in running {
+        output.insert(function, process.stop().await);
+    }
+
+    // What was stored: the password's Argon2id hash, encrypted with KMS bound to the email.
+    let sdk = xtask::local::data::sdk_config(&prepared.aws.endpoint, &prepared.aws.region).await;
+    let signup_env = &prepared.api.functions[&Function::Signup].env;
+    let stored =
+        auth::config::SignupConfig::from_lookup(|name| signup_env.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
+    let email = auth::validate::Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
+    let store = auth::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), stored.table_name);
+    let user = store.get(&email).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("no user"));
+    let cipher = auth::password::kms::KmsCipher::new(aws_sdk_kms::Client::new(&sdk), stored.key_arn);
+    let phc = cipher.decrypt(&user.encrypted_hash, &email).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(phc.starts_with(b"$argon2id$"), "{}", String::from_utf8_lossy(&phc));
+    let authorizer_env = &prepared.api.functions[&Function::Authorizer].env;
+    let secret_arn = auth::config::AuthorizerConfig::from_lookup(|name| authorizer_env.get(name).cloned())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .secret_arn;
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id(secret_arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .secret_string
+        .unwrap_or_default();
+
+    let secrets: Vec<(String, String)> = [
+        forms("the password", password.as_bytes()),
+        forms("the password hash", &phc),
+        forms("the encrypted password hash", &user.encrypted_hash),
+        forms("the token", token.as_bytes()),
+        forms("the token's signature", token.rsplit('.').next().unwrap_or_default().as_bytes()),
+        forms("the signing secret", secret.as_bytes()),
+    ]
+    .concat();
+    for (function, text) in &output {
+        // The settings took: each function says so at DEBUG, which only a raised level shows (our crates
+        // at trace, the dependencies at info).
+        let announced = text.lines().any(|l| l.contains("log levels") && l.contains("trace") && l.contains("info"));
+        assert!(announced, "{function} did not log at TRACE:\n{text}");
+        for (what, value) in &secrets {
+            assert!(value.len() >= 8, "{what} is too short to look for: {value:?}");
+            assert!(!text.contains(value.as_str()), "{function} logged {what} at TRACE:\n{text}");
+        }
+    }
+    drop(prepared);
+}
