@@ -20,7 +20,10 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
 - UpdateTerminationProtection is not implemented, and DeleteStack ignores termination protection;
 - bucket policies are evaluated with no aws:SecureTransport value, so a policy denying requests
   without TLS denies every request to a server that only speaks plain HTTP (the harness stands in for
-  AWS's TLS endpoints, so requests count as secure).
+  AWS's TLS endpoints, so requests count as secure);
+- DynamoDB's conditional writes are not atomic: the server is threaded and the backend checks a
+  condition and then writes with no lock, so two concurrent updates can both pass a condition only
+  one of them may (DynamoDB serializes writes to an item); the writes below take one lock.
 """
 
 import json
@@ -448,6 +451,23 @@ def is_action_permitted(self, action, resource="*", principal=None, incoming_con
 
 
 IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+
+from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
+
+_dynamodb_writes = threading.Lock()
+
+
+def _serialized(write):
+    def serialized(self, *args, **kwargs):
+        with _dynamodb_writes:
+            return write(self, *args, **kwargs)
+
+    return serialized
+
+
+for _write in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    setattr(DynamoDBBackend, _write, _serialized(getattr(DynamoDBBackend, _write)))
 
 
 def main():

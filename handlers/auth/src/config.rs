@@ -49,6 +49,17 @@ pub struct AuthorizerConfig {
     pub tokens: TokenSettings,
 }
 
+/// Timeouts for every AWS call the functions make. The SDK sets none by default, so an unreachable
+/// Secrets Manager, KMS or DynamoDB would hold a request until the function's own timeout; in-region
+/// calls answer in milliseconds, so one attempt gets a second and a call with its retries three.
+pub fn aws_timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_secs(1))
+        .operation_timeout(std::time::Duration::from_secs(3))
+        .build()
+}
+
 /// Reads the process environment. A value that is not valid UTF-8 is read lossily and then fails
 /// where it is used (no ARN or name contains a replacement character).
 pub fn process_env(name: &str) -> Option<String> {
@@ -182,10 +193,10 @@ mod tests {
 
     #[test]
     fn each_function_reads_exactly_what_synth_sets() {
-        assert_eq!(names_read(|l| SignupConfig::from_lookup(l)), synth_gives(Function::Signup));
-        assert_eq!(names_read(|l| SigninConfig::from_lookup(l)), synth_gives(Function::Signin));
-        assert_eq!(names_read(|l| AuthorizerConfig::from_lookup(l)), synth_gives(Function::Authorizer));
-        assert!(Function::Hello.env().is_empty(), "hello reads no configuration");
+        assert_eq!(names_read(|l| SignupConfig::from_lookup(l)), synth_gives(Function::SIGNUP));
+        assert_eq!(names_read(|l| SigninConfig::from_lookup(l)), synth_gives(Function::SIGNIN));
+        assert_eq!(names_read(|l| AuthorizerConfig::from_lookup(l)), synth_gives(Function::AUTHORIZER));
+        assert!(Function::HELLO.env().is_empty(), "hello reads no configuration");
     }
 
     #[test]

@@ -96,7 +96,14 @@ struct CacheState {
     /// Whether that refresh failed: until the next one may run, an unknown key id is then an error
     /// (nothing cached), not a verdict on the token.
     refresh_failed: bool,
+    /// When a max-age refresh last failed: during an outage a stale ring is served without asking
+    /// Secrets Manager again for [`FAILED_REFRESH_BACKOFF_SECONDS`], so an outage or a throttle does
+    /// not cost every invocation a call that times out.
+    failed_at: Option<u64>,
 }
+
+/// How long a failed max-age refresh is not retried while the stale ring may still serve.
+pub const FAILED_REFRESH_BACKOFF_SECONDS: u64 = 30;
 
 impl<S: fmt::Debug> fmt::Debug for KeyCache<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -132,13 +139,20 @@ impl<S: SecretSource> KeyCache<S> {
             return Ok(ring);
         }
         let age = now.saturating_sub(state.fetched_at);
+        let usable = self.max_age.is_some_and(|max| age < max.saturating_mul(2));
+        if usable && state.failed_at.is_some_and(|at| now < at.saturating_add(FAILED_REFRESH_BACKOFF_SECONDS)) {
+            return Ok(ring);
+        }
         match self.load(&mut state, now).await {
             Ok(fresh) => Ok(fresh),
-            Err(error) if self.max_age.is_some_and(|max| age < max.saturating_mul(2)) => {
+            Err(error) => {
+                state.failed_at = Some(now);
+                if !usable {
+                    return Err(error);
+                }
                 tracing::warn!(%error, age, "refreshing the signing secret failed; using the cached versions");
                 Ok(ring)
             }
-            Err(error) => Err(error),
         }
     }
 
@@ -167,6 +181,8 @@ impl<S: SecretSource> KeyCache<S> {
         tracing::info!(current = ring.current_kid(), previous = ring.previous_kid(), "loaded the signing secret");
         state.ring = Some(ring.clone());
         state.fetched_at = now;
+        state.failed_at = None;
+        state.refresh_failed = false;
         Ok(ring)
     }
 }

@@ -1,15 +1,19 @@
 //! Sign-in lockout: too many failed sign-ins for one email lock it for a while, known or not.
 //!
-//! Each email that fails to sign in gets an item in the attempts table: failures in the current
-//! window, when the window began, until when the email is locked, and when DynamoDB may delete the
-//! item (its time to live). After [`LockoutPolicy::max_failures`] failures within the window, signin
-//! refuses the email until the cooldown has passed, even with the right password, and answers before
-//! any password work. An unknown email is counted and locked exactly like a known one, so the lockout
-//! answer says nothing about who has an account. A successful sign-in resets the count. A lock is per
-//! email: it never slows anyone else down.
+//! Each email that tries to sign in gets an item in the attempts table: attempts counted in the
+//! current window, when the window began, until when the email is locked, and when DynamoDB may delete
+//! the item (its time to live).
+//!
+//! An attempt is counted before its password is checked (a *claim*): at most
+//! [`LockoutPolicy::max_failures`] claims succeed per window, however many requests arrive at once,
+//! and the rest are refused before any password work. A wrong password at the limit locks the email
+//! for the cooldown, even against the right password, after which counting starts again from zero. A
+//! right password resets the count. An unknown email is counted and locked exactly like a known one,
+//! so the lockout answer says nothing about who has an account, and a lock never slows another email.
 //!
 //! The rules are [`LockoutPolicy`]'s pure functions; [`AttemptStore`] keeps the counts. Its DynamoDB
-//! implementation makes every change one conditional `UpdateItem`, so concurrent failures all count.
+//! implementation makes every change a conditional `UpdateItem`, so concurrent attempts each count
+//! once and none slips past the limit between a read and a write.
 
 pub mod dynamo;
 pub mod memory;
@@ -28,6 +32,17 @@ pub struct LockoutPolicy {
     pub window_seconds: u64,
     /// How long a locked email stays locked.
     pub cooldown_seconds: u64,
+}
+
+/// What claiming an attempt decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The attempt is counted; the record after counting it.
+    Count(Attempts),
+    /// The email is locked for this many more seconds.
+    Locked(u64),
+    /// The window is full but the lock was not written (its writer failed): lock the email now.
+    LockNow,
 }
 
 /// What the attempts table holds for one email.
@@ -67,24 +82,34 @@ impl LockoutPolicy {
         now.saturating_add(self.window_seconds.max(self.cooldown_seconds)).saturating_add(60)
     }
 
-    /// The record after one more failure at `now`: counted in the open window or the first of a new
-    /// one, and locked for the cooldown once it reaches the limit. An existing lock is never shortened.
-    pub fn after_failure(&self, record: Option<Attempts>, now: u64) -> Attempts {
-        let mut next = match record {
-            Some(r) if self.in_window(&r, now) => Attempts { failures: r.failures.saturating_add(1), ..r },
-            Some(r) => Attempts { failures: 1, window_start: now, locked_until: r.locked_until },
-            None => Attempts { failures: 1, window_start: now, locked_until: None },
-        };
-        if self.locks(next.failures) {
-            let until = now.saturating_add(self.cooldown_seconds);
-            next.locked_until = Some(next.locked_until.map_or(until, |current| current.max(until)));
+    /// What claiming an attempt at `now` does to `record`.
+    pub fn claim(&self, record: Option<Attempts>, now: u64) -> Claim {
+        if let Some(seconds) = self.locked_for(record.as_ref(), now) {
+            return Claim::Locked(seconds);
         }
-        next
+        match record {
+            Some(r) if self.in_window(&r, now) && self.locks(r.failures) => Claim::LockNow,
+            Some(r) if self.in_window(&r, now) => {
+                Claim::Count(Attempts { failures: r.failures.saturating_add(1), ..r })
+            }
+            other => Claim::Count(Attempts {
+                failures: 1,
+                window_start: now,
+                locked_until: other.and_then(|r| r.locked_until),
+            }),
+        }
     }
 
-    /// Whether a successful sign-in needs to write a reset.
-    pub fn needs_reset(&self, record: Option<&Attempts>) -> bool {
-        record.is_some_and(|r| r.failures > 0 || r.locked_until.is_some())
+    /// The record of an email locked at `now`: refused until the cooldown ends, then counted afresh in
+    /// a window that starts when the lock ends.
+    pub fn locked(&self, now: u64) -> Attempts {
+        let until = now.saturating_add(self.cooldown_seconds);
+        Attempts { failures: 0, window_start: until, locked_until: Some(until) }
+    }
+
+    /// When a locked record may be deleted: after its lock and the window that follows it.
+    pub fn lock_expires_at(&self, now: u64) -> u64 {
+        self.locked(now).window_start.saturating_add(self.window_seconds).saturating_add(60)
     }
 }
 
@@ -103,14 +128,23 @@ pub trait AttemptStore: Send + Sync {
     /// The record for `email`, read consistently.
     fn get(&self, email: &Email) -> impl Future<Output = Result<Option<Attempts>, AttemptsError>> + Send;
 
-    /// Counts one failure at `now` as [`LockoutPolicy::after_failure`] says, atomically: of any number
-    /// of concurrent failures, each is counted once. Returns the record after this failure.
-    fn record_failure(
+    /// Counts an attempt at `now` before its password is checked, as [`LockoutPolicy::claim`] says,
+    /// atomically: of any number of concurrent claims at most the limit succeed. `Ok(Err(seconds))`
+    /// means the email is locked for that long (a full window is locked here).
+    fn claim(
         &self,
         email: &Email,
         now: u64,
         policy: &LockoutPolicy,
-    ) -> impl Future<Output = Result<Attempts, AttemptsError>> + Send;
+    ) -> impl Future<Output = Result<Result<Attempts, u64>, AttemptsError>> + Send;
+
+    /// Locks `email` at `now` ([`LockoutPolicy::locked`]); an existing lock is never shortened.
+    fn lock(
+        &self,
+        email: &Email,
+        now: u64,
+        policy: &LockoutPolicy,
+    ) -> impl Future<Output = Result<(), AttemptsError>> + Send;
 
     /// After a successful sign-in: no failures, no lock.
     fn reset(&self, email: &Email) -> impl Future<Output = Result<(), AttemptsError>> + Send;
@@ -122,13 +156,22 @@ impl<T: AttemptStore + ?Sized> AttemptStore for Arc<T> {
         (**self).get(email)
     }
 
-    fn record_failure(
+    fn claim(
         &self,
         email: &Email,
         now: u64,
         policy: &LockoutPolicy,
-    ) -> impl Future<Output = Result<Attempts, AttemptsError>> + Send {
-        (**self).record_failure(email, now, policy)
+    ) -> impl Future<Output = Result<Result<Attempts, u64>, AttemptsError>> + Send {
+        (**self).claim(email, now, policy)
+    }
+
+    fn lock(
+        &self,
+        email: &Email,
+        now: u64,
+        policy: &LockoutPolicy,
+    ) -> impl Future<Output = Result<(), AttemptsError>> + Send {
+        (**self).lock(email, now, policy)
     }
 
     fn reset(&self, email: &Email) -> impl Future<Output = Result<(), AttemptsError>> + Send {

@@ -96,32 +96,30 @@ async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
     })?;
     let now = deps.clock.now();
     // Fail closed: without the count, a guesser could not be stopped.
-    let record = deps.attempts.get(&credentials.email).await.map_err(|error| {
-        tracing::error!(%error, "reading the failed sign-ins");
+    let claimed = deps.attempts.claim(&credentials.email, now, &deps.lockout).await.map_err(|error| {
+        tracing::error!(%error, "counting the sign-in attempt");
         ApiError::internal()
     })?;
-    if let Some(seconds) = deps.lockout.locked_for(record.as_ref(), now) {
-        tracing::info!(reason = "locked out", "signin refused");
-        return Err(ApiError::too_many_attempts(seconds));
-    }
+    let counted = match claimed {
+        Ok(counted) => counted,
+        Err(seconds) => {
+            tracing::info!(reason = "locked out", "signin refused");
+            return Err(ApiError::too_many_attempts(seconds));
+        }
+    };
     if let Err(error) = check_password(&credentials, deps).await {
-        if error.code() == ErrorCode::InvalidCredentials {
-            let after =
-                deps.attempts.record_failure(&credentials.email, now, &deps.lockout).await.map_err(|error| {
-                    tracing::error!(%error, "counting a failed sign-in");
-                    ApiError::internal()
-                })?;
-            if deps.lockout.locks(after.failures) {
-                tracing::warn!(failures = after.failures, "an email is locked out after repeated failed sign-ins");
-            }
+        if error.code() == ErrorCode::InvalidCredentials && deps.lockout.locks(counted.failures) {
+            deps.attempts.lock(&credentials.email, now, &deps.lockout).await.map_err(|error| {
+                tracing::error!(%error, "locking an email after repeated failed sign-ins");
+                ApiError::internal()
+            })?;
+            tracing::warn!(failures = counted.failures, "an email is locked out after repeated failed sign-ins");
         }
         return Err(error);
     }
-    if deps.lockout.needs_reset(record.as_ref())
-        && let Err(error) = deps.attempts.reset(&credentials.email).await
-    {
-        // The password was right; a count left behind only expires later.
-        tracing::warn!(%error, "resetting the failed sign-ins after a success");
+    if let Err(error) = deps.attempts.reset(&credentials.email).await {
+        // The password was right; the count left behind only expires later.
+        tracing::warn!(%error, "resetting the sign-in attempts after a success");
     }
 
     let keys = deps.keys.get(now).await.map_err(|error| {

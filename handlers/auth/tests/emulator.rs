@@ -383,34 +383,32 @@ fn cold_signin_after(world: &World) -> signin::Deps<DynamoStore, KmsCipher, Secr
     )
 }
 
-/// Concurrent failures for one email are each counted once: the count is a conditional update in
-/// DynamoDB, not a read followed by a write.
+/// Concurrent attempts for one email are each counted once, and no more than the limit get through:
+/// the count is a conditional update in DynamoDB, not a read followed by a write.
 #[tokio::test]
-async fn concurrent_failed_sign_ins_all_count() {
+async fn concurrent_attempts_all_count_and_stop_at_the_limit() {
     let world = World::new().await;
     let store = DynamoAttempts::new(world.dynamodb.clone(), world.attempts_table.clone());
     let email = auth::validate::Email::parse("target@example.com").unwrap_or_else(|e| panic!("{e}"));
-    let policy = LockoutPolicy { max_failures: 100, window_seconds: 600, cooldown_seconds: 600 };
+    let policy = LockoutPolicy { max_failures: 12, window_seconds: 600, cooldown_seconds: 900 };
     let now = 1_700_000_000;
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..20 {
+    for _ in 0..30 {
         let (store, email) = (store.clone(), email.clone());
-        tasks.spawn(async move { store.record_failure(&email, now, &policy).await });
+        tasks.spawn(async move { store.claim(&email, now, &policy).await });
     }
+    let mut admitted = 0;
     while let Some(result) = tasks.join_next().await {
-        result.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
+        match result.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")) {
+            Ok(_) => admitted += 1,
+            Err(seconds) => assert_eq!(seconds, 900),
+        }
     }
+    assert_eq!(admitted, 12, "exactly the limit of 30 concurrent attempts get through");
     let record = store.get(&email).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("no record"));
-    assert_eq!((record.failures, record.window_start, record.locked_until), (20, now, None));
+    assert_eq!(record.locked_until, Some(now + 900), "the full window was locked");
 
-    // The limit locks; a failure after the window opens a new one, the lock still standing.
-    let policy = LockoutPolicy { max_failures: 21, ..policy };
-    let locked = store.record_failure(&email, now + 1, &policy).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((locked.failures, locked.locked_until), (21, Some(now + 601)));
-    let later = store.record_failure(&email, now + 600, &policy).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((later.failures, later.window_start, later.locked_until), (1, now + 600, Some(now + 601)));
-
-    // The item carries its time to live, past the window and the lock.
+    // The item carries its time to live, past the lock and the window after it.
     let item = world
         .dynamodb
         .get_item()
@@ -422,14 +420,45 @@ async fn concurrent_failed_sign_ins_all_count() {
         .item
         .unwrap_or_default();
     let expires = item.get(contract::attempts::EXPIRES_AT).and_then(|v| v.as_n().ok()).cloned().unwrap_or_default();
-    assert!(expires.parse::<u64>().is_ok_and(|t| t > now + 1200), "{item:?}");
+    assert!(expires.parse::<u64>().is_ok_and(|t| t > now + 900 + 600), "{item:?}");
 
+    // After the cooldown the count starts afresh; a reset clears it; a reset of nobody creates nothing.
+    assert_eq!(
+        store.claim(&email, now + 900, &policy).await.unwrap_or_else(|e| panic!("{e}")).map(|a| a.failures),
+        Ok(1)
+    );
     store.reset(&email).await.unwrap_or_else(|e| panic!("{e}"));
     let reset = store.get(&email).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(reset.map(|r| (r.failures, r.locked_until)), Some((0, None)));
     let nobody = auth::validate::Email::parse("nobody@example.com").unwrap_or_else(|e| panic!("{e}"));
     store.reset(&nobody).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(store.get(&nobody).await.unwrap_or_else(|e| panic!("{e}")), None, "a reset creates nothing");
+}
+
+/// A burst of guesses fired at once, as a botnet would, gets no more tries than a patient guesser:
+/// every attempt is counted before its password is checked.
+#[tokio::test]
+async fn a_burst_of_concurrent_guesses_gets_no_more_than_the_limit() {
+    let world = Arc::new(World::new().await);
+    let email = format!("{}@example.com", unique("burst")).to_ascii_lowercase();
+    let created =
+        signup::handle(proxy_request("signup-request.json", &credentials(&email, "the real password")), &world.signup)
+            .await;
+    assert_eq!(created.status(), 201);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..LOCKOUT.max_failures + 8 {
+        let (world, email) = (Arc::clone(&world), email.clone());
+        tasks.spawn(async move { sign_in(&world, &email, &format!("guess number {i}")).await.status().as_u16() });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.unwrap_or_else(|e| panic!("{e}")));
+    }
+    statuses.sort_unstable();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked, LOCKOUT.max_failures as usize, "passwords checked: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert_eq!(sign_in(&world, &email, "the real password").await.status(), 429, "locked, right password or not");
 }
 
 /// Guessing one email's password against the real tables: locked after the limit, the right password

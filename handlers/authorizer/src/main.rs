@@ -16,7 +16,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 async fn main() -> anyhow::Result<()> {
     auth::logging::init();
     let config = AuthorizerConfig::from_env().context("reading the authorizer's configuration")?;
-    let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
     let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn);
     let deps = &authorizer::Deps::new(secrets, config.tokens);
     // A wrong token is a Deny; a dependency failure fails the invocation (API Gateway answers 500 and,

@@ -13,7 +13,7 @@ use aws_config::BehaviorVersion;
 async fn main() -> anyhow::Result<()> {
     auth::logging::init();
     let config = SigninConfig::from_env().context("reading the signin function's configuration")?;
-    let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = &signin::Deps::new(
         DynamoStore::new(dynamodb.clone(), config.table_name),

@@ -11,7 +11,7 @@ use aws_config::BehaviorVersion;
 async fn main() -> anyhow::Result<()> {
     auth::logging::init();
     let config = SignupConfig::from_env().context("reading the signup function's configuration")?;
-    let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
     let deps = &signup::Deps::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
         KmsCipher::new(aws_sdk_kms::Client::new(&aws), config.key_arn),

@@ -91,7 +91,11 @@ async fn max_age_refreshes_and_falls_back_to_the_cached_ring() {
     cache.source().rotate("v3", KEY_C);
     cache.source().set_unavailable(true);
     assert_eq!(get(&cache, T0 + 600).await.current_kid(), "v2", "an outage keeps the last good ring");
+    let fetches = cache.source().fetch_count();
+    assert_eq!(get(&cache, T0 + 629).await.current_kid(), "v2");
+    assert_eq!(cache.source().fetch_count(), fetches, "a failed refresh is not retried for 30 s");
     assert_eq!(get(&cache, T0 + 899).await.current_kid(), "v2", "for less than twice the max age");
+    assert_eq!(cache.source().fetch_count(), fetches + 1, "then it is");
     assert!(
         matches!(cache.get(T0 + 900).await, Err(SecretError::Unavailable(_))),
         "a ring twice the max age old is not used: rotated-out keys stop verifying"

@@ -1,11 +1,13 @@
 //! The [`AttemptStore`] on DynamoDB: a consistent `GetItem` and conditional `UpdateItem`s.
 //!
-//! A failure is counted by one of two updates, each conditional on the window it expects:
-//! `ADD failures 1` while the stored window is open, or a new window (`failures = 1`) when there is
-//! no item or its window is over. If a concurrent request changed the window between the two, the
-//! loop tries again, so every failure is counted exactly once. Reaching the limit then sets the lock
-//! with a third update that may only move `locked_until` later. Each write also moves the item's
-//! time to live, so DynamoDB deletes the counts once they no longer matter.
+//! An attempt is claimed by one of two updates, each conditional on the state it expects and both on
+//! the email not being locked: `ADD failures 1` while the stored window is open and below the limit,
+//! or a new window (`failures = 1`) when there is no item or its window is over. When neither holds,
+//! a consistent read tells why: locked (refused), a full window whose lock was never written (locked
+//! now), or a concurrent request that moved the window (the loop tries again). So of any number of
+//! concurrent attempts at most the limit are let through. A lock may only move `locked_until` later.
+//! Each write also moves the item's time to live, so DynamoDB deletes the counts once they no longer
+//! matter.
 
 use std::collections::HashMap;
 
@@ -16,7 +18,7 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use contract::attempts::{EXPIRES_AT, FAILURES, LOCKED_UNTIL, PARTITION_KEY, WINDOW_START};
 
-use super::{AttemptStore, Attempts, AttemptsError, LockoutPolicy};
+use super::{AttemptStore, Attempts, AttemptsError, Claim, LockoutPolicy};
 use crate::validate::Email;
 
 /// How often a failure is retried when concurrent requests keep moving the window under it; each
@@ -82,30 +84,42 @@ impl AttemptStore for DynamoAttempts {
         output.item.map(|item| attempts_from_item(&item)).transpose()
     }
 
-    async fn record_failure(&self, email: &Email, now: u64, policy: &LockoutPolicy) -> Result<Attempts, AttemptsError> {
+    async fn claim(
+        &self,
+        email: &Email,
+        now: u64,
+        policy: &LockoutPolicy,
+    ) -> Result<Result<Attempts, u64>, AttemptsError> {
         let cutoff = number(policy.window_cutoff(now));
         let expires = number(policy.expires_at(now));
-        let mut counted = None;
+        let names =
+            [("#failures", FAILURES), ("#window", WINDOW_START), ("#expires", EXPIRES_AT), ("#locked", LOCKED_UNTIL)];
         for _ in 0..MAX_ROUNDS {
-            // One more failure in the open window.
+            // One more attempt in the open window, below the limit.
             let added = self
-                .update(email, &[("#failures", FAILURES), ("#window", WINDOW_START), ("#expires", EXPIRES_AT)])
+                .update(email, &names)
                 .update_expression("ADD #failures :one SET #expires = :expires")
-                .condition_expression("#window > :cutoff")
+                .condition_expression(
+                    "#window > :cutoff AND #failures < :max AND (attribute_not_exists(#locked) OR #locked <= :now)",
+                )
                 .expression_attribute_values(":one", number(1))
                 .expression_attribute_values(":expires", expires.clone())
                 .expression_attribute_values(":cutoff", cutoff.clone())
+                .expression_attribute_values(":max", number(u64::from(policy.max_failures)))
+                .expression_attribute_values(":now", number(now))
                 .send()
                 .await;
             if let Some(item) = conditional(added)? {
-                counted = Some(item);
-                break;
+                return attempts_from_item(&item).map(Ok);
             }
-            // No item, or its window is over: this failure opens a new one.
+            // No item, or its window is over: this attempt opens a new one.
             let opened = self
-                .update(email, &[("#failures", FAILURES), ("#window", WINDOW_START), ("#expires", EXPIRES_AT)])
+                .update(email, &names)
                 .update_expression("SET #failures = :one, #window = :now, #expires = :expires")
-                .condition_expression("attribute_not_exists(#window) OR #window <= :cutoff")
+                .condition_expression(
+                    "(attribute_not_exists(#window) OR #window <= :cutoff) AND (attribute_not_exists(#locked) OR \
+                     #locked <= :now)",
+                )
                 .expression_attribute_values(":one", number(1))
                 .expression_attribute_values(":now", number(now))
                 .expression_attribute_values(":expires", expires.clone())
@@ -113,31 +127,44 @@ impl AttemptStore for DynamoAttempts {
                 .send()
                 .await;
             if let Some(item) = conditional(opened)? {
-                counted = Some(item);
-                break;
+                return attempts_from_item(&item).map(Ok);
+            }
+            // Neither: locked, full, or moved by a concurrent attempt.
+            match policy.claim(self.get(email).await?, now) {
+                Claim::Locked(seconds) => return Ok(Err(seconds)),
+                Claim::LockNow => {
+                    self.lock(email, now, policy).await?;
+                    return Ok(Err(policy.cooldown_seconds));
+                }
+                Claim::Count(_) => {}
             }
         }
-        let item = counted.ok_or_else(|| {
-            AttemptsError::Unavailable(format!("the window kept moving under {MAX_ROUNDS} attempts to count a failure"))
-        })?;
-        let attempts = attempts_from_item(&item)?;
-        if !policy.locks(attempts.failures) {
-            return Ok(attempts);
-        }
-        let until = now.saturating_add(policy.cooldown_seconds);
-        let locked = self
-            .update(email, &[("#locked", LOCKED_UNTIL), ("#expires", EXPIRES_AT)])
-            .update_expression("SET #locked = :until, #expires = :expires")
+        Err(AttemptsError::Unavailable(format!(
+            "the window kept moving under {MAX_ROUNDS} attempts to count a sign-in"
+        )))
+    }
+
+    async fn lock(&self, email: &Email, now: u64, policy: &LockoutPolicy) -> Result<(), AttemptsError> {
+        let locked = policy.locked(now);
+        let result = self
+            .update(
+                email,
+                &[
+                    ("#failures", FAILURES),
+                    ("#window", WINDOW_START),
+                    ("#expires", EXPIRES_AT),
+                    ("#locked", LOCKED_UNTIL),
+                ],
+            )
+            .update_expression("SET #locked = :until, #failures = :zero, #window = :until, #expires = :expires")
             .condition_expression("attribute_not_exists(#locked) OR #locked < :until")
-            .expression_attribute_values(":until", number(until))
-            .expression_attribute_values(":expires", expires)
+            .expression_attribute_values(":until", number(locked.window_start))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":expires", number(policy.lock_expires_at(now)))
             .send()
             .await;
-        match conditional(locked)? {
-            Some(item) => attempts_from_item(&item),
-            // A concurrent failure set a lock at least as long.
-            None => self.get(email).await?.ok_or_else(|| AttemptsError::Corrupt("the item vanished".into())),
-        }
+        // A failed condition: a lock at least as long is already there.
+        conditional(result).map(|_| ())
     }
 
     async fn reset(&self, email: &Email) -> Result<(), AttemptsError> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{AttemptStore, Attempts, AttemptsError, LockoutPolicy};
+use super::{AttemptStore, Attempts, AttemptsError, Claim, LockoutPolicy};
 use crate::validate::Email;
 
 #[derive(Debug, Default)]
@@ -21,7 +21,7 @@ impl MemoryAttempts {
 
     /// The record of `email`, without going through the trait.
     pub fn peek(&self, email: &Email) -> Option<Attempts> {
-        self.lock().get(email).copied()
+        self.records().get(email).copied()
     }
 
     /// Makes every call fail with [`AttemptsError::Unavailable`], as during a DynamoDB outage.
@@ -29,7 +29,7 @@ impl MemoryAttempts {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<Email, Attempts>> {
+    fn records(&self) -> MutexGuard<'_, BTreeMap<Email, Attempts>> {
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -48,17 +48,41 @@ impl AttemptStore for MemoryAttempts {
         Ok(self.peek(email))
     }
 
-    async fn record_failure(&self, email: &Email, now: u64, policy: &LockoutPolicy) -> Result<Attempts, AttemptsError> {
+    async fn claim(
+        &self,
+        email: &Email,
+        now: u64,
+        policy: &LockoutPolicy,
+    ) -> Result<Result<Attempts, u64>, AttemptsError> {
         self.check_available()?;
-        let mut records = self.lock();
-        let next = policy.after_failure(records.get(email).copied(), now);
-        records.insert(email.clone(), next);
-        Ok(next)
+        let mut records = self.records();
+        match policy.claim(records.get(email).copied(), now) {
+            Claim::Count(next) => {
+                records.insert(email.clone(), next);
+                Ok(Ok(next))
+            }
+            Claim::Locked(seconds) => Ok(Err(seconds)),
+            Claim::LockNow => {
+                records.insert(email.clone(), policy.locked(now));
+                Ok(Err(policy.cooldown_seconds))
+            }
+        }
+    }
+
+    async fn lock(&self, email: &Email, now: u64, policy: &LockoutPolicy) -> Result<(), AttemptsError> {
+        self.check_available()?;
+        let locked = policy.locked(now);
+        let mut records = self.records();
+        let longer = records.get(email).and_then(|r| r.locked_until).is_none_or(|until| until < locked.window_start);
+        if longer {
+            records.insert(email.clone(), locked);
+        }
+        Ok(())
     }
 
     async fn reset(&self, email: &Email) -> Result<(), AttemptsError> {
         self.check_available()?;
-        if let Some(record) = self.lock().get_mut(email) {
+        if let Some(record) = self.records().get_mut(email) {
             record.failures = 0;
             record.locked_until = None;
         }
