@@ -250,6 +250,11 @@ struct RawDomain {
 
 /// Parses and validates `stages.toml`. `file_name` is only used in error messages.
 pub fn parse(file_name: &str, text: &str) -> Result<Config, ConfigError> {
+    parse_for(file_name, text, &Function::all())
+}
+
+/// [`parse`] for another list of functions than the declared ones (benchmarks and tests).
+pub fn parse_for(file_name: &str, text: &str, functions: &[Function]) -> Result<Config, ConfigError> {
     let src = Source { name: file_name, text };
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let help = if e.message().contains("unknown field") {
@@ -261,11 +266,13 @@ pub fn parse(file_name: &str, text: &str) -> Result<Config, ConfigError> {
         };
         src.error(e.span(), e.message().trim_end().to_owned(), help)
     })?;
-    Validator { src }.config(raw)
+    Validator { src, all: functions }.config(raw)
 }
 
 struct Validator<'a> {
     src: Source<'a>,
+    /// The functions every stage has.
+    all: &'a [Function],
 }
 
 /// Built-in defaults for values that neither `[defaults]` nor a stage sets.
@@ -485,8 +492,8 @@ impl Validator<'_> {
     ) -> Result<BTreeMap<Function, (Range<usize>, &'r RawFunction)>, ConfigError> {
         let mut out = BTreeMap::new();
         for (name, settings) in raw {
-            let Some(function) = Function::from_name(name.get_ref()) else {
-                let known: Vec<&str> = Function::ALL.iter().map(|f| f.name()).collect();
+            let Some(function) = self.all.iter().copied().find(|f| f.name() == name.get_ref()) else {
+                let known: Vec<&str> = self.all.iter().map(|f| f.name()).collect();
                 return Err(self.err(
                     name.span(),
                     format!("unknown function `{}`", name.get_ref()),
@@ -517,7 +524,7 @@ impl Validator<'_> {
     ) -> Result<Stage, ConfigError> {
         let stage_name = self.name(name, "stage", MAX_NAME_LEN)?;
         // Function and role names are `<project>-<stage>-<function>` and must fit AWS's limit.
-        for f in Function::ALL {
+        for &f in self.all {
             let full = format!("{project}-{stage_name}-{}", f.name());
             if full.len() > MAX_NAME_LEN {
                 return Err(self.err(
@@ -580,7 +587,7 @@ impl Validator<'_> {
         }
 
         let mut functions = BTreeMap::new();
-        for f in Function::ALL {
+        for &f in self.all {
             let in_stage = stage_functions.get(&f).map(|(_, s)| *s);
             let in_defaults = default_functions.get(&f).map(|(_, s)| *s);
             // Most specific first: the function in this stage, this stage, the function in

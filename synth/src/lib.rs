@@ -86,8 +86,8 @@ pub fn files(config: &Config, stage: &Stage) -> Result<Vec<File>, review::Review
             "The imported KMS key `{arn}` keeps its own key policy, which this project does not manage: it must let \
              role `{}` call `kms:Encrypt` and role `{}` call `kms:Decrypt`, with the `{}` encryption context, or \
              signup and signin fail.",
-            names.role(contract::Function::Signup),
-            names.role(contract::Function::Signin),
+            names.role(contract::Function::SIGNUP),
+            names.role(contract::Function::SIGNIN),
             contract::kms::CONTEXT_KEY
         ));
     }
@@ -97,8 +97,8 @@ pub fn files(config: &Config, stage: &Stage) -> Result<Vec<File>, review::Review
              who can read it can mint a token for any user, so its policy should deny `secretsmanager:GetSecretValue` \
              to every principal but roles `{}` and `{}` (a `Deny` with `Principal: \"*\"` and a `StringNotEquals` \
              condition on `aws:PrincipalArn`), and those two roles must be allowed to read it.",
-            names.role(contract::Function::Signin),
-            names.role(contract::Function::Authorizer),
+            names.role(contract::Function::SIGNIN),
+            names.role(contract::Function::AUTHORIZER),
         ));
     }
     out.push(File { path: format!("{dir}/iam.md"), contents: review::markdown(names.prefix(), &rows, &notes) });

@@ -267,7 +267,7 @@ fn functions_take_code_from_parameters_and_env_from_the_contract() {
     assert_eq!(f["LoggingConfig"]["LogGroup"], json!({"Ref": "SigninLogGroup"}));
     let vars: BTreeSet<&str> =
         f["Environment"]["Variables"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
-    let want: BTreeSet<&str> = contract::Function::Signin.env().iter().map(|v| v.name()).collect();
+    let want: BTreeSet<&str> = contract::Function::SIGNIN.env().iter().map(|v| v.name()).collect();
     assert_eq!(vars, want);
     assert_eq!(f["Environment"]["Variables"]["AUTH_TABLE_NAME"], json!({"Fn::ImportValue": "auth-dev-table-name"}));
     assert!(api["Resources"]["HelloFunction"]["Properties"].get("Environment").is_none());

@@ -131,8 +131,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
 
     let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.clone())];
     for a in &artifacts {
-        let function = contract::Function::ALL.iter().find(|f| *f == &a.function).map_or("", |f| f.pascal_name());
-        parameters.push((format!("{function}CodeKey"), a.s3_key(&config.project)));
+        parameters.push((format!("{}CodeKey", a.function.pascal_name()), a.s3_key(&config.project)));
     }
 
     // 4 and 5. Each stack in order: change set, review, execute, watch.

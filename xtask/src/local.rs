@@ -10,6 +10,7 @@ pub mod data;
 pub mod event;
 pub mod gateway;
 pub mod process;
+pub mod routing;
 pub mod runtime;
 pub mod template;
 pub mod waf;
@@ -149,7 +150,7 @@ pub async fn prepare(config: &synth::Config, stage_name: &str, moto_port: Option
     let sdk = data::sdk_config(&endpoint, &stage.region).await;
     let account = data::account(&sdk).await?;
     let exports = data::ensure(&sdk, &names.data_stack(), &data.to_json()).await?;
-    let function_names: BTreeMap<String, Function> = Function::ALL.iter().map(|&f| (names.function(f), f)).collect();
+    let function_names: BTreeMap<String, Function> = Function::all().iter().map(|&f| (names.function(f), f)).collect();
     let api = template::read(&stacks.api.to_json(), &exports, &function_names)
         .context("reading the synthesized api template")?;
     Ok(Prepared {
@@ -324,7 +325,7 @@ fn describe_source(source: &template::IdentitySource) -> String {
 fn walkthrough(url: &str, api: &Api) -> String {
     let find = |f: Function| api.routes.iter().find(|r| r.function == f);
     let (Some(signup), Some(signin), Some(hello)) =
-        (find(Function::Signup), find(Function::Signin), find(Function::Hello))
+        (find(Function::SIGNUP), find(Function::SIGNIN), find(Function::HELLO))
     else {
         return String::new();
     };

@@ -62,7 +62,7 @@ pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Resul
     }
     let out_dir = compile(root, (!native).then_some(target), profile)?;
 
-    Function::ALL
+    Function::all()
         .iter()
         .map(|&f| {
             let binary = out_dir.join(f.name());
@@ -83,13 +83,13 @@ pub fn compile(root: &Path, target: Option<&str>, profile: Profile) -> anyhow::R
     if profile == Profile::Release {
         cmd.arg("--release");
     }
-    for f in Function::ALL {
+    for f in Function::all() {
         cmd.args(["-p", f.name()]);
     }
     if let Some(target) = target {
         cmd.args(["--target", target]);
     }
-    eprintln!("building {} functions ({profile:?}, {})...", Function::ALL.len(), target.unwrap_or("this machine"));
+    eprintln!("building {} functions ({profile:?}, {})...", Function::all().len(), target.unwrap_or("this machine"));
     let status = cmd.status().context("running cargo build")?;
     if !status.success() {
         bail!("cargo build of the functions failed; fix the errors above and run again");
@@ -220,7 +220,7 @@ pub fn check_binary(function: Function, elf: &[u8], arch: Architecture) -> anyho
 /// its checksum file and hold a `bootstrap` that runs on Lambda for `arch`: what is uploaded is what
 /// was built, for the right machine.
 pub fn existing(dir: &Path, arch: Architecture) -> anyhow::Result<Vec<Artifact>> {
-    Function::ALL
+    Function::all()
         .iter()
         .map(|&function| {
             let zip = dir.join(function.name()).join("bootstrap.zip");
@@ -310,24 +310,24 @@ mod tests {
     fn an_unchanged_binary_is_not_zipped_again_and_a_tampered_zip_is_replaced() {
         let dir = std::env::temp_dir().join(format!("xtask-package-cache-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let first = package_in(&dir, Function::Hello, b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
+        let first = package_in(&dir, Function::HELLO, b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
         let zip = dir.join("bootstrap.zip");
         let written = fs::metadata(&zip).and_then(|m| m.modified()).unwrap_or_else(|e| panic!("{e}"));
         std::thread::sleep(std::time::Duration::from_millis(20));
 
-        let again = package_in(&dir, Function::Hello, b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
+        let again = package_in(&dir, Function::HELLO, b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(again.sha256, first.sha256);
         let untouched = fs::metadata(&zip).and_then(|m| m.modified()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(untouched, written, "the zip of an unchanged binary is reused, not rewritten");
 
-        let changed = package_in(&dir, Function::Hello, b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
+        let changed = package_in(&dir, Function::HELLO, b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(changed.sha256, first.sha256);
         assert_eq!(unzip_bootstrap(&fs::read(&zip).unwrap()).unwrap(), b"\x7fELF two");
 
         // Someone swaps the zip but leaves the checksum files: the zip no longer matches its own sum,
         // so it is rebuilt from the binary rather than trusted.
         fs::write(&zip, zip_bootstrap(b"\x7fELF planted").unwrap()).unwrap();
-        let rebuilt = package_in(&dir, Function::Hello, b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
+        let rebuilt = package_in(&dir, Function::HELLO, b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rebuilt.sha256, changed.sha256);
         assert_eq!(unzip_bootstrap(&fs::read(&zip).unwrap()).unwrap(), b"\x7fELF two");
         let _ = fs::remove_dir_all(&dir);

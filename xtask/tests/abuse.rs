@@ -198,7 +198,7 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
         prepared.api.routes.iter().find(|r| r.function == f).unwrap_or_else(|| panic!("no route for {f}")).clone()
     };
     let mut running = BTreeMap::new();
-    for function in Function::ALL {
+    for function in Function::all() {
         running.insert(function, start(&prepared, &binaries, function).await);
     }
 
@@ -209,32 +209,32 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let json_headers = [("content-type", "application/json")];
     let signup = event::proxy_event(
         &request("POST", "/signup", &json_headers, Some(&credentials)),
-        &route(Function::Signup),
+        &route(Function::SIGNUP),
         &at,
         None,
     );
-    let created = running[&Function::Signup].invoke(&signup).await;
+    let created = running[&Function::SIGNUP].invoke(&signup).await;
     assert_eq!(created["statusCode"], 201, "{created}");
     let signin = event::proxy_event(
         &request("POST", "/signin", &json_headers, Some(&credentials)),
-        &route(Function::Signin),
+        &route(Function::SIGNIN),
         &at,
         None,
     );
-    let signed_in = running[&Function::Signin].invoke(&signin).await;
+    let signed_in = running[&Function::SIGNIN].invoke(&signin).await;
     assert_eq!(signed_in["statusCode"], 200, "{signed_in}");
     let body: Value = serde_json::from_str(signed_in["body"].as_str().unwrap_or_default()).unwrap_or_default();
     let token = body["token"].as_str().unwrap_or_else(|| panic!("no token in {signed_in}")).to_owned();
 
     // The token through the authorizer and hello, as API Gateway passes it.
-    let hello = route(Function::Hello);
+    let hello = route(Function::HELLO);
     let authorized = request("GET", "/hello", &[("Authorization", &token)], None);
-    let policy = running[&Function::Authorizer].invoke(&event::authorizer_event(&authorized, &hello, &at)).await;
-    let context = match event::decide(&policy, &at.method_arn(&hello)) {
+    let policy = running[&Function::AUTHORIZER].invoke(&event::authorizer_event(&authorized, &hello, &at)).await;
+    let context = match event::decide(&policy, &at.method_arn(&authorized)) {
         Ok(Decision::Allow(context)) => context,
         other => panic!("the authorizer did not allow the token: {other:?} {policy}"),
     };
-    let greeted = running[&Function::Hello].invoke(&event::proxy_event(&authorized, &hello, &at, Some(&context))).await;
+    let greeted = running[&Function::HELLO].invoke(&event::proxy_event(&authorized, &hello, &at, Some(&context))).await;
     assert_eq!(greeted["statusCode"], 200, "{greeted}");
 
     let mut output = BTreeMap::new();
@@ -244,7 +244,7 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
 
     // What was stored: the password's Argon2id hash, encrypted with KMS bound to the email.
     let sdk = xtask::local::data::sdk_config(&prepared.aws.endpoint, &prepared.aws.region).await;
-    let signup_env = &prepared.api.functions[&Function::Signup].env;
+    let signup_env = &prepared.api.functions[&Function::SIGNUP].env;
     let stored =
         auth::config::SignupConfig::from_lookup(|name| signup_env.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
     let email = auth::validate::Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
@@ -253,7 +253,7 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let cipher = auth::password::kms::KmsCipher::new(aws_sdk_kms::Client::new(&sdk), stored.key_arn);
     let phc = cipher.decrypt(&user.encrypted_hash, &email).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(phc.starts_with(b"$argon2id$"), "{}", String::from_utf8_lossy(&phc));
-    let authorizer_env = &prepared.api.functions[&Function::Authorizer].env;
+    let authorizer_env = &prepared.api.functions[&Function::AUTHORIZER].env;
     let secret_arn = auth::config::AuthorizerConfig::from_lookup(|name| authorizer_env.get(name).cloned())
         .unwrap_or_else(|e| panic!("{e}"))
         .secret_arn;

@@ -42,7 +42,7 @@ fn artifact(dir: &std::path::Path, contents: &[u8]) -> Artifact {
     let zip = dir.join("bootstrap.zip");
     std::fs::write(&zip, contents).unwrap();
     let sha256 = sha2::Sha256::digest(contents).iter().map(|b| format!("{b:02x}")).collect();
-    Artifact { function: contract::Function::Hello, zip, sha256, size: contents.len() as u64 }
+    Artifact { function: contract::Function::HELLO, zip, sha256, size: contents.len() as u64 }
 }
 
 #[test]

@@ -45,7 +45,7 @@ impl Project {
         let artifacts = dir.join("artifacts");
         let project = Project { dir, artifacts, moto };
         project.write_config(STAGES);
-        for f in contract::Function::ALL {
+        for f in contract::Function::all() {
             project.set_binary(f.name(), &format!("fake {f} v1"));
         }
         project

@@ -10,7 +10,7 @@ use xtask::package::{MAX_GLIBC, Profile, max_glibc};
 fn no_function_needs_glibc_newer_than_lambdas() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
     let dir = runtime.block_on(xtask::local::build_functions(Profile::Debug)).unwrap_or_else(|e| panic!("{e:#}"));
-    for f in Function::ALL {
+    for f in Function::all() {
         let path = dir.join(f.name());
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let needed = max_glibc(&bytes).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));

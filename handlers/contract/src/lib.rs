@@ -7,65 +7,155 @@
 
 use std::fmt;
 
-/// One of the service's Lambda functions.
+pub mod functions;
+pub mod route;
+
+pub use route::{Method, PathError, Segment};
+
+/// What a function may do beyond writing its own logs: one action on one of the stage's stateful
+/// resources. Synth turns each into an IAM statement on that resource's exact ARN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Function {
-    Signup,
-    Signin,
-    Authorizer,
-    Hello,
+pub struct Grant {
+    pub action: &'static str,
+    pub on: Target,
 }
 
-impl Function {
-    /// Every function, in the order templates and reports list them.
-    pub const ALL: [Function; 4] = [Function::Signup, Function::Signin, Function::Authorizer, Function::Hello];
+impl Grant {
+    /// Reading one user by email: what a function given the users table (`--reads-users`) may do.
+    pub const READ_USER: Grant = Grant { action: "dynamodb:GetItem", on: Target::UsersTable };
+}
 
-    /// The short name: the crate's name under `handlers/`, the suffix of the deployed function name
-    /// and the key of `[functions.<name>]` sections in `stages.toml`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Function::Signup => "signup",
-            Function::Signin => "signin",
-            Function::Authorizer => "authorizer",
-            Function::Hello => "hello",
-        }
+/// The stateful resource a [`Grant`] applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    UsersTable,
+    /// The KMS key of password hashes; every grant on it requires the email encryption context.
+    PasswordKey,
+    SigningSecret,
+    AttemptsTable,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    /// Anyone: no token (signup and signin, which hand the token out).
+    Public,
+    /// Callers with a valid token, checked by the JWT authorizer before the function runs.
+    Private,
+}
+
+/// The method and path API Gateway serves a function at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Route {
+    pub method: Method,
+    /// `/orders/{id}`: literal segments and `{name}` path parameters (see [`route::parse_path`]).
+    pub path: &'static str,
+    pub access: Access,
+}
+
+impl Route {
+    pub fn authorized(&self) -> bool {
+        self.access == Access::Private
+    }
+}
+
+/// A function as [`functions::DECLARED`] declares it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Declaration {
+    /// The crate's name under `handlers/`, the suffix of the deployed function name and the key of
+    /// `[functions.<name>]` sections in `stages.toml`: `[a-z][a-z0-9]*` (see [`route::check_name`]).
+    pub name: &'static str,
+    /// `None` only for the authorizer, which API Gateway calls before private routes.
+    pub route: Option<Route>,
+    /// The environment variables it reads at start-up; synth sets exactly these.
+    pub env: &'static [EnvVar],
+    /// Its whole access beyond its own log group.
+    pub grants: &'static [Grant],
+}
+
+/// One of the service's Lambda functions: a declaration of [`functions::DECLARED`] (or, in benchmarks
+/// and tests, of another `'static` list). Compared and ordered by name.
+#[derive(Clone, Copy)]
+pub struct Function(&'static Declaration);
+
+impl Function {
+    pub const SIGNUP: Function = Function(&functions::DECLARED[0]);
+    pub const SIGNIN: Function = Function(&functions::DECLARED[1]);
+    pub const AUTHORIZER: Function = Function(&functions::DECLARED[2]);
+    pub const HELLO: Function = Function(&functions::DECLARED[3]);
+
+    /// The functions the service is built from, in declaration order.
+    pub fn all() -> Vec<Function> {
+        Function::of(functions::DECLARED)
     }
 
-    /// The name in PascalCase, used to build CloudFormation logical ids.
-    pub const fn pascal_name(self) -> &'static str {
-        match self {
-            Function::Signup => "Signup",
-            Function::Signin => "Signin",
-            Function::Authorizer => "Authorizer",
-            Function::Hello => "Hello",
-        }
+    /// The functions of a list of declarations (benchmarks and tests build their own).
+    pub fn of(declarations: &'static [Declaration]) -> Vec<Function> {
+        declarations.iter().map(Function).collect()
     }
 
     pub fn from_name(name: &str) -> Option<Function> {
-        Function::ALL.into_iter().find(|f| f.name() == name)
+        functions::DECLARED.iter().find(|d| d.name == name).map(Function)
+    }
+
+    pub fn declaration(self) -> &'static Declaration {
+        self.0
+    }
+
+    /// The short name: the crate's name under `handlers/`, the suffix of the deployed function name
+    /// and the key of `[functions.<name>]` sections in `stages.toml`.
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// The name in PascalCase, used to build CloudFormation logical ids.
+    pub fn pascal_name(self) -> String {
+        route::pascal(self.0.name)
+    }
+
+    pub fn route(self) -> Option<Route> {
+        self.0.route
     }
 
     /// The environment variables this function reads at start-up; synth sets exactly these.
-    pub const fn env(self) -> &'static [EnvVar] {
-        match self {
-            Function::Signup => &[EnvVar::TableName, EnvVar::KeyArn],
-            Function::Signin => &[
-                EnvVar::TableName,
-                EnvVar::KeyArn,
-                EnvVar::SecretArn,
-                EnvVar::TokenIssuer,
-                EnvVar::TokenAudience,
-                EnvVar::TokenLifetimeSeconds,
-                EnvVar::AttemptsTableName,
-                EnvVar::LockoutMaxFailures,
-                EnvVar::LockoutWindowSeconds,
-                EnvVar::LockoutCooldownSeconds,
-            ],
-            Function::Authorizer => {
-                &[EnvVar::SecretArn, EnvVar::TokenIssuer, EnvVar::TokenAudience, EnvVar::TokenLifetimeSeconds]
-            }
-            Function::Hello => &[],
-        }
+    pub fn env(self) -> &'static [EnvVar] {
+        self.0.env
+    }
+
+    pub fn grants(self) -> &'static [Grant] {
+        self.0.grants
+    }
+}
+
+impl PartialEq for Function {
+    fn eq(&self, other: &Function) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for Function {}
+
+impl PartialOrd for Function {
+    fn partial_cmp(&self, other: &Function) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Function {
+    fn cmp(&self, other: &Function) -> std::cmp::Ordering {
+        self.0.name.cmp(other.0.name)
+    }
+}
+
+impl std::hash::Hash for Function {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
+    }
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name)
     }
 }
 
@@ -137,40 +227,6 @@ impl fmt::Display for EnvVar {
     }
 }
 
-/// An HTTP method the API serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Method {
-    Get,
-    Post,
-}
-
-impl Method {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
-    }
-}
-
-/// One route of the REST API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Route {
-    pub method: Method,
-    /// A single path segment under the API root, without the leading slash.
-    pub path: &'static str,
-    pub function: Function,
-    /// Whether the JWT authorizer guards this route.
-    pub authorized: bool,
-}
-
-/// Every route of the API. The authorizer is not routed: API Gateway calls it before guarded routes.
-pub const ROUTES: [Route; 3] = [
-    Route { method: Method::Post, path: "signup", function: Function::Signup, authorized: false },
-    Route { method: Method::Post, path: "signin", function: Function::Signin, authorized: false },
-    Route { method: Method::Get, path: "hello", function: Function::Hello, authorized: true },
-];
-
 /// The request header that carries the token, as API Gateway's identity source names it.
 pub const AUTHORIZATION_HEADER: &str = "Authorization";
 
@@ -214,10 +270,14 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for f in Function::ALL {
+        for f in Function::all() {
             assert_eq!(Function::from_name(f.name()), Some(f));
         }
         assert_eq!(Function::from_name("nope"), None);
+        assert_eq!(
+            [Function::SIGNUP, Function::SIGNIN, Function::AUTHORIZER, Function::HELLO].map(Function::name),
+            ["signup", "signin", "authorizer", "hello"]
+        );
     }
 
     #[test]
@@ -228,8 +288,15 @@ mod tests {
     }
 
     #[test]
-    fn every_routed_function_is_not_the_authorizer() {
-        assert!(ROUTES.iter().all(|r| r.function != Function::Authorizer));
-        assert!(ROUTES.iter().any(|r| r.authorized));
+    fn only_the_authorizer_has_no_route() {
+        for f in Function::all() {
+            assert_eq!(f.route().is_none(), f == Function::AUTHORIZER, "{f}");
+        }
+        assert!(Function::all().iter().filter_map(|f| f.route()).any(|r| r.authorized()));
+    }
+
+    #[test]
+    fn every_declaration_is_valid_and_no_two_clash() {
+        functions::check(functions::DECLARED).unwrap_or_else(|e| panic!("{e}"));
     }
 }

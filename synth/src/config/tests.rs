@@ -62,15 +62,15 @@ fn base_config_resolves_defaults_and_overrides() {
     let c = ok(BASE);
     assert_eq!(c.project, "auth");
     let dev = c.stage("dev").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(dev.functions[&Function::Signin].memory_mb, 1024, "function default beats stage fallback");
-    assert_eq!(dev.functions[&Function::Hello].memory_mb, 256);
+    assert_eq!(dev.functions[&Function::SIGNIN].memory_mb, 1024, "function default beats stage fallback");
+    assert_eq!(dev.functions[&Function::HELLO].memory_mb, 256);
     assert!(!dev.protect);
     assert_eq!(dev.table, Provision::Create);
     let prod = c.stage("prod").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(prod.region, "eu-west-1");
     assert_eq!(prod.account.as_deref(), Some("123456789012"));
-    assert_eq!(prod.functions[&Function::Hello].memory_mb, 512, "stage beats [defaults]");
-    assert_eq!(prod.functions[&Function::Signin].memory_mb, 512, "stage beats the function in [defaults]");
+    assert_eq!(prod.functions[&Function::HELLO].memory_mb, 512, "stage beats [defaults]");
+    assert_eq!(prod.functions[&Function::SIGNIN].memory_mb, 512, "stage beats the function in [defaults]");
     assert_eq!(prod.authorizer_cache_ttl_seconds, 300);
     assert_eq!(prod.architecture, Architecture::Arm64);
 }
@@ -82,10 +82,10 @@ fn function_in_stage_beats_everything() {
     ));
     let prod = &c.stages["prod"];
     assert_eq!(
-        prod.functions[&Function::Signin],
+        prod.functions[&Function::SIGNIN],
         FunctionSettings { memory_mb: 2048, timeout_seconds: 20, log_retention_days: 30, reserved_concurrency: 50 }
     );
-    assert_eq!(prod.functions[&Function::Signup].reserved_concurrency, 10, "the built-in cap when none is set");
+    assert_eq!(prod.functions[&Function::SIGNUP].reserved_concurrency, 10, "the built-in cap when none is set");
 }
 
 #[test]
@@ -94,9 +94,9 @@ fn reserved_concurrency_layers_like_memory() {
         .replace("[defaults.functions.signin]\n", "[defaults.functions.signin]\nreserved_concurrency = 30\n")
         .replace("memory_mb = 512", "memory_mb = 512\nreserved_concurrency = 200");
     let c = ok(&text);
-    assert_eq!(c.stages["dev"].functions[&Function::Signin].reserved_concurrency, 30);
-    assert_eq!(c.stages["dev"].functions[&Function::Hello].reserved_concurrency, 10);
-    assert_eq!(c.stages["prod"].functions[&Function::Signin].reserved_concurrency, 200, "stage beats [defaults]");
+    assert_eq!(c.stages["dev"].functions[&Function::SIGNIN].reserved_concurrency, 30);
+    assert_eq!(c.stages["dev"].functions[&Function::HELLO].reserved_concurrency, 10);
+    assert_eq!(c.stages["prod"].functions[&Function::SIGNIN].reserved_concurrency, 200, "stage beats [defaults]");
 }
 
 #[test]

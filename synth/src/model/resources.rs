@@ -300,7 +300,8 @@ pub struct EndpointConfiguration {
 #[serde(rename_all = "PascalCase")]
 pub struct ApiResource {
     pub parent_id: Expr,
-    pub path_part: &'static str,
+    /// `orders` or `{id}`.
+    pub path_part: String,
     pub rest_api_id: Expr,
 }
 
@@ -313,6 +314,9 @@ pub struct Method {
     pub authorization_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorizer_id: Option<Expr>,
+    /// `method.request.path.<name>: true` for each path parameter: required, and mapped by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_parameters: BTreeMap<String, bool>,
     pub integration: Integration,
 }
 

@@ -199,7 +199,7 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
 }
 
 /// The functions that read the signing key: signin signs with it, the authorizer verifies with it.
-pub const SECRET_READERS: [Function; 2] = [Function::Signin, Function::Authorizer];
+pub const SECRET_READERS: [Function; 2] = [Function::SIGNIN, Function::AUTHORIZER];
 
 /// The secret's resource policy: `GetSecretValue` denied to every principal but the readers' roles.
 /// Like the key policy, it names the roles by their predictable ARNs in a condition, since they are
@@ -232,7 +232,7 @@ fn key_policy(names: &Names) -> PolicyDocument {
     // In a key policy `Resource: "*"` means this key and nothing else; AWS requires that form.
     PolicyDocument::new(vec![
         Statement::allow(KEY_ADMIN_ACTIONS, vec!["*".into()]).sid("AccountAdministersKey").principal(root()),
-        use_by("SignupEncryptsPasswordHashes", "kms:Encrypt", Function::Signup),
-        use_by("SigninDecryptsPasswordHashes", "kms:Decrypt", Function::Signin),
+        use_by("SignupEncryptsPasswordHashes", "kms:Encrypt", Function::SIGNUP),
+        use_by("SigninDecryptsPasswordHashes", "kms:Decrypt", Function::SIGNIN),
     ])
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use contract::{Function, ROUTES};
+use contract::Function;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -71,12 +71,9 @@ pub fn run(config_path: &Path, load: &Load) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `signup` for `/signup`: the declared path without its leading slash.
 fn path_of(function: Function) -> anyhow::Result<&'static str> {
-    ROUTES
-        .iter()
-        .find(|r| r.function == function)
-        .map(|r| r.path)
-        .with_context(|| format!("no route serves {function}"))
+    function.route().map(|r| r.path.trim_start_matches('/')).with_context(|| format!("no route serves {function}"))
 }
 
 async fn call(
@@ -107,17 +104,17 @@ async fn hammer(url: &str, load: &Load) -> anyhow::Result<ExitCode> {
     let credentials =
         json!({"email": format!("bench-{nonce}@example.com"), "password": "correct horse battery staple"});
     let (status, body) =
-        call(&client, "POST", &format!("{url}/{}", path_of(Function::Signup)?), None, Some(&credentials)).await?;
+        call(&client, "POST", &format!("{url}/{}", path_of(Function::SIGNUP)?), None, Some(&credentials)).await?;
     if status != 201 {
         bail!("signing the bench user up answered {status}: {}", String::from_utf8_lossy(&body));
     }
     let (status, body) =
-        call(&client, "POST", &format!("{url}/{}", path_of(Function::Signin)?), None, Some(&credentials)).await?;
+        call(&client, "POST", &format!("{url}/{}", path_of(Function::SIGNIN)?), None, Some(&credentials)).await?;
     let token = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["token"].as_str().map(str::to_owned));
     let Some(token) = token.filter(|_| status == 200) else {
         bail!("signing the bench user in answered {status}: {}", String::from_utf8_lossy(&body));
     };
-    let hello = format!("{url}/{}", path_of(Function::Hello)?);
+    let hello = format!("{url}/{}", path_of(Function::HELLO)?);
     // One call first, so the run measures the cached authorizer policy, as a warm API serves it.
     let (status, _) = call(&client, "GET", &hello, Some(&token), None).await?;
     if status != 200 {

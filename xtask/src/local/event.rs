@@ -13,7 +13,8 @@ use super::template::{GatewayResponse, Route};
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: String,
-    /// The resource path, `/hello`, whether the client asked for `/hello` or `/dev/hello`.
+    /// The path without the stage prefix, `/orders/42`, whether the client asked for `/orders/42` or
+    /// `/dev/orders/42`; percent-encoding kept, as API Gateway passes it.
     pub path: String,
     /// Query parameters in order, decoded.
     pub query: Vec<(String, String)>,
@@ -49,11 +50,13 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH`, the `methodArn` of an authorizer event.
-    pub fn method_arn(&self, route: &Route) -> String {
+    /// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH`, the `methodArn` of an authorizer event
+    /// and what its policy is evaluated against: the path is the request's (`/orders/42`), not the
+    /// resource's template (`/orders/{id}`).
+    pub fn method_arn(&self, req: &Request) -> String {
         format!(
             "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
-            self.region, self.account, self.api_id, self.stage, route.method, route.path
+            self.region, self.account, self.api_id, self.stage, req.method, req.path
         )
     }
 }
@@ -103,13 +106,21 @@ fn request_context(req: &Request, route: &Route, at: &Deployment) -> Value {
     })
 }
 
+/// `pathParameters`: the request path's segments at the `{name}` positions of the route's resource path,
+/// or `None` when it has none (or the path does not match it).
+fn path_parameters(req: &Request, route: &Route) -> Option<Map<String, Value>> {
+    let values = super::routing::path_parameters(&route.path, &req.path)?;
+    (!values.is_empty()).then(|| values.into_iter().map(|(name, value)| (name, Value::String(value))).collect())
+}
+
 /// The body as API Gateway passes it without binary media types: text, or null when empty.
 fn body_text(body: &[u8]) -> Value {
     if body.is_empty() { Value::Null } else { Value::String(String::from_utf8_lossy(body).into_owned()) }
 }
 
-/// The REST proxy event (payload format 1.0). `authorizer` is the authorizer's context with
-/// `principalId`, for routes behind one.
+/// The REST proxy event (payload format 1.0): `resource` is the route's resource path (`/orders/{id}`),
+/// `path` the request's. `authorizer` is the authorizer's context with `principalId`, for routes behind
+/// one.
 pub fn proxy_event(req: &Request, route: &Route, at: &Deployment, authorizer: Option<&Map<String, Value>>) -> Value {
     let (headers, multi_headers) = single_and_multi(&req.headers);
     let (query, multi_query) = single_and_multi(&req.query);
@@ -125,7 +136,7 @@ pub fn proxy_event(req: &Request, route: &Route, at: &Deployment, authorizer: Op
         "multiValueHeaders": multi_headers,
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
-        "pathParameters": null,
+        "pathParameters": path_parameters(req, route),
         "stageVariables": null,
         "requestContext": context,
         "body": body_text(&req.body),
@@ -139,7 +150,7 @@ pub fn authorizer_event(req: &Request, route: &Route, at: &Deployment) -> Value 
     let (query, multi_query) = single_and_multi(&req.query);
     json!({
         "type": "REQUEST",
-        "methodArn": at.method_arn(route),
+        "methodArn": at.method_arn(req),
         "resource": route.path,
         "path": req.path,
         "httpMethod": route.method,
@@ -147,7 +158,7 @@ pub fn authorizer_event(req: &Request, route: &Route, at: &Deployment) -> Value 
         "multiValueHeaders": if multi_headers.is_null() { json!({}) } else { multi_headers },
         "queryStringParameters": if query.is_null() { json!({}) } else { query },
         "multiValueQueryStringParameters": if multi_query.is_null() { json!({}) } else { multi_query },
-        "pathParameters": {},
+        "pathParameters": path_parameters(req, route).unwrap_or_default(),
         "stageVariables": {},
         "requestContext": request_context(req, route, at),
     })

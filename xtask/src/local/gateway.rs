@@ -2,10 +2,10 @@
 //!
 //! Each request is first counted against the rate-based rules of the stage's web ACL by its TCP peer
 //! address (never a header, which the client writes), and answered as WAF would when over a limit.
-//! Then it is matched against the template's routes (at `/<path>` and at `/<stage>/<path>`),
-//! put through the REQUEST authorizer when its method has one (identity source check, result cache
-//! per identity value for the TTL, policy evaluation), turned into a proxy event for its function,
-//! and the function's proxy response turned back into HTTP.
+//! Then it is matched against the template's routes (at `/<path>` and at `/<stage>/<path>`, path
+//! parameters included, as routing.rs describes), put through the REQUEST authorizer when its method
+//! has one (identity source check, result cache per identity value for the TTL, policy evaluation),
+//! turned into a proxy event for its function, and the function's proxy response turned back into HTTP.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use super::event::{self, Answer, Decision, Deployment, GatewayError};
+use super::routing;
 use super::runtime::{self, Failure, RuntimeApi};
 use super::template::{Api, Authorizer, IdentitySource, Route};
 use super::waf::{Limiter, Verdict};
@@ -175,13 +176,7 @@ impl Gateway {
             .await
             .map_err(|e| format!("reading the body: {e}"))?
             .to_bytes();
-        let path = parts.uri.path();
-        let stage_prefix = format!("/{}", self.api.stage);
-        let path = match path.strip_prefix(&stage_prefix) {
-            Some(rest) if rest.starts_with('/') && !self.api.routes.iter().any(|r| r.path == path) => rest.to_owned(),
-            Some("") => "/".to_owned(),
-            _ => path.to_owned(),
-        };
+        let path = routing::request_path(&self.api.routes, &self.api.stage, parts.uri.path());
         let query =
             parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
         let headers: Vec<(String, String)> = parts
@@ -207,7 +202,7 @@ impl Gateway {
     async fn route(&self, req: event::Request, trace: &mut Trace) -> Answer {
         let fail = |error: GatewayError| error.answer(&self.api.responses, &req.request_id);
         // API Gateway answers an unknown path or method with 403 "Missing Authentication Token".
-        let Some(route) = self.api.routes.iter().find(|r| r.path == req.path && r.method == req.method) else {
+        let Some(route) = routing::find(&self.api.routes, &req.method, &req.path) else {
             return fail(GatewayError::MissingAuthenticationToken);
         };
         let mut context = None;
@@ -304,7 +299,7 @@ impl Gateway {
                 response
             }
         };
-        match event::decide(&response, &self.at.method_arn(route)) {
+        match event::decide(&response, &self.at.method_arn(req)) {
             Ok(Decision::Allow(mut context)) => {
                 let latency = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 context.insert("integrationLatency".into(), Value::from(latency));

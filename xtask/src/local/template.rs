@@ -32,7 +32,8 @@ pub struct Api {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub method: String,
-    /// The resource path, `/hello`: what API Gateway calls `resourcePath`.
+    /// The resource path, `/hello` or `/orders/{id}` with its path parameters: what API Gateway calls
+    /// `resourcePath`.
     pub path: String,
     /// The logical id of the `AWS::ApiGateway::Resource`, stands in for its `resourceId`.
     pub resource: String,
@@ -139,6 +140,7 @@ pub fn read(
         );
     }
 
+    siblings(of_type("AWS::ApiGateway::Resource"))?;
     let mut routes = Vec::new();
     for (id, p) in of_type("AWS::ApiGateway::Method") {
         let method =
@@ -228,7 +230,57 @@ fn identity_source(authorizer: &str, source: &str) -> anyhow::Result<IdentitySou
     }
 }
 
-/// `/a/b` for a resource, following `ParentId` up to the API's root resource.
+/// Checks one `PathPart`: a literal segment, or a whole-segment path parameter `{name}`. A greedy
+/// `{name+}` is refused: local does not serve it.
+fn path_part(resource: &str, part: &str) -> anyhow::Result<()> {
+    if part.is_empty() || part.contains('/') {
+        bail!("resource {resource}'s PathPart {part:?} is not one path segment");
+    }
+    if !part.contains(['{', '}']) {
+        return Ok(());
+    }
+    let name =
+        part.strip_prefix('{').and_then(|p| p.strip_suffix('}')).filter(|n| !n.is_empty() && !n.contains(['{', '}']));
+    let Some(name) = name else {
+        bail!(
+            "resource {resource}'s PathPart {part} is neither a literal nor a path parameter; API Gateway takes a parameter as a whole segment, {{name}}"
+        )
+    };
+    if name.ends_with('+') {
+        bail!(
+            "resource {resource} has the greedy path variable {part}; `cargo xtask local` serves path parameters of one segment ({{name}}), not greedy ones"
+        );
+    }
+    Ok(())
+}
+
+/// API Gateway's rule for the children of one resource: distinct path parts, and at most one of them a
+/// path parameter (else which one a segment binds to would be ambiguous).
+fn siblings<'a>(resources: impl Iterator<Item = (&'a str, &'a Value)>) -> anyhow::Result<()> {
+    let mut children: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
+    for (id, p) in resources {
+        let (Some(part), Some(parent)) = (str_prop(p, "PathPart"), p.get("ParentId")) else { continue };
+        let parent = reference(parent).map_or_else(|| "the API's root".to_owned(), |r| format!("resource {r}"));
+        children.entry(parent).or_default().push((id, part));
+    }
+    for (parent, parts) in &children {
+        for (i, &(a, part_a)) in parts.iter().enumerate() {
+            for &(b, part_b) in &parts[i + 1..] {
+                if part_a == part_b {
+                    bail!("resources {a} and {b} both have the PathPart {part_a} under {parent}");
+                }
+                if part_a.starts_with('{') && part_b.starts_with('{') {
+                    bail!(
+                        "resources {a} ({part_a}) and {b} ({part_b}) are both path parameters under {parent}; API Gateway allows one variable path part among siblings"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `/a/{b}` for a resource, following `ParentId` up to the API's root resource.
 fn resource_path(resources: &Map<String, Value>, id: &str) -> anyhow::Result<String> {
     let mut parts = Vec::new();
     let mut current = id.to_owned();
@@ -240,9 +292,7 @@ fn resource_path(resources: &Map<String, Value>, id: &str) -> anyhow::Result<Str
             resource.with_context(|| format!("{current} is not an AWS::ApiGateway::Resource of the api template"))?,
         );
         let part = str_prop(p, "PathPart").with_context(|| format!("resource {current} has no PathPart"))?;
-        if part.contains('{') {
-            bail!("resource {current} has the path parameter {part}; `cargo xtask local` serves fixed paths only");
-        }
+        path_part(&current, part)?;
         parts.push(part.to_owned());
         if parts.len() > 64 {
             bail!("resource {id}'s ParentId chain does not reach the API's root");
@@ -252,7 +302,13 @@ fn resource_path(resources: &Map<String, Value>, id: &str) -> anyhow::Result<Str
             current = parent.to_owned();
         } else if parent.get("Fn::GetAtt").and_then(|a| a.get(1)).and_then(Value::as_str) == Some("RootResourceId") {
             parts.reverse();
-            return Ok(format!("/{}", parts.join("/")));
+            let path = format!("/{}", parts.join("/"));
+            let mut names: Vec<&String> = parts.iter().filter(|p| p.starts_with('{')).collect();
+            names.sort_unstable();
+            if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+                bail!("resource {id}'s path {path} names the path parameter {} twice", twice[0]);
+            }
+            return Ok(path);
         } else {
             bail!("resource {current}'s ParentId is neither a Ref to a resource nor the API's RootResourceId");
         }

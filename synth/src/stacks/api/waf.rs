@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use contract::ROUTES;
+use contract::Function;
 
 use crate::config::{IP_RATE_WINDOW_SECONDS, Stage};
 use crate::model::resources::{
@@ -69,9 +69,10 @@ fn rate_rule(names: &Names, name: &str, priority: u32, limit: u32, scope: Option
     }
 }
 
-/// The routes that take no token: the ones anybody can flood, each call an Argon2id hash.
+/// The routes where passwords are tried: anybody can call them, and each call costs an Argon2id hash.
+/// Other public routes a team adds fall under the looser limit on every path.
 pub fn public_paths() -> Vec<&'static str> {
-    ROUTES.iter().filter(|r| !r.authorized).map(|r| r.path).collect()
+    [Function::SIGNUP, Function::SIGNIN].iter().filter_map(|f| f.route()).map(|r| r.path).collect()
 }
 
 /// Adds the web ACL and its association with the stage.
@@ -80,7 +81,7 @@ pub fn build(t: &mut Template, names: &Names, stage: &Stage, api: &Handle<RestAp
     let mut bodies = BTreeMap::new();
     if let Some(limits) = stage.ip_rate_limits {
         let ends: Vec<WafStatement> =
-            public_paths().iter().flat_map(|p| [format!("/{p}"), format!("/{p}/")]).map(path_ends_with).collect();
+            public_paths().iter().flat_map(|p| [(*p).to_owned(), format!("{p}/")]).map(path_ends_with).collect();
         if ends.len() >= 2 {
             let scope = WafStatement::Or(OrStatement { statements: ends });
             rules.push(rate_rule(names, AUTH_RULE, 0, limits.auth, Some(scope)));

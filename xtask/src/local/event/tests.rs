@@ -14,10 +14,10 @@ fn hello_route() -> Route {
         method: "GET".into(),
         path: "/hello".into(),
         resource: "GetHelloResource".into(),
-        function: Function::Hello,
+        function: Function::HELLO,
         authorizer: Some(Authorizer {
             id: "JwtAuthorizer".into(),
-            function: Function::Authorizer,
+            function: Function::AUTHORIZER,
             identity_sources: vec![IdentitySource::Header("Authorization".into())],
             ttl: Duration::from_secs(300),
         }),
@@ -84,6 +84,7 @@ fn an_empty_body_and_no_query_are_nulls_as_api_gateway_sends_them() {
     let event = proxy_event(&req, &hello_route(), &deployment(), None);
     assert_eq!(event["body"], Value::Null);
     assert_eq!(event["queryStringParameters"], Value::Null);
+    assert_eq!(event["pathParameters"], Value::Null, "a resource without parameters");
     assert!(event["requestContext"].get("authorizer").is_none());
 }
 
@@ -99,6 +100,59 @@ fn an_authorizer_event_is_the_request_type_event_with_the_method_arn() {
         auth::authorizer::stage_resource(parsed.method_arn.as_deref().unwrap_or_default()).as_deref(),
         Some("arn:aws:execute-api:us-east-1:123456789012:local/dev/*/*")
     );
+}
+
+/// `GET /orders/{id}` behind the authorizer, and a request for order 42 at it.
+fn order_route_and_request() -> (Route, Request) {
+    let route = Route { path: "/orders/{id}".into(), resource: "OrdersIdResource".into(), ..hello_route() };
+    let req = Request { path: "/orders/42".into(), ..request(b"") };
+    (route, req)
+}
+
+#[test]
+fn a_proxy_event_names_the_resource_template_and_binds_the_path_parameters() {
+    let (route, req) = order_route_and_request();
+    let event = proxy_event(&req, &route, &deployment(), None);
+    assert_eq!(event["resource"], json!("/orders/{id}"));
+    assert_eq!(event["path"], json!("/orders/42"));
+    assert_eq!(event["pathParameters"], json!({"id": "42"}));
+    assert_eq!(event["requestContext"]["resourcePath"], json!("/orders/{id}"));
+    assert_eq!(event["requestContext"]["resourceId"], json!("OrdersIdResource"));
+    assert_eq!(event["requestContext"]["path"], json!("/dev/orders/42"));
+    let parsed = lambda_http::request::from_str(&event.to_string())
+        .unwrap_or_else(|e| panic!("lambda_http refuses the event: {e}"));
+    assert_eq!(parsed.path_parameters().first("id"), Some("42"));
+    let lambda_http::request::RequestContext::ApiGatewayV1(ctx) = parsed.request_context() else {
+        panic!("not a REST (v1) request context")
+    };
+    assert_eq!(ctx.resource_path.as_deref(), Some("/orders/{id}"));
+
+    // Values reach the function as the client sent them, percent-encoding kept.
+    let encoded = Request { path: "/orders/a%2Fb%20c".into(), ..req };
+    assert_eq!(proxy_event(&encoded, &route, &deployment(), None)["pathParameters"], json!({"id": "a%2Fb%20c"}));
+}
+
+#[test]
+fn an_authorizer_event_carries_the_parameters_and_the_actual_path_in_its_method_arn() {
+    let (route, req) = order_route_and_request();
+    let event = authorizer_event(&req, &route, &deployment());
+    let parsed: ApiGatewayCustomAuthorizerRequestTypeRequest =
+        serde_json::from_value(event).unwrap_or_else(|e| panic!("not an authorizer event: {e}"));
+    assert_eq!(
+        parsed.method_arn.as_deref(),
+        Some("arn:aws:execute-api:us-east-1:123456789012:local/dev/GET/orders/42")
+    );
+    assert_eq!(parsed.resource.as_deref(), Some("/orders/{id}"));
+    assert_eq!(parsed.path.as_deref(), Some("/orders/42"));
+    assert_eq!(parsed.path_parameters.get("id").map(String::as_str), Some("42"));
+    assert_eq!(parsed.request_context.resource_path.as_deref(), Some("/orders/{id}"));
+    // Without parameters the map is empty, not null, as before.
+    assert_eq!(authorizer_event(&request(b""), &hello_route(), &deployment())["pathParameters"], json!({}));
+    // The real authorizer's stage-wide Allow covers the actual path.
+    let arn = deployment().method_arn(&req);
+    let resource = auth::authorizer::stage_resource(&arn).unwrap_or_default();
+    let allow = serde_json::to_value(auth::authorizer::allow(claims(), resource)).unwrap_or_default();
+    assert!(matches!(decide(&allow, &arn), Ok(Decision::Allow(_))), "{allow}");
 }
 
 #[test]
@@ -146,7 +200,7 @@ fn claims() -> auth::token::Claims {
 
 #[test]
 fn the_real_authorizers_allow_and_deny_are_decided_as_api_gateway_does() {
-    let arn = deployment().method_arn(&hello_route());
+    let arn = deployment().method_arn(&request(b""));
     let resource = auth::authorizer::stage_resource(&arn).unwrap_or_default();
     let allow = serde_json::to_value(auth::authorizer::allow(claims(), resource.clone())).unwrap_or_default();
     let Ok(Decision::Allow(context)) = decide(&allow, &arn) else { panic!("{allow}") };

@@ -23,7 +23,7 @@ fn stage(name: &str) -> (Value, BTreeMap<String, String>, BTreeMap<String, Funct
         .filter_map(|(_, o)| o["Export"]["Name"].as_str())
         .map(|n| (n.to_owned(), format!("value:{n}")))
         .collect();
-    let function_names = Function::ALL.iter().map(|&f| (names.function(f), f)).collect();
+    let function_names = Function::all().iter().map(|&f| (names.function(f), f)).collect();
     (stacks.api.to_json(), exports, function_names, stage)
 }
 
@@ -43,16 +43,16 @@ fn the_dev_template_gives_the_contract_routes_behind_the_right_authorizer() {
     let (template, exports, names, stage) = stage("dev");
     let api = read_ok(&template, &exports, &names);
     assert_eq!(api.stage, "dev");
-    let mut expected: Vec<(String, String, Function, bool)> = contract::ROUTES
-        .iter()
-        .map(|r| (r.method.as_str().to_owned(), format!("/{}", r.path), r.function, r.authorized))
+    let mut expected: Vec<(String, String, Function, bool)> = Function::all()
+        .into_iter()
+        .filter_map(|f| f.route().map(|r| (r.method.as_str().to_owned(), r.path.to_owned(), f, r.authorized())))
         .collect();
     expected.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
     let got: Vec<(String, String, Function, bool)> =
         api.routes.iter().map(|r| (r.method.clone(), r.path.clone(), r.function, r.authorizer.is_some())).collect();
     assert_eq!(got, expected);
     let authorizer = api.routes.iter().find_map(|r| r.authorizer.clone()).unwrap_or_else(|| panic!("no authorizer"));
-    assert_eq!(authorizer.function, Function::Authorizer);
+    assert_eq!(authorizer.function, Function::AUTHORIZER);
     assert_eq!(authorizer.identity_sources, vec![IdentitySource::Header(contract::AUTHORIZATION_HEADER.to_owned())]);
     assert_eq!(authorizer.ttl, Duration::from_secs(u64::from(stage.authorizer_cache_ttl_seconds)));
 }
@@ -61,8 +61,8 @@ fn the_dev_template_gives_the_contract_routes_behind_the_right_authorizer() {
 fn functions_get_the_template_settings_and_resolved_imports() {
     let (template, exports, names, stage) = stage("dev");
     let api = read_ok(&template, &exports, &names);
-    assert_eq!(api.functions.len(), Function::ALL.len());
-    for f in Function::ALL {
+    assert_eq!(api.functions.len(), Function::all().len());
+    for f in Function::all() {
         let spec = &api.functions[&f];
         let settings = &stage.functions[&f];
         assert_eq!(spec.name, format!("auth-dev-{f}"));
@@ -76,7 +76,7 @@ fn functions_get_the_template_settings_and_resolved_imports() {
         wanted.sort_unstable();
         assert_eq!(vars, wanted, "{f}");
     }
-    let signin = &api.functions[&Function::Signin].env;
+    let signin = &api.functions[&Function::SIGNIN].env;
     assert_eq!(signin["AUTH_TABLE_NAME"], "value:auth-dev-table-name");
     assert_eq!(signin["AUTH_SECRET_ARN"], "value:auth-dev-secret-arn");
     assert_eq!(signin["AUTH_TOKEN_ISSUER"], "auth-dev/signin");
@@ -100,7 +100,7 @@ fn every_stage_that_creates_its_data_reads() {
         let (template, exports, names, _) = stage(name);
         let api = read_ok(&template, &exports, &names);
         assert_eq!(&api.stage, name);
-        assert_eq!(api.routes.len(), contract::ROUTES.len());
+        assert_eq!(api.routes.len(), Function::all().iter().filter(|f| f.route().is_some()).count());
     }
 }
 
@@ -128,10 +128,10 @@ fn what_local_cannot_serve_is_refused_by_name() {
     let e = read_err(&token, &exports, &names);
     assert!(e.contains("JwtAuthorizer") && e.contains("TOKEN") && e.contains("REQUEST"), "{e}");
 
-    let mut param = template.clone();
-    param["Resources"]["GetHelloResource"]["Properties"]["PathPart"] = json!("{name}");
-    let e = read_err(&param, &exports, &names);
-    assert!(e.contains("{name}") && e.contains("fixed paths"), "{e}");
+    let mut greedy = template.clone();
+    greedy["Resources"]["GetHelloResource"]["Properties"]["PathPart"] = json!("{proxy+}");
+    let e = read_err(&greedy, &exports, &names);
+    assert!(e.contains("GetHelloResource") && e.contains("{proxy+}") && e.contains("greedy"), "{e}");
 
     let mut cognito = template;
     cognito["Resources"]["GetHelloMethod"]["Properties"]["AuthorizationType"] = json!("COGNITO_USER_POOLS");
@@ -155,4 +155,107 @@ fn the_invoked_function_is_read_from_the_integration_uri() {
     assert_eq!(invoked_function(&uri), Some("HelloFunction"));
     assert_eq!(invoked_function(&json!("arn:aws:lambda:us-east-1:1:function:x")), None);
     assert_eq!(invoked_function(&json!({"Fn::Sub": "https://example.com/${Thing.Arn}"})), None);
+}
+
+/// A small api template of its own: `/orders/summary`, `/orders/{id}` behind a REQUEST authorizer and
+/// `/users/{id}/orders`, as nested resources.
+fn nested() -> (Value, BTreeMap<String, Function>) {
+    let uri = |function: &str| json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function}.Arn}}/invocations")});
+    let function = |name: &str| json!({"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": name}});
+    let resource = |parent: Value, part: &str| json!({"Type": "AWS::ApiGateway::Resource", "Properties": {"ParentId": parent, "PathPart": part, "RestApiId": {"Ref": "Api"}}});
+    let root = || json!({"Fn::GetAtt": ["Api", "RootResourceId"]});
+    let under = |id: &str| json!({"Ref": id});
+    let method = |resource: &str, function: &str, parameters: Value, authorized: bool| {
+        let mut p = json!({
+            "HttpMethod": "GET", "ResourceId": {"Ref": resource}, "RestApiId": {"Ref": "Api"},
+            "AuthorizationType": "NONE", "RequestParameters": parameters,
+            "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST", "Uri": uri(function)},
+        });
+        if authorized {
+            p["AuthorizationType"] = json!("CUSTOM");
+            p["AuthorizerId"] = json!({"Ref": "JwtAuthorizer"});
+        }
+        json!({"Type": "AWS::ApiGateway::Method", "Properties": p})
+    };
+    let id = || json!({"method.request.path.id": true});
+    let template = json!({"Resources": {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "t"}},
+        "OrdersFunction": function("t-orders"),
+        "UsersFunction": function("t-users"),
+        "AuthorizerFunction": function("t-authorizer"),
+        "JwtAuthorizer": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {
+            "Type": "REQUEST", "IdentitySource": "method.request.header.Authorization",
+            "AuthorizerResultTtlInSeconds": 60, "AuthorizerUri": uri("AuthorizerFunction"), "RestApiId": {"Ref": "Api"}}},
+        "OrdersResource": resource(root(), "orders"),
+        "OrdersIdResource": resource(under("OrdersResource"), "{id}"),
+        "OrdersSummaryResource": resource(under("OrdersResource"), "summary"),
+        "UsersResource": resource(root(), "users"),
+        "UsersIdResource": resource(under("UsersResource"), "{id}"),
+        "UsersIdOrdersResource": resource(under("UsersIdResource"), "orders"),
+        "GetOrdersIdMethod": method("OrdersIdResource", "OrdersFunction", id(), true),
+        "GetOrdersSummaryMethod": method("OrdersSummaryResource", "OrdersFunction", json!({}), false),
+        "GetUsersIdOrdersMethod": method("UsersIdOrdersResource", "UsersFunction", id(), false),
+        "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {"StageName": "dev", "RestApiId": {"Ref": "Api"}}},
+    }});
+    let names = BTreeMap::from([
+        ("t-orders".to_owned(), Function::HELLO),
+        ("t-users".to_owned(), Function::SIGNIN),
+        ("t-authorizer".to_owned(), Function::AUTHORIZER),
+    ]);
+    (template, names)
+}
+
+#[test]
+fn nested_resources_with_parameters_give_resource_path_templates() {
+    let (template, names) = nested();
+    let api = read_ok(&template, &BTreeMap::new(), &names);
+    let got: Vec<(&str, &str, &str, Function, bool)> = api
+        .routes
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.resource.as_str(), r.function, r.authorizer.is_some()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("GET", "/orders/summary", "OrdersSummaryResource", Function::HELLO, false),
+            ("GET", "/orders/{id}", "OrdersIdResource", Function::HELLO, true),
+            ("GET", "/users/{id}/orders", "UsersIdOrdersResource", Function::SIGNIN, false),
+        ]
+    );
+    // And the gateway serves them as API Gateway would.
+    let served = |path: &str| crate::local::routing::find(&api.routes, "GET", path).map(|r| r.resource.as_str());
+    assert_eq!(served("/orders/summary"), Some("OrdersSummaryResource"));
+    assert_eq!(served("/orders/42"), Some("OrdersIdResource"));
+    assert_eq!(served("/users/alice/orders"), Some("UsersIdOrdersResource"));
+    assert_eq!(served("/users/alice"), None);
+}
+
+#[test]
+fn path_parts_that_api_gateway_or_local_would_not_serve_are_refused_by_name() {
+    let (template, names) = nested();
+    let refused = |resource: &str, part: &str| {
+        let mut t = template.clone();
+        t["Resources"][resource]["Properties"]["PathPart"] = json!(part);
+        read_err(&t, &BTreeMap::new(), &names)
+    };
+    let e = refused("OrdersIdResource", "{id+}");
+    assert!(e.contains("OrdersIdResource") && e.contains("{id+}") && e.contains("greedy"), "{e}");
+    for part in ["e{id}", "{id}.json", "{}", "{a{b}}"] {
+        let e = refused("OrdersIdResource", part);
+        assert!(e.contains(part) && e.contains("neither a literal nor a path parameter"), "{part}: {e}");
+    }
+    let e = refused("OrdersIdResource", "a/b");
+    assert!(e.contains("not one path segment"), "{e}");
+    let e = refused("UsersIdOrdersResource", "{id}");
+    assert!(e.contains("/users/{id}/{id}") && e.contains("{id} twice"), "{e}");
+
+    let mut siblings = template.clone();
+    siblings["Resources"]["OrdersSummaryResource"]["Properties"]["PathPart"] = json!("{name}");
+    let e = read_err(&siblings, &BTreeMap::new(), &names);
+    assert!(
+        e.contains("OrdersIdResource") && e.contains("OrdersSummaryResource") && e.contains("one variable path part"),
+        "{e}"
+    );
+    let e = refused("OrdersSummaryResource", "{id}");
+    assert!(e.contains("both have the PathPart {id} under resource OrdersResource"), "{e}");
 }

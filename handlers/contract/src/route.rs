@@ -1,0 +1,271 @@
+//! Route paths and function names: what is valid, how paths nest, and when two routes clash.
+//!
+//! A path is `/` followed by segments separated by `/`: a literal (`orders`, `order-items`: lowercase
+//! letters, digits and `-`) or a path parameter (`{id}`, `{orderId}`: a letter, then letters and
+//! digits). API Gateway builds a resource per path prefix, so two routes clash when they have the same
+//! method and the same shape (`/orders/{id}` and `/orders/{orderId}`), and two paths conflict when
+//! they name the same position under one parent differently as parameters (API Gateway allows one
+//! variable path part among siblings).
+
+use std::fmt;
+
+/// An HTTP method a route may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub const ALL: [Method; 5] = [Method::Get, Method::Post, Method::Put, Method::Patch, Method::Delete];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// `GET`, `get` or `Get`.
+    pub fn parse(text: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// `Get`, for logical ids.
+    pub fn pascal(self) -> String {
+        pascal(&self.as_str().to_ascii_lowercase())
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One segment of a route path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Segment<'a> {
+    Literal(&'a str),
+    Parameter(&'a str),
+}
+
+impl Segment<'_> {
+    /// How API Gateway's `PathPart` spells it: `orders` or `{id}`.
+    pub fn path_part(&self) -> String {
+        match self {
+            Segment::Literal(l) => (*l).to_owned(),
+            Segment::Parameter(p) => format!("{{{p}}}"),
+        }
+    }
+}
+
+/// The longest route path accepted; API Gateway's own limit on a resource path is far larger, but a
+/// path this long is a mistake.
+pub const MAX_PATH_LEN: usize = 200;
+/// The longest function name: `<project>-<stage>-<name>` must also fit AWS's 64 characters, which
+/// synth checks against the stages.
+pub const MAX_NAME_LEN: usize = 40;
+
+/// Why a path or name was refused; each message says what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathError(pub String);
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PathError {}
+
+fn error(message: impl Into<String>) -> PathError {
+    PathError(message.into())
+}
+
+/// The segments of `path`, or why it is not a route path.
+pub fn parse_path(path: &str) -> Result<Vec<Segment<'_>>, PathError> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(error(format!("the path `{path}` must start with `/`, e.g. /orders/{{id}}")));
+    };
+    if path.len() > MAX_PATH_LEN {
+        return Err(error(format!("the path is {} characters; at most {MAX_PATH_LEN}", path.len())));
+    }
+    if rest.is_empty() {
+        return Err(error("the path `/` is the API's root; give the route a segment, e.g. /status"));
+    }
+    let mut segments = Vec::new();
+    let mut parameters: Vec<&str> = Vec::new();
+    for segment in rest.split('/') {
+        if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let valid = inner.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && inner.chars().all(|c| c.is_ascii_alphanumeric());
+            if !valid {
+                return Err(error(format!(
+                    "the path parameter `{segment}` in `{path}` is not a name: use a letter, then letters and \
+                     digits, e.g. {{id}} or {{orderId}} (greedy {{name+}} parameters are not supported)"
+                )));
+            }
+            if parameters.contains(&inner) {
+                return Err(error(format!("the path parameter {{{inner}}} appears twice in `{path}`")));
+            }
+            parameters.push(inner);
+            segments.push(Segment::Parameter(inner));
+        } else {
+            let valid = !segment.is_empty()
+                && !segment.starts_with('-')
+                && !segment.ends_with('-')
+                && segment.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                return Err(error(format!(
+                    "the segment `{segment}` in `{path}` is not allowed: use lowercase letters, digits and `-` \
+                     (not at either end), or a parameter such as {{id}}; no empty segments or trailing `/`"
+                )));
+            }
+            segments.push(Segment::Literal(segment));
+        }
+    }
+    Ok(segments)
+}
+
+/// Whether `name` can name a function: its crate, its Lambda function and role suffix, its
+/// `stages.toml` section and its logical ids.
+pub fn check_name(name: &str) -> Result<(), PathError> {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !valid {
+        return Err(error(format!(
+            "`{name}` cannot name a function: use a lowercase letter, then lowercase letters and digits, e.g. orders"
+        )));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(error(format!("the function name `{name}` is {} characters; at most {MAX_NAME_LEN}", name.len())));
+    }
+    Ok(())
+}
+
+/// `order-items` -> `OrderItems`, `orders` -> `Orders`.
+pub fn pascal(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map(|c| c.to_ascii_uppercase()).into_iter().chain(chars).collect::<String>()
+        })
+        .collect()
+}
+
+/// The logical-id fragment of a path: `/orders/{id}/items` -> `OrdersByIdItems`.
+pub fn path_id(segments: &[Segment<'_>]) -> String {
+    segments
+        .iter()
+        .map(|s| match s {
+            Segment::Literal(l) => pascal(l),
+            Segment::Parameter(p) => format!("By{}", pascal(p)),
+        })
+        .collect()
+}
+
+/// The shape two routes clash on: literals as they are, every parameter alike.
+fn shape(segments: &[Segment<'_>]) -> Vec<Option<String>> {
+    segments
+        .iter()
+        .map(|s| match s {
+            Segment::Literal(l) => Some((*l).to_owned()),
+            Segment::Parameter(_) => None,
+        })
+        .collect()
+}
+
+/// Why `a` and `b` cannot both be routes of one API, if they cannot.
+pub fn clash(a: &(Method, &str), b: &(Method, &str)) -> Option<String> {
+    let (Ok(sa), Ok(sb)) = (parse_path(a.1), parse_path(b.1)) else { return None };
+    if a.0 == b.0 && shape(&sa) == shape(&sb) {
+        return Some(format!("{} {} and {} {} match the same requests", a.0, a.1, b.0, b.1));
+    }
+    // Under a common parent, API Gateway allows one parameter name per position.
+    for (x, y) in sa.iter().zip(&sb) {
+        match (x, y) {
+            (Segment::Parameter(p), Segment::Parameter(q)) if p != q => {
+                return Some(format!(
+                    "{} and {} name the same path position differently ({{{p}}} and {{{q}}}); API Gateway allows one \
+                     parameter name per position: use the same name",
+                    a.1, b.1
+                ));
+            }
+            _ if x != y => break,
+            _ => {}
+        }
+    }
+    // Distinct paths must not map to one logical id (e.g. `/by-id` and `/{id}`).
+    if sa != sb && path_id(&sa) == path_id(&sb) {
+        return Some(format!("{} and {} would share the logical id {}; rename a segment", a.1, b.1, path_id(&sa)));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_into_literals_and_parameters() {
+        assert_eq!(
+            parse_path("/users/{id}/order-items"),
+            Ok(vec![Segment::Literal("users"), Segment::Parameter("id"), Segment::Literal("order-items")])
+        );
+        for bad in [
+            "orders",
+            "/",
+            "/orders/",
+            "//orders",
+            "/Orders",
+            "/orders/{}",
+            "/orders/{id+}",
+            "/orders/{1d}",
+            "/{id}/{id}",
+            "/a b",
+            "/-x",
+            "/orders/{id",
+        ] {
+            assert!(parse_path(bad).is_err(), "{bad}");
+        }
+        assert!(parse_path(&format!("/{}", "a".repeat(MAX_PATH_LEN))).is_err());
+    }
+
+    #[test]
+    fn names_are_lowercase_words() {
+        assert!(check_name("orders").is_ok());
+        assert!(check_name("orders2").is_ok());
+        for bad in ["", "Orders", "2orders", "order-items", "order_items", &"a".repeat(MAX_NAME_LEN + 1)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_and_pascal_case() {
+        assert_eq!(pascal("order-items"), "OrderItems");
+        assert_eq!(Method::Delete.pascal(), "Delete");
+        assert_eq!(path_id(&parse_path("/users/{id}/orders").unwrap_or_default()), "UsersByIdOrders");
+        assert_eq!(Method::parse("patch"), Some(Method::Patch));
+        assert_eq!(Method::parse("TRACE"), None);
+    }
+
+    #[test]
+    fn clashes() {
+        let get = |p| (Method::Get, p);
+        assert!(clash(&get("/orders/{id}"), &get("/orders/{orderId}")).is_some(), "same shape");
+        assert!(clash(&get("/orders/{id}"), &(Method::Delete, "/orders/{id}")).is_none(), "another method");
+        assert!(clash(&get("/orders/{id}"), &get("/orders/{oid}/items")).is_some(), "sibling parameters");
+        assert!(clash(&get("/orders/{id}"), &get("/orders/{id}/items")).is_none(), "nested under it");
+        assert!(clash(&get("/orders/summary"), &get("/orders/{id}")).is_none(), "a literal beside a parameter");
+        assert!(clash(&get("/by-id"), &get("/{id}")).is_some(), "one logical id");
+        assert!(clash(&get("/orders"), &get("/users")).is_none());
+    }
+}
