@@ -1,5 +1,9 @@
 //! Synthesizes and renders every stage of a stages.toml, as one process, for `cargo xtask bench synth`.
 //! Prints the bytes rendered and the process's peak resident memory (VmHWM) at the end.
+//!
+//! `synth_all <stages.toml> [FUNCTIONS]`: with a count, the declared functions are topped up with
+//! private routes of their own (`/bench/<n>/items/{id}`, every third reading the users table) until
+//! there are that many, to measure synth as the API grows.
 #![allow(clippy::print_stdout)]
 
 use std::process::ExitCode;
@@ -16,7 +20,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match synth::parse("stages.toml", &text) {
+    let functions = match std::env::args().nth(2).map(|n| n.parse::<usize>()) {
+        None => contract::Function::all(),
+        Some(Ok(total)) => with_extra_functions(total),
+        Some(Err(e)) => {
+            eprintln!("error: the function count: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match synth::config::parse_for("stages.toml", &text, &functions) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {}", e.one_line());
@@ -37,6 +49,30 @@ fn main() -> ExitCode {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .unwrap_or(0);
-    println!("stages={} bytes={bytes} peak_rss_kib={hwm_kib}", config.stages.len());
+    println!("stages={} functions={} bytes={bytes} peak_rss_kib={hwm_kib}", config.stages.len(), functions.len());
     ExitCode::SUCCESS
+}
+
+/// The declared functions and as many more as make `total`, declared for the life of the process.
+fn with_extra_functions(total: usize) -> Vec<contract::Function> {
+    use contract::{Access, Declaration, EnvVar, Grant, Method, Route};
+    let declared = contract::Function::all();
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let extra: Vec<Declaration> = (declared.len()..total)
+        .map(|i| {
+            let reads = i % 3 == 0;
+            Declaration {
+                name: leak(format!("bench{i}")),
+                route: Some(Route {
+                    method: Method::Get,
+                    path: leak(format!("/bench/{i}/items/{{id}}")),
+                    access: Access::Private,
+                }),
+                env: if reads { &[EnvVar::TableName] } else { &[] },
+                grants: if reads { &[Grant::READ_USER] } else { &[] },
+            }
+        })
+        .collect();
+    let extra: &'static [Declaration] = Box::leak(extra.into_boxed_slice());
+    declared.into_iter().chain(contract::Function::of(extra)).collect()
 }

@@ -49,7 +49,12 @@ pub fn synth(config: &Config, stage: &Stage) -> Stacks {
 
 /// The template as YAML with long-form intrinsics (`Ref:`, `Fn::GetAtt:`), which any YAML reader parses.
 pub fn render(template: &Template) -> String {
-    format!("# {GENERATED_HEADER}\n{}", yaml::to_string(&template.to_json()))
+    render_json(&template.to_json())
+}
+
+/// [`render`] of a template already turned into JSON.
+fn render_json(json: &serde_json::Value) -> String {
+    format!("# {GENERATED_HEADER}\n{}", yaml::to_string(json))
 }
 
 /// A generated file, with its path relative to the workspace root.
@@ -74,12 +79,21 @@ pub fn files(config: &Config, stage: &Stage) -> Result<Vec<File>, review::Review
     let names = Names::new(&config.project, stage);
     let stacks = synth(config, stage);
     let dir = format!("{TEMPLATES_DIR}/{}", stage.name);
-    let mut out = vec![File { path: BOOTSTRAP_FILE.to_owned(), contents: render(&stacks.bootstrap) }];
-    if let Some(data) = &stacks.data {
-        out.push(File { path: format!("{dir}/data.yaml"), contents: render(data) });
+    // Each template becomes JSON once, for its YAML and for the IAM review alike.
+    let json: Vec<(String, serde_json::Value)> =
+        stacks.named(&names).into_iter().map(|(name, t)| (name, t.to_json())).collect();
+    let rendered = |stack: &str| json.iter().find(|(n, _)| n == stack).map(|(_, j)| render_json(j));
+    let mut out = Vec::new();
+    if let Some(bootstrap) = rendered(&names.bootstrap_stack()) {
+        out.push(File { path: BOOTSTRAP_FILE.to_owned(), contents: bootstrap });
     }
-    out.push(File { path: format!("{dir}/api.yaml"), contents: render(&stacks.api) });
-    let rows = review::rows_of(&stacks, &names)?;
+    if let Some(data) = rendered(&names.data_stack()) {
+        out.push(File { path: format!("{dir}/data.yaml"), contents: data });
+    }
+    if let Some(api) = rendered(&names.api_stack()) {
+        out.push(File { path: format!("{dir}/api.yaml"), contents: api });
+    }
+    let rows = review::review(json.iter().map(|(n, j)| (n.as_str(), j))).into_rows()?;
     let mut notes = Vec::new();
     if let config::Provision::Import { arn, .. } = &stage.key {
         notes.push(format!(

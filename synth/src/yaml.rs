@@ -16,7 +16,7 @@ pub fn to_string(value: &Value) -> String {
     match value {
         Value::Object(_) | Value::Array(_) if !is_empty(value) => node(&mut out, value, 0, false),
         scalar => {
-            out.push_str(&scalar_text(scalar));
+            write_scalar(&mut out, scalar);
             out.push('\n');
         }
     }
@@ -45,7 +45,7 @@ fn node(out: &mut String, value: &Value, indent: usize, inline_first: bool) {
         Value::Object(map) => {
             for (key, v) in map {
                 pad(out);
-                out.push_str(&string_text(key));
+                write_string(out, key);
                 out.push(':');
                 match v {
                     // Sequences under a key sit at the key's indent, as most YAML tools write them.
@@ -59,7 +59,7 @@ fn node(out: &mut String, value: &Value, indent: usize, inline_first: bool) {
                     }
                     scalar => {
                         out.push(' ');
-                        out.push_str(&scalar_text(scalar));
+                        write_scalar(out, scalar);
                         out.push('\n');
                     }
                 }
@@ -70,7 +70,7 @@ fn node(out: &mut String, value: &Value, indent: usize, inline_first: bool) {
                 pad(out);
                 out.push_str("- ");
                 if is_empty(item) || !(item.is_object() || item.is_array()) {
-                    out.push_str(&scalar_text(item));
+                    write_scalar(out, item);
                     out.push('\n');
                 } else {
                     node(out, item, indent + 2, true);
@@ -79,20 +79,32 @@ fn node(out: &mut String, value: &Value, indent: usize, inline_first: bool) {
         }
         scalar => {
             pad(out);
-            out.push_str(&scalar_text(scalar));
+            write_scalar(out, scalar);
             out.push('\n');
         }
     }
 }
 
-fn scalar_text(v: &Value) -> String {
+/// Appends a scalar (or an empty collection, in flow style) to `out`. Rendering writes every scalar
+/// of a template, so nothing here allocates but a string that needs quoting.
+fn write_scalar(out: &mut String, v: &Value) {
     match v {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => string_text(s),
-        Value::Array(_) => "[]".to_owned(),
-        Value::Object(_) => "{}".to_owned(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_string(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+fn write_string(out: &mut String, s: &str) {
+    if is_plain_safe(s) {
+        out.push_str(s);
+    } else {
+        out.push_str(&string_text(s));
     }
 }
 
@@ -115,15 +127,26 @@ fn string_text(s: &str) -> String {
 /// Whether `s` reads back as the same string, bare, in YAML 1.1 and 1.2 alike. Starting with a letter
 /// rules out numbers, dates and times; the character set rules out indicators, comments and flow.
 fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
-    (first.is_ascii_alphabetic() || first == '/' || first == '_')
-        && !RESERVED.contains(&s.to_ascii_lowercase().as_str())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./@+=-:, ()".contains(c))
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !s.ends_with(':')
-        && !s.ends_with(' ')
-        && !s.contains("  ")
+    // One pass over the bytes: rendering calls this for every key and string of a template.
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else { return false };
+    if !(first.is_ascii_alphabetic() || first == b'/' || first == b'_') {
+        return false;
+    }
+    if s.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
+        return false;
+    }
+    let mut previous = 0u8;
+    for &b in bytes {
+        let allowed = b.is_ascii_alphanumeric()
+            || matches!(b, b'_' | b'.' | b'/' | b'@' | b'+' | b'=' | b'-' | b':' | b',' | b' ' | b'(' | b')');
+        // `: ` starts a mapping value and `  ` is easily lost; `#` is not allowed at all.
+        if !allowed || (b == b' ' && matches!(previous, b':' | b' ')) {
+            return false;
+        }
+        previous = b;
+    }
+    !matches!(previous, b':' | b' ')
 }
 
 #[cfg(test)]

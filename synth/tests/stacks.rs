@@ -542,3 +542,91 @@ fn ip_rate_limits_off_keeps_the_web_acl_without_rate_rules() {
     let (_, dev) = stacks(&off, "dev");
     assert!(rule(web_acl(&dev).0, "auth-ip-rate").is_some(), "only the stage that says so");
 }
+
+/// The declared functions plus `extra`, for tests of routes a team adds.
+fn with(extra: &'static [contract::Declaration]) -> Vec<contract::Function> {
+    let mut all = contract::Function::all();
+    all.extend(contract::Function::of(extra));
+    all
+}
+
+fn api_with(functions: &[contract::Function]) -> Value {
+    let c = synth::config::parse_for("stages.toml", STAGES, functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    synth::synth(&c, c.stage("dev").unwrap_or_else(|e| panic!("{e}"))).api.to_json()
+}
+
+const ORDERS: contract::Route =
+    contract::Route { method: contract::Method::Get, path: "/users/{id}/orders", access: contract::Access::Private };
+const PROFILE: contract::Declaration = contract::Declaration {
+    name: "profile",
+    route: Some(contract::Route {
+        method: contract::Method::Get,
+        path: "/users/{id}",
+        access: contract::Access::Public,
+    }),
+    env: &[],
+    grants: &[],
+};
+static ADDED: [contract::Declaration; 2] = [
+    contract::Declaration {
+        name: "orders",
+        route: Some(ORDERS),
+        env: &[contract::EnvVar::TableName],
+        grants: &[contract::Grant::READ_USER],
+    },
+    PROFILE,
+];
+/// The same, with the orders route moved.
+static MOVED: [contract::Declaration; 2] = [
+    contract::Declaration {
+        name: "orders",
+        route: Some(contract::Route { path: "/users/{id}/purchases", ..ORDERS }),
+        env: &[contract::EnvVar::TableName],
+        grants: &[contract::Grant::READ_USER],
+    },
+    PROFILE,
+];
+
+#[test]
+fn added_routes_nest_carry_parameters_and_are_scoped_to_their_method_and_path() {
+    let api = api_with(&with(&ADDED));
+    let r = &api["Resources"];
+    // One resource per path prefix, shared: /users, /users/{id}, /users/{id}/orders.
+    assert_eq!(r["UsersResource"]["Properties"]["ParentId"], json!({"Fn::GetAtt": ["Api", "RootResourceId"]}));
+    assert_eq!(r["UsersByIdResource"]["Properties"]["PathPart"], "{id}");
+    assert_eq!(r["UsersByIdResource"]["Properties"]["ParentId"], json!({"Ref": "UsersResource"}));
+    assert_eq!(r["UsersByIdOrdersResource"]["Properties"]["ParentId"], json!({"Ref": "UsersByIdResource"}));
+    assert_eq!(resources_of(&api, "AWS::ApiGateway::Resource").len(), 3 + 3, "the first three and three new");
+
+    let method = &r["GetUsersByIdOrdersMethod"]["Properties"];
+    assert_eq!(method["RequestParameters"], json!({"method.request.path.id": true}));
+    assert_eq!(method["AuthorizationType"], "CUSTOM");
+    assert_eq!(r["GetUsersByIdMethod"]["Properties"]["AuthorizationType"], "NONE", "profile is public");
+    let source = &r["GetUsersByIdOrdersInvokePermission"]["Properties"]["SourceArn"]["Fn::Sub"];
+    assert!(source.as_str().is_some_and(|s| s.ends_with("${Api}/dev/GET/users/*/orders")), "{source}");
+
+    // orders may read one user and nothing else; profile may touch nothing but its logs.
+    let orders: Vec<String> = r["OrdersRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    assert_eq!(orders, ["logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem"]);
+    let env = &r["OrdersFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env, &json!({"AUTH_TABLE_NAME": {"Fn::ImportValue": "auth-dev-table-name"}}));
+    assert!(r["ProfileFunction"]["Properties"].get("Environment").is_none());
+}
+
+#[test]
+fn the_deployment_changes_when_a_route_changes() {
+    let deployment = |api: &Value| {
+        resources_of(api, "AWS::ApiGateway::Deployment").first().map(|(id, _)| (*id).clone()).unwrap_or_default()
+    };
+    let before = deployment(&api_with(&with(&ADDED)));
+    let base = deployment(&api_with(&contract::Function::all()));
+    let moved = deployment(&api_with(&with(&MOVED)));
+    assert_ne!(before, base, "adding a route makes a new deployment");
+    assert_ne!(before, moved, "moving a route makes a new deployment");
+    assert_ne!(base, moved);
+}

@@ -17,6 +17,10 @@ pub enum Which {
         /// How many runs to time
         #[arg(long, default_value_t = 50)]
         runs: usize,
+        /// Top the declared functions up to this many (each with a private route of its own), to see
+        /// how synth grows with the API
+        #[arg(long)]
+        functions: Option<usize>,
     },
     /// Spawn each function's release bootstrap against the local Runtime API and time it to its first answer
     ColdStart {
@@ -46,7 +50,7 @@ pub enum Which {
 
 pub fn run(root: &Path, config: &Path, which: Which) -> anyhow::Result<ExitCode> {
     match which {
-        Which::Synth { runs } => synth(root, config, runs.max(1)),
+        Which::Synth { runs, functions } => synth(root, config, runs.max(1), functions),
         Which::ColdStart { stage, runs } => cold_start::run(config, &stage, runs.max(1)),
         Which::Load { stage, requests, concurrency, url, release } => {
             let profile = if release { crate::package::Profile::Release } else { crate::package::Profile::Debug };
@@ -55,7 +59,7 @@ pub fn run(root: &Path, config: &Path, which: Which) -> anyhow::Result<ExitCode>
     }
 }
 
-fn synth(root: &Path, config: &Path, runs: usize) -> anyhow::Result<ExitCode> {
+fn synth(root: &Path, config: &Path, runs: usize, functions: Option<usize>) -> anyhow::Result<ExitCode> {
     eprintln!("building synth's synth_all example in release (fat LTO)...");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
@@ -72,7 +76,12 @@ fn synth(root: &Path, config: &Path, runs: usize) -> anyhow::Result<ExitCode> {
     let mut last = String::new();
     for _ in 0..runs {
         let start = Instant::now();
-        let out = Command::new(&exe).arg(config).output().with_context(|| format!("running {}", exe.display()))?;
+        let mut command = Command::new(&exe);
+        command.arg(config);
+        if let Some(n) = functions {
+            command.arg(n.to_string());
+        }
+        let out = command.output().with_context(|| format!("running {}", exe.display()))?;
         walls.push(start.elapsed());
         if !out.status.success() {
             bail!("synth_all failed: {}", String::from_utf8_lossy(&out.stderr).trim());

@@ -60,11 +60,56 @@ pub enum Command {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
+    /// Add something to the service: `new function NAME --method GET --path /orders/{id}`
+    New {
+        #[command(subcommand)]
+        what: New,
+    },
+    /// Remove something added with `new`: `remove function NAME`
+    Remove {
+        #[command(subcommand)]
+        what: Remove,
+    },
     /// Benchmarks: figures to report, measured on this machine (not pass/fail tests)
     Bench {
         #[command(subcommand)]
         which: bench::Which,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum New {
+    /// A Lambda function behind its own route: a crate under handlers/, declared in
+    /// handlers/contract/src/functions.rs, with its role, log group and route in the templates
+    Function {
+        /// Its name: lowercase letters and digits, e.g. orders (the crate, the function, the role)
+        name: String,
+        /// The HTTP method: GET, POST, PUT, PATCH or DELETE
+        #[arg(long, value_parser = parse_method)]
+        method: contract::Method,
+        /// The path, e.g. /orders or /users/{id}/orders ({name} segments are path parameters)
+        #[arg(long)]
+        path: String,
+        /// Anyone may call it; without this the JWT authorizer guards it
+        #[arg(long)]
+        public: bool,
+        /// It may read one user by email from the users table (dynamodb:GetItem), e.g. for /me
+        #[arg(long)]
+        reads_users: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Remove {
+    /// A function added with `cargo xtask new function`: its declaration and crate (no data)
+    Function {
+        /// Its name
+        name: String,
+    },
+}
+
+fn parse_method(text: &str) -> Result<contract::Method, String> {
+    contract::Method::parse(text).ok_or_else(|| format!("`{text}` is not one of GET, POST, PUT, PATCH, DELETE"))
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -134,5 +179,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Local(args) => crate::local::run(&config_path, &args),
         Command::Test { cargo_args } => test::run(&crate::workspace()?, &cargo_args),
         Command::Bench { which } => bench::run(&crate::workspace()?, &config_path, which),
+        Command::New { what: New::Function { name, method, path, public, reads_users } } => {
+            let config = load_config(&config_path)?;
+            let new = crate::scaffold::NewFunction { name, method, path, public, reads_users };
+            crate::scaffold::new(&crate::workspace()?, &config, &new)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Remove { what: Remove::Function { name } } => {
+            let text = std::fs::read_to_string(&config_path)
+                .map_err(|e| crate::BadInput(format!("reading {}: {e}", config_path.display())))?;
+            crate::scaffold::remove(&crate::workspace()?, &text, &name)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

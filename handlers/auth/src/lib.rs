@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod logging;
 pub mod password;
 pub mod proxy;
+pub mod request;
 pub mod signin;
 pub mod signup;
 pub mod store;

@@ -69,9 +69,9 @@ impl Segment<'_> {
 /// The longest route path accepted; API Gateway's own limit on a resource path is far larger, but a
 /// path this long is a mistake.
 pub const MAX_PATH_LEN: usize = 200;
-/// The longest function name: `<project>-<stage>-<name>` must also fit AWS's 64 characters, which
-/// synth checks against the stages.
-pub const MAX_NAME_LEN: usize = 40;
+/// The longest function name, AWS's limit on a function or role name; `<project>-<stage>-<name>` must
+/// fit it too, which synth and `cargo xtask new function` check against the stages.
+pub const MAX_NAME_LEN: usize = 64;
 
 /// Why a path or name was refused; each message says what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
