@@ -630,3 +630,16 @@ fn the_deployment_changes_when_a_route_changes() {
     assert_ne!(before, moved, "moving a route makes a new deployment");
     assert_ne!(base, moved);
 }
+
+#[test]
+fn an_added_function_takes_settings_from_stages_toml_like_the_built_in_ones() {
+    let text = format!("{STAGES}\n[stages.dev.functions.orders]\nmemory_mb = 512\nreserved_concurrency = 5\n");
+    let functions = with(&ADDED);
+    let c = synth::config::parse_for("stages.toml", &text, &functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let api = synth::synth(&c, c.stage("dev").unwrap_or_else(|e| panic!("{e}"))).api.to_json();
+    let orders = &api["Resources"]["OrdersFunction"]["Properties"];
+    assert_eq!((orders["MemorySize"].as_u64(), orders["ReservedConcurrentExecutions"].as_u64()), (Some(512), Some(5)));
+    // Without the declaration the same section is an error naming the known functions.
+    let error = synth::parse("stages.toml", &text).err().map(|e| e.one_line()).unwrap_or_default();
+    assert!(error.contains("unknown function `orders`"), "{error}");
+}

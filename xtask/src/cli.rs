@@ -182,13 +182,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::New { what: New::Function { name, method, path, public, reads_users } } => {
             let config = load_config(&config_path)?;
             let new = crate::scaffold::NewFunction { name, method, path, public, reads_users };
-            crate::scaffold::new(&crate::workspace()?, &config, &new)?;
+            crate::scaffold::new(&crate::workspace()?, &config_path, &config, &new)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Remove { what: Remove::Function { name } } => {
             let text = std::fs::read_to_string(&config_path)
                 .map_err(|e| crate::BadInput(format!("reading {}: {e}", config_path.display())))?;
-            crate::scaffold::remove(&crate::workspace()?, &text, &name)?;
+            crate::scaffold::remove(&crate::workspace()?, &config_path, &text, &name)?;
             Ok(ExitCode::SUCCESS)
         }
     }

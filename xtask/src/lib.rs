@@ -52,6 +52,13 @@ pub fn default_config_path() -> anyhow::Result<PathBuf> {
 
 /// Reads and parses a `stages.toml`, or fails with a [`BadConfig`] that `main` renders with its span.
 pub fn load_config(path: &Path) -> anyhow::Result<synth::Config> {
+    // The declarations are code, but edited by hand too: a bad or clashing route is refused here,
+    // before any command builds a template from it.
+    contract::functions::check(contract::functions::DECLARED).map_err(|e| {
+        BadInput(format!(
+            "handlers/contract/src/functions.rs: {e}; fix the declaration (or `cargo xtask remove function`)"
+        ))
+    })?;
     let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("reading {}: {e}", path.display())))?;
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     Ok(synth::parse(&name, &text).map_err(BadConfig)?)

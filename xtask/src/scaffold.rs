@@ -50,13 +50,80 @@ impl NewFunction {
     }
 }
 
+/// Rust's keywords and the crates every Rust program can name: a crate (and so a function) or a
+/// variable of the generated code may not be called so.
+const RUST_WORDS: &[&str] = &[
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "gen",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "macro",
+    "override",
+    "priv",
+    "try",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "std",
+    "core",
+    "alloc",
+    "test",
+    "proc_macro",
+];
+
+/// Names the generated handler uses for its own variables and fields.
+const GENERATED_LOCALS: &[&str] = &["message", "email", "req", "users", "member_since", "error", "value", "answer"];
+
 /// Why `new` cannot be added, if it cannot: a bad or taken name, a bad path, a route that clashes,
-/// a name too long for a stage's AWS names, or a directory already in the way.
+/// a name too long for a stage's AWS names, or a directory already in the way. `packages` are the
+/// package names of the lock file: a function's crate may not share one (`cargo build -p` would be
+/// ambiguous).
 pub fn check_new(
     new: &NewFunction,
     declared: &[Function],
     config: &Config,
     directory_exists: bool,
+    packages: &[String],
 ) -> Result<(), String> {
     route::check_name(&new.name).map_err(|e| e.to_string())?;
     if declared.iter().any(|f| f.name() == new.name) {
@@ -65,16 +132,41 @@ pub fn check_new(
     if ["auth", "contract", "xtask", "synth", "devenv"].contains(&new.name.as_str()) {
         return Err(format!("`{}` is the name of one of the workspace's own crates; choose another", new.name));
     }
+    if RUST_WORDS.contains(&new.name.as_str()) || packages.iter().any(|p| p.replace('-', "_") == new.name) {
+        return Err(format!(
+            "`{}` is a Rust keyword or the name of a crate the workspace already uses; choose another",
+            new.name
+        ));
+    }
     if directory_exists {
         return Err(format!("handlers/{} already exists; remove it or choose another name", new.name));
     }
+    if new.public && new.reads_users {
+        return Err("--reads-users reads the signed-in caller's user, and a --public route has no caller; drop \
+                    one of the two"
+            .to_owned());
+    }
     route::parse_path(&new.path).map_err(|e| e.to_string())?;
-    for f in declared {
-        if let Some(existing) = f.route()
-            && let Some(why) = route::clash(&(new.method, &new.path), &(existing.method, existing.path))
-        {
-            return Err(format!("the route clashes with {f}'s {} {}: {why}", existing.method, existing.path));
+    for p in new.parameters() {
+        let snake = p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !snake || RUST_WORDS.contains(&p.as_str()) || GENERATED_LOCALS.contains(&p.as_str()) {
+            return Err(format!(
+                "the path parameter {{{p}}} becomes a variable of the generated Rust code: use lowercase letters, \
+                 digits and `_` (e.g. {{order_id}}), not a Rust keyword nor one of {}",
+                GENERATED_LOCALS.join(", ")
+            ));
         }
+    }
+    let mut routes: Vec<(Method, &str)> =
+        declared.iter().filter_map(|f| f.route()).map(|r| (r.method, r.path)).collect();
+    routes.push((new.method, &new.path));
+    if let Some(why) = route::conflicts(&routes) {
+        let with = declared.iter().find_map(|f| {
+            let r = f.route()?;
+            route::conflicts(&[(r.method, r.path), (new.method, &new.path)])
+                .map(|_| format!("{f}'s {} {}", r.method, r.path))
+        });
+        return Err(format!("the route clashes with {}: {why}", with.as_deref().unwrap_or("a declared route")));
     }
     for stage in config.stages.values() {
         // The function's and its role's name, `<project>-<stage>-<name>`.
@@ -174,7 +266,8 @@ pub fn crate_files(new: &NewFunction) -> Vec<(String, String)> {
     let parameters = new.parameters();
     let dir = format!("handlers/{name}");
     let store_deps = if new.reads_users {
-        "aws-config.workspace = true\naws-sdk-dynamodb.workspace = true\ncontract.workspace = true\n"
+        "aws-config.workspace = true\naws-sdk-dynamodb.workspace = true\ncontract.workspace = true\n\
+         tracing.workspace = true\n"
     } else {
         ""
     };
@@ -369,9 +462,10 @@ fn fixture(new: &NewFunction, parameters: &[String]) -> String {
 
 /// `cargo xtask new function`: checks, writes the crate and the declaration, and synthesizes; a failed
 /// synth removes what was written.
-pub fn new(root: &Path, config: &Config, new: &NewFunction) -> anyhow::Result<()> {
+pub fn new(root: &Path, config_path: &Path, config: &Config, new: &NewFunction) -> anyhow::Result<()> {
     let dir = root.join("handlers").join(&new.name);
-    check_new(new, &Function::all(), config, dir.exists()).map_err(BadInput)?;
+    let lock = Snapshot::take(&root.join("Cargo.lock"));
+    check_new(new, &Function::all(), config, dir.exists(), &lock.packages()).map_err(BadInput)?;
     let declarations = root.join(DECLARATIONS);
     let source = fs::read_to_string(&declarations).with_context(|| format!("reading {}", declarations.display()))?;
     let edited = insert_declaration(&source, &declaration(new)).map_err(BadInput)?;
@@ -386,11 +480,13 @@ pub fn new(root: &Path, config: &Config, new: &NewFunction) -> anyhow::Result<()
             fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
         }
         fs::write(&declarations, &edited).with_context(|| format!("writing {}", declarations.display()))?;
-        synthesize(root)
+        synthesize(root, config_path)
     })();
     if let Err(error) = written {
         let _ = fs::remove_dir_all(&dir);
         let _ = fs::write(&declarations, &source);
+        lock.restore();
+        let _ = synthesize(root, config_path);
         return Err(error.context(format!("adding {}; nothing was kept", new.name)));
     }
     let access = if new.public { "public" } else { "behind the JWT authorizer" };
@@ -406,31 +502,92 @@ pub fn new(root: &Path, config: &Config, new: &NewFunction) -> anyhow::Result<()
 
 /// `cargo xtask remove function`: removes the declaration and the crate, then synthesizes. Data is
 /// untouched: the function had none of its own.
-pub fn remove(root: &Path, stages_text: &str, name: &str) -> anyhow::Result<()> {
+pub fn remove(root: &Path, config_path: &Path, stages_text: &str, name: &str) -> anyhow::Result<()> {
     check_remove(name, &Function::all(), stages_text).map_err(BadInput)?;
     let declarations = root.join(DECLARATIONS);
     let source = fs::read_to_string(&declarations).with_context(|| format!("reading {}", declarations.display()))?;
     let edited = remove_declaration(&source, name).map_err(BadInput)?;
-    fs::write(&declarations, &edited).with_context(|| format!("writing {}", declarations.display()))?;
-    if let Err(error) = synthesize(root) {
-        let _ = fs::write(&declarations, &source);
-        return Err(error.context(format!("removing {name}; the declaration was put back")));
-    }
+    let lock = Snapshot::take(&root.join("Cargo.lock"));
+    // The crate goes aside first, so that the synth below resolves the workspace without it and the
+    // lock file drops its package; a failure puts everything back.
     let dir: PathBuf = root.join("handlers").join(name);
-    if dir.exists() {
-        fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    let aside = crate::target_dir()?.join(format!("removed-function-{name}-{}", std::process::id()));
+    let moved = dir.exists();
+    if moved {
+        let _ = fs::remove_dir_all(&aside);
+        if let Some(parent) = aside.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        fs::rename(&dir, &aside)
+            .or_else(|_| copy_dir(&dir, &aside).and_then(|()| fs::remove_dir_all(&dir)))
+            .with_context(|| format!("moving {} aside", dir.display()))?;
+    }
+    fs::write(&declarations, &edited).with_context(|| format!("writing {}", declarations.display()))?;
+    if let Err(error) = synthesize(root, config_path) {
+        let _ = fs::write(&declarations, &source);
+        if moved {
+            let _ = fs::rename(&aside, &dir).or_else(|_| copy_dir(&aside, &dir));
+        }
+        lock.restore();
+        return Err(error.context(format!("removing {name}; everything was put back")));
+    }
+    if moved {
+        let _ = fs::remove_dir_all(&aside);
     }
     println!("removed {name}: its declaration, handlers/{name}/, and its resources from templates/");
     println!("the next `cargo xtask deploy` deletes its function, role and log group; no data is touched");
     Ok(())
 }
 
+/// A file's bytes, to put back when a change fails.
+struct Snapshot {
+    path: PathBuf,
+    bytes: Option<Vec<u8>>,
+}
+
+impl Snapshot {
+    fn take(path: &Path) -> Snapshot {
+        Snapshot { path: path.to_path_buf(), bytes: fs::read(path).ok() }
+    }
+
+    fn restore(&self) {
+        if let Some(bytes) = &self.bytes {
+            let _ = fs::write(&self.path, bytes);
+        }
+    }
+
+    /// The `name = "..."` values of a Cargo.lock.
+    fn packages(&self) -> Vec<String> {
+        let text = self.bytes.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs `cargo xtask synth` anew, so that the changed declarations are compiled in.
-fn synthesize(root: &Path) -> anyhow::Result<()> {
+fn synthesize(root: &Path, config_path: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
-        .args(["run", "--quiet", "--package", "xtask", "--", "synth"])
+        .args(["run", "--quiet", "--package", "xtask", "--", "--config"])
+        .arg(config_path)
+        .arg("synth")
         .status()
         .context("running cargo xtask synth")?;
     if !status.success() {

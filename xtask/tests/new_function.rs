@@ -136,14 +136,23 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
         ),
         "new function status",
     );
+    // And one that reads the caller's own user row.
+    succeed(
+        cargo(
+            &workspace,
+            &target,
+            &["xtask", "new", "function", "me", "--method", "GET", "--path", "/me", "--reads-users"],
+        ),
+        "new function me",
+    );
     let mut changed: Vec<String> =
         git(&workspace, &["status", "--porcelain", "--untracked-files=normal"]).lines().map(str::to_owned).collect();
     changed.sort();
-    let mut expected: Vec<String> =
-        [" M Cargo.lock", " M handlers/contract/src/functions.rs", "?? handlers/orders/", "?? handlers/status/"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+    let mut expected: Vec<String> = [" M Cargo.lock", " M handlers/contract/src/functions.rs"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(["me", "orders", "status"].map(|f| format!("?? handlers/{f}/")))
+        .collect();
     for stage in ["dev", "prod", "staging"] {
         expected.push(format!(" M templates/{stage}/api.yaml"));
         expected.push(format!(" M templates/{stage}/iam.md"));
@@ -151,13 +160,27 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
     expected.sort();
     assert_eq!(changed, expected, "the new crates, the declaration and the templates, nothing else");
 
-    // Bad input writes nothing.
-    let mut taken =
-        cargo(&workspace, &target, &["xtask", "new", "function", "orders", "--method", "GET", "--path", "/x"]);
-    let refused = taken.output().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("already declared"));
-    assert_eq!(git(&workspace, &["status", "--porcelain"]).lines().count(), expected.len());
+    // Bad input writes nothing: the diff, the new files and their contents stay as they were.
+    let state = || {
+        let untracked = git(&workspace, &["ls-files", "--others", "--exclude-standard"]);
+        let contents: Vec<Vec<u8>> =
+            untracked.lines().map(|f| std::fs::read(workspace.join(f)).unwrap_or_default()).collect();
+        (git(&workspace, &["diff"]), untracked, contents)
+    };
+    let before = state();
+    for (args, why) in [
+        (["orders", "--method", "GET", "--path", "/x"], "already declared"),
+        (["items", "--method", "GET", "--path", "/orders/{key}"], "clashes with orders"),
+        (["items", "--method", "TRACE", "--path", "/items"], "not one of"),
+        (["Items", "--method", "GET", "--path", "/items"], "cannot name a function"),
+    ] {
+        let mut command = cargo(&workspace, &target, &["xtask", "new", "function"]);
+        let refused = command.args(args).output().unwrap_or_else(|e| panic!("{e}"));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+    assert!(state() == before, "a refused `new function` changed the tree");
 
     // The templates are current, and lint clean with cfn-lint and checkov.
     succeed(cargo(&workspace, &target, &["xtask", "synth", "--check"]), "synth --check");
@@ -202,20 +225,25 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
         let anonymous = call("GET", &format!("{url}/orders/42"), None, None).await;
         let private = call("GET", &format!("{url}/orders/42"), Some(&token), None).await;
         let public = call("GET", &format!("{url}/status"), None, None).await;
-        (signed_up, signed_in, anonymous, private, public)
+        let me = call("GET", &format!("{url}/me"), Some(&token), None).await;
+        (signed_up, signed_in, anonymous, private, public, me)
     });
     drop(served);
     let _ = drain.join();
-    let (signed_up, signed_in, anonymous, private, public) = outcome;
+    let (signed_up, signed_in, anonymous, private, public, me) = outcome;
     assert_eq!((signed_up, signed_in), (201, 200));
     assert_eq!(anonymous.0, 401, "{}", anonymous.1);
     assert_eq!(private, (200, json!({"message": "Hello, carol@example.com!", "id": "42"})));
     assert_eq!(public, (200, json!({"message": "Hello!"})));
+    // `me` read the caller's own row from the users table (in the emulator): when they signed up.
+    assert_eq!(me.0, 200, "{}", me.1);
+    assert_eq!(me.1["message"], "Hello, carol@example.com!");
+    assert!(me.1["member_since"].as_u64().is_some_and(|t| t > 1_700_000_000), "{}", me.1);
 
-    // And removed again, leaving the tree as it was but for the lock file's resolution.
-    succeed(cargo(&workspace, &target, &["xtask", "remove", "function", "orders"]), "remove function orders");
-    succeed(cargo(&workspace, &target, &["xtask", "remove", "function", "status"]), "remove function status");
-    let left: Vec<String> = git(&workspace, &["status", "--porcelain"]).lines().map(str::to_owned).collect();
-    assert!(left.iter().all(|l| l == " M Cargo.lock"), "{left:?}");
+    // And removed again, leaving the tree exactly as it was, lock file included.
+    for name in ["orders", "status", "me"] {
+        succeed(cargo(&workspace, &target, &["xtask", "remove", "function", name]), "remove function");
+    }
+    assert_eq!(git(&workspace, &["status", "--porcelain"]), "", "remove leaves nothing behind");
     let _ = std::fs::remove_dir_all(&scratch);
 }

@@ -67,8 +67,14 @@ pub const BUILT_IN: usize = 4;
 
 /// Why a list of declarations cannot make one API, if it cannot: a bad name or path, a name used
 /// twice, two routes that clash, or a route-less function other than the authorizer.
-pub fn check(declarations: &[Declaration]) -> Result<(), crate::PathError> {
-    let mut routes: Vec<(Method, &str, &str)> = Vec::new();
+pub fn check(declarations: &'static [Declaration]) -> Result<(), crate::PathError> {
+    check_functions(&crate::Function::of(declarations))
+}
+
+/// [`check`] for functions (declared anywhere), as synth and `cargo xtask` get them.
+pub fn check_functions(functions: &[crate::Function]) -> Result<(), crate::PathError> {
+    let declarations: Vec<&Declaration> = functions.iter().map(|f| f.declaration()).collect();
+    let mut routes: Vec<(Method, &str)> = Vec::new();
     for (i, d) in declarations.iter().enumerate() {
         crate::route::check_name(d.name)?;
         if declarations[..i].iter().any(|e| e.name == d.name) {
@@ -79,17 +85,15 @@ pub fn check(declarations: &[Declaration]) -> Result<(), crate::PathError> {
             None => return Err(crate::PathError(format!("`{}` has no route; only the authorizer may", d.name))),
             Some(route) => {
                 crate::route::parse_path(route.path)?;
-                for (method, path, other) in &routes {
-                    if let Some(why) = crate::route::clash(&(route.method, route.path), &(*method, path)) {
-                        return Err(crate::PathError(format!("{} and {other}: {why}", d.name)));
-                    }
-                }
-                routes.push((route.method, route.path, d.name));
+                routes.push((route.method, route.path));
             }
         }
         if d.grants.iter().any(|g| g.on == Target::UsersTable) && !d.env.contains(&EnvVar::TableName) {
             return Err(crate::PathError(format!("`{}` is granted the users table but not told its name", d.name)));
         }
     }
-    Ok(())
+    match crate::route::conflicts(&routes) {
+        Some(why) => Err(crate::PathError(why)),
+        None => Ok(()),
+    }
 }

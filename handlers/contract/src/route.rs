@@ -172,6 +172,56 @@ pub fn path_id(segments: &[Segment<'_>]) -> String {
         .collect()
 }
 
+/// `/users/{id}` for those segments.
+pub fn path_text(segments: &[Segment<'_>]) -> String {
+    segments.iter().map(|s| format!("/{}", s.path_part())).collect()
+}
+
+/// The logical id of the API Gateway resource for a path. The first API had one resource per route,
+/// named after the route's method; those three keep their ids, because a renamed resource is created
+/// before the old one is deleted, and API Gateway refuses a second resource with the same path part
+/// under one parent.
+pub fn resource_id(segments: &[Segment<'_>]) -> String {
+    match segments {
+        [Segment::Literal("signup")] => "PostSignupResource".to_owned(),
+        [Segment::Literal("signin")] => "PostSigninResource".to_owned(),
+        [Segment::Literal("hello")] => "GetHelloResource".to_owned(),
+        _ => format!("{}Resource", path_id(segments)),
+    }
+}
+
+/// Why these routes cannot make one API, if they cannot: two that [`clash`], or two distinct path
+/// prefixes (every route builds a resource per prefix) that would share a logical id, such as
+/// `/user-orders` and `/user/orders`, or `/post-signup` and the first API's `/signup`.
+pub fn conflicts(routes: &[(Method, &str)]) -> Option<String> {
+    for (i, a) in routes.iter().enumerate() {
+        for b in &routes[..i] {
+            if let Some(why) = clash(a, b) {
+                return Some(why);
+            }
+        }
+    }
+    let mut ids: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for (method, path) in routes {
+        let Ok(segments) = parse_path(path) else { continue };
+        for depth in 1..=segments.len() {
+            let prefix = path_text(&segments[..depth]);
+            let id = resource_id(&segments[..depth]);
+            match ids.get(&id) {
+                Some(other) if *other != prefix => {
+                    return Some(format!(
+                        "{prefix} (of {method} {path}) and {other} would share the logical id {id}; rename a segment"
+                    ));
+                }
+                _ => {
+                    ids.insert(id, prefix);
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The shape two routes clash on: literals as they are, every parameter alike.
 fn shape(segments: &[Segment<'_>]) -> Vec<Option<String>> {
     segments
@@ -267,5 +317,14 @@ mod tests {
         assert!(clash(&get("/orders/summary"), &get("/orders/{id}")).is_none(), "a literal beside a parameter");
         assert!(clash(&get("/by-id"), &get("/{id}")).is_some(), "one logical id");
         assert!(clash(&get("/orders"), &get("/users")).is_none());
+    }
+
+    #[test]
+    fn distinct_prefixes_may_not_share_a_logical_id() {
+        let get = |p| (Method::Get, p);
+        assert!(conflicts(&[get("/user/orders"), get("/user-orders/{id}")]).is_some_and(|m| m.contains("UserOrders")));
+        assert!(conflicts(&[(Method::Post, "/signup"), get("/post-signup")]).is_some_and(|m| m.contains("PostSignup")));
+        assert_eq!(conflicts(&[get("/users/{id}"), get("/users/{id}/orders"), (Method::Post, "/users")]), None);
+        assert!(conflicts(&[get("/orders/{id}"), get("/orders/{key}")]).is_some(), "clashes count too");
     }
 }

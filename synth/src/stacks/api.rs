@@ -25,19 +25,6 @@ const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","ip":"$cont
 /// Keeps API Gateway's own wording (the original curl walkthrough shows it) in a JSON body.
 const GATEWAY_RESPONSE_TEMPLATE: &str = r#"{"message":$context.error.messageString}"#;
 
-/// The logical id of the API Gateway resource for a path. The first API had one resource per route,
-/// named after the route's method; those three keep their ids, because a renamed resource is created
-/// before the old one is deleted, and API Gateway refuses a second resource with the same path part
-/// under one parent.
-fn resource_id(segments: &[Segment<'_>]) -> String {
-    match segments {
-        [Segment::Literal("signup")] => "PostSignupResource".to_owned(),
-        [Segment::Literal("signin")] => "PostSigninResource".to_owned(),
-        [Segment::Literal("hello")] => "GetHelloResource".to_owned(),
-        _ => format!("{}Resource", route::path_id(segments)),
-    }
-}
-
 /// `orders/*` for `/orders/{id}`: the path as it appears in an execute-api ARN, parameters as `*`.
 fn arn_path(segments: &[Segment<'_>]) -> String {
     let parts: Vec<&str> = segments
@@ -141,12 +128,14 @@ pub fn build(project: &str, names: &Names, stage: &Stage, data: &DataRefs) -> Te
         let mut handle = None;
         for depth in 1..=segments.len() {
             let prefix = &segments[..depth];
-            let key = route::path_id(prefix);
+            // Keyed by the path itself: distinct paths never share a resource (contract::functions::check
+            // also refuses distinct paths whose logical ids would collide).
+            let key = route::path_text(prefix);
             let resource = match resources.get(&key) {
                 Some(existing) => existing.clone(),
                 None => {
                     let created = t.add(
-                        &resource_id(prefix),
+                        &route::resource_id(prefix),
                         ApiResource {
                             parent_id: parent.clone(),
                             path_part: prefix[depth - 1].path_part(),
@@ -441,7 +430,7 @@ mod tests {
 
     #[test]
     fn resource_ids_keep_the_first_apis_and_name_the_rest_by_path() {
-        let ids = |p| resource_id(&route::parse_path(p).unwrap_or_default());
+        let ids = |p| route::resource_id(&route::parse_path(p).unwrap_or_default());
         assert_eq!(ids("/signup"), "PostSignupResource");
         assert_eq!(ids("/orders/{id}"), "OrdersByIdResource");
         assert_eq!(arn_path(&route::parse_path("/users/{id}/orders").unwrap_or_default()), "users/*/orders");

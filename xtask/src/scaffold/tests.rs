@@ -6,6 +6,15 @@ fn config() -> Config {
     synth::parse("stages.toml", include_str!("../../../stages.toml")).unwrap_or_else(|e| panic!("{}", e.one_line()))
 }
 
+/// The lock file's package names, as `new` reads them.
+fn packages() -> Vec<String> {
+    include_str!("../../../Cargo.lock")
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn orders() -> NewFunction {
     NewFunction {
         name: "orders".into(),
@@ -17,18 +26,25 @@ fn orders() -> NewFunction {
 }
 
 fn refused(new: &NewFunction) -> String {
-    check_new(new, &Function::all(), &config(), false).err().unwrap_or_else(|| panic!("accepted: {new:?}"))
+    check_new(new, &Function::all(), &config(), false, &packages()).err().unwrap_or_else(|| panic!("accepted: {new:?}"))
 }
 
 #[test]
 fn a_new_private_route_with_a_parameter_is_accepted() {
-    assert_eq!(check_new(&orders(), &Function::all(), &config(), false), Ok(()));
+    assert_eq!(check_new(&orders(), &Function::all(), &config(), false, &packages()), Ok(()));
     assert_eq!(orders().parameters(), vec!["id".to_owned()]);
 }
 
 #[test]
 fn bad_input_is_refused_with_a_reason() {
-    let cases: [(NewFunction, &str); 9] = [
+    let cases: [(NewFunction, &str); 16] = [
+        (NewFunction { name: "type".into(), ..orders() }, "Rust keyword"),
+        (NewFunction { name: "url".into(), ..orders() }, "already uses"),
+        (NewFunction { name: "tokio".into(), ..orders() }, "already uses"),
+        (NewFunction { public: true, reads_users: true, ..orders() }, "no caller"),
+        (NewFunction { path: "/orders/{orderId}".into(), ..orders() }, "lowercase letters"),
+        (NewFunction { path: "/orders/{email}".into(), ..orders() }, "not a Rust keyword nor one of"),
+        (NewFunction { path: "/post-signup".into(), ..orders() }, "logical id"),
         (NewFunction { name: "hello".into(), ..orders() }, "already declared"),
         (NewFunction { name: "auth".into(), ..orders() }, "workspace's own crates"),
         (NewFunction { name: "Orders".into(), ..orders() }, "cannot name a function"),
@@ -43,14 +59,18 @@ fn bad_input_is_refused_with_a_reason() {
         let message = refused(&new);
         assert!(message.contains(why), "{new:?}: {message}");
     }
-    assert!(check_new(&orders(), &Function::all(), &config(), true).is_err_and(|m| m.contains("already exists")));
+    assert!(
+        check_new(&orders(), &Function::all(), &config(), true, &packages())
+            .is_err_and(|m| m.contains("already exists"))
+    );
     // Another method on a built-in path is a new route, not a clash.
     assert_eq!(
         check_new(
             &NewFunction { path: "/hello".into(), method: Method::Post, ..orders() },
             &Function::all(),
             &config(),
-            false
+            false,
+            &packages()
         ),
         Ok(())
     );

@@ -209,8 +209,8 @@ fn attack_ten_year_token_signed_with_the_real_key() {
     let mut p = payload();
     p["exp"] = json!(NOW + 10 * 365 * 86_400);
     assert_eq!(check(&craft(&header(), &p, SECRET)), Err(TokenError::LifetimeTooLong));
-    // Back-dating iat to look short-lived does not help: then the token is long expired or the
-    // lifetime is still too long.
+    // Moving iat up to an hour before that exp makes the lifetime look right, but then the token was
+    // issued in the future, which is refused too.
     p["iat"] = json!(NOW + 10 * 365 * 86_400 - 3600);
     assert_eq!(check(&craft(&header(), &p, SECRET)), Err(TokenError::NotYetValid));
     // The stage's lifetime plus the leeway is accepted, one second more is not.
