@@ -217,13 +217,7 @@ fn is_section_of(line: &str, name: &str) -> bool {
 /// The declaration [`DECLARATIONS`] gets for `new`.
 pub fn declaration(new: &NewFunction) -> String {
     let access = if new.public { "Public" } else { "Private" };
-    let method = match new.method {
-        Method::Get => "Get",
-        Method::Post => "Post",
-        Method::Put => "Put",
-        Method::Patch => "Patch",
-        Method::Delete => "Delete",
-    };
+    let method = new.method.pascal();
     let (env, grants) = if new.reads_users { ("&[EnvVar::TableName]", "&[Grant::READ_USER]") } else { ("&[]", "&[]") };
     format!(
         "    Declaration {{\n        name: \"{}\",\n        route: Some(Route {{ method: Method::{method}, path: \"{}\", access: \
@@ -556,14 +550,17 @@ impl Snapshot {
         }
     }
 
-    /// The `name = "..."` values of a Cargo.lock.
     fn packages(&self) -> Vec<String> {
-        let text = self.bytes.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
-            .map(str::to_owned)
-            .collect()
+        lock_packages(&self.bytes.as_deref().map(String::from_utf8_lossy).unwrap_or_default())
     }
+}
+
+/// The package names (`name = "..."`) of a Cargo.lock.
+pub fn lock_packages(lock: &str) -> Vec<String> {
+    lock.lines()
+        .filter_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {

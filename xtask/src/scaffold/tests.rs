@@ -8,11 +8,7 @@ fn config() -> Config {
 
 /// The lock file's package names, as `new` reads them.
 fn packages() -> Vec<String> {
-    include_str!("../../../Cargo.lock")
-        .lines()
-        .filter_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
-        .map(str::to_owned)
-        .collect()
+    lock_packages(include_str!("../../../Cargo.lock"))
 }
 
 fn orders() -> NewFunction {

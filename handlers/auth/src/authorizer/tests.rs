@@ -303,3 +303,11 @@ fn denial_reasons_never_contain_the_token() {
         assert!(!text.is_empty() && !text.contains("eyJ"), "{text}");
     }
 }
+
+#[test]
+fn production_deps_bound_the_key_age() {
+    let secrets = crate::keys::fake::FakeSecretSource::new("v1", testing::KEY_V1);
+    let deps = Deps::new(secrets, testing::settings());
+    let debug = format!("{:?}", deps.keys);
+    assert!(debug.contains(&format!("max_age: Some({KEY_MAX_AGE_SECONDS})")), "{debug}");
+}
