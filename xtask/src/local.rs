@@ -73,6 +73,20 @@ pub struct Options {
 }
 
 impl Options {
+    /// The API a test or a benchmark starts: a free port, debug builds, functions' logs and request
+    /// lines not echoed, the web ACL's per-IP limits applied.
+    pub fn quiet(stage: &str) -> Options {
+        Options {
+            stage: stage.to_owned(),
+            port: 0,
+            moto_port: None,
+            profile: Profile::Debug,
+            echo_functions: false,
+            log_requests: false,
+            rate_limits: true,
+        }
+    }
+
     pub fn from_args(args: &LocalArgs) -> Options {
         Options {
             stage: args.stage.clone(),

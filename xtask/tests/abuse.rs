@@ -46,15 +46,7 @@ async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_headers_get_an_answer_never_a_502() {
-    let options = Options {
-        stage: "dev".into(),
-        port: 0,
-        moto_port: None,
-        profile: Profile::Debug,
-        echo_functions: false,
-        log_requests: false,
-        rate_limits: false,
-    };
+    let options = Options { rate_limits: false, ..Options::quiet("dev") };
     let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
     let credentials = json!({"email": "mallory@example.com", "password": "correct horse battery staple"});

@@ -17,7 +17,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use xtask::local::{Local, Options};
-use xtask::package::Profile;
 
 struct Reply {
     status: u16,
@@ -114,15 +113,7 @@ fn moto_port(endpoint: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
-    let options = Options {
-        stage: "dev".into(),
-        port: 0,
-        moto_port: None,
-        profile: Profile::Debug,
-        echo_functions: false,
-        log_requests: true,
-        rate_limits: true,
-    };
+    let options = Options { log_requests: true, ..Options::quiet("dev") };
     let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
     let (email, password) = ("alice@example.com", "correct horse battery staple");
@@ -218,15 +209,7 @@ async fn an_ip_flood_on_signin_gets_wafs_429_and_other_addresses_do_not() {
         .unwrap_or_else(|e| panic!("{e}"))
         .ip_rate_limits
         .unwrap_or_else(|| panic!("the dev stage in stages.toml has per-IP limits"));
-    let options = Options {
-        stage: "dev".into(),
-        port: 0,
-        moto_port: None,
-        profile: Profile::Debug,
-        echo_functions: false,
-        log_requests: false,
-        rate_limits: true,
-    };
+    let options = Options::quiet("dev");
     let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
     // Refused by signin's validation, so the flood is cheap: no Argon2id, no lookup.

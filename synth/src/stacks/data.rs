@@ -11,7 +11,7 @@ use crate::config::{Provision, Stage};
 use crate::model::iam::{PolicyDocument, Principal, Statement};
 use crate::model::resources::{
     AttributeDefinition, GenerateSecretString, Key, KeySchema, PointInTimeRecovery, Secret, SecretResourcePolicy,
-    SseSpecification, Table, TimeToLive, tag_list,
+    SseSpecification, Table, Tag, TimeToLive, tag_list,
 };
 use crate::model::{Entry, Expr, Policy, Template};
 use crate::names::Names;
@@ -80,20 +80,7 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
         Provision::Create => {
             let table = t.add_with(
                 "UsersTable",
-                Table {
-                    table_name: names.table(),
-                    attribute_definitions: vec![AttributeDefinition {
-                        attribute_name: table::PARTITION_KEY,
-                        attribute_type: "S",
-                    }],
-                    key_schema: vec![KeySchema { attribute_name: table::PARTITION_KEY, key_type: "HASH" }],
-                    billing_mode: "PAY_PER_REQUEST",
-                    sse_specification: SseSpecification { sse_enabled: true },
-                    point_in_time_recovery_specification: PointInTimeRecovery { point_in_time_recovery_enabled: true },
-                    deletion_protection_enabled: stage.protect,
-                    time_to_live_specification: None,
-                    tags: tags.clone(),
-                },
+                email_table(names.table(), table::PARTITION_KEY, None, stage, tags.clone()),
                 retain,
             );
             let name = t.export("TableName", "Name of the users table", table.reference(), names.export("table-name"));
@@ -160,20 +147,13 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
     // protected stage's lockouts survive a replacement and its removal is gated as data loss.
     let attempts_table = t.add_with(
         "AttemptsTable",
-        Table {
-            table_name: names.attempts_table(),
-            attribute_definitions: vec![AttributeDefinition {
-                attribute_name: attempts::PARTITION_KEY,
-                attribute_type: "S",
-            }],
-            key_schema: vec![KeySchema { attribute_name: attempts::PARTITION_KEY, key_type: "HASH" }],
-            billing_mode: "PAY_PER_REQUEST",
-            sse_specification: SseSpecification { sse_enabled: true },
-            point_in_time_recovery_specification: PointInTimeRecovery { point_in_time_recovery_enabled: true },
-            deletion_protection_enabled: stage.protect,
-            time_to_live_specification: Some(TimeToLive { attribute_name: attempts::EXPIRES_AT, enabled: true }),
+        email_table(
+            names.attempts_table(),
+            attempts::PARTITION_KEY,
+            Some(TimeToLive { attribute_name: attempts::EXPIRES_AT, enabled: true }),
+            stage,
             tags,
-        },
+        ),
         retain,
     );
     let attempts_table_name = t
@@ -196,6 +176,28 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
     let has_resources = t.resources().next().is_some();
     let template = has_resources.then_some(t);
     (template, DataRefs { table_name, table_arn, key_arn, secret_arn, attempts_table_name, attempts_table_arn })
+}
+
+/// A table keyed by email (a string partition key): on demand, encrypted, with point-in-time
+/// recovery, and deletion protection when the stage is protected.
+fn email_table(
+    table_name: String,
+    partition_key: &'static str,
+    time_to_live_specification: Option<TimeToLive>,
+    stage: &Stage,
+    tags: Vec<Tag>,
+) -> Table {
+    Table {
+        table_name,
+        attribute_definitions: vec![AttributeDefinition { attribute_name: partition_key, attribute_type: "S" }],
+        key_schema: vec![KeySchema { attribute_name: partition_key, key_type: "HASH" }],
+        billing_mode: "PAY_PER_REQUEST",
+        sse_specification: SseSpecification { sse_enabled: true },
+        point_in_time_recovery_specification: PointInTimeRecovery { point_in_time_recovery_enabled: true },
+        deletion_protection_enabled: stage.protect,
+        time_to_live_specification,
+        tags,
+    }
 }
 
 /// The functions that read the signing key: signin signs with it, the authorizer verifies with it.

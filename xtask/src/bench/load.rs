@@ -48,16 +48,12 @@ pub fn run(config_path: &Path, load: &Load) -> anyhow::Result<ExitCode> {
             None => {
                 let config = crate::load_config(config_path)?;
                 let options = Options {
-                    stage: load.stage.clone(),
-                    port: 0,
-                    moto_port: None,
                     profile: load.profile,
-                    echo_functions: false,
-                    log_requests: false,
                     // Every request comes from one address: the web ACL's per-IP limits would turn the
                     // run into a measurement of WAF's 429s. `--url` at a `cargo xtask local
                     // --no-rate-limits` does the same for an API that is already running.
                     rate_limits: false,
+                    ..Options::quiet(&load.stage)
                 };
                 let local = Local::start(&config, &options).await?;
                 (local.url(), Some(local))
