@@ -8,6 +8,9 @@
 
 use std::process::ExitCode;
 
+#[path = "../src/testing.rs"]
+mod testing;
+
 fn main() -> ExitCode {
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: synth_all <stages.toml>");
@@ -21,14 +24,14 @@ fn main() -> ExitCode {
         }
     };
     let functions = match std::env::args().nth(2).map(|n| n.parse::<usize>()) {
-        None => contract::Function::all(),
+        None => testing::functions(),
         Some(Ok(total)) => with_extra_functions(total),
         Some(Err(e)) => {
             eprintln!("error: the function count: {e}");
             return ExitCode::from(2);
         }
     };
-    let config = match synth::config::parse_for("stages.toml", &text, &functions) {
+    let config = match synth::parse("stages.toml", &text, &functions) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {}", e.one_line());
@@ -53,26 +56,16 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The declared functions and as many more as make `total`, declared for the life of the process.
+/// The declared functions and as many more as make `total`, each declared as a crate would.
 fn with_extra_functions(total: usize) -> Vec<contract::Function> {
-    use contract::{Access, Declaration, EnvVar, Grant, Method, Route};
-    let declared = contract::Function::all();
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    let extra: Vec<Declaration> = (declared.len()..total)
+    let declared = testing::functions();
+    let extra: Vec<contract::Function> = (declared.len()..total)
         .map(|i| {
-            let reads = i % 3 == 0;
-            Declaration {
-                name: leak(format!("bench{i}")),
-                route: Some(Route {
-                    method: Method::Get,
-                    path: leak(format!("/bench/{i}/items/{{id}}")),
-                    access: Access::Private,
-                }),
-                env: if reads { &[EnvVar::TableName] } else { &[] },
-                grants: if reads { &[Grant::READ_USER] } else { &[] },
-            }
+            let route =
+                format!("route = {{ method = \"GET\", path = \"/bench/{i}/items/{{id}}\", access = \"private\" }}");
+            let reads = "env = [\"AUTH_TABLE_NAME\"]\ngrants = { users-table = [\"dynamodb:GetItem\"] }";
+            testing::declare(&format!("bench{i}"), &if i % 3 == 0 { format!("{route}\n{reads}") } else { route })
         })
         .collect();
-    let extra: &'static [Declaration] = Box::leak(extra.into_boxed_slice());
-    declared.into_iter().chain(contract::Function::of(extra)).collect()
+    testing::with(&extra)
 }

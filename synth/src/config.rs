@@ -10,7 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 mod arn;
-mod error;
+pub(crate) mod error;
 mod rate_limits;
 
 use std::collections::BTreeMap;
@@ -41,6 +41,8 @@ const RETENTION_DAYS: [u32; 22] =
 pub struct Config {
     pub project: String,
     pub stages: BTreeMap<String, Stage>,
+    /// The declared functions (every stage has each), sorted by name.
+    pub functions: Vec<Function>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -248,13 +250,9 @@ struct RawDomain {
 
 // ---- parsing and validation ----------------------------------------------------------------------
 
-/// Parses and validates `stages.toml`. `file_name` is only used in error messages.
-pub fn parse(file_name: &str, text: &str) -> Result<Config, ConfigError> {
-    parse_for(file_name, text, &Function::all())
-}
-
-/// [`parse`] for another list of functions than the declared ones (benchmarks and tests).
-pub fn parse_for(file_name: &str, text: &str, functions: &[Function]) -> Result<Config, ConfigError> {
+/// Parses and validates `stages.toml` for the declared `functions` (see [`crate::declarations`]), which
+/// every stage has. `file_name` is only used in error messages.
+pub fn parse(file_name: &str, text: &str, functions: &[Function]) -> Result<Config, ConfigError> {
     let src = Source { name: file_name, text };
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let help = if e.message().contains("unknown field") {
@@ -267,6 +265,29 @@ pub fn parse_for(file_name: &str, text: &str, functions: &[Function]) -> Result<
         src.error(e.span(), e.message().trim_end().to_owned(), help)
     })?;
     Validator { src, all: functions }.config(raw)
+}
+
+/// Refuses, pointing at the first one, any settings `stages.toml` still has for the function `name`
+/// (`[stages.dev.functions.orders]`, `functions.orders.memory_mb = ...` under `[stages.dev]`,
+/// `[defaults.functions."orders"]`: the file is parsed, so every TOML spelling is found).
+/// `cargo xtask remove function` asks before it deletes anything.
+pub fn refuse_settings_of(file_name: &str, text: &str, name: &str) -> Result<(), ConfigError> {
+    let src = Source { name: file_name, text };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        src.error(e.span(), e.message().trim_end().to_owned(), "fix the file first; the README lists every key")
+    })?;
+    let places = std::iter::once(("[defaults]".to_owned(), &raw.defaults.functions))
+        .chain(raw.stages.get_ref().iter().map(|(stage, s)| (format!("[stages.{}]", stage.get_ref()), &s.functions)));
+    for (place, functions) in places {
+        if let Some((key, _)) = functions.iter().find(|(k, _)| k.get_ref() == name) {
+            return Err(src.error(
+                Some(key.span()),
+                format!("{place} still configures `{name}`"),
+                format!("delete its settings from {file_name} first, then remove the function"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 struct Validator<'a> {
@@ -344,7 +365,9 @@ impl Validator<'_> {
             }
             stages.insert(stage.name.clone(), stage);
         }
-        Ok(Config { project, stages })
+        let mut functions = self.all.to_vec();
+        functions.sort();
+        Ok(Config { project, stages, functions })
     }
 
     /// A name made of `[a-z][a-z0-9-]*`, at most `max` characters.
@@ -492,12 +515,16 @@ impl Validator<'_> {
     ) -> Result<BTreeMap<Function, (Range<usize>, &'r RawFunction)>, ConfigError> {
         let mut out = BTreeMap::new();
         for (name, settings) in raw {
-            let Some(function) = self.all.iter().copied().find(|f| f.name() == name.get_ref()) else {
+            let Some(function) = Function::find(self.all, name.get_ref()).cloned() else {
                 let known: Vec<&str> = self.all.iter().map(|f| f.name()).collect();
                 return Err(self.err(
                     name.span(),
-                    format!("unknown function `{}`", name.get_ref()),
-                    format!("functions are {}", known.join(", ")),
+                    format!("no function named `{}` is declared", name.get_ref()),
+                    format!(
+                        "functions are {}, each declared in handlers/<name>/Cargo.toml; delete these settings if the \
+                         function was removed",
+                        known.join(", ")
+                    ),
                 ));
             };
             self.settings_values(
@@ -524,7 +551,7 @@ impl Validator<'_> {
     ) -> Result<Stage, ConfigError> {
         let stage_name = self.name(name, "stage", MAX_NAME_LEN)?;
         // Function and role names are `<project>-<stage>-<function>` and must fit AWS's limit.
-        for &f in self.all {
+        for f in self.all {
             let full = format!("{project}-{stage_name}-{}", f.name());
             if full.len() > MAX_NAME_LEN {
                 return Err(self.err(
@@ -587,9 +614,9 @@ impl Validator<'_> {
         }
 
         let mut functions = BTreeMap::new();
-        for &f in self.all {
-            let in_stage = stage_functions.get(&f).map(|(_, s)| *s);
-            let in_defaults = default_functions.get(&f).map(|(_, s)| *s);
+        for f in self.all {
+            let in_stage = stage_functions.get(f).map(|(_, s)| *s);
+            let in_defaults = default_functions.get(f).map(|(_, s)| *s);
             // Most specific first: the function in this stage, this stage, the function in
             // [defaults], [defaults], then the built-in fallback.
             let layer = |get: fn(&RawFunction) -> &Option<Spanned<u32>>,
@@ -600,7 +627,7 @@ impl Validator<'_> {
                 pick(&[in_stage.map_or(&none, get), stage, in_defaults.map_or(&none, get), default], fallback)
             };
             functions.insert(
-                f,
+                f.clone(),
                 FunctionSettings {
                     memory_mb: layer(|r| &r.memory_mb, &raw.memory_mb, &defaults.memory_mb, FALLBACK.memory_mb),
                     timeout_seconds: layer(

@@ -5,10 +5,16 @@
 //! every branch is testable without AWS. `xtask` does the I/O.
 
 pub mod config;
+pub mod declarations;
 pub mod model;
 pub mod names;
 pub mod review;
 pub mod stacks;
+#[cfg(test)]
+mod testing;
+// Lets `testing`, shared with the integration tests, name this crate as they do.
+#[cfg(test)]
+extern crate self as synth;
 mod yaml;
 
 pub use config::{Config, ConfigError, Stage, UnknownStage, parse};
@@ -96,23 +102,28 @@ pub fn files(config: &Config, stage: &Stage) -> Result<Vec<File>, review::Review
     let rows = review::review(json.iter().map(|(n, j)| (n.as_str(), j))).into_rows()?;
     let mut notes = Vec::new();
     if let config::Provision::Import { arn, .. } = &stage.key {
+        let users: Vec<String> = stacks::data::key_users(stage.functions.keys())
+            .into_iter()
+            .map(|(f, action)| format!("role `{}` call `{action}`", names.role(f)))
+            .collect();
         notes.push(format!(
-            "The imported KMS key `{arn}` keeps its own key policy, which this project does not manage: it must let \
-             role `{}` call `kms:Encrypt` and role `{}` call `kms:Decrypt`, with the `{}` encryption context, or \
-             signup and signin fail.",
-            names.role(contract::Function::SIGNUP),
-            names.role(contract::Function::SIGNIN),
+            "The imported KMS key `{arn}` keeps its own key policy, which this project does not manage: it must let {}, \
+             with the `{}` encryption context, or those functions fail.",
+            users.join(" and "),
             contract::kms::CONTEXT_KEY
         ));
     }
     if let config::Provision::Import { arn, .. } = &stage.secret {
+        let readers: Vec<String> = stacks::data::secret_readers(stage.functions.keys())
+            .into_iter()
+            .map(|f| format!("`{}`", names.role(f)))
+            .collect();
         notes.push(format!(
             "The imported secret `{arn}` keeps its own resource policy, which this project does not manage. Anyone \
              who can read it can mint a token for any user, so its policy should deny `secretsmanager:GetSecretValue` \
-             to every principal but roles `{}` and `{}` (a `Deny` with `Principal: \"*\"` and a `StringNotEquals` \
-             condition on `aws:PrincipalArn`), and those two roles must be allowed to read it.",
-            names.role(contract::Function::SIGNIN),
-            names.role(contract::Function::AUTHORIZER),
+             to every principal but roles {} (a `Deny` with `Principal: \"*\"` and a `StringNotEquals` condition on \
+             `aws:PrincipalArn`), and those roles must be allowed to read it.",
+            readers.join(" and "),
         ));
     }
     out.push(File { path: format!("{dir}/iam.md"), contents: review::markdown(names.prefix(), &rows, &notes) });

@@ -36,15 +36,15 @@ impl Names {
     }
 
     /// Function and role share a name; `config` checks that it fits in 64 characters.
-    pub fn function(&self, f: Function) -> String {
+    pub fn function(&self, f: &Function) -> String {
         format!("{}-{}", self.prefix, f.name())
     }
 
-    pub fn role(&self, f: Function) -> String {
+    pub fn role(&self, f: &Function) -> String {
         self.function(f)
     }
 
-    pub fn log_group(&self, f: Function) -> String {
+    pub fn log_group(&self, f: &Function) -> String {
         format!("/aws/lambda/{}", self.function(f))
     }
 

@@ -5,10 +5,13 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+#[path = "../src/testing.rs"]
+mod testing;
+
 const STAGES: &str = include_str!("../../stages.toml");
 
 fn config(text: &str) -> synth::Config {
-    synth::parse("stages.toml", text).unwrap_or_else(|e| panic!("{}", e.one_line()))
+    synth::parse("stages.toml", text, &testing::functions()).unwrap_or_else(|e| panic!("{}", e.one_line()))
 }
 
 /// `(data, api)` templates of a stage as JSON.
@@ -267,7 +270,7 @@ fn functions_take_code_from_parameters_and_env_from_the_contract() {
     assert_eq!(f["LoggingConfig"]["LogGroup"], json!({"Ref": "SigninLogGroup"}));
     let vars: BTreeSet<&str> =
         f["Environment"]["Variables"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
-    let want: BTreeSet<&str> = contract::Function::SIGNIN.env().iter().map(|v| v.name()).collect();
+    let want: BTreeSet<&str> = testing::function("signin").env().iter().map(|v| v.name()).collect();
     assert_eq!(vars, want);
     assert_eq!(f["Environment"]["Variables"]["AUTH_TABLE_NAME"], json!({"Fn::ImportValue": "auth-dev-table-name"}));
     assert!(api["Resources"]["HelloFunction"]["Properties"].get("Environment").is_none());
@@ -543,53 +546,30 @@ fn ip_rate_limits_off_keeps_the_web_acl_without_rate_rules() {
     assert!(rule(web_acl(&dev).0, "auth-ip-rate").is_some(), "only the stage that says so");
 }
 
-/// The declared functions plus `extra`, for tests of routes a team adds.
-fn with(extra: &'static [contract::Declaration]) -> Vec<contract::Function> {
-    let mut all = contract::Function::all();
-    all.extend(contract::Function::of(extra));
-    all
-}
-
 fn api_with(functions: &[contract::Function]) -> Value {
-    let c = synth::config::parse_for("stages.toml", STAGES, functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let c = synth::parse("stages.toml", STAGES, functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
     synth::synth(&c, c.stage("dev").unwrap_or_else(|e| panic!("{e}"))).api.to_json()
 }
 
-const ORDERS: contract::Route =
-    contract::Route { method: contract::Method::Get, path: "/users/{id}/orders", access: contract::Access::Private };
-const PROFILE: contract::Declaration = contract::Declaration {
-    name: "profile",
-    route: Some(contract::Route {
-        method: contract::Method::Get,
-        path: "/users/{id}",
-        access: contract::Access::Public,
-    }),
-    env: &[],
-    grants: &[],
-};
-static ADDED: [contract::Declaration; 2] = [
-    contract::Declaration {
-        name: "orders",
-        route: Some(ORDERS),
-        env: &[contract::EnvVar::TableName],
-        grants: &[contract::Grant::READ_USER],
-    },
-    PROFILE,
-];
-/// The same, with the orders route moved.
-static MOVED: [contract::Declaration; 2] = [
-    contract::Declaration {
-        name: "orders",
-        route: Some(contract::Route { path: "/users/{id}/purchases", ..ORDERS }),
-        env: &[contract::EnvVar::TableName],
-        grants: &[contract::Grant::READ_USER],
-    },
-    PROFILE,
-];
+const PROFILE: &str = r#"route = { method = "GET", path = "/users/{id}", access = "public" }"#;
+
+/// Two functions a team adds: orders reads a user, profile is public.
+fn added(orders_path: &str) -> Vec<contract::Function> {
+    testing::with(&[
+        testing::declare(
+            "orders",
+            &format!(
+                "route = {{ method = \"GET\", path = \"{orders_path}\", access = \"private\" }}\n\
+                 env = [\"AUTH_TABLE_NAME\"]\ngrants = {{ users-table = [\"dynamodb:GetItem\"] }}"
+            ),
+        ),
+        testing::declare("profile", PROFILE),
+    ])
+}
 
 #[test]
 fn added_routes_nest_carry_parameters_and_are_scoped_to_their_method_and_path() {
-    let api = api_with(&with(&ADDED));
+    let api = api_with(&added("/users/{id}/orders"));
     let r = &api["Resources"];
     // One resource per path prefix, shared: /users, /users/{id}, /users/{id}/orders.
     assert_eq!(r["UsersResource"]["Properties"]["ParentId"], json!({"Fn::GetAtt": ["Api", "RootResourceId"]}));
@@ -623,9 +603,9 @@ fn the_deployment_changes_when_a_route_changes() {
     let deployment = |api: &Value| {
         resources_of(api, "AWS::ApiGateway::Deployment").first().map(|(id, _)| (*id).clone()).unwrap_or_default()
     };
-    let before = deployment(&api_with(&with(&ADDED)));
-    let base = deployment(&api_with(&contract::Function::all()));
-    let moved = deployment(&api_with(&with(&MOVED)));
+    let before = deployment(&api_with(&added("/users/{id}/orders")));
+    let base = deployment(&api_with(&testing::functions()));
+    let moved = deployment(&api_with(&added("/users/{id}/purchases")));
     assert_ne!(before, base, "adding a route makes a new deployment");
     assert_ne!(before, moved, "moving a route makes a new deployment");
     assert_ne!(base, moved);
@@ -634,12 +614,74 @@ fn the_deployment_changes_when_a_route_changes() {
 #[test]
 fn an_added_function_takes_settings_from_stages_toml_like_the_built_in_ones() {
     let text = format!("{STAGES}\n[stages.dev.functions.orders]\nmemory_mb = 512\nreserved_concurrency = 5\n");
-    let functions = with(&ADDED);
-    let c = synth::config::parse_for("stages.toml", &text, &functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let functions = added("/users/{id}/orders");
+    let c = synth::parse("stages.toml", &text, &functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
     let api = synth::synth(&c, c.stage("dev").unwrap_or_else(|e| panic!("{e}"))).api.to_json();
     let orders = &api["Resources"]["OrdersFunction"]["Properties"];
     assert_eq!((orders["MemorySize"].as_u64(), orders["ReservedConcurrentExecutions"].as_u64()), (Some(512), Some(5)));
     // Without the declaration the same section is an error naming the known functions.
-    let error = synth::parse("stages.toml", &text).err().map(|e| e.one_line()).unwrap_or_default();
-    assert!(error.contains("unknown function `orders`"), "{error}");
+    let error =
+        synth::parse("stages.toml", &text, &testing::functions()).err().map(|e| e.one_line()).unwrap_or_default();
+    assert!(error.contains("no function named `orders` is declared"), "{error}");
+}
+
+#[test]
+fn the_order_declarations_are_read_in_changes_no_byte() {
+    // The old list gave the key policy's Encrypt to whichever function came first; now each grant comes
+    // from the function that declares it, and synth sorts the functions whatever order they arrive in.
+    let mut functions = testing::functions();
+    let forward = synth::parse("stages.toml", STAGES, &functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    functions.reverse();
+    let backward = synth::parse("stages.toml", STAGES, &functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let files = |c: &synth::Config| synth::all_files(c).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(files(&forward), files(&backward));
+    let (data, _) = stacks(STAGES, "dev");
+    let key = &data.unwrap_or_else(|| panic!("no data stack"))["Resources"]["PasswordKey"]["Properties"]["KeyPolicy"];
+    let encrypt = key["Statement"].as_array().into_iter().flatten().find(|s| s["Action"] == json!(["kms:Encrypt"]));
+    let who = encrypt.map(|s| s["Condition"]["StringEquals"]["aws:PrincipalArn"].to_string()).unwrap_or_default();
+    assert!(who.contains("role/auth-dev-signup") && !who.contains("hello"), "{who}");
+}
+
+#[test]
+fn a_grant_on_the_secret_or_the_key_is_written_on_both_sides() {
+    let minter = testing::declare(
+        "minter",
+        "route = { method = \"POST\", path = \"/mint\", access = \"private\" }\n\
+         env = [\"AUTH_SECRET_ARN\", \"AUTH_KEY_ARN\"]\n\
+         grants = { signing-secret = [\"secretsmanager:GetSecretValue\"], password-key = [\"kms:Decrypt\"] }",
+    );
+    let functions = testing::with(&[minter]);
+    let c = synth::parse("stages.toml", STAGES, &functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let s = synth::synth(&c, c.stage("dev").unwrap_or_else(|e| panic!("{e}")));
+    let (data, api) = (s.data.map(|d| d.to_json()).unwrap_or_default(), s.api.to_json());
+    // The role's side.
+    let role: Vec<String> = api["Resources"]["MinterRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    assert!(role.contains(&"secretsmanager:GetSecretValue".to_owned()) && role.contains(&"kms:Decrypt".to_owned()));
+    // The resource's side: the secret's Deny exempts the role, the key policy lets it decrypt.
+    let deny = &data["Resources"]["JwtSecretPolicy"]["Properties"]["ResourcePolicy"]["Statement"][0];
+    let exempt = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"].to_string();
+    assert!(exempt.contains("role/auth-dev-minter") && exempt.contains("role/auth-dev-signin"), "{exempt}");
+    let key = data["Resources"]["PasswordKey"]["Properties"]["KeyPolicy"]["Statement"].to_string();
+    assert!(key.contains("MinterDecryptsPasswordHashes") && key.contains("role/auth-dev-minter"), "{key}");
+    // And iam.md shows both.
+    let iam = synth::files(&c, c.stage("dev").unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .find(|f| f.path.ends_with("iam.md"))
+        .map(|f| f.contents)
+        .unwrap_or_default();
+    assert!(iam.contains("| role/auth-dev-minter | Allow | secretsmanager:GetSecretValue"), "{iam}");
+    assert!(
+        iam.lines()
+            .any(|l| l.starts_with("| * | Deny | secretsmanager:GetSecretValue") && l.contains("auth-dev-minter"))
+    );
+    assert!(
+        iam.lines()
+            .any(|l| l.contains("kms:Decrypt") && l.contains("role/auth-dev-minter") && l.contains("key policy"))
+    );
 }

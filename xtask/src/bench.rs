@@ -2,6 +2,7 @@
 
 pub mod cold_start;
 pub mod load;
+pub mod scaffold;
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -31,6 +32,13 @@ pub enum Which {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// `cargo xtask new function`, `synth` after editing a declaration and `remove function`, timed as
+    /// whole processes in a copy of the workspace that shares its (warm) target directory
+    Scaffold {
+        /// Rounds of new, edit and synth, remove; the median is reported
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Authorized GET /hello requests against the local API on loopback: latency percentiles and throughput
     Load {
         #[arg(long, short, default_value = "dev")]
@@ -52,6 +60,7 @@ pub fn run(root: &Path, config: &Path, which: Which) -> anyhow::Result<ExitCode>
     match which {
         Which::Synth { runs, functions } => synth(root, config, runs.max(1), functions),
         Which::ColdStart { stage, runs } => cold_start::run(config, &stage, runs.max(1)),
+        Which::Scaffold { runs } => scaffold::run(root, runs.max(1)),
         Which::Load { stage, requests, concurrency, url, release } => {
             let profile = if release { crate::package::Profile::Release } else { crate::package::Profile::Debug };
             load::run(config, &load::Load { stage, requests, concurrency, url, profile })

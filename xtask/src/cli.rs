@@ -79,15 +79,15 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum New {
-    /// A Lambda function behind its own route: a crate under handlers/, declared in
-    /// handlers/contract/src/functions.rs, with its role, log group and route in the templates
+    /// A Lambda function behind its own route: one crate, handlers/NAME/, that declares its route and
+    /// grants in its Cargo.toml; `cargo xtask synth` then adds its role, log group and route
     Function {
         /// Its name: lowercase letters and digits, e.g. orders (the crate, the function, the role)
         name: String,
         /// The HTTP method: GET, POST, PUT, PATCH or DELETE
         #[arg(long, value_parser = parse_method)]
         method: contract::Method,
-        /// The path, e.g. /orders or /users/{id}/orders ({name} segments are path parameters)
+        /// The path, e.g. /orders or /users/{user_id}/orders ({name} segments are path parameters)
         #[arg(long)]
         path: String,
         /// Anyone may call it; without this the JWT authorizer guards it
@@ -101,7 +101,7 @@ pub enum New {
 
 #[derive(Debug, Subcommand)]
 pub enum Remove {
-    /// A function added with `cargo xtask new function`: its declaration and crate (no data)
+    /// A function added with `cargo xtask new function`: deletes its crate (no data)
     Function {
         /// Its name
         name: String,
@@ -159,7 +159,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let stage = config.stage(&stage)?;
             let profile = if debug { crate::package::Profile::Debug } else { crate::package::Profile::Release };
             let started = std::time::Instant::now();
-            let artifacts = crate::package::build(&crate::workspace()?, stage.architecture, profile)?;
+            let artifacts =
+                crate::package::build(&crate::workspace()?, &config.functions, stage.architecture, profile)?;
             for a in &artifacts {
                 println!(
                     "{:<10} {:>8.1} KiB  sha256 {}  {}",
@@ -180,15 +181,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test { cargo_args } => test::run(&crate::workspace()?, &cargo_args),
         Command::Bench { which } => bench::run(&crate::workspace()?, &config_path, which),
         Command::New { what: New::Function { name, method, path, public, reads_users } } => {
-            let config = load_config(&config_path)?;
             let new = crate::scaffold::NewFunction { name, method, path, public, reads_users };
-            crate::scaffold::new(&crate::workspace()?, &config_path, &config, &new)?;
+            crate::scaffold::new(&crate::workspace()?, &config_path, &new)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Remove { what: Remove::Function { name } } => {
-            let text = std::fs::read_to_string(&config_path)
-                .map_err(|e| crate::BadInput(format!("reading {}: {e}", config_path.display())))?;
-            crate::scaffold::remove(&crate::workspace()?, &config_path, &text, &name)?;
+            crate::scaffold::remove(&crate::workspace()?, &config_path, &name)?;
             Ok(ExitCode::SUCCESS)
         }
     }

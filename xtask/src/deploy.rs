@@ -116,8 +116,8 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
 
     // 3. Build and upload.
     let artifacts: Vec<Artifact> = match &args.artifacts {
-        Some(dir) => package::existing(dir, stage.architecture)?,
-        None => package::build(&crate::workspace()?, stage.architecture, Profile::Release)?,
+        Some(dir) => package::existing(dir, &config.functions, stage.architecture)?,
+        None => package::build(&crate::workspace()?, &config.functions, stage.architecture, Profile::Release)?,
     };
     let bucket = artifacts::bucket_name(&config.project, &account, &stage.region, stage.artifact_bucket.as_deref());
     if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region, &account, &stage.name).await? {

@@ -16,6 +16,11 @@ pub mod scaffold;
 pub mod templates;
 pub mod test;
 
+/// The functions' declarations, as synth reads them, for unit tests.
+#[cfg(test)]
+#[path = "../../synth/src/testing.rs"]
+mod declared;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -50,18 +55,38 @@ pub fn default_config_path() -> anyhow::Result<PathBuf> {
     Ok(workspace()?.join("stages.toml"))
 }
 
-/// Reads and parses a `stages.toml`, or fails with a [`BadConfig`] that `main` renders with its span.
+/// The service's functions, as the crates under `root/handlers/` declare them (their
+/// `[package.metadata.function]`), checked as one API and sorted by name. A bad declaration is a
+/// [`BadConfig`], rendered with its file, line, column and caret.
+pub fn functions(root: &Path) -> anyhow::Result<Vec<contract::Function>> {
+    parse_functions(&devenv::handler_manifests(root).map_err(|e| BadInput(e.to_string()))?)
+}
+
+/// [`functions`] of manifests already read.
+pub fn parse_functions(manifests: &[devenv::HandlerManifest]) -> anyhow::Result<Vec<contract::Function>> {
+    let views: Vec<synth::declarations::Manifest<'_>> = manifests
+        .iter()
+        .map(|m| synth::declarations::Manifest {
+            path: &m.path,
+            directory: &m.directory,
+            text: &m.text,
+            has_main: m.has_main,
+        })
+        .collect();
+    Ok(synth::declarations::functions(&views).map_err(BadConfig)?)
+}
+
+/// Reads and parses a `stages.toml` for the workspace's declared functions, or fails with a
+/// [`BadConfig`] that `main` renders with its span.
 pub fn load_config(path: &Path) -> anyhow::Result<synth::Config> {
-    // The declarations are code, but edited by hand too: a bad or clashing route is refused here,
-    // before any command builds a template from it.
-    contract::functions::check(contract::functions::DECLARED).map_err(|e| {
-        BadInput(format!(
-            "handlers/contract/src/functions.rs: {e}; fix the declaration (or `cargo xtask remove function`)"
-        ))
-    })?;
+    load_config_for(path, &functions(&workspace()?)?)
+}
+
+/// [`load_config`] for a given list of functions (`remove function` parses without the one it removes).
+pub fn load_config_for(path: &Path, functions: &[contract::Function]) -> anyhow::Result<synth::Config> {
     let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("reading {}: {e}", path.display())))?;
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    Ok(synth::parse(&name, &text).map_err(BadConfig)?)
+    Ok(synth::parse(&name, &text, functions).map_err(BadConfig)?)
 }
 
 /// One stage of a stages file, resolved: the config, the stage's AWS names and its synthesized stacks.

@@ -1,7 +1,7 @@
 //! `cargo xtask local`: the whole API on 127.0.0.1, from the synthesized templates and the real
 //! handler binaries, with moto standing in for AWS. No Docker.
 //!
-//! The data stack is created in moto through CloudFormation; the four `bootstrap` binaries run as
+//! The data stack is created in moto through CloudFormation; the declared functions' `bootstrap` binaries run as
 //! processes behind a local Lambda Runtime API with the environment the api template gives them; an
 //! HTTP front end reads the api template for its routes, authorizer and gateway responses, and applies
 //! the per source IP rate limits of the web ACL the template puts in front of the stage.
@@ -164,7 +164,8 @@ pub async fn prepare(config: &synth::Config, stage_name: &str, moto_port: Option
     let sdk = data::sdk_config(&endpoint, &stage.region).await;
     let account = data::account(&sdk).await?;
     let exports = data::ensure(&sdk, &names.data_stack(), &data.to_json()).await?;
-    let function_names: BTreeMap<String, Function> = Function::all().iter().map(|&f| (names.function(f), f)).collect();
+    let function_names: BTreeMap<String, Function> =
+        config.functions.iter().map(|f| (names.function(f), f.clone())).collect();
     let api = template::read(&stacks.api.to_json(), &exports, &function_names)
         .context("reading the synthesized api template")?;
     Ok(Prepared {
@@ -198,8 +199,9 @@ async fn start_moto(port: Option<u16>) -> anyhow::Result<(Option<devenv::Moto>, 
 /// Builds the handler binaries for this machine and returns the directory holding them. Unlike
 /// `cargo xtask build` it neither cross-compiles nor packages: the binaries run here, and the zips
 /// under target/lambda stay the release ones that deploy uploads.
-pub async fn build_functions(profile: Profile) -> anyhow::Result<PathBuf> {
-    tokio::task::spawn_blocking(move || crate::package::compile(&crate::workspace()?, None, profile))
+pub async fn build_functions(functions: &[Function], profile: Profile) -> anyhow::Result<PathBuf> {
+    let functions = functions.to_vec();
+    tokio::task::spawn_blocking(move || crate::package::compile(&crate::workspace()?, &functions, None, profile))
         .await
         .context("building the functions")?
 }
@@ -228,7 +230,7 @@ impl Local {
             ))
         })?;
         let addr = listener.local_addr().context("reading the API's address")?;
-        let binaries = build_functions(options.profile).await?;
+        let binaries = build_functions(&config.functions, options.profile).await?;
         let prepared = prepare(config, &options.stage, options.moto_port).await?;
 
         let mut functions = BTreeMap::new();
@@ -238,8 +240,8 @@ impl Local {
             let runtime = RuntimeApi::start(&spec.name, &arn, spec.timeout).await?;
             let binary = binaries.join(spec.function.name());
             let process = process::spawn(&binary, spec, &runtime, &prepared.aws, options.echo_functions)?;
-            processes.push((spec.function, process));
-            functions.insert(spec.function, runtime);
+            processes.push((spec.function.clone(), process));
+            functions.insert(spec.function.clone(), runtime);
         }
         for runtime in functions.values() {
             runtime.ready(INIT_LIMIT).await.map_err(|why| anyhow::anyhow!("{why}; see its output above"))?;
@@ -276,7 +278,7 @@ impl Local {
 
     /// Each function's process id.
     pub fn pids(&self) -> Vec<(Function, u32)> {
-        self.processes.iter().map(|(f, p)| (*f, p.pid)).collect()
+        self.processes.iter().map(|(f, p)| (f.clone(), p.pid)).collect()
     }
 
     /// Stops the API, kills every function process and stops the emulator (if it started it).
@@ -337,10 +339,9 @@ fn describe_source(source: &template::IdentitySource) -> String {
 
 /// The curl calls of the original walkthrough, with paths and header from the template.
 fn walkthrough(url: &str, api: &Api) -> String {
-    let find = |f: Function| api.routes.iter().find(|r| r.function == f);
-    let (Some(signup), Some(signin), Some(hello)) =
-        (find(Function::SIGNUP), find(Function::SIGNIN), find(Function::HELLO))
-    else {
+    // The built-in routes, by function name; a stage without one of them gets no walkthrough.
+    let find = |name: &str| api.routes.iter().find(|r| r.function.name() == name);
+    let (Some(signup), Some(signin), Some(hello)) = (find("signup"), find("signin"), find("hello")) else {
         return String::new();
     };
     let header = hello.authorizer.as_ref().and_then(|a| {

@@ -47,7 +47,12 @@ pub fn lambda_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// Builds every function for `arch` and packages it.
-pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Result<Vec<Artifact>> {
+pub fn build(
+    root: &Path,
+    functions: &[Function],
+    arch: Architecture,
+    profile: Profile,
+) -> anyhow::Result<Vec<Artifact>> {
     let target = arch.rust_target();
     let native =
         matches!((arch, std::env::consts::ARCH), (Architecture::X86_64, "x86_64") | (Architecture::Arm64, "aarch64"));
@@ -60,11 +65,11 @@ pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Resul
         ))
         .into());
     }
-    let out_dir = compile(root, (!native).then_some(target), profile)?;
+    let out_dir = compile(root, functions, (!native).then_some(target), profile)?;
 
-    Function::all()
+    functions
         .iter()
-        .map(|&f| {
+        .map(|f| {
             let binary = out_dir.join(f.name());
             let bytes = fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
             check_binary(f, &bytes, arch).with_context(|| format!("checking {}", binary.display()))?;
@@ -73,23 +78,23 @@ pub fn build(root: &Path, arch: Architecture, profile: Profile) -> anyhow::Resul
         .collect()
 }
 
-/// Compiles the four function binaries, for `target` (a cross-compilation triple) or for this machine,
+/// Compiles the function binaries, for `target` (a cross-compilation triple) or for this machine,
 /// and returns the directory that holds them. Shared by `build` and `cargo xtask local`, which runs
 /// the binaries here and packages nothing.
-pub fn compile(root: &Path, target: Option<&str>, profile: Profile) -> anyhow::Result<PathBuf> {
+pub fn compile(root: &Path, functions: &[Function], target: Option<&str>, profile: Profile) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root).arg("build");
     if profile == Profile::Release {
         cmd.arg("--release");
     }
-    for f in Function::all() {
+    for f in functions {
         cmd.args(["-p", f.name()]);
     }
     if let Some(target) = target {
         cmd.args(["--target", target]);
     }
-    eprintln!("building {} functions ({profile:?}, {})...", Function::all().len(), target.unwrap_or("this machine"));
+    eprintln!("building {} functions ({profile:?}, {})...", functions.len(), target.unwrap_or("this machine"));
     let status = cmd.status().context("running cargo build")?;
     if !status.success() {
         bail!("cargo build of the functions failed; fix the errors above and run again");
@@ -123,12 +128,12 @@ fn target_installed(target: &str) -> bool {
 /// Compressing a binary takes seconds; hashing it, milliseconds. So when the zip on disk was made from a
 /// binary with this binary's hash, and still matches its own checksum, it is reused as it is: a deploy
 /// with nothing rebuilt does no packaging work.
-pub fn package(function: Function, binary: &[u8]) -> anyhow::Result<Artifact> {
+pub fn package(function: &Function, binary: &[u8]) -> anyhow::Result<Artifact> {
     package_in(&lambda_dir()?.join(function.name()), function, binary)
 }
 
 /// [`package`] into `dir`.
-pub fn package_in(dir: &Path, function: Function, binary: &[u8]) -> anyhow::Result<Artifact> {
+pub fn package_in(dir: &Path, function: &Function, binary: &[u8]) -> anyhow::Result<Artifact> {
     let dir = dir.to_path_buf();
     let zip = dir.join("bootstrap.zip");
     let binary_sha256 = hex_sha256(binary);
@@ -144,14 +149,14 @@ pub fn package_in(dir: &Path, function: Function, binary: &[u8]) -> anyhow::Resu
     fs::write(&zip, &bytes).with_context(|| format!("writing {}", zip.display()))?;
     fs::write(dir.join(ZIP_SUM), format!("{sha256}  bootstrap.zip\n")).context("writing the checksum")?;
     fs::write(dir.join(BINARY_SUM), format!("{binary_sha256}  bootstrap\n")).context("writing the checksum")?;
-    Ok(Artifact { function, zip, sha256, size: bytes.len() as u64 })
+    Ok(Artifact { function: function.clone(), zip, sha256, size: bytes.len() as u64 })
 }
 
 const ZIP_SUM: &str = "bootstrap.zip.sha256";
 const BINARY_SUM: &str = "bootstrap.zip.binary-sha256";
 
 /// The zip in `dir`, if it was made from the binary whose hash is `binary_sha256` and is intact.
-fn cached(function: Function, dir: &Path, binary_sha256: &str) -> Option<Artifact> {
+fn cached(function: &Function, dir: &Path, binary_sha256: &str) -> Option<Artifact> {
     let recorded = |name: &str| {
         fs::read_to_string(dir.join(name)).ok().and_then(|s| s.split_whitespace().next().map(str::to_owned))
     };
@@ -161,7 +166,12 @@ fn cached(function: Function, dir: &Path, binary_sha256: &str) -> Option<Artifac
     let zip = dir.join("bootstrap.zip");
     let bytes = fs::read(&zip).ok()?;
     let sha256 = hex_sha256(&bytes);
-    (recorded(ZIP_SUM)? == sha256).then_some(Artifact { function, zip, sha256, size: bytes.len() as u64 })
+    (recorded(ZIP_SUM)? == sha256).then(|| Artifact {
+        function: function.clone(),
+        zip,
+        sha256,
+        size: bytes.len() as u64,
+    })
 }
 
 /// The lowercase hex SHA-256 of `bytes`.
@@ -184,7 +194,7 @@ pub fn zip_bootstrap(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
 
 /// Whether a function binary can run on Lambda for `arch`: an ELF for that machine that needs no
 /// glibc newer than `provided.al2023`'s.
-pub fn check_binary(function: Function, elf: &[u8], arch: Architecture) -> anyhow::Result<()> {
+pub fn check_binary(function: &Function, elf: &[u8], arch: Architecture) -> anyhow::Result<()> {
     use object::Object as _;
     let file =
         object::File::parse(elf).map_err(|e| BadInput(format!("{function}'s bootstrap is not an ELF binary ({e})")))?;
@@ -219,10 +229,10 @@ pub fn check_binary(function: Function, elf: &[u8], arch: Architecture) -> anyho
 /// and its `.sha256`), for deploying what an earlier `cargo xtask build` produced. Each zip must match
 /// its checksum file and hold a `bootstrap` that runs on Lambda for `arch`: what is uploaded is what
 /// was built, for the right machine.
-pub fn existing(dir: &Path, arch: Architecture) -> anyhow::Result<Vec<Artifact>> {
-    Function::all()
+pub fn existing(dir: &Path, functions: &[Function], arch: Architecture) -> anyhow::Result<Vec<Artifact>> {
+    functions
         .iter()
-        .map(|&function| {
+        .map(|function| {
             let zip = dir.join(function.name()).join("bootstrap.zip");
             let bytes = fs::read(&zip)
                 .map_err(|e| BadInput(format!("reading {}: {e}; run `cargo xtask build` first", zip.display())))?;
@@ -245,7 +255,7 @@ pub fn existing(dir: &Path, arch: Architecture) -> anyhow::Result<Vec<Artifact>>
             }
             let binary = unzip_bootstrap(&bytes).with_context(|| format!("reading {}", zip.display()))?;
             check_binary(function, &binary, arch).with_context(|| format!("checking {}", zip.display()))?;
-            Ok(Artifact { function, zip, sha256, size: bytes.len() as u64 })
+            Ok(Artifact { function: function.clone(), zip, sha256, size: bytes.len() as u64 })
         })
         .collect()
 }
@@ -310,24 +320,28 @@ mod tests {
     fn an_unchanged_binary_is_not_zipped_again_and_a_tampered_zip_is_replaced() {
         let dir = std::env::temp_dir().join(format!("xtask-package-cache-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let first = package_in(&dir, Function::HELLO, b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
+        let first =
+            package_in(&dir, &crate::declared::function("hello"), b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
         let zip = dir.join("bootstrap.zip");
         let written = fs::metadata(&zip).and_then(|m| m.modified()).unwrap_or_else(|e| panic!("{e}"));
         std::thread::sleep(std::time::Duration::from_millis(20));
 
-        let again = package_in(&dir, Function::HELLO, b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
+        let again =
+            package_in(&dir, &crate::declared::function("hello"), b"\x7fELF one").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(again.sha256, first.sha256);
         let untouched = fs::metadata(&zip).and_then(|m| m.modified()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(untouched, written, "the zip of an unchanged binary is reused, not rewritten");
 
-        let changed = package_in(&dir, Function::HELLO, b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
+        let changed =
+            package_in(&dir, &crate::declared::function("hello"), b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(changed.sha256, first.sha256);
         assert_eq!(unzip_bootstrap(&fs::read(&zip).unwrap()).unwrap(), b"\x7fELF two");
 
         // Someone swaps the zip but leaves the checksum files: the zip no longer matches its own sum,
         // so it is rebuilt from the binary rather than trusted.
         fs::write(&zip, zip_bootstrap(b"\x7fELF planted").unwrap()).unwrap();
-        let rebuilt = package_in(&dir, Function::HELLO, b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
+        let rebuilt =
+            package_in(&dir, &crate::declared::function("hello"), b"\x7fELF two").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rebuilt.sha256, changed.sha256);
         assert_eq!(unzip_bootstrap(&fs::read(&zip).unwrap()).unwrap(), b"\x7fELF two");
         let _ = fs::remove_dir_all(&dir);

@@ -178,7 +178,8 @@ fn forms(name: &str, secret: &[u8]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let config = config();
-    let binaries = xtask::local::build_functions(Profile::Debug).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let binaries =
+        xtask::local::build_functions(&config.functions, Profile::Debug).await.unwrap_or_else(|e| panic!("{e:#}"));
     let prepared = xtask::local::prepare(&config, "dev", None).await.unwrap_or_else(|e| panic!("{e:#}"));
     let at = Deployment {
         region: prepared.aws.region.clone(),
@@ -186,12 +187,13 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
         api_id: "local".to_owned(),
         stage: prepared.api.stage.clone(),
     };
+    let named = |name: &str| Function::find(&config.functions, name).cloned().unwrap_or_else(|| panic!("no {name}"));
     let route = |f: Function| {
         prepared.api.routes.iter().find(|r| r.function == f).unwrap_or_else(|| panic!("no route for {f}")).clone()
     };
     let mut running = BTreeMap::new();
-    for function in Function::all() {
-        running.insert(function, start(&prepared, &binaries, function).await);
+    for function in &config.functions {
+        running.insert(function.clone(), start(&prepared, &binaries, function.clone()).await);
     }
 
     // A password no other test uses, so that finding it means this run logged it.
@@ -201,32 +203,32 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let json_headers = [("content-type", "application/json")];
     let signup = event::proxy_event(
         &request("POST", "/signup", &json_headers, Some(&credentials)),
-        &route(Function::SIGNUP),
+        &route(named("signup")),
         &at,
         None,
     );
-    let created = running[&Function::SIGNUP].invoke(&signup).await;
+    let created = running[&named("signup")].invoke(&signup).await;
     assert_eq!(created["statusCode"], 201, "{created}");
     let signin = event::proxy_event(
         &request("POST", "/signin", &json_headers, Some(&credentials)),
-        &route(Function::SIGNIN),
+        &route(named("signin")),
         &at,
         None,
     );
-    let signed_in = running[&Function::SIGNIN].invoke(&signin).await;
+    let signed_in = running[&named("signin")].invoke(&signin).await;
     assert_eq!(signed_in["statusCode"], 200, "{signed_in}");
     let body: Value = serde_json::from_str(signed_in["body"].as_str().unwrap_or_default()).unwrap_or_default();
     let token = body["token"].as_str().unwrap_or_else(|| panic!("no token in {signed_in}")).to_owned();
 
     // The token through the authorizer and hello, as API Gateway passes it.
-    let hello = route(Function::HELLO);
+    let hello = route(named("hello"));
     let authorized = request("GET", "/hello", &[("Authorization", &token)], None);
-    let policy = running[&Function::AUTHORIZER].invoke(&event::authorizer_event(&authorized, &hello, &at)).await;
+    let policy = running[&named("authorizer")].invoke(&event::authorizer_event(&authorized, &hello, &at)).await;
     let context = match event::decide(&policy, &at.method_arn(&authorized)) {
         Ok(Decision::Allow(context)) => context,
         other => panic!("the authorizer did not allow the token: {other:?} {policy}"),
     };
-    let greeted = running[&Function::HELLO].invoke(&event::proxy_event(&authorized, &hello, &at, Some(&context))).await;
+    let greeted = running[&named("hello")].invoke(&event::proxy_event(&authorized, &hello, &at, Some(&context))).await;
     assert_eq!(greeted["statusCode"], 200, "{greeted}");
 
     let mut output = BTreeMap::new();
@@ -236,7 +238,7 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
 
     // What was stored: the password's Argon2id hash, encrypted with KMS bound to the email.
     let sdk = xtask::local::data::sdk_config(&prepared.aws.endpoint, &prepared.aws.region).await;
-    let signup_env = &prepared.api.functions[&Function::SIGNUP].env;
+    let signup_env = &prepared.api.functions[&named("signup")].env;
     let stored =
         auth::config::SignupConfig::from_lookup(|name| signup_env.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
     let email = auth::validate::Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
@@ -245,7 +247,7 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let cipher = auth::password::kms::KmsCipher::new(aws_sdk_kms::Client::new(&sdk), stored.key_arn);
     let phc = cipher.decrypt(&user.encrypted_hash, &email).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(phc.starts_with(b"$argon2id$"), "{}", String::from_utf8_lossy(&phc));
-    let authorizer_env = &prepared.api.functions[&Function::AUTHORIZER].env;
+    let authorizer_env = &prepared.api.functions[&named("authorizer")].env;
     let secret_arn = auth::config::AuthorizerConfig::from_lookup(|name| authorizer_env.get(name).cloned())
         .unwrap_or_else(|e| panic!("{e}"))
         .secret_arn;

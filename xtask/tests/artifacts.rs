@@ -42,7 +42,10 @@ fn artifact(dir: &std::path::Path, contents: &[u8]) -> Artifact {
     let zip = dir.join("bootstrap.zip");
     std::fs::write(&zip, contents).unwrap();
     let sha256 = sha2::Sha256::digest(contents).iter().map(|b| format!("{b:02x}")).collect();
-    Artifact { function: contract::Function::HELLO, zip, sha256, size: contents.len() as u64 }
+    let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
+    let functions = xtask::functions(&root).unwrap_or_else(|e| panic!("{e:#}"));
+    let hello = functions.into_iter().find(|f| f.name() == "hello").unwrap_or_else(|| panic!("no hello"));
+    Artifact { function: hello, zip, sha256, size: contents.len() as u64 }
 }
 
 #[test]

@@ -14,7 +14,9 @@ fn lint_config(name: &str, text: &str) {
     let venv = venv();
     let dir = scratch::dir(name);
     std::fs::write(dir.join("stages.toml"), text).unwrap_or_else(|e| panic!("{e}"));
-    let config = synth::parse("stages.toml", text).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let functions = xtask::functions(&devenv::workspace_root().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let config = synth::parse("stages.toml", text, &functions).unwrap_or_else(|e| panic!("{}", e.one_line()));
     let stages = xtask::lint::synthesize_into(&dir, &config).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(!stages.is_empty());
     for (region, files) in stages {

@@ -95,6 +95,16 @@ fn other_checkout(name: &str, stages: &str) -> PathBuf {
     std::fs::write(copy.join("Cargo.toml"), "[workspace]\nresolver = \"3\"\nmembers = []\n").unwrap();
     std::fs::create_dir_all(copy.join("xtask/src")).unwrap();
     std::fs::write(copy.join("stages.toml"), stages).unwrap();
+    // Its functions, declared in their crates' manifests as in this checkout.
+    let main = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
+    for m in devenv::handler_manifests(&main).unwrap_or_else(|e| panic!("{e}")) {
+        let dir = copy.join("handlers").join(&m.directory);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("Cargo.toml"), &m.text).unwrap();
+        if m.has_main {
+            std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
+        }
+    }
     copy
 }
 
@@ -166,4 +176,41 @@ fn no_credentials_is_bad_input_that_says_what_to_do() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("no AWS credentials found: pass --profile or set AWS_PROFILE (or run `aws sso login`)"), "{t}");
+}
+
+#[test]
+fn a_bad_or_missing_declaration_is_bad_input_naming_the_file() {
+    let stages = std::fs::read_to_string(devenv::workspace_root().unwrap().join("stages.toml")).unwrap();
+    let synth = |copy: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["synth", "--check"])
+            .current_dir(copy)
+            .env_remove("CARGO_MANIFEST_DIR")
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out))
+    };
+    // A directory under handlers/ without a manifest: cargo would not load the workspace either.
+    let copy = other_checkout("cli-no-manifest", &stages);
+    std::fs::create_dir_all(copy.join("handlers/ping/src")).unwrap();
+    let (code, t) = synth(&copy);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("handlers/ping/ has no Cargo.toml"), "{t}");
+
+    // A declaration with a typo: the file, line and column, a caret, and what to do.
+    let copy = other_checkout("cli-bad-declaration", &stages);
+    let manifest = copy.join("handlers/hello/Cargo.toml");
+    let declared = std::fs::read_to_string(&manifest).unwrap().replace("access = \"private\"", "acess = \"private\"");
+    std::fs::write(&manifest, declared).unwrap();
+    let (code, t) = synth(&copy);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("handlers/hello/Cargo.toml:") && t.contains("unknown field `acess`"), "{t}");
+    assert!(t.contains("help:"), "{t}");
+
+    // A crate that declares a function but has no binary.
+    let copy = other_checkout("cli-no-binary", &stages);
+    std::fs::remove_file(copy.join("handlers/hello/src/main.rs")).unwrap();
+    let (code, t) = synth(&copy);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("handlers/hello/ declares a function but has no src/main.rs"), "{t}");
 }

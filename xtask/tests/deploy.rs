@@ -45,7 +45,8 @@ impl Project {
         let artifacts = dir.join("artifacts");
         let project = Project { dir, artifacts, moto };
         project.write_config(STAGES);
-        for f in contract::Function::all() {
+        let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
+        for f in xtask::functions(&root).unwrap_or_else(|e| panic!("{e:#}")) {
             project.set_binary(f.name(), &format!("fake {f} v1"));
         }
         project

@@ -9,7 +9,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth::keys::SecretVersion;
 use auth::token::{Claims, KeyRing, TokenSettings};
-use contract::Function;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -192,7 +191,7 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     assert_eq!(answers[0].body, answers[1].body, "a known and an unknown email are locked alike");
 
     let pids = local.pids();
-    assert_eq!(pids.len(), Function::all().len());
+    assert_eq!(pids.len(), config().functions.len());
     let (api_port, moto) = (local.addr.port(), moto_port(&local.moto_endpoint));
     local.stop().await;
     assert!(!listening(api_port), "the API still listens after stop");
@@ -277,7 +276,7 @@ fn the_command_prints_its_url_and_ctrl_c_stops_everything() {
         panic!("xtask local never printed its URL:\n{seen}\n{}", errors.join().unwrap_or_default());
     };
     assert!(seen.contains("curl") && seen.contains("/signup") && seen.contains("Authorization: $TOKEN"), "{seen}");
-    assert_eq!(pids.len(), Function::all().len(), "{seen}");
+    assert_eq!(pids.len(), config().functions.len(), "{seen}");
     let moto = moto.unwrap_or_else(|| panic!("no emulator port in:\n{seen}"));
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));

@@ -1,16 +1,12 @@
-//! `cargo xtask new function` for real, in a scratch copy of the workspace: two endpoints added, the
-//! templates synthesized and linted, the functions built, and the API served by `cargo xtask local`.
+//! `cargo xtask new function` for real, in a scratch copy of the workspace: endpoints added, the
+//! templates synthesized and linted, the new crates formatted, linted with clippy and tested, the
+//! functions built and served by `cargo xtask local`, then removed again.
 //!
-//! The copy builds into a target directory of its own (`target/scratch-target`). Sharing this
-//! workspace's would be wrong: cargo names a workspace member's artifacts by the member's path inside
-//! its workspace, so the copy's members would get this workspace's hashes, and building the copy's
-//! changed sources would overwrite artifacts this workspace then takes as fresh. The separate
-//! directory is kept between runs, so only the first run on a machine (and every CI run, from a clean
-//! clone) builds the copy from nothing; the Python tools are shared (a link to this workspace's venv).
-
-#[path = "support/scratch.rs"]
-mod scratch;
-
+//! The copy (outside this workspace, see below) builds into this workspace's own target directory. Cargo names a workspace member's
+//! artifacts by its path inside its workspace, so the copy's crates get this workspace's hashes; and
+//! with declarations as data, the copy's existing crates are byte-identical to this checkout's (copied
+//! with their modification times), so cargo finds them fresh and builds nothing but the new crates.
+//! The copy's `cargo xtask` is this workspace's binary; no dependency is compiled again.
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -22,36 +18,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-/// The workspace's files as git knows them (tracked, and new files not ignored), copied to `to`.
-fn copy_workspace(from: &Path, to: &Path) {
-    let listed = Command::new("git")
-        .current_dir(from)
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        .output()
-        .unwrap_or_else(|e| panic!("git ls-files: {e}"));
-    assert!(listed.status.success(), "git ls-files failed");
-    for path in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
-        let relative = Path::new(std::str::from_utf8(path).unwrap_or_else(|e| panic!("{e}")));
-        let source = from.join(relative);
-        if !source.is_file() {
-            continue; // deleted in the work tree, not yet in the index
-        }
-        let target = to.join(relative);
-        std::fs::create_dir_all(target.parent().unwrap_or(to)).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::copy(&source, &target).unwrap_or_else(|e| panic!("copying {}: {e}", source.display()));
-    }
-}
-
-/// `cargo <args>` in the copy, building into its own target directory.
+/// `cargo <args>` in the copy, building into `target` (this workspace's target directory).
 fn cargo(workspace: &Path, target: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(workspace).args(args).env("CARGO_TARGET_DIR", target);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_PKG_") || name == "CARGO_MANIFEST_DIR" || name == "CARGO_PRIMARY_PACKAGE" {
-            command.env_remove(name.as_ref());
-        }
-    }
+    let mut command = xtask::bench::scaffold::cargo(workspace, target);
+    command.args(args);
     command
 }
 
@@ -98,69 +68,65 @@ async fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>)
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
+/// The functions the test adds: a private route with snake_case and camelCase parameters, a public
+/// one, one that reads the caller's user, and one whose path is far longer than a line of code.
+const ADDED: [(&str, &[&str]); 4] = [
+    ("orders", &["--method", "GET", "--path", "/orders/{order_id}"]),
+    ("status", &["--method", "GET", "--path", "/status", "--public"]),
+    ("me", &["--method", "GET", "--path", "/me", "--reads-users"]),
+    (
+        "reports",
+        &[
+            "--method",
+            "PUT",
+            "--path",
+            "/organizations/{organizationId}/reporting-periods/{reporting_period_id}/line-items/{line_item_identifier}",
+        ],
+    ),
+];
+
+fn status(workspace: &Path) -> Vec<String> {
+    let mut lines: Vec<String> =
+        git(workspace, &["status", "--porcelain", "--untracked-files=normal"]).lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
 #[test]
 fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
     let main = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
-    let main_target = devenv::target_dir().unwrap_or_else(|e| panic!("{e}"));
-    let scratch = scratch::dir("new-function");
+    let target = devenv::target_dir().unwrap_or_else(|e| panic!("{e}"));
+    // Outside this workspace: cargo records a source under the target directory's parent by that path,
+    // so a copy inside target/ would make this workspace's artifacts depend on the copy's files. Outside,
+    // each source is recorded relative to its crate, the same in both trees.
+    let scratch = std::env::temp_dir().join(format!("xtask-new-function-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
     let workspace = scratch.join("workspace");
-    copy_workspace(&main, &workspace);
-    let target: PathBuf = main_target.join("scratch-target");
-    std::fs::create_dir_all(&target).unwrap_or_else(|e| panic!("{e}"));
-    // The Python tools: this workspace's venv, installed from the same requirements.
+    xtask::bench::scaffold::copy_workspace(&main, &workspace).unwrap_or_else(|e| panic!("{e:#}"));
     let venv = devenv::ensure(&mut |line| eprintln!("{line}")).unwrap_or_else(|e| panic!("{e}"));
-    let _ = std::fs::remove_file(target.join("venv"));
-    std::os::unix::fs::symlink(venv.root(), target.join("venv")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::copy(main_target.join("venv-requirements.txt"), target.join("venv-requirements.txt"))
-        .unwrap_or_else(|e| panic!("{e}"));
 
     git(&workspace, &["init", "--quiet"]);
     git(&workspace, &["add", "--all"]);
     git(&workspace, &["commit", "--quiet", "--message", "copy"]);
 
-    // A private route with a path parameter, and a public one.
-    let added = succeed(
-        cargo(
-            &workspace,
-            &target,
-            &["xtask", "new", "function", "orders", "--method", "GET", "--path", "/orders/{id}"],
-        ),
-        "new function orders",
-    );
-    assert!(added.contains("added orders at GET /orders/{id} (behind the JWT authorizer)"), "{added}");
-    succeed(
-        cargo(
-            &workspace,
-            &target,
-            &["xtask", "new", "function", "status", "--method", "GET", "--path", "/status", "--public"],
-        ),
-        "new function status",
-    );
-    // And one that reads the caller's own user row.
-    succeed(
-        cargo(
-            &workspace,
-            &target,
-            &["xtask", "new", "function", "me", "--method", "GET", "--path", "/me", "--reads-users"],
-        ),
-        "new function me",
-    );
-    let mut changed: Vec<String> =
-        git(&workspace, &["status", "--porcelain", "--untracked-files=normal"]).lines().map(str::to_owned).collect();
-    changed.sort();
-    let mut expected: Vec<String> = [" M Cargo.lock", " M handlers/contract/src/functions.rs"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .chain(["me", "orders", "status"].map(|f| format!("?? handlers/{f}/")))
-        .collect();
-    for stage in ["dev", "prod", "staging"] {
-        expected.push(format!(" M templates/{stage}/api.yaml"));
-        expected.push(format!(" M templates/{stage}/iam.md"));
+    // One crate, and the lock file's entry for it: nothing else is written.
+    let (name, args) = ADDED[0];
+    let mut command = cargo(&workspace, &target, &["xtask", "new", "function", name]);
+    command.args(args);
+    let added = succeed(command, "new function orders");
+    assert!(added.contains("added orders at GET /orders/{order_id} (behind the JWT authorizer)"), "{added}");
+    assert_eq!(status(&workspace), [" M Cargo.lock", "?? handlers/orders/"]);
+    for (name, args) in &ADDED[1..] {
+        let mut command = cargo(&workspace, &target, &["xtask", "new", "function", name]);
+        command.args(*args);
+        succeed(command, &format!("new function {name}"));
     }
+    let mut expected: Vec<String> =
+        ADDED.iter().map(|(f, _)| format!("?? handlers/{f}/")).chain([" M Cargo.lock".to_owned()]).collect();
     expected.sort();
-    assert_eq!(changed, expected, "the new crates, the declaration and the templates, nothing else");
+    assert_eq!(status(&workspace), expected, "the new crates and the lock file, nothing else");
 
-    // Bad input writes nothing: the diff, the new files and their contents stay as they were.
+    // Bad input writes nothing.
     let state = || {
         let untracked = git(&workspace, &["ls-files", "--others", "--exclude-standard"]);
         let contents: Vec<Vec<u8>> =
@@ -182,7 +148,8 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
     }
     assert!(state() == before, "a refused `new function` changed the tree");
 
-    // The templates are current, and lint clean with cfn-lint and checkov.
+    // synth takes the new declarations in; the templates lint clean with cfn-lint and checkov.
+    succeed(cargo(&workspace, &target, &["xtask", "synth"]), "synth");
     succeed(cargo(&workspace, &target, &["xtask", "synth", "--check"]), "synth --check");
     let templates: Vec<PathBuf> =
         ["dev", "staging", "prod"].iter().map(|s| workspace.join("templates").join(s).join("api.yaml")).collect();
@@ -191,13 +158,21 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
     let checkov = xtask::lint::checkov(&venv, &templates).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(checkov.success, "checkov:\n{}", checkov.output);
     let iam = std::fs::read_to_string(workspace.join("templates/dev/iam.md")).unwrap_or_default();
-    assert!(iam.contains("role/auth-dev-orders") && iam.contains("role/auth-dev-status"), "{iam}");
+    assert!(iam.contains("role/auth-dev-orders") && iam.contains("role/auth-dev-reports"), "{iam}");
 
-    // The crates' own unit tests, and a build of every function.
-    succeed(cargo(&workspace, &target, &["test", "--quiet", "-p", "orders", "-p", "status"]), "the new crates' tests");
-    succeed(cargo(&workspace, &target, &["xtask", "build", "--debug"]), "xtask build --debug");
+    // The generated code passes what the test command enforces, long path and all, and its unit tests.
+    let packages: Vec<&str> = ADDED.iter().flat_map(|(f, _)| ["-p", *f]).collect();
+    let mut fmt = cargo(&workspace, &target, &["fmt", "--check"]);
+    fmt.args(&packages);
+    succeed(fmt, "cargo fmt --check on the new crates");
+    let mut clippy = cargo(&workspace, &target, &["clippy", "--quiet", "--all-targets"]);
+    clippy.args(&packages).args(["--", "-D", "warnings"]);
+    succeed(clippy, "cargo clippy -D warnings on the new crates");
+    let mut tests = cargo(&workspace, &target, &["test", "--quiet"]);
+    tests.args(&packages);
+    succeed(tests, "the new crates' tests");
 
-    // Served: 401 without a token, the caller and the parameter with one; the public route open.
+    // Served: 401 without a token, the caller and the parameters with one; the public route open.
     let mut local = cargo(&workspace, &target, &["xtask", "local", "--port", "0", "--quiet"]);
     let mut served = Served(
         local
@@ -226,24 +201,45 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
         let private = call("GET", &format!("{url}/orders/42"), Some(&token), None).await;
         let public = call("GET", &format!("{url}/status"), None, None).await;
         let me = call("GET", &format!("{url}/me"), Some(&token), None).await;
-        (signed_up, signed_in, anonymous, private, public, me)
+        let long = format!("{url}/organizations/o1/reporting-periods/2026q4/line-items/7");
+        let report = call("PUT", &long, Some(&token), None).await;
+        (signed_up, signed_in, anonymous, private, public, me, report)
     });
     drop(served);
     let _ = drain.join();
-    let (signed_up, signed_in, anonymous, private, public, me) = outcome;
+    let (signed_up, signed_in, anonymous, private, public, me, report) = outcome;
     assert_eq!((signed_up, signed_in), (201, 200));
     assert_eq!(anonymous.0, 401, "{}", anonymous.1);
-    assert_eq!(private, (200, json!({"message": "Hello, carol@example.com!", "id": "42"})));
+    assert_eq!(private, (200, json!({"message": "Hello, carol@example.com!", "path": {"order_id": "42"}})));
     assert_eq!(public, (200, json!({"message": "Hello!"})));
     // `me` read the caller's own row from the users table (in the emulator): when they signed up.
     assert_eq!(me.0, 200, "{}", me.1);
     assert_eq!(me.1["message"], "Hello, carol@example.com!");
     assert!(me.1["member_since"].as_u64().is_some_and(|t| t > 1_700_000_000), "{}", me.1);
+    assert_eq!(
+        report.1["path"],
+        json!({"organizationId": "o1", "reporting_period_id": "2026q4", "line_item_identifier": "7"}),
+        "{}",
+        report.1
+    );
 
-    // And removed again, leaving the tree exactly as it was, lock file included.
-    for name in ["orders", "status", "me"] {
+    // Settings in stages.toml, in any spelling, keep a function from being removed (exit 2, nothing
+    // touched), naming the place.
+    let stages_path = workspace.join("stages.toml");
+    let stages = std::fs::read_to_string(&stages_path).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&stages_path, format!("{stages}\n[stages.dev.functions.\"orders\"]\nmemory_mb = 512\n")).unwrap();
+    let refused = cargo(&workspace, &target, &["xtask", "remove", "function", "orders"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("still configures `orders`") && stderr.contains("stages.toml:"), "{stderr}");
+    assert!(workspace.join("handlers/orders/Cargo.toml").exists());
+    std::fs::write(&stages_path, stages).unwrap();
+
+    // Removed again and synthesized, leaving the tree exactly as it was, lock file included.
+    for (name, _) in ADDED {
         succeed(cargo(&workspace, &target, &["xtask", "remove", "function", name]), "remove function");
     }
+    succeed(cargo(&workspace, &target, &["xtask", "synth"]), "synth after removal");
     assert_eq!(git(&workspace, &["status", "--porcelain"]), "", "remove leaves nothing behind");
     let _ = std::fs::remove_dir_all(&scratch);
 }

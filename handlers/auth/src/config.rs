@@ -1,7 +1,7 @@
 //! Each function's configuration, read from the environment variables synth sets for it.
 //!
 //! The variable names come from [`contract::EnvVar`], and a test checks that each function reads
-//! exactly the variables `contract::Function::env` says synth gives it. Readers take a lookup
+//! exactly the variables its declaration (`handlers/<name>/Cargo.toml`) says synth gives it. Readers take a lookup
 //! function so tests never touch the process environment.
 
 use contract::EnvVar;
@@ -158,9 +158,8 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::{BTreeMap, BTreeSet};
 
-    use contract::Function;
-
     use super::*;
+    use crate::declared;
 
     fn full_env() -> BTreeMap<&'static str, String> {
         EnvVar::ALL
@@ -187,16 +186,17 @@ mod tests {
         asked.into_inner()
     }
 
-    fn synth_gives(function: Function) -> BTreeSet<String> {
-        function.env().iter().map(|v| v.name().to_owned()).collect()
+    /// The variables synth sets for `function`: those its `Cargo.toml` declares.
+    fn synth_gives(function: &str) -> BTreeSet<String> {
+        declared::function(function).env().iter().map(|v| v.name().to_owned()).collect()
     }
 
     #[test]
     fn each_function_reads_exactly_what_synth_sets() {
-        assert_eq!(names_read(|l| SignupConfig::from_lookup(l)), synth_gives(Function::SIGNUP));
-        assert_eq!(names_read(|l| SigninConfig::from_lookup(l)), synth_gives(Function::SIGNIN));
-        assert_eq!(names_read(|l| AuthorizerConfig::from_lookup(l)), synth_gives(Function::AUTHORIZER));
-        assert!(Function::HELLO.env().is_empty(), "hello reads no configuration");
+        assert_eq!(names_read(|l| SignupConfig::from_lookup(l)), synth_gives("signup"));
+        assert_eq!(names_read(|l| SigninConfig::from_lookup(l)), synth_gives("signin"));
+        assert_eq!(names_read(|l| AuthorizerConfig::from_lookup(l)), synth_gives("authorizer"));
+        assert!(synth_gives("hello").is_empty(), "hello reads no configuration");
     }
 
     #[test]

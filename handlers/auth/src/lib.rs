@@ -1,4 +1,4 @@
-//! The logic shared by the four Lambda functions: request validation, the password scheme, the token
+//! The logic shared by the Lambda functions: request validation, the password scheme, the token
 //! scheme, the user store, the signing-key cache, and each route's handler.
 //!
 //! Handlers are generic over small traits ([`store::UserStore`], [`password::Cipher`],
@@ -23,5 +23,9 @@ pub mod store;
 pub mod token;
 pub mod validate;
 
+/// The functions' declarations, as synth reads them, for the test that each reads what synth sets.
+#[cfg(test)]
+#[path = "../../../synth/src/testing.rs"]
+mod declared;
 #[cfg(test)]
 mod testing;

@@ -20,8 +20,8 @@ use lambda_http::tracing::subscriber::layer::SubscriberExt as _;
 use lambda_http::tracing::subscriber::util::SubscriberInitExt as _;
 use lambda_http::tracing::subscriber::{Layer as _, fmt, registry};
 
-/// The crates whose logs are ours: this library and the four function binaries.
-pub const OUR_CRATES: [&str; 5] = ["auth", "signup", "signin", "authorizer", "hello"];
+/// The shared library every function links: its logs are ours in every function.
+pub const SHARED_CRATE: &str = "auth";
 
 /// The most verbose level any dependency may log at. INFO is the level nothing logs a body or an event at.
 pub const DEPENDENCY_CEILING: LevelFilter = LevelFilter::INFO;
@@ -32,6 +32,8 @@ pub const DEFAULT_LEVEL: LevelFilter = LevelFilter::INFO;
 /// Who logs at which level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Levels {
+    /// Our crates: [`SHARED_CRATE`] and the function's own, whose name the function passes to [`init`].
+    pub our_crates: [&'static str; 2],
     /// Our crates, unless `per_crate` names them.
     pub ours: LevelFilter,
     /// `RUST_LOG`'s `crate=level` directives for our crates.
@@ -46,9 +48,15 @@ impl Levels {
     /// The levels from Lambda's `AWS_LAMBDA_LOG_LEVEL` (TRACE, DEBUG, INFO, WARN, ERROR or FATAL), which wins
     /// as it does for lambda_runtime's subscriber, else from `RUST_LOG`: a bare level is ours, `crate=level`
     /// sets one of our crates, and a directive for any other crate is ignored.
-    pub fn from_settings(aws_lambda_log_level: Option<&str>, rust_log: Option<&str>) -> Levels {
-        let mut levels =
-            Levels { ours: DEFAULT_LEVEL, per_crate: Vec::new(), dependencies: DEFAULT_LEVEL, ignored: Vec::new() };
+    /// `function` is the function's crate (`orders`), whatever its name: no list of functions to keep.
+    pub fn from_settings(function: &'static str, aws_lambda_log_level: Option<&str>, rust_log: Option<&str>) -> Levels {
+        let mut levels = Levels {
+            our_crates: [SHARED_CRATE, function],
+            ours: DEFAULT_LEVEL,
+            per_crate: Vec::new(),
+            dependencies: DEFAULT_LEVEL,
+            ignored: Vec::new(),
+        };
         if let Some(level) = aws_lambda_log_level.and_then(parse_level) {
             levels.ours = level;
         } else if let Some(rust_log) = rust_log {
@@ -59,7 +67,7 @@ impl Levels {
                         None => levels.ignored.push(directive.to_owned()),
                     },
                     Some((target, level)) => {
-                        let ours = OUR_CRATES.iter().find(|c| **c == target.trim());
+                        let ours = levels.our_crates.iter().copied().find(|c| *c == target.trim());
                         match (ours, parse_level(level)) {
                             (Some(ours), Some(level)) => levels.per_crate.push((ours, level)),
                             _ => levels.ignored.push(directive.to_owned()),
@@ -78,7 +86,7 @@ impl Levels {
         if let Some((_, level)) = self.per_crate.iter().rev().find(|(c, _)| *c == krate) {
             return *level;
         }
-        if OUR_CRATES.contains(&krate) { self.ours } else { self.dependencies }
+        if self.our_crates.contains(&krate) { self.ours } else { self.dependencies }
     }
 
     /// Whether an event or span is logged.
@@ -101,10 +109,11 @@ fn parse_level(text: &str) -> Option<LevelFilter> {
     LevelFilter::from_str(text).ok()
 }
 
-/// Installs the subscriber from the function's environment. Call it first thing in `main`.
-pub fn init() {
+/// Installs the subscriber from the function's environment. Call it first thing in `main`, with the
+/// function's crate name: `auth::logging::init(env!("CARGO_CRATE_NAME"))`.
+pub fn init(function: &'static str) {
     let var = |name| std::env::var(name).ok();
-    let levels = Levels::from_settings(var("AWS_LAMBDA_LOG_LEVEL").as_deref(), var("RUST_LOG").as_deref());
+    let levels = Levels::from_settings(function, var("AWS_LAMBDA_LOG_LEVEL").as_deref(), var("RUST_LOG").as_deref());
     let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let (ours, dependencies, ignored) = (levels.ours, levels.dependencies, levels.ignored.clone());
     let max = levels.max();

@@ -14,7 +14,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    auth::logging::init();
+    auth::logging::init(env!("CARGO_CRATE_NAME"));
     let config = AuthorizerConfig::from_env().context("reading the authorizer's configuration")?;
     let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
     let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn);

@@ -6,23 +6,19 @@
 //! sides handle it.
 
 use std::fmt;
+use std::sync::Arc;
 
-pub mod functions;
 pub mod route;
 
 pub use route::{Method, PathError, Segment};
 
 /// What a function may do beyond writing its own logs: one action on one of the stage's stateful
-/// resources. Synth turns each into an IAM statement on that resource's exact ARN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// resources. Synth turns each into an IAM statement on that resource's exact ARN, and, for the key and
+/// the secret, into the matching statement of the key or resource policy.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Grant {
-    pub action: &'static str,
+    pub action: String,
     pub on: Target,
-}
-
-impl Grant {
-    /// Reading one user by email: what a function given the users table (`--reads-users`) may do.
-    pub const READ_USER: Grant = Grant { action: "dynamodb:GetItem", on: Target::UsersTable };
 }
 
 /// The stateful resource a [`Grant`] applies to.
@@ -35,6 +31,54 @@ pub enum Target {
     AttemptsTable,
 }
 
+impl Target {
+    pub const ALL: [Target; 4] =
+        [Target::UsersTable, Target::PasswordKey, Target::SigningSecret, Target::AttemptsTable];
+
+    /// How a declaration names it: the key of `[package.metadata.function.grants]`.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Target::UsersTable => "users-table",
+            Target::PasswordKey => "password-key",
+            Target::SigningSecret => "signing-secret",
+            Target::AttemptsTable => "attempts-table",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.key() == key)
+    }
+
+    /// The actions a function may be granted on it: what the service's code calls, and nothing that
+    /// administers, deletes or lists.
+    pub const fn actions(self) -> &'static [&'static str] {
+        match self {
+            Target::UsersTable | Target::AttemptsTable => {
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+            }
+            Target::PasswordKey => &["kms:Encrypt", "kms:Decrypt"],
+            Target::SigningSecret => &["secretsmanager:GetSecretValue"],
+        }
+    }
+
+    /// The environment variable that tells a function which resource this is. A function that is not
+    /// told cannot call it, so a grant without this variable is one its code does not need.
+    pub const fn env(self) -> EnvVar {
+        match self {
+            Target::UsersTable => EnvVar::TableName,
+            Target::PasswordKey => EnvVar::KeyArn,
+            Target::SigningSecret => EnvVar::SecretArn,
+            Target::AttemptsTable => EnvVar::AttemptsTableName,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Access {
@@ -44,13 +88,24 @@ pub enum Access {
     Private,
 }
 
-/// The method and path API Gateway serves a function at.
+/// Which of the stage's per source IP limits (`ip_rate_limits` in `stages.toml`) counts a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RateLimit {
+    /// The stricter `auth` limit: routes that check a password or hand out tokens, where guessing happens
+    /// and each call costs a password hash. The `all` limit counts them too.
+    Auth,
+    /// Only the `all` limit, which counts every path.
+    All,
+}
+
+/// The method and path API Gateway serves a function at.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Route {
     pub method: Method,
     /// `/orders/{id}`: literal segments and `{name}` path parameters (see [`route::parse_path`]).
-    pub path: &'static str,
+    pub path: String,
     pub access: Access,
+    pub ip_rate_limit: RateLimit,
 }
 
 impl Route {
@@ -59,71 +114,79 @@ impl Route {
     }
 }
 
-/// A function as [`functions::DECLARED`] declares it.
-#[derive(Debug, PartialEq, Eq)]
+/// What a function is, as its crate's `Cargo.toml` declares it in `[package.metadata.function]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declaration {
-    /// The crate's name under `handlers/`, the suffix of the deployed function name and the key of
-    /// `[functions.<name>]` sections in `stages.toml`: `[a-z][a-z0-9]*` (see [`route::check_name`]).
-    pub name: &'static str,
+    /// The crate's name, which is its directory under `handlers/`, the suffix of the deployed function
+    /// name and the key of `[functions.<name>]` sections in `stages.toml` (see [`route::check_name`]).
+    pub name: String,
     /// `None` only for the authorizer, which API Gateway calls before private routes.
     pub route: Option<Route>,
-    /// The environment variables it reads at start-up; synth sets exactly these.
-    pub env: &'static [EnvVar],
-    /// Its whole access beyond its own log group.
-    pub grants: &'static [Grant],
+    /// The JWT authorizer that guards every private route. At most one function is.
+    pub authorizer: bool,
+    /// Part of the service itself: `cargo xtask remove function` refuses it.
+    pub built_in: bool,
+    /// The environment variables it reads at start-up, sorted; synth sets exactly these.
+    pub env: Vec<EnvVar>,
+    /// Its whole access beyond its own log group, sorted.
+    pub grants: Vec<Grant>,
 }
 
-/// One of the service's Lambda functions: a declaration of [`functions::DECLARED`] (or, in benchmarks
-/// and tests, of another `'static` list). Compared and ordered by name.
-#[derive(Clone, Copy)]
-pub struct Function(&'static Declaration);
+/// One of the service's Lambda functions: a shared, immutable [`Declaration`]. Cheap to clone;
+/// compared and ordered by name, so every list and map of functions is in name order whatever order
+/// the declarations were read in.
+#[derive(Clone)]
+pub struct Function(Arc<Declaration>);
 
 impl Function {
-    pub const SIGNUP: Function = Function(&functions::DECLARED[0]);
-    pub const SIGNIN: Function = Function(&functions::DECLARED[1]);
-    pub const AUTHORIZER: Function = Function(&functions::DECLARED[2]);
-    pub const HELLO: Function = Function(&functions::DECLARED[3]);
-
-    /// The functions the service is built from, in declaration order.
-    pub fn all() -> Vec<Function> {
-        Function::of(functions::DECLARED)
+    pub fn new(declaration: Declaration) -> Function {
+        Function(Arc::new(declaration))
     }
 
-    /// The functions of a list of declarations (benchmarks and tests build their own).
-    pub fn of(declarations: &'static [Declaration]) -> Vec<Function> {
-        declarations.iter().map(Function).collect()
-    }
-
-    pub fn from_name(name: &str) -> Option<Function> {
-        functions::DECLARED.iter().find(|d| d.name == name).map(Function)
-    }
-
-    pub fn declaration(self) -> &'static Declaration {
-        self.0
+    pub fn declaration(&self) -> &Declaration {
+        &self.0
     }
 
     /// The short name: the crate's name under `handlers/`, the suffix of the deployed function name
     /// and the key of `[functions.<name>]` sections in `stages.toml`.
-    pub fn name(self) -> &'static str {
-        self.0.name
+    pub fn name(&self) -> &str {
+        &self.0.name
     }
 
     /// The name in PascalCase, used to build CloudFormation logical ids.
-    pub fn pascal_name(self) -> String {
-        route::pascal(self.0.name)
+    pub fn pascal_name(&self) -> String {
+        route::pascal(&self.0.name)
     }
 
-    pub fn route(self) -> Option<Route> {
-        self.0.route
+    pub fn route(&self) -> Option<&Route> {
+        self.0.route.as_ref()
+    }
+
+    pub fn is_authorizer(&self) -> bool {
+        self.0.authorizer
+    }
+
+    pub fn is_built_in(&self) -> bool {
+        self.0.built_in
     }
 
     /// The environment variables this function reads at start-up; synth sets exactly these.
-    pub fn env(self) -> &'static [EnvVar] {
-        self.0.env
+    pub fn env(&self) -> &[EnvVar] {
+        &self.0.env
     }
 
-    pub fn grants(self) -> &'static [Grant] {
-        self.0.grants
+    pub fn grants(&self) -> &[Grant] {
+        &self.0.grants
+    }
+
+    /// Whether it may call `action` on `on`.
+    pub fn is_granted(&self, action: &str, on: Target) -> bool {
+        self.0.grants.iter().any(|g| g.on == on && g.action == action)
+    }
+
+    /// The one function among `functions` named `name`.
+    pub fn find<'a>(functions: &'a [Function], name: &str) -> Option<&'a Function> {
+        functions.iter().find(|f| f.name() == name)
     }
 }
 
@@ -143,7 +206,7 @@ impl PartialOrd for Function {
 
 impl Ord for Function {
     fn cmp(&self, other: &Function) -> std::cmp::Ordering {
-        self.0.name.cmp(other.0.name)
+        self.0.name.cmp(&other.0.name)
     }
 }
 
@@ -155,7 +218,7 @@ impl std::hash::Hash for Function {
 
 impl fmt::Debug for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.name)
+        f.write_str(&self.0.name)
     }
 }
 
@@ -221,6 +284,13 @@ impl EnvVar {
     }
 }
 
+impl EnvVar {
+    /// The variable named `name`, as a declaration's `env` list spells it.
+    pub fn from_name(name: &str) -> Option<EnvVar> {
+        EnvVar::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
 impl fmt::Display for EnvVar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -269,34 +339,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip() {
-        for f in Function::all() {
-            assert_eq!(Function::from_name(f.name()), Some(f));
-        }
-        assert_eq!(Function::from_name("nope"), None);
-        assert_eq!(
-            [Function::SIGNUP, Function::SIGNIN, Function::AUTHORIZER, Function::HELLO].map(Function::name),
-            ["signup", "signin", "authorizer", "hello"]
-        );
-    }
-
-    #[test]
     fn env_names_are_not_reserved_by_lambda() {
         for v in EnvVar::ALL {
             assert!(!v.name().starts_with("AWS_") && !v.name().starts_with('_'), "{v} is reserved");
+            assert_eq!(EnvVar::from_name(v.name()), Some(v));
         }
     }
 
     #[test]
-    fn only_the_authorizer_has_no_route() {
-        for f in Function::all() {
-            assert_eq!(f.route().is_none(), f == Function::AUTHORIZER, "{f}");
+    fn targets_round_trip_and_name_their_variable() {
+        for t in Target::ALL {
+            assert_eq!(Target::from_key(t.key()), Some(t));
+            assert!(!t.actions().is_empty());
         }
-        assert!(Function::all().iter().filter_map(|f| f.route()).any(|r| r.authorized()));
+        assert_eq!(Target::SigningSecret.env(), EnvVar::SecretArn);
     }
 
     #[test]
-    fn every_declaration_is_valid_and_no_two_clash() {
-        functions::check(functions::DECLARED).unwrap_or_else(|e| panic!("{e}"));
+    fn functions_compare_by_name() {
+        let f = |name: &str, built_in| {
+            Function::new(Declaration {
+                name: name.to_owned(),
+                route: None,
+                authorizer: false,
+                built_in,
+                env: Vec::new(),
+                grants: Vec::new(),
+            })
+        };
+        assert_eq!(f("a", true), f("a", false));
+        assert!(f("a", true) < f("b", true));
     }
 }

@@ -1,8 +1,8 @@
 //! Route paths and function names: what is valid, how paths nest, and when two routes clash.
 //!
 //! A path is `/` followed by segments separated by `/`: a literal (`orders`, `order-items`: lowercase
-//! letters, digits and `-`) or a path parameter (`{id}`, `{orderId}`: a letter, then letters and
-//! digits). API Gateway builds a resource per path prefix, so two routes clash when they have the same
+//! letters, digits and `-`) or a path parameter (`{id}`, `{order_id}`, `{orderId}`: what API Gateway
+//! allows in a path part, letters, digits, `_`, `-` and `.`). API Gateway builds a resource per path prefix, so two routes clash when they have the same
 //! method and the same shape (`/orders/{id}` and `/orders/{orderId}`), and two paths conflict when
 //! they name the same position under one parent differently as parameters (API Gateway allows one
 //! variable path part among siblings).
@@ -104,12 +104,10 @@ pub fn parse_path(path: &str) -> Result<Vec<Segment<'_>>, PathError> {
     let mut parameters: Vec<&str> = Vec::new();
     for segment in rest.split('/') {
         if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            let valid = inner.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && inner.chars().all(|c| c.is_ascii_alphanumeric());
-            if !valid {
+            if !is_parameter_name(inner) {
                 return Err(error(format!(
-                    "the path parameter `{segment}` in `{path}` is not a name: use a letter, then letters and \
-                     digits, e.g. {{id}} or {{orderId}} (greedy {{name+}} parameters are not supported)"
+                    "the path parameter `{segment}` in `{path}` is not a name: API Gateway allows letters, digits, `_`, \
+                     `-` and `.`, e.g. {{id}}, {{order_id}} or {{orderId}} (greedy {{name+}} parameters are not supported)"
                 )));
             }
             if parameters.contains(&inner) {
@@ -133,6 +131,18 @@ pub fn parse_path(path: &str) -> Result<Vec<Segment<'_>>, PathError> {
     }
     Ok(segments)
 }
+
+/// Whether `name` can name a path parameter: API Gateway's rule for a resource's path part ("only
+/// a-zA-Z0-9._- and curly braces at the beginning and the end"), with at most [`MAX_PARAMETER_LEN`]
+/// characters.
+pub fn is_parameter_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_PARAMETER_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The longest path parameter name accepted.
+pub const MAX_PARAMETER_LEN: usize = 64;
 
 /// Whether `name` can name a function: its crate, its Lambda function and role suffix, its
 /// `stages.toml` section and its logical ids.
@@ -275,7 +285,8 @@ mod tests {
             "/Orders",
             "/orders/{}",
             "/orders/{id+}",
-            "/orders/{1d}",
+            "/orders/{order id}",
+            "/orders/{a/b}",
             "/{id}/{id}",
             "/a b",
             "/-x",
@@ -284,6 +295,11 @@ mod tests {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
         assert!(parse_path(&format!("/{}", "a".repeat(MAX_PATH_LEN))).is_err());
+        // What API Gateway allows in a parameter: snake_case, camelCase, digits, `-` and `.`.
+        for good in ["/orders/{order_id}", "/orders/{orderId}", "/v1/{1d}", "/x/{a-b.c}", "/x/{_}"] {
+            assert!(parse_path(good).is_ok(), "{good}");
+        }
+        assert_eq!(path_id(&parse_path("/orders/{order_id}").unwrap_or_default()), "OrdersByOrderId");
     }
 
     #[test]

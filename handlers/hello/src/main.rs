@@ -4,7 +4,7 @@ use auth::hello;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    auth::logging::init();
+    auth::logging::init(env!("CARGO_CRATE_NAME"));
     auth::proxy::run(|req| async move { hello::handle(&req) })
         .await
         .map_err(|e| anyhow::anyhow!(e).context("running the hello function"))

@@ -11,7 +11,7 @@ use aws_config::BehaviorVersion;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    auth::logging::init();
+    auth::logging::init(env!("CARGO_CRATE_NAME"));
     let config = SigninConfig::from_env().context("reading the signin function's configuration")?;
     let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);

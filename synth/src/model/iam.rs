@@ -59,11 +59,11 @@ pub type Conditions = BTreeMap<&'static str, BTreeMap<&'static str, Vec<Expr>>>;
 #[serde(rename_all = "PascalCase")]
 pub struct Statement {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sid: Option<&'static str>,
+    pub sid: Option<String>,
     pub effect: Effect,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<Principal>,
-    pub action: Vec<&'static str>,
+    pub action: Vec<String>,
     /// Absent in trust policies, which apply to the role they are attached to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resource: Vec<Expr>,
@@ -73,24 +73,24 @@ pub struct Statement {
 
 impl Statement {
     /// A `Deny` of `actions` on `resources`.
-    pub fn deny(actions: &[&'static str], resources: Vec<Expr>) -> Statement {
+    pub fn deny(actions: &[&str], resources: Vec<Expr>) -> Statement {
         Statement { effect: Effect::Deny, ..Statement::allow(actions, resources) }
     }
 
     /// An `Allow` of `actions` on `resources`, for an identity policy.
-    pub fn allow(actions: &[&'static str], resources: Vec<Expr>) -> Statement {
+    pub fn allow(actions: &[&str], resources: Vec<Expr>) -> Statement {
         Statement {
             sid: None,
             effect: Effect::Allow,
             principal: None,
-            action: actions.to_vec(),
+            action: actions.iter().map(|a| (*a).to_owned()).collect(),
             resource: resources,
             condition: Conditions::new(),
         }
     }
 
-    pub fn sid(mut self, sid: &'static str) -> Statement {
-        self.sid = Some(sid);
+    pub fn sid(mut self, sid: impl Into<String>) -> Statement {
+        self.sid = Some(sid.into());
         self
     }
 

@@ -5,7 +5,7 @@
 //! never touch stored users or keys. Resources the stage imports by ARN are not created here; their
 //! ARNs go straight to the api stack.
 
-use contract::{Function, attempts, kms, table};
+use contract::{Function, Target, attempts, kms, table};
 
 use crate::config::{Provision, Stage};
 use crate::model::iam::{PolicyDocument, Principal, Statement};
@@ -99,7 +99,7 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
                     enable_key_rotation: true,
                     key_spec: "SYMMETRIC_DEFAULT",
                     key_usage: "ENCRYPT_DECRYPT",
-                    key_policy: key_policy(names),
+                    key_policy: key_policy(names, stage.functions.keys()),
                     pending_window_in_days: 30,
                     tags: tags.clone(),
                 },
@@ -125,14 +125,14 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
                 },
                 retain,
             );
-            // Only the two functions that sign and verify tokens may read the key, whatever an IAM
-            // policy elsewhere in the account grants (`secretsmanager:GetSecretValue` on `*` is common
+            // Only the functions declared with the grant (signin signs, the authorizer verifies) may
+            // read the key, whatever an IAM policy elsewhere in the account grants (`secretsmanager:GetSecretValue` on `*` is common
             // for administrators and CI): a reader could mint a token for any user.
             t.add(
                 "JwtSecretPolicy",
                 SecretResourcePolicy {
                     secret_id: secret.reference(),
-                    resource_policy: secret_policy(names),
+                    resource_policy: secret_policy(names, stage.functions.keys()),
                     block_public_policy: true,
                 },
             );
@@ -200,41 +200,61 @@ fn email_table(
     }
 }
 
-/// The functions that read the signing key: signin signs with it, the authorizer verifies with it.
-pub const SECRET_READERS: [Function; 2] = [Function::SIGNIN, Function::AUTHORIZER];
+/// The functions granted `secretsmanager:GetSecretValue` on the signing secret, from their declarations:
+/// the roles the secret's resource policy lets read it.
+pub fn secret_readers<'a>(functions: impl IntoIterator<Item = &'a Function>) -> Vec<&'a Function> {
+    functions.into_iter().filter(|f| f.grants().iter().any(|g| g.on == Target::SigningSecret)).collect()
+}
+
+/// The functions granted an action on the password key, with the action: the key policy's users.
+pub fn key_users<'a>(functions: impl IntoIterator<Item = &'a Function>) -> Vec<(&'a Function, &'a str)> {
+    functions
+        .into_iter()
+        .flat_map(|f| f.grants().iter().filter(|g| g.on == Target::PasswordKey).map(move |g| (f, g.action.as_str())))
+        .collect()
+}
 
 /// The secret's resource policy: `GetSecretValue` denied to every principal but the readers' roles.
 /// Like the key policy, it names the roles by their predictable ARNs in a condition, since they are
 /// created later by the api stack. Administration (describe, rotation set-up, deletion) stays with the
-/// account's IAM policies.
-fn secret_policy(names: &Names) -> PolicyDocument {
-    let readers =
-        SECRET_READERS.iter().map(|&f| Expr::arn("iam", false, [format!("role/{}", names.role(f)).into()])).collect();
-    PolicyDocument::new(vec![
-        Statement::deny(&["secretsmanager:GetSecretValue"], vec!["*".into()])
-            .sid("OnlyTheTokenFunctionsReadTheKey")
-            .principal(Principal::Anyone)
-            .condition("StringNotEquals", "aws:PrincipalArn", readers),
-    ])
+/// account's IAM policies. A grant on the secret is so written on both sides: the reader's role policy
+/// allows it, and this policy exempts the reader from its Deny.
+fn secret_policy<'a>(names: &Names, functions: impl IntoIterator<Item = &'a Function>) -> PolicyDocument {
+    let readers: Vec<Expr> = secret_readers(functions)
+        .into_iter()
+        .map(|f| Expr::arn("iam", false, [format!("role/{}", names.role(f)).into()]))
+        .collect();
+    let deny = Statement::deny(&["secretsmanager:GetSecretValue"], vec!["*".into()])
+        .sid("OnlyTheTokenFunctionsReadTheKey")
+        .principal(Principal::Anyone);
+    // With no reader declared, nobody reads it.
+    let deny = if readers.is_empty() { deny } else { deny.condition("StringNotEquals", "aws:PrincipalArn", readers) };
+    PolicyDocument::new(vec![deny])
 }
 
 /// The key policy. It cannot name the function roles as principals: they are created later, by the
 /// api stack, and KMS rejects a policy naming a principal that does not exist yet. So it names the
-/// account, which delegates to IAM, and narrows use to the roles' predictable ARNs with a condition.
-fn key_policy(names: &Names) -> PolicyDocument {
+/// account, which delegates to IAM, and narrows each use to one role's predictable ARN with a
+/// condition: one statement per function and action its declaration grants on the key, so that the
+/// role's policy and the key policy always say the same.
+fn key_policy<'a>(names: &Names, functions: impl IntoIterator<Item = &'a Function>) -> PolicyDocument {
     let root = || Principal::Aws(Expr::arn("iam", false, ["root".into()]));
-    let role_arn = |f: Function| Expr::arn("iam", false, [format!("role/{}", names.role(f)).into()]);
-    let use_by = |sid, action, f| {
-        Statement::allow(&[action], vec!["*".into()])
-            .sid(sid)
-            .principal(root())
-            .condition("StringEquals", "aws:PrincipalArn", vec![role_arn(f)])
-            .condition("ForAnyValue:StringEquals", "kms:EncryptionContextKeys", vec![kms::CONTEXT_KEY.into()])
-    };
     // In a key policy `Resource: "*"` means this key and nothing else; AWS requires that form.
-    PolicyDocument::new(vec![
-        Statement::allow(KEY_ADMIN_ACTIONS, vec!["*".into()]).sid("AccountAdministersKey").principal(root()),
-        use_by("SignupEncryptsPasswordHashes", "kms:Encrypt", Function::SIGNUP),
-        use_by("SigninDecryptsPasswordHashes", "kms:Decrypt", Function::SIGNIN),
-    ])
+    let mut statements =
+        vec![Statement::allow(KEY_ADMIN_ACTIONS, vec!["*".into()]).sid("AccountAdministersKey").principal(root())];
+    for (f, action) in key_users(functions) {
+        let verb = action.strip_prefix("kms:").unwrap_or(action);
+        statements.push(
+            Statement::allow(&[action], vec!["*".into()])
+                .sid(format!("{}{verb}sPasswordHashes", f.pascal_name()))
+                .principal(root())
+                .condition(
+                    "StringEquals",
+                    "aws:PrincipalArn",
+                    vec![Expr::arn("iam", false, [format!("role/{}", names.role(f)).into()])],
+                )
+                .condition("ForAnyValue:StringEquals", "kms:EncryptionContextKeys", vec![kms::CONTEXT_KEY.into()]),
+        );
+    }
+    PolicyDocument::new(statements)
 }

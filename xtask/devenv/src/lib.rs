@@ -33,6 +33,11 @@ pub enum Error {
         start.display()
     )]
     NoWorkspace { start: PathBuf },
+    #[error(
+        "handlers/{directory}/ has no Cargo.toml, and every directory under handlers/ is a workspace member; \
+         add its manifest (`cargo xtask new function` writes one) or remove the directory"
+    )]
+    NoManifest { directory: String },
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
 }
@@ -76,6 +81,43 @@ fn is_workspace_manifest(path: &Path) -> bool {
     fs::read_to_string(path).is_ok_and(|text| {
         text.lines().map(str::trim).any(|line| line == "[workspace]" || line.starts_with("[workspace."))
     })
+}
+
+/// A crate's manifest under `handlers/`, as read from disk: what `synth::declarations` parses.
+#[derive(Debug, Clone)]
+pub struct HandlerManifest {
+    /// Relative to the workspace root, for errors: `handlers/orders/Cargo.toml`.
+    pub path: String,
+    /// The directory's name: `orders`.
+    pub directory: String,
+    pub text: String,
+    /// Whether `src/main.rs` is there.
+    pub has_main: bool,
+}
+
+/// Every crate manifest under `root/handlers/`, in directory-name order. The workspace's members glob
+/// (`handlers/*`) makes each directory there a crate; a function is one whose manifest declares it.
+pub fn handler_manifests(root: &Path) -> Result<Vec<HandlerManifest>, Error> {
+    let handlers = root.join("handlers");
+    let entries = fs::read_dir(&handlers).map_err(io_err(format!("listing {}", handlers.display())))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err(format!("listing {}", handlers.display())))?;
+        let directory = entry.file_name().to_string_lossy().into_owned();
+        if directory.starts_with('.') || !entry.path().is_dir() {
+            continue;
+        }
+        let manifest = entry.path().join("Cargo.toml");
+        let text = match fs::read_to_string(&manifest) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NoManifest { directory }),
+            Err(e) => return Err(io_err(format!("reading {}", manifest.display()))(e)),
+        };
+        let has_main = entry.path().join("src/main.rs").is_file();
+        out.push(HandlerManifest { path: format!("handlers/{directory}/Cargo.toml"), directory, text, has_main });
+    }
+    out.sort_by(|a, b| a.directory.cmp(&b.directory));
+    Ok(out)
 }
 
 /// An installed venv.

@@ -42,6 +42,7 @@ pub fn run(config_path: &Path, load: &Load) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    let functions = crate::functions(&crate::workspace()?)?;
     crate::local::server_runtime()?.block_on(async {
         let (url, local) = match &load.url {
             Some(url) => (url.trim_end_matches('/').to_owned(), None),
@@ -59,7 +60,7 @@ pub fn run(config_path: &Path, load: &Load) -> anyhow::Result<ExitCode> {
                 (local.url(), Some(local))
             }
         };
-        let result = hammer(&url, load).await;
+        let result = hammer(&url, &functions, load).await;
         if let Some(local) = local {
             local.stop().await;
         }
@@ -67,9 +68,12 @@ pub fn run(config_path: &Path, load: &Load) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `signup` for `/signup`: the declared path without its leading slash.
-fn path_of(function: Function) -> anyhow::Result<&'static str> {
-    function.route().map(|r| r.path.trim_start_matches('/')).with_context(|| format!("no route serves {function}"))
+/// `signup` for `/signup`: the path `name` declares, without its leading slash.
+fn path_of<'a>(functions: &'a [Function], name: &str) -> anyhow::Result<&'a str> {
+    Function::find(functions, name)
+        .and_then(Function::route)
+        .map(|r| r.path.trim_start_matches('/'))
+        .with_context(|| format!("no route serves a function named {name}"))
 }
 
 async fn call(
@@ -94,23 +98,23 @@ async fn call(
     Ok((status, bytes))
 }
 
-async fn hammer(url: &str, load: &Load) -> anyhow::Result<ExitCode> {
+async fn hammer(url: &str, functions: &[Function], load: &Load) -> anyhow::Result<ExitCode> {
     let client: Http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(load.concurrency).build_http();
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let credentials =
         json!({"email": format!("bench-{nonce}@example.com"), "password": "correct horse battery staple"});
     let (status, body) =
-        call(&client, "POST", &format!("{url}/{}", path_of(Function::SIGNUP)?), None, Some(&credentials)).await?;
+        call(&client, "POST", &format!("{url}/{}", path_of(functions, "signup")?), None, Some(&credentials)).await?;
     if status != 201 {
         bail!("signing the bench user up answered {status}: {}", String::from_utf8_lossy(&body));
     }
     let (status, body) =
-        call(&client, "POST", &format!("{url}/{}", path_of(Function::SIGNIN)?), None, Some(&credentials)).await?;
+        call(&client, "POST", &format!("{url}/{}", path_of(functions, "signin")?), None, Some(&credentials)).await?;
     let token = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["token"].as_str().map(str::to_owned));
     let Some(token) = token.filter(|_| status == 200) else {
         bail!("signing the bench user in answered {status}: {}", String::from_utf8_lossy(&body));
     };
-    let hello = format!("{url}/{}", path_of(Function::HELLO)?);
+    let hello = format!("{url}/{}", path_of(functions, "hello")?);
     // One call first, so the run measures the cached authorizer policy, as a warm API serves it.
     let (status, _) = call(&client, "GET", &hello, Some(&token), None).await?;
     if status != 200 {

@@ -214,7 +214,7 @@ impl Gateway {
         }
         let payload = event::proxy_event(&req, route, &self.at, context.as_ref());
         trace.steps.push(route.function.name().to_owned());
-        match self.invoke(route.function, &payload).await {
+        match self.invoke(&route.function, &payload).await {
             Ok(runtime::Answer::Response(bytes)) => match event::proxy_response(&bytes) {
                 Ok(mut answer) => {
                     answer.headers.push(("x-amzn-RequestId".into(), req.request_id.clone()));
@@ -240,9 +240,9 @@ impl Gateway {
         }
     }
 
-    async fn invoke(&self, function: Function, payload: &Value) -> Result<runtime::Answer, Failure> {
+    async fn invoke(&self, function: &Function, payload: &Value) -> Result<runtime::Answer, Failure> {
         let runtime =
-            self.functions.get(&function).ok_or_else(|| Failure::NotRunning(format!("{function} is not running")))?;
+            self.functions.get(function).ok_or_else(|| Failure::NotRunning(format!("{function} is not running")))?;
         runtime.invoke(payload.to_string().into_bytes()).await
     }
 
@@ -277,7 +277,7 @@ impl Gateway {
             None => {
                 trace.steps.push(authorizer.function.name().to_owned());
                 let payload = event::authorizer_event(req, route, &self.at);
-                let answer = self.invoke(authorizer.function, &payload).await;
+                let answer = self.invoke(&authorizer.function, &payload).await;
                 let response = match answer {
                     Ok(runtime::Answer::Response(bytes)) => serde_json::from_slice::<Value>(&bytes)
                         .map_err(|e| format!("the authorizer's answer is not JSON: {e}")),

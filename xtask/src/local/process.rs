@@ -96,10 +96,10 @@ pub fn spawn(
         .with_context(|| format!("starting {} ({})", spec.name, binary.display()))?;
     let pid = child.id().unwrap_or_default();
     let lines = Arc::new(Mutex::new(VecDeque::with_capacity(KEPT_LINES)));
-    let label = spec.function.name();
+    let label: Arc<str> = spec.function.name().into();
     let readers = [
-        child.stdout.take().map(|out| tokio::spawn(forward(out, label, lines.clone(), echo))),
-        child.stderr.take().map(|err| tokio::spawn(forward(err, label, lines.clone(), echo))),
+        child.stdout.take().map(|out| tokio::spawn(forward(out, label.clone(), lines.clone(), echo))),
+        child.stderr.take().map(|err| tokio::spawn(forward(err, label.clone(), lines.clone(), echo))),
     ];
     let (stop, stopped) = oneshot::channel();
     let runtime = runtime.clone();
@@ -149,7 +149,7 @@ impl Process {
     }
 }
 
-async fn forward(stream: impl AsyncRead + Unpin, label: &'static str, kept: Arc<Mutex<VecDeque<String>>>, echo: bool) {
+async fn forward(stream: impl AsyncRead + Unpin, label: Arc<str>, kept: Arc<Mutex<VecDeque<String>>>, echo: bool) {
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if echo {

@@ -106,8 +106,8 @@ pub fn read(
     let mut by_logical_id = BTreeMap::new();
     for (id, p) in of_type("AWS::Lambda::Function") {
         let spec = function(id, p, resources, exports, function_names)?;
-        by_logical_id.insert(id.to_owned(), spec.function);
-        functions.insert(spec.function, spec);
+        by_logical_id.insert(id.to_owned(), spec.function.clone());
+        functions.insert(spec.function.clone(), spec);
     }
     let target = |id: &str, uri: Option<&Value>| -> anyhow::Result<Function> {
         let logical = uri.and_then(invoked_function).with_context(|| {
@@ -115,7 +115,7 @@ pub fn read(
         })?;
         by_logical_id
             .get(logical)
-            .copied()
+            .cloned()
             .with_context(|| format!("{id} invokes {logical}, which is not an AWS::Lambda::Function of the template"))
     };
 
@@ -323,7 +323,7 @@ fn function(
     function_names: &BTreeMap<String, Function>,
 ) -> anyhow::Result<FunctionSpec> {
     let name = str_prop(p, "FunctionName").with_context(|| format!("function {id} has no literal FunctionName"))?;
-    let function = *function_names.get(name).with_context(|| {
+    let function = function_names.get(name).cloned().with_context(|| {
         format!(
             "function {id} is named {name}, which is none of the handler crates' functions; re-run `cargo xtask synth`"
         )

@@ -1,9 +1,14 @@
-//! `new function` and `remove function` decided without touching a file.
+//! `new function` and `remove function` decided without touching a file, and the crates rendered from
+//! the templates for each shape.
 
 use super::*;
 
-fn config() -> Config {
-    synth::parse("stages.toml", include_str!("../../../stages.toml")).unwrap_or_else(|e| panic!("{}", e.one_line()))
+const STAGES: &str = include_str!("../../../stages.toml");
+
+/// The crates under handlers/ as they are in this checkout.
+fn manifests() -> Vec<devenv::HandlerManifest> {
+    let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
+    devenv::handler_manifests(&root).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The lock file's package names, as `new` reads them.
@@ -21,14 +26,34 @@ fn orders() -> NewFunction {
     }
 }
 
+fn check(new: &NewFunction) -> Result<(), String> {
+    check_new(new, &manifests(), STAGES, false, &packages())
+}
+
 fn refused(new: &NewFunction) -> String {
-    check_new(new, &Function::all(), &config(), false, &packages()).err().unwrap_or_else(|| panic!("accepted: {new:?}"))
+    check(new).err().unwrap_or_else(|| panic!("accepted: {new:?}"))
 }
 
 #[test]
 fn a_new_private_route_with_a_parameter_is_accepted() {
-    assert_eq!(check_new(&orders(), &Function::all(), &config(), false, &packages()), Ok(()));
-    assert_eq!(orders().parameters(), vec!["id".to_owned()]);
+    assert_eq!(check(&orders()), Ok(()));
+    assert_eq!(orders().parameters(), [Parameter { name: "id".into(), field: "id".into() }]);
+}
+
+#[test]
+fn what_api_gateway_allows_in_a_parameter_is_accepted_and_read_into_a_rust_field() {
+    // The README and every suggestion use {order_id}; camelCase and the rest of API Gateway's rule pass too.
+    for path in ["/orders/{order_id}", "/orders/{orderId}", "/orders/{order-id}", "/v1/{type}", "/x/{2fa}"] {
+        assert_eq!(check(&NewFunction { path: path.into(), ..orders() }), Ok(()), "{path}");
+    }
+    let field = |p: &str| field_name(p);
+    assert_eq!(field("order_id"), "order_id");
+    assert_eq!(field("orderId"), "order_id");
+    assert_eq!(field("order-id"), "order_id");
+    assert_eq!(field("order.ID"), "order_id");
+    assert_eq!(field("type"), "type_", "a keyword");
+    assert_eq!(field("2fa"), "p_2fa", "a leading digit");
+    assert_eq!(field("_"), "p", "nothing but punctuation");
 }
 
 #[test]
@@ -38,8 +63,8 @@ fn bad_input_is_refused_with_a_reason() {
         (NewFunction { name: "url".into(), ..orders() }, "already uses"),
         (NewFunction { name: "tokio".into(), ..orders() }, "already uses"),
         (NewFunction { public: true, reads_users: true, ..orders() }, "no caller"),
-        (NewFunction { path: "/orders/{orderId}".into(), ..orders() }, "lowercase letters"),
-        (NewFunction { path: "/orders/{email}".into(), ..orders() }, "not a Rust keyword nor one of"),
+        (NewFunction { path: "/orders/{order id}".into(), ..orders() }, "API Gateway allows letters, digits"),
+        (NewFunction { path: "/orders/{orderId}/{order_id}".into(), ..orders() }, "both be read into the field"),
         (NewFunction { path: "/post-signup".into(), ..orders() }, "logical id"),
         (NewFunction { name: "hello".into(), ..orders() }, "already declared"),
         (NewFunction { name: "auth".into(), ..orders() }, "workspace's own crates"),
@@ -55,70 +80,61 @@ fn bad_input_is_refused_with_a_reason() {
         let message = refused(&new);
         assert!(message.contains(why), "{new:?}: {message}");
     }
-    assert!(
-        check_new(&orders(), &Function::all(), &config(), true, &packages())
-            .is_err_and(|m| m.contains("already exists"))
-    );
+    assert!(check_new(&orders(), &manifests(), STAGES, true, &packages()).is_err_and(|m| m.contains("already exists")));
     // Another method on a built-in path is a new route, not a clash.
-    assert_eq!(
-        check_new(
-            &NewFunction { path: "/hello".into(), method: Method::Post, ..orders() },
-            &Function::all(),
-            &config(),
-            false,
-            &packages()
-        ),
-        Ok(())
-    );
+    assert_eq!(check(&NewFunction { path: "/hello".into(), method: Method::Post, ..orders() }), Ok(()));
 }
 
 #[test]
 fn a_name_too_long_for_a_stage_is_refused_naming_the_stage() {
     // `auth-staging-` is 13 characters: a 52-character name fits dev and prod but not staging.
-    let long = NewFunction { name: "o".repeat(52), ..orders() };
-    let message = refused(&long);
-    assert!(message.contains("stage `staging`") && message.contains("64"), "{message}");
+    let message = refused(&NewFunction { name: "o".repeat(52), ..orders() });
+    assert!(message.contains("auth-staging-") && message.contains("64"), "{message}");
+}
+
+fn function(name: &str, table: &str) -> Function {
+    crate::declared::declare(name, table)
 }
 
 #[test]
-fn the_declaration_goes_above_the_marker_and_comes_out_again() {
-    let source = include_str!("../../../handlers/contract/src/functions.rs");
-    let added = insert_declaration(source, &declaration(&orders())).unwrap_or_else(|e| panic!("{e}"));
-    assert!(added.contains(
-        "        name: \"orders\",\n        route: Some(Route { method: Method::Get, path: \"/orders/{id}\", access: \
-         Access::Private }),\n        env: &[],\n        grants: &[],\n"
-    ));
-    assert!(added.find("name: \"orders\"") < added.find(MARKER), "above the marker");
-    assert_eq!(remove_declaration(&added, "orders"), Ok(source.to_owned()), "removal undoes insertion exactly");
-    assert!(remove_declaration(source, "orders").is_err());
-    assert!(insert_declaration("no marker here", "x").is_err());
+fn built_in_unknown_and_configured_functions_are_not_removed() {
+    let mut declared = crate::declared::functions();
+    let why = |name: &str, declared: &[Function], stages: &str| {
+        check_remove(name, declared, "stages.toml", stages).err().map(|e| format!("{e:#}")).unwrap_or_default()
+    };
+    assert!(why("hello", &declared, "").contains("built-in"));
+    assert!(why("nope", &declared, "").contains("no function named `nope`"));
+    declared.push(function("orders", "route = { method = \"GET\", path = \"/orders\", access = \"private\" }"));
+    assert!(check_remove("orders", &declared, "stages.toml", STAGES).is_ok());
+    // Settings for it in any TOML spelling block the removal, pointing at them.
+    let spellings = [
+        "[stages.prod.functions.orders]\nmemory_mb = 512\n",
+        "[stages.dev.functions.\"orders\"]\nmemory_mb = 512\n",
+        "[stages.qa]\nfunctions.orders.memory_mb = 512\n",
+        "[stages.qa]\nfunctions = { orders = { memory_mb = 512 } }\n",
+        "[defaults.functions.'orders']\nmemory_mb = 512\n",
+    ];
+    for spelling in spellings {
+        let stages = format!("{STAGES}\n{spelling}");
+        let error =
+            check_remove("orders", &declared, "stages.toml", &stages).err().unwrap_or_else(|| panic!("{spelling}"));
+        let config = error.downcast_ref::<crate::BadConfig>().unwrap_or_else(|| panic!("{spelling}: {error:#}"));
+        assert!(config.0.message().contains("still configures `orders`"), "{spelling}: {}", config.0.one_line());
+        assert!(config.0.location().is_some_and(|(line, _)| line > STAGES.lines().count()), "{spelling}");
+    }
+}
 
-    let me = NewFunction { name: "me".into(), path: "/me".into(), reads_users: true, ..orders() };
-    assert!(declaration(&me).contains("env: &[EnvVar::TableName],\n        grants: &[Grant::READ_USER],"));
+fn files(new: &NewFunction) -> Vec<(String, String)> {
+    crate_files(new).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(files: &[(String, String)], name: &str) -> String {
+    files.iter().find(|(p, _)| p.ends_with(name)).map(|(_, t)| t.clone()).unwrap_or_default()
 }
 
 #[test]
-fn built_in_and_configured_functions_are_not_removed() {
-    let all = Function::all();
-    assert!(check_remove("hello", &all, "").is_err_and(|m| m.contains("built-in")));
-    assert!(check_remove("nope", &all, "").is_err_and(|m| m.contains("no function named")));
-    // With a declared added function, stages.toml sections for it block its removal.
-    static WITH_ORDERS: [contract::Declaration; 1] = [contract::Declaration {
-        name: "orders",
-        route: Some(contract::Route { method: Method::Get, path: "/orders", access: contract::Access::Private }),
-        env: &[],
-        grants: &[],
-    }];
-    let mut declared = Function::all();
-    declared.extend(Function::of(&WITH_ORDERS));
-    assert_eq!(check_remove("orders", &declared, "[stages.dev]\nregion = \"us-east-1\"\n"), Ok(()));
-    let message = check_remove("orders", &declared, "[stages.prod.functions.orders]\nmemory_mb = 512\n").err();
-    assert!(message.is_some_and(|m| m.contains("[stages.prod.functions.orders]")));
-}
-
-#[test]
-fn the_crate_has_a_tiny_main_the_logic_in_lib_and_a_fixture() {
-    let files = crate_files(&orders());
+fn the_crate_has_a_tiny_main_the_logic_in_lib_a_fixture_and_its_declaration() {
+    let files = files(&orders());
     let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         paths,
@@ -129,16 +145,70 @@ fn the_crate_has_a_tiny_main_the_logic_in_lib_and_a_fixture() {
             "handlers/orders/tests/fixtures/request.json"
         ]
     );
-    let text = |name: &str| files.iter().find(|(p, _)| p.ends_with(name)).map(|(_, t)| t.clone()).unwrap_or_default();
-    assert!(text("main.rs").contains("auth::proxy::run"));
-    assert!(text("lib.rs").contains("auth::request::caller_email(req)"));
-    assert!(text("lib.rs").contains("auth::request::path_parameter(req, \"id\")"));
-    let fixture: serde_json::Value = serde_json::from_str(&text("request.json")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text(&files, "main.rs").contains("auth::proxy::run"));
+    assert!(text(&files, "main.rs").contains("auth::logging::init(env!(\"CARGO_CRATE_NAME\"))"));
+    assert!(text(&files, "lib.rs").contains("auth::request::caller_email(req)"));
+    assert!(text(&files, "lib.rs").contains("auth::request::path_parameter(req, \"id\")"));
+    let fixture: serde_json::Value =
+        serde_json::from_str(&text(&files, "request.json")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(fixture["path"], "/orders/42");
     assert_eq!(fixture["pathParameters"]["id"], "42");
     assert_eq!(fixture["requestContext"]["authorizer"]["email"], "alice@example.com");
+    // The manifest declares exactly what was asked, as synth reads it.
+    let manifest = text(&files, "Cargo.toml");
+    let declared = synth::declarations::parse(synth::declarations::Manifest {
+        path: "handlers/orders/Cargo.toml",
+        directory: "orders",
+        text: &manifest,
+        has_main: true,
+    })
+    .unwrap_or_else(|e| panic!("{}", e.one_line()))
+    .map(|d| d.function)
+    .unwrap_or_else(|| panic!("no declaration in\n{manifest}"));
+    let route = declared.route().cloned().unwrap_or_else(|| panic!("no route"));
+    assert_eq!((route.method, route.path.as_str(), route.authorized()), (Method::Get, "/orders/{id}", true));
+    assert!(declared.grants().is_empty());
+
     // A public route greets nobody in particular and carries no authorizer context.
-    let status = crate_files(&NewFunction { name: "status".into(), path: "/status".into(), public: true, ..orders() });
-    let lib = status.iter().find(|(p, _)| p.ends_with("lib.rs")).map(|(_, t)| t.clone()).unwrap_or_default();
-    assert!(!lib.contains("caller_email"), "{lib}");
+    let status = files_of("status", "/status", true, false);
+    assert!(!text(&status, "lib.rs").contains("caller_email"));
+    // One that reads users is granted exactly one read, and told the table.
+    let me = files_of("me", "/me", false, true);
+    assert!(text(&me, "Cargo.toml").contains("users-table = [\"dynamodb:GetItem\"]"));
+    assert!(text(&me, "Cargo.toml").contains("env = [\"AUTH_TABLE_NAME\"]"));
+}
+
+fn files_of(name: &str, path: &str, public: bool, reads_users: bool) -> Vec<(String, String)> {
+    files(&NewFunction { name: name.into(), method: Method::Get, path: path.into(), public, reads_users })
+}
+
+/// The generated crates for a few shapes, compared with the golden files in
+/// `xtask/templates/function/golden/<shape>/` (before rustfmt, which `new` runs). `UPDATE_GOLDEN=1`
+/// rewrites them.
+#[test]
+fn generated_crates_match_the_golden_files() {
+    let shapes = [
+        ("private-parameters", files_of("orders", "/users/{userId}/orders/{order_id}", false, false)),
+        ("public", files_of("status", "/status", true, false)),
+        ("reads-users", files_of("me", "/me", false, true)),
+    ];
+    let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}")).join("xtask/templates/function/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    for (shape, files) in shapes {
+        for (path, contents) in files {
+            let relative = path.splitn(3, '/').nth(2).unwrap_or(&path).to_owned();
+            // `.golden`, so that no tool takes them for a crate's sources or manifest.
+            let golden = root.join(shape).join(format!("{relative}.golden"));
+            if update {
+                std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+                std::fs::write(&golden, &contents).unwrap();
+            }
+            let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
+            assert!(
+                expected == contents,
+                "{} differs from what `new function` generates; rerun with UPDATE_GOLDEN=1 and review the diff",
+                golden.display()
+            );
+        }
+    }
 }

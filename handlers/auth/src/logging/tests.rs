@@ -18,8 +18,9 @@ const DEPENDENCIES: [&str; 9] = [
     "rustls::client::hs",
 ];
 
+/// The levels in the signin function.
 fn levels(aws: Option<&str>, rust_log: Option<&str>) -> Levels {
-    Levels::from_settings(aws, rust_log)
+    Levels::from_settings("signin", aws, rust_log)
 }
 
 #[test]
@@ -49,7 +50,7 @@ fn the_most_verbose_settings_reach_our_crates_and_no_dependency() {
             );
         }
         if aws.is_some() || rust_log.is_some_and(|r| r.starts_with("trace") || r == "5") {
-            for target in ["auth", "auth::signin", "signup", "signin", "authorizer", "hello"] {
+            for target in ["auth", "auth::signin", "signin", "signin::main"] {
                 assert_eq!(l.for_target(target), LevelFilter::TRACE, "{target} for {aws:?} {rust_log:?}");
             }
         }
@@ -99,13 +100,27 @@ fn a_crate_is_matched_by_its_whole_name_not_a_prefix() {
     for target in ["authx", "auth_sdk::client", "hello_world", "signup_flow"] {
         assert_eq!(l.for_target(target), LevelFilter::INFO, "{target}");
     }
-    assert_eq!(l.for_target("authorizer::main"), LevelFilter::TRACE);
+    assert_eq!(l.for_target("signin::main"), LevelFilter::TRACE);
 }
 
 #[test]
 fn the_max_level_hint_covers_every_crate() {
-    let l = levels(None, Some("error,hello=trace"));
+    let l = levels(None, Some("error,signin=trace"));
     assert_eq!(l.max(), LevelFilter::TRACE);
     assert_eq!(levels(Some("TRACE"), None).max(), LevelFilter::TRACE);
     assert_eq!(levels(Some("WARN"), None).max(), LevelFilter::WARN);
+}
+
+#[test]
+fn an_added_functions_own_crate_is_ours_without_any_list() {
+    // `cargo xtask new function orders` writes `auth::logging::init(env!("CARGO_CRATE_NAME"))`: its crate
+    // is ours, so its DEBUG logs are not capped at INFO like a dependency's.
+    let l = Levels::from_settings("orders", None, Some("orders=debug"));
+    assert_eq!(l.for_target("orders"), LevelFilter::DEBUG);
+    assert!(l.ignored.is_empty(), "{:?}", l.ignored);
+    let l = Levels::from_settings("orders", Some("TRACE"), None);
+    assert_eq!(l.for_target("orders::handler"), LevelFilter::TRACE);
+    assert_eq!(l.for_target("lambda_runtime"), LevelFilter::INFO);
+    // Another function's crate is not this binary's; it is not linked here anyway.
+    assert_eq!(Levels::from_settings("orders", None, Some("signin=debug")).ignored, ["signin=debug"]);
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use contract::Function;
+use contract::{Function, RateLimit};
 
 use crate::config::{IP_RATE_WINDOW_SECONDS, Stage};
 use crate::model::resources::{
@@ -69,10 +69,15 @@ fn rate_rule(names: &Names, name: &str, priority: u32, limit: u32, scope: Option
     }
 }
 
-/// The routes where passwords are tried: anybody can call them, and each call costs an Argon2id hash.
-/// Other public routes a team adds fall under the looser limit on every path.
-pub fn public_paths() -> Vec<&'static str> {
-    [Function::SIGNUP, Function::SIGNIN].iter().filter_map(|f| f.route()).map(|r| r.path).collect()
+/// The routes declared `ip_rate_limit = "auth"`: where passwords are tried and tokens handed out (each
+/// call costs an Argon2id hash). Other routes fall under the looser limit on every path.
+pub fn auth_paths<'a>(functions: impl IntoIterator<Item = &'a Function>) -> Vec<&'a str> {
+    functions
+        .into_iter()
+        .filter_map(|f| f.route())
+        .filter(|r| r.ip_rate_limit == RateLimit::Auth)
+        .map(|r| r.path.as_str())
+        .collect()
 }
 
 /// Adds the web ACL and its association with the stage.
@@ -80,8 +85,11 @@ pub fn build(t: &mut Template, names: &Names, stage: &Stage, api: &Handle<RestAp
     let mut rules = Vec::new();
     let mut bodies = BTreeMap::new();
     if let Some(limits) = stage.ip_rate_limits {
-        let ends: Vec<WafStatement> =
-            public_paths().iter().flat_map(|p| [(*p).to_owned(), format!("{p}/")]).map(path_ends_with).collect();
+        let ends: Vec<WafStatement> = auth_paths(stage.functions.keys())
+            .iter()
+            .flat_map(|p| [(*p).to_owned(), format!("{p}/")])
+            .map(path_ends_with)
+            .collect();
         if ends.len() >= 2 {
             let scope = WafStatement::Or(OrStatement { statements: ends });
             rules.push(rate_rule(names, AUTH_RULE, 0, limits.auth, Some(scope)));

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use contract::Function;
 use lambda_http::RequestExt as _;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 
@@ -14,10 +13,10 @@ fn hello_route() -> Route {
         method: "GET".into(),
         path: "/hello".into(),
         resource: "GetHelloResource".into(),
-        function: Function::HELLO,
+        function: crate::declared::function("hello"),
         authorizer: Some(Authorizer {
             id: "JwtAuthorizer".into(),
-            function: Function::AUTHORIZER,
+            function: crate::declared::function("authorizer"),
             identity_sources: vec![IdentitySource::Header("Authorization".into())],
             ttl: Duration::from_secs(300),
         }),

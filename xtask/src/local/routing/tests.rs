@@ -1,7 +1,5 @@
 //! API Gateway's REST matching, case by case, over a small set of nested routes with parameters.
 
-use contract::Function;
-
 use super::*;
 
 fn route(method: &str, path: &str) -> Route {
@@ -9,7 +7,7 @@ fn route(method: &str, path: &str) -> Route {
         method: method.into(),
         path: path.into(),
         resource: format!("{path} resource"),
-        function: Function::HELLO,
+        function: crate::declared::function("hello"),
         authorizer: None,
     }
 }

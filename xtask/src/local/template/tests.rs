@@ -6,7 +6,7 @@ use serde_json::json;
 fn config() -> synth::Config {
     let path = devenv::workspace_root().unwrap().join("stages.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    synth::parse("stages.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    synth::parse("stages.toml", &text, &crate::declared::functions()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The stage's api template, with each export the data template declares resolved to `value:<name>`.
@@ -23,7 +23,7 @@ fn stage(name: &str) -> (Value, BTreeMap<String, String>, BTreeMap<String, Funct
         .filter_map(|(_, o)| o["Export"]["Name"].as_str())
         .map(|n| (n.to_owned(), format!("value:{n}")))
         .collect();
-    let function_names = Function::all().iter().map(|&f| (names.function(f), f)).collect();
+    let function_names = config.functions.iter().map(|f| (names.function(f), f.clone())).collect();
     (stacks.api.to_json(), exports, function_names, stage)
 }
 
@@ -43,16 +43,19 @@ fn the_dev_template_gives_the_contract_routes_behind_the_right_authorizer() {
     let (template, exports, names, stage) = stage("dev");
     let api = read_ok(&template, &exports, &names);
     assert_eq!(api.stage, "dev");
-    let mut expected: Vec<(String, String, Function, bool)> = Function::all()
+    let mut expected: Vec<(String, String, Function, bool)> = crate::declared::functions()
         .into_iter()
-        .filter_map(|f| f.route().map(|r| (r.method.as_str().to_owned(), r.path.to_owned(), f, r.authorized())))
+        .filter_map(|f| f.route().map(|r| (r.method.as_str().to_owned(), r.path.clone(), f.clone(), r.authorized())))
         .collect();
     expected.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
-    let got: Vec<(String, String, Function, bool)> =
-        api.routes.iter().map(|r| (r.method.clone(), r.path.clone(), r.function, r.authorizer.is_some())).collect();
+    let got: Vec<(String, String, Function, bool)> = api
+        .routes
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone(), r.function.clone(), r.authorizer.is_some()))
+        .collect();
     assert_eq!(got, expected);
     let authorizer = api.routes.iter().find_map(|r| r.authorizer.clone()).unwrap_or_else(|| panic!("no authorizer"));
-    assert_eq!(authorizer.function, Function::AUTHORIZER);
+    assert_eq!(authorizer.function, crate::declared::function("authorizer"));
     assert_eq!(authorizer.identity_sources, vec![IdentitySource::Header(contract::AUTHORIZATION_HEADER.to_owned())]);
     assert_eq!(authorizer.ttl, Duration::from_secs(u64::from(stage.authorizer_cache_ttl_seconds)));
 }
@@ -61,8 +64,8 @@ fn the_dev_template_gives_the_contract_routes_behind_the_right_authorizer() {
 fn functions_get_the_template_settings_and_resolved_imports() {
     let (template, exports, names, stage) = stage("dev");
     let api = read_ok(&template, &exports, &names);
-    assert_eq!(api.functions.len(), Function::all().len());
-    for f in Function::all() {
+    assert_eq!(api.functions.len(), crate::declared::functions().len());
+    for f in crate::declared::functions() {
         let spec = &api.functions[&f];
         let settings = &stage.functions[&f];
         assert_eq!(spec.name, format!("auth-dev-{f}"));
@@ -76,7 +79,7 @@ fn functions_get_the_template_settings_and_resolved_imports() {
         wanted.sort_unstable();
         assert_eq!(vars, wanted, "{f}");
     }
-    let signin = &api.functions[&Function::SIGNIN].env;
+    let signin = &api.functions[&crate::declared::function("signin")].env;
     assert_eq!(signin["AUTH_TABLE_NAME"], "value:auth-dev-table-name");
     assert_eq!(signin["AUTH_SECRET_ARN"], "value:auth-dev-secret-arn");
     assert_eq!(signin["AUTH_TOKEN_ISSUER"], "auth-dev/signin");
@@ -100,7 +103,7 @@ fn every_stage_that_creates_its_data_reads() {
         let (template, exports, names, _) = stage(name);
         let api = read_ok(&template, &exports, &names);
         assert_eq!(&api.stage, name);
-        assert_eq!(api.routes.len(), Function::all().iter().filter(|f| f.route().is_some()).count());
+        assert_eq!(api.routes.len(), crate::declared::functions().iter().filter(|f| f.route().is_some()).count());
     }
 }
 
@@ -198,9 +201,9 @@ fn nested() -> (Value, BTreeMap<String, Function>) {
         "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {"StageName": "dev", "RestApiId": {"Ref": "Api"}}},
     }});
     let names = BTreeMap::from([
-        ("t-orders".to_owned(), Function::HELLO),
-        ("t-users".to_owned(), Function::SIGNIN),
-        ("t-authorizer".to_owned(), Function::AUTHORIZER),
+        ("t-orders".to_owned(), crate::declared::function("hello")),
+        ("t-users".to_owned(), crate::declared::function("signin")),
+        ("t-authorizer".to_owned(), crate::declared::function("authorizer")),
     ]);
     (template, names)
 }
@@ -212,14 +215,14 @@ fn nested_resources_with_parameters_give_resource_path_templates() {
     let got: Vec<(&str, &str, &str, Function, bool)> = api
         .routes
         .iter()
-        .map(|r| (r.method.as_str(), r.path.as_str(), r.resource.as_str(), r.function, r.authorizer.is_some()))
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.resource.as_str(), r.function.clone(), r.authorizer.is_some()))
         .collect();
     assert_eq!(
         got,
         [
-            ("GET", "/orders/summary", "OrdersSummaryResource", Function::HELLO, false),
-            ("GET", "/orders/{id}", "OrdersIdResource", Function::HELLO, true),
-            ("GET", "/users/{id}/orders", "UsersIdOrdersResource", Function::SIGNIN, false),
+            ("GET", "/orders/summary", "OrdersSummaryResource", crate::declared::function("hello"), false),
+            ("GET", "/orders/{id}", "OrdersIdResource", crate::declared::function("hello"), true),
+            ("GET", "/users/{id}/orders", "UsersIdOrdersResource", crate::declared::function("signin"), false),
         ]
     );
     // And the gateway serves them as API Gateway would.

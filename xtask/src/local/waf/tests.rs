@@ -10,7 +10,7 @@ use super::*;
 fn template(stage: &str) -> (synth::Stage, Value) {
     let path = devenv::workspace_root().unwrap().join("stages.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let config = synth::parse("stages.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let config = synth::parse("stages.toml", &text, &crate::declared::functions()).unwrap_or_else(|e| panic!("{e}"));
     let stage = config.stage(stage).unwrap_or_else(|e| panic!("{e}")).clone();
     let api = synth::synth(&config, &stage).api.to_json();
     (stage, api)
@@ -62,8 +62,8 @@ fn the_dev_template_gives_the_stages_limits_with_a_json_429() {
         describe(&acl),
         [
             format!(
-                "auth-ip-rate: {} requests per source IP per 300 s where path ends with /signup, /signup/, /signin or \
-                 /signin/, then 429",
+                "auth-ip-rate: {} requests per source IP per 300 s where path ends with /signin, /signin/, /signup or \
+                 /signup/, then 429",
                 limits.auth
             ),
             format!("all-ip-rate: {} requests per source IP per 300 s on every path, then 429", limits.all),
