@@ -3,11 +3,18 @@
 //! It is read off the synthesized templates, not kept beside them, so it cannot disagree with what is
 //! deployed. Rows are sorted, so the file is stable and a diff shows exactly what changed.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
 use crate::{Names, Stacks};
+
+mod access;
+pub mod schema;
+mod shape;
+
+use schema::Class;
 
 #[cfg(doc)]
 use crate::model::Template;
@@ -47,8 +54,8 @@ pub struct Unreviewed {
     pub stack: String,
     pub logical_id: String,
     pub resource_type: String,
-    /// Why it cannot be reviewed.
-    pub why: &'static str,
+    /// Why it cannot be reviewed, naming the property when it is one, and what to do.
+    pub why: String,
 }
 
 impl std::fmt::Display for Unreviewed {
@@ -82,63 +89,6 @@ impl Review {
     }
 }
 
-/// Resource types that carry no permission of their own: creating one grants nothing to anybody.
-/// A type in neither this list nor [`review`]'s match is refused, so a new kind of resource is looked
-/// at before it can ship (fail closed).
-const POLICY_FREE: &[&str] = &[
-    "AWS::ApiGateway::Account",
-    "AWS::ApiGateway::Authorizer",
-    "AWS::ApiGateway::BasePathMapping",
-    "AWS::ApiGateway::Deployment",
-    "AWS::ApiGateway::DomainName",
-    "AWS::ApiGateway::GatewayResponse",
-    "AWS::ApiGateway::Method",
-    "AWS::ApiGateway::Resource",
-    "AWS::ApiGateway::Stage",
-    "AWS::Lambda::Function",
-    "AWS::Logs::LogGroup",
-    "AWS::SecretsManager::Secret",
-    "AWS::WAFv2::WebACL",
-    "AWS::WAFv2::WebACLAssociation",
-];
-
-/// Types known to carry a policy that the review does not read; named in the refusal as such.
-const POLICY_BEARING: &[&str] = &[
-    "AWS::Backup::BackupVault",
-    "AWS::CloudFormation::Stack",
-    "AWS::CloudFormation::StackSet",
-    "AWS::CodeArtifact::Domain",
-    "AWS::CodeArtifact::Repository",
-    "AWS::ECR::Repository",
-    "AWS::EFS::FileSystem",
-    "AWS::Elasticsearch::Domain",
-    "AWS::Events::EventBusPolicy",
-    "AWS::IAM::AccessKey",
-    "AWS::IAM::InstanceProfile",
-    "AWS::IAM::ServiceLinkedRole",
-    "AWS::IoT::Policy",
-    "AWS::KMS::Grant",
-    "AWS::KMS::ReplicaKey",
-    "AWS::Lambda::LayerVersionPermission",
-    "AWS::Lambda::Url",
-    "AWS::Logs::ResourcePolicy",
-    "AWS::OpenSearchService::Domain",
-    "AWS::Organizations::Policy",
-    "AWS::RAM::ResourceShare",
-    "AWS::S3::AccessPoint",
-    "AWS::S3::MultiRegionAccessPointPolicy",
-    "AWS::SNS::TopicInlinePolicy",
-    "AWS::SNS::TopicPolicy",
-    "AWS::SQS::QueueInlinePolicy",
-    "AWS::SQS::QueuePolicy",
-    "AWS::SSO::PermissionSet",
-];
-
-/// Policy-free types that can nonetheless be given a resource policy through a property: the
-/// property is read as one, and its statements become rows.
-const RESOURCE_POLICY_PROPERTIES: &[(&str, &str)] =
-    &[("AWS::ApiGateway::RestApi", "Policy"), ("AWS::DynamoDB::Table", "ResourcePolicy")];
-
 /// Every permission of a stage's synthesized stacks.
 pub fn rows_of(stacks: &Stacks, names: &Names) -> Result<Vec<Row>, ReviewError> {
     let json: Vec<(String, Value)> = stacks.named(names).into_iter().map(|(n, t)| (n, t.to_json())).collect();
@@ -153,7 +103,7 @@ pub fn review<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> 
     let mut rows = Vec::new();
     let mut unreviewed = Vec::new();
     for (stack, template) in templates {
-        let mut refuse = |id: &str, kind: &str, why: &'static str| {
+        let mut refuse = |id: &str, kind: &str, why: String| {
             unreviewed.push(Unreviewed {
                 stack: stack.to_owned(),
                 logical_id: id.to_owned(),
@@ -163,31 +113,44 @@ pub fn review<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> 
         };
         // A transform (macro) rewrites the template after review: what runs is not what was read.
         if !template["Transform"].is_null() {
-            refuse("Transform", "template", "a transform (macro) changes the template after review");
+            refuse("Transform", "template", "a transform (macro) changes the template after review".into());
         }
-        let Some(resources) = template.get("Resources").and_then(Value::as_object) else { continue };
+        let parameters: BTreeSet<String> =
+            template["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+        let empty = serde_json::Map::new();
+        let resources = template.get("Resources").and_then(Value::as_object).unwrap_or(&empty);
         for (id, resource) in resources {
             let properties = &resource["Properties"];
             let kind = resource["Type"].as_str().unwrap_or_default();
             let at =
                 |what: &str| if what.is_empty() { format!("{stack} {id}") } else { format!("{stack} {id} {what}") };
+            if let Some(why) = unreadable_resource(kind, resource, &parameters) {
+                refuse(id, kind, why);
+                continue;
+            }
+            let mut policy =
+                |rows: &mut Vec<Row>, doc: &Value, who: Option<&str>, implied: &str, by: &str| match shape::policy(doc)
+                {
+                    Some(why) => refuse(id, kind, format!("{by}: the policy {why}")),
+                    None => statements(rows, doc, who, implied, by),
+                };
             match kind {
-                "AWS::IAM::Role" | "AWS::IAM::User" | "AWS::IAM::Group" => {
-                    let (prefix, name_key) = match kind {
-                        "AWS::IAM::Role" => ("role", "RoleName"),
-                        "AWS::IAM::User" => ("user", "UserName"),
-                        _ => ("group", "GroupName"),
-                    };
-                    let name = match &properties[name_key] {
+                "AWS::IAM::Role" => {
+                    let name = match &properties["RoleName"] {
                         Value::Null => format!("${{{id}}}"),
                         named => display(named),
                     };
-                    let principal = format!("{prefix}/{name}");
-                    let trust = &properties["AssumeRolePolicyDocument"];
-                    statements(&mut rows, trust, None, &principal, &at("trust policy"));
-                    for policy in properties["Policies"].as_array().into_iter().flatten() {
-                        let by = at(&format!("policy {}", display(&policy["PolicyName"])));
-                        statements(&mut rows, &policy["PolicyDocument"], Some(&principal), "", &by);
+                    let principal = format!("role/{name}");
+                    policy(&mut rows, &properties["AssumeRolePolicyDocument"], None, &principal, &at("trust policy"));
+                    match &properties["Policies"] {
+                        Value::Null => {}
+                        Value::Array(policies) if policies.iter().all(Value::is_object) => {
+                            for p in policies {
+                                let by = at(&format!("policy {}", display(&p["PolicyName"])));
+                                policy(&mut rows, &p["PolicyDocument"], Some(&principal), "", &by);
+                            }
+                        }
+                        _ => refuse(id, kind, "Policies is not a list of inline policies the review can read".into()),
                     }
                     managed(&mut rows, &principal, &properties["ManagedPolicyArns"], &at("managed policies"));
                     if !properties["PermissionsBoundary"].is_null() {
@@ -214,75 +177,43 @@ pub fn review<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> 
                         "customer-managed policy".to_owned()
                     };
                     for principal in &attached {
-                        statements(&mut rows, &properties["PolicyDocument"], Some(principal), "", &at(&what));
+                        policy(&mut rows, &properties["PolicyDocument"], Some(principal), "", &at(&what));
                     }
                 }
-                "AWS::IAM::RolePolicy" | "AWS::IAM::UserPolicy" | "AWS::IAM::GroupPolicy" => {
-                    let principal = match kind {
-                        "AWS::IAM::RolePolicy" => format!("role/{}", display(&properties["RoleName"])),
-                        "AWS::IAM::UserPolicy" => format!("user/{}", display(&properties["UserName"])),
-                        _ => format!("group/{}", display(&properties["GroupName"])),
-                    };
+                "AWS::IAM::RolePolicy" => {
+                    let principal = format!("role/{}", display(&properties["RoleName"]));
                     let by = at(&format!("policy {}", display(&properties["PolicyName"])));
-                    statements(&mut rows, &properties["PolicyDocument"], Some(&principal), "", &by);
-                }
-                "AWS::IAM::UserToGroupAddition" => {
-                    for user in list(&properties["Users"]) {
-                        rows.push(Row {
-                            principal: format!("user/{user}"),
-                            effect: Effect::Allow,
-                            action: "(member of group)".into(),
-                            resource: format!("group/{}", display(&properties["GroupName"])),
-                            condition: String::new(),
-                            granted_by: at(""),
-                        });
-                    }
+                    policy(&mut rows, &properties["PolicyDocument"], Some(&principal), "", &by);
                 }
                 "AWS::KMS::Key" => {
                     // In a key policy `Resource: "*"` means the key itself.
-                    statements(&mut rows, &properties["KeyPolicy"], None, &format!("key {id}"), &at("key policy"));
+                    policy(&mut rows, &properties["KeyPolicy"], None, &format!("key {id}"), &at("key policy"));
                 }
                 "AWS::SecretsManager::ResourcePolicy" => {
                     // Likewise `*` in a secret's resource policy means that secret.
                     let secret = format!("secret {}", display(&properties["SecretId"]));
-                    statements(&mut rows, &properties["ResourcePolicy"], None, &secret, &at("resource policy"));
-                    if properties["BlockPublicPolicy"] != Value::Bool(true) {
-                        refuse(id, kind, "BlockPublicPolicy must be true, so that no change makes the secret public");
-                    }
+                    policy(&mut rows, &properties["ResourcePolicy"], None, &secret, &at("resource policy"));
                 }
-                "AWS::S3::BucketPolicy" => {
-                    statements(&mut rows, &properties["PolicyDocument"], None, "", &at("bucket policy"));
+                "AWS::DynamoDB::Table" => {
+                    let table = &properties["ResourcePolicy"]["PolicyDocument"];
+                    policy(&mut rows, table, None, "", &at("resource policy (ResourcePolicy)"));
+                    let stream = &properties["StreamSpecification"]["ResourcePolicy"]["PolicyDocument"];
+                    policy(&mut rows, stream, None, "", &at("stream resource policy (StreamSpecification)"));
                 }
-                "AWS::S3::Bucket" => {
-                    if !properties["AccessControl"].is_null() {
-                        refuse(id, kind, "a canned ACL grants access the review cannot show; use a bucket policy");
-                    }
+                "AWS::Logs::LogGroup" => {
+                    let doc = &properties["ResourcePolicyDocument"];
+                    policy(&mut rows, doc, None, "", &at("resource policy (ResourcePolicyDocument)"));
                 }
-                "AWS::Lambda::Permission" => rows.push(Row {
-                    principal: display(&properties["Principal"]),
-                    effect: Effect::Allow,
-                    action: display(&properties["Action"]),
-                    resource: display(&properties["FunctionName"]),
-                    condition: match (&properties["SourceArn"], &properties["SourceAccount"]) {
-                        (Value::Null, Value::Null) => String::new(),
-                        (Value::Null, account) => format!("SourceAccount = {}", display(account)),
-                        (arn, _) => format!("SourceArn = {}", display(arn)),
-                    },
-                    granted_by: at(""),
-                }),
-                _ => {
-                    if let Some((_, property)) = RESOURCE_POLICY_PROPERTIES.iter().find(|(t, _)| *t == kind) {
-                        let policy = match &properties[*property] {
-                            Value::Object(m) if m.contains_key("PolicyDocument") => &m["PolicyDocument"],
-                            other => other,
-                        };
-                        statements(&mut rows, policy, None, "", &at(&format!("resource policy ({property})")));
-                    } else if POLICY_BEARING.contains(&kind) {
-                        refuse(id, kind, "the review does not read this type's permissions");
-                    } else if !POLICY_FREE.contains(&kind) {
-                        refuse(id, kind, "a resource type the review does not know; it may carry permissions");
-                    }
+                "AWS::ApiGateway::RestApi" => {
+                    policy(&mut rows, &properties["Policy"], None, "", &at("resource policy (Policy)"));
+                    rows.push(access::rest_api(id, properties, &at("")));
                 }
+                "AWS::Lambda::Permission" => rows.push(access::permission(properties, &at(""))),
+                "AWS::Lambda::Function" => rows.extend(access::function(id, properties, &at(""))),
+                "AWS::ApiGateway::Method" => rows.extend(access::method(properties, resources, &at(""))),
+                "AWS::ApiGateway::Authorizer" => rows.extend(access::authorizer(id, properties, &at(""))),
+                "AWS::ApiGateway::Account" => rows.extend(access::account(properties, &at(""))),
+                _ => {}
             }
         }
     }
@@ -290,6 +221,93 @@ pub fn review<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> 
     rows.dedup();
     unreviewed.sort();
     Review { rows, unreviewed }
+}
+
+/// Reviewed properties whose mere presence the review refuses: what they grant or route cannot be
+/// shown row by row, or they let a secret or a bypass into the template. Each with what to do.
+const REFUSED: &[(&str, &str, &str)] = &[
+    (
+        "AWS::ApiGateway::RestApi",
+        "Body",
+        "an OpenAPI body defines routes and a resource policy the review does not read; declare them as resources",
+    ),
+    (
+        "AWS::ApiGateway::RestApi",
+        "BodyS3Location",
+        "an OpenAPI body in S3 cannot be reviewed; declare routes as resources",
+    ),
+    ("AWS::ApiGateway::RestApi", "CloneFrom", "a cloned API brings routes the review cannot see"),
+    (
+        "AWS::ApiGateway::RestApi",
+        "Parameters",
+        "import parameters only apply to an OpenAPI body, which the review does not read",
+    ),
+    (
+        "AWS::ApiGateway::Stage",
+        "CanarySetting",
+        "a canary serves another deployment's routes, which the review cannot see",
+    ),
+    ("AWS::KMS::Key", "BypassPolicyLockoutSafetyCheck", "the key policy's lockout safety check must stay on"),
+    (
+        "AWS::Logs::LogGroup",
+        "BearerTokenAuthenticationEnabled",
+        "bearer tokens would let holders write logs outside IAM",
+    ),
+    (
+        "AWS::SecretsManager::Secret",
+        "SecretString",
+        "a literal secret in a template is readable by anyone who reads the template; generate it",
+    ),
+    (
+        "AWS::SecretsManager::Secret",
+        "ReplicaRegions",
+        "a replica has a resource policy of its own the review does not see",
+    ),
+];
+
+/// Why the review cannot read `resource` of type `kind`, if it cannot: a type or a property outside the
+/// table, a reviewed property in a shape it does not evaluate, a transform, a condition, or a property
+/// it refuses.
+fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<String>) -> Option<String> {
+    if !schema::knows(kind) {
+        return Some(
+            "a resource type outside the review's table (synth/src/review/schema.rs); it may carry permissions: \
+             classify every property of its schema there before synth emits it"
+                .to_owned(),
+        );
+    }
+    if shape::has_transform(resource) {
+        return Some("Fn::Transform rewrites the resource after review; write it out".to_owned());
+    }
+    if kind == "AWS::SecretsManager::ResourcePolicy" && resource["Properties"]["BlockPublicPolicy"] != true {
+        return Some("BlockPublicPolicy must be true, so that no change makes the secret public".to_owned());
+    }
+    if !resource["Condition"].is_null() {
+        return Some("a Condition decides at deploy time whether it exists; the review shows what is deployed".into());
+    }
+    for (property, value) in resource["Properties"].as_object().into_iter().flatten() {
+        let Some(class) = schema::class(kind, property) else {
+            return Some(format!(
+                "{property} is not a property the review's table classifies (synth/src/review/schema.rs); classify it \
+                 (reviewed, data or inert) before synth emits it"
+            ));
+        };
+        if class != Class::Reviewed {
+            continue;
+        }
+        if let Some((_, _, why)) = REFUSED.iter().find(|(t, p, _)| *t == kind && p == property) {
+            let harmless = (property == "BypassPolicyLockoutSafetyCheck"
+                || property == "BearerTokenAuthenticationEnabled")
+                && *value == Value::Bool(false);
+            if !harmless {
+                return Some(format!("{property}: {why}"));
+            }
+        }
+        if let Some(why) = shape::unreadable(value, parameters) {
+            return Some(format!("{property} {why}; write the value out so the review can show it"));
+        }
+    }
+    None
 }
 
 /// A row per managed policy attached to `principal`, marked AWS-managed or customer-managed.
@@ -330,7 +348,7 @@ fn statements(rows: &mut Vec<Row>, doc: &Value, principal: Option<&str>, implied
         let who: Vec<String> = match (principal, &statement["NotPrincipal"]) {
             (Some(p), _) => vec![p.to_owned()],
             (None, Value::Null) => principals(&statement["Principal"]),
-            (None, not) => principals(not).into_iter().map(|p| format!("NOT {p}")).collect(),
+            (None, not) => vec![negation(principals(not))],
         };
         let actions = negatable(statement, "Action");
         let resources: Vec<String> = if !implied_resource.is_empty() {
@@ -358,13 +376,29 @@ fn statements(rows: &mut Vec<Row>, doc: &Value, principal: Option<&str>, implied
     }
 }
 
-/// The values of `Action` (or `Resource`), or of `NotAction` as `NOT ...`: an Allow of everything but
-/// one action is as broad as it gets and must read so.
+/// The values of `Action` (or `Resource`), or `NotAction` as one value `NOT a, b`: the complement of
+/// the whole list, compared as a set (an Allow of everything but one action is as broad as it gets and
+/// must read so; shortening the list widens it).
 fn negatable(statement: &Value, key: &str) -> Vec<String> {
     match &statement[format!("Not{key}").as_str()] {
         Value::Null => list(&statement[key]),
-        not => list(not).into_iter().map(|v| format!("NOT {v}")).collect(),
+        not => vec![negation(list(not))],
     }
+}
+
+/// `NOT a, b` for a negated list, its members sorted so that the same set reads the same.
+fn negation(mut members: Vec<String>) -> String {
+    members.sort();
+    members.dedup();
+    format!("{NOT}{}", members.join(", "))
+}
+
+/// The prefix of a negated list's value in a row.
+pub const NOT: &str = "NOT ";
+
+/// The members of a row's value: `Some` of the set for a negated list (`NOT a, b`), `None` for a plain one.
+pub fn negated(value: &str) -> Option<BTreeSet<&str>> {
+    value.strip_prefix(NOT).map(|rest| rest.split(", ").collect())
 }
 
 /// `{"Service": ...}` / `{"AWS": ...}` (a value or a list) as display strings.
@@ -376,7 +410,7 @@ fn principals(p: &Value) -> Vec<String> {
 }
 
 /// A value that may be one item or a list of them.
-fn list(v: &Value) -> Vec<String> {
+pub(crate) fn list(v: &Value) -> Vec<String> {
     match v {
         Value::Array(items) => items.iter().map(display).collect(),
         Value::Null => Vec::new(),
@@ -431,10 +465,12 @@ pub fn markdown(prefix: &str, rows: &[Row], notes: &[String]) -> String {
         out,
         "Every permission this stage grants or denies, one row per principal, action and resource. `${{X}}`\n\
          and `${{X.Arn}}` name resources of the stacks; `import:NAME` is an export of the data stack. A\n\
-         managed policy is one row, its ARN marked AWS-managed or customer-managed. `NOT x` stands for\n\
-         `NotAction`, `NotResource` or `NotPrincipal`. In a key or secret policy `Resource: \"*\"` means that\n\
-         key or secret alone, as AWS requires. For `cargo xtask deploy --approve-iam`, a new `Allow` row and\n\
-         a removed `Deny` row are both new grants.\n"
+         managed policy is one row, its ARN marked AWS-managed or customer-managed. `NOT a, b` stands for\n\
+         a `NotAction`, `NotResource` or `NotPrincipal` list: everything but those, compared as a set. In a\n\
+         key or secret policy `Resource: \"*\"` means that key or secret alone, as AWS requires. Access paths\n\
+         are rows too: the role each function runs as, who may call each route and what it invokes, the roles\n\
+         API Gateway assumes, who can reach the API. For `cargo xtask deploy --approve-iam`, a new `Allow`\n\
+         row and a removed `Deny` row are both new grants, unless an old row provably covers the new one.\n"
     );
     for note in notes {
         let _ = writeln!(out, "**Not granted here.** {note}\n");

@@ -418,8 +418,10 @@ fn iam_review_lists_every_grant_once_in_order() {
     assert!(iam.contains("| role/auth-dev-signup | Allow | kms:Encrypt | import:auth-dev-key-arn | ForAnyValue:StringEquals kms:EncryptionContextKeys = email |"));
     assert!(iam.contains("| apigateway.amazonaws.com | Allow | lambda:InvokeFunction | ${HelloFunction.Arn} |"));
     let rows: Vec<&str> = iam.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| principal")).collect();
+    // In order of their cells: principal first.
+    let cells = |row: &&str| row.split(" | ").map(str::to_owned).collect::<Vec<_>>();
     let mut sorted = rows.clone();
-    sorted.sort();
+    sorted.sort_by_key(cells);
     assert_eq!(rows, sorted);
     let unique: BTreeSet<&&str> = rows.iter().collect();
     assert_eq!(unique.len(), rows.len());

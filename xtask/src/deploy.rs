@@ -33,10 +33,12 @@ pub struct DeployArgs {
     /// Execute without asking (required when there is no terminal to ask on)
     #[arg(long, short)]
     pub yes: bool,
-    /// Allow a change that grants IAM access not granted before (a new action, resource or principal)
+    /// Allow a change that grants access not granted before (a new action, resource or principal, a
+    /// function's role, a route's callers, a role API Gateway assumes)
     #[arg(long)]
     pub approve_iam: bool,
-    /// Allow removing or replacing a stateful resource (the users table, the KMS key, the JWT secret)
+    /// Allow losing or exposing stored data (removing or replacing the table, key or secret, lifting
+    /// retention or deletion protection, TTL on, point-in-time recovery off, a key disabled)
     #[arg(long)]
     pub approve_data_loss: bool,
     /// Create and show the change sets but leave them unexecuted, for review in the console
@@ -284,7 +286,7 @@ impl StackStep<'_> {
         }
 
         let approvals = Approvals { iam: args.approve_iam, data_loss: args.approve_data_loss };
-        let refusals = gates::judge(&changes, &iam, deployed.as_ref(), self.json, approvals);
+        let refusals = gates::judge(&changes, &iam, (deployed.as_ref(), self.json), account, approvals);
         let unreviewable = refusals.iter().any(|r| matches!(r, Refusal::Unreviewed(_)));
         if args.no_execute && !unreviewable {
             for r in &refusals {

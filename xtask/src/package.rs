@@ -81,10 +81,16 @@ pub fn build(
 /// Compiles the function binaries, for `target` (a cross-compilation triple) or for this machine,
 /// and returns the directory that holds them. Shared by `build` and `cargo xtask local`, which runs
 /// the binaries here and packages nothing.
+///
+/// The directory is the one cargo reports it wrote each executable to (its JSON messages), not one
+/// worked out beside it: whatever sets the target directory (`CARGO_TARGET_DIR`,
+/// `CARGO_BUILD_TARGET_DIR`, `build.target-dir` in a cargo config), what is packaged is what cargo just
+/// built, and a function cargo did not report is an error rather than a stale file picked up.
 pub fn compile(root: &Path, functions: &[Function], target: Option<&str>, profile: Profile) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(root).arg("build");
+    cmd.current_dir(root).args(["build", "--message-format=json-render-diagnostics"]);
+    cmd.stdout(std::process::Stdio::piped());
     if profile == Profile::Release {
         cmd.arg("--release");
     }
@@ -95,16 +101,44 @@ pub fn compile(root: &Path, functions: &[Function], target: Option<&str>, profil
         cmd.args(["--target", target]);
     }
     eprintln!("building {} functions ({profile:?}, {})...", functions.len(), target.unwrap_or("this machine"));
-    let status = cmd.status().context("running cargo build")?;
-    if !status.success() {
+    let output = cmd.output().context("running cargo build")?;
+    if !output.status.success() {
         bail!("cargo build of the functions failed; fix the errors above and run again");
     }
-    let mut out_dir = crate::target_dir()?;
-    if let Some(target) = target {
-        out_dir.push(target);
+    let built = executables(&String::from_utf8_lossy(&output.stdout));
+    binaries_dir(functions, &built)
+}
+
+/// The executables cargo reports in its JSON messages (`compiler-artifact` of a `bin` target), by target
+/// name. Fresh ones are reported too, with the path they are at.
+pub fn executables(messages: &str) -> std::collections::BTreeMap<String, PathBuf> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter(|m| m["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin")))
+        .filter_map(|m| Some((m["target"]["name"].as_str()?.to_owned(), PathBuf::from(m["executable"].as_str()?))))
+        .collect()
+}
+
+/// The one directory holding every function's executable as cargo reported it.
+pub fn binaries_dir(
+    functions: &[Function],
+    built: &std::collections::BTreeMap<String, PathBuf>,
+) -> anyhow::Result<PathBuf> {
+    let mut dir: Option<PathBuf> = None;
+    for f in functions {
+        let path = built.get(f.name()).with_context(|| {
+            format!("cargo built no executable for {f}; is handlers/{f}/src/main.rs its binary (no [[bin]] renaming)?")
+        })?;
+        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        match &dir {
+            Some(d) if *d != parent => bail!("cargo put {f}'s executable in {}, not {}", parent.display(), d.display()),
+            Some(_) => {}
+            None => dir = Some(parent),
+        }
     }
-    out_dir.push(if profile == Profile::Release { "release" } else { "debug" });
-    Ok(out_dir)
+    dir.context("no functions to build")
 }
 
 fn target_installed(target: &str) -> bool {
@@ -302,6 +336,22 @@ fn parse_version(v: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_binaries_are_where_cargo_says_it_built_them() {
+        // Two messages as `cargo build --message-format=json` writes them (trimmed), a library and a
+        // fresh binary in a target directory set by a cargo config.
+        let messages = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"auth"},"executable":null,"fresh":true}
+{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"hello"},"executable":"/elsewhere/debug/hello","fresh":true}
+{"reason":"build-finished","success":true}"#;
+        let built = executables(messages);
+        assert_eq!(built.len(), 1);
+        let hello = crate::declared::function("hello");
+        assert_eq!(binaries_dir(std::slice::from_ref(&hello), &built).unwrap(), Path::new("/elsewhere/debug"));
+        // A function cargo did not report is an error, not a stale file picked up from the usual place.
+        let signup = crate::declared::function("signup");
+        assert!(binaries_dir(&[hello, signup], &built).unwrap_err().to_string().contains("no executable for signup"));
+    }
 
     #[test]
     fn zips_are_deterministic_and_executable() {

@@ -110,13 +110,14 @@ fn other_checkout(name: &str, stages: &str) -> PathBuf {
 
 #[test]
 fn a_checkout_sharing_the_target_dir_reads_its_own_stages_toml() {
-    // The binary was compiled in this workspace; `cargo run` in the other checkout runs it with that
-    // checkout's package as CARGO_MANIFEST_DIR. Its broken stages.toml must be the one reported.
+    // The binary was compiled in this workspace and run in the other checkout, with a CARGO_MANIFEST_DIR
+    // left over that points back here: the current directory decides, so the other checkout's broken
+    // stages.toml is the one reported.
     let copy = other_checkout("cli-worktree", "project = \"auth\"\nregion = \"us-east-1\"\narchitecture = \"sparc\"\n");
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("synth")
         .current_dir(&copy)
-        .env("CARGO_MANIFEST_DIR", copy.join("xtask"))
+        .env("CARGO_MANIFEST_DIR", devenv::workspace_root().unwrap().join("xtask"))
         .env("CARGO_TARGET_DIR", devenv::target_dir().unwrap())
         .output()
         .unwrap();
@@ -213,4 +214,18 @@ fn a_bad_or_missing_declaration_is_bad_input_naming_the_file() {
     let (code, t) = synth(&copy);
     assert_eq!(code, Some(2), "{t}");
     assert!(t.contains("handlers/hello/ declares a function but has no src/main.rs"), "{t}");
+}
+
+#[test]
+fn the_target_dir_is_where_cargo_builds_however_it_is_set() {
+    // A checkout whose cargo config moves the target directory: cargo builds there, so xtask reads there.
+    let copy = other_checkout("cli-target-dir", "");
+    std::fs::create_dir_all(copy.join(".cargo")).unwrap();
+    std::fs::write(copy.join(".cargo/config.toml"), "[build]\ntarget-dir = \"elsewhere\"\n").unwrap();
+    let dir = devenv::target_dir_of(&copy).unwrap_or_else(|e| panic!("{e}"));
+    // The environment, when it sets one, beats the config, as it does for cargo.
+    match std::env::var_os("CARGO_TARGET_DIR").or_else(|| std::env::var_os("CARGO_BUILD_TARGET_DIR")) {
+        None => assert_eq!(dir, copy.join("elsewhere")),
+        Some(set) => assert_eq!(dir, std::path::PathBuf::from(set)),
+    }
 }

@@ -39,6 +39,18 @@ fn template(managed: &[&str], deny: bool, extra_policy: bool) -> Value {
     t
 }
 
+/// Clients of the emulator at `endpoint`, polling fast.
+async fn clients(endpoint: &str) -> Clients {
+    let config = xtask::local::data::sdk_config(endpoint, "us-east-1").await;
+    Clients {
+        cfn: aws_sdk_cloudformation::Client::new(&config),
+        s3: aws_sdk_s3::Client::new(&config),
+        sts: aws_sdk_sts::Client::new(&config),
+        region: "us-east-1".into(),
+        poll: std::time::Duration::from_millis(100),
+    }
+}
+
 async fn step(clients: &Clients, t: &Value, flags: &[&str]) -> StepResult {
     let text = serde_json::to_string_pretty(t).unwrap();
     let step =
@@ -51,14 +63,7 @@ fn each_new_grant_is_refused_without_approve_iam() {
     let venv = devenv::ensure(&mut |line| eprintln!("{line}")).unwrap();
     let moto = devenv::Moto::start(&venv).unwrap();
     xtask::aws::runtime().unwrap().block_on(async {
-        let config = xtask::local::data::sdk_config(&moto.endpoint(), "us-east-1").await;
-        let clients = Clients {
-            cfn: aws_sdk_cloudformation::Client::new(&config),
-            s3: aws_sdk_s3::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
-            region: "us-east-1".into(),
-            poll: std::time::Duration::from_millis(100),
-        };
+        let clients = clients(&moto.endpoint()).await;
         let base = template(&[], true, false);
         assert_eq!(step(&clients, &base, &[]).await, StepResult::Refused(refusal_of(&clients, &base).await));
         assert_eq!(step(&clients, &base, &["--approve-iam"]).await, StepResult::Executed);
@@ -89,4 +94,49 @@ async fn refusal_of(_clients: &Clients, t: &Value) -> String {
     let iam = xtask::deploy::changes::IamDiff::between("gate-test", None, t);
     let refusal = xtask::deploy::gates::Refusal::Iam(iam.grants().into_iter().cloned().collect());
     format!("not deploying gate-test: {refusal}")
+}
+
+/// Two roles and a function that runs as one of them: the public signup function and the private
+/// hello one, as in the api stack.
+fn runs_as(role: &str) -> Value {
+    let role_of = |name: &str, actions: &[&str]| {
+        json!({"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": name,
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": actions, "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/users"}]}}]
+        }})
+    };
+    json!({"Resources": {
+        "SignupRole": role_of("swap-signup", &["dynamodb:PutItem"]),
+        "SigninRole": role_of("swap-signin", &["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+        "SignupFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+            "FunctionName": "swap-signup", "Runtime": "python3.12", "Handler": "index.handler",
+            "Code": {"ZipFile": "def handler(event, context):\n    return {}\n"},
+            "Role": {"Fn::GetAtt": [role, "Arn"]}
+        }}
+    }})
+}
+
+#[test]
+fn a_function_made_to_run_as_another_role_needs_approve_iam() {
+    let venv = devenv::ensure(&mut |line| eprintln!("{line}")).unwrap();
+    let moto = devenv::Moto::start(&venv).unwrap();
+    xtask::aws::runtime().unwrap().block_on(async {
+        let clients = clients(&moto.endpoint()).await;
+        assert_eq!(step(&clients, &runs_as("SignupRole"), &["--approve-iam"]).await, StepResult::Executed);
+        let deployed = xtask::cfn::deployed_template(&clients.cfn, "gate-test").await.unwrap();
+
+        // `--yes` alone: the change set shows only `Modify SignupFunction`, and the review names the role.
+        let swapped = runs_as("SigninRole");
+        let StepResult::Refused(reason) = step(&clients, &swapped, &[]).await else { panic!("the role swap ran") };
+        assert!(reason.contains("function swap-signup  (runs as)  ${SigninRole.Arn}"), "{reason}");
+        assert!(reason.contains("re-run with --approve-iam"), "{reason}");
+        let now = xtask::cfn::deployed_template(&clients.cfn, "gate-test").await.unwrap();
+        assert_eq!(now, deployed, "a refused change set changed the stack");
+
+        // Approved, it runs.
+        assert_eq!(step(&clients, &swapped, &["--approve-iam"]).await, StepResult::Executed);
+    });
 }

@@ -38,6 +38,8 @@ pub enum Error {
          add its manifest (`cargo xtask new function` writes one) or remove the directory"
     )]
     NoManifest { directory: String },
+    #[error("asking cargo for the target directory (`cargo metadata` in {}) failed: {why}", root.display())]
+    Metadata { root: PathBuf, why: String },
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
 }
@@ -47,28 +49,49 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
 
-/// The workspace's target directory: `CARGO_TARGET_DIR` when set, as cargo itself does, otherwise
-/// `target/` in the workspace the command runs in.
+/// The workspace's target directory, as cargo itself resolves it: `cargo metadata`'s
+/// `target_directory`, which honours `CARGO_TARGET_DIR`, `CARGO_BUILD_TARGET_DIR` and `build.target-dir`
+/// in any cargo config, so that what xtask reads is where cargo builds. Asked once per process.
 pub fn target_dir() -> Result<PathBuf, Error> {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => Ok(PathBuf::from(dir)),
-        None => Ok(workspace_root()?.join("target")),
+    static CACHED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(dir) = CACHED.get() {
+        return Ok(dir.clone());
     }
+    let dir = target_dir_of(&workspace_root()?)?;
+    Ok(CACHED.get_or_init(|| dir).clone())
 }
 
-/// The root of the workspace this command runs in, found at run time: the nearest directory at or
-/// above the starting point whose `Cargo.toml` has a `[workspace]` table. The starting point is
-/// `CARGO_MANIFEST_DIR` as cargo sets it for `cargo run` and `cargo test` (the package being run), or
-/// the current directory when the binary is run by hand.
+/// [`target_dir`] of the workspace at `root`, asked anew.
+pub fn target_dir_of(root: &Path) -> Result<PathBuf, Error> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let failed = |why: String| Error::Metadata { root: root.to_owned(), why };
+    let out = Command::new(cargo)
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !out.status.success() {
+        return Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| failed(e.to_string()))?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| failed("its answer has no target_directory".to_owned()))
+}
+
+/// The root of the workspace this command runs in, found at run time from the current directory: the
+/// nearest directory at or above it whose `Cargo.toml` has a `[workspace]` table. `cargo xtask` runs
+/// where the user typed it, and `cargo test` runs each test binary in its package's directory, so both
+/// find their own checkout.
 ///
-/// Never the directory the binary was compiled in: with a target directory shared between checkouts
-/// (git worktrees, a global `CARGO_TARGET_DIR`), one binary serves them all, and a compile-time path
-/// would read and write another checkout's `stages.toml` and `templates/`.
+/// Never an environment variable (a `CARGO_MANIFEST_DIR` left over in a shell would point at another
+/// checkout) and never the directory the binary was compiled in: with a target directory shared between
+/// checkouts (git worktrees, a global `CARGO_TARGET_DIR`), one binary serves them all, and a
+/// compile-time path would read and write another checkout's `stages.toml` and `templates/`.
 pub fn workspace_root() -> Result<PathBuf, Error> {
-    let start = match std::env::var_os("CARGO_MANIFEST_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => std::env::current_dir().map_err(io_err("reading the current directory"))?,
-    };
+    let start = std::env::current_dir().map_err(io_err("reading the current directory"))?;
     find_workspace_root(&start).ok_or(Error::NoWorkspace { start })
 }
 

@@ -149,6 +149,10 @@ pub struct IamDiff {
     pub added: Vec<Row>,
     pub removed: Vec<Row>,
     pub unreviewed: Vec<Unreviewed>,
+    /// The deployed template's `Allow` rows and the new one's `Deny` rows, to tell a provably narrower
+    /// change from a grant.
+    old_allows: Vec<Row>,
+    new_denies: Vec<Row>,
 }
 
 impl IamDiff {
@@ -161,15 +165,25 @@ impl IamDiff {
             added: new.difference(&old).cloned().collect(),
             removed: old.difference(&new).cloned().collect(),
             unreviewed: review.unreviewed,
+            old_allows: old.iter().filter(|r| r.effect == Effect::Allow).cloned().collect(),
+            new_denies: new.iter().filter(|r| r.effect == Effect::Deny).cloned().collect(),
         }
     }
 
-    /// What is granted that was not before: a new `Allow` row (a new principal, action, resource, or
-    /// a changed condition, which may be looser), and a `Deny` or boundary row that went away (a
-    /// narrowed `Deny` loses rows too).
+    /// What is granted that was not before: a new `Allow` row (a new principal, action, resource, role a
+    /// function runs as, caller of a route, or a changed condition, which may be looser) that no deployed
+    /// `Allow` row covers, and a `Deny` or boundary row that went away and that no new `Deny` covers (a
+    /// narrowed `Deny`, such as one more exemption in its `NotAction`, is a grant). A change is let
+    /// through without `--approve-iam` only when it is provably narrower.
     pub fn grants(&self) -> Vec<&Row> {
-        let added = self.added.iter().filter(|r| r.effect == Effect::Allow);
-        let lifted = self.removed.iter().filter(|r| r.effect == Effect::Deny);
+        let added = self
+            .added
+            .iter()
+            .filter(|r| r.effect == Effect::Allow && !self.old_allows.iter().any(|old| covers(old, r)));
+        let lifted = self
+            .removed
+            .iter()
+            .filter(|r| r.effect == Effect::Deny && !self.new_denies.iter().any(|new| covers(new, r)));
         added.chain(lifted).collect()
     }
 
@@ -189,6 +203,34 @@ impl IamDiff {
             }
         }
         out
+    }
+}
+
+/// Whether row `wide` provably includes everything row `narrow` allows (or denies): the same effect, a
+/// condition no stricter, and each of principal, action and resource covering the other's.
+pub fn covers(wide: &Row, narrow: &Row) -> bool {
+    let principal = covers_value(&wide.principal, &narrow.principal)
+        || matches!(wide.principal.as_str(), "anyone" | "anyone on the internet");
+    wide.effect == narrow.effect
+        && (wide.condition.is_empty() || wide.condition == narrow.condition)
+        && principal
+        && covers_value(&wide.action, &narrow.action)
+        && covers_value(&wide.resource, &narrow.resource)
+}
+
+/// Whether one value of a row covers another: equal; `*`, or a prefix ending in `*`; or a negated list
+/// (`NOT a, b`) covering a negated list of at least its members, or a plain value outside it.
+fn covers_value(wide: &str, narrow: &str) -> bool {
+    if wide == narrow || wide == "*" {
+        return true;
+    }
+    match (synth::review::negated(wide), synth::review::negated(narrow)) {
+        (Some(excluded), Some(also_excluded)) => excluded.is_subset(&also_excluded),
+        (Some(excluded), None) => !narrow.contains('*') && !excluded.contains(narrow),
+        (None, Some(_)) => false,
+        (None, None) => {
+            wide.strip_suffix('*').is_some_and(|prefix| narrow.starts_with(prefix) && !narrow.contains('*'))
+        }
     }
 }
 

@@ -54,8 +54,8 @@ impl fmt::Display for Refusal {
 pub fn judge(
     changes: &[Change],
     iam: &IamDiff,
-    deployed: Option<&Value>,
-    new: &Value,
+    (deployed, new): (Option<&Value>, &Value),
+    account: &str,
     approvals: Approvals,
 ) -> Vec<Refusal> {
     let mut refusals = Vec::new();
@@ -66,7 +66,7 @@ pub fn judge(
     if !grants.is_empty() && !approvals.iam {
         refusals.push(Refusal::Iam(grants));
     }
-    let losses = data_loss(changes, deployed, new);
+    let losses = data_loss(changes, deployed, new, account);
     if !losses.is_empty() && !approvals.data_loss {
         refusals.push(Refusal::DataLoss(losses));
     }
@@ -81,8 +81,11 @@ pub const STATEFUL: [&str; 3] = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::
 ///   audit log group of a protected stage);
 /// - a retained resource no longer retained (`DeletionPolicy` or `UpdateReplacePolicy` `Retain` to
 ///   anything else), and a table's deletion protection turned off: the first steps of turning a
-///   stage's `protect` off, after which a destroy deletes what was kept.
-pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value) -> Vec<String> {
+///   stage's `protect` off, after which a destroy deletes what was kept;
+/// - the quiet losses, where nothing is removed ([`quiet_losses`]): Time to Live turned on or moved on a
+///   table, point-in-time recovery off, a key disabled, a retained log's retention shortened, and a
+///   table or its stream shared with another account (`account` is the deploying one).
+pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value, account: &str) -> Vec<String> {
     let old = |id: &str| deployed.map(|d| &d["Resources"][id]).filter(|r| !r.is_null());
     let retained = |id: &str| old(id).is_some_and(|r| r["DeletionPolicy"] == "Retain");
     let mut out = Vec::new();
@@ -107,9 +110,88 @@ pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value) -> V
         if protection(before) && !protection(resource) {
             out.push(format!("{id} would lose its deletion protection (DeletionProtectionEnabled true -> false)"));
         }
+        if before["Type"] == resource["Type"] {
+            out.extend(quiet_losses(id, before, resource));
+        }
+    }
+    for (id, resource) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table") {
+        out.extend(shared_elsewhere(id, &resource["Properties"], account));
     }
     out.sort();
     out.dedup();
+    out
+}
+
+/// Changes to a resource that lose or expose its data without removing it.
+fn quiet_losses(id: &str, before: &Value, after: &Value) -> Vec<String> {
+    let (old, new) = (&before["Properties"], &after["Properties"]);
+    let mut out = Vec::new();
+    match after["Type"].as_str().unwrap_or_default() {
+        "AWS::DynamoDB::Table" => {
+            let ttl = |p: &Value| {
+                let spec = &p["TimeToLiveSpecification"];
+                (spec["Enabled"] == true).then(|| spec["AttributeName"].as_str().unwrap_or_default().to_owned())
+            };
+            // A table that had no TTL, or had it on another attribute, is not an expiry table for this one.
+            if let Some(attribute) = ttl(new)
+                && ttl(old).as_deref() != Some(attribute.as_str())
+            {
+                out.push(format!(
+                    "{id} would get Time to Live on `{attribute}`: DynamoDB deletes every item whose `{attribute}` is an \
+                     epoch time in the past"
+                ));
+            }
+            let pitr = |p: &Value| p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] == true;
+            if pitr(old) && !pitr(new) {
+                out.push(format!("{id} would lose point-in-time recovery: no restore to before a bad write"));
+            }
+            if new["KinesisStreamSpecification"] != old["KinesisStreamSpecification"]
+                && !new["KinesisStreamSpecification"].is_null()
+            {
+                out.push(format!("{id} would stream every change to a Kinesis stream (KinesisStreamSpecification)"));
+            }
+        }
+        "AWS::KMS::Key" => {
+            let enabled = |p: &Value| p["Enabled"] != false;
+            if enabled(old) && !enabled(new) {
+                out.push(format!("{id} would be disabled: nothing it encrypted can be decrypted until it is enabled"));
+            }
+        }
+        "AWS::Logs::LogGroup" if before["DeletionPolicy"] == "Retain" => {
+            let days = |p: &Value| p["RetentionInDays"].as_u64().unwrap_or(u64::MAX);
+            if days(new) < days(old) {
+                out.push(format!(
+                    "{id} would keep its logs for {} days instead of {}: older entries are deleted",
+                    days(new),
+                    days(old)
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// A table or its stream whose resource policy lets a principal outside `account` in.
+fn shared_elsewhere(id: &str, properties: &Value, account: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (what, doc) in [
+        ("resource policy", &properties["ResourcePolicy"]["PolicyDocument"]),
+        ("stream's resource policy", &properties["StreamSpecification"]["ResourcePolicy"]["PolicyDocument"]),
+    ] {
+        let statements: Vec<&Value> = match &doc["Statement"] {
+            Value::Array(items) => items.iter().collect(),
+            Value::Null => Vec::new(),
+            one => vec![one],
+        };
+        for s in statements.into_iter().filter(|s| s["Effect"] == "Allow") {
+            let text = s["Principal"].to_string();
+            let ours = text.contains("${AWS::AccountId}") || (!account.is_empty() && text.contains(account));
+            if !ours || text.contains("\"*\"") {
+                out.push(format!("{id}'s {what} lets a principal outside account {account} in ({text})"));
+            }
+        }
+    }
     out
 }
 

@@ -4,6 +4,9 @@ use serde_json::{Value, json};
 
 use super::*;
 
+/// The deploying account.
+const ACCOUNT: &str = "123456789012";
+
 fn change(action: &str, id: &str, kind: &str, replacement: &str) -> Change {
     Change { action: action.into(), logical_id: id.into(), resource_type: kind.into(), replacement: replacement.into() }
 }
@@ -20,7 +23,7 @@ fn data_template(retain: bool, protection: bool) -> Value {
 #[test]
 fn removing_or_replacing_stateful_or_retained_resources_loses_data() {
     let protected = data_template(true, true);
-    let c = |a, id, kind, r| data_loss(&[change(a, id, kind, r)], Some(&protected), &protected);
+    let c = |a, id, kind, r| data_loss(&[change(a, id, kind, r)], Some(&protected), &protected, ACCOUNT);
     assert_eq!(c("Remove", "UsersTable", "AWS::DynamoDB::Table", ""), ["removes UsersTable (AWS::DynamoDB::Table)"]);
     assert_eq!(c("Modify", "Key", "AWS::KMS::Key", "True"), ["may replace Key (AWS::KMS::Key)"]);
     assert_eq!(c("Modify", "S", "AWS::SecretsManager::Secret", "Conditional").len(), 1);
@@ -34,13 +37,14 @@ fn removing_or_replacing_stateful_or_retained_resources_loses_data() {
         &[change("Remove", "ApiAccessLogGroup", "AWS::Logs::LogGroup", "")],
         Some(&unprotected),
         &unprotected,
+        ACCOUNT,
     );
     assert!(loss.is_empty());
 }
 
 #[test]
 fn turning_protect_off_is_data_loss() {
-    let losses = data_loss(&[], Some(&data_template(true, true)), &data_template(false, false));
+    let losses = data_loss(&[], Some(&data_template(true, true)), &data_template(false, false), ACCOUNT);
     assert_eq!(
         losses,
         [
@@ -51,8 +55,8 @@ fn turning_protect_off_is_data_loss() {
         ]
     );
     // Turning it on, or a first deploy, risks nothing.
-    assert!(data_loss(&[], Some(&data_template(false, false)), &data_template(true, true)).is_empty());
-    assert!(data_loss(&[], None, &data_template(false, false)).is_empty());
+    assert!(data_loss(&[], Some(&data_template(false, false)), &data_template(true, true), ACCOUNT).is_empty());
+    assert!(data_loss(&[], None, &data_template(false, false), ACCOUNT).is_empty());
 }
 
 fn role(managed: &[&str]) -> Value {
@@ -66,12 +70,12 @@ fn the_iam_gate_names_each_new_grant_and_yields_to_its_flag() {
     let old = role(&[]);
     let new = role(&["arn:aws:iam::aws:policy/AdministratorAccess"]);
     let iam = IamDiff::between("s", Some(&old), &new);
-    let refusals = judge(&[], &iam, Some(&old), &new, Approvals::default());
+    let refusals = judge(&[], &iam, (Some(&old), &new), ACCOUNT, Approvals::default());
     assert_eq!(refusals.len(), 1);
     let text = refusals[0].to_string();
     assert!(text.contains("role/r  (AWS-managed policy)  arn:aws:iam::aws:policy/AdministratorAccess"), "{text}");
     assert!(text.ends_with("re-run with --approve-iam to allow it"), "{text}");
-    assert!(judge(&[], &iam, Some(&old), &new, Approvals { iam: true, data_loss: false }).is_empty());
+    assert!(judge(&[], &iam, (Some(&old), &new), ACCOUNT, Approvals { iam: true, data_loss: false }).is_empty());
 }
 
 #[test]
@@ -79,7 +83,7 @@ fn no_flag_lets_an_unreviewed_resource_through() {
     let mut new = role(&[]);
     new["Resources"]["Q"] = json!({"Type": "AWS::SQS::QueuePolicy", "Properties": {}});
     let iam = IamDiff::between("s", Some(&role(&[])), &new);
-    let refusals = judge(&[], &iam, None, &new, Approvals { iam: true, data_loss: true });
+    let refusals = judge(&[], &iam, (None, &new), ACCOUNT, Approvals { iam: true, data_loss: true });
     assert_eq!(refusals.len(), 1);
     assert!(refusals[0].to_string().contains("s Q (AWS::SQS::QueuePolicy)"), "{}", refusals[0]);
 }
@@ -89,10 +93,12 @@ fn the_data_gate_yields_only_to_its_own_flag() {
     let t = data_template(true, true);
     let changes = [change("Remove", "UsersTable", "AWS::DynamoDB::Table", "")];
     let iam = IamDiff::default();
-    let refused = judge(&changes, &iam, Some(&t), &t, Approvals { iam: true, data_loss: false });
+    let refused = judge(&changes, &iam, (Some(&t), &t), ACCOUNT, Approvals { iam: true, data_loss: false });
     assert!(matches!(&refused[..], [Refusal::DataLoss(_)]), "{refused:?}");
-    assert!(judge(&changes, &iam, Some(&t), &t, Approvals { iam: false, data_loss: true }).is_empty());
+    assert!(judge(&changes, &iam, (Some(&t), &t), ACCOUNT, Approvals { iam: false, data_loss: true }).is_empty());
 }
+
+mod quiet;
 
 #[test]
 fn preflight_by_status() {
