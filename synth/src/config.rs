@@ -88,6 +88,8 @@ pub struct Stage {
     /// Retention of stage-wide logs (API access logs); functions may override it.
     pub log_retention_days: u32,
     pub token_lifetime_seconds: u32,
+    /// The fewest characters a new password may have (signup), from 8 to 64.
+    pub password_min_chars: u32,
     pub authorizer_cache_ttl_seconds: u32,
     pub throttle: Throttle,
     /// Per source IP limits enforced by the stage's AWS WAF web ACL; `None` when `"off"`.
@@ -110,14 +112,29 @@ pub struct Throttle {
     pub burst_limit: u32,
 }
 
-/// Sign-in lockout: after `max_failures` failed sign-ins for one email within `window_seconds`, every
-/// sign-in for that email is refused for `cooldown_seconds`, even with the right password.
+/// Brute-force protection for sign-in (see `auth::lockout`): `max_failures` attempts at one email from
+/// one address within `window_seconds` lock that pair for `cooldown_seconds`; one address gets at most
+/// `daily_per_address` attempts at an email a day; and once an email has had `daily_per_email` attempts
+/// in a day, the addresses that tried it are refused for the rest of the day (an address that has not
+/// tried it, such as the owner's, still gets its attempt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lockout {
     pub max_failures: u32,
     pub window_seconds: u32,
     pub cooldown_seconds: u32,
+    #[serde(default = "default_daily_per_address")]
+    pub daily_per_address: u32,
+    #[serde(default = "default_daily_per_email")]
+    pub daily_per_email: u32,
+}
+
+fn default_daily_per_address() -> u32 {
+    FALLBACK_LOCKOUT.daily_per_address
+}
+
+fn default_daily_per_email() -> u32 {
+    FALLBACK_LOCKOUT.daily_per_email
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +211,7 @@ struct RawDefaults {
     log_retention_days: Option<Spanned<u32>>,
     reserved_concurrency: Option<Spanned<u32>>,
     token_lifetime_seconds: Option<Spanned<u32>>,
+    password_min_chars: Option<Spanned<u32>>,
     authorizer_cache_ttl_seconds: Option<Spanned<u32>>,
     throttle: Option<Spanned<Throttle>>,
     ip_rate_limits: Option<RawIpRateLimits>,
@@ -217,6 +235,7 @@ struct RawStage {
     log_retention_days: Option<Spanned<u32>>,
     reserved_concurrency: Option<Spanned<u32>>,
     token_lifetime_seconds: Option<Spanned<u32>>,
+    password_min_chars: Option<Spanned<u32>>,
     authorizer_cache_ttl_seconds: Option<Spanned<u32>>,
     throttle: Option<Spanned<Throttle>>,
     ip_rate_limits: Option<RawIpRateLimits>,
@@ -305,7 +324,18 @@ const FALLBACK_TOKEN_LIFETIME: u32 = 3600;
 const FALLBACK_CACHE_TTL: u32 = 300;
 /// Ten failures in 15 minutes lock an email for 15 minutes: a guesser gets at most about a thousand
 /// tries a day per email, a user who mistypes a few times is never stopped.
-const FALLBACK_LOCKOUT: Lockout = Lockout { max_failures: 10, window_seconds: 900, cooldown_seconds: 900 };
+/// Ten attempts from one address in 15 minutes lock it out of that email for 15 minutes, 50 a day at
+/// most; an email tried 200 times in a day refuses every address that tried it until the day is over.
+/// A user who mistypes a few times is never stopped; see the README for what a guesser still gets.
+const FALLBACK_LOCKOUT: Lockout = Lockout {
+    max_failures: 10,
+    window_seconds: 900,
+    cooldown_seconds: 900,
+    daily_per_address: 50,
+    daily_per_email: 200,
+};
+/// NIST SP 800-63B rev. 4: a password that is the only factor has at least 15 characters.
+const FALLBACK_PASSWORD_MIN_CHARS: u32 = 15;
 const FALLBACK_THROTTLE: Throttle = Throttle { rate_limit: 100.0, burst_limit: 200 };
 
 impl Validator<'_> {
@@ -328,6 +358,7 @@ impl Validator<'_> {
             &raw.defaults.throttle,
         )?;
         self.lockout(&raw.defaults.lockout)?;
+        self.password_min_chars(&raw.defaults.password_min_chars)?;
         self.ip_rate_limits(&raw.defaults.ip_rate_limits)?;
         self.tags(&raw.defaults.tags)?;
         let default_functions = self.functions(&raw.defaults.functions)?;
@@ -469,15 +500,30 @@ impl Validator<'_> {
         Ok(())
     }
 
+    fn password_min_chars(&self, value: &Option<Spanned<u32>>) -> Result<(), ConfigError> {
+        self.range(
+            value,
+            "password_min_chars",
+            8,
+            64,
+            ": NIST SP 800-63B allows no fewer than 8, and 15 for a password that is the only factor",
+        )
+    }
+
     fn lockout(&self, lockout: &Option<Spanned<Lockout>>) -> Result<(), ConfigError> {
         let Some(l) = lockout else { return Ok(()) };
-        let Lockout { max_failures, window_seconds, cooldown_seconds } = *l.get_ref();
+        let Lockout { max_failures, window_seconds, cooldown_seconds, daily_per_address, daily_per_email } =
+            *l.get_ref();
         let bad = if !(3..=100).contains(&max_failures) {
             Some(format!("lockout max_failures = {max_failures} is out of range"))
         } else if !(60..=86_400).contains(&window_seconds) {
             Some(format!("lockout window_seconds = {window_seconds} is out of range"))
         } else if !(60..=86_400).contains(&cooldown_seconds) {
             Some(format!("lockout cooldown_seconds = {cooldown_seconds} is out of range"))
+        } else if !(max_failures..=10_000).contains(&daily_per_address) {
+            Some(format!("lockout daily_per_address = {daily_per_address} is out of range"))
+        } else if !(daily_per_address..=100_000).contains(&daily_per_email) {
+            Some(format!("lockout daily_per_email = {daily_per_email} is out of range"))
         } else {
             None
         };
@@ -485,8 +531,9 @@ impl Validator<'_> {
             Some(message) => Err(self.err(
                 l.span(),
                 message,
-                "use max_failures from 3 to 100 (fewer lets anyone lock a user out with a typo or two), and \
-                 window_seconds and cooldown_seconds from 60 to 86400",
+                "use max_failures from 3 to 100 (fewer stops a user who mistypes twice), window_seconds and \
+                 cooldown_seconds from 60 to 86400, daily_per_address from max_failures to 10000, and \
+                 daily_per_email from daily_per_address to 100000",
             )),
             None => Ok(()),
         }
@@ -591,6 +638,7 @@ impl Validator<'_> {
         let artifact_bucket = raw.artifact_bucket.as_ref().map(|b| self.bucket(b)).transpose()?;
         self.settings_values(&raw.memory_mb, &raw.timeout_seconds, &raw.log_retention_days, &raw.reserved_concurrency)?;
         self.stage_values(&raw.token_lifetime_seconds, &raw.authorizer_cache_ttl_seconds, &raw.throttle)?;
+        self.password_min_chars(&raw.password_min_chars)?;
         self.lockout(&raw.lockout)?;
         self.ip_rate_limits(&raw.ip_rate_limits)?;
         self.tags(&raw.tags)?;
@@ -702,6 +750,10 @@ impl Validator<'_> {
                 FALLBACK.log_retention_days,
             ),
             token_lifetime_seconds,
+            password_min_chars: pick(
+                &[&raw.password_min_chars, &defaults.password_min_chars],
+                FALLBACK_PASSWORD_MIN_CHARS,
+            ),
             authorizer_cache_ttl_seconds,
             throttle: raw.throttle.or(defaults.throttle.clone()).map_or(FALLBACK_THROTTLE, |t| *t.get_ref()),
             ip_rate_limits: raw

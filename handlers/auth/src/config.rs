@@ -6,7 +6,8 @@
 
 use contract::EnvVar;
 
-use crate::lockout::LockoutPolicy;
+use crate::lockout::Protection;
+use crate::password::policy::{FLOOR_MIN_CHARS, PasswordPolicy};
 use crate::token::TokenSettings;
 
 /// Token lifetime when `AUTH_TOKEN_LIFETIME_SECONDS` is not set: one hour.
@@ -29,6 +30,7 @@ pub enum ConfigError {
 pub struct SignupConfig {
     pub table_name: String,
     pub key_arn: String,
+    pub passwords: PasswordPolicy,
 }
 
 /// The signin function's configuration.
@@ -39,7 +41,7 @@ pub struct SigninConfig {
     pub secret_arn: String,
     pub tokens: TokenSettings,
     pub attempts_table_name: String,
-    pub lockout: LockoutPolicy,
+    pub protection: Protection,
 }
 
 /// The authorizer's configuration.
@@ -92,11 +94,14 @@ fn bounded(lookup: &impl Fn(&str) -> Option<String>, var: EnvVar, min: u64, max:
     }
 }
 
-fn lockout(lookup: &impl Fn(&str) -> Option<String>) -> Result<LockoutPolicy, ConfigError> {
-    Ok(LockoutPolicy {
-        max_failures: u32::try_from(bounded(lookup, EnvVar::LockoutMaxFailures, 3, 100)?).unwrap_or(u32::MAX),
+fn protection(lookup: &impl Fn(&str) -> Option<String>) -> Result<Protection, ConfigError> {
+    let count = |var, min, max| bounded(lookup, var, min, max).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    Ok(Protection {
+        max_failures: count(EnvVar::LockoutMaxFailures, 3, 100)?,
         window_seconds: bounded(lookup, EnvVar::LockoutWindowSeconds, 60, 86_400)?,
         cooldown_seconds: bounded(lookup, EnvVar::LockoutCooldownSeconds, 60, 86_400)?,
+        daily_per_address: count(EnvVar::LockoutDailyPerAddress, 3, 10_000)?,
+        daily_per_email: count(EnvVar::LockoutDailyPerEmail, 3, 100_000)?,
     })
 }
 
@@ -119,9 +124,11 @@ impl SignupConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SignupConfig, ConfigError> {
+        let min_chars = bounded(&lookup, EnvVar::PasswordMinChars, FLOOR_MIN_CHARS as u64, 64)?;
         Ok(SignupConfig {
             table_name: required(&lookup, EnvVar::TableName)?,
             key_arn: required(&lookup, EnvVar::KeyArn)?,
+            passwords: PasswordPolicy { min_chars: usize::try_from(min_chars).unwrap_or(FLOOR_MIN_CHARS) },
         })
     }
 }
@@ -138,7 +145,7 @@ impl SigninConfig {
             secret_arn: required(&lookup, EnvVar::SecretArn)?,
             tokens: token_settings(&lookup)?,
             attempts_table_name: required(&lookup, EnvVar::AttemptsTableName)?,
-            lockout: lockout(&lookup)?,
+            protection: protection(&lookup)?,
         })
     }
 }
@@ -170,6 +177,9 @@ mod tests {
                 (EnvVar::LockoutMaxFailures.name(), "5".to_owned()),
                 (EnvVar::LockoutWindowSeconds.name(), "600".to_owned()),
                 (EnvVar::LockoutCooldownSeconds.name(), "1200".to_owned()),
+                (EnvVar::LockoutDailyPerAddress.name(), "40".to_owned()),
+                (EnvVar::LockoutDailyPerEmail.name(), "300".to_owned()),
+                (EnvVar::PasswordMinChars.name(), "15".to_owned()),
             ])
             .collect()
     }
@@ -210,7 +220,16 @@ mod tests {
         assert_eq!(config.tokens.audience, "value-of-AUTH_TOKEN_AUDIENCE");
         assert_eq!(config.tokens.lifetime_seconds, 900);
         assert_eq!(config.attempts_table_name, "value-of-AUTH_ATTEMPTS_TABLE_NAME");
-        assert_eq!(config.lockout, LockoutPolicy { max_failures: 5, window_seconds: 600, cooldown_seconds: 1200 });
+        assert_eq!(
+            config.protection,
+            Protection {
+                max_failures: 5,
+                window_seconds: 600,
+                cooldown_seconds: 1200,
+                daily_per_address: 40,
+                daily_per_email: 300
+            }
+        );
         let authorizer = AuthorizerConfig::from_lookup(|n| env.get(n).cloned()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(authorizer.tokens.lifetime_seconds, 900, "the authorizer bounds tokens by the same lifetime");
     }

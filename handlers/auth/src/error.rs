@@ -30,6 +30,9 @@ pub enum ErrorCode {
     InvalidEmail,
     /// The password is too short or too long.
     InvalidPassword,
+    /// `POST /signup` with a password the policy refuses: too short for the stage, control characters,
+    /// or common and easy to guess.
+    WeakPassword,
     /// `POST /signup` for an email that already has an account.
     EmailTaken,
     /// `POST /signin` with an unknown email or a wrong password: one code for both, on purpose.
@@ -52,6 +55,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::InvalidPassword => "invalid_password",
+            ErrorCode::WeakPassword => "weak_password",
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::TooManyAttempts => "too_many_attempts",
@@ -67,7 +71,8 @@ impl ErrorCode {
             | ErrorCode::InvalidBody
             | ErrorCode::InvalidRequest
             | ErrorCode::InvalidEmail
-            | ErrorCode::InvalidPassword => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidPassword
+            | ErrorCode::WeakPassword => StatusCode::BAD_REQUEST,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::EmailTaken => StatusCode::CONFLICT,
             ErrorCode::InvalidCredentials | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -77,7 +82,7 @@ impl ErrorCode {
     }
 
     /// Every code, for tests that check each one.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::MissingBody,
         ErrorCode::BodyTooLarge,
         ErrorCode::InvalidJson,
@@ -85,6 +90,7 @@ impl ErrorCode {
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidEmail,
         ErrorCode::InvalidPassword,
+        ErrorCode::WeakPassword,
         ErrorCode::EmailTaken,
         ErrorCode::InvalidCredentials,
         ErrorCode::TooManyAttempts,
@@ -114,7 +120,7 @@ impl ApiError {
             retry_after: Some(retry_after_seconds),
             ..ApiError::new(
                 ErrorCode::TooManyAttempts,
-                "too many failed sign-ins for this email; wait for the time in Retry-After and try again",
+                "too many sign-in attempts for this email from here; wait for the time in Retry-After and try again",
             )
         }
     }

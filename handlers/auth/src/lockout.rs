@@ -1,19 +1,24 @@
-//! Sign-in lockout: too many failed sign-ins for one email lock it for a while, known or not.
+//! Brute-force protection for sign-in: throttle the attacker, not the owner.
 //!
-//! Each email that tries to sign in gets an item in the attempts table: attempts counted in the
-//! current window, when the window began, until when the email is locked, and when DynamoDB may delete
-//! the item (its time to live).
+//! Three counts, each an item of the attempts table ([`CounterKey`]):
+//! - per email and source address: [`Protection::max_failures`] attempts within the window lock that
+//!   pair for the cooldown. An attacker's address is locked; the owner's address is not.
+//! - per email and source address and day: at most [`Protection::daily_per_address`] a day, so that
+//!   guessing just under the window's limit does not go on forever.
+//! - per email and day, across every address: once [`Protection::daily_per_email`] attempts are made,
+//!   every address that has tried this email today without signing in is refused for the rest of the
+//!   day. An address that has not tried it today (the owner's phone, a new network) still gets its
+//!   attempt, and signing in clears its own counts: the owner is never locked out from an address
+//!   that has not failed.
 //!
-//! An attempt is counted before its password is checked (a *claim*): at most
-//! [`LockoutPolicy::max_failures`] claims succeed per window, however many requests arrive at once,
-//! and the rest are refused before any password work. A wrong password at the limit locks the email
-//! for the cooldown, even against the right password, after which counting starts again from zero. A
-//! right password resets the count. An unknown email is counted and locked exactly like a known one,
-//! so the lockout answer says nothing about who has an account, and a lock never slows another email.
+//! An attempt is counted before its password is checked (a *claim*), so a burst of concurrent guesses
+//! gets no more than the limits either. An unknown email is counted exactly like a known one, and a
+//! success resets only the counts of the address it came from, so no answer depends on whether an
+//! account exists or whether its owner signed in meanwhile.
 //!
-//! The rules are [`LockoutPolicy`]'s pure functions; [`AttemptStore`] keeps the counts. Its DynamoDB
-//! implementation makes every change a conditional `UpdateItem`, so concurrent attempts each count
-//! once and none slips past the limit between a read and a write.
+//! The rules are [`LockoutPolicy`]'s and [`Protection`]'s pure functions; [`AttemptStore`] keeps the
+//! counts. Its DynamoDB implementation makes every change a conditional `UpdateItem`, so concurrent
+//! attempts each count once and none slips past a limit between a read and a write.
 
 pub mod dynamo;
 pub mod memory;
@@ -23,7 +28,144 @@ use std::sync::Arc;
 
 use crate::validate::Email;
 
-/// When failed sign-ins lock an email, from the stage's `lockout` setting.
+/// Which count an attempts item holds: its partition key. Emails never contain a space, so the parts
+/// cannot run together.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CounterKey(String);
+
+impl CounterKey {
+    /// Attempts at `email` from `source` (an IP address) in the current window.
+    pub fn address(email: &Email, source: &str) -> CounterKey {
+        CounterKey(format!("address {} {source}", email.as_str()))
+    }
+
+    /// Attempts at `email` from `source` in the current day.
+    pub fn address_day(email: &Email, source: &str) -> CounterKey {
+        CounterKey(format!("address-day {} {source}", email.as_str()))
+    }
+
+    /// Attempts at `email` from anywhere in the current day.
+    pub fn email_day(email: &Email) -> CounterKey {
+        CounterKey(format!("email-day {}", email.as_str()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A day, for the daily bounds: a rolling 24 hours from the first attempt counted.
+pub const DAY_SECONDS: u64 = 86_400;
+
+/// The stage's `lockout` setting: how many sign-in attempts each count allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protection {
+    /// Attempts from one address at one email within the window that lock the pair.
+    pub max_failures: u32,
+    pub window_seconds: u64,
+    /// How long a locked pair stays locked.
+    pub cooldown_seconds: u64,
+    /// Attempts from one address at one email in a day.
+    pub daily_per_address: u32,
+    /// Attempts at one email from every address in a day, after which the addresses that tried it are
+    /// refused for the rest of the day.
+    pub daily_per_email: u32,
+}
+
+impl Protection {
+    /// The count per email and address, within the window.
+    pub fn address(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            max_failures: self.max_failures,
+            window_seconds: self.window_seconds,
+            cooldown_seconds: self.cooldown_seconds,
+        }
+    }
+
+    /// The count per email and address, in a day; full, it locks the pair until the day is over.
+    pub fn address_day(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            max_failures: self.daily_per_address,
+            window_seconds: DAY_SECONDS,
+            cooldown_seconds: DAY_SECONDS,
+        }
+    }
+
+    /// The count per email, in a day.
+    pub fn email_day(&self) -> LockoutPolicy {
+        LockoutPolicy { max_failures: self.daily_per_email, window_seconds: DAY_SECONDS, cooldown_seconds: DAY_SECONDS }
+    }
+}
+
+/// An attempt let through: what each count says after counting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    address: Attempts,
+    address_day: Attempts,
+    /// `None` for an address trying this email for the first time today while the email's day is full.
+    email_day: Option<Attempts>,
+}
+
+/// Counts an attempt at `email` from `source` at `now` in all three counts, before the password is
+/// checked; `Ok(Err(seconds))` when one of them refuses it for that long.
+pub async fn admit<A: AttemptStore>(
+    store: &A,
+    protection: &Protection,
+    email: &Email,
+    source: &str,
+    now: u64,
+) -> Result<Result<Admitted, u64>, AttemptsError> {
+    let address = match store.claim(&CounterKey::address(email, source), now, &protection.address()).await? {
+        Ok(counted) => counted,
+        Err(seconds) => return Ok(Err(seconds)),
+    };
+    let address_day = match store.claim(&CounterKey::address_day(email, source), now, &protection.address_day()).await?
+    {
+        Ok(counted) => counted,
+        Err(seconds) => return Ok(Err(seconds)),
+    };
+    // The first attempt from this address at this email today is never refused for the email's sake.
+    let first_today = address_day.failures == 1;
+    let email_day = match store.claim(&CounterKey::email_day(email), now, &protection.email_day()).await? {
+        Ok(counted) => Some(counted),
+        Err(_) if first_today => None,
+        Err(seconds) => return Ok(Err(seconds)),
+    };
+    Ok(Ok(Admitted { address, address_day, email_day }))
+}
+
+/// After a wrong password: locks each count the attempt filled. Returns whether one was locked.
+pub async fn failed<A: AttemptStore>(
+    store: &A,
+    protection: &Protection,
+    email: &Email,
+    source: &str,
+    admitted: &Admitted,
+    now: u64,
+) -> Result<bool, AttemptsError> {
+    let mut locked = false;
+    let counts = [
+        (CounterKey::address(email, source), protection.address(), Some(admitted.address)),
+        (CounterKey::address_day(email, source), protection.address_day(), Some(admitted.address_day)),
+        (CounterKey::email_day(email), protection.email_day(), admitted.email_day),
+    ];
+    for (key, policy, counted) in counts {
+        if counted.is_some_and(|c| policy.locks(c.failures)) {
+            store.lock(&key, now, &policy).await?;
+            locked = true;
+        }
+    }
+    Ok(locked)
+}
+
+/// After a right password: the counts of this address at this email start again. The email's day is
+/// left alone: a success must not change what anyone else is told.
+pub async fn succeeded<A: AttemptStore>(store: &A, email: &Email, source: &str) -> Result<(), AttemptsError> {
+    store.reset(&CounterKey::address(email, source)).await?;
+    store.reset(&CounterKey::address_day(email, source)).await
+}
+
+/// When one count locks, from [`Protection`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
     /// Failures within the window that lock the email.
@@ -123,59 +265,59 @@ pub enum AttemptsError {
     Corrupt(String),
 }
 
-/// Failed sign-ins per normalized email.
+/// Sign-in attempts per [`CounterKey`].
 pub trait AttemptStore: Send + Sync {
-    /// The record for `email`, read consistently.
-    fn get(&self, email: &Email) -> impl Future<Output = Result<Option<Attempts>, AttemptsError>> + Send;
+    /// The record for `key`, read consistently.
+    fn get(&self, key: &CounterKey) -> impl Future<Output = Result<Option<Attempts>, AttemptsError>> + Send;
 
     /// Counts an attempt at `now` before its password is checked, as [`LockoutPolicy::claim`] says,
     /// atomically: of any number of concurrent claims at most the limit succeed. `Ok(Err(seconds))`
     /// means the email is locked for that long (a full window is locked here).
     fn claim(
         &self,
-        email: &Email,
+        key: &CounterKey,
         now: u64,
         policy: &LockoutPolicy,
     ) -> impl Future<Output = Result<Result<Attempts, u64>, AttemptsError>> + Send;
 
-    /// Locks `email` at `now` ([`LockoutPolicy::locked`]); an existing lock is never shortened.
+    /// Locks `key` at `now` ([`LockoutPolicy::locked`]); an existing lock is never shortened.
     fn lock(
         &self,
-        email: &Email,
+        key: &CounterKey,
         now: u64,
         policy: &LockoutPolicy,
     ) -> impl Future<Output = Result<(), AttemptsError>> + Send;
 
     /// After a successful sign-in: no failures, no lock.
-    fn reset(&self, email: &Email) -> impl Future<Output = Result<(), AttemptsError>> + Send;
+    fn reset(&self, key: &CounterKey) -> impl Future<Output = Result<(), AttemptsError>> + Send;
 }
 
 /// A shared store is a store, so a test can look at the counts a handler wrote.
 impl<T: AttemptStore + ?Sized> AttemptStore for Arc<T> {
-    fn get(&self, email: &Email) -> impl Future<Output = Result<Option<Attempts>, AttemptsError>> + Send {
-        (**self).get(email)
+    fn get(&self, key: &CounterKey) -> impl Future<Output = Result<Option<Attempts>, AttemptsError>> + Send {
+        (**self).get(key)
     }
 
     fn claim(
         &self,
-        email: &Email,
+        key: &CounterKey,
         now: u64,
         policy: &LockoutPolicy,
     ) -> impl Future<Output = Result<Result<Attempts, u64>, AttemptsError>> + Send {
-        (**self).claim(email, now, policy)
+        (**self).claim(key, now, policy)
     }
 
     fn lock(
         &self,
-        email: &Email,
+        key: &CounterKey,
         now: u64,
         policy: &LockoutPolicy,
     ) -> impl Future<Output = Result<(), AttemptsError>> + Send {
-        (**self).lock(email, now, policy)
+        (**self).lock(key, now, policy)
     }
 
-    fn reset(&self, email: &Email) -> impl Future<Output = Result<(), AttemptsError>> + Send {
-        (**self).reset(email)
+    fn reset(&self, key: &CounterKey) -> impl Future<Output = Result<(), AttemptsError>> + Send {
+        (**self).reset(key)
     }
 }
 

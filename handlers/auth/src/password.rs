@@ -8,6 +8,7 @@
 
 pub mod fake;
 pub mod kms;
+pub mod policy;
 
 use std::fmt;
 use std::future::Future;

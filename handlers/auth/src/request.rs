@@ -15,6 +15,17 @@ pub fn caller_email(req: &Request) -> Option<&str> {
     authorizer.fields.get(claims::EMAIL)?.as_str().filter(|email| !email.is_empty())
 }
 
+/// The caller's IP address as API Gateway saw it (`requestContext.identity.sourceIp`: the TCP peer, or
+/// the first address of a trusted proxy's chain, never a header the client wrote).
+pub fn source_ip(req: &Request) -> Option<&str> {
+    match req.request_context_ref()? {
+        lambda_http::request::RequestContext::ApiGatewayV1(context) => {
+            context.identity.source_ip.as_deref().filter(|ip| !ip.is_empty())
+        }
+        _ => None,
+    }
+}
+
 /// The path parameter `name` (`id` of `/orders/{id}`) as a `T`: a missing or unparsable value is a
 /// JSON `400 invalid_request` naming the parameter.
 pub fn path_parameter<T: FromStr>(req: &Request, name: &str) -> Result<T, ApiError> {

@@ -6,9 +6,10 @@
 //! a few milliseconds against Argon2id's 12 ms (measured on the development machine; more on Lambda,
 //! where 1024 MB is a fraction of a vCPU).
 //!
-//! Repeated failures lock the email ([`crate::lockout`]): signin reads the email's failure count
-//! first, and a locked email, known or not, gets `429 too_many_attempts` before any password work.
-//! Every wrong password and every unknown email counts; a success resets the count.
+//! Repeated attempts are throttled per email and source address, per day, and per email across
+//! addresses ([`crate::lockout`]): each attempt is counted first, and one a count refuses, known email
+//! or not, gets `429 too_many_attempts` before any password work. A success resets only the counts of
+//! the address it came from.
 
 use std::sync::Arc;
 
@@ -19,11 +20,12 @@ use serde::Serialize;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ApiError, ErrorCode, json_ok};
 use crate::keys::{KeyCache, SecretSource};
-use crate::lockout::{AttemptStore, LockoutPolicy};
+use crate::lockout::{self, AttemptStore, Protection};
+use crate::password::policy::nfkc;
 use crate::password::{Cipher, CipherError, PasswordScheme, PhcString};
 use crate::store::UserStore;
 use crate::token::{self, Claims, TokenSettings};
-use crate::validate::{Credentials, credentials_from_body};
+use crate::validate::{Credentials, Password, credentials_from_body};
 
 /// How long a warm signin may sign with the secret it read before reading it again, so that it never
 /// signs with a version that rotations have retired.
@@ -38,7 +40,7 @@ pub struct Deps<S, C, K, A> {
     pub keys: KeyCache<K>,
     pub tokens: TokenSettings,
     pub attempts: A,
-    pub lockout: LockoutPolicy,
+    pub protection: Protection,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -51,7 +53,7 @@ impl<S, C, K: SecretSource, A> Deps<S, C, K, A> {
         secrets: K,
         tokens: TokenSettings,
         attempts: A,
-        lockout: LockoutPolicy,
+        protection: Protection,
     ) -> Deps<S, C, K, A> {
         Deps {
             store,
@@ -60,7 +62,7 @@ impl<S, C, K: SecretSource, A> Deps<S, C, K, A> {
             keys: KeyCache::new(secrets).with_max_age(KEY_MAX_AGE_SECONDS),
             tokens,
             attempts,
-            lockout,
+            protection,
             clock: Arc::new(SystemClock),
         }
     }
@@ -77,7 +79,8 @@ pub async fn handle<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
     req: Request,
     deps: &Deps<S, C, K, A>,
 ) -> Response<Body> {
-    match signin(req.body(), deps).await {
+    let source = crate::request::source_ip(&req).unwrap_or("unknown").to_owned();
+    match signin(req.body(), &source, deps).await {
         Ok(token) => {
             tracing::info!("signed in");
             json_ok(StatusCode::OK, &TokenBody { token })
@@ -88,6 +91,7 @@ pub async fn handle<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
 
 async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
     body: &Body,
+    source: &str,
     deps: &Deps<S, C, K, A>,
 ) -> Result<String, ApiError> {
     let credentials = credentials_from_body(body).map_err(|error| {
@@ -96,29 +100,32 @@ async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
     })?;
     let now = deps.clock.now();
     // Fail closed: without the count, a guesser could not be stopped.
-    let claimed = deps.attempts.claim(&credentials.email, now, &deps.lockout).await.map_err(|error| {
+    let email = &credentials.email;
+    let admitted = lockout::admit(&deps.attempts, &deps.protection, email, source, now).await.map_err(|error| {
         tracing::error!(%error, "counting the sign-in attempt");
         ApiError::internal()
     })?;
-    let counted = match claimed {
-        Ok(counted) => counted,
+    let admitted = match admitted {
+        Ok(admitted) => admitted,
         Err(seconds) => {
             tracing::info!(reason = "locked out", "signin refused");
             return Err(ApiError::too_many_attempts(seconds));
         }
     };
     if let Err(error) = check_password(&credentials, deps).await {
-        if error.code() == ErrorCode::InvalidCredentials && deps.lockout.locks(counted.failures) {
-            deps.attempts.lock(&credentials.email, now, &deps.lockout).await.map_err(|error| {
-                tracing::error!(%error, "locking an email after repeated failed sign-ins");
+        if error.code() == ErrorCode::InvalidCredentials {
+            let locked = lockout::failed(&deps.attempts, &deps.protection, email, source, &admitted, now).await;
+            if locked.map_err(|error| {
+                tracing::error!(%error, "locking after repeated failed sign-ins");
                 ApiError::internal()
-            })?;
-            tracing::warn!(failures = counted.failures, "an email is locked out after repeated failed sign-ins");
+            })? {
+                tracing::warn!(%source, "sign-ins from an address are locked out after repeated failures");
+            }
         }
         return Err(error);
     }
-    if let Err(error) = deps.attempts.reset(&credentials.email).await {
-        // The password was right; the count left behind only expires later.
+    if let Err(error) = lockout::succeeded(&deps.attempts, email, source).await {
+        // The password was right; the counts left behind only expire later.
         tracing::warn!(%error, "resetting the sign-in attempts after a success");
     }
 
@@ -163,7 +170,16 @@ async fn check_password<S: UserStore, C: Cipher, K, A>(
         tracing::error!(%error, "reading the decrypted password hash");
         ApiError::internal()
     })?;
-    if deps.passwords.verify(&credentials.password, &phc) {
+    // A password set under the policy was normalized before hashing; one set before was not.
+    let normalized;
+    let password = if user.normalized {
+        normalized =
+            Password::parse(nfkc(credentials.password.expose())).map_err(|_| ApiError::invalid_credentials())?;
+        &normalized
+    } else {
+        &credentials.password
+    };
+    if deps.passwords.verify(password, &phc) {
         Ok(())
     } else {
         tracing::info!(reason = "wrong password", "signin refused");

@@ -7,7 +7,9 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
+use crate::error::ErrorCode;
 use crate::error::{ApiError, json_ok};
+use crate::password::policy::PasswordPolicy;
 use crate::password::{Cipher, PasswordScheme};
 use crate::store::{CreateOutcome, StoredUser, UserStore};
 use crate::validate::{Email, credentials_from_body};
@@ -18,13 +20,15 @@ pub struct Deps<S, C> {
     pub store: S,
     pub cipher: C,
     pub passwords: PasswordScheme,
+    /// What a new password must be.
+    pub policy: PasswordPolicy,
     pub clock: Arc<dyn Clock>,
 }
 
 impl<S, C> Deps<S, C> {
     /// Production dependencies: OWASP Argon2id parameters and the system clock.
-    pub fn new(store: S, cipher: C) -> Deps<S, C> {
-        Deps { store, cipher, passwords: PasswordScheme::owasp(), clock: Arc::new(SystemClock) }
+    pub fn new(store: S, cipher: C, policy: PasswordPolicy) -> Deps<S, C> {
+        Deps { store, cipher, passwords: PasswordScheme::owasp(), policy, clock: Arc::new(SystemClock) }
     }
 }
 
@@ -51,7 +55,11 @@ async fn signup<S: UserStore, C: Cipher>(body: &Body, deps: &Deps<S, C>) -> Resu
         tracing::info!(reason = %error, "signup refused: invalid request");
         ApiError::from(error)
     })?;
-    let phc = deps.passwords.hash(&credentials.password).map_err(|error| {
+    let password = deps.policy.check(&credentials.password, &credentials.email).map_err(|weak| {
+        tracing::info!(reason = %weak, "signup refused: weak password");
+        ApiError::new(ErrorCode::WeakPassword, weak.to_string())
+    })?;
+    let phc = deps.passwords.hash(&password).map_err(|error| {
         tracing::error!(%error, "hashing the password");
         ApiError::internal()
     })?;
@@ -59,7 +67,7 @@ async fn signup<S: UserStore, C: Cipher>(body: &Body, deps: &Deps<S, C>) -> Resu
         tracing::error!(%error, "encrypting the password hash");
         ApiError::internal()
     })?;
-    let user = StoredUser { email: credentials.email, encrypted_hash, created_at: deps.clock.now() };
+    let user = StoredUser { email: credentials.email, encrypted_hash, created_at: deps.clock.now(), normalized: true };
     match deps.store.create(&user).await {
         Ok(CreateOutcome::Created) => Ok(user.email),
         Ok(CreateOutcome::AlreadyExists) => {

@@ -13,6 +13,9 @@ use crate::validate::Email;
 pub const HASH_ATTRIBUTE: &str = "password_hash";
 /// The attribute holding the account's creation time in Unix seconds (Number).
 pub const CREATED_AT_ATTRIBUTE: &str = "created_at";
+/// `true` (Boolean) when the password was NFKC-normalized before hashing; absent for accounts made
+/// before passwords were normalized, whose owners keep signing in with the password as they type it.
+pub const NFKC_ATTRIBUTE: &str = "password_nfkc";
 
 /// One user's row.
 #[derive(Clone, PartialEq, Eq)]
@@ -21,6 +24,9 @@ pub struct StoredUser {
     /// The PHC string, encrypted under the email's context; only a [`crate::password::Cipher`] opens it.
     pub encrypted_hash: Vec<u8>,
     pub created_at: u64,
+    /// The password was NFKC-normalized before hashing ([`crate::password::policy`]): signin normalizes
+    /// what it is given the same way.
+    pub normalized: bool,
 }
 
 impl fmt::Debug for StoredUser {
@@ -29,6 +35,7 @@ impl fmt::Debug for StoredUser {
             .field("email", &self.email)
             .field("encrypted_hash", &format_args!("<{} bytes>", self.encrypted_hash.len()))
             .field("created_at", &self.created_at)
+            .field("normalized", &self.normalized)
             .finish()
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::clock::ManualClock;
 use crate::keys::KeyCache;
 use crate::keys::fake::FakeSecretSource;
-use crate::lockout::LockoutPolicy;
+use crate::lockout::Protection;
 use crate::lockout::memory::MemoryAttempts;
 use crate::password::PasswordScheme;
 use crate::password::fake::FakeCipher;
@@ -40,6 +40,18 @@ pub fn request_from(event: &Value) -> Request {
 }
 
 /// A REST proxy fixture with its body replaced (`None`: no body).
+/// The source address of the signin fixture (`requestContext.identity.sourceIp`).
+pub const FIXTURE_SOURCE: &str = "203.0.113.7";
+
+/// [`request_with_body`] from another source address.
+pub fn request_from_address(name: &str, body: Option<&str>, source: &str) -> Request {
+    let mut event = fixture(name);
+    event["body"] = body.map_or(Value::Null, |b| Value::String(b.to_owned()));
+    event["isBase64Encoded"] = Value::Bool(false);
+    event["requestContext"]["identity"]["sourceIp"] = Value::String(source.to_owned());
+    request_from(&event)
+}
+
 pub fn request_with_body(name: &str, body: Option<&str>) -> Request {
     let mut event = fixture(name);
     event["body"] = body.map_or(Value::Null, |b| Value::String(b.to_owned()));
@@ -89,7 +101,13 @@ pub fn settings() -> TokenSettings {
 }
 
 /// The fixtures' lockout: five failures in ten minutes lock an email for fifteen.
-pub const LOCKOUT: LockoutPolicy = LockoutPolicy { max_failures: 5, window_seconds: 600, cooldown_seconds: 900 };
+pub const LOCKOUT: Protection = Protection {
+    max_failures: 5,
+    window_seconds: 600,
+    cooldown_seconds: 900,
+    daily_per_address: 12,
+    daily_per_email: 30,
+};
 
 /// One table, one key, one secret and one clock, shared by every handler's dependencies.
 #[derive(Debug)]
@@ -121,6 +139,7 @@ impl World {
             store: self.store.clone(),
             cipher: self.cipher.clone(),
             passwords: cheap_passwords(),
+            policy: crate::password::policy::PasswordPolicy::default(),
             clock: self.clock.clone(),
         }
     }
@@ -133,7 +152,7 @@ impl World {
             keys: KeyCache::new(self.secrets.clone()).with_max_age(signin::KEY_MAX_AGE_SECONDS),
             tokens: settings(),
             attempts: self.attempts.clone(),
-            lockout: LOCKOUT,
+            protection: LOCKOUT,
             clock: self.clock.clone(),
         }
     }

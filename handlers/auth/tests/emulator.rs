@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use auth::keys::secrets_manager::SecretsManagerSource;
 use auth::lockout::dynamo::DynamoAttempts;
-use auth::lockout::{AttemptStore, LockoutPolicy};
+use auth::lockout::{AttemptStore, CounterKey, LockoutPolicy, Protection};
 use auth::password::kms::KmsCipher;
 use auth::store::dynamo::DynamoStore;
 use auth::token::TokenSettings;
@@ -83,7 +83,7 @@ impl World {
         let store = || DynamoStore::new(dynamodb.clone(), table.clone());
         let cipher = || KmsCipher::new(kms.clone(), key_arn.clone());
         let (signup_deps, signin_deps) = (
-            signup::Deps::new(store(), cipher()),
+            signup::Deps::new(store(), cipher(), auth::password::policy::PasswordPolicy::default()),
             signin::Deps::new(
                 store(),
                 cipher(),
@@ -115,7 +115,13 @@ impl World {
     }
 }
 
-const LOCKOUT: LockoutPolicy = LockoutPolicy { max_failures: 4, window_seconds: 600, cooldown_seconds: 900 };
+const LOCKOUT: Protection = Protection {
+    max_failures: 4,
+    window_seconds: 600,
+    cooldown_seconds: 900,
+    daily_per_address: 10,
+    daily_per_email: 40,
+};
 
 async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, partition_key: &str) {
     dynamodb
@@ -202,14 +208,16 @@ async fn signup_signin_authorize_hello() {
     let normalized = email.to_ascii_lowercase();
 
     let created = signup::handle(
-        proxy_request("signup-request.json", &credentials(&format!("  {email} "), "correct horse")),
+        proxy_request("signup-request.json", &credentials(&format!("  {email} "), "correct horse battery staple")),
         &world.signup,
     )
     .await;
     assert_eq!(created.status(), 201, "{:?}", created.body());
-    let again =
-        signup::handle(proxy_request("signup-request.json", &credentials(&normalized, "another one")), &world.signup)
-            .await;
+    let again = signup::handle(
+        proxy_request("signup-request.json", &credentials(&normalized, "another velvet orbit one")),
+        &world.signup,
+    )
+    .await;
     assert_eq!(again.status(), 409);
     assert!(body_json(&again)["error"]["code"].is_string());
 
@@ -227,7 +235,7 @@ async fn signup_signin_authorize_hello() {
     let stored = format!("{item:?}");
     assert!(!stored.contains("correct horse") && !stored.contains("$argon2id$"), "{stored}");
 
-    let signed_in = sign_in(&world, &normalized, "correct horse").await;
+    let signed_in = sign_in(&world, &normalized, "correct horse battery staple").await;
     assert_eq!(signed_in.status(), 200);
     let token = body_json(&signed_in)["token"].as_str().unwrap_or_default().to_owned();
 
@@ -260,7 +268,8 @@ async fn fifty_concurrent_signups_of_one_email_create_one_user() {
         let world = Arc::clone(&world);
         let email = email.clone();
         tasks.spawn(async move {
-            let request = proxy_request("signup-request.json", &credentials(&email, &format!("password number {i}")));
+            let request =
+                proxy_request("signup-request.json", &credentials(&email, &format!("velvet guess number {i} orbit")));
             signup::handle(request, &world.signup).await.status().as_u16()
         });
     }
@@ -277,7 +286,7 @@ async fn a_ciphertext_moved_to_another_users_row_does_not_decrypt() {
     let world = World::new().await;
     let mallory = format!("{}@example.com", unique("mallory"));
     let victim = format!("{}@example.com", unique("victim"));
-    for (email, password) in [(&mallory, "mallory's password"), (&victim, "victim's password")] {
+    for (email, password) in [(&mallory, "mallory keeps an orbit lemonade"), (&victim, "victim's password")] {
         let r =
             signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
         assert_eq!(r.status(), 201);
@@ -305,20 +314,25 @@ async fn a_ciphertext_moved_to_another_users_row_does_not_decrypt() {
         .unwrap_or_else(|e| panic!("{e:?}"));
 
     // KMS refuses: the ciphertext is bound to mallory's email by the encryption context.
-    assert_eq!(sign_in(&world, &victim, "mallory's password").await.status(), 401);
+    assert_eq!(sign_in(&world, &victim, "mallory keeps an orbit lemonade").await.status(), 401);
     assert_eq!(sign_in(&world, &victim, "victim's password").await.status(), 401);
-    assert_eq!(sign_in(&world, &mallory, "mallory's password").await.status(), 200);
+    assert_eq!(sign_in(&world, &mallory, "mallory keeps an orbit lemonade").await.status(), 200);
 }
 
 #[tokio::test]
 async fn tokens_signed_before_a_rotation_stay_valid() {
     let world = World::new().await;
     let email = format!("{}@example.com", unique("rotate"));
-    let r = signup::handle(proxy_request("signup-request.json", &credentials(&email, "rotation safe")), &world.signup)
-        .await;
+    let r = signup::handle(
+        proxy_request("signup-request.json", &credentials(&email, "rotation safe velvet tractor")),
+        &world.signup,
+    )
+    .await;
     assert_eq!(r.status(), 201);
-    let before =
-        body_json(&sign_in(&world, &email, "rotation safe").await)["token"].as_str().unwrap_or_default().to_owned();
+    let before = body_json(&sign_in(&world, &email, "rotation safe velvet tractor").await)["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let clock = Arc::new(auth::clock::ManualClock::new(now));
     let mut warm = world.authorizer();
@@ -362,7 +376,7 @@ async fn rotate(world: &World) {
 /// A token for `email` from a signin that starts now, so it signs with the current version.
 async fn cold_token(world: &World, email: &str) -> String {
     let signed_in = signin::handle(
-        proxy_request("signin-request.json", &credentials(email, "rotation safe")),
+        proxy_request("signin-request.json", &credentials(email, "rotation safe velvet tractor")),
         &cold_signin_after(world),
     )
     .await;
@@ -388,6 +402,7 @@ async fn concurrent_attempts_all_count_and_stop_at_the_limit() {
     let world = World::new().await;
     let store = DynamoAttempts::new(world.dynamodb.clone(), world.attempts_table.clone());
     let email = auth::validate::Email::parse("target@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let email = CounterKey::address(&email, "203.0.113.9");
     let policy = LockoutPolicy { max_failures: 12, window_seconds: 600, cooldown_seconds: 900 };
     let now = 1_700_000_000;
     let mut tasks = tokio::task::JoinSet::new();
@@ -429,6 +444,7 @@ async fn concurrent_attempts_all_count_and_stop_at_the_limit() {
     let reset = store.get(&email).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(reset.map(|r| (r.failures, r.locked_until)), Some((0, None)));
     let nobody = auth::validate::Email::parse("nobody@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let nobody = CounterKey::email_day(&nobody);
     store.reset(&nobody).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(store.get(&nobody).await.unwrap_or_else(|e| panic!("{e}")), None, "a reset creates nothing");
 }
@@ -439,9 +455,11 @@ async fn concurrent_attempts_all_count_and_stop_at_the_limit() {
 async fn a_burst_of_concurrent_guesses_gets_no_more_than_the_limit() {
     let world = Arc::new(World::new().await);
     let email = format!("{}@example.com", unique("burst")).to_ascii_lowercase();
-    let created =
-        signup::handle(proxy_request("signup-request.json", &credentials(&email, "the real password")), &world.signup)
-            .await;
+    let created = signup::handle(
+        proxy_request("signup-request.json", &credentials(&email, "the real password is lemonade")),
+        &world.signup,
+    )
+    .await;
     assert_eq!(created.status(), 201);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..LOCKOUT.max_failures + 8 {
@@ -456,7 +474,11 @@ async fn a_burst_of_concurrent_guesses_gets_no_more_than_the_limit() {
     let checked = statuses.iter().filter(|s| **s == 401).count();
     assert_eq!(checked, LOCKOUT.max_failures as usize, "passwords checked: {statuses:?}");
     assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
-    assert_eq!(sign_in(&world, &email, "the real password").await.status(), 429, "locked, right password or not");
+    assert_eq!(
+        sign_in(&world, &email, "the real password is lemonade").await.status(),
+        429,
+        "locked, right password or not"
+    );
 }
 
 /// Guessing one email's password against the real tables: locked after the limit, the right password
@@ -465,9 +487,11 @@ async fn a_burst_of_concurrent_guesses_gets_no_more_than_the_limit() {
 async fn password_guessing_is_locked_out_for_known_and_unknown_emails_alike() {
     let world = World::new().await;
     let known = format!("{}@example.com", unique("victim")).to_ascii_lowercase();
-    let created =
-        signup::handle(proxy_request("signup-request.json", &credentials(&known, "the real password")), &world.signup)
-            .await;
+    let created = signup::handle(
+        proxy_request("signup-request.json", &credentials(&known, "the real password is lemonade")),
+        &world.signup,
+    )
+    .await;
     assert_eq!(created.status(), 201);
     let unknown = format!("{}@example.com", unique("ghost")).to_ascii_lowercase();
     for email in [&known, &unknown] {
@@ -475,8 +499,8 @@ async fn password_guessing_is_locked_out_for_known_and_unknown_emails_alike() {
             assert_eq!(sign_in(&world, email, &format!("guess number {i}")).await.status(), 401);
         }
     }
-    let a = sign_in(&world, &known, "the real password").await;
-    let b = sign_in(&world, &unknown, "the real password").await;
+    let a = sign_in(&world, &known, "the real password is lemonade").await;
+    let b = sign_in(&world, &unknown, "the real password is lemonade").await;
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (429, 429));
     assert_eq!(body_json(&a), body_json(&b));
     assert_eq!(a.headers().get("retry-after").is_some(), b.headers().get("retry-after").is_some());

@@ -246,16 +246,23 @@ pub enum EnvVar {
     TokenLifetimeSeconds,
     /// Name of the DynamoDB table counting failed sign-ins per email.
     AttemptsTableName,
-    /// Failed sign-ins for one email within the window that lock it out.
+    /// Sign-in attempts at one email from one address within the window that lock the pair.
     LockoutMaxFailures,
-    /// The window failed sign-ins are counted in, in seconds.
+    /// The window attempts are counted in, in seconds.
     LockoutWindowSeconds,
-    /// How long a locked-out email stays locked, in seconds.
+    /// How long a locked pair stays locked, in seconds.
     LockoutCooldownSeconds,
+    /// Sign-in attempts at one email from one address in a day.
+    LockoutDailyPerAddress,
+    /// Sign-in attempts at one email from every address in a day, before the addresses that tried it
+    /// are refused for the rest of the day.
+    LockoutDailyPerEmail,
+    /// The fewest characters a new password may have (after NFKC normalization).
+    PasswordMinChars,
 }
 
 impl EnvVar {
-    pub const ALL: [EnvVar; 10] = [
+    pub const ALL: [EnvVar; 13] = [
         EnvVar::TableName,
         EnvVar::KeyArn,
         EnvVar::SecretArn,
@@ -266,6 +273,9 @@ impl EnvVar {
         EnvVar::LockoutMaxFailures,
         EnvVar::LockoutWindowSeconds,
         EnvVar::LockoutCooldownSeconds,
+        EnvVar::LockoutDailyPerAddress,
+        EnvVar::LockoutDailyPerEmail,
+        EnvVar::PasswordMinChars,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -280,6 +290,9 @@ impl EnvVar {
             EnvVar::LockoutMaxFailures => "AUTH_LOCKOUT_MAX_FAILURES",
             EnvVar::LockoutWindowSeconds => "AUTH_LOCKOUT_WINDOW_SECONDS",
             EnvVar::LockoutCooldownSeconds => "AUTH_LOCKOUT_COOLDOWN_SECONDS",
+            EnvVar::LockoutDailyPerAddress => "AUTH_LOCKOUT_DAILY_PER_ADDRESS",
+            EnvVar::LockoutDailyPerEmail => "AUTH_LOCKOUT_DAILY_PER_EMAIL",
+            EnvVar::PasswordMinChars => "AUTH_PASSWORD_MIN_CHARS",
         }
     }
 }
@@ -319,10 +332,12 @@ pub mod table {
     pub const PARTITION_KEY: &str = "email";
 }
 
-/// The DynamoDB attribute names of the sign-in attempts table: one item per email that failed to
-/// sign in recently.
+/// The DynamoDB attribute names of the sign-in attempts table: one item per count of recent sign-in
+/// attempts (per email and source address, per email and address and day, per email and day).
 pub mod attempts {
-    /// The partition key: the normalized email, as the user's (whether or not the user exists).
+    /// The partition key: which count the item holds (`address <email> <ip>`, `address-day <email> <ip>`,
+    /// `email-day <email>`; emails are normalized, known or not). Named `email` because the table was
+    /// first keyed by email alone: renaming the key would replace the table.
     pub const PARTITION_KEY: &str = "email";
     /// Failed sign-ins in the current window.
     pub const FAILURES: &str = "failures";

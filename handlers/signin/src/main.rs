@@ -1,4 +1,7 @@
 //! The signin Lambda function, `POST /signin`: builds the AWS clients once, then serves requests.
+// The handler's future nests three counted attempts, a KMS call and a key read: deeper than the default
+// limit of the layout query, not of any runtime stack.
+#![recursion_limit = "256"]
 
 use anyhow::Context as _;
 use auth::config::SigninConfig;
@@ -21,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn),
         config.tokens,
         DynamoAttempts::new(dynamodb, config.attempts_table_name),
-        config.lockout,
+        config.protection,
     );
     auth::proxy::run(|req| signin::handle(req, deps))
         .await

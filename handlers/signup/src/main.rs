@@ -15,6 +15,7 @@ async fn main() -> anyhow::Result<()> {
     let deps = &signup::Deps::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
         KmsCipher::new(aws_sdk_kms::Client::new(&aws), config.key_arn),
+        config.passwords,
     );
     auth::proxy::run(|req| signup::handle(req, deps))
         .await

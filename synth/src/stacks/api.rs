@@ -404,6 +404,9 @@ fn function(
                 EnvVar::LockoutMaxFailures => stage.lockout.max_failures.to_string().into(),
                 EnvVar::LockoutWindowSeconds => stage.lockout.window_seconds.to_string().into(),
                 EnvVar::LockoutCooldownSeconds => stage.lockout.cooldown_seconds.to_string().into(),
+                EnvVar::LockoutDailyPerAddress => stage.lockout.daily_per_address.to_string().into(),
+                EnvVar::LockoutDailyPerEmail => stage.lockout.daily_per_email.to_string().into(),
+                EnvVar::PasswordMinChars => stage.password_min_chars.to_string().into(),
             };
             (v.name(), value)
         })

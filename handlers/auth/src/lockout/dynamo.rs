@@ -1,7 +1,7 @@
 //! The [`AttemptStore`] on DynamoDB: a consistent `GetItem` and conditional `UpdateItem`s.
 //!
 //! An attempt is claimed by one of two updates, each conditional on the state it expects and both on
-//! the email not being locked: `ADD failures 1` while the stored window is open and below the limit,
+//! the count not being locked: `ADD failures 1` while the stored window is open and below the limit,
 //! or a new window (`failures = 1`) when there is no item or its window is over. When neither holds,
 //! a consistent read tells why: locked (refused), a full window whose lock was never written (locked
 //! now), or a concurrent request that moved the window (the loop tries again). So of any number of
@@ -18,14 +18,13 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use contract::attempts::{EXPIRES_AT, FAILURES, LOCKED_UNTIL, PARTITION_KEY, WINDOW_START};
 
-use super::{AttemptStore, Attempts, AttemptsError, Claim, LockoutPolicy};
-use crate::validate::Email;
+use super::{AttemptStore, Attempts, AttemptsError, Claim, CounterKey, LockoutPolicy};
 
 /// How often a failure is retried when concurrent requests keep moving the window under it; each
 /// round loses only to a write that itself succeeded, so more than two rounds means a bug or a flood.
 const MAX_ROUNDS: usize = 8;
 
-/// The attempts table (`AUTH_ATTEMPTS_TABLE_NAME`), partition key [`PARTITION_KEY`].
+/// The attempts table (`AUTH_ATTEMPTS_TABLE_NAME`), partition key [`PARTITION_KEY`] holding a [`CounterKey`].
 #[derive(Debug, Clone)]
 pub struct DynamoAttempts {
     client: Client,
@@ -37,14 +36,14 @@ impl DynamoAttempts {
         DynamoAttempts { client, table: table.into() }
     }
 
-    /// An `UpdateItem` of `email`'s item that returns the whole item after the update, with the
+    /// An `UpdateItem` of `key`'s item that returns the whole item after the update, with the
     /// attribute names it uses bound (DynamoDB refuses names an expression does not use).
-    fn update(&self, email: &Email, names: &[(&str, &str)]) -> UpdateItemFluentBuilder {
+    fn update(&self, key: &CounterKey, names: &[(&str, &str)]) -> UpdateItemFluentBuilder {
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PARTITION_KEY, AttributeValue::S(email.as_str().to_owned()))
+            .key(PARTITION_KEY, AttributeValue::S(key.as_str().to_owned()))
             .return_values(ReturnValue::AllNew);
         for (placeholder, name) in names {
             update = update.expression_attribute_names(*placeholder, *name);
@@ -71,12 +70,12 @@ fn conditional(
 }
 
 impl AttemptStore for DynamoAttempts {
-    async fn get(&self, email: &Email) -> Result<Option<Attempts>, AttemptsError> {
+    async fn get(&self, key: &CounterKey) -> Result<Option<Attempts>, AttemptsError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PARTITION_KEY, AttributeValue::S(email.as_str().to_owned()))
+            .key(PARTITION_KEY, AttributeValue::S(key.as_str().to_owned()))
             .consistent_read(true)
             .send()
             .await
@@ -86,7 +85,7 @@ impl AttemptStore for DynamoAttempts {
 
     async fn claim(
         &self,
-        email: &Email,
+        key: &CounterKey,
         now: u64,
         policy: &LockoutPolicy,
     ) -> Result<Result<Attempts, u64>, AttemptsError> {
@@ -97,7 +96,7 @@ impl AttemptStore for DynamoAttempts {
         for _ in 0..MAX_ROUNDS {
             // One more attempt in the open window, below the limit.
             let added = self
-                .update(email, &names)
+                .update(key, &names)
                 .update_expression("ADD #failures :one SET #expires = :expires")
                 .condition_expression(
                     "#window > :cutoff AND #failures < :max AND (attribute_not_exists(#locked) OR #locked <= :now)",
@@ -114,7 +113,7 @@ impl AttemptStore for DynamoAttempts {
             }
             // No item, or its window is over: this attempt opens a new one.
             let opened = self
-                .update(email, &names)
+                .update(key, &names)
                 .update_expression("SET #failures = :one, #window = :now, #expires = :expires")
                 .condition_expression(
                     "(attribute_not_exists(#window) OR #window <= :cutoff) AND (attribute_not_exists(#locked) OR \
@@ -130,10 +129,10 @@ impl AttemptStore for DynamoAttempts {
                 return attempts_from_item(&item).map(Ok);
             }
             // Neither: locked, full, or moved by a concurrent attempt.
-            match policy.claim(self.get(email).await?, now) {
+            match policy.claim(self.get(key).await?, now) {
                 Claim::Locked(seconds) => return Ok(Err(seconds)),
                 Claim::LockNow => {
-                    self.lock(email, now, policy).await?;
+                    self.lock(key, now, policy).await?;
                     return Ok(Err(policy.cooldown_seconds));
                 }
                 Claim::Count(_) => {}
@@ -144,11 +143,11 @@ impl AttemptStore for DynamoAttempts {
         )))
     }
 
-    async fn lock(&self, email: &Email, now: u64, policy: &LockoutPolicy) -> Result<(), AttemptsError> {
+    async fn lock(&self, key: &CounterKey, now: u64, policy: &LockoutPolicy) -> Result<(), AttemptsError> {
         let locked = policy.locked(now);
         let result = self
             .update(
-                email,
+                key,
                 &[
                     ("#failures", FAILURES),
                     ("#window", WINDOW_START),
@@ -167,9 +166,9 @@ impl AttemptStore for DynamoAttempts {
         conditional(result).map(|_| ())
     }
 
-    async fn reset(&self, email: &Email) -> Result<(), AttemptsError> {
+    async fn reset(&self, key: &CounterKey) -> Result<(), AttemptsError> {
         let result = self
-            .update(email, &[("#failures", FAILURES), ("#locked", LOCKED_UNTIL), ("#window", WINDOW_START)])
+            .update(key, &[("#failures", FAILURES), ("#locked", LOCKED_UNTIL), ("#window", WINDOW_START)])
             .update_expression("SET #failures = :zero REMOVE #locked")
             .condition_expression("attribute_exists(#window)")
             .expression_attribute_values(":zero", number(0))

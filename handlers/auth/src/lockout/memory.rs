@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{AttemptStore, Attempts, AttemptsError, Claim, LockoutPolicy};
-use crate::validate::Email;
+use super::{AttemptStore, Attempts, AttemptsError, Claim, CounterKey, LockoutPolicy};
 
 #[derive(Debug, Default)]
 pub struct MemoryAttempts {
-    records: Mutex<BTreeMap<Email, Attempts>>,
+    records: Mutex<BTreeMap<CounterKey, Attempts>>,
     unavailable: AtomicBool,
 }
 
@@ -19,9 +18,9 @@ impl MemoryAttempts {
         MemoryAttempts::default()
     }
 
-    /// The record of `email`, without going through the trait.
-    pub fn peek(&self, email: &Email) -> Option<Attempts> {
-        self.records().get(email).copied()
+    /// The record of `key`, without going through the trait.
+    pub fn peek(&self, key: &CounterKey) -> Option<Attempts> {
+        self.records().get(key).copied()
     }
 
     /// Makes every call fail with [`AttemptsError::Unavailable`], as during a DynamoDB outage.
@@ -29,7 +28,7 @@ impl MemoryAttempts {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
-    fn records(&self) -> MutexGuard<'_, BTreeMap<Email, Attempts>> {
+    fn records(&self) -> MutexGuard<'_, BTreeMap<CounterKey, Attempts>> {
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -43,46 +42,46 @@ impl MemoryAttempts {
 }
 
 impl AttemptStore for MemoryAttempts {
-    async fn get(&self, email: &Email) -> Result<Option<Attempts>, AttemptsError> {
+    async fn get(&self, key: &CounterKey) -> Result<Option<Attempts>, AttemptsError> {
         self.check_available()?;
-        Ok(self.peek(email))
+        Ok(self.peek(key))
     }
 
     async fn claim(
         &self,
-        email: &Email,
+        key: &CounterKey,
         now: u64,
         policy: &LockoutPolicy,
     ) -> Result<Result<Attempts, u64>, AttemptsError> {
         self.check_available()?;
         let mut records = self.records();
-        match policy.claim(records.get(email).copied(), now) {
+        match policy.claim(records.get(key).copied(), now) {
             Claim::Count(next) => {
-                records.insert(email.clone(), next);
+                records.insert(key.clone(), next);
                 Ok(Ok(next))
             }
             Claim::Locked(seconds) => Ok(Err(seconds)),
             Claim::LockNow => {
-                records.insert(email.clone(), policy.locked(now));
+                records.insert(key.clone(), policy.locked(now));
                 Ok(Err(policy.cooldown_seconds))
             }
         }
     }
 
-    async fn lock(&self, email: &Email, now: u64, policy: &LockoutPolicy) -> Result<(), AttemptsError> {
+    async fn lock(&self, key: &CounterKey, now: u64, policy: &LockoutPolicy) -> Result<(), AttemptsError> {
         self.check_available()?;
         let locked = policy.locked(now);
         let mut records = self.records();
-        let longer = records.get(email).and_then(|r| r.locked_until).is_none_or(|until| until < locked.window_start);
+        let longer = records.get(key).and_then(|r| r.locked_until).is_none_or(|until| until < locked.window_start);
         if longer {
-            records.insert(email.clone(), locked);
+            records.insert(key.clone(), locked);
         }
         Ok(())
     }
 
-    async fn reset(&self, email: &Email) -> Result<(), AttemptsError> {
+    async fn reset(&self, key: &CounterKey) -> Result<(), AttemptsError> {
         self.check_available()?;
-        if let Some(record) = self.records().get_mut(email) {
+        if let Some(record) = self.records().get_mut(key) {
             record.failures = 0;
             record.locked_until = None;
         }

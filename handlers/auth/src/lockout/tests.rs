@@ -49,12 +49,12 @@ fn the_item_lives_past_its_window() {
     assert!(POLICY.expires_at(NOW) > NOW + POLICY.window_seconds.max(POLICY.cooldown_seconds));
 }
 
-fn email(s: &str) -> Email {
-    Email::parse(s).unwrap_or_else(|e| panic!("{e}"))
+fn email(s: &str) -> CounterKey {
+    CounterKey::email_day(&Email::parse(s).unwrap_or_else(|e| panic!("{e}")))
 }
 
 #[tokio::test]
-async fn the_memory_store_counts_per_email_locks_and_resets() {
+async fn the_memory_store_counts_per_key_locks_and_resets() {
     let store = MemoryAttempts::new();
     let (alice, bob) = (email("alice@example.com"), email("bob@example.com"));
     for _ in 0..3 {

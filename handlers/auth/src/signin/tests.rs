@@ -9,7 +9,10 @@ use crate::error::ErrorCode;
 use crate::password::fake::FakeCipher;
 use crate::store::StoredUser;
 use crate::store::memory::MemoryStore;
-use crate::testing::{self, FIXTURE_EMAIL, FIXTURE_PASSWORD, NOW, World, json_body, request_with_body};
+use crate::testing::{
+    self, FIXTURE_EMAIL, FIXTURE_PASSWORD, FIXTURE_SOURCE, NOW, World, json_body, request_from_address,
+    request_with_body,
+};
 use crate::validate::Email;
 
 async fn sign_up(world: &World, email: &str, password: &str) {
@@ -51,8 +54,8 @@ async fn the_fixture_signs_in_and_the_authorizer_accepts_the_token() {
 #[tokio::test]
 async fn the_token_is_signed_with_the_current_secret_version() {
     let world = World::new();
-    sign_up(&world, "a@b.co", "password-1").await;
-    let token = token_of(&sign_in(&world.signin(), "a@b.co", "password-1").await);
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
+    let token = token_of(&sign_in(&world.signin(), "a@b.co", "velvet tractor orbit one").await);
     let header = jsonwebtoken::decode_header(&token).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(header.kid.as_deref(), Some("v1"));
     assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
@@ -62,9 +65,9 @@ async fn the_token_is_signed_with_the_current_secret_version() {
 async fn wrong_password_and_unknown_email_get_identical_401s() {
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "a@b.co", "password-1").await;
-    let wrong_password = sign_in(&deps, "a@b.co", "password-2").await;
-    let unknown_email = sign_in(&deps, "nobody@b.co", "password-1").await;
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
+    let wrong_password = sign_in(&deps, "a@b.co", "velvet tractor orbit two").await;
+    let unknown_email = sign_in(&deps, "nobody@b.co", "velvet tractor orbit one").await;
     assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_email.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(wrong_password.body().as_ref(), unknown_email.body().as_ref(), "the bodies differ");
@@ -80,13 +83,13 @@ async fn an_unknown_email_costs_a_verification() {
     use std::sync::atomic::Ordering;
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "a@b.co", "password-1").await;
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
     let count = || deps.passwords.verifications.load(Ordering::Relaxed);
 
     let before = count();
-    assert_eq!(sign_in(&deps, "a@b.co", "password-2").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in(&deps, "a@b.co", "velvet tractor orbit two").await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(count(), before + 1, "a wrong password is one verification");
-    assert_eq!(sign_in(&deps, "nobody@b.co", "password-2").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in(&deps, "nobody@b.co", "velvet tractor orbit two").await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(count(), before + 2, "an unknown email is one verification too");
 }
 
@@ -94,8 +97,8 @@ async fn an_unknown_email_costs_a_verification() {
 async fn a_hash_moved_to_another_users_row_does_not_sign_in() {
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "alice@example.com", "alice's password").await;
-    sign_up(&world, "mallory@example.com", "mallory's password").await;
+    sign_up(&world, "alice@example.com", "alice keeps a velvet tractor").await;
+    sign_up(&world, "mallory@example.com", "mallory keeps an orbit lemonade").await;
     let mallory = Email::parse("mallory@example.com").unwrap_or_else(|e| panic!("{e}"));
     let alice = Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
     let mallory_row = world.store.get(&mallory).await.unwrap_or_else(|e| panic!("{e}"));
@@ -104,18 +107,18 @@ async fn a_hash_moved_to_another_users_row_does_not_sign_in() {
     // With write access to the table, Mallory copies her own encrypted hash into Alice's row...
     world.store.put_unchecked(StoredUser { email: alice, ..mallory_row });
     // ...but it was encrypted under Mallory's email, so her password does not open Alice's account.
-    let response = sign_in(&deps, "alice@example.com", "mallory's password").await;
+    let response = sign_in(&deps, "alice@example.com", "mallory keeps an orbit lemonade").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let wrong_password = sign_in(&deps, "mallory@example.com", "not her password").await;
     assert_eq!(response.body().as_ref(), wrong_password.body().as_ref());
-    assert_eq!(sign_in(&deps, "mallory@example.com", "mallory's password").await.status(), StatusCode::OK);
+    assert_eq!(sign_in(&deps, "mallory@example.com", "mallory keeps an orbit lemonade").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn the_email_is_normalized_before_lookup() {
     let world = World::new();
-    sign_up(&world, "a@b.co", "password-1").await;
-    let token = token_of(&sign_in(&world.signin(), "  A@B.Co\t", "password-1").await);
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
+    let token = token_of(&sign_in(&world.signin(), "  A@B.Co\t", "velvet tractor orbit one").await);
     let claims = authorizer::authorize(&testing::bearer_event(&token).headers, &world.authorizer()).await;
     assert_eq!(claims.map(|c| c.email), Ok("a@b.co".to_owned()));
 }
@@ -144,26 +147,26 @@ async fn bad_input_is_a_4xx_json_error() {
 async fn failing_dependencies_are_500s_not_401s() {
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "a@b.co", "password-1").await;
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
 
     world.secrets.set_unavailable(true);
-    let response = sign_in(&deps, "a@b.co", "password-1").await;
+    let response = sign_in(&deps, "a@b.co", "velvet tractor orbit one").await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(json_body(&response)["error"]["code"], "internal_error");
     world.secrets.set_unavailable(false);
 
     world.cipher.set_unavailable(true);
-    assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(sign_in(&deps, "a@b.co", "velvet tractor orbit one").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
     world.cipher.set_unavailable(false);
 
     world.store.set_unavailable(true);
-    assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(sign_in(&deps, "a@b.co", "velvet tractor orbit one").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
     world.store.set_unavailable(false);
 
     // Without the failure count the lockout cannot hold: fail closed, for right and wrong passwords.
     world.attempts.set_unavailable(true);
-    assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(sign_in(&deps, "a@b.co", "password-2").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(sign_in(&deps, "a@b.co", "velvet tractor orbit one").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(sign_in(&deps, "a@b.co", "velvet tractor orbit two").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
 /// Runs `n` failed sign-ins for `email` and returns the statuses.
@@ -179,12 +182,12 @@ async fn guess(deps: &testing::SigninDeps, email: &str, n: u32) -> Vec<StatusCod
 async fn attack_password_guessing_against_one_email_is_locked_out_even_with_the_right_password() {
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "victim@b.co", "the-real-password").await;
+    sign_up(&world, "victim@b.co", "the real password is lemonade").await;
     let max = testing::LOCKOUT.max_failures;
 
     let statuses = guess(&deps, "victim@b.co", max).await;
     assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
-    let locked = sign_in(&deps, "victim@b.co", "the-real-password").await;
+    let locked = sign_in(&deps, "victim@b.co", "the real password is lemonade").await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "the right password is refused while locked");
     assert_eq!(json_body(&locked)["error"]["code"], "too_many_attempts");
     assert_eq!(locked.headers()["retry-after"], testing::LOCKOUT.cooldown_seconds.to_string().as_str());
@@ -196,21 +199,22 @@ async fn attack_password_guessing_against_one_email_is_locked_out_even_with_the_
     assert_eq!(deps.passwords.verifications.load(Ordering::Relaxed), before);
 
     // Other users are not slowed down.
-    sign_up(&world, "other@b.co", "other-password").await;
-    assert_eq!(sign_in(&deps, "other@b.co", "other-password").await.status(), StatusCode::OK);
+    sign_up(&world, "other@b.co", "another harbor of lemonade").await;
+    assert_eq!(sign_in(&deps, "other@b.co", "another harbor of lemonade").await.status(), StatusCode::OK);
 
     // After the cooldown the right password works again, and resets the count.
     world.clock.advance(testing::LOCKOUT.cooldown_seconds);
-    assert_eq!(sign_in(&deps, "victim@b.co", "the-real-password").await.status(), StatusCode::OK);
+    assert_eq!(sign_in(&deps, "victim@b.co", "the real password is lemonade").await.status(), StatusCode::OK);
     let victim = Email::parse("victim@b.co").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(world.attempts.peek(&victim).map(|r| (r.failures, r.locked_until)), Some((0, None)));
+    let pair = crate::lockout::CounterKey::address(&victim, FIXTURE_SOURCE);
+    assert_eq!(world.attempts.peek(&pair).map(|r| (r.failures, r.locked_until)), Some((0, None)));
 }
 
 #[tokio::test]
 async fn attack_the_lockout_answer_does_not_tell_unknown_emails_from_known_ones() {
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "known@b.co", "the-real-password").await;
+    sign_up(&world, "known@b.co", "the real password is lemonade").await;
     let max = testing::LOCKOUT.max_failures;
     let known = guess(&deps, "known@b.co", max + 1).await;
     let unknown = guess(&deps, "unknown@b.co", max + 1).await;
@@ -228,11 +232,11 @@ async fn attack_the_lockout_answer_does_not_tell_unknown_emails_from_known_ones(
 async fn a_success_resets_the_count_so_failures_must_be_consecutive() {
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "a@b.co", "password-1").await;
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
     let max = testing::LOCKOUT.max_failures;
     for _ in 0..3 {
         guess(&deps, "a@b.co", max - 1).await;
-        assert_eq!(sign_in(&deps, "a@b.co", "password-1").await.status(), StatusCode::OK);
+        assert_eq!(sign_in(&deps, "a@b.co", "velvet tractor orbit one").await.status(), StatusCode::OK);
     }
 }
 
@@ -254,7 +258,7 @@ async fn a_decrypted_value_that_is_not_a_hash_is_a_500() {
     let deps = world.signin();
     let email = Email::parse("a@b.co").unwrap_or_else(|e| panic!("{e}"));
     let ciphertext = world.cipher.encrypt(b"plaintext-password", &email).await.unwrap_or_else(|e| panic!("{e}"));
-    world.store.put_unchecked(StoredUser { email, encrypted_hash: ciphertext, created_at: NOW });
+    world.store.put_unchecked(StoredUser { email, encrypted_hash: ciphertext, created_at: NOW, normalized: true });
     let response = sign_in(&deps, "a@b.co", "plaintext-password").await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
@@ -263,12 +267,12 @@ async fn a_decrypted_value_that_is_not_a_hash_is_a_500() {
 async fn a_warm_signin_picks_up_a_rotation_within_the_key_max_age() {
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "a@b.co", "password-1").await;
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
     let kid = |token: &str| jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
-    assert_eq!(kid(&token_of(&sign_in(&deps, "a@b.co", "password-1").await)).as_deref(), Some("v1"));
+    assert_eq!(kid(&token_of(&sign_in(&deps, "a@b.co", "velvet tractor orbit one").await)).as_deref(), Some("v1"));
     world.secrets.rotate("v2", testing::KEY_V2);
     world.clock.advance(KEY_MAX_AGE_SECONDS);
-    assert_eq!(kid(&token_of(&sign_in(&deps, "a@b.co", "password-1").await)).as_deref(), Some("v2"));
+    assert_eq!(kid(&token_of(&sign_in(&deps, "a@b.co", "velvet tractor orbit one").await)).as_deref(), Some("v2"));
 }
 
 #[test]
@@ -291,4 +295,116 @@ fn production_deps_use_owasp_and_a_bounded_key_age() {
 fn the_token_body_is_just_the_token() {
     let body = serde_json::to_value(TokenBody { token: "t".into() }).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(body, Value::from_iter([("token".to_owned(), Value::from("t"))]));
+}
+
+/// A sign-in from `source`.
+async fn sign_in_from(deps: &testing::SigninDeps, source: &str, email: &str, password: &str) -> Response<Body> {
+    let body = testing::credentials_body(email, password);
+    handle(request_from_address("signin-request.json", Some(&body), source), deps).await
+}
+
+/// `n` wrong guesses at `email` from `source`: the statuses.
+async fn guess_from(deps: &testing::SigninDeps, source: &str, email: &str, n: u32) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for i in 0..n {
+        statuses.push(sign_in_from(deps, source, email, &format!("a wrong guess number {i}")).await.status());
+    }
+    statuses
+}
+
+const OWNER: &str = "198.51.100.20";
+const ATTACKER: &str = "203.0.113.66";
+
+#[tokio::test]
+async fn attack_locking_the_victim_out_from_another_address_fails_the_owner_signs_in() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "victim@b.co", "the real password is lemonade").await;
+    let max = testing::LOCKOUT.max_failures;
+    // Enough wrong guesses from one address to lock it, and more.
+    let statuses = guess_from(&deps, ATTACKER, "victim@b.co", max + 5).await;
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "the attacker's address is locked");
+    // The owner, from an address that has not failed, signs in.
+    let owner = sign_in_from(&deps, OWNER, "victim@b.co", "the real password is lemonade").await;
+    assert_eq!(owner.status(), StatusCode::OK, "{:?}", owner.body());
+    // Even the attacker's right password is refused at the locked address.
+    let locked = sign_in_from(&deps, ATTACKER, "victim@b.co", "the real password is lemonade").await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn attack_guessing_just_under_the_window_for_a_day_hits_the_daily_bound() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "victim@b.co", "the real password is lemonade").await;
+    let (max, window) = (testing::LOCKOUT.max_failures, testing::LOCKOUT.window_seconds);
+    let mut admitted = 0;
+    let mut refused = 0;
+    // One less than the window's limit, then a wait past the window, for a simulated day.
+    let rounds = crate::lockout::DAY_SECONDS / (window + 5);
+    for _ in 0..rounds {
+        for status in guess_from(&deps, ATTACKER, "victim@b.co", max - 1).await {
+            match status {
+                StatusCode::UNAUTHORIZED => admitted += 1,
+                StatusCode::TOO_MANY_REQUESTS => refused += 1,
+                other => panic!("{other}"),
+            }
+        }
+        world.clock.advance(window + 5);
+    }
+    assert_eq!(admitted, testing::LOCKOUT.daily_per_address, "guesses that reached a password check in a day");
+    assert!(refused > 0);
+    // Before: (max - 1) per window, all day long.
+    assert!(u64::from(admitted) < rounds * u64::from(max - 1));
+}
+
+#[tokio::test]
+async fn attack_many_addresses_hit_the_emails_daily_bound_but_the_owner_does_not() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "victim@b.co", "the real password is lemonade").await;
+    let per_address = testing::LOCKOUT.max_failures - 1;
+    let mut admitted = 0;
+    for n in 0..40 {
+        let source = format!("192.0.2.{n}");
+        admitted += guess_from(&deps, &source, "victim@b.co", per_address)
+            .await
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count() as u32;
+    }
+    // Each address after the email's daily bound gets its first attempt and no more.
+    let bound = testing::LOCKOUT.daily_per_email;
+    let after_bound = 40 - bound.div_ceil(per_address);
+    assert!(admitted <= bound + after_bound, "{admitted} guesses; bound {bound} + {after_bound} first tries");
+    // An address that tried and failed today is refused now; the owner's is not.
+    assert_eq!(guess_from(&deps, "192.0.2.1", "victim@b.co", 1).await, [StatusCode::TOO_MANY_REQUESTS]);
+    let owner = sign_in_from(&deps, OWNER, "victim@b.co", "the real password is lemonade").await;
+    assert_eq!(owner.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn attack_a_success_is_no_oracle_the_same_answers_whether_the_owner_signed_in_or_not() {
+    // The outside test's probe: max - 1 guesses, then two more, with and without the owner signing in
+    // between, for an account and for an unknown email.
+    let probe = |owner_signs_in: bool, email: &'static str| async move {
+        let world = World::new();
+        let deps = world.signin();
+        sign_up(&world, "victim@b.co", "the real password is lemonade").await;
+        let max = testing::LOCKOUT.max_failures;
+        guess_from(&deps, ATTACKER, email, max - 1).await;
+        if owner_signs_in {
+            let owner = sign_in_from(&deps, OWNER, "victim@b.co", "the real password is lemonade").await;
+            assert_eq!(owner.status(), StatusCode::OK);
+        }
+        let answers = [
+            sign_in_from(&deps, ATTACKER, email, "one more guess").await,
+            sign_in_from(&deps, ATTACKER, email, "and another guess").await,
+        ];
+        answers.map(|a| (a.status(), a.headers().get("retry-after").cloned(), json_body(&a)))
+    };
+    let idle = probe(false, "victim@b.co").await;
+    assert_eq!(probe(true, "victim@b.co").await, idle, "the owner's sign-in changed what the attacker is told");
+    assert_eq!(probe(false, "nobody@b.co").await, idle, "an unknown email is answered alike");
+    assert_eq!(idle.map(|a| a.0), [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]);
 }

@@ -53,13 +53,16 @@ async fn a_duplicate_signup_is_409_even_spelled_differently() {
     let world = World::new();
     let deps = world.signup();
     let first = handle(
-        request_with_body("signup-request.json", Some(&testing::credentials_body("a@b.co", "password-1"))),
+        request_with_body(
+            "signup-request.json",
+            Some(&testing::credentials_body("a@b.co", "velvet tractor orbit one")),
+        ),
         &deps,
     )
     .await;
     assert_eq!(first.status(), StatusCode::CREATED);
     for spelling in ["a@b.co", " A@B.CO "] {
-        let body = testing::credentials_body(spelling, "another password");
+        let body = testing::credentials_body(spelling, "another harbor of lemonade");
         let again = handle(request_with_body("signup-request.json", Some(&body)), &deps).await;
         assert_eq!(again.status(), StatusCode::CONFLICT);
         assert_eq!(json_body(&again)["error"]["code"], "email_taken");
@@ -104,7 +107,7 @@ async fn bad_input_is_a_4xx_json_error_and_writes_nothing() {
 async fn a_failing_dependency_is_a_500_json_error() {
     let world = World::new();
     let deps = world.signup();
-    let body = testing::credentials_body("a@b.co", "password-1");
+    let body = testing::credentials_body("a@b.co", "velvet tractor orbit one");
 
     world.cipher.set_unavailable(true);
     let response = handle(request_with_body("signup-request.json", Some(&body)), &deps).await;
@@ -123,7 +126,7 @@ async fn a_failing_dependency_is_a_500_json_error() {
 fn concurrent_signups_of_one_email_give_one_201() {
     let world = World::new();
     let deps = world.signup();
-    let body = testing::credentials_body("race@example.com", "password-1");
+    let body = testing::credentials_body("race@example.com", "velvet tractor orbit one");
     let statuses: Vec<StatusCode> = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..8)
             .map(|_| {
@@ -143,6 +146,6 @@ fn concurrent_signups_of_one_email_give_one_201() {
 
 #[test]
 fn production_deps_use_the_owasp_scheme() {
-    let deps = Deps::new(MemoryStore::new(), crate::password::fake::FakeCipher::new());
+    let deps = Deps::new(MemoryStore::new(), crate::password::fake::FakeCipher::new(), Default::default());
     assert_eq!(deps.passwords.params(), (19_456, 2, 1));
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use contract::table::PARTITION_KEY;
 
-use super::{CREATED_AT_ATTRIBUTE, CreateOutcome, HASH_ATTRIBUTE, StoreError, StoredUser, UserStore};
+use super::{CREATED_AT_ATTRIBUTE, CreateOutcome, HASH_ATTRIBUTE, NFKC_ATTRIBUTE, StoreError, StoredUser, UserStore};
 use crate::validate::Email;
 
 /// The users table (`AUTH_TABLE_NAME`), partition key [`PARTITION_KEY`].
@@ -35,6 +35,7 @@ impl UserStore for DynamoStore {
             .item(PARTITION_KEY, AttributeValue::S(user.email.as_str().to_owned()))
             .item(HASH_ATTRIBUTE, AttributeValue::B(Blob::new(user.encrypted_hash.clone())))
             .item(CREATED_AT_ATTRIBUTE, AttributeValue::N(user.created_at.to_string()))
+            .item(NFKC_ATTRIBUTE, AttributeValue::Bool(user.normalized))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .send()
@@ -73,7 +74,12 @@ fn user_from_item(email: &Email, item: &HashMap<String, AttributeValue>) -> Resu
             .map_err(|_| StoreError::Corrupt(format!("attribute {CREATED_AT_ATTRIBUTE} is not a whole number")))?,
         _ => return Err(StoreError::Corrupt(format!("attribute {CREATED_AT_ATTRIBUTE} is missing or not a number"))),
     };
-    Ok(StoredUser { email: email.clone(), encrypted_hash, created_at })
+    let normalized = match item.get(NFKC_ATTRIBUTE) {
+        None => false,
+        Some(AttributeValue::Bool(b)) => *b,
+        Some(_) => return Err(StoreError::Corrupt(format!("attribute {NFKC_ATTRIBUTE} is not a boolean"))),
+    };
+    Ok(StoredUser { email: email.clone(), encrypted_hash, created_at, normalized })
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ mod tests {
 
     fn user(email: &str, hash: &[u8]) -> StoredUser {
         let email = Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
-        StoredUser { email, encrypted_hash: hash.to_vec(), created_at: 1 }
+        StoredUser { email, encrypted_hash: hash.to_vec(), created_at: 1, normalized: true }
     }
 
     #[test]
