@@ -498,7 +498,7 @@ fn every_stage_has_a_web_acl_on_its_stage_limiting_each_source_ip() {
                 );
                 let kinds: Vec<&Value> =
                     m["TextTransformations"].as_array().into_iter().flatten().map(|t| &t["Type"]).collect();
-                assert_eq!(kinds, [&json!("URL_DECODE"), &json!("LOWERCASE")]);
+                assert_eq!(kinds, [&json!("URL_DECODE"), &json!("NORMALIZE_PATH"), &json!("LOWERCASE")]);
             })
             .filter_map(|m| m["SearchString"].as_str().map(str::to_owned))
             .collect();

@@ -6,6 +6,7 @@
 //! HTTP front end reads the api template for its routes, authorizer and gateway responses, and applies
 //! the per source IP rate limits of the web ACL the template puts in front of the stage.
 
+pub mod cache;
 pub mod data;
 pub mod event;
 pub mod gateway;
@@ -70,6 +71,8 @@ pub struct Options {
     pub log_requests: bool,
     /// Apply the rate-based rules of the stage's web ACL per source IP, before routing, as WAF does.
     pub rate_limits: bool,
+    /// The server's bounds: connections, read timeouts, the authorizer cache.
+    pub limits: gateway::Limits,
 }
 
 impl Options {
@@ -84,6 +87,7 @@ impl Options {
             echo_functions: false,
             log_requests: false,
             rate_limits: true,
+            limits: gateway::Limits::default(),
         }
     }
 
@@ -96,6 +100,7 @@ impl Options {
             echo_functions: !args.quiet,
             log_requests: true,
             rate_limits: !args.no_rate_limits,
+            limits: gateway::Limits::default(),
         }
     }
 }
@@ -252,8 +257,14 @@ impl Local {
             api_id: "local".to_owned(),
             stage: prepared.api.stage.clone(),
         };
-        let gateway =
-            Arc::new(gateway::Gateway::new(prepared.api, at, functions, options.log_requests, options.rate_limits));
+        let gateway = Arc::new(gateway::Gateway::new(
+            prepared.api,
+            at,
+            functions,
+            options.log_requests,
+            options.rate_limits,
+            options.limits,
+        ));
         let server = gateway::serve(listener, gateway.clone());
         Ok(Local {
             addr,

@@ -99,7 +99,7 @@ pub async fn handle<K: SecretSource>(
         tracing::info!(reason = %Denial::MalformedMethodArn, "denied");
         return Ok(deny(String::from("*")));
     };
-    match authorize(&event.headers, deps).await {
+    match authorize(request_headers(&event), deps).await {
         Ok(verified) => {
             tracing::info!("allowed");
             Ok(allow(verified, resource))
@@ -113,6 +113,13 @@ pub async fn handle<K: SecretSource>(
             Ok(deny(resource))
         }
     }
+}
+
+/// Every value of the request's headers: a REQUEST authorizer's event carries them in
+/// `multiValueHeaders` (API Gateway and `cargo xtask local` both send it); `headers` keeps one value per
+/// name, the last, so two `Authorization` headers would pass unseen there.
+pub fn request_headers(event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> &HeaderMap {
+    if event.multi_value_headers.is_empty() { &event.headers } else { &event.multi_value_headers }
 }
 
 /// Verifies the request's token, refreshing the key ring once if the token names an unknown key.

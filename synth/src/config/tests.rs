@@ -387,3 +387,24 @@ fn ip_rate_limits_shape_errors_point_at_the_value() {
     let text = BASE.replace("memory_mb = 512", "ip_rate_limits = 100");
     assert_error(&text, r#"expected "off" or a table"#, "100");
 }
+
+#[test]
+fn brute_force_protection_and_password_length_resolve_and_are_checked() {
+    let c = ok(BASE);
+    let dev = &c.stages["dev"];
+    assert_eq!((dev.lockout.daily_per_address, dev.lockout.daily_per_email), (50, 200), "defaults a reviewer signs");
+    assert_eq!(dev.password_min_chars, 15);
+    let text = BASE.replace(
+        "[stages.dev]\n",
+        "[stages.dev]\npassword_min_chars = 12\nlockout = { max_failures = 5, window_seconds = 600, cooldown_seconds = 600, daily_per_address = 20, daily_per_email = 100 }\n",
+    );
+    let dev = ok(&text).stages["dev"].clone();
+    assert_eq!((dev.password_min_chars, dev.lockout.daily_per_address, dev.lockout.daily_per_email), (12, 20, 100));
+    let short = BASE.replace("[stages.prod]\n", "password_min_chars = 6\n[stages.prod]\n");
+    assert_error(&short, "password_min_chars = 6 is out of range", "6\n[stages.prod]");
+    let loose = BASE.replace(
+        "[stages.dev]\n",
+        "[stages.dev]\nlockout = { max_failures = 10, window_seconds = 600, cooldown_seconds = 600, daily_per_address = 5 }\n",
+    );
+    assert_error(&loose, "daily_per_address = 5 is out of range", "{ max_failures");
+}

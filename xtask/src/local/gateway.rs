@@ -7,7 +7,7 @@
 //! has one (identity source check, result cache per identity value for the TTL, policy evaluation),
 //! turned into a proxy event for its function, and the function's proxy response turned back into HTTP.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,11 +17,12 @@ use contract::Function;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use super::cache::AuthorizerCache;
 use super::event::{self, Answer, Decision, Deployment, GatewayError};
 use super::routing;
 use super::runtime::{self, Failure, RuntimeApi};
@@ -30,6 +31,32 @@ use super::waf::{Limiter, Verdict};
 
 /// API Gateway's payload limit for REST APIs.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// API Gateway's limit on a REST request's line and header values together.
+pub const MAX_HEADER_BYTES: usize = 10_240;
+
+/// What one client can hold of the local API: the server's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; more wait in the kernel's backlog until one closes.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers (also bounds an idle keep-alive).
+    pub header_timeout: Duration,
+    /// How long a request may take to send its body once its headers are in.
+    pub body_timeout: Duration,
+    /// Authorizer answers kept at once.
+    pub authorizer_cache_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            authorizer_cache_entries: 1_000,
+        }
+    }
+}
 
 /// Everything a request needs: the API, where it pretends to be deployed, and the functions.
 #[derive(Debug)]
@@ -37,8 +64,9 @@ pub struct Gateway {
     api: Api,
     at: Deployment,
     functions: BTreeMap<Function, RuntimeApi>,
-    /// Authorizer answers by (authorizer, identity source values), with when they were cached.
-    cache: Mutex<HashMap<(String, String), (Instant, Value)>>,
+    /// Authorizer answers by (authorizer, identity source values), each until its TTL, bounded.
+    cache: Mutex<AuthorizerCache>,
+    limits: Limits,
     /// The web ACL's per source IP counts, when it has one and its limits apply.
     limiter: Option<Mutex<Limiter>>,
     log_requests: bool,
@@ -52,9 +80,16 @@ impl Gateway {
         functions: BTreeMap<Function, RuntimeApi>,
         log_requests: bool,
         rate_limits: bool,
+        limits: Limits,
     ) -> Gateway {
         let limiter = api.web_acl.as_ref().filter(|_| rate_limits).map(|acl| Mutex::new(Limiter::new(acl)));
-        Gateway { api, at, functions, cache: Mutex::new(HashMap::new()), limiter, log_requests }
+        let cache = Mutex::new(AuthorizerCache::new(limits.authorizer_cache_entries));
+        Gateway { api, at, functions, cache, limits, limiter, log_requests }
+    }
+
+    /// How many authorizer answers are cached now.
+    pub fn cached_answers(&self) -> usize {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     pub fn api(&self) -> &Api {
@@ -84,22 +119,33 @@ impl Gateway {
     }
 }
 
-/// Serves `listener` until the returned task is aborted; aborting it also closes every connection.
+/// Serves `listener` until the returned task is aborted; aborting it also closes every connection. At
+/// most [`Limits::max_connections`] are served at once, each must send its headers within
+/// [`Limits::header_timeout`], and its read buffer is bounded.
 pub fn serve(listener: TcpListener, gateway: Arc<Gateway>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut connections = JoinSet::new();
+        let permits = Arc::new(tokio::sync::Semaphore::new(gateway.limits.max_connections.max(1)));
         loop {
+            // A connection is accepted only with a permit: past the cap, clients wait in the backlog.
+            let Ok(permit) = permits.clone().acquire_owned().await else { return };
             let Ok((stream, remote)) = listener.accept().await else { continue };
             // Reap finished connections so the set does not grow without bound.
             while connections.try_join_next().is_some() {}
             let gateway = gateway.clone();
             connections.spawn(async move {
+                let _permit = permit;
+                let header_timeout = gateway.limits.header_timeout;
                 let service = hyper::service::service_fn(move |req| {
                     let gateway = gateway.clone();
                     async move { Ok::<_, Infallible>(gateway.handle(req, remote).await) }
                 });
-                let _ =
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .max_buf_size(64 * 1024)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     })
@@ -126,12 +172,17 @@ impl Gateway {
             Some(answer) => answer,
             None => match self.read(req, remote, &request_id).await {
                 Ok(request) => self.route(request, &mut trace).await,
-                Err(problem) => {
+                Err((status, problem)) => {
+                    let message = match status {
+                        408 => "Request Timeout",
+                        431 => "Request Header Fields Too Large",
+                        _ => "Bad request",
+                    };
                     trace.problem = Some(problem);
                     Answer {
-                        status: 400,
+                        status,
                         headers: vec![("content-type".into(), "application/json".into())],
-                        body: br#"{"message":"Bad request"}"#.to_vec(),
+                        body: serde_json::json!({ "message": message }).to_string().into_bytes(),
                     }
                 }
             },
@@ -163,19 +214,27 @@ impl Gateway {
         response
     }
 
-    /// The request as the event builders see it; the stage prefix is dropped from the path.
+    /// The request as the event builders see it; the stage prefix is dropped from the path. Refused
+    /// with its status: headers over API Gateway's limit (431), a body not sent in time (408).
     async fn read(
         &self,
         req: Request<Incoming>,
         remote: SocketAddr,
         request_id: &str,
-    ) -> Result<event::Request, String> {
+    ) -> Result<event::Request, (u16, String)> {
         let (parts, body) = req.into_parts();
-        let body = Limited::new(body, MAX_BODY_BYTES)
-            .collect()
+        let header_bytes: usize = parts.uri.to_string().len()
+            + parts.headers.iter().map(|(n, v)| n.as_str().len() + v.as_bytes().len()).sum::<usize>();
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err((
+                431,
+                format!("{header_bytes} bytes of request line and headers; API Gateway takes {MAX_HEADER_BYTES}"),
+            ));
+        }
+        let collected = tokio::time::timeout(self.limits.body_timeout, Limited::new(body, MAX_BODY_BYTES).collect())
             .await
-            .map_err(|e| format!("reading the body: {e}"))?
-            .to_bytes();
+            .map_err(|_| (408, format!("the body did not arrive within {:?}", self.limits.body_timeout)))?;
+        let body = collected.map_err(|e| (400, format!("reading the body: {e}")))?.to_bytes();
         let path = routing::request_path(&self.api.routes, &self.api.stage, parts.uri.path());
         let query =
             parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
@@ -267,7 +326,7 @@ impl Gateway {
             }
         }
         let key = (authorizer.id.clone(), identity.join(","));
-        let cached = self.cached(&key, authorizer.ttl);
+        let cached = self.cached(&key);
         let started = Instant::now();
         let response = match cached {
             Some(response) => {
@@ -290,12 +349,12 @@ impl Gateway {
                     trace.problem = Some(why);
                     GatewayError::AuthorizerFailure
                 })?;
-                if !authorizer.ttl.is_zero() {
-                    self.cache
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(key, (Instant::now(), response.clone()));
-                }
+                self.cache.lock().unwrap_or_else(PoisonError::into_inner).insert(
+                    key,
+                    response.clone(),
+                    authorizer.ttl,
+                    Instant::now(),
+                );
                 response
             }
         };
@@ -314,15 +373,10 @@ impl Gateway {
         }
     }
 
-    fn cached(&self, key: &(String, String), ttl: Duration) -> Option<Value> {
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        match cache.get(key) {
-            Some((at, response)) if at.elapsed() < ttl => Some(response.clone()),
-            Some(_) => {
-                cache.remove(key);
-                None
-            }
-            None => None,
-        }
+    fn cached(&self, key: &(String, String)) -> Option<Value> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(key, Instant::now())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -80,6 +80,9 @@ pub enum Transform {
     Lowercase,
     /// Percent-decoding (`%69` -> `i`).
     UrlDecode,
+    /// AWS WAF's `NORMALIZE_PATH`: repeated slashes collapsed, `.` segments removed, `..` segments resolved
+    /// against the segment before them (one at the very beginning stays).
+    NormalizePath,
 }
 
 impl Match {
@@ -111,6 +114,7 @@ impl Transform {
         match self {
             Transform::None => value,
             Transform::Lowercase => value.to_ascii_lowercase(),
+            Transform::NormalizePath => normalize_path(&value),
             Transform::UrlDecode => {
                 let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
                 let mut out = Vec::with_capacity(value.len());
@@ -449,14 +453,42 @@ fn statement_match(rule: &str, statement: &Value) -> anyhow::Result<Match> {
             Some("NONE") => Transform::None,
             Some("LOWERCASE") => Transform::Lowercase,
             Some("URL_DECODE") => Transform::UrlDecode,
+            Some("NORMALIZE_PATH") => Transform::NormalizePath,
             other => bail!(
-                "rule {rule} transforms the path with {other:?}; `cargo xtask local` emulates NONE, LOWERCASE and URL_DECODE"
+                "rule {rule} transforms the path with {other:?}; `cargo xtask local` emulates NONE, LOWERCASE, URL_DECODE \
+                 and NORMALIZE_PATH"
             ),
         };
         transforms.push((t.get("Priority").and_then(number).unwrap_or(0), kind));
     }
     transforms.sort_by_key(|(priority, _)| *priority);
     Ok(Match::Path { search, position, transforms: transforms.into_iter().map(|(_, t)| t).collect() })
+}
+
+/// [`Transform::NormalizePath`] of a path.
+pub fn normalize_path(path: &[u8]) -> Vec<u8> {
+    let leading = path.first() == Some(&b'/');
+    let last = path.rsplit(|b| *b == b'/').next().unwrap_or_default();
+    let trailing = path.len() > 1 && (path.ends_with(b"/") || last == b"." || last == b"..");
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for segment in path.split(|b| *b == b'/') {
+        match segment {
+            b"" | b"." => {}
+            b".." if parts.last().is_some_and(|p| *p != b"..") => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let mut out = Vec::with_capacity(path.len());
+    if leading {
+        out.push(b'/');
+    }
+    out.extend(parts.join(&b'/'));
+    if trailing && !parts.is_empty() {
+        out.push(b'/');
+    }
+    out
 }
 
 /// One line per rule, for the banner.

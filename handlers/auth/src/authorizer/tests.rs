@@ -104,6 +104,24 @@ async fn two_authorization_headers_are_denied() {
 }
 
 #[tokio::test]
+async fn two_authorization_headers_are_denied_as_api_gateway_sends_them() {
+    // API Gateway's event keeps the last value in `headers` and every value in `multiValueHeaders`:
+    // a valid token after another one must not pass on the strength of the last alone (a cache keyed on
+    // one value and a check on another is how two layers come to disagree).
+    let world = World::new();
+    let token = token(&world, NOW).await;
+    let mut event = testing::fixture("authorizer-request.json");
+    event["headers"]["Authorization"] = json!(format!("Bearer {token}"));
+    event["multiValueHeaders"]["Authorization"] = json!(["Bearer forged", format!("Bearer {token}")]);
+    let response = decide(testing::authorizer_event_from(&event), &world.authorizer()).await;
+    assert_denied(&response, "two headers, the valid one last");
+    // One header, in both places: allowed.
+    event["multiValueHeaders"]["Authorization"] = json!([format!("Bearer {token}")]);
+    let response = decide(testing::authorizer_event_from(&event), &world.authorizer()).await;
+    assert_eq!(effect(&response), "Allow");
+}
+
+#[tokio::test]
 async fn an_expired_token_is_denied_as_the_clock_moves() {
     let world = World::new();
     let deps = world.authorizer();

@@ -34,14 +34,17 @@ fn visibility(metric_name: String) -> VisibilityConfig {
     VisibilityConfig { sampled_requests_enabled: true, cloud_watch_metrics_enabled: true, metric_name }
 }
 
-/// `ENDS_WITH <suffix>` on the URL-decoded, lowercased URI path.
+/// `ENDS_WITH <suffix>` on the URI path URL-decoded, normalized as a router reads it (repeated slashes,
+/// `.` and `..` segments resolved: `/dev/signin//` and `/dev/x/../signin/.` end like `/dev/signin/`), and
+/// lowercased.
 fn path_ends_with(suffix: String) -> WafStatement {
     WafStatement::ByteMatch(ByteMatchStatement {
         search_string: suffix,
         field_to_match: FieldToMatch { uri_path: Empty {} },
         text_transformations: vec![
             TextTransformation { priority: 0, kind: "URL_DECODE" },
-            TextTransformation { priority: 1, kind: "LOWERCASE" },
+            TextTransformation { priority: 1, kind: "NORMALIZE_PATH" },
+            TextTransformation { priority: 2, kind: "LOWERCASE" },
         ],
         positional_constraint: "ENDS_WITH",
     })

@@ -83,6 +83,12 @@ fn the_auth_scope_matches_every_spelling_of_the_public_paths_waf_sees() {
     {
         assert!(scope.matches(path), "{path} escapes the auth limit");
     }
+    // Spellings a router may still send to signin: repeated slashes, `.` and `..` segments, encoded.
+    for path in
+        ["/dev/signin//", "/dev/signin/.", "/dev//signin", "/dev/x/../signin", "/dev/signin/./", "/dev/signin%2f."]
+    {
+        assert!(scope.matches(path), "{path} escapes the auth limit (NORMALIZE_PATH)");
+    }
     for path in ["/dev/hello", "/dev/signinx", "/dev/signin/x", "/dev/xsignin", "/"] {
         assert!(!scope.matches(path), "{path} counts as an auth path");
     }
@@ -207,4 +213,16 @@ fn a_block_without_a_custom_response_is_wafs_403() {
     let acl = acl_of(&api, "dev").unwrap().unwrap();
     assert_eq!(acl.rules[1].block, default_block());
     assert_eq!(acl.rules[1].block.status, 403);
+}
+
+#[test]
+fn paths_are_normalized_as_waf_does() {
+    let n = |p: &str| String::from_utf8(normalize_path(p.as_bytes())).unwrap_or_default();
+    assert_eq!(n("/dev/signin//"), "/dev/signin/");
+    assert_eq!(n("/dev/signin/."), "/dev/signin/");
+    assert_eq!(n("//dev///signin"), "/dev/signin");
+    assert_eq!(n("/dev/a/b/../../signin"), "/dev/signin");
+    assert_eq!(n("/../signin"), "/../signin", "a back-reference at the beginning stays");
+    assert_eq!(n("/"), "/");
+    assert_eq!(n(""), "");
 }
