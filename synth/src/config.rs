@@ -322,11 +322,6 @@ const FALLBACK: FunctionSettings =
 const MAX_RESERVED_CONCURRENCY: u32 = 10_000;
 const FALLBACK_TOKEN_LIFETIME: u32 = 3600;
 const FALLBACK_CACHE_TTL: u32 = 300;
-/// Ten failures in 15 minutes lock an email for 15 minutes: a guesser gets at most about a thousand
-/// tries a day per email, a user who mistypes a few times is never stopped.
-/// Ten attempts from one address in 15 minutes lock it out of that email for 15 minutes, 50 a day at
-/// most; an email tried 200 times in a day refuses every address that tried it until the day is over.
-/// A user who mistypes a few times is never stopped; see the README for what a guesser still gets.
 const FALLBACK_LOCKOUT: Lockout = Lockout {
     max_failures: 10,
     window_seconds: 900,

@@ -267,6 +267,17 @@ fn parse_route(src: &Source<'_>, raw: &RawRoute) -> Result<Route, ConfigError> {
     };
     let ip_rate_limit = match raw.ip_rate_limit.as_ref().map(|l| (l.get_ref().as_str(), l.span())) {
         None | Some(("all", _)) => RateLimit::All,
+        // WAF matches the path's end as text: a `{parameter}` in it would never match a real request.
+        Some(("auth", span)) if raw.path.get_ref().contains('{') => {
+            return Err(src.error(
+                Some(span),
+                format!(
+                    "the stricter `auth` limit cannot apply to {}: WAF matches a path's end as text",
+                    raw.path.get_ref()
+                ),
+                "give the route a path without parameters, or leave ip_rate_limit out (the `all` limit counts it)",
+            ));
+        }
         Some(("auth", _)) => RateLimit::Auth,
         Some((other, span)) => {
             return Err(src.error(

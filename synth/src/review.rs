@@ -76,7 +76,8 @@ pub struct Review {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unreviewed policy-bearing resource{}: {}; the IAM review must be able to show every permission, so \
-     teach synth/src/review.rs to read it row by row (or leave it out)",
+     classify the type and its properties in synth/src/review/schema.rs and read them in synth/src/review.rs \
+     (or leave them out)",
     if .0.len() == 1 { "" } else { "s" },
     .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 )]
@@ -292,7 +293,14 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
                  (reviewed, data or inert) before synth emits it"
             ));
         };
-        if class != Class::Reviewed {
+        if class == Class::Inert {
+            continue;
+        }
+        // The data-loss gate judges data properties by value, so they must be readable too.
+        if class == Class::Data {
+            if let Some(why) = shape::unreadable(value, parameters) {
+                return Some(format!("{property} {why}; write the value out so the data-loss gate can judge it"));
+            }
             continue;
         }
         if let Some((_, _, why)) = REFUSED.iter().find(|(t, p, _)| *t == kind && p == property) {
@@ -334,16 +342,20 @@ fn attached_to(properties: &Value) -> Vec<String> {
     out
 }
 
+/// The statements of a policy document: its `Statement` list, or the one statement it holds.
+pub fn statements_of(doc: &Value) -> Vec<&Value> {
+    match &doc["Statement"] {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        one => vec![one],
+    }
+}
+
 /// Adds a row per principal, action and resource of each statement. Identity policies have no
 /// principal in their statements (`principal` names the role); `*` in a key or secret policy means
 /// that resource itself and trust policies have no resource, so `implied_resource` names it.
 fn statements(rows: &mut Vec<Row>, doc: &Value, principal: Option<&str>, implied_resource: &str, granted_by: &str) {
-    let all: Vec<&Value> = match &doc["Statement"] {
-        Value::Array(items) => items.iter().collect(),
-        Value::Null => Vec::new(),
-        one => vec![one],
-    };
-    for statement in all {
+    for statement in statements_of(doc) {
         let effect = if statement["Effect"] == "Deny" { Effect::Deny } else { Effect::Allow };
         let who: Vec<String> = match (principal, &statement["NotPrincipal"]) {
             (Some(p), _) => vec![p.to_owned()],
@@ -402,7 +414,7 @@ pub fn negated(value: &str) -> Option<BTreeSet<&str>> {
 }
 
 /// `{"Service": ...}` / `{"AWS": ...}` (a value or a list) as display strings.
-fn principals(p: &Value) -> Vec<String> {
+pub fn principals(p: &Value) -> Vec<String> {
     match p {
         Value::Object(m) => m.values().flat_map(list).collect(),
         other => list(other),

@@ -90,7 +90,8 @@ pub fn compile(root: &Path, functions: &[Function], target: Option<&str>, profil
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root).args(["build", "--message-format=json-render-diagnostics"]);
-    cmd.stdout(std::process::Stdio::piped());
+    // Cargo's JSON messages come on stdout; its progress and the rendered errors stay on the terminal.
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::inherit());
     if profile == Profile::Release {
         cmd.arg("--release");
     }

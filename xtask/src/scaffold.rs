@@ -428,10 +428,16 @@ pub fn new(root: &Path, config_path: &Path, new: &NewFunction) -> anyhow::Result
 /// untouched (the function had none of its own); `cargo xtask synth` then takes its resources out of
 /// `templates/`.
 pub fn remove(root: &Path, config_path: &Path, name: &str) -> anyhow::Result<()> {
-    let declared = crate::functions(root)?;
+    let manifests = devenv::handler_manifests(root).map_err(|e| BadInput(e.to_string()))?;
+    let declared = crate::parse_functions(&manifests)?;
     let stages = read(config_path)?;
     let stages_name = config_path.file_name().map_or("stages.toml".into(), |n| n.to_string_lossy().into_owned());
     check_remove(name, &declared, &stages_name, &stages)?;
+    // What is left must still make one API (a private route needs its authorizer) in every stage.
+    let remaining: Vec<devenv::HandlerManifest> = manifests.into_iter().filter(|m| m.directory != name).collect();
+    let functions = crate::parse_functions(&remaining)?;
+    let config = synth::parse(&stages_name, &stages, &functions).map_err(BadConfig)?;
+    synth::all_files(&config).map_err(crate::refused)?;
     let dir = root.join("handlers").join(name);
     fs::remove_dir_all(&dir).with_context(|| format!("deleting {}", dir.display()))?;
     update_lock(root)?;

@@ -5,16 +5,17 @@
 //!   pair for the cooldown. An attacker's address is locked; the owner's address is not.
 //! - per email and source address and day: at most [`Protection::daily_per_address`] a day, so that
 //!   guessing just under the window's limit does not go on forever.
-//! - per email and day, across every address: once [`Protection::daily_per_email`] attempts are made,
-//!   every address that has tried this email today without signing in is refused for the rest of the
-//!   day. An address that has not tried it today (the owner's phone, a new network) still gets its
-//!   attempt, and signing in clears its own counts: the owner is never locked out from an address
-//!   that has not failed.
+//! - per email and day, across every address: once [`Protection::daily_per_email`] failures are made,
+//!   every address that has already made [`GRACE_ATTEMPTS`] attempts at this email today is refused
+//!   for the rest of the day. An address that has not (the owner's phone, a new network, an owner who
+//!   mistyped once) still gets its attempts, and signing in clears its own counts: the owner is never
+//!   locked out from an address that has not failed.
 //!
-//! An attempt is counted before its password is checked (a *claim*), so a burst of concurrent guesses
-//! gets no more than the limits either. An unknown email is counted exactly like a known one, and a
-//! success resets only the counts of the address it came from, so no answer depends on whether an
-//! account exists or whether its owner signed in meanwhile.
+//! An attempt is counted against its address before its password is checked (a *claim*), so a burst of
+//! concurrent guesses gets no more than the limits either; the email's day counts failures only, after
+//! the check. An unknown email is counted exactly like a known one, and a success resets only the
+//! counts of the address it came from and never touches the email's day, so no answer depends on
+//! whether an account exists or whether its owner signed in meanwhile.
 //!
 //! The rules are [`LockoutPolicy`]'s and [`Protection`]'s pure functions; [`AttemptStore`] keeps the
 //! counts. Its DynamoDB implementation makes every change a conditional `UpdateItem`, so concurrent
@@ -67,8 +68,8 @@ pub struct Protection {
     pub cooldown_seconds: u64,
     /// Attempts from one address at one email in a day.
     pub daily_per_address: u32,
-    /// Attempts at one email from every address in a day, after which the addresses that tried it are
-    /// refused for the rest of the day.
+    /// Failed attempts at one email from every address in a day, after which the addresses that have
+    /// used their grace are refused for the rest of the day.
     pub daily_per_email: u32,
 }
 
@@ -97,17 +98,19 @@ impl Protection {
     }
 }
 
-/// An attempt let through: what each count says after counting it.
+/// An attempt let through: what the address's counts say after counting it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     address: Attempts,
     address_day: Attempts,
-    /// `None` for an address trying this email for the first time today while the email's day is full.
-    email_day: Option<Attempts>,
 }
 
-/// Counts an attempt at `email` from `source` at `now` in all three counts, before the password is
-/// checked; `Ok(Err(seconds))` when one of them refuses it for that long.
+/// Attempts an address may still make at an email whose day is full: a few, so that an owner who
+/// mistypes once or twice from their own address is not held until the day is over.
+pub const GRACE_ATTEMPTS: u32 = 3;
+
+/// Counts an attempt at `email` from `source` at `now` against the address's counts, before the
+/// password is checked, and consults the email's day; `Ok(Err(seconds))` when one of them refuses it.
 pub async fn admit<A: AttemptStore>(
     store: &A,
     protection: &Protection,
@@ -124,17 +127,19 @@ pub async fn admit<A: AttemptStore>(
         Ok(counted) => counted,
         Err(seconds) => return Ok(Err(seconds)),
     };
-    // The first attempt from this address at this email today is never refused for the email's sake.
-    let first_today = address_day.failures == 1;
-    let email_day = match store.claim(&CounterKey::email_day(email), now, &protection.email_day()).await? {
-        Ok(counted) => Some(counted),
-        Err(_) if first_today => None,
-        Err(seconds) => return Ok(Err(seconds)),
-    };
-    Ok(Ok(Admitted { address, address_day, email_day }))
+    // The email's day counts failures only (a success leaves no trace in it), and binds only addresses
+    // that have used their grace today.
+    let email_day = store.get(&CounterKey::email_day(email)).await?;
+    if let Some(seconds) = protection.email_day().locked_for(email_day.as_ref(), now)
+        && address_day.failures > GRACE_ATTEMPTS
+    {
+        return Ok(Err(seconds));
+    }
+    Ok(Ok(Admitted { address, address_day }))
 }
 
-/// After a wrong password: locks each count the attempt filled. Returns whether one was locked.
+/// After a wrong password: counts the failure in the email's day, and locks each count it filled.
+/// Returns whether one was locked.
 pub async fn failed<A: AttemptStore>(
     store: &A,
     protection: &Protection,
@@ -143,12 +148,13 @@ pub async fn failed<A: AttemptStore>(
     admitted: &Admitted,
     now: u64,
 ) -> Result<bool, AttemptsError> {
-    let mut locked = false;
+    let email_day = store.claim(&CounterKey::email_day(email), now, &protection.email_day()).await?.ok();
     let counts = [
         (CounterKey::address(email, source), protection.address(), Some(admitted.address)),
         (CounterKey::address_day(email, source), protection.address_day(), Some(admitted.address_day)),
-        (CounterKey::email_day(email), protection.email_day(), admitted.email_day),
+        (CounterKey::email_day(email), protection.email_day(), email_day),
     ];
+    let mut locked = false;
     for (key, policy, counted) in counts {
         if counted.is_some_and(|c| policy.locks(c.failures)) {
             store.lock(&key, now, &policy).await?;
@@ -158,8 +164,8 @@ pub async fn failed<A: AttemptStore>(
     Ok(locked)
 }
 
-/// After a right password: the counts of this address at this email start again. The email's day is
-/// left alone: a success must not change what anyone else is told.
+/// After a right password: the counts of this address at this email start again. The email's day never
+/// counted it: a success must not change what anyone else is told.
 pub async fn succeeded<A: AttemptStore>(store: &A, email: &Email, source: &str) -> Result<(), AttemptsError> {
     store.reset(&CounterKey::address(email, source)).await?;
     store.reset(&CounterKey::address_day(email, source)).await
@@ -168,11 +174,11 @@ pub async fn succeeded<A: AttemptStore>(store: &A, email: &Email, source: &str) 
 /// When one count locks, from [`Protection`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
-    /// Failures within the window that lock the email.
+    /// Failures within the window that lock the count.
     pub max_failures: u32,
     /// How long failures are counted together, from the first of them.
     pub window_seconds: u64,
-    /// How long a locked email stays locked.
+    /// How long a locked count stays locked.
     pub cooldown_seconds: u64,
 }
 
@@ -183,7 +189,7 @@ pub enum Claim {
     Count(Attempts),
     /// The email is locked for this many more seconds.
     Locked(u64),
-    /// The window is full but the lock was not written (its writer failed): lock the email now.
+    /// The window is full but the lock was not written (its writer failed): lock it now.
     LockNow,
 }
 
@@ -214,7 +220,7 @@ impl LockoutPolicy {
         now.saturating_sub(self.window_seconds)
     }
 
-    /// Whether this many failures lock the email.
+    /// Whether this many failures lock the count.
     pub fn locks(&self, failures: u32) -> bool {
         failures >= self.max_failures
     }
@@ -242,7 +248,7 @@ impl LockoutPolicy {
         }
     }
 
-    /// The record of an email locked at `now`: refused until the cooldown ends, then counted afresh in
+    /// The record of a count locked at `now`: refused until the cooldown ends, then counted afresh in
     /// a window that starts when the lock ends.
     pub fn locked(&self, now: u64) -> Attempts {
         let until = now.saturating_add(self.cooldown_seconds);

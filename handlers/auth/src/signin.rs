@@ -173,9 +173,19 @@ async fn check_password<S: UserStore, C: Cipher, K, A>(
     // A password set under the policy was normalized before hashing; one set before was not.
     let normalized;
     let password = if user.normalized {
-        normalized =
-            Password::parse(nfkc(credentials.password.expose())).map_err(|_| ApiError::invalid_credentials())?;
-        &normalized
+        match Password::parse(nfkc(credentials.password.expose())) {
+            Ok(password) => {
+                normalized = password;
+                &normalized
+            }
+            Err(_) => {
+                // Normalizing moved its length out of bounds, so it cannot be the password; still pay a
+                // verification, as for an unknown email, so that the time tells nothing.
+                deps.passwords.verify_dummy(&credentials.password);
+                tracing::info!(reason = "wrong password", "signin refused");
+                return Err(ApiError::invalid_credentials());
+            }
+        }
     } else {
         &credentials.password
     };

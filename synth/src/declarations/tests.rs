@@ -94,6 +94,13 @@ fn every_bad_declaration_is_refused_where_it_is_wrong() {
 }
 
 #[test]
+fn the_auth_rate_limit_needs_a_path_waf_can_match() {
+    let text = edit("access = \"private\" }", "access = \"private\", ip_rate_limit = \"auth\" }");
+    let e = refused(&text);
+    assert!(e.message().contains("cannot apply to /orders/{order_id}"), "{}", e.one_line());
+}
+
+#[test]
 fn a_crate_named_apart_from_its_directory_or_without_a_binary_is_refused() {
     let e = parse(manifest("ordrs", ORDERS)).err().unwrap_or_else(|| panic!("accepted"));
     assert!(e.message().contains("the crate `orders` is in handlers/ordrs/"), "{}", e.one_line());

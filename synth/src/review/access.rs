@@ -87,7 +87,9 @@ pub fn method(p: &Value, resources: &Map<String, Value>, at: &str) -> Vec<Row> {
     rows
 }
 
-/// What decides for an authorizer, the role API Gateway assumes to call it, and the user pools it trusts.
+/// What decides for an authorizer, what its answers are cached by and for how long (a cached Allow is
+/// reused for every request with the same identity values), the role API Gateway assumes to call it,
+/// and the user pools it trusts.
 pub fn authorizer(id: &str, p: &Value, at: &str) -> Vec<Row> {
     let me = format!("authorizer ${{{id}}}");
     let kind = format!("Type = {}", display(&p["Type"]));
@@ -95,6 +97,16 @@ pub fn authorizer(id: &str, p: &Value, at: &str) -> Vec<Row> {
     if !p["AuthorizerUri"].is_null() {
         rows.push(row(me.clone(), "(decides with)", display(&p["AuthorizerUri"]), kind, at));
     }
+    // API Gateway's default TTL is 300 seconds when none is set.
+    let ttl = match &p["AuthorizerResultTtlInSeconds"] {
+        Value::Null => "300".to_owned(),
+        set => display(set),
+    };
+    let source = match &p["IdentitySource"] {
+        Value::Null => "method.request.header.Authorization".to_owned(),
+        set => display(set),
+    };
+    rows.push(row(me.clone(), "(caches answers by)", source, format!("for {ttl} s"), at));
     if !p["AuthorizerCredentials"].is_null() {
         let who = format!("apigateway.amazonaws.com ({me})");
         rows.push(row(who, "(assumes)", display(&p["AuthorizerCredentials"]), String::new(), at));

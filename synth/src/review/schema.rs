@@ -9,9 +9,11 @@
 //! - [`Class::Reviewed`]: it grants or routes access (a policy, a role a function runs as, who may call a
 //!   route); the review turns it into rows, or refuses a shape it cannot read (a policy given as a
 //!   string, `Fn::If`, a parameter, a mapping, a dynamic reference);
-//! - [`Class::Data`]: it decides whether stored data survives or stays ours (TTL, point-in-time recovery,
-//!   deletion protection, a key's state, keys that replace the resource); deploy's data-loss gate
-//!   judges its changes;
+//! - [`Class::Data`]: it decides whether stored data survives or stays ours. Deploy's data-loss gate
+//!   judges the changes that lose or expose data in place (TTL, point-in-time recovery, deletion
+//!   protection, a disabled key, a shortened retained log, a Kinesis stream, a policy to another
+//!   account); the others (key schema, names, key spec, a secret's key) replace the resource when they
+//!   change, which the change set reports and the gate refuses as a replacement;
 //! - [`Class::Inert`]: neither (sizes, names of logs, descriptions, tags, WAF rules).
 
 /// What a property is to the review.
@@ -32,9 +34,9 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
         &[
             ("AuthType", Inert),
             ("AuthorizerCredentials", Reviewed),
-            ("AuthorizerResultTtlInSeconds", Inert),
+            ("AuthorizerResultTtlInSeconds", Reviewed),
             ("AuthorizerUri", Reviewed),
-            ("IdentitySource", Inert),
+            ("IdentitySource", Reviewed),
             ("IdentityValidationExpression", Inert),
             ("Name", Inert),
             ("ProviderARNs", Reviewed),

@@ -153,12 +153,27 @@ pub struct IamDiff {
     /// change from a grant.
     old_allows: Vec<Row>,
     new_denies: Vec<Row>,
+    /// What the deployed template holds that the review cannot read: the new template cannot be shown to
+    /// grant no more than it, so each is a grant to approve.
+    unreadable_before: Vec<Row>,
 }
 
 impl IamDiff {
     pub fn between(stack: &str, deployed: Option<&Value>, new: &Value) -> IamDiff {
-        let old: BTreeSet<Row> =
-            deployed.map(|d| synth::review::review([(stack, d)]).rows).unwrap_or_default().into_iter().collect();
+        let before = deployed.map(|d| synth::review::review([(stack, d)])).unwrap_or_default();
+        let unreadable_before = before
+            .unreviewed
+            .iter()
+            .map(|u| Row {
+                principal: "(unknown: the deployed template)".to_owned(),
+                effect: Effect::Allow,
+                action: "(anything)".to_owned(),
+                resource: format!("{} ({})", u.logical_id, u.resource_type),
+                condition: format!("unreadable: {}", u.why),
+                granted_by: format!("{} {} as deployed", u.stack, u.logical_id),
+            })
+            .collect();
+        let old: BTreeSet<Row> = before.rows.into_iter().collect();
         let review = synth::review::review([(stack, new)]);
         let new: BTreeSet<Row> = review.rows.into_iter().collect();
         IamDiff {
@@ -167,6 +182,7 @@ impl IamDiff {
             unreviewed: review.unreviewed,
             old_allows: old.iter().filter(|r| r.effect == Effect::Allow).cloned().collect(),
             new_denies: new.iter().filter(|r| r.effect == Effect::Deny).cloned().collect(),
+            unreadable_before,
         }
     }
 
@@ -184,7 +200,7 @@ impl IamDiff {
             .removed
             .iter()
             .filter(|r| r.effect == Effect::Deny && !self.new_denies.iter().any(|new| covers(new, r)));
-        added.chain(lifted).collect()
+        added.chain(lifted).chain(&self.unreadable_before).collect()
     }
 
     pub fn broadens(&self) -> bool {
@@ -218,20 +234,47 @@ pub fn covers(wide: &Row, narrow: &Row) -> bool {
         && covers_value(&wide.resource, &narrow.resource)
 }
 
-/// Whether one value of a row covers another: equal; `*`, or a prefix ending in `*`; or a negated list
-/// (`NOT a, b`) covering a negated list of at least its members, or a plain value outside it.
+/// Whether one value of a row covers another: equal; a pattern (`*`, `s3:Get*`) matching a value with
+/// no wildcard of its own; or a negated list (`NOT a, b`) covering a negated list of at least its
+/// members, or a value with no wildcard that none of its members matches.
 fn covers_value(wide: &str, narrow: &str) -> bool {
-    if wide == narrow || wide == "*" {
+    if wide == narrow {
         return true;
     }
+    let literal = !narrow.contains(['*', '?']);
     match (synth::review::negated(wide), synth::review::negated(narrow)) {
         (Some(excluded), Some(also_excluded)) => excluded.is_subset(&also_excluded),
-        (Some(excluded), None) => !narrow.contains('*') && !excluded.contains(narrow),
+        (Some(excluded), None) => literal && !excluded.iter().any(|pattern| iam_match(pattern, narrow)),
         (None, Some(_)) => false,
-        (None, None) => {
-            wide.strip_suffix('*').is_some_and(|prefix| narrow.starts_with(prefix) && !narrow.contains('*'))
+        (None, None) => literal && iam_match(wide, narrow),
+    }
+}
+
+/// IAM's wildcard match: `*` any run of characters, `?` any one, case-insensitive as action names are
+/// (a negated list's member matching a value only in another case counts as matching it, so a value
+/// is never wrongly taken as outside the list).
+pub fn iam_match(pattern: &str, value: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let v: Vec<char> = value.to_lowercase().chars().collect();
+    // Two pointers, backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < v.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == v[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
         }
     }
+    p[i..].iter().all(|c| *c == '*')
 }
 
 /// A row on one line: `role/x  s3:GetObject  arn:...  when ...`, with `DENY` before a denied action.

@@ -122,6 +122,21 @@ pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value, acco
     out
 }
 
+/// A boolean as CloudFormation takes it: `true` or the string `"true"` (any case).
+fn flag(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// A whole number as CloudFormation takes it: a number or a numeric string.
+fn whole(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
 /// Changes to a resource that lose or expose its data without removing it.
 fn quiet_losses(id: &str, before: &Value, after: &Value) -> Vec<String> {
     let (old, new) = (&before["Properties"], &after["Properties"]);
@@ -130,7 +145,8 @@ fn quiet_losses(id: &str, before: &Value, after: &Value) -> Vec<String> {
         "AWS::DynamoDB::Table" => {
             let ttl = |p: &Value| {
                 let spec = &p["TimeToLiveSpecification"];
-                (spec["Enabled"] == true).then(|| spec["AttributeName"].as_str().unwrap_or_default().to_owned())
+                (flag(&spec["Enabled"]) == Some(true))
+                    .then(|| spec["AttributeName"].as_str().unwrap_or_default().to_owned())
             };
             // A table that had no TTL, or had it on another attribute, is not an expiry table for this one.
             if let Some(attribute) = ttl(new)
@@ -141,7 +157,8 @@ fn quiet_losses(id: &str, before: &Value, after: &Value) -> Vec<String> {
                      epoch time in the past"
                 ));
             }
-            let pitr = |p: &Value| p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] == true;
+            let pitr =
+                |p: &Value| flag(&p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]) == Some(true);
             if pitr(old) && !pitr(new) {
                 out.push(format!("{id} would lose point-in-time recovery: no restore to before a bad write"));
             }
@@ -152,13 +169,13 @@ fn quiet_losses(id: &str, before: &Value, after: &Value) -> Vec<String> {
             }
         }
         "AWS::KMS::Key" => {
-            let enabled = |p: &Value| p["Enabled"] != false;
+            let enabled = |p: &Value| flag(&p["Enabled"]) != Some(false);
             if enabled(old) && !enabled(new) {
                 out.push(format!("{id} would be disabled: nothing it encrypted can be decrypted until it is enabled"));
             }
         }
         "AWS::Logs::LogGroup" if before["DeletionPolicy"] == "Retain" => {
-            let days = |p: &Value| p["RetentionInDays"].as_u64().unwrap_or(u64::MAX);
+            let days = |p: &Value| whole(&p["RetentionInDays"]).unwrap_or(u64::MAX);
             if days(new) < days(old) {
                 out.push(format!(
                     "{id} would keep its logs for {} days instead of {}: older entries are deleted",
@@ -179,16 +196,20 @@ fn shared_elsewhere(id: &str, properties: &Value, account: &str) -> Vec<String> 
         ("resource policy", &properties["ResourcePolicy"]["PolicyDocument"]),
         ("stream's resource policy", &properties["StreamSpecification"]["ResourcePolicy"]["PolicyDocument"]),
     ] {
-        let statements: Vec<&Value> = match &doc["Statement"] {
-            Value::Array(items) => items.iter().collect(),
-            Value::Null => Vec::new(),
-            one => vec![one],
-        };
-        for s in statements.into_iter().filter(|s| s["Effect"] == "Allow") {
-            let text = s["Principal"].to_string();
-            let ours = text.contains("${AWS::AccountId}") || (!account.is_empty() && text.contains(account));
-            if !ours || text.contains("\"*\"") {
-                out.push(format!("{id}'s {what} lets a principal outside account {account} in ({text})"));
+        for s in synth::review::statements_of(doc).into_iter().filter(|s| s["Effect"] == "Allow") {
+            // Each principal on its own: one of ours beside another account's is still another account.
+            let outside: Vec<String> = synth::review::principals(&s["Principal"])
+                .into_iter()
+                .filter(|p| {
+                    let ours = p.contains("${AWS::AccountId}") || (!account.is_empty() && p.contains(account));
+                    p == "*" || !ours
+                })
+                .collect();
+            if !outside.is_empty() {
+                out.push(format!(
+                    "{id}'s {what} lets a principal outside account {account} in ({})",
+                    outside.join(", ")
+                ));
             }
         }
     }

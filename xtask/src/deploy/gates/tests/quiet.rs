@@ -121,6 +121,48 @@ fn negated_lists_are_one_row_compared_as_sets() {
     assert!(exempted.contains("NOT arn:aws:iam::1:role/a  DENY kms:Decrypt"), "{exempted}");
 }
 
+#[test]
+fn a_negated_list_does_not_cover_what_its_patterns_exclude() {
+    let allow = |key: &str, actions: &[&str]| role_with(json!({"Effect": "Allow", key: actions, "Resource": "*"}));
+    // Everything but iam:* was allowed; now iam:PassRole is: a grant.
+    let passrole = iam_refusal(&allow("NotAction", &["iam:*"]), &allow("Action", &["iam:PassRole"]));
+    assert!(passrole.contains("role/r  iam:PassRole  *"), "{passrole}");
+    // Everything but iam:* was allowed; s3:GetObject is within it: no grant.
+    assert_eq!(iam_refusal(&allow("NotAction", &["iam:*"]), &allow("Action", &["s3:GetObject"])), "");
+    // s3:Get* covered s3:GetObject; a wildcard is covered only by what provably includes it.
+    assert_eq!(iam_refusal(&allow("Action", &["s3:Get*"]), &allow("Action", &["s3:GetObject"])), "");
+    assert!(!iam_refusal(&allow("Action", &["s3:Get*"]), &allow("Action", &["s3:*"])).is_empty());
+    assert!(!iam_refusal(&allow("NotAction", &["iam:*"]), &allow("Action", &["i?m:PassRole"])).is_empty());
+    // A Deny of s3:GetObject lifted, with a new Deny of everything but s3:*, is lifted: a grant.
+    let deny = |key: &str, actions: &[&str]| role_with(json!({"Effect": "Deny", key: actions, "Resource": "*"}));
+    let lifted = iam_refusal(&deny("Action", &["s3:GetObject"]), &deny("NotAction", &["s3:*"]));
+    assert!(lifted.contains("DENY s3:GetObject"), "{lifted}");
+}
+
+#[test]
+fn what_an_authorizer_caches_its_answers_by_is_reviewed() {
+    let old = api();
+    let host = edited(|t| {
+        t["Resources"]["JwtAuthorizer"]["Properties"]["IdentitySource"] = json!("method.request.header.Host")
+    });
+    let refusal = iam_refusal(&old, &host);
+    assert!(refusal.contains("(caches answers by)  method.request.header.Host"), "{refusal}");
+    let longer =
+        edited(|t| t["Resources"]["JwtAuthorizer"]["Properties"]["AuthorizerResultTtlInSeconds"] = json!(3600));
+    assert!(iam_refusal(&old, &longer).contains("for 3600 s"));
+}
+
+#[test]
+fn a_deployed_template_the_review_cannot_read_needs_approve_iam() {
+    let mut deployed = api();
+    deployed["Resources"]["Extra"] = json!({"Type": "AWS::SQS::QueuePolicy", "Properties": {}});
+    let new = api();
+    let iam = IamDiff::between("auth-dev-api", Some(&deployed), &new);
+    let refusals = judge(&[], &iam, (Some(&deployed), &new), ACCOUNT, Approvals::default());
+    let text = refusals.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    assert!(text.contains("Extra (AWS::SQS::QueuePolicy)") && text.contains("--approve-iam"), "{text}");
+}
+
 /// What the review refuses in `template`, as text.
 fn unreviewed(template: &Value) -> String {
     let iam = IamDiff::between("s", None, template);
@@ -199,6 +241,12 @@ fn shapes_the_review_cannot_read_are_refused_by_resource_and_property_whatever_t
             "literal secret",
         ),
         (json!({"Resources": {"R": {"Type": "AWS::IAM::Role", "Condition": "C", "Properties": {}}}}), "Condition"),
+        // Data properties are judged by value, so they must be readable too.
+        (
+            json!({"Parameters": {"On": {"Type": "String"}}, "Resources": {"K": {"Type": "AWS::KMS::Key", "Properties": {
+            "Enabled": {"Ref": "On"}}}}}),
+            "Enabled refers to the template parameter On",
+        ),
     ];
     for (template, why) in cases {
         let refusal = unreviewed(&template);
@@ -238,8 +286,9 @@ fn quiet_losses_need_the_data_flag() {
     assert!(loss(&ttl("expires_at"), &base).is_empty(), "turning TTL off deletes nothing");
     assert!(data_loss(&[], None, &ttl("expires_at"), ACCOUNT).is_empty(), "a new expiry table");
     assert!(loss(&base, &table(json!({})))[0].contains("point-in-time recovery"));
-    let key = |enabled: bool| json!({"Resources": {"PasswordKey": {"Type": "AWS::KMS::Key", "Properties": {"Enabled": enabled}}}});
-    assert!(loss(&key(true), &key(false))[0].contains("PasswordKey would be disabled"));
+    let key = |enabled: Value| json!({"Resources": {"PasswordKey": {"Type": "AWS::KMS::Key", "Properties": {"Enabled": enabled}}}});
+    assert!(loss(&key(json!(true)), &key(json!(false)))[0].contains("PasswordKey would be disabled"));
+    assert!(loss(&key(json!("true")), &key(json!("false")))[0].contains("disabled"), "booleans as strings");
     let log = |days: u64| {
         json!({"Resources": {"ApiAccessLogGroup": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
         "Properties": {"RetentionInDays": days}}}})
@@ -253,6 +302,12 @@ fn quiet_losses_need_the_data_flag() {
         "ResourcePolicy": {"PolicyDocument": {"Statement": [{"Effect": "Allow",
             "Principal": {"AWS": "arn:aws:iam::123456789012:role/reader"}, "Action": "dynamodb:GetItem", "Resource": "*"}]}}}));
     assert!(loss(&base, &ours).is_empty());
+    // One of ours beside another account's is still another account.
+    let mixed = table(json!({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": true},
+        "ResourcePolicy": {"PolicyDocument": {"Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}, "arn:aws:iam::999999999999:root"]},
+            "Action": "dynamodb:GetItem", "Resource": "*"}]}}}));
+    assert!(loss(&base, &mixed)[0].contains("999999999999"), "{:?}", loss(&base, &mixed));
     // Each needs --approve-data-loss, and --approve-iam does not do.
     let changes = [];
     let refused = judge(
