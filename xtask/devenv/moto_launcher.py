@@ -27,6 +27,7 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
 """
 
 import json
+import datetime
 import sys
 import threading
 
@@ -55,6 +56,12 @@ def execute_change_set(self, change_set_name, stack_name=None):
     _execute_change_set(self, change_set_name, stack_name)
     change_set = self.describe_change_set(change_set_name)
     stack = self.stacks[change_set.stack_id]
+    # As CloudFormation does: the stack records when it last changed, and every other change set of it
+    # that was waiting becomes OBSOLETE (it was computed against a state that is gone).
+    stack.last_updated_time = datetime.datetime.now(datetime.timezone.utc)
+    for other in self.change_sets.values():
+        if other.stack_id == stack.stack_id and other is not change_set and other.execution_status == "AVAILABLE":
+            other.execution_status = "OBSOLETE"
     # Register the outputs and exports, as CreateStack and UpdateStack do.
     stack._parse_template()
     stack.output_map = stack._create_output_map()

@@ -4,9 +4,11 @@
 //! committed `templates/`. Each stack (data, then api) gets a change set whose resource changes and IAM
 //! changes are shown before anything runs; broadening IAM and losing data each need their own flag.
 
+pub mod apply;
 pub mod artifacts;
 pub mod changes;
 pub mod gates;
+pub mod plan;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -44,6 +46,18 @@ pub struct DeployArgs {
     /// Create and show the change sets but leave them unexecuted, for review in the console
     #[arg(long)]
     pub no_execute: bool,
+    /// With --no-execute: write the plan (stacks, change set ARNs, IAM and data-loss rows, template hashes)
+    /// as JSON to this file, for `--execute-plan` and for a pipeline's approval step
+    #[arg(long, value_name = "FILE", requires = "no_execute")]
+    pub summary_file: Option<PathBuf>,
+    /// Execute exactly the change sets a plan lists, by ARN, refusing any whose stack changed since the
+    /// plan; nothing is built, uploaded or created
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["no_execute", "artifacts"])]
+    pub execute_plan: Option<PathBuf>,
+    /// The role CloudFormation assumes to make the changes (a pipeline's deploy role), instead of the
+    /// caller's credentials
+    #[arg(long, value_name = "ARN")]
+    pub cfn_role: Option<String>,
     /// Write the stacks' outputs as a JSON object to this file
     #[arg(long, value_name = "FILE")]
     pub outputs_file: Option<PathBuf>,
@@ -65,7 +79,12 @@ pub struct Report {
 }
 
 pub fn run(config_path: &Path, args: &DeployArgs) -> anyhow::Result<ExitCode> {
-    match crate::aws::runtime()?.block_on(deploy(config_path, args)) {
+    let runtime = crate::aws::runtime()?;
+    let outcome = match &args.execute_plan {
+        Some(plan) => runtime.block_on(apply::run(config_path, args, plan)),
+        None => runtime.block_on(deploy(config_path, args)),
+    };
+    match outcome {
         Ok(Outcome::Done(_)) => Ok(ExitCode::SUCCESS),
         Ok(Outcome::Refused(reason)) => {
             eprintln!("error: {reason}");
@@ -138,6 +157,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
 
     // 4 and 5. Each stack in order: change set, review, execute, watch.
     let poll = clients.poll;
+    let mut planned = Vec::new();
     for (stack, template) in stacks.named(names) {
         let is_api = stack == names.api_stack();
         let stack_parameters: &[(String, String)] = if is_api { &parameters } else { &[] };
@@ -155,8 +175,9 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         match step.run(args, interactive, (&bucket, &account), poll).await? {
             StepResult::Executed => report.executed.push(stack.clone()),
             StepResult::Unchanged => report.unchanged.push(stack.clone()),
-            StepResult::LeftForReview { creating: false } => {}
-            StepResult::LeftForReview { creating: true } => {
+            StepResult::LeftForReview(left) if !left.creating => planned.push(*left),
+            StepResult::LeftForReview(left) => {
+                planned.push(*left);
                 // A stack that does not exist yet exports what the next one imports: stop here.
                 println!("the next stacks depend on {stack}, which does not exist until this change set is executed");
                 break;
@@ -166,7 +187,32 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         }
     }
     if args.no_execute {
+        let plan = plan::Plan {
+            version: plan::VERSION,
+            stage: stage.name.clone(),
+            account: account.clone(),
+            region: stage.region.clone(),
+            stacks: planned,
+        };
         println!("change sets left for review; nothing was executed");
+        println!(
+            "{}",
+            if plan.risky() {
+                "risky: a person must approve (--approve-iam or --approve-data-loss)"
+            } else {
+                "not risky: no new grant, no data at risk"
+            }
+        );
+        if let Some(file) = &args.summary_file {
+            let json = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
+            std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
+            println!(
+                "plan written to {}; `cargo xtask deploy --stage {} --execute-plan {}` runs exactly it",
+                file.display(),
+                stage.name,
+                file.display()
+            );
+        }
         return Ok(Outcome::Done(report));
     }
 
@@ -209,7 +255,8 @@ pub struct StackStep<'a> {
 pub enum StepResult {
     Executed,
     Unchanged,
-    LeftForReview { creating: bool },
+    /// The change set was left for review (`--no-execute`): what it will do, for the plan.
+    LeftForReview(Box<plan::PlannedStack>),
     Refused(String),
     Failed,
 }
@@ -253,6 +300,7 @@ impl StackStep<'_> {
             Preflight::Stop(why) => bail!("{why}"),
         };
         let deployed = if creating { None } else { cfn::deployed_template(cfn, stack).await? };
+        let baseline = if creating { None } else { apply::baseline(cfn, stack).await? };
 
         let body = if self.text.len() > changes::INLINE_LIMIT {
             let key = format!("templates/{stack}/{}.yaml", sha_hex(self.text));
@@ -269,7 +317,17 @@ impl StackStep<'_> {
             Body::Inline(self.text.to_owned())
         };
         let name = format!("xtask-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-        let (id, changes) = match changes::create(cfn, stack, &name, &body, self.parameters, creating, poll).await? {
+        let (id, changes) = match changes::create(
+            cfn,
+            stack,
+            &name,
+            &body,
+            self.parameters,
+            (creating, args.cfn_role.as_deref()),
+            poll,
+        )
+        .await?
+        {
             Prepared::NoChanges => {
                 println!("no changes");
                 self.protect(args).await?;
@@ -293,7 +351,21 @@ impl StackStep<'_> {
                 println!("note: executing it needs a flag: {r}");
             }
             println!("change set left for review: {id}");
-            return Ok(StepResult::LeftForReview { creating });
+            let rows = |rows: Vec<&synth::review::Row>| rows.into_iter().map(changes::line).collect();
+            return Ok(StepResult::LeftForReview(Box::new(plan::PlannedStack {
+                stack: stack.to_owned(),
+                change_set: id,
+                creating,
+                baseline,
+                template_sha256: package::hex_sha256(self.text.as_bytes()),
+                changes: changes
+                    .iter()
+                    .map(|c| format!("{} {} ({}) {}", c.action, c.logical_id, c.resource_type, c.replacement))
+                    .collect(),
+                iam: iam.render().lines().map(|l| l.trim().to_owned()).collect(),
+                grants: rows(iam.grants()),
+                data_loss: gates::data_loss(&changes, deployed.as_ref(), self.json, account),
+            })));
         }
         if !refusals.is_empty() {
             discard(cfn, stack, &id, creating).await;

@@ -368,4 +368,39 @@ fn large_templates_go_by_url_and_no_execute_leaves_change_sets() {
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("Modify   HelloFunction") && t.contains("change set left for review"), "{t}");
     assert_eq!(p.aws("diff", "dev", &[]).status.code(), Some(1), "the change was not applied");
+
+    // Plan and apply: the plan lists the change set, and applying it runs exactly that one.
+    let plan = p.dir.join("plan.json");
+    let plan_arg = plan.to_string_lossy().into_owned();
+    let out = p.deploy("dev", &["--no-execute", "--summary-file", &plan_arg]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("not risky"), "{t}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap_or_default()).unwrap_or_default();
+    assert_eq!(written["stacks"][0]["stack"], "itest-dev-api", "{written}");
+    let planned_set = written["stacks"][0]["change_set"].as_str().unwrap_or_default().to_owned();
+    assert!(planned_set.starts_with("arn:aws:cloudformation:"), "{written}");
+    assert!(written["stacks"][0]["grants"].as_array().is_some_and(Vec::is_empty), "{written}");
+
+    // Another change runs on the stack before the plan is applied: the plan is stale, nothing runs.
+    p.write_config(&config.replace("memory_mb = 256", "memory_mb = 384"));
+    assert_eq!(p.deploy("dev", &[]).status.code(), Some(0));
+    let out = p.aws("deploy", "dev", &["--yes", "--execute-plan", &plan_arg]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("changed since the plan") || t.contains("cannot run as planned"), "{t}");
+    assert!(!t.contains("itest-dev-api: UPDATE_COMPLETE"), "nothing was executed: {t}");
+
+    // A fresh plan applies, and leaves the stack as synthesized.
+    p.write_config(&config.replace("memory_mb = 256", "memory_mb = 448"));
+    assert_eq!(p.deploy("dev", &["--no-execute", "--summary-file", &plan_arg]).status.code(), Some(0));
+    let out = p.aws("deploy", "dev", &["--yes", "--execute-plan", &plan_arg]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("itest-dev-api: UPDATE_COMPLETE"), "{t}");
+    assert_eq!(p.aws("diff", "dev", &[]).status.code(), Some(0), "the planned change was applied");
+    // Applied once, the change set cannot run again.
+    let again = p.aws("deploy", "dev", &["--yes", "--execute-plan", &plan_arg]);
+    assert_eq!(again.status.code(), Some(2), "{}", text_of(&again));
 }

@@ -53,7 +53,7 @@ pub async fn create(
     name: &str,
     body: &Body,
     parameters: &[(String, String)],
-    create: bool,
+    (create, role): (bool, Option<&str>),
     poll: Duration,
 ) -> anyhow::Result<Prepared> {
     let mut request = cfn
@@ -67,6 +67,9 @@ pub async fn create(
         Body::Inline(text) => request.template_body(text),
         Body::Url(url) => request.template_url(url),
     };
+    if let Some(role) = role {
+        request = request.role_arn(role);
+    }
     for (key, value) in parameters {
         request = request.parameters(Parameter::builder().parameter_key(key).parameter_value(value).build());
     }

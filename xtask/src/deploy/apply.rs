@@ -1,0 +1,119 @@
+//! `cargo xtask deploy --execute-plan F`: runs exactly the change sets a plan lists, by ARN, after
+//! checking that each stack is as the plan saw it ([`super::plan::stale`]) and that the flags a person
+//! gives cover what the plan says needs them. Nothing is built, uploaded or synthesized: the change
+//! sets already hold the templates and the code keys of the plan.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use aws_sdk_cloudformation::Client;
+
+use super::plan::{self, Baseline, Plan};
+use super::{Outcome, Report};
+use crate::aws::{AwsResultExt as _, Clients};
+use crate::{BadInput, Target, cfn};
+
+/// The stack's state now, `None` when it does not exist.
+pub async fn baseline(cfn: &Client, stack: &str) -> anyhow::Result<Option<Baseline>> {
+    let Some(described) = cfn::describe(cfn, stack).await? else { return Ok(None) };
+    let status = described.stack_status.as_ref().map_or("", |s| s.as_str()).to_owned();
+    if status == "DELETE_COMPLETE" {
+        return Ok(None);
+    }
+    let when = described.last_updated_time.or(described.creation_time);
+    Ok(Some(Baseline { status, last_change: when.map(|t| t.to_string()).unwrap_or_default() }))
+}
+
+pub async fn run(config_path: &Path, args: &super::DeployArgs, plan_path: &Path) -> anyhow::Result<Outcome> {
+    let text = std::fs::read_to_string(plan_path)
+        .map_err(|e| BadInput(format!("reading the plan {}: {e}", plan_path.display())))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+        BadInput(format!("{} is not a plan written by `deploy --summary-file`: {e}", plan_path.display()))
+    })?;
+    if plan.version != plan::VERSION {
+        return Err(BadInput(format!(
+            "the plan is version {}, this xtask reads version {}",
+            plan.version,
+            plan::VERSION
+        ))
+        .into());
+    }
+    let target = Target::load(config_path, &args.on.stage)?;
+    let stage = target.stage();
+    if plan.stage != stage.name || plan.region != stage.region {
+        return Err(BadInput(format!(
+            "the plan is for stage {} in {}, not stage {} in {}",
+            plan.stage, plan.region, stage.name, stage.region
+        ))
+        .into());
+    }
+    if !args.yes {
+        return Err(BadInput("executing a plan needs --yes: the plan is what was reviewed".into()).into());
+    }
+    let clients = Clients::new(&args.on.aws, stage).await?;
+    let identity =
+        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
+    let account = identity.account.unwrap_or_default();
+    if account != plan.account {
+        return Ok(Outcome::Refused(format!(
+            "the plan was made in account {} but these credentials are for {account}",
+            plan.account
+        )));
+    }
+    // The flags a person gives must cover what the plan says needs them.
+    if plan.stacks.iter().any(|s| !s.grants.is_empty()) && !args.approve_iam {
+        return Ok(Outcome::Refused(format!(
+            "the plan grants IAM access that was not granted before; re-run with --approve-iam to allow it:\n{}",
+            plan.approval_message()
+        )));
+    }
+    if plan.stacks.iter().any(|s| !s.data_loss.is_empty()) && !args.approve_data_loss {
+        return Ok(Outcome::Refused(format!(
+            "the plan risks data; re-run with --approve-data-loss to allow it:\n{}",
+            plan.approval_message()
+        )));
+    }
+    // Every stack first, so that nothing runs when any part of the plan is stale.
+    for planned in &plan.stacks {
+        let now = baseline(&clients.cfn, &planned.stack).await?;
+        let described = clients
+            .cfn
+            .describe_change_set()
+            .change_set_name(&planned.change_set)
+            .send()
+            .await
+            .aws()
+            .with_context(|| format!("reading the planned change set {}", planned.change_set))?;
+        let status = described.status.as_ref().map_or("", |s| s.as_str());
+        let execution = described.execution_status.as_ref().map_or("", |s| s.as_str());
+        if let Some(why) = plan::stale(planned, now.as_ref(), (status, execution)) {
+            return Ok(Outcome::Refused(why));
+        }
+    }
+    let mut report = Report::default();
+    for planned in &plan.stacks {
+        let stack = &planned.stack;
+        println!("\n== {stack}: executing the planned change set {}", planned.change_set);
+        let seen = cfn::seen(&clients.cfn, stack).await;
+        clients
+            .cfn
+            .execute_change_set()
+            .change_set_name(&planned.change_set)
+            .send()
+            .await
+            .aws()
+            .with_context(|| format!("executing the change set on {stack}"))?;
+        let settled = cfn::watch(&clients.cfn, stack, seen, clients.poll).await?;
+        if !settled.succeeded() {
+            let cause = settled.root_cause.unwrap_or_else(|| "CloudFormation gave no reason".into());
+            eprintln!("\nerror: deploying {stack} failed: {cause}");
+            return Ok(Outcome::Failed);
+        }
+        println!("{stack}: {}", settled.status.as_str());
+        if *stack == target.names.data_stack() && stage.protect {
+            cfn::set_termination_protection(&clients.cfn, stack, true).await?;
+        }
+        report.executed.push(stack.clone());
+    }
+    Ok(Outcome::Done(report))
+}
