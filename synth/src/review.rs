@@ -15,7 +15,7 @@ mod policy;
 pub mod schema;
 mod shape;
 
-pub use policy::{NOT, negated, principals, statements_of};
+pub use policy::{NOT, negated, principals, statements_of, wildcard};
 use policy::{list, statements};
 
 use schema::Class;
@@ -252,12 +252,6 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "CanarySetting",
         "a canary serves another deployment's routes, which the review cannot see",
     ),
-    ("AWS::KMS::Key", "BypassPolicyLockoutSafetyCheck", "the key policy's lockout safety check must stay on"),
-    (
-        "AWS::Logs::LogGroup",
-        "BearerTokenAuthenticationEnabled",
-        "bearer tokens would let holders write logs outside IAM",
-    ),
     (
         "AWS::SecretsManager::Secret",
         "SecretString",
@@ -267,6 +261,16 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "AWS::SecretsManager::Secret",
         "ReplicaRegions",
         "a replica has a resource policy of its own the review does not see",
+    ),
+];
+
+/// Reviewed switches the review refuses unless they are set to `false`: each turns a safety off.
+const MUST_BE_OFF: &[(&str, &str, &str)] = &[
+    ("AWS::KMS::Key", "BypassPolicyLockoutSafetyCheck", "the key policy's lockout safety check must stay on"),
+    (
+        "AWS::Logs::LogGroup",
+        "BearerTokenAuthenticationEnabled",
+        "bearer tokens would let holders write logs outside IAM",
     ),
 ];
 
@@ -307,13 +311,12 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
             }
             continue;
         }
-        if let Some((_, _, why)) = REFUSED.iter().find(|(t, p, _)| *t == kind && p == property) {
-            let harmless = (property == "BypassPolicyLockoutSafetyCheck"
-                || property == "BearerTokenAuthenticationEnabled")
-                && *value == Value::Bool(false);
-            if !harmless {
-                return Some(format!("{property}: {why}"));
-            }
+        let listed = |list: &[(&str, &str, &'static str)]| {
+            list.iter().find(|(t, p, _)| *t == kind && p == property).map(|(_, _, why)| *why)
+        };
+        let switched_on = *value != Value::Bool(false);
+        if let Some(why) = listed(REFUSED).or(listed(MUST_BE_OFF).filter(|_| switched_on)) {
+            return Some(format!("{property}: {why}"));
         }
         if let Some(why) = shape::unreadable(value, parameters) {
             return Some(format!("{property} {why}; write the value out so the review can show it"));

@@ -272,7 +272,10 @@ impl StackStep<'_> {
         let cfn = &self.clients.cfn;
         let stack = self.stack;
         println!("\n== {stack}");
-        let status = cfn::status(cfn, stack).await?;
+        // One description serves the preflight and, for an update, the plan's baseline.
+        let described = cfn::describe(cfn, stack).await?;
+        let status =
+            described.as_ref().and_then(|s| s.stack_status.clone()).filter(|s| *s != StackStatus::DeleteComplete);
         let creating = match gates::preflight(stack, &args.on.stage, status.as_ref()) {
             Preflight::Create => true,
             Preflight::Update => false,
@@ -300,7 +303,7 @@ impl StackStep<'_> {
             Preflight::Stop(why) => bail!("{why}"),
         };
         let deployed = if creating { None } else { cfn::deployed_template(cfn, stack).await? };
-        let baseline = if creating { None } else { apply::baseline(cfn, stack).await? };
+        let baseline = if creating { None } else { described.as_ref().and_then(apply::baseline_of) };
 
         let body = if self.text.len() > changes::INLINE_LIMIT {
             let key = format!("templates/{stack}/{}.yaml", sha_hex(self.text));

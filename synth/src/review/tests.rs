@@ -133,3 +133,14 @@ fn every_type_synth_emits_is_reviewed_or_known_policy_free() {
         assert!(rows.iter().any(|r| r.action == "(AWS-managed policy)"), "the bootstrap role's managed policy");
     }
 }
+
+#[test]
+fn a_safety_switch_is_refused_on_and_accepted_off() {
+    let key = |bypass: bool| {
+        one(json!({"K": {"Type": "AWS::KMS::Key", "Properties": {"BypassPolicyLockoutSafetyCheck": bypass,
+            "KeyPolicy": {"Statement": []}}}}))
+    };
+    let on = key(true);
+    assert!(on.unreviewed.iter().any(|u| u.why.contains("lockout safety check")), "{:?}", on.unreviewed);
+    assert!(key(false).unreviewed.is_empty());
+}

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::Stack;
 
 use super::plan::{self, Baseline, Plan};
 use super::{Outcome, Report};
@@ -15,13 +16,17 @@ use crate::{BadInput, Target, cfn};
 
 /// The stack's state now, `None` when it does not exist.
 pub async fn baseline(cfn: &Client, stack: &str) -> anyhow::Result<Option<Baseline>> {
-    let Some(described) = cfn::describe(cfn, stack).await? else { return Ok(None) };
+    Ok(cfn::describe(cfn, stack).await?.as_ref().and_then(baseline_of))
+}
+
+/// The state a stack's description shows, `None` for a deleted stack.
+pub fn baseline_of(described: &Stack) -> Option<Baseline> {
     let status = described.stack_status.as_ref().map_or("", |s| s.as_str()).to_owned();
     if status == "DELETE_COMPLETE" {
-        return Ok(None);
+        return None;
     }
     let when = described.last_updated_time.or(described.creation_time);
-    Ok(Some(Baseline { status, last_change: when.map(|t| t.to_string()).unwrap_or_default() }))
+    Some(Baseline { status, last_change: when.map(|t| t.to_string()).unwrap_or_default() })
 }
 
 pub async fn run(config_path: &Path, args: &super::DeployArgs, plan_path: &Path) -> anyhow::Result<Outcome> {

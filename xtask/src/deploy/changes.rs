@@ -257,27 +257,7 @@ fn covers_value(wide: &str, narrow: &str) -> bool {
 /// (a negated list's member matching a value only in another case counts as matching it, so a value
 /// is never wrongly taken as outside the list).
 pub fn iam_match(pattern: &str, value: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let v: Vec<char> = value.to_lowercase().chars().collect();
-    // Two pointers, backtracking to the last `*`.
-    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
-    while j < v.len() {
-        if i < p.len() && (p[i] == '?' || p[i] == v[j]) {
-            i += 1;
-            j += 1;
-        } else if i < p.len() && p[i] == '*' {
-            star = Some(i);
-            mark = j;
-            i += 1;
-        } else if let Some(s) = star {
-            i = s + 1;
-            mark += 1;
-            j = mark;
-        } else {
-            return false;
-        }
-    }
-    p[i..].iter().all(|c| *c == '*')
+    synth::review::wildcard(&pattern.to_lowercase(), &value.to_lowercase())
 }
 
 /// A row on one line: `role/x  s3:GetObject  arn:...  when ...`, with `DENY` before a denied action.
