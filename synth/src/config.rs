@@ -11,6 +11,7 @@
 
 mod arn;
 pub(crate) mod error;
+mod pipeline;
 mod rate_limits;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,8 @@ use toml::Spanned;
 pub use arn::Kind as ArnKind;
 pub use error::ConfigError;
 use error::Source;
+pub use pipeline::{ARTIFACT_PREFIX_CHARS, Approval, Pipeline, default_branch};
+use pipeline::{RawPipeline, RawStagePipeline};
 use rate_limits::{FALLBACK_IP_RATE_LIMITS, RawIpRateLimits};
 pub use rate_limits::{IpRateLimits, WINDOW_SECONDS as IP_RATE_WINDOW_SECONDS};
 
@@ -102,6 +105,8 @@ pub struct Stage {
     pub key: Provision,
     pub secret: Provision,
     pub domain: Option<Domain>,
+    /// The stage's delivery pipeline (`templates/<stage>/pipeline.yaml`), when stages.toml has `[pipeline]`.
+    pub pipeline: Option<Pipeline>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -200,6 +205,7 @@ struct RawConfig {
     architecture: Architecture,
     #[serde(default)]
     defaults: RawDefaults,
+    pipeline: Option<RawPipeline>,
     stages: Spanned<BTreeMap<Spanned<String>, RawStage>>,
 }
 
@@ -248,6 +254,7 @@ struct RawStage {
     key: Option<Spanned<String>>,
     secret: Option<Spanned<String>>,
     domain: Option<RawDomain>,
+    pipeline: Option<RawStagePipeline>,
 }
 
 #[derive(Deserialize, Default)]
@@ -368,6 +375,7 @@ impl Validator<'_> {
             ));
         }
         let mut stages = BTreeMap::new();
+        let mut spans = BTreeMap::new();
         let mut mappings: BTreeMap<(String, Option<String>), String> = BTreeMap::new();
         for (name, raw_stage) in raw_stages {
             let stage = self.stage(
@@ -376,9 +384,11 @@ impl Validator<'_> {
                 raw.architecture,
                 &raw.defaults,
                 &default_functions,
+                &raw.pipeline,
                 &name,
                 raw_stage,
             )?;
+            spans.insert(stage.name.clone(), name.span());
             if let Some(domain) = &stage.domain {
                 let key = (domain.name.clone(), domain.base_path.clone());
                 if let Some(other) = mappings.insert(key, stage.name.clone()) {
@@ -391,6 +401,7 @@ impl Validator<'_> {
             }
             stages.insert(stage.name.clone(), stage);
         }
+        self.pipelines_apart(&stages, &spans, &project)?;
         let mut functions = self.all.to_vec();
         functions.sort();
         Ok(Config { project, stages, functions })
@@ -588,6 +599,7 @@ impl Validator<'_> {
         default_architecture: Architecture,
         defaults: &RawDefaults,
         default_functions: &BTreeMap<Function, (Range<usize>, &RawFunction)>,
+        project_pipeline: &Option<RawPipeline>,
         name: &Spanned<String>,
         raw: RawStage,
     ) -> Result<Stage, ConfigError> {
@@ -732,6 +744,7 @@ impl Validator<'_> {
         let key = provision(&raw.key, ArnKind::Key)?;
         let secret = provision(&raw.secret, ArnKind::Secret)?;
         let domain = raw.domain.map(|d| self.domain(d, &region, account.as_deref())).transpose()?;
+        let pipeline = self.pipeline(project_pipeline, name, raw.pipeline.as_ref(), account.as_deref())?;
 
         Ok(Stage {
             name: stage_name,
@@ -763,6 +776,7 @@ impl Validator<'_> {
             key,
             secret,
             domain,
+            pipeline,
         })
     }
 

@@ -32,16 +32,21 @@ pub struct Stacks {
     /// `None` when the stage imports its table, key and secret, leaving nothing to create.
     pub data: Option<Template>,
     pub api: Template,
+    /// The stage's delivery pipeline (`None` without `[pipeline]` in stages.toml).
+    pub pipeline: Option<Template>,
 }
 
 impl Stacks {
-    /// `(stack name, template)` pairs in the order to deploy them: bootstrap, data, api.
+    /// `(stack name, template)` pairs in the order to deploy them: bootstrap, data, api, pipeline.
     pub fn named<'a>(&'a self, names: &Names) -> Vec<(String, &'a Template)> {
         let mut out = vec![(names.bootstrap_stack(), &self.bootstrap)];
         if let Some(data) = &self.data {
             out.push((names.data_stack(), data));
         }
         out.push((names.api_stack(), &self.api));
+        if let Some(pipeline) = &self.pipeline {
+            out.push((names.pipeline_stack(), pipeline));
+        }
         out
     }
 }
@@ -50,7 +55,8 @@ pub fn synth(config: &Config, stage: &Stage) -> Stacks {
     let names = Names::new(&config.project, stage);
     let (data, refs) = stacks::data::build(&names, stage);
     let api = stacks::api::build(&config.project, &names, stage, &refs);
-    Stacks { bootstrap: stacks::bootstrap::build(&config.project), data, api }
+    let pipeline = stacks::pipeline::build(&config.project, &names, stage, &config.functions);
+    Stacks { bootstrap: stacks::bootstrap::build(&config.project), data, api, pipeline }
 }
 
 /// The template as YAML with long-form intrinsics (`Ref:`, `Fn::GetAtt:`), which any YAML reader parses.
@@ -77,7 +83,7 @@ pub const TEMPLATES_DIR: &str = "templates";
 pub const BOOTSTRAP_FILE: &str = "templates/bootstrap.yaml";
 
 /// Every file one stage's deploy reads: `templates/bootstrap.yaml` and
-/// `templates/<stage>/{data.yaml, api.yaml, iam.md}`.
+/// `templates/<stage>/{data.yaml, api.yaml, pipeline.yaml, iam.md}`.
 ///
 /// Fails when the IAM review cannot account for a resource of the stacks: what cannot be reviewed is
 /// not generated.
@@ -98,6 +104,9 @@ pub fn files(config: &Config, stage: &Stage) -> Result<Vec<File>, review::Review
     }
     if let Some(api) = rendered(&names.api_stack()) {
         out.push(File { path: format!("{dir}/api.yaml"), contents: api });
+    }
+    if let Some(pipeline) = rendered(&names.pipeline_stack()) {
+        out.push(File { path: format!("{dir}/pipeline.yaml"), contents: pipeline });
     }
     let rows = review::review(json.iter().map(|(n, j)| (n.as_str(), j))).into_rows()?;
     let mut notes = Vec::new();

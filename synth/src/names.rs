@@ -35,6 +35,28 @@ impl Names {
         format!("{}-api", self.prefix)
     }
 
+    /// The stage's delivery pipeline stack (`templates/<stage>/pipeline.yaml`).
+    pub fn pipeline_stack(&self) -> String {
+        format!("{}-pipeline", self.prefix)
+    }
+
+    /// The CodePipeline pipeline: `<project>-<stage>`.
+    pub fn pipeline(&self) -> String {
+        self.prefix.clone()
+    }
+
+    /// A role or CodeBuild project of the pipeline: `<project>-<stage>-ci-<what>`. Function names are
+    /// letters and digits, so no function's role can take one of these names.
+    pub fn ci(&self, what: &str) -> String {
+        format!("{}-ci-{what}", self.prefix)
+    }
+
+    /// The prefix of the keys CodePipeline stores this pipeline's artifacts under: the first 20
+    /// characters of its name (`config` keeps them apart between stages).
+    pub fn pipeline_artifacts(&self) -> String {
+        self.pipeline().chars().take(crate::config::ARTIFACT_PREFIX_CHARS).collect()
+    }
+
     /// Function and role share a name; `config` checks that it fits in 64 characters.
     pub fn function(&self, f: &Function) -> String {
         format!("{}-{}", self.prefix, f.name())

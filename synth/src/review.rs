@@ -218,6 +218,8 @@ pub fn review<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> 
                 "AWS::ApiGateway::Method" => rows.extend(access::method(properties, resources, &at(""))),
                 "AWS::ApiGateway::Authorizer" => rows.extend(access::authorizer(id, properties, &at(""))),
                 "AWS::ApiGateway::Account" => rows.extend(access::account(properties, &at(""))),
+                "AWS::CodeBuild::Project" => rows.extend(access::project(id, properties, &at(""))),
+                "AWS::CodePipeline::Pipeline" => rows.extend(access::pipeline(id, properties, &at(""))),
                 _ => {}
             }
         }
@@ -251,6 +253,26 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "AWS::ApiGateway::Stage",
         "CanarySetting",
         "a canary serves another deployment's routes, which the review cannot see",
+    ),
+    (
+        "AWS::CodeBuild::Project",
+        "BuildBatchConfig",
+        "a batch build runs as a role of its own, over builds the review does not see",
+    ),
+    ("AWS::CodeBuild::Project", "FileSystemLocations", "a mounted file system brings in files the review does not see"),
+    ("AWS::CodeBuild::Project", "ResourceAccessRole", "a second role reads the build's logs and artifacts"),
+    ("AWS::CodeBuild::Project", "SecondaryArtifacts", "secondary artifacts go to places the review does not show"),
+    ("AWS::CodeBuild::Project", "SecondarySources", "a secondary source brings in code the review does not see"),
+    (
+        "AWS::CodeBuild::Project",
+        "Triggers",
+        "a webhook starts builds from pushes or pull requests outside the pipeline, a fork's among them",
+    ),
+    ("AWS::CodeBuild::Project", "VpcConfig", "a build in a VPC reaches networks the review does not show"),
+    (
+        "AWS::CodePipeline::Pipeline",
+        "ArtifactStores",
+        "artifact stores in other regions carry keys and buckets the review does not show",
     ),
     (
         "AWS::SecretsManager::Secret",
@@ -290,6 +312,11 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
     }
     if kind == "AWS::SecretsManager::ResourcePolicy" && resource["Properties"]["BlockPublicPolicy"] != true {
         return Some("BlockPublicPolicy must be true, so that no change makes the secret public".to_owned());
+    }
+    if kind == "AWS::CodeBuild::Project"
+        && !matches!(resource["Properties"]["Visibility"].as_str(), None | Some("PRIVATE"))
+    {
+        return Some("Visibility must be PRIVATE: a public project shows its build logs to anyone".to_owned());
     }
     if !resource["Condition"].is_null() {
         return Some("a Condition decides at deploy time whether it exists; the review shows what is deployed".into());

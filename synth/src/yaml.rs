@@ -57,6 +57,7 @@ fn node(out: &mut String, value: &Value, indent: usize, inline_first: bool) {
                         out.push('\n');
                         node(out, v, indent + 2, false);
                     }
+                    Value::String(text) if block_safe(text) => write_block(out, text, indent + 2),
                     scalar => {
                         out.push(' ');
                         write_scalar(out, scalar);
@@ -82,6 +83,29 @@ fn node(out: &mut String, value: &Value, indent: usize, inline_first: bool) {
             write_scalar(out, scalar);
             out.push('\n');
         }
+    }
+}
+
+/// Whether a multi-line string reads back unchanged as a literal block (`|`): printable lines, none
+/// starting with a space (the first would set the block's indentation) and none ending in one (a
+/// reader keeps them, but they are invisible to a reviewer), ending in exactly one line break.
+fn block_safe(s: &str) -> bool {
+    s.contains('\n')
+        && s.ends_with('\n')
+        && !s.ends_with("\n\n")
+        && !s.starts_with([' ', '\n'])
+        && s.lines().all(|l| !l.ends_with(' ') && !l.chars().any(|c| c.is_control()))
+}
+
+/// A multi-line string as a literal block after its key, each line at `indent` (empty lines empty).
+fn write_block(out: &mut String, text: &str, indent: usize) {
+    out.push_str(" |\n");
+    for line in text.lines() {
+        if !line.is_empty() {
+            out.extend(std::iter::repeat_n(' ', indent));
+            out.push_str(line);
+        }
+        out.push('\n');
     }
 }
 
@@ -183,5 +207,24 @@ mod tests {
         let back: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, v, "{text}");
         assert!(text.contains("Version: '2012-10-17'"), "{text}");
+    }
+
+    #[test]
+    fn multi_line_strings_are_literal_blocks_that_round_trip() {
+        let script = "version: 0.2\nphases:\n  build:\n    commands:\n      - cargo xtask test  # it's: fine\n\n";
+        for text in [
+            script.trim_end().to_owned() + "\n",
+            "a\n\nb\n".to_owned(),
+            " lead\n".into(),
+            "x\n\n".into(),
+            "t \n".into(),
+        ] {
+            let v = json!({"Outer": {"BuildSpec": text, "After": "x"}});
+            let rendered = to_string(&v);
+            let back: Value = serde_yaml::from_str(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+            assert_eq!(back, v, "{rendered}");
+            assert_eq!(rendered.contains("BuildSpec: |\n"), block_safe(&text), "{rendered}");
+        }
+        assert!(block_safe("a\n\nb\n") && !block_safe(" lead\n") && !block_safe("x\n\n") && !block_safe("t \n"));
     }
 }

@@ -389,7 +389,7 @@ fn bootstrap_sets_the_regions_api_gateway_logging_role_and_keeps_it() {
     );
     let names = synth::Names::new(&c.project, &c.stages["dev"]);
     let order: Vec<String> = s.named(&names).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(order, ["auth-bootstrap", "auth-dev-data", "auth-dev-api"]);
+    assert_eq!(order, ["auth-bootstrap", "auth-dev-data", "auth-dev-api", "auth-dev-pipeline"]);
 }
 
 #[test]

@@ -21,6 +21,13 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
 - bucket policies are evaluated with no aws:SecureTransport value, so a policy denying requests
   without TLS denies every request to a server that only speaks plain HTTP (the harness stands in for
   AWS's TLS endpoints, so requests count as secure);
+- AWS::CodeBuild::Project and AWS::CodePipeline::Pipeline are not supported (skipped, so a pipeline
+  stack makes neither), although moto's CodeBuild and CodePipeline APIs are: the models below create
+  them through those APIs;
+- CodeConnections has no moto service at all: a minimal one below keeps connections made with
+  CreateConnection and answers GetConnection. A connection starts PENDING, as on AWS, where only the
+  console completes its hand-shake; a harness-only tag `harness:status` at creation sets another status,
+  standing in for that console step;
 - DynamoDB's conditional writes are not atomic: the server is threaded and the backend checks a
   condition and then writes with no lock, so two concurrent updates can both pass a condition only
   one of them may (DynamoDB serializes writes to an item); the writes below take one lock.
@@ -412,6 +419,206 @@ class CloudFormationWebAclAssociation(CloudFormationModel):
         wafv2_backends[account_id][region_name].disassociate_web_acl(self.resource_arn)
 
 
+from moto.codebuild.models import codebuild_backends  # noqa: E402
+from moto.codepipeline.models import codepipeline_backends  # noqa: E402
+
+
+def api_shape(value, verbatim=("Configuration",)):
+    """CloudFormation's PascalCase structures as the service APIs take them (camelCase keys). The maps
+    named in `verbatim` (an action's Configuration) keep their keys, as the APIs do."""
+    if isinstance(value, list):
+        return [api_shape(v, verbatim) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        k[:1].lower() + k[1:]: (v if k in verbatim else api_shape(v, verbatim)) for k, v in value.items()
+    }
+
+
+class CloudFormationCodeBuildProject(CloudFormationModel):
+    """AWS::CodeBuild::Project through moto's CodeBuild backend. Ref is the name; Arn its ARN."""
+
+    __module__ = "moto.codebuild.cloudformation_project"
+
+    def __init__(self, name, arn):
+        self.name = name
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self):
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CodeBuild::Project"
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name):
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = api_shape(cloudformation_json.get("Properties", {}))
+        name = props.get("name") or resource_name
+        metadata = codebuild_backends[account_id][region_name].create_project(
+            project_name=name,
+            description=props.get("description"),
+            project_source=props["source"],
+            artifacts=props["artifacts"],
+            environment=props["environment"],
+            service_role=props["serviceRole"],
+            tags=props.get("tags"),
+            cache=props.get("cache"),
+            timeout=props.get("timeoutInMinutes"),
+            queued_timeout=props.get("queuedTimeoutInMinutes"),
+            source_version=props.get("sourceVersion"),
+            logs_config=props.get("logsConfig"),
+            vpc_config=props.get("vpcConfig"),
+        )
+        return cls(name, metadata["arn"])
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        codebuild_backends[account_id][region_name].delete_project(original_resource.name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        codebuild_backends[account_id][region_name].delete_project(resource_name)
+
+    def delete(self, account_id, region_name):
+        codebuild_backends[account_id][region_name].delete_project(self.name)
+
+
+class CloudFormationPipeline(CloudFormationModel):
+    """AWS::CodePipeline::Pipeline through moto's CodePipeline backend. Ref is the name."""
+
+    __module__ = "moto.codepipeline.cloudformation_pipeline"
+
+    def __init__(self, name):
+        self.name = name
+
+    @property
+    def physical_resource_id(self):
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CodePipeline::Pipeline"
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr == "Version"
+
+    def get_cfn_attribute(self, attribute_name):
+        return "1"
+
+    @staticmethod
+    def _definition(name, props):
+        shaped = api_shape({k: v for k, v in props.items() if k != "Tags"})
+        shaped["name"] = name
+        return shaped
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        name = props.get("Name") or resource_name
+        tags = [{"key": t["Key"], "value": t["Value"]} for t in props.get("Tags", [])]
+        codepipeline_backends[account_id][region_name].create_pipeline(cls._definition(name, props), tags)
+        return cls(name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        props = cloudformation_json.get("Properties", {})
+        name = props.get("Name") or original_resource.name
+        if name != original_resource.name:
+            # A new name replaces the pipeline, as CloudFormation does.
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        codepipeline_backends[account_id][region_name].update_pipeline(cls._definition(name, props))
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        codepipeline_backends[account_id][region_name].delete_pipeline(resource_name)
+
+    def delete(self, account_id, region_name):
+        codepipeline_backends[account_id][region_name].delete_pipeline(self.name)
+
+
+import uuid  # noqa: E402
+
+# CodeConnections (JSON 1.0, target prefix below): connections by ARN, each a dict as GetConnection
+# returns it.
+CONNECTIONS_TARGET = "CodeConnections_20231201."
+_connections = {}
+_connections_lock = threading.Lock()
+
+
+def connections_call(operation, body, region):
+    """Answers one CodeConnections call: (HTTP status, JSON body)."""
+    if operation == "CreateConnection":
+        tags = {t.get("Key"): t.get("Value") for t in body.get("Tags", [])}
+        arn = f"arn:aws:codeconnections:{region}:123456789012:connection/{uuid.uuid4()}"
+        connection = {
+            "ConnectionName": body.get("ConnectionName", ""),
+            "ConnectionArn": arn,
+            "ProviderType": body.get("ProviderType", "GitHub"),
+            "OwnerAccountId": "123456789012",
+            "ConnectionStatus": tags.get("harness:status", "PENDING"),
+        }
+        with _connections_lock:
+            _connections[arn] = connection
+        return 200, {"ConnectionArn": arn, "Tags": body.get("Tags", [])}
+    if operation == "GetConnection":
+        with _connections_lock:
+            connection = _connections.get(body.get("ConnectionArn"))
+        if connection is None:
+            return 400, {
+                "__type": "ResourceNotFoundException",
+                "Message": f"Connection {body.get('ConnectionArn')} does not exist",
+            }
+        return 200, {"Connection": connection}
+    return 400, {"__type": "UnsupportedOperationException", "Message": f"{operation} is not emulated"}
+
+
+def with_connections(app):
+    def wsgi(environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith(CONNECTIONS_TARGET):
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        # The credential scope names the region: Credential=KEY/DATE/REGION/SERVICE/aws4_request.
+        scope = auth.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        region = scope[2] if len(scope) > 2 else "us-east-1"
+        status, answer = connections_call(target[len(CONNECTIONS_TARGET):], body, region)
+        payload = json.dumps(answer).encode()
+        start_response(
+            "200 OK" if status == 200 else "400 Bad Request",
+            [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    return wsgi
+
+
 from moto.cloudformation.exceptions import ValidationError  # noqa: E402
 from moto.cloudformation.responses import CloudFormationResponse  # noqa: E402
 from moto.core.responses import ActionResult  # noqa: E402
@@ -479,7 +686,7 @@ for _write in ("put_item", "update_item", "delete_item", "transact_write_items")
 
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    app = DomainDispatcherApplication(create_backend_app)
+    app = with_connections(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"PORT {server.server_port}", flush=True)

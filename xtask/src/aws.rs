@@ -38,6 +38,7 @@ pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    pub connections: aws_sdk_codeconnections::Client,
     pub region: String,
     /// How often to ask CloudFormation about progress: an emulator answers at once, AWS takes seconds.
     pub poll: std::time::Duration,
@@ -75,6 +76,7 @@ impl Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(&config),
+            connections: aws_sdk_codeconnections::Client::new(&config),
             region: stage.region.clone(),
             poll: std::time::Duration::from_millis(if custom_endpoint { 200 } else { 2000 }),
         })

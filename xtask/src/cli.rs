@@ -46,6 +46,11 @@ pub enum Command {
     },
     /// Deploy a stage: build, upload, and apply reviewed change sets to its data and api stacks
     Deploy(crate::deploy::DeployArgs),
+    /// A stage's delivery pipeline: `pipeline deploy --stage S` sets it up once
+    Pipeline {
+        #[command(subcommand)]
+        what: crate::pipeline::PipelineCommand,
+    },
     /// Compare the synthesized stacks with the deployed ones; exit 0 when they match, 1 when they differ
     Diff(crate::aws::StageArgs),
     /// Show a stage's stacks: state, last events, outputs; watch a stack that is still changing
@@ -174,6 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Deploy(args) => crate::deploy::run(&config_path, &args),
+        Command::Pipeline { what } => crate::pipeline::run(&config_path, what),
         Command::Diff(args) => crate::inspect::diff(&config_path, &args),
         Command::Status(args) => crate::inspect::status(&config_path, &args),
         Command::Destroy(args) => crate::destroy::run(&config_path, &args),

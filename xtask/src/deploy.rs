@@ -159,6 +159,13 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     let poll = clients.poll;
     let mut planned = Vec::new();
     for (stack, template) in stacks.named(names) {
+        // The pipeline stack is set up once with `cargo xtask pipeline deploy` (it checks the connection
+        // first); after that every deploy, the pipeline's own among them, keeps it up to date.
+        let set_up = |s: &aws_sdk_cloudformation::types::Stack| s.stack_status != Some(StackStatus::DeleteComplete);
+        if stack == names.pipeline_stack() && !cfn::describe(&clients.cfn, &stack).await?.as_ref().is_some_and(set_up) {
+            println!("\n== {stack}\nnot set up yet: `cargo xtask pipeline deploy --stage {}` creates it", stage.name);
+            continue;
+        }
         let is_api = stack == names.api_stack();
         let stack_parameters: &[(String, String)] = if is_api { &parameters } else { &[] };
         let json = template.to_json();

@@ -132,6 +132,16 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
         if !delete(&clients, &api, deployed_api.as_ref(), poll).await? {
             return Ok(ExitCode::from(EXIT_DIFFERENCE));
         }
+        // The pipeline stack holds the role CloudFormation deletes the stage's stacks as, so it goes last
+        // and by hand; until then a push to its branch deploys the stage again.
+        let pipeline = names.pipeline_stack();
+        if stacks.pipeline.is_some() && cfn::status(&clients.cfn, &pipeline).await?.is_some() {
+            println!(
+                "kept {pipeline}: a push to its branch deploys the stage again. Once the stage's stacks are gone, \
+                 delete it with `aws cloudformation delete-stack --stack-name {pipeline} --region {}`",
+                stage.region
+            );
+        }
 
         if stacks.data.is_none() {
             println!("stage {} imports its table, key and secret; there is no data stack", stage.name);

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod lint;
 pub mod local;
 pub mod package;
+pub mod pipeline;
 pub mod scaffold;
 pub mod templates;
 pub mod test;

@@ -104,6 +104,21 @@ impl Project {
         self.aws("deploy", stage, &args)
     }
 
+    /// Whether moto's `service` holds something that names `name` (its `/moto-api/data.json` dump): that
+    /// the resources a template declares were made, not only recorded by CloudFormation.
+    fn moto_has(&self, service: &str, name: &str) -> bool {
+        use std::io::{Read as _, Write as _};
+        let endpoint = self.moto.endpoint();
+        let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("{address}: {e}"));
+        write!(stream, "GET /moto-api/data.json HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap_or_else(|e| panic!("{e}"));
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap_or_else(|e| panic!("{e}"));
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let data: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:.200}"));
+        data[service].to_string().contains(&format!("\"{name}\""))
+    }
+
     /// How many requests moto has answered so far.
     fn requests(&self) -> usize {
         std::fs::read_to_string(self.moto.log())
@@ -403,4 +418,84 @@ fn large_templates_go_by_url_and_no_execute_leaves_change_sets() {
     // Applied once, the change set cannot run again.
     let again = p.aws("deploy", "dev", &["--yes", "--execute-plan", &plan_arg]);
     assert_eq!(again.status.code(), Some(2), "{}", text_of(&again));
+}
+
+/// A connection made through the real SDK against the harness: `PENDING` as CloudFormation or the API
+/// leave it on AWS, or `AVAILABLE` as after its hand-shake in the console (a harness-only tag).
+fn connection(endpoint: &str, available: bool) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        let config = xtask::local::data::sdk_config(endpoint, "us-east-1").await;
+        let client = aws_sdk_codeconnections::Client::new(&config);
+        let mut create = client.create_connection().connection_name("itest").provider_type("GitHub".into());
+        if available {
+            create = create.tags(
+                aws_sdk_codeconnections::types::Tag::builder()
+                    .key("harness:status")
+                    .value("AVAILABLE")
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            );
+        }
+        create.send().await.unwrap_or_else(|e| panic!("{e:?}")).connection_arn
+    })
+}
+
+#[test]
+fn a_pipeline_is_set_up_once_its_connection_is_available_and_changes_to_it_are_gated() {
+    let p = Project::new("deploy-pipeline");
+    let endpoint = p.moto.endpoint();
+    let pending = connection(&endpoint, false);
+    let available = connection(&endpoint, true);
+    let with = |arn: &str, branch: &str| {
+        format!(
+            "{STAGES}\n[pipeline]\nconnection_arn = \"{arn}\"\nrepository = \"example-org/auth\"\n\n\
+             [stages.dev.pipeline]\nbranch = \"{branch}\"\n"
+        )
+    };
+    let pipeline_deploy = |extra: &[&str]| {
+        let mut args = vec!["pipeline", "deploy", "--stage", "dev", "--endpoint-url", &endpoint, "--yes"];
+        args.extend(extra);
+        p.xtask(&args)
+    };
+
+    // PENDING: nothing is deployed, and the user is told what to click.
+    p.write_config(&with(&pending, "dev"));
+    let out = pipeline_deploy(&["--approve-iam"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("is PENDING") && t.contains("Update pending connection"), "{t}");
+    assert!(!t.contains("itest-dev-pipeline"), "nothing was planned: {t}");
+
+    // AVAILABLE: the pipeline's roles are new grants, which need --approve-iam.
+    p.write_config(&with(&available, "dev"));
+    let out = pipeline_deploy(&[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("role/itest-dev-ci-deploy"), "the new grants are shown: {t}");
+    let out = pipeline_deploy(&["--approve-iam"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("itest-dev-pipeline: CREATE_COMPLETE") && t.contains("PipelineName = itest-dev"), "{t}");
+    let resources = text_of(&p.aws("status", "dev", &[]));
+    assert!(resources.contains("itest-dev-pipeline"), "{resources}");
+    assert!(p.moto_has("codepipeline", "itest-dev") && p.moto_has("codebuild", "itest-dev-ci-plan"));
+
+    // A change to the pipeline itself (the branch it deploys from) is a changed access row: gated too.
+    p.write_config(&with(&available, "release"));
+    let out = pipeline_deploy(&[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("to release of source action Source"), "{t}");
+    let out = pipeline_deploy(&["--approve-iam"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let out = pipeline_deploy(&[]);
+    assert!(text_of(&out).contains("no changes"), "{}", text_of(&out));
+
+    // Once set up, the stage's deploy keeps the pipeline stack current with the others.
+    let out = p.deploy("dev", &["--approve-iam"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let pipeline_part = t.split("== itest-dev-pipeline").nth(1).unwrap_or_default();
+    assert!(pipeline_part.trim_start().starts_with("no changes"), "{t}");
 }

@@ -46,6 +46,7 @@ async fn clients(endpoint: &str) -> Clients {
         cfn: aws_sdk_cloudformation::Client::new(&config),
         s3: aws_sdk_s3::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
+        connections: aws_sdk_codeconnections::Client::new(&config),
         region: "us-east-1".into(),
         poll: std::time::Duration::from_millis(100),
     }

@@ -86,3 +86,160 @@ fn every_type_synth_emits_is_in_the_table() {
     assert!(missing.is_empty(), "synth emits types outside synth/src/review/schema.rs: {missing:?}");
     assert!(emitted.len() >= 15, "{emitted:?}");
 }
+
+/// Handler permissions the deploy role does not hold, by prefix, each with why this project never needs
+/// it. Everything else CloudFormation's handlers list for a type the stage's stacks emit, the deploy
+/// role must hold.
+const NOT_NEEDED: &[(&str, &str)] = &[
+    // The web ACL protects one API Gateway stage; these associate web ACLs with other kinds of resource.
+    ("amplify:", "web ACLs of other resource kinds"),
+    ("apprunner:", "web ACLs of other resource kinds"),
+    ("appsync:", "web ACLs of other resource kinds"),
+    ("bedrock-agentcore:", "web ACLs of other resource kinds"),
+    ("cognito-idp:", "web ACLs of other resource kinds"),
+    ("elasticloadbalancing:", "web ACLs of other resource kinds"),
+    ("ec2:AssociateVerifiedAccess", "web ACLs of other resource kinds"),
+    ("ec2:DescribeVerifiedAccess", "web ACLs of other resource kinds"),
+    ("ec2:DisassociateVerifiedAccess", "web ACLs of other resource kinds"),
+    ("ec2:GetVerifiedAccess", "web ACLs of other resource kinds"),
+    ("wafv2:GetPermissionPolicy", "rule groups shared with other accounts: the stage shares none"),
+    ("wafv2:PutPermissionPolicy", "rule groups shared with other accounts: the stage shares none"),
+    ("payments:", "paid managed rule groups: the web ACL uses AWS's free ones"),
+    // Functions have no VpcConfig, file system, layers, code signing, versions or capacity providers.
+    ("ec2:Describe", "functions outside a VPC"),
+    ("elasticfilesystem:", "functions mount no file system"),
+    ("s3files:", "functions mount no file system"),
+    ("lambda:GetLayerVersion", "functions have no layers"),
+    ("lambda:GetCodeSigningConfig", "functions have no code signing config"),
+    ("lambda:PutFunctionCodeSigningConfig", "functions have no code signing config"),
+    ("lambda:DeleteFunctionCodeSigningConfig", "functions have no code signing config"),
+    ("lambda:PublishVersion", "no versions are published (no SnapStart, no aliases)"),
+    ("lambda:AssociateRuntimeAlias", "no capacity providers"),
+    ("lambda:PassCapacityProvider", "no capacity providers"),
+    ("lambda:GetFunctionScalingConfig", "no capacity providers"),
+    ("lambda:PutFunctionScalingConfig", "no capacity providers"),
+    // Nothing CloudFormation makes is encrypted under a customer managed key: the tables use DynamoDB's
+    // AWS managed key, function environments Lambda's, log groups CloudWatch Logs'. The password key
+    // is the application's, used by the functions' roles alone.
+    ("kms:CreateGrant", "no resource is encrypted with a customer managed key by CloudFormation"),
+    ("kms:RevokeGrant", "no resource is encrypted with a customer managed key by CloudFormation"),
+    ("kms:Decrypt", "no resource is encrypted with a customer managed key by CloudFormation"),
+    ("kms:Encrypt", "no resource is encrypted with a customer managed key by CloudFormation"),
+    ("kms:GenerateDataKey", "no resource is encrypted with a customer managed key by CloudFormation"),
+    ("kms:ListAliases", "no resource is encrypted with a customer managed key by CloudFormation"),
+    ("logs:AssociateKmsKey", "no resource is encrypted with a customer managed key by CloudFormation"),
+    ("logs:DisassociateKmsKey", "no resource is encrypted with a customer managed key by CloudFormation"),
+    // Tables are created empty, in one region, without streams to Kinesis: no import from S3, no
+    // replicas, and a deploy role that reads no items (the users table holds password hashes).
+    ("dynamodb:ImportTable", "tables are created empty"),
+    ("dynamodb:DescribeImport", "tables are created empty"),
+    ("dynamodb:BatchWriteItem", "replicas and imports only: the deploy role reads and writes no items"),
+    ("dynamodb:DeleteItem", "replicas and imports only: the deploy role reads and writes no items"),
+    ("dynamodb:GetItem", "replicas and imports only: the deploy role reads and writes no items"),
+    ("dynamodb:PutItem", "replicas and imports only: the deploy role reads and writes no items"),
+    ("dynamodb:Query", "replicas and imports only: the deploy role reads and writes no items"),
+    ("dynamodb:Scan", "replicas and imports only: the deploy role reads and writes no items"),
+    ("dynamodb:UpdateItem", "replicas and imports only: the deploy role reads and writes no items"),
+    ("dynamodb:AssociateTableReplica", "no global table replicas"),
+    ("dynamodb:CreateTableReplica", "no global table replicas"),
+    ("iam:CreateServiceLinkedRole", "replicas and auto scaling only; tables are on-demand in one region"),
+    ("dynamodb:PutResourcePolicy", "tables carry no resource policy"),
+    ("dynamodb:DeleteResourcePolicy", "tables carry no resource policy"),
+    ("dynamodb:EnableKinesisStreamingDestination", "no Kinesis streams of table changes"),
+    ("dynamodb:DisableKinesisStreamingDestination", "no Kinesis streams of table changes"),
+    ("dynamodb:UpdateKinesisStreamingDestination", "no Kinesis streams of table changes"),
+    ("kinesis:", "no Kinesis streams of table changes"),
+    ("s3:GetObjectMetadata", "tables are created empty: no import from S3"),
+    ("s3:ListBucket", "tables are created empty: no import from S3"),
+    ("logs:CreateLogStream", "the import log of a table import from S3"),
+    ("logs:PutLogEvents", "the import log of a table import from S3"),
+    ("logs:DescribeLogStreams", "the import log of a table import from S3"),
+    // Log groups carry retention and tags only.
+    ("logs:CreateLogDelivery", "log groups deliver nowhere"),
+    ("s3:REST.PUT.OBJECT", "log groups deliver nowhere"),
+    ("firehose:", "log groups deliver nowhere"),
+    ("logs:PutDataProtectionPolicy", "no data protection policies"),
+    ("logs:GetDataProtectionPolicy", "no data protection policies"),
+    ("logs:DeleteDataProtectionPolicy", "no data protection policies"),
+    ("logs:PutIndexPolicy", "no field index policies"),
+    ("logs:DeleteIndexPolicy", "no field index policies"),
+    ("logs:DescribeIndexPolicies", "no field index policies"),
+    ("logs:PutResourcePolicy", "log groups carry no resource policy"),
+    ("logs:DeleteResourcePolicy", "log groups carry no resource policy"),
+    ("logs:DescribeResourcePolicies", "log groups carry no resource policy"),
+    ("logs:PutBearerTokenAuthentication", "bearer tokens are refused by the review"),
+    // Roles have no permissions boundary; the API no resource policy; the secret no replicas.
+    ("iam:PutRolePermissionsBoundary", "roles have no permissions boundary"),
+    ("iam:DeleteRolePermissionsBoundary", "roles have no permissions boundary"),
+    ("apigateway:UpdateRestApiPolicy", "the REST API has no resource policy"),
+    ("secretsmanager:ReplicateSecretToRegions", "secret replicas are refused by the review"),
+    ("secretsmanager:RemoveRegionsFromReplication", "secret replicas are refused by the review"),
+];
+
+/// What the deploy role holds that no handler lists, each with why.
+const BEYOND_HANDLERS: &[&str] = &[
+    // AWS::CodeBuild::Project's schema lists no handlers (CloudFormation manages it the older way).
+    "codebuild:BatchGetProjects",
+    "codebuild:CreateProject",
+    "codebuild:DeleteProject",
+    "codebuild:UpdateProject",
+    // The pipeline's handlers list `codestar-connections:PassConnection`; a connection whose ARN is
+    // `arn:aws:codeconnections:...` is passed under the service's new prefix.
+    "codeconnections:PassConnection",
+];
+
+#[test]
+fn the_deploy_role_holds_what_cloudformation_needs_for_every_type_the_stacks_emit() {
+    let dir = schemas();
+    let providers = read(dir.join("providers/us-east-1.json"));
+    let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
+    let config = xtask::load_config(&root.join("stages.toml")).unwrap_or_else(|e| panic!("{e:#}"));
+    let stage = config.stage("dev").unwrap_or_else(|e| panic!("{e}"));
+    let stacks = synth::synth(&config, stage);
+    let names = synth::Names::new(&config.project, stage);
+    let mut emitted: BTreeSet<String> =
+        ["AWS::ApiGateway::DomainName", "AWS::ApiGateway::BasePathMapping"].map(str::to_owned).into();
+    for (_, template) in stacks.named(&names) {
+        for (_, r) in template.to_json()["Resources"].as_object().into_iter().flatten() {
+            emitted.insert(r["Type"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    let pipeline = stacks.pipeline.as_ref().unwrap_or_else(|| panic!("dev has no pipeline")).to_json();
+    let held: BTreeSet<String> = pipeline["Resources"]["DeployRole"]["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().into_iter().flatten())
+        .flat_map(|s| s["Action"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let mut missing = BTreeSet::new();
+    let mut listed = BTreeSet::new();
+    for resource_type in &emitted {
+        let id = providers[resource_type.as_str()].as_str().unwrap_or_else(|| panic!("no schema for {resource_type}"));
+        let schema = read(dir.join("resources").join(format!("{id}.json")));
+        for handler in ["create", "read", "update", "delete"] {
+            for action in
+                schema["handlers"][handler]["permissions"].as_array().into_iter().flatten().filter_map(Value::as_str)
+            {
+                listed.insert(action.to_owned());
+                let excused = NOT_NEEDED.iter().any(|(prefix, _)| action.starts_with(prefix));
+                if !held.contains(action) && !excused {
+                    missing.insert(format!("{action} ({resource_type} {handler})"));
+                }
+            }
+        }
+    }
+    let stale: Vec<&str> =
+        NOT_NEEDED.iter().map(|(p, _)| *p).filter(|p| !listed.iter().any(|a| a.starts_with(p))).collect();
+    assert!(stale.is_empty(), "NOT_NEEDED names what no handler lists any more: {stale:?}");
+    // The other way: the role holds nothing the handlers do not list, but what is named here.
+    let beyond: Vec<&String> = held.difference(&listed).filter(|a| !BEYOND_HANDLERS.contains(&a.as_str())).collect();
+    assert!(beyond.is_empty(), "the deploy role holds actions no handler of its types lists: {beyond:?}");
+    assert!(
+        missing.is_empty(),
+        "the deploy role lacks (synth/src/stacks/pipeline.rs), or NOT_NEEDED should say why:\n{}",
+        missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}

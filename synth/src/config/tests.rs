@@ -408,3 +408,50 @@ fn brute_force_protection_and_password_length_resolve_and_are_checked() {
     );
     assert_error(&loose, "daily_per_address = 5 is out of range", "{ max_failures");
 }
+
+const CONNECTION: &str =
+    "arn:aws:codeconnections:us-east-1:123456789012:connection/0f3c8a52-6d1e-4b7a-9c2d-5e8f1a3b7c90";
+
+fn with_pipeline(extra: &str) -> String {
+    format!("{BASE}\n[pipeline]\nconnection_arn = \"{CONNECTION}\"\nrepository = \"example-org/auth\"\n{extra}")
+}
+
+#[test]
+fn pipelines_default_to_the_stage_branch_main_for_prod_and_risky_approval() {
+    let c = ok(&with_pipeline(
+        "\n[stages.staging]\n[stages.staging.pipeline]\nbranch = \"release/2\"\napproval = \"always\"\n",
+    ));
+    let branch = |s: &str| c.stages[s].pipeline.as_ref().map(|p| (p.branch.clone(), p.approval));
+    assert_eq!(branch("dev"), Some(("dev".to_owned(), Approval::Risky)));
+    assert_eq!(branch("prod"), Some(("main".to_owned(), Approval::Risky)));
+    assert_eq!(branch("staging"), Some(("release/2".to_owned(), Approval::Always)));
+    assert!(ok(BASE).stages.values().all(|s| s.pipeline.is_none()));
+}
+
+#[test]
+fn bad_pipeline_settings_are_refused_where_they_are_written() {
+    let text = with_pipeline("").replace(CONNECTION, "arn:aws:codecommit:us-east-1:123456789012:auth");
+    assert_error(&text, "not `codeconnections`", "\"arn:aws:codecommit");
+    let text = with_pipeline("").replace("connection/0f3c8a52-6d1e-4b7a-9c2d-5e8f1a3b7c90", "connection/x");
+    assert_error(&text, "does not end in `connection/<id>`", "\"arn:aws:codeconnections");
+    // prod names account 123456789012; a connection of another account cannot serve its pipeline.
+    let text = with_pipeline("").replace("123456789012:connection", "999999999999:connection");
+    assert_error(&text, "belongs to account 999999999999", "\"arn:aws:codeconnections");
+    let text = with_pipeline("").replace("example-org/auth", "nope");
+    assert_error(&text, "is not a repository id", "\"nope\"");
+    let text = with_pipeline("\n[stages.dev.pipeline]\nbranch = \"feature..x\"\n");
+    assert_error(&text, "is not a branch name", "\"feature..x\"");
+    let text = with_pipeline("\n[stages.dev.pipeline]\napproval = \"never\"\n");
+    assert_error(&text, "unknown variant `never`", "\"never\"");
+    let text = format!("{BASE}\n[stages.dev.pipeline]\nbranch = \"dev\"\n");
+    assert_error(&text, "has no [pipeline]", "dev]\nregion");
+}
+
+#[test]
+fn two_pipelines_may_share_neither_a_branch_nor_their_artifact_prefix() {
+    let text = with_pipeline("\n[stages.prod.pipeline]\nbranch = \"dev\"\n");
+    assert_error(&text, "both deploy from branch `dev`", "prod]\nregion");
+    // `auth-integration-abcx` and `auth-integration-abcy`: one 20-character prefix.
+    let text = with_pipeline("\n[stages.integration-abcx]\n[stages.integration-abcy]\n");
+    assert_error(&text, "share their first 20 characters", "integration-abcy]");
+}

@@ -60,6 +60,8 @@ resources! {
     ApiGatewayAccount => "AWS::ApiGateway::Account",
     WebAcl => "AWS::WAFv2::WebACL",
     WebAclAssociation => "AWS::WAFv2::WebACLAssociation",
+    Project => "AWS::CodeBuild::Project",
+    Pipeline => "AWS::CodePipeline::Pipeline",
 }
 
 impl HasArn for Table {}
@@ -68,6 +70,7 @@ impl HasArn for Role {}
 impl HasArn for LogGroup {}
 impl HasArn for Function {}
 impl HasArn for WebAcl {}
+impl HasArn for Project {}
 
 impl Handle<RestApi> {
     pub fn root_resource_id(&self) -> Expr {
@@ -577,4 +580,200 @@ pub struct WebAclAssociation {
     pub resource_arn: Expr,
     #[serde(rename = "WebACLArn")]
     pub web_acl_arn: Expr,
+}
+
+// ---- CodeBuild -----------------------------------------------------------------------------------
+
+/// `AWS::CodeBuild::Project`: a build that a pipeline action starts, its commands in `Source.BuildSpec`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Project {
+    pub name: String,
+    pub description: String,
+    pub service_role: Expr,
+    pub source: ProjectSource,
+    pub artifacts: ProjectArtifacts,
+    pub environment: BuildEnvironment,
+    pub cache: ProjectCache,
+    pub logs_config: ProjectLogs,
+    pub timeout_in_minutes: u32,
+    pub queued_timeout_in_minutes: u32,
+    /// At most this many builds at once.
+    pub concurrent_build_limit: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectSource {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub build_spec: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectArtifacts {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BuildEnvironment {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub image: &'static str,
+    pub compute_type: &'static str,
+    pub image_pull_credentials_type: &'static str,
+    pub privileged_mode: bool,
+    pub environment_variables: Vec<BuildVariable>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BuildVariable {
+    pub name: &'static str,
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectCache {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    /// `bucket/prefix`.
+    pub location: Expr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectLogs {
+    pub cloud_watch_logs: CloudWatchLogs,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CloudWatchLogs {
+    pub status: &'static str,
+    pub group_name: Expr,
+}
+
+// ---- CodePipeline --------------------------------------------------------------------------------
+
+/// `AWS::CodePipeline::Pipeline`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Pipeline {
+    pub name: String,
+    pub pipeline_type: &'static str,
+    pub execution_mode: &'static str,
+    pub role_arn: Expr,
+    pub artifact_store: ArtifactStore,
+    pub restart_execution_on_update: bool,
+    pub triggers: Vec<Trigger>,
+    pub stages: Vec<PipelineStage>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ArtifactStore {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub location: Expr,
+}
+
+/// Which pushes start the pipeline.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Trigger {
+    pub provider_type: &'static str,
+    pub git_configuration: GitConfiguration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GitConfiguration {
+    pub source_action_name: &'static str,
+    pub push: Vec<GitPush>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GitPush {
+    pub branches: BranchFilter,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BranchFilter {
+    pub includes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PipelineStage {
+    pub name: &'static str,
+    pub actions: Vec<PipelineAction>,
+    /// Checked before the stage starts; when a condition is not met, its result (skip or fail) engages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_entry: Option<BeforeEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BeforeEntry {
+    pub conditions: Vec<StageCondition>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StageCondition {
+    pub result: &'static str,
+    pub rules: Vec<StageRule>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StageRule {
+    pub name: &'static str,
+    pub rule_type_id: TypeId,
+    pub configuration: BTreeMap<&'static str, Expr>,
+}
+
+/// An action's or a rule's type: category, owner, provider, version.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TypeId {
+    pub category: &'static str,
+    pub owner: &'static str,
+    pub provider: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PipelineAction {
+    pub name: &'static str,
+    pub action_type_id: TypeId,
+    pub configuration: BTreeMap<&'static str, Expr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub input_artifacts: Vec<ArtifactName>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output_artifacts: Vec<ArtifactName>,
+    /// Where the action's output variables are read: `#{<namespace>.NAME}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<&'static str>,
+    pub run_order: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ArtifactName {
+    pub name: &'static str,
 }

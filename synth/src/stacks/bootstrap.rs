@@ -10,7 +10,7 @@ use crate::model::resources::{ApiGatewayAccount, Role};
 use crate::model::{Expr, Part, Policy, Pseudo, Template};
 
 /// AWS's managed policy for exactly this purpose: create log groups and streams, put events.
-const PUSH_TO_CLOUDWATCH: &str = "iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
+pub const PUSH_TO_CLOUDWATCH: &str = "iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
 
 pub fn build(project: &str) -> Template {
     let mut t = Template::new(format!(
