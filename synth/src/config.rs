@@ -99,6 +99,8 @@ pub struct Stage {
     pub ip_rate_limits: Option<IpRateLimits>,
     /// When repeated failed sign-ins lock an email out.
     pub lockout: Lockout,
+    /// How long sessions (refresh tokens) live.
+    pub session: SessionLifetimes,
     pub tags: BTreeMap<String, String>,
     pub functions: BTreeMap<Function, FunctionSettings>,
     pub table: Provision,
@@ -140,6 +142,28 @@ fn default_daily_per_address() -> u32 {
 
 fn default_daily_per_email() -> u32 {
     FALLBACK_LOCKOUT.daily_per_email
+}
+
+/// Sessions: `absolute_seconds` from sign-in (refreshing never extends it), `idle_seconds` without a
+/// refresh, and `grace_seconds` in which a spent refresh token still gets the answer it got (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionLifetimes {
+    pub absolute_seconds: u32,
+    pub idle_seconds: u32,
+    pub grace_seconds: u32,
+}
+
+/// The most the authorizer reuses a user's "signed out everywhere" time it read: a signed-out access
+/// token stops working within the stage's authorizer cache TTL plus this (never more than the TTL).
+pub const MAX_REVOCATION_CACHE_SECONDS: u32 = 10;
+
+impl Stage {
+    /// How long the authorizer reuses a user's "signed out everywhere" time: [`MAX_REVOCATION_CACHE_SECONDS`],
+    /// or less when the stage's authorizer cache TTL is shorter.
+    pub fn revocation_cache_seconds(&self) -> u32 {
+        self.authorizer_cache_ttl_seconds.min(MAX_REVOCATION_CACHE_SECONDS)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +246,7 @@ struct RawDefaults {
     throttle: Option<Spanned<Throttle>>,
     ip_rate_limits: Option<RawIpRateLimits>,
     lockout: Option<Spanned<Lockout>>,
+    session: Option<Spanned<SessionLifetimes>>,
     #[serde(default)]
     tags: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -246,6 +271,7 @@ struct RawStage {
     throttle: Option<Spanned<Throttle>>,
     ip_rate_limits: Option<RawIpRateLimits>,
     lockout: Option<Spanned<Lockout>>,
+    session: Option<Spanned<SessionLifetimes>>,
     #[serde(default)]
     tags: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -327,7 +353,11 @@ const FALLBACK: FunctionSettings =
     FunctionSettings { memory_mb: 256, timeout_seconds: 10, log_retention_days: 30, reserved_concurrency: 10 };
 /// Lambda's highest account concurrency quota by default is 1000; raised quotas go further.
 const MAX_RESERVED_CONCURRENCY: u32 = 10_000;
-const FALLBACK_TOKEN_LIFETIME: u32 = 3600;
+/// Access tokens live 15 minutes: sessions continue them with refresh tokens.
+const FALLBACK_TOKEN_LIFETIME: u32 = 900;
+/// 30 days, 7 days idle, 10 seconds of grace for a retry or a second tab.
+const FALLBACK_SESSION: SessionLifetimes =
+    SessionLifetimes { absolute_seconds: 30 * 86_400, idle_seconds: 7 * 86_400, grace_seconds: 10 };
 const FALLBACK_CACHE_TTL: u32 = 300;
 const FALLBACK_LOCKOUT: Lockout = Lockout {
     max_failures: 10,
@@ -360,6 +390,7 @@ impl Validator<'_> {
             &raw.defaults.throttle,
         )?;
         self.lockout(&raw.defaults.lockout)?;
+        self.session(&raw.defaults.session)?;
         self.password_min_chars(&raw.defaults.password_min_chars)?;
         self.ip_rate_limits(&raw.defaults.ip_rate_limits)?;
         self.tags(&raw.defaults.tags)?;
@@ -545,6 +576,29 @@ impl Validator<'_> {
         }
     }
 
+    fn session(&self, session: &Option<Spanned<SessionLifetimes>>) -> Result<(), ConfigError> {
+        let Some(s) = session else { return Ok(()) };
+        let SessionLifetimes { absolute_seconds, idle_seconds, grace_seconds } = *s.get_ref();
+        let bad = if !(3600..=31_536_000).contains(&absolute_seconds) {
+            Some(format!("session absolute_seconds = {absolute_seconds} is out of range"))
+        } else if !(300..=absolute_seconds).contains(&idle_seconds) {
+            Some(format!("session idle_seconds = {idle_seconds} is out of range"))
+        } else if grace_seconds > 60 {
+            Some(format!("session grace_seconds = {grace_seconds} is out of range"))
+        } else {
+            None
+        };
+        match bad {
+            Some(message) => Err(self.err(
+                s.span(),
+                message,
+                "use absolute_seconds from 3600 (an hour) to 31536000 (a year), idle_seconds from 300 to \
+                 absolute_seconds, and grace_seconds from 0 (no grace: any repeat ends the session) to 60",
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn tags(&self, tags: &BTreeMap<Spanned<String>, Spanned<String>>) -> Result<(), ConfigError> {
         for (k, v) in tags {
             if k.get_ref().is_empty() || k.get_ref().len() > 128 || k.get_ref().to_ascii_lowercase().starts_with("aws:")
@@ -647,6 +701,7 @@ impl Validator<'_> {
         self.stage_values(&raw.token_lifetime_seconds, &raw.authorizer_cache_ttl_seconds, &raw.throttle)?;
         self.password_min_chars(&raw.password_min_chars)?;
         self.lockout(&raw.lockout)?;
+        self.session(&raw.session)?;
         self.ip_rate_limits(&raw.ip_rate_limits)?;
         self.tags(&raw.tags)?;
         let stage_functions = self.functions(&raw.functions)?;
@@ -770,6 +825,7 @@ impl Validator<'_> {
                 .or(defaults.ip_rate_limits.as_ref())
                 .map_or(FALLBACK_IP_RATE_LIMITS, RawIpRateLimits::resolve),
             lockout: raw.lockout.or(defaults.lockout.clone()).map_or(FALLBACK_LOCKOUT, |l| *l.get_ref()),
+            session: raw.session.or(defaults.session.clone()).map_or(FALLBACK_SESSION, |l| *l.get_ref()),
             tags,
             functions,
             table,

@@ -83,6 +83,11 @@ impl Names {
         format!("{}-signin-attempts", self.prefix)
     }
 
+    /// The table of sessions and of users' "signed out everywhere" times.
+    pub fn sessions_table(&self) -> String {
+        format!("{}-sessions", self.prefix)
+    }
+
     pub fn secret(&self) -> String {
         format!("{}/jwt-signing-key", self.prefix)
     }

@@ -87,11 +87,22 @@ fn resource_star_only_where_aws_requires_it() {
 /// Each role's actions, besides writing its own logs, exactly as issue 2 lists them.
 #[test]
 fn each_role_holds_exactly_its_actions() {
-    let expected: [(&str, &[&str]); 4] = [
+    let expected: [(&str, &[&str]); 6] = [
         ("SignupRole", &["dynamodb:PutItem", "kms:Encrypt"]),
-        ("SigninRole", &["dynamodb:GetItem", "dynamodb:UpdateItem", "kms:Decrypt", "secretsmanager:GetSecretValue"]),
-        ("AuthorizerRole", &["secretsmanager:GetSecretValue"]),
+        (
+            "SigninRole",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "kms:Decrypt",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
+        ("AuthorizerRole", &["dynamodb:GetItem", "secretsmanager:GetSecretValue"]),
         ("HelloRole", &[]),
+        ("RefreshRole", &["dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"]),
+        ("SignoutRole", &["dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"]),
     ];
     let (_, api) = stacks(STAGES, "dev");
     assert_eq!(resources_of(&api, "AWS::IAM::Role").len(), expected.len());
@@ -114,7 +125,7 @@ fn each_role_holds_exactly_its_actions() {
 #[test]
 fn roles_write_only_to_their_own_log_group_and_reach_exact_resources() {
     let (_, api) = stacks(STAGES, "dev");
-    for f in ["Signup", "Signin", "Authorizer", "Hello"] {
+    for f in ["Signup", "Signin", "Authorizer", "Hello", "Refresh", "Signout"] {
         let role = &api["Resources"][format!("{f}Role")]["Properties"];
         for s in role["Policies"][0]["PolicyDocument"]["Statement"].as_array().into_iter().flatten() {
             let actions = strings(&s["Action"]);
@@ -122,9 +133,20 @@ fn roles_write_only_to_their_own_log_group_and_reach_exact_resources() {
             if actions.iter().any(|a| a.starts_with("logs:")) {
                 assert_eq!(resource, &json!([{"Fn::GetAtt": [format!("{f}LogGroup"), "Arn"]}]), "{f}");
             } else if actions.iter().any(|a| a.starts_with("dynamodb:")) {
-                // The users table, or (signin only, to count failures) the attempts table.
+                // The users table, the attempts table (signin only, to count failures), or the sessions
+                // table (signin begins a session, refresh and signout rotate and end them, the authorizer
+                // reads when a user signed out everywhere).
                 let attempts = json!([{"Fn::ImportValue": "auth-dev-attempts-table-arn"}]);
-                if resource == &attempts {
+                let sessions = json!([{"Fn::ImportValue": "auth-dev-sessions-table-arn"}]);
+                if resource == &sessions {
+                    let allowed: &[&str] = match f {
+                        "Signin" => &["dynamodb:PutItem"],
+                        "Authorizer" => &["dynamodb:GetItem"],
+                        "Refresh" | "Signout" => &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                        other => panic!("{other} may not touch sessions"),
+                    };
+                    assert!(actions.iter().all(|a| allowed.contains(&a.as_str())), "{f}: {actions:?}");
+                } else if resource == &attempts {
                     assert_eq!(f, "Signin", "only signin counts failed sign-ins");
                     assert!(
                         actions.iter().all(|a| a == "dynamodb:GetItem" || a == "dynamodb:UpdateItem"),
@@ -191,21 +213,23 @@ fn invoke_permissions_are_scoped_to_one_method_and_path() {
         vec![
             format!("{base}authorizers/${{JwtAuthorizer}}"),
             format!("{base}staging/GET/hello"),
+            format!("{base}staging/POST/refresh"),
             format!("{base}staging/POST/signin"),
+            format!("{base}staging/POST/signout"),
             format!("{base}staging/POST/signup"),
         ]
     );
 }
 
 #[test]
-fn only_hello_is_behind_the_authorizer() {
+fn only_hello_and_signout_are_behind_the_authorizer() {
     let (_, api) = stacks(STAGES, "dev");
     let methods = resources_of(&api, "AWS::ApiGateway::Method");
-    assert_eq!(methods.len(), 3);
+    assert_eq!(methods.len(), 5);
     for (id, m) in methods {
         let p = &m["Properties"];
         assert_eq!(p["Integration"]["Type"], "AWS_PROXY");
-        if id == "GetHelloMethod" {
+        if id == "GetHelloMethod" || id == "PostSignoutMethod" {
             assert_eq!(p["AuthorizationType"], "CUSTOM");
             assert_eq!(p["AuthorizerId"], json!({"Ref": "JwtAuthorizer"}));
         } else {
@@ -308,7 +332,7 @@ fn imported_resources_are_not_created_and_their_arns_reach_the_api() {
     let (data, api) = stacks(IMPORTING, "legacy");
     let data = data.unwrap_or_else(|| panic!("the attempts table is always created"));
     let created: Vec<&String> = data["Resources"].as_object().into_iter().flat_map(|r| r.keys()).collect();
-    assert_eq!(created, ["AttemptsTable"], "nothing else left to create");
+    assert_eq!(created, ["AttemptsTable", "SessionsTable"], "nothing else left to create");
     let signin = &api["Resources"]["SigninRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
     let resources: Vec<String> =
         signin.as_array().into_iter().flatten().flat_map(|s| strings(&s["Resource"])).collect();
@@ -503,7 +527,10 @@ fn every_stage_has_a_web_acl_on_its_stage_limiting_each_source_ip() {
             .filter_map(|m| m["SearchString"].as_str().map(str::to_owned))
             .collect();
         let expected: BTreeSet<String> =
-            ["/signup", "/signup/", "/signin", "/signin/"].iter().map(|s| (*s).to_owned()).collect();
+            ["/signup", "/signup/", "/signin", "/signin/", "/refresh", "/refresh/", "/signout", "/signout/"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
         assert_eq!(ends, expected, "{stage}");
 
         let all = rule(acl, "all-ip-rate").unwrap_or_else(|| panic!("{stage}: no rule for every path"));
@@ -578,7 +605,7 @@ fn added_routes_nest_carry_parameters_and_are_scoped_to_their_method_and_path() 
     assert_eq!(r["UsersByIdResource"]["Properties"]["PathPart"], "{id}");
     assert_eq!(r["UsersByIdResource"]["Properties"]["ParentId"], json!({"Ref": "UsersResource"}));
     assert_eq!(r["UsersByIdOrdersResource"]["Properties"]["ParentId"], json!({"Ref": "UsersByIdResource"}));
-    assert_eq!(resources_of(&api, "AWS::ApiGateway::Resource").len(), 3 + 3, "the first three and three new");
+    assert_eq!(resources_of(&api, "AWS::ApiGateway::Resource").len(), 5 + 3, "the first five and three new");
 
     let method = &r["GetUsersByIdOrdersMethod"]["Properties"];
     assert_eq!(method["RequestParameters"], json!({"method.request.path.id": true}));

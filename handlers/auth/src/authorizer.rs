@@ -9,9 +9,15 @@
 //! because a dependency failed (Secrets Manager unreachable or throttling), the invocation fails
 //! instead: API Gateway answers 500 and caches nothing, so the user's next request is checked afresh
 //! rather than denied for the cache's TTL.
+//!
+//! A verified token is also refused when its user signed out everywhere at or after the time it was
+//! issued (`iat`): the authorizer reads that time from the sessions table and keeps it for
+//! [`RevocationCache`]'s max age, so a signed-out token stops working within the stage's authorizer
+//! cache TTL (API Gateway's cached Allow) plus that max age.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use contract::{AUTHORIZATION_HEADER, claims};
 use lambda_http::aws_lambda_events::apigw::{
@@ -23,6 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::{Clock, SystemClock};
 use crate::keys::{KeyCache, SecretSource};
+use crate::session::{SessionError, SessionStore};
 use crate::token::{self, Claims, TokenError, TokenSettings};
 
 /// The principal of a Deny policy: there is no authenticated user to name.
@@ -35,17 +42,67 @@ pub const KEY_MAX_AGE_SECONDS: u64 = crate::keys::MAX_AGE_SECONDS;
 
 /// What the authorizer needs.
 #[derive(Debug)]
-pub struct Deps<K> {
+pub struct Deps<K, S> {
     pub keys: KeyCache<K>,
     pub tokens: TokenSettings,
+    pub sessions: S,
+    pub revocations: RevocationCache,
     pub clock: Arc<dyn Clock>,
 }
 
-impl<K: SecretSource> Deps<K> {
+impl<K: SecretSource, S> Deps<K, S> {
     /// Production dependencies: a key cache that refreshes for unknown key ids and after
-    /// [`KEY_MAX_AGE_SECONDS`], and the system clock.
-    pub fn new(secrets: K, tokens: TokenSettings) -> Deps<K> {
-        Deps { keys: KeyCache::new(secrets).with_max_age(KEY_MAX_AGE_SECONDS), tokens, clock: Arc::new(SystemClock) }
+    /// [`KEY_MAX_AGE_SECONDS`], users' "signed out everywhere" times kept `revocation_max_age` seconds,
+    /// and the system clock.
+    pub fn new(secrets: K, tokens: TokenSettings, sessions: S, revocation_max_age: u64) -> Deps<K, S> {
+        Deps {
+            keys: KeyCache::new(secrets).with_max_age(KEY_MAX_AGE_SECONDS),
+            tokens,
+            sessions,
+            revocations: RevocationCache::new(revocation_max_age),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Users' "signed out everywhere" times as the authorizer last read them, each reused for at most
+/// `max_age` seconds (0: read every time), and at most [`RevocationCache::MAX_USERS`] of them.
+#[derive(Debug, Default)]
+pub struct RevocationCache {
+    max_age: u64,
+    entries: Mutex<HashMap<String, (Option<u64>, u64)>>,
+}
+
+impl RevocationCache {
+    /// A warm authorizer keeps at most this many users; past it, it starts over.
+    pub const MAX_USERS: usize = 10_000;
+
+    pub fn new(max_age: u64) -> RevocationCache {
+        RevocationCache { max_age, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// When `user` last signed out everywhere, from the cache if read less than `max_age` ago.
+    pub async fn valid_after<S: SessionStore>(
+        &self,
+        user: &str,
+        now: u64,
+        sessions: &S,
+    ) -> Result<Option<u64>, SessionError> {
+        let lock = || self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((after, read_at)) = lock().get(user).copied()
+            && now < read_at.saturating_add(self.max_age)
+        {
+            return Ok(after);
+        }
+        let after = sessions.valid_after(user).await?;
+        if self.max_age > 0 {
+            let mut entries = lock();
+            if entries.len() >= RevocationCache::MAX_USERS {
+                entries.clear();
+            }
+            entries.insert(user.to_owned(), (after, now));
+        }
+        Ok(after)
     }
 }
 
@@ -58,6 +115,8 @@ pub enum Denial {
     UnsupportedScheme,
     MalformedMethodArn,
     KeysUnavailable,
+    SessionsUnavailable,
+    SignedOutEverywhere,
     Token(TokenError),
 }
 
@@ -70,6 +129,8 @@ impl fmt::Display for Denial {
             Denial::UnsupportedScheme => f.write_str("the Authorization scheme is not Bearer"),
             Denial::MalformedMethodArn => f.write_str("the methodArn is missing or malformed"),
             Denial::KeysUnavailable => f.write_str("the signing secret could not be read"),
+            Denial::SessionsUnavailable => f.write_str("the sessions table could not be read"),
+            Denial::SignedOutEverywhere => f.write_str("the user signed out everywhere after the token was issued"),
             Denial::Token(error) => error.fmt(f),
         }
     }
@@ -77,23 +138,23 @@ impl fmt::Display for Denial {
 
 /// The token could not be checked because a dependency failed; the invocation fails with this.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the token could not be checked: the signing secret could not be read")]
+#[error("the token could not be checked: the signing secret or the sessions table could not be read")]
 pub struct Unavailable;
 
 /// How the runtime reports the failed invocation to Lambda (and so to API Gateway).
 impl From<Unavailable> for lambda_http::lambda_runtime::Diagnostic {
     fn from(error: Unavailable) -> Self {
         lambda_http::lambda_runtime::Diagnostic {
-            error_type: String::from("SigningSecretUnavailable"),
+            error_type: String::from("DependencyUnavailable"),
             error_message: error.to_string(),
         }
     }
 }
 
 /// Decides one request: Allow or Deny for the token, or [`Unavailable`] when a dependency failed.
-pub async fn handle<K: SecretSource>(
+pub async fn handle<K: SecretSource, S: SessionStore>(
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
-    deps: &Deps<K>,
+    deps: &Deps<K, S>,
 ) -> Result<ApiGatewayCustomAuthorizerResponse, Unavailable> {
     let Some(resource) = event.method_arn.as_deref().and_then(stage_resource) else {
         tracing::info!(reason = %Denial::MalformedMethodArn, "denied");
@@ -104,8 +165,8 @@ pub async fn handle<K: SecretSource>(
             tracing::info!("allowed");
             Ok(allow(verified, resource))
         }
-        Err(Denial::KeysUnavailable) => {
-            tracing::error!("failing the invocation: the token cannot be checked without the signing secret");
+        Err(denial @ (Denial::KeysUnavailable | Denial::SessionsUnavailable)) => {
+            tracing::error!(reason = %denial, "failing the invocation: the token cannot be checked");
             Err(Unavailable)
         }
         Err(denial) => {
@@ -122,8 +183,25 @@ pub fn request_headers(event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> 
     if event.multi_value_headers.is_empty() { &event.headers } else { &event.multi_value_headers }
 }
 
-/// Verifies the request's token, refreshing the key ring once if the token names an unknown key.
-pub async fn authorize<K: SecretSource>(headers: &HeaderMap, deps: &Deps<K>) -> Result<Claims, Denial> {
+/// Verifies the request's token, refreshing the key ring once if the token names an unknown key, then
+/// refuses it if its user signed out everywhere at or after it was issued.
+pub async fn authorize<K: SecretSource, S: SessionStore>(
+    headers: &HeaderMap,
+    deps: &Deps<K, S>,
+) -> Result<Claims, Denial> {
+    let claims = verify_token(headers, deps).await?;
+    let now = deps.clock.now();
+    let after = deps.revocations.valid_after(&claims.sub, now, &deps.sessions).await.map_err(|error| {
+        tracing::error!(%error, "reading when the user last signed out everywhere");
+        Denial::SessionsUnavailable
+    })?;
+    if after.is_some_and(|at| claims.iat <= at) {
+        return Err(Denial::SignedOutEverywhere);
+    }
+    Ok(claims)
+}
+
+async fn verify_token<K: SecretSource, S>(headers: &HeaderMap, deps: &Deps<K, S>) -> Result<Claims, Denial> {
     let token = bearer_token(headers)?;
     let now = deps.clock.now();
     let keys = deps.keys.get(now).await.map_err(|error| {

@@ -8,6 +8,7 @@ use contract::EnvVar;
 
 use crate::lockout::Protection;
 use crate::password::policy::{FLOOR_MIN_CHARS, PasswordPolicy};
+use crate::session::{Lifetimes, SessionSettings, keep_signed_out_seconds};
 use crate::token::TokenSettings;
 
 /// Token lifetime when `AUTH_TOKEN_LIFETIME_SECONDS` is not set: one hour.
@@ -42,6 +43,8 @@ pub struct SigninConfig {
     pub tokens: TokenSettings,
     pub attempts_table_name: String,
     pub protection: Protection,
+    pub sessions_table_name: String,
+    pub lifetimes: Lifetimes,
 }
 
 /// The authorizer's configuration.
@@ -49,6 +52,28 @@ pub struct SigninConfig {
 pub struct AuthorizerConfig {
     pub secret_arn: String,
     pub tokens: TokenSettings,
+    pub sessions_table_name: String,
+    /// How long a user's "signed out everywhere" time read is reused, in seconds.
+    pub revocation_cache_seconds: u64,
+}
+
+/// The refresh function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshConfig {
+    pub secret_arn: String,
+    pub tokens: TokenSettings,
+    pub sessions_table_name: String,
+    pub sessions: SessionSettings,
+}
+
+/// The signout function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignoutConfig {
+    pub secret_arn: String,
+    pub sessions_table_name: String,
+    /// How long a user's "signed out everywhere" time is kept: a session's absolute lifetime and an
+    /// access token's.
+    pub keep_signed_out_seconds: u64,
 }
 
 /// Timeouts for every AWS call the functions make. The SDK sets none by default, so an unreachable
@@ -105,6 +130,15 @@ fn protection(lookup: &impl Fn(&str) -> Option<String>) -> Result<Protection, Co
     })
 }
 
+/// A year: the longest session stages.toml allows.
+const MAX_SESSION_SECONDS: u64 = 365 * 86_400;
+
+fn lifetimes(lookup: &impl Fn(&str) -> Option<String>) -> Result<Lifetimes, ConfigError> {
+    let absolute_seconds = bounded(lookup, EnvVar::SessionAbsoluteSeconds, 3600, MAX_SESSION_SECONDS)?;
+    let idle_seconds = bounded(lookup, EnvVar::SessionIdleSeconds, 300, absolute_seconds)?;
+    Ok(Lifetimes { absolute_seconds, idle_seconds })
+}
+
 fn token_lifetime(lookup: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
     let var = EnvVar::TokenLifetimeSeconds;
     let Some(raw) = lookup(var.name()) else {
@@ -146,6 +180,44 @@ impl SigninConfig {
             tokens: token_settings(&lookup)?,
             attempts_table_name: required(&lookup, EnvVar::AttemptsTableName)?,
             protection: protection(&lookup)?,
+            sessions_table_name: required(&lookup, EnvVar::SessionsTableName)?,
+            lifetimes: lifetimes(&lookup)?,
+        })
+    }
+}
+
+impl RefreshConfig {
+    pub fn from_env() -> Result<RefreshConfig, ConfigError> {
+        RefreshConfig::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<RefreshConfig, ConfigError> {
+        Ok(RefreshConfig {
+            secret_arn: required(&lookup, EnvVar::SecretArn)?,
+            tokens: token_settings(&lookup)?,
+            sessions_table_name: required(&lookup, EnvVar::SessionsTableName)?,
+            sessions: SessionSettings {
+                lifetimes: lifetimes(&lookup)?,
+                grace_seconds: bounded(&lookup, EnvVar::RefreshGraceSeconds, 0, 60)?,
+            },
+        })
+    }
+}
+
+impl SignoutConfig {
+    pub fn from_env() -> Result<SignoutConfig, ConfigError> {
+        SignoutConfig::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SignoutConfig, ConfigError> {
+        let absolute_seconds = bounded(&lookup, EnvVar::SessionAbsoluteSeconds, 3600, MAX_SESSION_SECONDS)?;
+        Ok(SignoutConfig {
+            secret_arn: required(&lookup, EnvVar::SecretArn)?,
+            sessions_table_name: required(&lookup, EnvVar::SessionsTableName)?,
+            keep_signed_out_seconds: keep_signed_out_seconds(
+                &Lifetimes { absolute_seconds, idle_seconds: absolute_seconds },
+                token_lifetime(&lookup)?,
+            ),
         })
     }
 }
@@ -156,7 +228,12 @@ impl AuthorizerConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<AuthorizerConfig, ConfigError> {
-        Ok(AuthorizerConfig { secret_arn: required(&lookup, EnvVar::SecretArn)?, tokens: token_settings(&lookup)? })
+        Ok(AuthorizerConfig {
+            secret_arn: required(&lookup, EnvVar::SecretArn)?,
+            tokens: token_settings(&lookup)?,
+            sessions_table_name: required(&lookup, EnvVar::SessionsTableName)?,
+            revocation_cache_seconds: bounded(&lookup, EnvVar::RevocationCacheSeconds, 0, 3600)?,
+        })
     }
 }
 
@@ -180,6 +257,10 @@ mod tests {
                 (EnvVar::LockoutDailyPerAddress.name(), "40".to_owned()),
                 (EnvVar::LockoutDailyPerEmail.name(), "300".to_owned()),
                 (EnvVar::PasswordMinChars.name(), "15".to_owned()),
+                (EnvVar::SessionAbsoluteSeconds.name(), "2592000".to_owned()),
+                (EnvVar::SessionIdleSeconds.name(), "604800".to_owned()),
+                (EnvVar::RefreshGraceSeconds.name(), "10".to_owned()),
+                (EnvVar::RevocationCacheSeconds.name(), "10".to_owned()),
             ])
             .collect()
     }
@@ -206,6 +287,8 @@ mod tests {
         assert_eq!(names_read(|l| SignupConfig::from_lookup(l)), synth_gives("signup"));
         assert_eq!(names_read(|l| SigninConfig::from_lookup(l)), synth_gives("signin"));
         assert_eq!(names_read(|l| AuthorizerConfig::from_lookup(l)), synth_gives("authorizer"));
+        assert_eq!(names_read(|l| RefreshConfig::from_lookup(l)), synth_gives("refresh"));
+        assert_eq!(names_read(|l| SignoutConfig::from_lookup(l)), synth_gives("signout"));
         assert!(synth_gives("hello").is_empty(), "hello reads no configuration");
     }
 

@@ -39,6 +39,9 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// `POST /signin` for an email locked out by repeated failures, known or not: one code for both.
     TooManyAttempts,
+    /// `POST /refresh` or `POST /signout` with a refresh token that is unknown, expired, revoked, spent
+    /// or malformed: one code for all, on purpose.
+    InvalidRefreshToken,
     /// A guarded route was reached without the authorizer's context.
     Unauthorized,
     /// A dependency failed; the client may retry.
@@ -59,6 +62,7 @@ impl ErrorCode {
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Internal => "internal_error",
         }
@@ -75,14 +79,16 @@ impl ErrorCode {
             | ErrorCode::WeakPassword => StatusCode::BAD_REQUEST,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::EmailTaken => StatusCode::CONFLICT,
-            ErrorCode::InvalidCredentials | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidCredentials | ErrorCode::Unauthorized | ErrorCode::InvalidRefreshToken => {
+                StatusCode::UNAUTHORIZED
+            }
             ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Every code, for tests that check each one.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::MissingBody,
         ErrorCode::BodyTooLarge,
         ErrorCode::InvalidJson,
@@ -94,6 +100,7 @@ impl ErrorCode {
         ErrorCode::EmailTaken,
         ErrorCode::InvalidCredentials,
         ErrorCode::TooManyAttempts,
+        ErrorCode::InvalidRefreshToken,
         ErrorCode::Unauthorized,
         ErrorCode::Internal,
     ];
@@ -128,6 +135,11 @@ impl ApiError {
     /// The one answer for an unknown email and a wrong password, so signin does not reveal accounts.
     pub fn invalid_credentials() -> ApiError {
         ApiError::new(ErrorCode::InvalidCredentials, "email or password is incorrect")
+    }
+
+    /// The one answer to every refresh token that does not continue a session.
+    pub fn invalid_refresh_token() -> ApiError {
+        ApiError::new(ErrorCode::InvalidRefreshToken, "the refresh token is not valid; sign in again")
     }
 
     pub fn email_taken() -> ApiError {

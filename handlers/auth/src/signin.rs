@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ApiError, ErrorCode, json_ok};
@@ -23,8 +22,10 @@ use crate::keys::{KeyCache, SecretSource};
 use crate::lockout::{self, AttemptStore, Protection};
 use crate::password::policy::nfkc;
 use crate::password::{Cipher, CipherError, PasswordScheme, PhcString};
+use crate::refresh::Issued;
+use crate::session::{Lifetimes, Session, SessionId, SessionStore};
 use crate::store::UserStore;
-use crate::token::{self, Claims, TokenSettings};
+use crate::token::TokenSettings;
 use crate::validate::{Credentials, Password, credentials_from_body};
 
 /// How long a warm signin may sign with the secret it read before reading it again, so that it never
@@ -33,7 +34,7 @@ pub const KEY_MAX_AGE_SECONDS: u64 = crate::keys::MAX_AGE_SECONDS;
 
 /// What signin needs.
 #[derive(Debug)]
-pub struct Deps<S, C, K, A> {
+pub struct Deps<S, C, K, A, SS> {
     pub store: S,
     pub cipher: C,
     pub passwords: PasswordScheme,
@@ -41,20 +42,28 @@ pub struct Deps<S, C, K, A> {
     pub tokens: TokenSettings,
     pub attempts: A,
     pub protection: Protection,
+    pub sessions: SS,
+    pub lifetimes: Lifetimes,
     pub clock: Arc<dyn Clock>,
 }
 
-impl<S, C, K: SecretSource, A> Deps<S, C, K, A> {
+/// What a signin is configured with besides its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub protection: Protection,
+    pub lifetimes: Lifetimes,
+}
+
+impl<S, C, K: SecretSource, A, SS> Deps<S, C, K, A, SS> {
     /// Production dependencies: OWASP Argon2id parameters, the system clock, and a key cache that
     /// re-reads the secret every [`KEY_MAX_AGE_SECONDS`].
     pub fn new(
-        store: S,
-        cipher: C,
-        secrets: K,
+        (store, cipher, secrets): (S, C, K),
         tokens: TokenSettings,
         attempts: A,
-        protection: Protection,
-    ) -> Deps<S, C, K, A> {
+        sessions: SS,
+        settings: Settings,
+    ) -> Deps<S, C, K, A, SS> {
         Deps {
             store,
             cipher,
@@ -62,38 +71,33 @@ impl<S, C, K: SecretSource, A> Deps<S, C, K, A> {
             keys: KeyCache::new(secrets).with_max_age(KEY_MAX_AGE_SECONDS),
             tokens,
             attempts,
-            protection,
+            protection: settings.protection,
+            sessions,
+            lifetimes: settings.lifetimes,
             clock: Arc::new(SystemClock),
         }
     }
 }
 
-#[derive(Serialize)]
-struct TokenBody {
-    token: String,
-}
-
-/// Answers `200 {"token": ...}`, one `401` for any wrong email/password pair, `429` for a locked-out
-/// email, `4xx` for bad input, and `500` only if a dependency fails.
-pub async fn handle<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
+/// Answers `200 {"token", "refresh_token", "expires_in"}` (a new session), one `401` for any wrong
+/// email/password pair, `429` for a locked-out email, `4xx` for bad input, and `500` only if a
+/// dependency fails.
+pub async fn handle<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore, SS: SessionStore>(
     req: Request,
-    deps: &Deps<S, C, K, A>,
+    deps: &Deps<S, C, K, A, SS>,
 ) -> Response<Body> {
     let source = crate::request::source_ip(&req).unwrap_or("unknown").to_owned();
     match signin(req.body(), &source, deps).await {
-        Ok(token) => {
-            tracing::info!("signed in");
-            json_ok(StatusCode::OK, &TokenBody { token })
-        }
+        Ok(issued) => json_ok(StatusCode::OK, &issued),
         Err(error) => error.into_response(),
     }
 }
 
-async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
+async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore, SS: SessionStore>(
     body: &Body,
     source: &str,
-    deps: &Deps<S, C, K, A>,
-) -> Result<String, ApiError> {
+    deps: &Deps<S, C, K, A, SS>,
+) -> Result<Issued, ApiError> {
     let credentials = credentials_from_body(body).map_err(|error| {
         tracing::info!(reason = %error, "signin refused: invalid request");
         ApiError::from(error)
@@ -133,16 +137,20 @@ async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore>(
         tracing::error!(%error, "reading the signing secret");
         ApiError::internal()
     })?;
-    let claims = Claims::new(&credentials.email, &deps.tokens, now);
-    token::issue(&claims, &keys).map_err(|error| {
-        tracing::error!(%error, "signing the token");
+    // A new session: its first refresh token is generation 1.
+    let session_error = |error: crate::session::SessionError| {
+        tracing::error!(%error, "beginning the session");
         ApiError::internal()
-    })
+    };
+    let session = Session::begin(SessionId::random().map_err(session_error)?, credentials.email.as_str(), now);
+    deps.sessions.create(&session, session.ends_at(&deps.lifetimes)).await.map_err(session_error)?;
+    tracing::info!(session = %session.id, "signed in");
+    crate::refresh::issue(session.user.as_str(), &session.id, session.generation, &keys, &deps.tokens, now)
 }
 
-async fn check_password<S: UserStore, C: Cipher, K, A>(
+async fn check_password<S: UserStore, C: Cipher, K, A, SS>(
     credentials: &Credentials,
-    deps: &Deps<S, C, K, A>,
+    deps: &Deps<S, C, K, A, SS>,
 ) -> Result<(), ApiError> {
     let user = deps.store.get(&credentials.email).await.map_err(|error| {
         tracing::error!(%error, "reading the user");

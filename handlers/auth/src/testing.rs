@@ -14,9 +14,11 @@ use crate::lockout::Protection;
 use crate::lockout::memory::MemoryAttempts;
 use crate::password::PasswordScheme;
 use crate::password::fake::FakeCipher;
+use crate::session::SessionSettings;
+use crate::session::memory::MemorySessions;
 use crate::store::memory::MemoryStore;
 use crate::token::TokenSettings;
-use crate::{authorizer, signin, signup};
+use crate::{authorizer, refresh, signin, signout, signup};
 
 /// The fixtures' request time, in Unix seconds.
 pub const NOW: u64 = 1_732_529_742;
@@ -116,12 +118,21 @@ pub struct World {
     pub attempts: Arc<MemoryAttempts>,
     pub cipher: Arc<FakeCipher>,
     pub secrets: Arc<FakeSecretSource>,
+    pub sessions: Arc<MemorySessions>,
     pub clock: Arc<ManualClock>,
 }
 
+/// The fixtures' sessions: the defaults (30 days, 7 idle, 10 seconds of grace).
+pub const SESSIONS: SessionSettings = SessionSettings::DEFAULT;
+/// How long the fixtures' authorizer reuses a user's "signed out everywhere" time.
+pub const REVOCATION_CACHE_SECONDS: u64 = 10;
+
 pub type SignupDeps = signup::Deps<Arc<MemoryStore>, Arc<FakeCipher>>;
-pub type SigninDeps = signin::Deps<Arc<MemoryStore>, Arc<FakeCipher>, Arc<FakeSecretSource>, Arc<MemoryAttempts>>;
-pub type AuthorizerDeps = authorizer::Deps<Arc<FakeSecretSource>>;
+pub type SigninDeps =
+    signin::Deps<Arc<MemoryStore>, Arc<FakeCipher>, Arc<FakeSecretSource>, Arc<MemoryAttempts>, Arc<MemorySessions>>;
+pub type AuthorizerDeps = authorizer::Deps<Arc<FakeSecretSource>, Arc<MemorySessions>>;
+pub type RefreshDeps = refresh::Deps<Arc<MemorySessions>, Arc<FakeSecretSource>>;
+pub type SignoutDeps = signout::Deps<Arc<MemorySessions>, Arc<FakeSecretSource>>;
 
 impl World {
     pub fn new() -> World {
@@ -130,6 +141,7 @@ impl World {
             attempts: Arc::new(MemoryAttempts::new()),
             cipher: Arc::new(FakeCipher::new()),
             secrets: Arc::new(FakeSecretSource::new("v1", KEY_V1)),
+            sessions: Arc::new(MemorySessions::new()),
             clock: Arc::new(ManualClock::new(NOW)),
         }
     }
@@ -153,6 +165,8 @@ impl World {
             tokens: settings(),
             attempts: self.attempts.clone(),
             protection: LOCKOUT,
+            sessions: self.sessions.clone(),
+            lifetimes: SESSIONS.lifetimes,
             clock: self.clock.clone(),
         }
     }
@@ -161,6 +175,34 @@ impl World {
         authorizer::Deps {
             keys: KeyCache::new(self.secrets.clone()).with_max_age(authorizer::KEY_MAX_AGE_SECONDS),
             tokens: settings(),
+            sessions: self.sessions.clone(),
+            revocations: authorizer::RevocationCache::new(REVOCATION_CACHE_SECONDS),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn refresh(&self) -> RefreshDeps {
+        self.refresh_with(SESSIONS)
+    }
+
+    pub fn refresh_with(&self, settings: SessionSettings) -> RefreshDeps {
+        refresh::Deps {
+            sessions: self.sessions.clone(),
+            keys: KeyCache::new(self.secrets.clone()).with_max_age(crate::keys::MAX_AGE_SECONDS),
+            tokens: self::settings(),
+            settings,
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn signout(&self) -> SignoutDeps {
+        signout::Deps {
+            sessions: self.sessions.clone(),
+            keys: KeyCache::new(self.secrets.clone()).with_max_age(crate::keys::MAX_AGE_SECONDS),
+            keep_signed_out_seconds: crate::session::keep_signed_out_seconds(
+                &SESSIONS.lifetimes,
+                settings().lifetime_seconds,
+            ),
             clock: self.clock.clone(),
         }
     }

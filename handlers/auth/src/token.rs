@@ -129,7 +129,13 @@ struct SigningKey {
     kid: String,
     verify: hmac::Key,
     encode: EncodingKey,
+    /// The key of refresh-token tags, derived from the secret so that no tag can pass for a JWT
+    /// signature or the other way round.
+    refresh: hmac::Key,
 }
+
+/// What the refresh-token key is derived with: HMAC-SHA256(secret, this).
+const REFRESH_KEY_LABEL: &[u8] = b"auth refresh token tag key v1";
 
 impl SigningKey {
     fn new(version: &SecretVersion) -> Result<SigningKey, KeyRingError> {
@@ -139,10 +145,13 @@ impl SigningKey {
         if version.value.len() < MIN_KEY_BYTES {
             return Err(KeyRingError::TooShort { version_id: version.version_id.clone(), len: version.value.len() });
         }
+        let verify = hmac::Key::new(hmac::HMAC_SHA256, &version.value);
+        let refresh = hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&verify, REFRESH_KEY_LABEL).as_ref());
         Ok(SigningKey {
             kid: version.version_id.clone(),
-            verify: hmac::Key::new(hmac::HMAC_SHA256, &version.value),
+            verify,
             encode: EncodingKey::from_secret(&version.value),
+            refresh,
         })
     }
 }
@@ -185,6 +194,21 @@ impl KeyRing {
 
     pub fn contains(&self, kid: &str) -> bool {
         self.find(kid).is_some()
+    }
+
+    /// A refresh token's tag over `data`, under the current secret.
+    pub fn refresh_tag(&self, data: &[u8]) -> [u8; 32] {
+        let mut tag = [0u8; 32];
+        tag.copy_from_slice(hmac::sign(&self.current.refresh, data).as_ref());
+        tag
+    }
+
+    /// Whether `tag` is a refresh token's tag over `data` under the current or the previous secret,
+    /// compared in constant time.
+    pub fn verify_refresh_tag(&self, data: &[u8], tag: &[u8]) -> bool {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .any(|key| hmac::verify(&key.refresh, data, tag).is_ok())
     }
 
     fn find(&self, kid: &str) -> Option<&SigningKey> {

@@ -59,6 +59,13 @@ pub enum ValidationError {
     PasswordTooShort,
     #[error("password must be at most {MAX_PASSWORD_CHARS} characters")]
     PasswordTooLong,
+    /// A session body (`/refresh`, `/signout`) that is not an object of the fields it takes.
+    #[error("request body must be a JSON object: {0}")]
+    NotASessionObject(&'static str),
+    #[error("unknown field \"{0}\"; {1}")]
+    UnknownSessionField(String, &'static str),
+    #[error("{0}")]
+    InvalidSessionBody(&'static str),
 }
 
 impl ValidationError {
@@ -71,7 +78,10 @@ impl ValidationError {
             | ValidationError::MissingField(_)
             | ValidationError::NotAString(_)
             | ValidationError::DuplicateField(_)
-            | ValidationError::UnknownField(_) => ErrorCode::InvalidBody,
+            | ValidationError::UnknownField(_)
+            | ValidationError::NotASessionObject(_)
+            | ValidationError::UnknownSessionField(..)
+            | ValidationError::InvalidSessionBody(_) => ErrorCode::InvalidBody,
             ValidationError::InvalidEmail(_) => ErrorCode::InvalidEmail,
             ValidationError::PasswordTooShort | ValidationError::PasswordTooLong => ErrorCode::InvalidPassword,
         }
@@ -195,6 +205,84 @@ pub fn credentials_from_bytes(bytes: &[u8]) -> Result<Credentials, ValidationErr
     let email = email.ok_or(ValidationError::MissingField(EMAIL_FIELD))?;
     let password = password.ok_or(ValidationError::MissingField(PASSWORD_FIELD))?;
     Ok(Credentials { email: Email::parse(&email)?, password: Password::parse(password)? })
+}
+
+const REFRESH_TOKEN_FIELD: &str = "refresh_token";
+const EVERYWHERE_FIELD: &str = "everywhere";
+const REFRESH_SHAPE: &str = "{\"refresh_token\": \"...\"}";
+const SIGNOUT_SHAPE: &str = "{\"refresh_token\": \"...\"} or {\"everywhere\": true}";
+
+/// A session body's fields, each named in `allowed` and given once: size first, then JSON, then names.
+fn session_fields(
+    bytes: &[u8],
+    allowed: &[&'static str],
+    shape: &'static str,
+) -> Result<Vec<(&'static str, Value)>, ValidationError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ValidationError::BodyTooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ValidationError::MissingBody);
+    }
+    let fields: Fields = serde_json::from_slice(bytes).map_err(|error| {
+        if error.is_data() { ValidationError::NotASessionObject(shape) } else { ValidationError::InvalidJson }
+    })?;
+    let mut out: Vec<(&'static str, Value)> = Vec::with_capacity(fields.0.len());
+    for (name, value) in fields.0 {
+        let Some(field) = allowed.iter().find(|f| **f == name) else {
+            return Err(ValidationError::UnknownSessionField(
+                name.chars().take(MAX_ECHOED_FIELD_CHARS).collect(),
+                shape,
+            ));
+        };
+        if out.iter().any(|(seen, _)| seen == field) {
+            return Err(ValidationError::DuplicateField(field));
+        }
+        out.push((field, value));
+    }
+    Ok(out)
+}
+
+/// The refresh token of a `POST /refresh` body, `{"refresh_token": "..."}`, as given: whether it is
+/// one of ours is for the session rules to say, with one answer for every token that is not.
+pub fn refresh_token_from_body(body: &Body) -> Result<String, ValidationError> {
+    let fields = session_fields(body.as_ref(), &[REFRESH_TOKEN_FIELD], REFRESH_SHAPE)?;
+    match fields.into_iter().next() {
+        Some((_, Value::String(token))) => Ok(token),
+        Some((field, _)) => Err(ValidationError::NotAString(field)),
+        None => Err(ValidationError::MissingField(REFRESH_TOKEN_FIELD)),
+    }
+}
+
+/// What `POST /signout` asks for.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Signout {
+    /// End the session of this refresh token.
+    Session(String),
+    /// End every session of the caller, and every access token issued to them until now.
+    Everywhere,
+}
+
+impl fmt::Debug for Signout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Signout::Session(_) => "Signout::Session(<redacted>)",
+            Signout::Everywhere => "Signout::Everywhere",
+        })
+    }
+}
+
+/// A `POST /signout` body: `{"refresh_token": "..."}` or `{"everywhere": true}`, exactly one.
+pub fn signout_from_body(body: &Body) -> Result<Signout, ValidationError> {
+    let fields = session_fields(body.as_ref(), &[REFRESH_TOKEN_FIELD, EVERYWHERE_FIELD], SIGNOUT_SHAPE)?;
+    match fields.as_slice() {
+        [(REFRESH_TOKEN_FIELD, Value::String(token))] => Ok(Signout::Session(token.clone())),
+        [(REFRESH_TOKEN_FIELD, _)] => Err(ValidationError::NotAString(REFRESH_TOKEN_FIELD)),
+        [(EVERYWHERE_FIELD, Value::Bool(true))] => Ok(Signout::Everywhere),
+        [(EVERYWHERE_FIELD, _)] => Err(ValidationError::InvalidSessionBody("field \"everywhere\" must be true")),
+        [] => Err(ValidationError::InvalidSessionBody("give \"refresh_token\" or \"everywhere\"")),
+        _ => Err(ValidationError::InvalidSessionBody("give \"refresh_token\" or \"everywhere\", not both")),
+    }
 }
 
 /// A JSON object's entries in order, duplicates kept, so that they can be refused.

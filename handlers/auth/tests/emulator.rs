@@ -8,9 +8,11 @@ use auth::keys::secrets_manager::SecretsManagerSource;
 use auth::lockout::dynamo::DynamoAttempts;
 use auth::lockout::{AttemptStore, CounterKey, LockoutPolicy, Protection};
 use auth::password::kms::KmsCipher;
+use auth::session::SessionSettings;
+use auth::session::dynamo::DynamoSessions;
 use auth::store::dynamo::DynamoStore;
 use auth::token::TokenSettings;
-use auth::{authorizer, hello, signin, signup};
+use auth::{authorizer, hello, refresh, signin, signout, signup};
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use lambda_http::aws_lambda_events::apigw::{
@@ -43,7 +45,8 @@ struct World {
     secret_arn: String,
     key_arn: String,
     signup: signup::Deps<DynamoStore, KmsCipher>,
-    signin: signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoAttempts>,
+    signin: signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoAttempts, DynamoSessions>,
+    sessions_table: String,
     tokens: TokenSettings,
     config: aws_config::SdkConfig,
 }
@@ -64,6 +67,8 @@ impl World {
         create_table(&dynamodb, &table, contract::table::PARTITION_KEY).await;
         let attempts_table = unique("attempts");
         create_table(&dynamodb, &attempts_table, contract::attempts::PARTITION_KEY).await;
+        let sessions_table = unique("sessions");
+        create_table(&dynamodb, &sessions_table, contract::sessions::PARTITION_KEY).await;
         let key = kms.create_key().send().await.unwrap_or_else(|e| panic!("create key: {e:?}"));
         let key_arn = key.key_metadata.and_then(|m| m.arn).unwrap_or_else(|| panic!("no key arn"));
         let secret = secrets
@@ -85,17 +90,17 @@ impl World {
         let (signup_deps, signin_deps) = (
             signup::Deps::new(store(), cipher(), auth::password::policy::PasswordPolicy::default()),
             signin::Deps::new(
-                store(),
-                cipher(),
-                SecretsManagerSource::new(secrets.clone(), secret_arn.clone()),
+                (store(), cipher(), SecretsManagerSource::new(secrets.clone(), secret_arn.clone())),
                 tokens.clone(),
                 DynamoAttempts::new(dynamodb.clone(), attempts_table.clone()),
-                LOCKOUT,
+                DynamoSessions::new(dynamodb.clone(), sessions_table.clone()),
+                signin::Settings { protection: LOCKOUT, lifetimes: SESSIONS.lifetimes },
             ),
         );
         World {
             signup: signup_deps,
             signin: signin_deps,
+            sessions_table,
             dynamodb,
             secrets,
             table,
@@ -107,13 +112,23 @@ impl World {
         }
     }
 
-    fn authorizer(&self) -> authorizer::Deps<SecretsManagerSource> {
+    fn authorizer(&self) -> authorizer::Deps<SecretsManagerSource, DynamoSessions> {
         authorizer::Deps::new(
             SecretsManagerSource::new(self.secrets.clone(), self.secret_arn.clone()),
             self.tokens.clone(),
+            self.sessions(),
+            REVOCATION_CACHE_SECONDS,
         )
     }
+
+    fn sessions(&self) -> DynamoSessions {
+        DynamoSessions::new(self.dynamodb.clone(), self.sessions_table.clone())
+    }
 }
+
+/// The stage defaults: 30 days, a week idle, 10 seconds of grace.
+const SESSIONS: SessionSettings = SessionSettings::DEFAULT;
+const REVOCATION_CACHE_SECONDS: u64 = 10;
 
 const LOCKOUT: Protection = Protection {
     max_failures: 4,
@@ -150,7 +165,7 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, partition
 /// The authorizer's verdict, when it could reach one.
 async fn verdict(
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
-    deps: &authorizer::Deps<SecretsManagerSource>,
+    deps: &authorizer::Deps<SecretsManagerSource, DynamoSessions>,
 ) -> ApiGatewayCustomAuthorizerResponse {
     authorizer::handle(event, deps).await.unwrap_or_else(|e| panic!("no verdict: {e}"))
 }
@@ -384,14 +399,19 @@ async fn cold_token(world: &World, email: &str) -> String {
 }
 
 /// A signin function that starts now, so it reads the secret's current version.
-fn cold_signin_after(world: &World) -> signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoAttempts> {
+fn cold_signin_after(
+    world: &World,
+) -> signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoAttempts, DynamoSessions> {
     signin::Deps::new(
-        DynamoStore::new(world.dynamodb.clone(), world.table.clone()),
-        KmsCipher::new(aws_sdk_kms::Client::new(&world.config), world.key_arn.clone()),
-        SecretsManagerSource::new(world.secrets.clone(), world.secret_arn.clone()),
+        (
+            DynamoStore::new(world.dynamodb.clone(), world.table.clone()),
+            KmsCipher::new(aws_sdk_kms::Client::new(&world.config), world.key_arn.clone()),
+            SecretsManagerSource::new(world.secrets.clone(), world.secret_arn.clone()),
+        ),
         world.tokens.clone(),
         DynamoAttempts::new(world.dynamodb.clone(), world.attempts_table.clone()),
-        LOCKOUT,
+        world.sessions(),
+        signin::Settings { protection: LOCKOUT, lifetimes: SESSIONS.lifetimes },
     )
 }
 
@@ -511,4 +531,157 @@ fn kid(token: &str) -> String {
     let header = token.split('.').next().unwrap_or_default();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap_or_default();
     serde_json::from_slice::<Value>(&bytes).unwrap_or_default()["kid"].as_str().unwrap_or_default().to_owned()
+}
+
+// ---- sessions --------------------------------------------------------------------------------------
+
+/// Refresh and signout against the world's sessions table, on a clock the test moves.
+struct SessionWorld {
+    refresh: refresh::Deps<DynamoSessions, SecretsManagerSource>,
+    signout: signout::Deps<DynamoSessions, SecretsManagerSource>,
+    authorizer: authorizer::Deps<SecretsManagerSource, DynamoSessions>,
+    clock: Arc<auth::clock::ManualClock>,
+}
+
+fn session_world(world: &World, settings: SessionSettings) -> SessionWorld {
+    let clock = Arc::new(auth::clock::ManualClock::new(now()));
+    let secrets = || SecretsManagerSource::new(world.secrets.clone(), world.secret_arn.clone());
+    let mut refresh = refresh::Deps::new(world.sessions(), secrets(), world.tokens.clone(), settings);
+    refresh.clock = clock.clone();
+    let keep = auth::session::keep_signed_out_seconds(&settings.lifetimes, world.tokens.lifetime_seconds);
+    let mut signout = signout::Deps::new(world.sessions(), secrets(), keep);
+    signout.clock = clock.clone();
+    let mut authorizer = world.authorizer();
+    authorizer.clock = clock.clone();
+    SessionWorld { refresh, signout, authorizer, clock }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Signs up (once) and signs in `email`: the signin body.
+async fn session_for(world: &World, email: &str) -> Value {
+    let password = "velvet orbit lemonade session";
+    signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
+    let response = sign_in(world, email, password).await;
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    body_json(&response)
+}
+
+async fn refresh_with(s: &SessionWorld, token: &Value) -> (u16, Value) {
+    let response =
+        refresh::handle(proxy_request("signin-request.json", &json!({"refresh_token": token})), &s.refresh).await;
+    (response.status().as_u16(), body_json(&response))
+}
+
+async fn sign_out_as(s: &SessionWorld, email: &str, body: Value) -> u16 {
+    let mut event = fixture("hello-request.json");
+    event["httpMethod"] = json!("POST");
+    event["body"] = json!(body.to_string());
+    event["requestContext"]["authorizer"] = json!({"principalId": email, "email": email});
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    signout::handle(request, &s.signout).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn refresh_rotates_answers_a_retry_alike_and_ends_the_session_on_reuse() {
+    let world = World::new().await;
+    let s = session_world(&world, SESSIONS);
+    let email = format!("{}@example.com", unique("rotate"));
+    let first = session_for(&world, &email).await;
+    let (status, second) = refresh_with(&s, &first["refresh_token"]).await;
+    assert_eq!(status, 200, "{second}");
+    // A lost response: the retry inside the grace window gets the same refresh token.
+    s.clock.advance(SESSIONS.grace_seconds);
+    let (status, retry) = refresh_with(&s, &first["refresh_token"]).await;
+    assert_eq!((status, &retry["refresh_token"]), (200, &second["refresh_token"]));
+    let (status, third) = refresh_with(&s, &second["refresh_token"]).await;
+    assert_eq!(status, 200, "{third}");
+    // The first token again, after the window: the whole session ends, the newest token with it.
+    s.clock.advance(SESSIONS.grace_seconds + 1);
+    let (status, body) = refresh_with(&s, &first["refresh_token"]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_refresh_token")));
+    assert_eq!(refresh_with(&s, &third["refresh_token"]).await.0, 401);
+}
+
+#[tokio::test]
+async fn sessions_end_at_their_absolute_lifetime_and_idle_timeout() {
+    let world = World::new().await;
+    let s = session_world(&world, SESSIONS);
+    let email = format!("{}@example.com", unique("expiry"));
+    let idle = session_for(&world, &email).await;
+    let busy = session_for(&world, &email).await;
+    // Six days: both alive; the busy one refreshes.
+    s.clock.advance(6 * 86_400);
+    let (status, mut token) = refresh_with(&s, &busy["refresh_token"]).await;
+    assert_eq!(status, 200);
+    // Eight days: the idle one has gone a week without a refresh.
+    s.clock.advance(2 * 86_400);
+    assert_eq!(refresh_with(&s, &idle["refresh_token"]).await.0, 401);
+    // Refreshed on days 8, 14, 20 and 26, the busy one still ends thirty days after sign-in.
+    for _ in 0..4 {
+        let (status, next) = refresh_with(&s, &token["refresh_token"]).await;
+        assert_eq!(status, 200, "{next}");
+        token = next;
+        s.clock.advance(6 * 86_400);
+    }
+    assert_eq!(refresh_with(&s, &token["refresh_token"]).await.0, 401, "32 days after sign-in");
+}
+
+#[tokio::test]
+async fn signing_out_ends_a_session_and_everywhere_ends_every_token_within_the_cache_ttl() {
+    let world = World::new().await;
+    let s = session_world(&world, SESSIONS);
+    let email = format!("{}@example.com", unique("signout"));
+    let (laptop, phone, tablet) =
+        (session_for(&world, &email).await, session_for(&world, &email).await, session_for(&world, &email).await);
+    assert_eq!(sign_out_as(&s, &email, json!({"refresh_token": laptop["refresh_token"]})).await, 200);
+    assert_eq!(refresh_with(&s, &laptop["refresh_token"]).await.0, 401);
+    assert_eq!(refresh_with(&s, &phone["refresh_token"]).await.0, 200);
+
+    // Each session's access token works, and the authorizer has read that the user never signed out.
+    for session in [&phone, &tablet] {
+        let event = authorizer_event(session["token"].as_str().unwrap_or_default());
+        assert_eq!(effect(&verdict(event, &s.authorizer).await), "Allow");
+    }
+    s.clock.advance(1);
+    assert_eq!(sign_out_as(&s, &email, json!({"everywhere": true})).await, 200);
+    assert_eq!(refresh_with(&s, &tablet["refresh_token"]).await.0, 401);
+    s.clock.advance(REVOCATION_CACHE_SECONDS);
+    for session in [&phone, &tablet] {
+        let event = authorizer_event(session["token"].as_str().unwrap_or_default());
+        assert_eq!(effect(&verdict(event, &s.authorizer).await), "Deny", "within the cache TTL, not at expiry");
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_refreshes_through_dynamodb_give_one_chain() {
+    let world = Arc::new(World::new().await);
+    for grace in [SESSIONS.grace_seconds, 0] {
+        let s = Arc::new(session_world(&world, SessionSettings { grace_seconds: grace, ..SESSIONS }));
+        let email = format!("{}@example.com", unique("race"));
+        let token = session_for(&world, &email).await["refresh_token"].clone();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (s, token) = (Arc::clone(&s), token.clone());
+            tasks.spawn(async move { refresh_with(&s, &token).await });
+        }
+        let mut tokens = Vec::new();
+        let mut refused = 0;
+        while let Some(answer) = tasks.join_next().await {
+            match answer.unwrap_or_else(|e| panic!("{e}")) {
+                (200, body) => tokens.push(body["refresh_token"].clone()),
+                (401, _) => refused += 1,
+                (status, body) => panic!("{status}: {body}"),
+            }
+        }
+        if grace > 0 {
+            assert_eq!(tokens.len(), 20, "every caller inside the window is answered");
+            assert!(tokens.iter().all(|t| *t == tokens[0]), "one new token for all");
+            assert_eq!(refresh_with(&s, &tokens[0]).await.0, 200, "and the chain goes on");
+        } else {
+            assert_eq!((tokens.len(), refused), (1, 19), "one success, the rest refused");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use auth::authorizer;
 use auth::config::AuthorizerConfig;
 use auth::keys::secrets_manager::SecretsManagerSource;
+use auth::session::dynamo::DynamoSessions;
 use aws_config::BehaviorVersion;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest as Event;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
@@ -18,7 +19,8 @@ async fn main() -> anyhow::Result<()> {
     let config = AuthorizerConfig::from_env().context("reading the authorizer's configuration")?;
     let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
     let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn);
-    let deps = &authorizer::Deps::new(secrets, config.tokens);
+    let sessions = DynamoSessions::new(aws_sdk_dynamodb::Client::new(&aws), config.sessions_table_name);
+    let deps = &authorizer::Deps::new(secrets, config.tokens, sessions, config.revocation_cache_seconds);
     // A wrong token is a Deny; a dependency failure fails the invocation (API Gateway answers 500 and,
     // unlike a Deny, caches nothing).
     let handler = move |event: LambdaEvent<Event>| async move { authorizer::handle(event.payload, deps).await };

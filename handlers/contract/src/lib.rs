@@ -29,11 +29,13 @@ pub enum Target {
     PasswordKey,
     SigningSecret,
     AttemptsTable,
+    /// Sessions and each user's "signed out everywhere" time (refresh tokens, sign-out).
+    SessionsTable,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] =
-        [Target::UsersTable, Target::PasswordKey, Target::SigningSecret, Target::AttemptsTable];
+    pub const ALL: [Target; 5] =
+        [Target::UsersTable, Target::PasswordKey, Target::SigningSecret, Target::AttemptsTable, Target::SessionsTable];
 
     /// How a declaration names it: the key of `[package.metadata.function.grants]`.
     pub const fn key(self) -> &'static str {
@@ -42,6 +44,7 @@ impl Target {
             Target::PasswordKey => "password-key",
             Target::SigningSecret => "signing-secret",
             Target::AttemptsTable => "attempts-table",
+            Target::SessionsTable => "sessions-table",
         }
     }
 
@@ -53,7 +56,7 @@ impl Target {
     /// administers, deletes or lists.
     pub const fn actions(self) -> &'static [&'static str] {
         match self {
-            Target::UsersTable | Target::AttemptsTable => {
+            Target::UsersTable | Target::AttemptsTable | Target::SessionsTable => {
                 &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
             }
             Target::PasswordKey => &["kms:Encrypt", "kms:Decrypt"],
@@ -69,6 +72,7 @@ impl Target {
             Target::PasswordKey => EnvVar::KeyArn,
             Target::SigningSecret => EnvVar::SecretArn,
             Target::AttemptsTable => EnvVar::AttemptsTableName,
+            Target::SessionsTable => EnvVar::SessionsTableName,
         }
     }
 }
@@ -259,10 +263,22 @@ pub enum EnvVar {
     LockoutDailyPerEmail,
     /// The fewest characters a new password may have (after NFKC normalization).
     PasswordMinChars,
+    /// Name of the DynamoDB table of sessions and of each user's "signed out everywhere" time.
+    SessionsTableName,
+    /// A session's absolute lifetime from sign-in, in seconds; refreshing never extends it.
+    SessionAbsoluteSeconds,
+    /// How long a session may go unrefreshed before it ends, in seconds.
+    SessionIdleSeconds,
+    /// How long after a rotation the spent refresh token still gets the same answer (a retry, a second
+    /// tab), in seconds; 0 turns it off.
+    RefreshGraceSeconds,
+    /// How long the authorizer may reuse a user's "signed out everywhere" time it read, in seconds: at
+    /// most the stage's authorizer cache TTL.
+    RevocationCacheSeconds,
 }
 
 impl EnvVar {
-    pub const ALL: [EnvVar; 13] = [
+    pub const ALL: [EnvVar; 18] = [
         EnvVar::TableName,
         EnvVar::KeyArn,
         EnvVar::SecretArn,
@@ -276,6 +292,11 @@ impl EnvVar {
         EnvVar::LockoutDailyPerAddress,
         EnvVar::LockoutDailyPerEmail,
         EnvVar::PasswordMinChars,
+        EnvVar::SessionsTableName,
+        EnvVar::SessionAbsoluteSeconds,
+        EnvVar::SessionIdleSeconds,
+        EnvVar::RefreshGraceSeconds,
+        EnvVar::RevocationCacheSeconds,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -293,6 +314,11 @@ impl EnvVar {
             EnvVar::LockoutDailyPerAddress => "AUTH_LOCKOUT_DAILY_PER_ADDRESS",
             EnvVar::LockoutDailyPerEmail => "AUTH_LOCKOUT_DAILY_PER_EMAIL",
             EnvVar::PasswordMinChars => "AUTH_PASSWORD_MIN_CHARS",
+            EnvVar::SessionsTableName => "AUTH_SESSIONS_TABLE_NAME",
+            EnvVar::SessionAbsoluteSeconds => "AUTH_SESSION_ABSOLUTE_SECONDS",
+            EnvVar::SessionIdleSeconds => "AUTH_SESSION_IDLE_SECONDS",
+            EnvVar::RefreshGraceSeconds => "AUTH_REFRESH_GRACE_SECONDS",
+            EnvVar::RevocationCacheSeconds => "AUTH_REVOCATION_CACHE_SECONDS",
         }
     }
 }
@@ -345,6 +371,30 @@ pub mod attempts {
     pub const WINDOW_START: &str = "window_start";
     /// Until when sign-ins for the email are refused (Unix seconds), once locked.
     pub const LOCKED_UNTIL: &str = "locked_until";
+    /// When DynamoDB may delete the item (Unix seconds): the table's time-to-live attribute.
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// The DynamoDB attribute names of the sessions table: one item per session (`session <id>`), and one
+/// per user who signed out everywhere (`user <email>`).
+pub mod sessions {
+    /// The partition key: `session <32 hex digits>` or `user <normalized email>`.
+    pub const PARTITION_KEY: &str = "id";
+    /// A session's user: the normalized email.
+    pub const USER: &str = "user";
+    /// How many times the session's refresh token has been rotated; the current token carries it.
+    pub const GENERATION: &str = "generation";
+    /// When the session began (Unix seconds): its absolute lifetime counts from here.
+    pub const CREATED_AT: &str = "created_at";
+    /// When its refresh token was last used (Unix seconds): its idle timeout counts from here.
+    pub const LAST_USED: &str = "last_used";
+    /// When the current token replaced the previous one (Unix seconds): the grace window counts from here.
+    pub const ROTATED_AT: &str = "rotated_at";
+    /// Whether the session was ended: signed out, or a spent token came back.
+    pub const REVOKED: &str = "revoked";
+    /// On a user's item: sessions begun and access tokens issued at or before this time (Unix seconds)
+    /// are no longer valid.
+    pub const VALID_AFTER: &str = "valid_after";
     /// When DynamoDB may delete the item (Unix seconds): the table's time-to-live attribute.
     pub const EXPIRES_AT: &str = "expires_at";
 }

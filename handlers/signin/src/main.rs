@@ -8,6 +8,7 @@ use auth::config::SigninConfig;
 use auth::keys::secrets_manager::SecretsManagerSource;
 use auth::lockout::dynamo::DynamoAttempts;
 use auth::password::kms::KmsCipher;
+use auth::session::dynamo::DynamoSessions;
 use auth::signin;
 use auth::store::dynamo::DynamoStore;
 use aws_config::BehaviorVersion;
@@ -19,12 +20,15 @@ async fn main() -> anyhow::Result<()> {
     let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = &signin::Deps::new(
-        DynamoStore::new(dynamodb.clone(), config.table_name),
-        KmsCipher::new(aws_sdk_kms::Client::new(&aws), config.key_arn),
-        SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn),
+        (
+            DynamoStore::new(dynamodb.clone(), config.table_name),
+            KmsCipher::new(aws_sdk_kms::Client::new(&aws), config.key_arn),
+            SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn),
+        ),
         config.tokens,
-        DynamoAttempts::new(dynamodb, config.attempts_table_name),
-        config.protection,
+        DynamoAttempts::new(dynamodb.clone(), config.attempts_table_name),
+        DynamoSessions::new(dynamodb, config.sessions_table_name),
+        signin::Settings { protection: config.protection, lifetimes: config.lifetimes },
     );
     auth::proxy::run(|req| signin::handle(req, deps))
         .await

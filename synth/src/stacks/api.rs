@@ -360,6 +360,7 @@ fn function(
             Target::PasswordKey => data.key_arn.clone(),
             Target::SigningSecret => data.secret_arn.clone(),
             Target::AttemptsTable => data.attempts_table_arn.clone(),
+            Target::SessionsTable => data.sessions_table_arn.clone(),
         };
         let mut statement = Statement::allow(&[&grant.action], vec![resource]);
         if grant.on == Target::PasswordKey {
@@ -407,6 +408,11 @@ fn function(
                 EnvVar::LockoutDailyPerAddress => stage.lockout.daily_per_address.to_string().into(),
                 EnvVar::LockoutDailyPerEmail => stage.lockout.daily_per_email.to_string().into(),
                 EnvVar::PasswordMinChars => stage.password_min_chars.to_string().into(),
+                EnvVar::SessionsTableName => data.sessions_table_name.clone(),
+                EnvVar::SessionAbsoluteSeconds => stage.session.absolute_seconds.to_string().into(),
+                EnvVar::SessionIdleSeconds => stage.session.idle_seconds.to_string().into(),
+                EnvVar::RefreshGraceSeconds => stage.session.grace_seconds.to_string().into(),
+                EnvVar::RevocationCacheSeconds => stage.revocation_cache_seconds().to_string().into(),
             };
             (v.name(), value)
         })

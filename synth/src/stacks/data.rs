@@ -1,11 +1,11 @@
-//! The data stack: the users table, the KMS key for password hashes, the JWT signing secret and the
-//! table that counts failed sign-ins.
+//! The data stack: the users table, the KMS key for password hashes, the JWT signing secret, the
+//! table that counts failed sign-ins and the sessions table.
 //!
 //! It lives apart from the api stack so that deploying, replacing or deleting the application can
 //! never touch stored users or keys. Resources the stage imports by ARN are not created here; their
 //! ARNs go straight to the api stack.
 
-use contract::{Function, Target, attempts, kms, table};
+use contract::{Function, Target, attempts, kms, sessions, table};
 
 use crate::config::{Provision, Stage};
 use crate::model::iam::{PolicyDocument, Principal, Statement};
@@ -26,6 +26,8 @@ pub struct DataRefs {
     pub secret_arn: Expr,
     pub attempts_table_name: Expr,
     pub attempts_table_arn: Expr,
+    pub sessions_table_name: Expr,
+    pub sessions_table_arn: Expr,
 }
 
 /// Key administration, granted to the account root so that IAM administrators manage the key. It
@@ -152,7 +154,7 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
             attempts::PARTITION_KEY,
             Some(TimeToLive { attribute_name: attempts::EXPIRES_AT, enabled: true }),
             stage,
-            tags,
+            tags.clone(),
         ),
         retain,
     );
@@ -173,12 +175,53 @@ pub fn build(names: &Names, stage: &Stage) -> (Option<Template>, DataRefs) {
         )
         .import();
 
+    // Sessions and users' "signed out everywhere" times. Never imported, like the attempts table: every
+    // item expires (the TTL attribute), and its schema is this service's own. Protected like the users
+    // table: losing it signs everyone out, and its removal is gated as data loss.
+    let sessions_table = t.add_with(
+        "SessionsTable",
+        email_table(
+            names.sessions_table(),
+            sessions::PARTITION_KEY,
+            Some(TimeToLive { attribute_name: sessions::EXPIRES_AT, enabled: true }),
+            stage,
+            tags,
+        ),
+        retain,
+    );
+    let sessions_table_name = t
+        .export(
+            "SessionsTableName",
+            "Name of the sessions table",
+            sessions_table.reference(),
+            names.export("sessions-table-name"),
+        )
+        .import();
+    let sessions_table_arn = t
+        .export(
+            "SessionsTableArn",
+            "ARN of the sessions table",
+            sessions_table.arn(),
+            names.export("sessions-table-arn"),
+        )
+        .import();
+
     let has_resources = t.resources().next().is_some();
     let template = has_resources.then_some(t);
-    (template, DataRefs { table_name, table_arn, key_arn, secret_arn, attempts_table_name, attempts_table_arn })
+    let refs = DataRefs {
+        table_name,
+        table_arn,
+        key_arn,
+        secret_arn,
+        attempts_table_name,
+        attempts_table_arn,
+        sessions_table_name,
+        sessions_table_arn,
+    };
+    (template, refs)
 }
 
-/// A table keyed by email (a string partition key): on demand, encrypted, with point-in-time
+/// A table with a string partition key (an email, or a kind and an id): on demand, encrypted, with point-in-time
 /// recovery, and deletion protection when the stage is protected.
 fn email_table(
     table_name: String,

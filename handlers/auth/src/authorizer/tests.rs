@@ -325,7 +325,7 @@ fn denial_reasons_never_contain_the_token() {
 #[test]
 fn production_deps_bound_the_key_age() {
     let secrets = crate::keys::fake::FakeSecretSource::new("v1", testing::KEY_V1);
-    let deps = Deps::new(secrets, testing::settings());
+    let deps = Deps::new(secrets, testing::settings(), crate::session::memory::MemorySessions::new(), 10);
     let debug = format!("{:?}", deps.keys);
     assert!(debug.contains(&format!("max_age: Some({KEY_MAX_AGE_SECONDS})")), "{debug}");
 }

@@ -1,7 +1,6 @@
 //! Tests of the signin handler with fakes: tokens, identical refusals, tampering and failures.
 
 use lambda_http::http::StatusCode;
-use serde_json::Value;
 
 use super::*;
 use crate::authorizer;
@@ -288,22 +287,38 @@ async fn a_warm_signin_picks_up_a_rotation_within_the_key_max_age() {
 fn production_deps_use_owasp_and_a_bounded_key_age() {
     let secrets = crate::keys::fake::FakeSecretSource::new("v1", testing::KEY_V1);
     let deps = Deps::new(
-        MemoryStore::new(),
-        FakeCipher::new(),
-        secrets,
+        (MemoryStore::new(), FakeCipher::new(), secrets),
         testing::settings(),
         crate::lockout::memory::MemoryAttempts::new(),
-        testing::LOCKOUT,
+        crate::session::memory::MemorySessions::new(),
+        super::Settings { protection: testing::LOCKOUT, lifetimes: testing::SESSIONS.lifetimes },
     );
     assert_eq!(deps.passwords.params(), (19_456, 2, 1));
     let debug = format!("{:?}", deps.keys);
     assert!(debug.contains("max_age: Some(300)"), "{debug}");
 }
 
-#[test]
-fn the_token_body_is_just_the_token() {
-    let body = serde_json::to_value(TokenBody { token: "t".into() }).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(body, Value::from_iter([("token".to_owned(), Value::from("t"))]));
+#[tokio::test]
+async fn signin_keeps_its_token_field_and_begins_a_session() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
+    let response = sign_in(&deps, "a@b.co", "velvet tractor orbit one").await;
+    assert_eq!(response.status(), 200);
+    let body = testing::json_body(&response);
+    let fields: Vec<&str> = body.as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(fields, ["token", "refresh_token", "expires_in"], "{body}");
+    assert_eq!(body["expires_in"], testing::settings().lifetime_seconds);
+    let refresh = crate::session::RefreshToken::parse(body["refresh_token"].as_str().unwrap_or_default())
+        .unwrap_or_else(|| panic!("not a refresh token: {body}"));
+    let (session, expires_at) =
+        world.sessions.stored(&refresh.session).unwrap_or_else(|| panic!("no session was stored"));
+    assert_eq!((session.user.as_str(), session.generation, refresh.generation), ("a@b.co", 1, 1));
+    assert_eq!(expires_at, testing::NOW + testing::SESSIONS.lifetimes.idle_seconds, "idle, within the absolute");
+    // A failed sign-in begins none.
+    let calls = world.sessions.calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(sign_in(&deps, "a@b.co", "velvet tractor orbit two").await.status(), 401);
+    assert_eq!(world.sessions.calls.load(std::sync::atomic::Ordering::SeqCst), calls);
 }
 
 /// A sign-in from `source`.

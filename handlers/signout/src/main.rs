@@ -1,0 +1,25 @@
+//! The signout Lambda function, `POST /signout`: builds the AWS clients once, then serves requests.
+// Like signin's, the handler's future nests deeper than the layout query's default limit.
+#![recursion_limit = "256"]
+
+use anyhow::Context as _;
+use auth::config::SignoutConfig;
+use auth::keys::secrets_manager::SecretsManagerSource;
+use auth::session::dynamo::DynamoSessions;
+use auth::signout;
+use aws_config::BehaviorVersion;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    auth::logging::init(env!("CARGO_CRATE_NAME"));
+    let config = SignoutConfig::from_env().context("reading the signout function's configuration")?;
+    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
+    let deps = &signout::Deps::new(
+        DynamoSessions::new(aws_sdk_dynamodb::Client::new(&aws), config.sessions_table_name),
+        SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn),
+        config.keep_signed_out_seconds,
+    );
+    auth::proxy::run(|req| signout::handle(req, deps))
+        .await
+        .map_err(|e| anyhow::anyhow!(e).context("running the signout function"))
+}
