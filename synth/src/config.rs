@@ -433,6 +433,19 @@ impl Validator<'_> {
             stages.insert(stage.name.clone(), stage);
         }
         self.pipelines_apart(&stages, &spans, &project)?;
+        // `dev` and `dev-eu` would share every `<project>-dev-*` name pattern: a policy scoped to one
+        // stage's names would reach the other's.
+        for (name, span) in &spans {
+            if let Some(other) = stages.keys().find(|o| name.starts_with(&format!("{o}-"))) {
+                return Err(self.err(
+                    span.clone(),
+                    format!("stage `{name}` begins with stage `{other}` and a hyphen"),
+                    format!(
+                        "rename one: names scoped to stage {other} (`{project}-{other}-*`) would also match {name}'s"
+                    ),
+                ));
+            }
+        }
         let mut functions = self.all.to_vec();
         functions.sort();
         Ok(Config { project, stages, functions })

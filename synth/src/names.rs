@@ -14,7 +14,18 @@ pub struct Names {
 
 impl Names {
     pub fn new(project: &str, stage: &Stage) -> Names {
-        Names { project: project.to_owned(), prefix: stage.prefix(project) }
+        Names::of(project, &stage.name)
+    }
+
+    /// The names of stage `stage` of `project`, from the names alone (a pipeline's reviewer knows no
+    /// more, and trusts no stages.toml to tell it).
+    pub fn of(project: &str, stage: &str) -> Names {
+        Names { project: project.to_owned(), prefix: format!("{project}-{stage}") }
+    }
+
+    /// Every stack a stage may have, in deploy order: bootstrap, data, api, pipeline.
+    pub fn stacks(&self) -> [String; 4] {
+        [self.bootstrap_stack(), self.data_stack(), self.api_stack(), self.pipeline_stack()]
     }
 
     /// `<project>-bootstrap`: one per account and region, shared by the stages deployed there.

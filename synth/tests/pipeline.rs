@@ -2,7 +2,9 @@
 //! that only a risky plan enters, the buildspecs against the README, and the IAM invariants of its roles.
 
 use serde_json::Value;
-use synth::stacks::pipeline::{PLAN_VARIABLES, TEST_COMMAND, apply_command, plan_command, variables_command};
+use synth::stacks::pipeline::{
+    REVIEW_VARIABLES, TEST_COMMAND, apply_command, plan_command, review_command, reviewer_commands,
+};
 
 #[path = "../src/testing.rs"]
 mod testing;
@@ -62,7 +64,7 @@ fn commands(spec: &serde_yaml::Value, phase: &str) -> Vec<String> {
         .collect()
 }
 
-const ROLES: [&str; 4] = ["PipelineRole", "PlanRole", "ApplyRole", "DeployRole"];
+const ROLES: [&str; 5] = ["PipelineRole", "PlanRole", "ReviewRole", "ApplyRole", "DeployRole"];
 
 #[test]
 fn a_push_to_the_stages_branch_starts_its_v2_pipeline_through_the_connection() {
@@ -90,7 +92,7 @@ fn builds_run_natively_on_the_stages_architecture_and_cache_cargo_and_target_in_
         [(STAGES.to_owned(), "LINUX_CONTAINER", "amazonlinux-x86_64"), (arm, "ARM_CONTAINER", "amazonlinux-aarch64")]
     {
         let p = pipeline_of(&text, "dev");
-        for project in ["PlanProject", "ApplyProject"] {
+        for project in ["PlanProject", "ReviewProject", "ApplyProject"] {
             let props = &p["Resources"][project]["Properties"];
             assert_eq!(props["Environment"]["Type"], kind);
             assert!(props["Environment"]["Image"].as_str().is_some_and(|i| i.contains(image)), "{props}");
@@ -117,23 +119,37 @@ fn readme_test_command() -> String {
 }
 
 #[test]
-fn the_buildspecs_run_the_readmes_commands() {
+fn the_buildspecs_run_the_readmes_commands_and_only_the_plan_runs_the_pushed_commit() {
     assert_eq!(TEST_COMMAND, readme_test_command());
     let section = README
         .split("## Delivery pipelines")
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
         .unwrap_or_else(|| panic!("README has no \"Delivery pipelines\" section"));
+    let c = config(STAGES);
     for stage in ["dev", "prod"] {
         let p = pipeline_of(STAGES, stage);
         let plan = commands(&buildspec(&p, "PlanProject"), "build");
-        assert_eq!(plan[0], TEST_COMMAND, "every check runs before anything is planned");
-        assert_eq!(plan[1], plan_command(stage));
-        assert_eq!(plan[2], variables_command());
-        assert_eq!(commands(&buildspec(&p, "ApplyProject"), "build"), [apply_command(stage)]);
+        assert_eq!(plan, [TEST_COMMAND.to_owned(), plan_command(stage)], "every check runs before anything is planned");
+        // Review and apply build the pinned commit's xtask and run it, never `cargo xtask` of the push.
+        let pinned: Vec<String> = reviewer_commands().to_vec();
+        let review = commands(&buildspec(&p, "ReviewProject"), "build");
+        assert_eq!(review, [pinned.clone(), vec![review_command("auth", stage)]].concat());
+        let protect = c.stages[stage].protect;
+        let apply = commands(&buildspec(&p, "ApplyProject"), "build");
+        assert_eq!(apply, [pinned, vec![apply_command("auth", stage, protect)]].concat());
+        assert!(apply.iter().chain(&review).all(|c| !c.starts_with("cargo xtask")), "{apply:?}");
+        let reviewer = &c.stages[stage].pipeline.as_ref().unwrap_or_else(|| panic!()).reviewer;
+        for project in ["ReviewProject", "ApplyProject"] {
+            let variables = &p["Resources"][project]["Properties"]["Environment"]["EnvironmentVariables"];
+            assert!(variables.to_string().contains(reviewer.as_str()), "{project} pins {reviewer}: {variables}");
+        }
     }
     // What the README tells a team the pipeline runs is what it runs.
-    for command in [plan_command("dev"), variables_command(), apply_command("dev"), TEST_COMMAND.to_owned()] {
+    let mut shown = vec![plan_command("dev"), review_command("auth", "dev"), apply_command("auth", "dev", false)];
+    shown.extend(reviewer_commands());
+    shown.push(TEST_COMMAND.to_owned());
+    for command in shown {
         assert!(section.contains(&command), "the README's Delivery pipelines section does not show `{command}`");
     }
 }
@@ -147,27 +163,32 @@ fn the_approval_is_entered_only_for_a_risky_plan_unless_the_stage_always_asks() 
         .flatten()
         .map(|s| s["Name"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(names, ["Source", "Plan", "Approve", "Apply"]);
-    let plan = &stage_of(&dev, "Plan")["Actions"][0];
-    assert_eq!(plan["Namespace"], "Plan");
-    let exported = buildspec(&dev, "PlanProject")["env"]["exported-variables"].clone();
-    for v in PLAN_VARIABLES {
+    assert_eq!(names, ["Source", "Plan", "Review", "Approve", "Apply"]);
+    let review = &stage_of(&dev, "Review")["Actions"][0];
+    assert_eq!(review["Namespace"], "Review");
+    let exported = buildspec(&dev, "ReviewProject")["env"]["exported-variables"].clone();
+    for v in REVIEW_VARIABLES {
         assert!(exported.as_sequence().is_some_and(|s| s.iter().any(|e| e == v)), "{v} not exported: {exported:?}");
     }
+    assert!(buildspec(&dev, "PlanProject")["env"].get("exported-variables").is_none(), "the push decides nothing");
     let approve = stage_of(&dev, "Approve");
     assert_eq!(approve["Actions"][0]["ActionTypeId"]["Provider"], "Manual");
-    assert_eq!(approve["Actions"][0]["Configuration"]["CustomData"], "#{Plan.APPROVAL}");
+    assert_eq!(approve["Actions"][0]["Configuration"]["CustomData"], "#{Review.APPROVAL}");
     let condition = &approve["BeforeEntry"]["Conditions"][0];
     // Entry conditions apply their result when the rule fails: SKIP unless RISKY is "true".
     assert_eq!(condition["Result"], "SKIP");
     let rule = &condition["Rules"][0];
     assert_eq!(rule["RuleTypeId"]["Provider"], "VariableCheck");
-    assert_eq!(rule["Configuration"]["Variable"], "#{Plan.RISKY}");
+    assert_eq!(rule["Configuration"]["Variable"], "#{Review.RISKY}");
     assert_eq!(rule["Configuration"]["Operator"], "EQ");
     assert_eq!(rule["Configuration"]["Value"], "true");
-    // The apply takes the plan the approver saw, from the same run.
+    // The apply takes the list the review wrote, from the same run, with its digest in CodePipeline's
+    // variables (no build can change those).
     let apply = &stage_of(&dev, "Apply")["Actions"][0];
-    assert!(apply["InputArtifacts"].to_string().contains("\"Plan\""), "{apply}");
+    assert!(apply["InputArtifacts"].to_string().contains("\"Reviewed\""), "{apply}");
+    assert!(
+        apply["Configuration"]["EnvironmentVariables"].as_str().is_some_and(|v| v.contains("#{Review.REVIEW_DIGEST}"))
+    );
 
     let prod = pipeline_of(STAGES, "prod");
     assert!(stage_of(&prod, "Approve")["BeforeEntry"].is_null(), "prod asks a person every time");
@@ -204,7 +225,7 @@ fn pipeline_roles_use_no_wildcard_action_and_resource_star_only_where_aws_requir
                             || r.contains("changeSet/xtask-*")
                             || r.contains("regional/managedruleset/*")
                             || r.contains(":apigateway:")
-                            || r.ends_with("/auth/*");
+                            || r.ends_with(&format!("/auth/{stage}/*"));
                         assert!(scoped, "{stage} {role}: {r} is not scoped to the stage");
                     }
                 }
@@ -227,11 +248,16 @@ fn each_pipeline_role_holds_only_its_step() {
     let actions =
         |role: &str| -> Vec<String> { role_statements(&p, role).iter().flat_map(|s| strings(&s["Action"])).collect() };
     let plan = actions("PlanRole");
+    let review = actions("ReviewRole");
     let apply = actions("ApplyRole");
     let pipeline = actions("PipelineRole");
-    // The plan creates change sets and runs none; the apply runs them and creates none.
+    // The plan (the pushed commit) creates change sets and runs none; the review changes nothing; the
+    // apply runs them and creates none.
     assert!(plan.contains(&"cloudformation:CreateChangeSet".to_owned()));
     assert!(!plan.iter().any(|a| a == "cloudformation:ExecuteChangeSet" || a.contains("DeleteStack")));
+    let writes =
+        |a: &String| a.starts_with("cloudformation:") && !a.contains(":Describe") && !a.contains(":GetTemplate");
+    assert!(!review.iter().any(writes), "{review:?}");
     assert!(apply.contains(&"cloudformation:ExecuteChangeSet".to_owned()));
     assert!(!apply.iter().any(|a| a == "cloudformation:CreateChangeSet" || a == "iam:PassRole"));
     // The pipeline starts the two builds and uses the connection; it touches no stack.
@@ -303,5 +329,10 @@ fn the_pipelines_definition_does_not_change_when_only_code_changes() {
         let p = pipeline_of(STAGES, stage);
         assert!(p.get("Parameters").is_none(), "{stage}: {}", p["Parameters"]);
         assert!(!p.to_string().contains("CodeKey"), "{stage}");
+        // And another stage's code is out of reach of this stage's builds and of its deploy role.
+        for other in ["dev", "staging", "prod"].iter().filter(|o| **o != stage) {
+            assert!(!p.to_string().contains(&format!("/auth/{other}/")), "{stage} reaches {other}'s code");
+        }
+        assert!(p.to_string().contains(&format!("/auth/{stage}/*")), "{stage}");
     }
 }

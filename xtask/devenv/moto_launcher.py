@@ -18,6 +18,7 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
 - AWS::WAFv2::WebACL and AWS::WAFv2::WebACLAssociation are not supported (skipped, so a stage's web
   ACL is never made), although moto's WAFv2 API is: the models below create them through it;
 - UpdateTerminationProtection is not implemented, and DeleteStack ignores termination protection;
+- GetTemplate ignores ChangeSetName and answers the stack's template, not the change set's;
 - bucket policies are evaluated with no aws:SecureTransport value, so a policy denying requests
   without TLS denies every request to a server that only speaks plain HTTP (the harness stands in for
   AWS's TLS endpoints, so requests count as secure);
@@ -631,6 +632,20 @@ def update_termination_protection(self):
 
 
 CloudFormationResponse.update_termination_protection = update_termination_protection
+
+_get_template = CloudFormationResponse.get_template
+
+
+def get_template(self):
+    # As CloudFormation does: with ChangeSetName, the template that change set would deploy.
+    change_set = self._get_param("ChangeSetName")
+    if not change_set:
+        return _get_template(self)
+    template = self.cloudformation_backend.describe_change_set(change_set).template
+    return ActionResult({"TemplateBody": template})
+
+
+CloudFormationResponse.get_template = get_template
 
 _delete_stack = CloudFormationBackend.delete_stack
 

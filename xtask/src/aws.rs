@@ -61,7 +61,12 @@ impl Clients {
             ))
             .into());
         }
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(stage.region.clone()));
+        Clients::for_region(args, &stage.region).await
+    }
+
+    /// Clients of `region`, for a command that knows its region but no stage (a pipeline's reviewer).
+    pub async fn for_region(args: &AwsArgs, region: &str) -> anyhow::Result<Clients> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
         if let Some(profile) = &args.profile {
             loader = loader.profile_name(profile);
         }
@@ -77,7 +82,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(&config),
             connections: aws_sdk_codeconnections::Client::new(&config),
-            region: stage.region.clone(),
+            region: region.to_owned(),
             poll: std::time::Duration::from_millis(if custom_endpoint { 200 } else { 2000 }),
         })
     }

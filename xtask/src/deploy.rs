@@ -144,15 +144,17 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region, &account, &stage.name).await? {
         println!("created artifact bucket {bucket} (versioned, encrypted, not public, TLS only)");
     }
+    // Each stage's code under its own prefix, so that no stage's pipeline can write another's.
+    let code_prefix = artifacts::code_prefix(&config.project, &stage.name);
     println!("artifacts in s3://{bucket}:");
     let mut report = Report {
-        uploaded: artifacts::upload(&clients.s3, &bucket, &account, &config.project, &artifacts).await?,
+        uploaded: artifacts::upload(&clients.s3, &bucket, &account, &code_prefix, &artifacts).await?,
         ..Report::default()
     };
 
     let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.clone())];
     for a in &artifacts {
-        parameters.push((format!("{}CodeKey", a.function.pascal_name()), a.s3_key(&config.project)));
+        parameters.push((format!("{}CodeKey", a.function.pascal_name()), a.s3_key(&code_prefix)));
     }
 
     // 4 and 5. Each stack in order: change set, review, execute, watch.
@@ -161,7 +163,11 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     for (stack, template) in stacks.named(names) {
         // The pipeline stack is set up once with `cargo xtask pipeline deploy` (it checks the connection
         // first); after that every deploy, the pipeline's own among them, keeps it up to date.
-        let set_up = |s: &aws_sdk_cloudformation::types::Stack| s.stack_status != Some(StackStatus::DeleteComplete);
+        // A stack left in REVIEW_IN_PROGRESS (a `pipeline deploy --no-execute`) is not set up either: only
+        // `pipeline deploy` creates it, after checking the connection.
+        let set_up = |s: &aws_sdk_cloudformation::types::Stack| {
+            !matches!(s.stack_status, Some(StackStatus::DeleteComplete | StackStatus::ReviewInProgress))
+        };
         if stack == names.pipeline_stack() && !cfn::describe(&clients.cfn, &stack).await?.as_ref().is_some_and(set_up) {
             println!("\n== {stack}\nnot set up yet: `cargo xtask pipeline deploy --stage {}` creates it", stage.name);
             continue;
@@ -367,7 +373,7 @@ impl StackStep<'_> {
                 change_set: id,
                 creating,
                 baseline,
-                template_sha256: package::hex_sha256(self.text.as_bytes()),
+                template_sha256: plan::template_digest(self.text).map_err(|e| anyhow::anyhow!("{stack}: {e}"))?,
                 changes: changes
                     .iter()
                     .map(|c| format!("{} {} ({}) {}", c.action, c.logical_id, c.resource_type, c.replacement))
@@ -422,6 +428,10 @@ impl StackStep<'_> {
     /// turning it off (a stage no longer `protect`) is part of lifting protection and so needs
     /// `--approve-data-loss`, like the template changes that go with it.
     async fn protect(&self, args: &DeployArgs) -> anyhow::Result<()> {
+        // A plan changes nothing: the apply (or the next deploy) sets protection.
+        if args.no_execute {
+            return Ok(());
+        }
         let Some(want) = self.termination_protection else { return Ok(()) };
         let cfn = &self.clients.cfn;
         let Some(current) = cfn::termination_protected(cfn, self.stack).await? else { return Ok(()) };

@@ -36,8 +36,8 @@ pub struct Artifact {
 
 impl Artifact {
     /// The content-addressed S3 key: a changed binary gives a new key, an unchanged one the same.
-    pub fn s3_key(&self, project: &str) -> String {
-        format!("{project}/{}/{}.zip", self.function, self.sha256)
+    pub fn s3_key(&self, prefix: &str) -> String {
+        format!("{prefix}/{}/{}.zip", self.function, self.sha256)
     }
 }
 

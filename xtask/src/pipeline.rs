@@ -1,12 +1,17 @@
-//! `cargo xtask pipeline`: the set-up of a stage's delivery pipeline (`deploy`, once, from a laptop),
-//! and what its plan build hands to its approval stage (`variables`).
+//! `cargo xtask pipeline`: the set-up of a stage's delivery pipeline (`deploy`, once, from a laptop), and
+//! the two steps the pipeline runs with the xtask of the commit it pins (`review`, `apply`).
 //!
 //! The pipeline stack goes through the same change set, review and gates as every stack; after its
-//! first deploy the pipeline's own plan includes it, so changes to its roles and steps wait for a
-//! person like any other new grant.
+//! first deploy the pipeline's own plan includes it, and the review sends every change to it to a
+//! person: its roles, its steps and the commit it trusts to review.
+//!
+//! `review` trusts nothing the pushed commit wrote but the change set ARNs of its plan: it reads each
+//! change set from CloudFormation, checks that it belongs to one of the stage's stacks, and reviews the
+//! template it would deploy against the deployed one. `apply` executes the reviewed list only if its
+//! SHA-256 is the digest the review exported (CodePipeline carries it; no build can change it).
 //!
 //! The decisions are pure: [`connection_gate`] (whether the connection can be used yet, and what to
-//! click if not) and [`variables`] (what the approval stage reads of a plan).
+//! click if not), [`variables`] (what the approval stage reads of a review), [`allowed_stack`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,9 +19,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use crate::aws::{AwsResultExt as _, Clients, StageArgs};
-use crate::deploy::plan::Plan;
-use crate::deploy::{DeployArgs, StackStep, StepResult, artifacts, gates};
+use crate::aws::{AwsArgs, AwsResultExt as _, Clients, StageArgs};
+use crate::deploy::changes::IamDiff;
+use crate::deploy::plan::{self, Plan, PlannedStack};
+use crate::deploy::{DeployArgs, Outcome, StackStep, StepResult, apply, artifacts, changes, gates};
 use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target, cfn, templates};
 
 #[derive(Debug, Subcommand)]
@@ -24,11 +30,49 @@ pub enum PipelineCommand {
     /// Deploy a stage's pipeline stack (templates/<stage>/pipeline.yaml) through a reviewed change set;
     /// once, to set the pipeline up: after that it deploys itself
     Deploy(PipelineDeployArgs),
-    /// Print a plan's variables for the approval stage as shell `export` lines (the plan build runs it)
-    Variables {
-        /// The plan written by `deploy --no-execute --summary-file`
-        plan: PathBuf,
-    },
+    /// The pipeline's review step: review the change sets a plan names, write the reviewed list, and
+    /// print RISKY, APPROVAL, REVIEW_URL and REVIEW_DIGEST as shell `export` lines
+    Review(ReviewArgs),
+    /// The pipeline's apply step: execute exactly the reviewed change sets, if the list is the reviewed one
+    Apply(ApplyArgs),
+}
+
+/// Which stage a review or apply acts on, from the pipeline's own template (not from any stages.toml).
+#[derive(Debug, Clone, Args)]
+pub struct StageNames {
+    #[arg(long)]
+    pub project: String,
+    #[arg(long)]
+    pub stage: String,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub on: StageNames,
+    /// The plan the plan step wrote (`deploy --no-execute --summary-file`)
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// Where to write the reviewed list of change sets
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub on: StageNames,
+    /// The reviewed list the review step wrote
+    #[arg(long, value_name = "FILE")]
+    pub reviewed: PathBuf,
+    /// The review's REVIEW_DIGEST: the SHA-256 the list must have
+    #[arg(long)]
+    pub digest: String,
+    /// Turn on termination protection of the data stack after it changes (a protected stage)
+    #[arg(long)]
+    pub protect: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -48,14 +92,13 @@ pub struct PipelineDeployArgs {
 
 pub fn run(config_path: &Path, command: PipelineCommand) -> anyhow::Result<ExitCode> {
     match command {
-        PipelineCommand::Variables { plan } => {
-            let text = std::fs::read_to_string(&plan)
-                .map_err(|e| BadInput(format!("reading the plan {}: {e}", plan.display())))?;
-            let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-                BadInput(format!("{} is not a plan written by `deploy --summary-file`: {e}", plan.display()))
-            })?;
-            print!("{}", exports(&variables(&plan)));
-            Ok(ExitCode::SUCCESS)
+        PipelineCommand::Review(args) => {
+            let runtime = crate::aws::runtime()?;
+            finish(runtime.block_on(review(&args))?)
+        }
+        PipelineCommand::Apply(args) => {
+            let runtime = crate::aws::runtime()?;
+            finish(runtime.block_on(apply_reviewed(&args))?)
         }
         PipelineCommand::Deploy(args) => {
             let runtime = crate::aws::runtime()?;
@@ -73,6 +116,168 @@ pub fn run(config_path: &Path, command: PipelineCommand) -> anyhow::Result<ExitC
             }
         }
     }
+}
+
+fn finish(outcome: Outcome) -> anyhow::Result<ExitCode> {
+    match outcome {
+        Outcome::Done(_) => Ok(ExitCode::SUCCESS),
+        Outcome::Refused(reason) => {
+            eprintln!("error: {reason}");
+            Ok(ExitCode::from(EXIT_BAD_INPUT))
+        }
+        Outcome::Failed => Ok(ExitCode::from(EXIT_DIFFERENCE)),
+    }
+}
+
+/// Whether a plan may touch `stack` at all: only the stage's own stacks and the region's bootstrap.
+pub fn allowed_stack(names: &synth::Names, stack: &str) -> bool {
+    names.stacks().iter().any(|s| s == stack)
+}
+
+/// What a change to the pipeline stack is to the review: always a person's call, since it may change
+/// who reviews (the pinned commit), what the builds may do, and whether Approve is ever entered.
+pub const PIPELINE_CHANGES_ITSELF: &str =
+    "the pipeline changes itself (its reviewer, roles or steps): a person approves every such change";
+
+fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| BadInput(format!("reading the {what} {}: {e}", path.display())).into())
+}
+
+fn clients_for(on: &StageNames) -> impl std::future::Future<Output = anyhow::Result<Clients>> + '_ {
+    let region = on.aws.region.clone().or_else(|| std::env::var("AWS_REGION").ok()).unwrap_or_default();
+    async move {
+        if region.is_empty() {
+            return Err(BadInput("no region: pass --region or set AWS_REGION (CodeBuild sets it)".into()).into());
+        }
+        Clients::for_region(&on.aws, &region).await
+    }
+}
+
+/// The review step: every change set the plan names, read from CloudFormation and reviewed by this
+/// (pinned) xtask; the reviewed list written to `args.out`; the approval stage's variables printed.
+async fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
+    let names = synth::Names::of(&args.on.project, &args.on.stage);
+    let planned: Plan = serde_json::from_slice(&read_file(&args.plan, "plan")?)
+        .map_err(|e| BadInput(format!("{} is not a plan: {e}", args.plan.display())))?;
+    let clients = clients_for(&args.on).await?;
+    let identity =
+        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
+    let account = identity.account.unwrap_or_default();
+    let mut reviewed = Vec::new();
+    for stack in &planned.stacks {
+        if !allowed_stack(&names, &stack.stack) {
+            return Ok(Outcome::Refused(format!(
+                "the plan names stack {}, which is not one of stage {}'s: {}",
+                stack.stack,
+                args.on.stage,
+                names.stacks().join(", ")
+            )));
+        }
+        let described = clients
+            .cfn
+            .describe_change_set()
+            .change_set_name(&stack.change_set)
+            .send()
+            .await
+            .aws()
+            .with_context(|| format!("reading the change set {}", stack.change_set))?;
+        if described.stack_name.as_deref() != Some(stack.stack.as_str()) {
+            return Ok(Outcome::Refused(format!(
+                "the change set {} belongs to stack {}, not {}",
+                stack.change_set,
+                described.stack_name.as_deref().unwrap_or("?"),
+                stack.stack
+            )));
+        }
+        let template = clients
+            .cfn
+            .get_template()
+            .stack_name(&stack.stack)
+            .change_set_name(&stack.change_set)
+            .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+            .send()
+            .await
+            .aws()
+            .with_context(|| format!("reading the template of {}", stack.change_set))?
+            .template_body
+            .unwrap_or_default();
+        let new: serde_json::Value = serde_yaml::from_str(&template)
+            .map_err(|e| BadInput(format!("the template of {} does not parse: {e}", stack.change_set)))?;
+        let baseline = apply::baseline(&clients.cfn, &stack.stack).await?;
+        let creating = baseline.as_ref().is_none_or(|b| b.status == "REVIEW_IN_PROGRESS");
+        let deployed = if creating { None } else { cfn::deployed_template(&clients.cfn, &stack.stack).await? };
+        let found = changes::changes_of(&described);
+        let iam = IamDiff::between(&stack.stack, deployed.as_ref(), &new);
+        if !iam.unreviewed.is_empty() {
+            let why: Vec<String> = iam.unreviewed.iter().map(ToString::to_string).collect();
+            return Ok(Outcome::Refused(format!("the review cannot read {}: {}", stack.stack, why.join("; "))));
+        }
+        let mut grants: Vec<String> = iam.grants().into_iter().map(changes::line).collect();
+        if stack.stack == names.pipeline_stack() && !found.is_empty() {
+            grants.push(PIPELINE_CHANGES_ITSELF.to_owned());
+        }
+        eprintln!("\n== {} ({} change(s)), change set {}", stack.stack, found.len(), stack.change_set);
+        eprint!("{}", changes::table(&found));
+        if !iam.is_empty() {
+            eprint!("{}", iam.render());
+        }
+        reviewed.push(PlannedStack {
+            stack: stack.stack.clone(),
+            change_set: stack.change_set.clone(),
+            creating,
+            baseline,
+            template_sha256: plan::template_digest(&template).map_err(BadInput)?,
+            changes: found
+                .iter()
+                .map(|c| format!("{} {} ({}) {}", c.action, c.logical_id, c.resource_type, c.replacement))
+                .collect(),
+            iam: iam.render().lines().map(|l| l.trim().to_owned()).collect(),
+            grants,
+            data_loss: gates::data_loss(&found, deployed.as_ref(), &new, &account),
+        });
+    }
+    let reviewed = Plan {
+        version: plan::VERSION,
+        stage: args.on.stage.clone(),
+        account,
+        region: clients.region.clone(),
+        stacks: reviewed,
+    };
+    let bytes = serde_json::to_vec_pretty(&reviewed).context("encoding the reviewed list")?;
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("\n{}", reviewed.approval_message());
+    let mut vars = variables(&reviewed);
+    vars.push(("REVIEW_DIGEST", crate::package::hex_sha256(&bytes)));
+    print!("{}", exports(&vars));
+    Ok(Outcome::Done(super::deploy::Report::default()))
+}
+
+/// The apply step: the reviewed list, if its SHA-256 is the review's digest, executed change set by
+/// change set after the same checks as `deploy --execute-plan`.
+async fn apply_reviewed(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    let bytes = read_file(&args.reviewed, "reviewed list")?;
+    let digest = crate::package::hex_sha256(&bytes);
+    if !digest.eq_ignore_ascii_case(args.digest.trim()) {
+        return Ok(Outcome::Refused(format!(
+            "the reviewed list's SHA-256 is {digest}, not the {} the review exported: it is not the list that was \
+             reviewed",
+            args.digest.trim()
+        )));
+    }
+    let reviewed: Plan = serde_json::from_slice(&bytes)
+        .map_err(|e| BadInput(format!("{} is not a reviewed list: {e}", args.reviewed.display())))?;
+    let names = synth::Names::of(&args.on.project, &args.on.stage);
+    if reviewed.stage != args.on.stage || reviewed.stacks.iter().any(|s| !allowed_stack(&names, &s.stack)) {
+        return Ok(Outcome::Refused(format!("the reviewed list is not stage {}'s", args.on.stage)));
+    }
+    let clients = clients_for(&args.on).await?;
+    let identity =
+        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
+    if identity.account.as_deref() != Some(reviewed.account.as_str()) || clients.region != reviewed.region {
+        return Ok(Outcome::Refused("the reviewed list is for another account or region".into()));
+    }
+    let protected = args.protect.then(|| names.data_stack());
+    apply::execute(&clients, &reviewed, protected.as_deref()).await
 }
 
 /// How `pipeline deploy` ended.
@@ -111,33 +316,12 @@ pub fn connection_gate(arn: &str, status: &str, region: &str) -> Result<(), Stri
 /// CodePipeline's manual approval shows at most this many characters of its message.
 pub const APPROVAL_LIMIT: usize = 500;
 
-/// The plan build's exported variables, in the order `synth::stacks::pipeline::PLAN_VARIABLES` names
-/// them: whether the plan is risky, the approval message (cut to what CodePipeline shows, saying how
-/// much more the plan build's log has), and a link to the change set to review first.
+/// The review's exported variables but its digest, in the order `synth::stacks::pipeline::REVIEW_VARIABLES`
+/// names them: whether the plan is risky, the approval message (cut to what CodePipeline shows, saying
+/// how much more the review build's log has), and a link to the change set to review first.
 pub fn variables(plan: &Plan) -> Vec<(&'static str, String)> {
     let risky = plan.risky();
-    let message = plan.approval_message();
-    let approval = if message.chars().count() <= APPROVAL_LIMIT {
-        message
-    } else {
-        let lines: Vec<&str> = message.lines().collect();
-        let mut kept = String::new();
-        let mut shown = 0;
-        for line in &lines {
-            let more = lines.len() - shown - 1;
-            let tail = format!("\n... and {more} more in the plan build's log");
-            if kept.chars().count() + line.chars().count() + 1 + tail.chars().count() > APPROVAL_LIMIT {
-                break;
-            }
-            if !kept.is_empty() {
-                kept.push('\n');
-            }
-            kept.push_str(line);
-            shown += 1;
-        }
-        let rest = lines.len() - shown;
-        format!("{kept}\n... and {rest} more in the plan build's log")
-    };
+    let approval = fit(&plan.approval_message(), APPROVAL_LIMIT);
     // The change set an approver must read first: the first with a new grant or data at risk.
     let first = plan.stacks.iter().find(|s| !s.grants.is_empty() || !s.data_loss.is_empty()).or(plan.stacks.first());
     let url = match first {
@@ -157,6 +341,41 @@ pub fn variables(plan: &Plan) -> Vec<(&'static str, String)> {
         ),
     };
     vec![("RISKY", risky.to_string()), ("APPROVAL", approval), ("REVIEW_URL", url)]
+}
+
+/// What fits in `limit` characters of `message`: each line cut to a share of the room, the change set
+/// lines kept (they name what runs), and how many lines were left out, so that an approver never sees an
+/// empty message or a message without its change sets.
+pub fn fit(message: &str, limit: usize) -> String {
+    if message.chars().count() <= limit {
+        return message.to_owned();
+    }
+    let cut = |line: &str, room: usize| -> String {
+        if line.chars().count() <= room {
+            line.to_owned()
+        } else {
+            let kept: String = line.chars().take(room.saturating_sub(3)).collect();
+            format!("{kept}...")
+        }
+    };
+    let (sets, rows): (Vec<&str>, Vec<&str>) = message.lines().partition(|l| l.contains(": change set "));
+    // The change set lines first, shortened to the ARN's tail if need be, then as many rows as fit.
+    let mut out: Vec<String> = sets.iter().map(|l| cut(l, limit / (sets.len().max(1) * 2))).collect();
+    let used = |out: &[String]| out.iter().map(|l| l.chars().count() + 1).sum::<usize>();
+    let mut shown = 0;
+    for row in &rows {
+        let tail = format!("... and {} more in the review build's log", rows.len() - shown);
+        let line = cut(row, 120);
+        if used(&out) + line.chars().count() + 1 + tail.len() + 1 > limit {
+            break;
+        }
+        out.insert(shown, line);
+        shown += 1;
+    }
+    if shown < rows.len() {
+        out.insert(shown, format!("... and {} more in the review build's log", rows.len() - shown));
+    }
+    out.join("\n").chars().take(limit).collect()
 }
 
 /// `export NAME='value'` lines a POSIX shell reads back exactly, whatever the value holds.
@@ -319,8 +538,31 @@ mod tests {
 
     #[test]
     fn the_variables_are_the_ones_the_pipeline_reads() {
-        let names: Vec<&str> = variables(&plan(0, 0)).iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, synth::stacks::pipeline::PLAN_VARIABLES);
+        let mut names: Vec<&str> = variables(&plan(0, 0)).iter().map(|(n, _)| *n).collect();
+        names.push("REVIEW_DIGEST");
+        assert_eq!(names, synth::stacks::pipeline::REVIEW_VARIABLES);
+    }
+
+    #[test]
+    fn only_the_stages_own_stacks_may_be_planned() {
+        let names = synth::Names::of("auth", "dev");
+        for ok in ["auth-bootstrap", "auth-dev-data", "auth-dev-api", "auth-dev-pipeline"] {
+            assert!(allowed_stack(&names, ok), "{ok}");
+        }
+        for not in ["auth-prod-data", "auth-dev-eu-api", "other-bootstrap", "auth-dev-data2"] {
+            assert!(!allowed_stack(&names, not), "{not}");
+        }
+    }
+
+    #[test]
+    fn a_long_first_line_still_leaves_the_change_sets_and_a_count() {
+        let mut p = plan(3, 0);
+        p.stacks[1].grants[0] = format!("pipeline auth-dev stage 3 Approve (runs action) {}", "x".repeat(900));
+        let message = get(&variables(&p), "APPROVAL").to_owned();
+        assert!(message.chars().count() <= APPROVAL_LIMIT, "{message}");
+        assert!(message.contains("auth-dev-api: change set arn:aws:cloudformation"), "{message}");
+        assert!(message.contains("auth-dev-api: new grant pipeline auth-dev stage 3"), "{message}");
+        assert!(message.contains("more in the review build's log"), "{message}");
     }
 
     #[test]
@@ -328,7 +570,7 @@ mod tests {
         let vars = variables(&plan(40, 3));
         let message = get(&vars, "APPROVAL");
         assert!(message.chars().count() <= APPROVAL_LIMIT, "{} characters", message.chars().count());
-        assert!(message.contains("more in the plan build's log"), "{message}");
+        assert!(message.contains("more in the review build's log"), "{message}");
         assert!(message.starts_with("auth-dev-data: data removes Table0"), "{message}");
     }
 

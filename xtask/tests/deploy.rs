@@ -444,6 +444,114 @@ fn connection(endpoint: &str, available: bool) -> String {
     })
 }
 
+/// A commit id for `[pipeline] reviewer`.
+const REVIEWER: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// `KEY='value'` from `export KEY='value'` lines.
+fn exported(stdout: &str, key: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("export {key}='")))
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+        .to_owned()
+}
+
+#[test]
+fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the_reviewed_list() {
+    let p = Project::new("deploy-review");
+    let endpoint = p.moto.endpoint();
+    assert_eq!(p.deploy("dev", &["--approve-iam"]).status.code(), Some(0));
+    let file = |name: &str| p.dir.join(name).to_string_lossy().into_owned();
+    let review = |plan: &str| {
+        p.xtask(&[
+            "pipeline",
+            "review",
+            "--project",
+            "itest",
+            "--stage",
+            "dev",
+            "--plan",
+            plan,
+            "--out",
+            &file("reviewed.json"),
+            "--endpoint-url",
+            &endpoint,
+            "--region",
+            "us-east-1",
+        ])
+    };
+    let apply = |digest: &str| {
+        p.xtask(&[
+            "pipeline",
+            "apply",
+            "--project",
+            "itest",
+            "--stage",
+            "dev",
+            "--reviewed",
+            &file("reviewed.json"),
+            "--digest",
+            digest,
+            "--endpoint-url",
+            &endpoint,
+            "--region",
+            "us-east-1",
+        ])
+    };
+
+    // A code-and-memory change: no new grant, no person needed.
+    p.write_config(&STAGES.replace("memory_mb = 256", "memory_mb = 320"));
+    assert_eq!(p.deploy("dev", &["--no-execute", "--summary-file", &file("plan.json")]).status.code(), Some(0));
+    let out = review(&file("plan.json"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert_eq!(exported(&stdout, "RISKY"), "false");
+    let digest = exported(&stdout, "REVIEW_DIGEST");
+
+    // The plan lies about its grants: the review reads the change set, not the plan's rows.
+    p.write_config(&STAGES.replace("[defaults]", "[defaults]\nauthorizer_cache_ttl_seconds = 120"));
+    assert_eq!(p.deploy("dev", &["--no-execute", "--summary-file", &file("plan2.json")]).status.code(), Some(0));
+    let mut lying: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file("plan2.json")).unwrap_or_default()).unwrap_or_default();
+    for stack in lying["stacks"].as_array_mut().into_iter().flatten() {
+        stack["grants"] = serde_json::json!([]);
+    }
+    std::fs::write(file("lying.json"), lying.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let out = review(&file("lying.json"));
+    let risky = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert_eq!(exported(&risky, "RISKY"), "true", "{}", text_of(&out));
+    assert!(risky.contains("export APPROVAL=") && risky.contains("(caches answers by)"), "{risky}");
+
+    // A plan naming another stage's stack is refused by name.
+    let mut foreign = lying.clone();
+    foreign["stacks"][0]["stack"] = serde_json::json!("itest-vault-api");
+    std::fs::write(file("foreign.json"), foreign.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let out = review(&file("foreign.json"));
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(text_of(&out).contains("not one of stage dev's"), "{}", text_of(&out));
+
+    // The list the last review wrote is the risky one; the first review's digest does not match it.
+    let out = apply(&digest);
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(text_of(&out).contains("not the list that was reviewed"), "{}", text_of(&out));
+    // Reviewed again, and edited after the review: refused, nothing executed.
+    let out = review(&file("plan.json"));
+    let digest = exported(&String::from_utf8_lossy(&out.stdout), "REVIEW_DIGEST");
+    let reviewed = std::fs::read_to_string(file("reviewed.json")).unwrap_or_default();
+    std::fs::write(file("reviewed.json"), reviewed.replace("\"creating\": false", "\"creating\":false"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(apply(&digest).status.code(), Some(2));
+    assert_eq!(p.aws("diff", "dev", &[]).status.code(), Some(1), "nothing ran");
+    // The list as reviewed runs, exactly.
+    std::fs::write(file("reviewed.json"), &reviewed).unwrap_or_else(|e| panic!("{e}"));
+    let out = apply(&digest);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("itest-dev-api: UPDATE_COMPLETE"), "{t}");
+}
+
 #[test]
 fn a_pipeline_is_set_up_once_its_connection_is_available_and_changes_to_it_are_gated() {
     let p = Project::new("deploy-pipeline");
@@ -452,8 +560,8 @@ fn a_pipeline_is_set_up_once_its_connection_is_available_and_changes_to_it_are_g
     let available = connection(&endpoint, true);
     let with = |arn: &str, branch: &str| {
         format!(
-            "{STAGES}\n[pipeline]\nconnection_arn = \"{arn}\"\nrepository = \"example-org/auth\"\n\n\
-             [stages.dev.pipeline]\nbranch = \"{branch}\"\n"
+            "{STAGES}\n[pipeline]\nconnection_arn = \"{arn}\"\nrepository = \"example-org/auth\"\n\
+             reviewer = \"{REVIEWER}\"\n\n[stages.dev.pipeline]\nbranch = \"{branch}\"\n"
         )
     };
     let pipeline_deploy = |extra: &[&str]| {

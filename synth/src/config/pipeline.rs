@@ -19,6 +19,10 @@ pub struct Pipeline {
     /// A push to this branch runs the pipeline.
     pub branch: String,
     pub approval: Approval,
+    /// The commit whose xtask reviews and applies every plan: code this pipeline trusts, unlike the
+    /// pushed commit it reviews. Changing it changes the pipeline stack, which the current reviewer
+    /// always sends to a person.
+    pub reviewer: String,
 }
 
 /// When the pipeline stops for a person.
@@ -51,6 +55,7 @@ pub const ARTIFACT_PREFIX_CHARS: usize = 20;
 pub(super) struct RawPipeline {
     connection_arn: Spanned<String>,
     repository: Spanned<String>,
+    reviewer: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +95,7 @@ impl Validator<'_> {
         let connection = raw.connection_arn.as_ref().unwrap_or(&project.connection_arn);
         self.connection(connection, account)?;
         self.repository(&project.repository)?;
+        self.commit(&project.reviewer)?;
         let branch = match &raw.branch {
             Some(b) => {
                 self.branch(b)?;
@@ -102,6 +108,7 @@ impl Validator<'_> {
             repository: project.repository.get_ref().clone(),
             branch,
             approval: raw.approval.unwrap_or(Approval::Risky),
+            reviewer: project.reviewer.get_ref().clone(),
         }))
     }
 
@@ -150,6 +157,21 @@ impl Validator<'_> {
                 value.span(),
                 format!("`{text}` is not a repository id"),
                 "write the repository as its provider names it: `owner/name` (GitLab: `group/subgroup/name`)",
+            ))
+        }
+    }
+
+    /// A full git commit id: 40 lowercase hex digits (a branch or a short id could move).
+    fn commit(&self, value: &Spanned<String>) -> Result<(), ConfigError> {
+        let c = value.get_ref();
+        if c.len() == 40 && c.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            Ok(())
+        } else {
+            Err(self.err(
+                value.span(),
+                format!("`{c}` is not a full commit id"),
+                "name the commit whose xtask reviews plans by its 40 hex digits (`git rev-parse HEAD`), not a \
+                 branch or a short id, which could move",
             ))
         }
     }

@@ -413,7 +413,10 @@ const CONNECTION: &str =
     "arn:aws:codeconnections:us-east-1:123456789012:connection/0f3c8a52-6d1e-4b7a-9c2d-5e8f1a3b7c90";
 
 fn with_pipeline(extra: &str) -> String {
-    format!("{BASE}\n[pipeline]\nconnection_arn = \"{CONNECTION}\"\nrepository = \"example-org/auth\"\n{extra}")
+    format!(
+        "{BASE}\n[pipeline]\nconnection_arn = \"{CONNECTION}\"\nrepository = \"example-org/auth\"\nreviewer = \
+         \"0123456789abcdef0123456789abcdef01234567\"\n{extra}"
+    )
 }
 
 #[test]
@@ -445,6 +448,11 @@ fn bad_pipeline_settings_are_refused_where_they_are_written() {
     assert_error(&text, "unknown variant `never`", "\"never\"");
     let text = format!("{BASE}\n[stages.dev.pipeline]\nbranch = \"dev\"\n");
     assert_error(&text, "has no [pipeline]", "dev]\nregion");
+    let text = with_pipeline("").replace("0123456789abcdef0123456789abcdef01234567", "main");
+    assert_error(&text, "is not a full commit id", "\"main\"");
+    // `dev` and `dev-eu` would share every name pattern of `dev`.
+    let text = format!("{BASE}\n[stages.dev-eu]\n");
+    assert_error(&text, "begins with stage `dev` and a hyphen", "dev-eu]");
 }
 
 #[test]

@@ -228,8 +228,9 @@ pub fn pipeline(id: &str, p: &Value, at: &str) -> Vec<Row> {
             rows.push(row(me.clone(), "(starts on pull request)", compact(pr), String::new(), at));
         }
     }
-    for stage in p["Stages"].as_array().into_iter().flatten() {
-        let stage_name = display(&stage["Name"]);
+    // Stages run in order: the position is part of each row, so moving Apply before Approve changes rows.
+    for (position, stage) in p["Stages"].as_array().into_iter().flatten().enumerate() {
+        let stage_name = format!("{} {}", position + 1, display(&stage["Name"]));
         let mut gates = Vec::new();
         for (when, key) in [("before entry", "BeforeEntry"), ("on success", "OnSuccess"), ("on failure", "OnFailure")] {
             if !stage[key].is_null() {
@@ -246,7 +247,9 @@ pub fn pipeline(id: &str, p: &Value, at: &str) -> Vec<Row> {
                 compact(&action["Configuration"])
             );
             let mut condition = gates.clone();
-            for key in ["RoleArn", "Commands", "EnvironmentVariables", "InputArtifacts", "Namespace", "Region"] {
+            for key in
+                ["RunOrder", "RoleArn", "Commands", "EnvironmentVariables", "InputArtifacts", "Namespace", "Region"]
+            {
                 if !action[key].is_null() {
                     condition.push(format!("{key} {}", compact(&action[key])));
                 }

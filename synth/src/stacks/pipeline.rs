@@ -1,25 +1,29 @@
 //! The pipeline stack of a stage (`<project>-<stage>-pipeline`): a CodePipeline V2 pipeline that a push
-//! to the stage's branch starts, two CodeBuild projects, and the roles they and CloudFormation act as.
+//! to the stage's branch starts, three CodeBuild projects, and the roles they and CloudFormation act as.
 //!
 //! One stack per stage, in the stage's own account and region, as the stages themselves: a pipeline
 //! deploys with roles of the account it deploys to, so no role trusts another account, and a stage in
 //! its own account (prod, with `account`) keeps its pipeline there too.
 //!
-//! What a person approves is what runs:
-//! - **Plan** (CodeBuild, `<prefix>-ci-plan`) runs the README's test command, then `cargo xtask deploy
-//!   --no-execute --summary-file plan.json`: change sets are created, not executed, and the plan lists
-//!   their ARNs, IAM rows, data-loss rows and template hashes. Its exported variables say whether the
-//!   plan is risky and what an approver must read.
-//! - **Approve** (manual) is entered only when the plan is risky (an entry condition on the plan's
-//!   `RISKY` variable, whose `SKIP` result passes the stage by), or always when the stage asks for it.
-//! - **Apply** (CodeBuild, `<prefix>-ci-apply`) runs `cargo xtask deploy --execute-plan plan.json`: the
-//!   planned change sets by ARN, refused if any stack changed since the plan.
+//! The pushed commit is not trusted to judge itself. Its code (tests, build scripts, its own xtask)
+//! runs in the Plan build only, whose role can create change sets (as the deploy role) and execute none.
+//! What a person approves, and what runs, is decided by the xtask of a commit the pipeline pins
+//! (`reviewer` in stages.toml), built from the same clone:
+//! - **Plan** (`<prefix>-ci-plan`, the pushed commit): the README's test command, then `cargo xtask
+//!   deploy --no-execute --summary-file plan.json`: code built and uploaded, change sets created.
+//! - **Review** (`<prefix>-ci-review`, the pinned xtask, a read-only role): reads each change set the plan
+//!   names, checks it belongs to this stage's stacks, and reviews its template against the deployed
+//!   one (IAM rows, data loss; any change to the pipeline stack itself is risky). It exports whether a
+//!   person must approve, the message they read, a link to the change set, and the SHA-256 of the
+//!   reviewed list it writes.
+//! - **Approve** (manual): entered only when the review says so (an entry condition on `RISKY` whose
+//!   `SKIP` result passes the stage by), or always when the stage asks for it.
+//! - **Apply** (`<prefix>-ci-apply`, the pinned xtask): executes exactly the reviewed change sets, by ARN,
+//!   after checking the list against the digest CodePipeline carried from Review, each change set's
+//!   template against the reviewed hash, and each stack against the state Review saw.
 //!
 //! CloudFormation makes every change as the deploy role (`<prefix>-ci-deploy`), whose actions are the
 //! ones CloudFormation's handlers need for the types this project emits, scoped to this stage's names.
-//! The build roles can only create (plan) or execute (apply) change sets of this stage's stacks, and pass
-//! only the deploy role; the pipeline role can only start these two builds and use the connection. The
-//! pipeline stack deploys itself through the same plan and gate when it changes.
 
 use std::collections::BTreeMap;
 
@@ -47,16 +51,22 @@ pub const RUST_TOOLCHAIN: &str = "1.95.0";
 /// The plan's summary file, in the plan build's output artifact.
 pub const PLAN_FILE: &str = "plan.json";
 
-/// The plan build's exported variables, read by the approval stage as `#{Plan.<NAME>}`.
-pub const PLAN_VARIABLES: [&str; 3] = ["RISKY", "APPROVAL", "REVIEW_URL"];
+/// The reviewed list of change sets, in the review build's output artifact.
+pub const REVIEWED_FILE: &str = "reviewed.json";
 
-/// The namespace of the plan action's variables.
-const PLAN_NAMESPACE: &str = "Plan";
+/// The review build's exported variables, read by the Approve and Apply stages as `#{Review.<NAME>}`.
+pub const REVIEW_VARIABLES: [&str; 4] = ["RISKY", "APPROVAL", "REVIEW_URL", "REVIEW_DIGEST"];
 
-/// The plan action's output artifact; the apply build finds it in `$CODEBUILD_SRC_DIR_Plan`.
-const PLAN_ARTIFACT: &str = "Plan";
-
+const REVIEW_NAMESPACE: &str = "Review";
+/// Output artifacts; a build finds a secondary one in `$CODEBUILD_SRC_DIR_<name>`.
 const SOURCE_ARTIFACT: &str = "Source";
+const PLAN_ARTIFACT: &str = "Plan";
+const REVIEWED_ARTIFACT: &str = "Reviewed";
+
+/// Where the review and apply builds put the pinned commit's tree and build its xtask (under the
+/// cached `target/`, so a run rebuilds only what changed since the last).
+const REVIEWER_DIR: &str = "/tmp/reviewer";
+const REVIEWER_TARGET: &str = "target/reviewer";
 
 /// `cargo xtask deploy --no-execute ...` as the plan build runs it.
 pub fn plan_command(stage: &str) -> String {
@@ -65,24 +75,41 @@ pub fn plan_command(stage: &str) -> String {
     )
 }
 
-/// `cargo xtask deploy --execute-plan ...` as the apply build runs it. The approve flags stand for the
-/// Approve stage this build comes after: it ran for a risky plan, and a plan that is not risky needs
-/// neither flag.
-pub fn apply_command(stage: &str) -> String {
+/// The pinned commit's xtask, built from the clone: the commands every review and apply build runs first.
+pub fn reviewer_commands() -> [String; 3] {
+    [
+        format!(
+            "mkdir -p {REVIEWER_DIR} && git -C \"$CODEBUILD_SRC_DIR\" archive \"$REVIEWER_COMMIT\" | tar -x -C {REVIEWER_DIR}"
+        ),
+        format!(
+            "cargo build --locked -p xtask --manifest-path {REVIEWER_DIR}/Cargo.toml --target-dir \"$CODEBUILD_SRC_DIR/{REVIEWER_TARGET}\""
+        ),
+        format!("cd {REVIEWER_DIR}"),
+    ]
+}
+
+/// The pinned xtask's review of the plan, as the review build runs it.
+pub fn review_command(project: &str, stage: &str) -> String {
     format!(
-        "cargo xtask deploy --stage {stage} --execute-plan \"$CODEBUILD_SRC_DIR_{PLAN_ARTIFACT}/{PLAN_FILE}\" --yes \
-         --approve-iam --approve-data-loss"
+        "\"$CODEBUILD_SRC_DIR/{REVIEWER_TARGET}/debug/xtask\" pipeline review --project {project} --stage {stage} --plan \
+         \"$CODEBUILD_SRC_DIR_{PLAN_ARTIFACT}/{PLAN_FILE}\" --out \"$CODEBUILD_SRC_DIR/{REVIEWED_FILE}\" > /tmp/review.env \
+         && . /tmp/review.env"
     )
 }
 
-/// The plan build's commands after the plan: its variables, for the approval stage.
-pub fn variables_command() -> String {
-    format!("cargo xtask pipeline variables {PLAN_FILE} > plan.env && . ./plan.env")
+/// The pinned xtask's execution of the reviewed change sets, as the apply build runs it (`--protect`: the
+/// data stack of a protected stage gets termination protection).
+pub fn apply_command(project: &str, stage: &str, protect: bool) -> String {
+    format!(
+        "\"$CODEBUILD_SRC_DIR/{REVIEWER_TARGET}/debug/xtask\" pipeline apply --project {project} --stage {stage} --reviewed \
+         \"$CODEBUILD_SRC_DIR_{REVIEWED_ARTIFACT}/{REVIEWED_FILE}\" --digest \"$REVIEW_DIGEST\"{}",
+        if protect { " --protect" } else { "" }
+    )
 }
 
-/// The first part of both buildspecs: the pinned toolchain, and what the S3 cache keeps between runs
-/// (cargo's registry and git checkouts, the toolchain, and the target directory with the test tools'
-/// virtualenv), so a run compiles what changed and not the world.
+/// A buildspec: the pinned toolchain, the commands, the exported variables and output file, and what
+/// the S3 cache keeps between runs (cargo's registry and git checkouts, the toolchain, and the target
+/// directory with the test tools' virtualenv), so a run compiles what changed and not the world.
 fn buildspec(commands: &[String], exported: &[&str], artifact: Option<&str>) -> String {
     let mut out = String::from("version: 0.2\nenv:\n  shell: bash\n  variables:\n");
     out.push_str("    CARGO_TERM_COLOR: never\n    CARGO_INCREMENTAL: '0'\n");
@@ -117,14 +144,23 @@ fn quote(command: &str) -> String {
     format!("'{}'", command.replace('\'', "''"))
 }
 
-/// The plan build's buildspec.
+/// The plan build's buildspec: the pushed commit's code.
 pub fn plan_buildspec(stage: &str) -> String {
-    buildspec(&[TEST_COMMAND.to_owned(), plan_command(stage), variables_command()], &PLAN_VARIABLES, Some(PLAN_FILE))
+    buildspec(&[TEST_COMMAND.to_owned(), plan_command(stage)], &[], Some(PLAN_FILE))
 }
 
-/// The apply build's buildspec.
-pub fn apply_buildspec(stage: &str) -> String {
-    buildspec(&[apply_command(stage)], &[], None)
+/// The review build's buildspec: the pinned xtask.
+pub fn review_buildspec(project: &str, stage: &str) -> String {
+    let mut commands = reviewer_commands().to_vec();
+    commands.push(review_command(project, stage));
+    buildspec(&commands, &REVIEW_VARIABLES, Some(REVIEWED_FILE))
+}
+
+/// The apply build's buildspec: the pinned xtask.
+pub fn apply_buildspec(project: &str, stage: &str, protect: bool) -> String {
+    let mut commands = reviewer_commands().to_vec();
+    commands.push(apply_command(project, stage, protect));
+    buildspec(&commands, &[], None)
 }
 
 /// CodeBuild's Amazon Linux 2023 image for the stage's architecture (the functions run on AL2023 too,
@@ -177,29 +213,41 @@ fn trust(service: &'static str, source_account: bool) -> PolicyDocument {
     PolicyDocument::new(vec![s])
 }
 
-fn role(
-    t: &mut Template,
-    id: &str,
-    name: String,
-    description: String,
+/// A role named `<prefix>-ci-<what>` with one inline policy of `statements`.
+struct RoleSpec {
+    id: &'static str,
+    what: &'static str,
+    description: &'static str,
     trust: PolicyDocument,
     statements: Vec<Statement>,
-    stage: &Stage,
-) -> Handle<Role> {
+}
+
+fn role(t: &mut Template, names: &Names, stage: &Stage, spec: RoleSpec) -> Handle<Role> {
+    let name = names.ci(spec.what);
     t.add(
-        id,
+        spec.id,
         Role {
             policies: vec![InlinePolicy {
                 policy_name: name.clone(),
-                policy_document: PolicyDocument::new(statements),
+                policy_document: PolicyDocument::new(spec.statements),
             }],
             role_name: Some(name),
-            description,
-            assume_role_policy_document: trust,
+            description: format!("{}: {}", names.prefix(), spec.description),
+            assume_role_policy_document: spec.trust,
             managed_policy_arns: Vec::new(),
             tags: tag_list(&stage.tags),
         },
     )
+}
+
+/// A CodeBuild project of the pipeline: `<prefix>-ci-<what>`.
+struct ProjectSpec<'a> {
+    id: &'static str,
+    what: &'static str,
+    role: &'a Handle<Role>,
+    logs: &'a Handle<LogGroup>,
+    buildspec: String,
+    variables: Vec<BuildVariable>,
 }
 
 pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]) -> Option<Template> {
@@ -218,17 +266,21 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
     let bucket_arn = s3(&bucket, "");
     let stacks = cfn_stacks(project, names);
     let change_sets = Expr::arn("cloudformation", true, ["changeSet/xtask-*/*".into()]);
+    let stacks_and_change_sets = [stacks.clone(), vec![change_sets.clone()]].concat();
     let connection: Expr = pipeline.connection_arn.clone().into();
 
     // CloudFormation's role: every change to the stage's stacks is made as this role.
     let deploy = role(
         &mut t,
-        "DeployRole",
-        names.ci("deploy"),
-        format!("{}: CloudFormation makes the stage's changes as this role", names.prefix()),
-        trust("cloudformation.amazonaws.com", false),
-        deploy_statements(project, names, stage, functions, &bucket, &pipeline.connection_arn),
+        names,
         stage,
+        RoleSpec {
+            id: "DeployRole",
+            what: "deploy",
+            description: "CloudFormation makes the stage's changes as this role",
+            trust: trust("cloudformation.amazonaws.com", false),
+            statements: deploy_statements(project, names, stage, functions, &bucket, &pipeline.connection_arn),
+        },
     );
 
     let logs = |t: &mut Template, id: &str, what: &str| {
@@ -242,98 +294,125 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
         )
     };
     let plan_logs = logs(&mut t, "PlanLogGroup", "plan");
+    let review_logs = logs(&mut t, "ReviewLogGroup", "review");
     let apply_logs = logs(&mut t, "ApplyLogGroup", "apply");
-    let write_logs = |group: &Handle<LogGroup>| {
-        Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"], vec![group.arn()]).sid("WriteOwnLogs")
+    // What every build needs: its own log group, the pipeline's artifacts, the cache, the clone.
+    let common = |group: &Handle<LogGroup>| {
+        vec![
+            Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"], vec![group.arn()]).sid("WriteOwnLogs"),
+            Statement::allow(&["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], vec![artifacts.clone()])
+                .sid("PipelineArtifacts"),
+            Statement::allow(&["s3:GetObject", "s3:PutObject"], vec![cache.clone()]).sid("BuildCache"),
+            Statement::allow(&["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketAcl"], vec![bucket_arn.clone()])
+                .sid("FindBucket"),
+            // The source is a full clone (the review and apply builds check out the pinned commit).
+            Statement::allow(
+                &["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                vec![connection.clone()],
+            )
+            .sid("CloneRepository"),
+        ]
     };
     let read_stacks = Statement::allow(
         &["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:DescribeChangeSet"],
-        [stacks.clone(), vec![change_sets.clone()]].concat(),
+        stacks_and_change_sets.clone(),
     )
     .sid("ReadStageStacks");
-    let cache_rw = Statement::allow(&["s3:GetObject", "s3:PutObject"], vec![cache.clone()]).sid("BuildCache");
-    let list_bucket =
-        Statement::allow(&["s3:ListBucket", "s3:GetBucketLocation"], vec![bucket_arn.clone()]).sid("FindBucket");
 
+    let mut plan_statements = common(&plan_logs);
+    plan_statements.extend([
+        read_stacks.clone(),
+        // Only CreateChangeSet takes a role: the condition would refuse any action without one.
+        Statement::allow(&["cloudformation:CreateChangeSet"], stacks_and_change_sets.clone())
+            .sid("PlanAsDeployRole")
+            .condition("StringEquals", "cloudformation:RoleArn", vec![deploy.arn()]),
+        // The deployed template, for the IAM diff; an empty change set (nothing to do) is deleted.
+        Statement::allow(
+            &["cloudformation:GetTemplate", "cloudformation:DeleteChangeSet"],
+            stacks_and_change_sets.clone(),
+        )
+        .sid("ReadTemplatesTidyChangeSets"),
+        Statement::allow(&["iam:PassRole"], vec![deploy.arn()]).sid("PassDeployRole").condition(
+            "StringEquals",
+            "iam:PassedToService",
+            vec!["cloudformation.amazonaws.com".into()],
+        ),
+        // This stage's code and templates only: another stage's are out of reach.
+        Statement::allow(
+            &["s3:GetObject", "s3:PutObject"],
+            vec![
+                s3(&bucket, &format!("/{project}/{}/*", stage.name)),
+                s3(&bucket, &format!("/templates/{}-*", names.prefix())),
+                s3(&bucket, &format!("/templates/{project}-bootstrap/*")),
+            ],
+        )
+        .sid("UploadCodeAndTemplates"),
+    ]);
     let plan_role = role(
         &mut t,
-        "PlanRole",
-        names.ci("plan"),
-        format!("{}: tests, builds, uploads and plans (creates change sets, runs none)", names.prefix()),
-        trust("codebuild.amazonaws.com", true),
-        vec![
-            write_logs(&plan_logs),
-            read_stacks.clone(),
-            // Only CreateChangeSet takes a role: the condition would refuse any action without one.
-            Statement::allow(&["cloudformation:CreateChangeSet"], [stacks.clone(), vec![change_sets.clone()]].concat())
-                .sid("PlanAsDeployRole")
-                .condition("StringEquals", "cloudformation:RoleArn", vec![deploy.arn()]),
-            // The deployed template, for the IAM diff; an empty change set (nothing to do) is deleted.
-            Statement::allow(
-                &["cloudformation:GetTemplate", "cloudformation:DeleteChangeSet"],
-                [stacks.clone(), vec![change_sets.clone()]].concat(),
-            )
-            .sid("ReadTemplatesTidyChangeSets"),
-            Statement::allow(&["iam:PassRole"], vec![deploy.arn()]).sid("PassDeployRole").condition(
-                "StringEquals",
-                "iam:PassedToService",
-                vec!["cloudformation.amazonaws.com".into()],
-            ),
-            Statement::allow(
-                &["s3:GetObject", "s3:PutObject"],
-                vec![
-                    s3(&bucket, &format!("/{project}/*")),
-                    s3(&bucket, &format!("/templates/{}-*", names.prefix())),
-                    s3(&bucket, &format!("/templates/{project}-bootstrap/*")),
-                ],
-            )
-            .sid("UploadCodeAndTemplates"),
-            Statement::allow(&["s3:GetObject", "s3:PutObject"], vec![artifacts.clone()]).sid("PipelineArtifacts"),
-            cache_rw.clone(),
-            list_bucket.clone(),
-        ],
+        names,
         stage,
+        RoleSpec {
+            id: "PlanRole",
+            what: "plan",
+            description: "runs the pushed commit: tests, builds, uploads, creates change sets, executes none",
+            trust: trust("codebuild.amazonaws.com", true),
+            statements: plan_statements,
+        },
     );
+    let mut review_statements = common(&review_logs);
+    review_statements.extend([
+        read_stacks.clone(),
+        Statement::allow(&["cloudformation:GetTemplate"], stacks_and_change_sets.clone()).sid("ReadTemplates"),
+    ]);
+    let review_role = role(
+        &mut t,
+        names,
+        stage,
+        RoleSpec {
+            id: "ReviewRole",
+            what: "review",
+            description: "runs the pinned xtask: reviews the planned change sets, changes nothing",
+            trust: trust("codebuild.amazonaws.com", true),
+            statements: review_statements,
+        },
+    );
+    let mut apply_statements = common(&apply_logs);
+    apply_statements.extend([
+        read_stacks,
+        Statement::allow(
+            &[
+                "cloudformation:GetTemplate",
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:UpdateTerminationProtection",
+            ],
+            stacks_and_change_sets,
+        )
+        .sid("ExecuteReviewedChangeSets"),
+    ]);
     let apply_role = role(
         &mut t,
-        "ApplyRole",
-        names.ci("apply"),
-        format!("{}: executes the planned change sets, and nothing else", names.prefix()),
-        trust("codebuild.amazonaws.com", true),
-        vec![
-            write_logs(&apply_logs),
-            read_stacks,
-            Statement::allow(
-                &["cloudformation:ExecuteChangeSet", "cloudformation:UpdateTerminationProtection"],
-                [stacks.clone(), vec![change_sets.clone()]].concat(),
-            )
-            .sid("ExecutePlannedChangeSets"),
-            Statement::allow(&["s3:GetObject"], vec![artifacts.clone()]).sid("PipelineArtifacts"),
-            cache_rw,
-            list_bucket.clone(),
-        ],
+        names,
         stage,
+        RoleSpec {
+            id: "ApplyRole",
+            what: "apply",
+            description: "runs the pinned xtask: executes the reviewed change sets, and nothing else",
+            trust: trust("codebuild.amazonaws.com", true),
+            statements: apply_statements,
+        },
     );
 
-    let project_of = |t: &mut Template,
-                      id: &str,
-                      what: &str,
-                      role: &Handle<Role>,
-                      logs: &Handle<LogGroup>,
-                      spec: String,
-                      deploy_role: Option<Expr>| {
+    let plain = |name: &'static str, value: Expr| BuildVariable { name, kind: "PLAINTEXT", value };
+    let project_of = |t: &mut Template, spec: ProjectSpec<'_>| {
         let (kind, image) = build_image(stage.architecture);
-        let mut variables = vec![BuildVariable { name: "STAGE", kind: "PLAINTEXT", value: stage.name.clone().into() }];
-        if let Some(arn) = deploy_role {
-            variables.push(BuildVariable { name: "DEPLOY_ROLE_ARN", kind: "PLAINTEXT", value: arn });
-        }
         t.add(
-            id,
+            spec.id,
             Project {
-                name: names.ci(what),
-                description: format!("{}: the pipeline's {what} step", names.prefix()),
-                service_role: role.arn(),
-                source: ProjectSource { kind: "CODEPIPELINE", build_spec: spec },
+                name: names.ci(spec.what),
+                description: format!("{}: the pipeline's {} step", names.prefix(), spec.what),
+                service_role: spec.role.arn(),
+                source: ProjectSource { kind: "CODEPIPELINE", build_spec: spec.buildspec },
                 artifacts: ProjectArtifacts { kind: "CODEPIPELINE" },
                 environment: BuildEnvironment {
                     kind,
@@ -341,11 +420,11 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
                     compute_type: "BUILD_GENERAL1_LARGE",
                     image_pull_credentials_type: "CODEBUILD",
                     privileged_mode: false,
-                    environment_variables: variables,
+                    environment_variables: spec.variables,
                 },
                 cache: ProjectCache { kind: "S3", location: cache_location(&bucket, &cache_prefix) },
                 logs_config: ProjectLogs {
-                    cloud_watch_logs: CloudWatchLogs { status: "ENABLED", group_name: logs.reference() },
+                    cloud_watch_logs: CloudWatchLogs { status: "ENABLED", group_name: spec.logs.reference() },
                 },
                 timeout_in_minutes: 120,
                 queued_timeout_in_minutes: 60,
@@ -354,40 +433,86 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
             },
         )
     };
+    let reviewer = || plain("REVIEWER_COMMIT", pipeline.reviewer.clone().into());
     let plan = project_of(
         &mut t,
-        "PlanProject",
-        "plan",
-        &plan_role,
-        &plan_logs,
-        plan_buildspec(&stage.name),
-        Some(deploy.arn()),
+        ProjectSpec {
+            id: "PlanProject",
+            what: "plan",
+            role: &plan_role,
+            logs: &plan_logs,
+            buildspec: plan_buildspec(&stage.name),
+            variables: vec![plain("DEPLOY_ROLE_ARN", deploy.arn())],
+        },
     );
-    let apply =
-        project_of(&mut t, "ApplyProject", "apply", &apply_role, &apply_logs, apply_buildspec(&stage.name), None);
+    let review = project_of(
+        &mut t,
+        ProjectSpec {
+            id: "ReviewProject",
+            what: "review",
+            role: &review_role,
+            logs: &review_logs,
+            buildspec: review_buildspec(project, &stage.name),
+            variables: vec![reviewer()],
+        },
+    );
+    let apply = project_of(
+        &mut t,
+        ProjectSpec {
+            id: "ApplyProject",
+            what: "apply",
+            role: &apply_role,
+            logs: &apply_logs,
+            buildspec: apply_buildspec(project, &stage.name, stage.protect),
+            variables: vec![reviewer()],
+        },
+    );
 
     let pipeline_role = role(
         &mut t,
-        "PipelineRole",
-        names.ci("pipeline"),
-        format!("{}: fetches the source and starts the plan and apply builds", names.prefix()),
-        trust("codepipeline.amazonaws.com", true),
-        vec![
-            Statement::allow(&["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], vec![artifacts])
-                .sid("PipelineArtifacts"),
-            list_bucket,
-            Statement::allow(
-                &["codeconnections:UseConnection", "codestar-connections:UseConnection"],
-                vec![connection.clone()],
-            )
-            .sid("UseConnection"),
-            Statement::allow(&["codebuild:StartBuild", "codebuild:BatchGetBuilds"], vec![plan.arn(), apply.arn()])
-                .sid("RunBuilds"),
-        ],
+        names,
         stage,
+        RoleSpec {
+            id: "PipelineRole",
+            what: "pipeline",
+            description: "fetches the source and starts the plan, review and apply builds",
+            trust: trust("codepipeline.amazonaws.com", true),
+            statements: vec![
+                Statement::allow(&["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], vec![artifacts])
+                    .sid("PipelineArtifacts"),
+                Statement::allow(&["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketAcl"], vec![bucket_arn])
+                    .sid("FindBucket"),
+                Statement::allow(
+                    &["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                    vec![connection.clone()],
+                )
+                .sid("UseConnection"),
+                Statement::allow(
+                    &["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                    vec![plan.arn(), review.arn(), apply.arn()],
+                )
+                .sid("RunBuilds"),
+            ],
+        },
     );
 
     let action_type = |category, owner, provider| TypeId { category, owner, provider, version: "1" };
+    let artifact = |name| ArtifactName { name };
+    let build_action = |name, project: &Handle<Project>, inputs: Vec<ArtifactName>, output: Option<&'static str>| {
+        let mut configuration = BTreeMap::from([("ProjectName", project.reference())]);
+        if inputs.len() > 1 {
+            configuration.insert("PrimarySource", SOURCE_ARTIFACT.into());
+        }
+        PipelineAction {
+            name,
+            action_type_id: action_type("Build", "AWS", "CodeBuild"),
+            configuration,
+            input_artifacts: inputs,
+            output_artifacts: output.map(artifact).into_iter().collect(),
+            namespace: None,
+            run_order: 1,
+        }
+    };
     let source = PipelineAction {
         name: "Source",
         action_type_id: action_type("Source", "AWS", "CodeStarSourceConnection"),
@@ -395,46 +520,48 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
             ("ConnectionArn", connection),
             ("FullRepositoryId", pipeline.repository.clone().into()),
             ("BranchName", pipeline.branch.clone().into()),
-            ("OutputArtifactFormat", "CODE_ZIP".into()),
+            // A full clone: the review and apply builds check out the pinned commit from it.
+            ("OutputArtifactFormat", "CODEBUILD_CLONE_REF".into()),
         ]),
         input_artifacts: Vec::new(),
-        output_artifacts: vec![ArtifactName { name: SOURCE_ARTIFACT }],
+        output_artifacts: vec![artifact(SOURCE_ARTIFACT)],
         namespace: None,
         run_order: 1,
     };
-    let plan_action = PipelineAction {
-        name: "Plan",
-        action_type_id: action_type("Build", "AWS", "CodeBuild"),
-        configuration: BTreeMap::from([("ProjectName", plan.reference())]),
-        input_artifacts: vec![ArtifactName { name: SOURCE_ARTIFACT }],
-        output_artifacts: vec![ArtifactName { name: PLAN_ARTIFACT }],
-        namespace: Some(PLAN_NAMESPACE),
-        run_order: 1,
+    let plan_action = build_action("Plan", &plan, vec![artifact(SOURCE_ARTIFACT)], Some(PLAN_ARTIFACT));
+    let review_action = PipelineAction {
+        namespace: Some(REVIEW_NAMESPACE),
+        ..build_action(
+            "Review",
+            &review,
+            vec![artifact(SOURCE_ARTIFACT), artifact(PLAN_ARTIFACT)],
+            Some(REVIEWED_ARTIFACT),
+        )
     };
     let approve_action = PipelineAction {
         name: "Approve",
         action_type_id: action_type("Approval", "AWS", "Manual"),
         configuration: BTreeMap::from([
-            ("CustomData", format!("#{{{PLAN_NAMESPACE}.APPROVAL}}").into()),
-            ("ExternalEntityLink", format!("#{{{PLAN_NAMESPACE}.REVIEW_URL}}").into()),
+            ("CustomData", format!("#{{{REVIEW_NAMESPACE}.APPROVAL}}").into()),
+            ("ExternalEntityLink", format!("#{{{REVIEW_NAMESPACE}.REVIEW_URL}}").into()),
         ]),
         input_artifacts: Vec::new(),
         output_artifacts: Vec::new(),
         namespace: None,
         run_order: 1,
     };
-    let apply_action = PipelineAction {
-        name: "Apply",
-        action_type_id: action_type("Build", "AWS", "CodeBuild"),
-        configuration: BTreeMap::from([("ProjectName", apply.reference()), ("PrimarySource", SOURCE_ARTIFACT.into())]),
-        input_artifacts: vec![ArtifactName { name: SOURCE_ARTIFACT }, ArtifactName { name: PLAN_ARTIFACT }],
-        output_artifacts: Vec::new(),
-        namespace: None,
-        run_order: 1,
-    };
+    let mut apply_action =
+        build_action("Apply", &apply, vec![artifact(SOURCE_ARTIFACT), artifact(REVIEWED_ARTIFACT)], None);
+    // The digest travels in CodePipeline's variables, out of reach of the builds that write artifacts.
+    apply_action.configuration.insert(
+        "EnvironmentVariables",
+        format!(r##"[{{"name":"REVIEW_DIGEST","value":"#{{{REVIEW_NAMESPACE}.REVIEW_DIGEST}}","type":"PLAINTEXT"}}]"##)
+            .into(),
+    );
     let stages = vec![
         PipelineStage { name: "Source", actions: vec![source], before_entry: None },
         PipelineStage { name: "Plan", actions: vec![plan_action], before_entry: None },
+        PipelineStage { name: "Review", actions: vec![review_action], before_entry: None },
         PipelineStage {
             name: "Approve",
             actions: vec![approve_action],
@@ -447,7 +574,9 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
         Pipeline {
             name: names.pipeline(),
             pipeline_type: "V2",
-            // A newer push replaces an older run waiting for approval: only the latest plan is approved.
+            // A newer push supersedes an older run waiting between stages; a run inside Approve holds the
+            // stage, and the runs behind it wait. A plan made before another run applied is stale by the
+            // time it reaches Apply, which refuses it with nothing executed: release the change again.
             execution_mode: "SUPERSEDED",
             role_arn: pipeline_role.arn(),
             artifact_store: ArtifactStore { kind: "S3", location: bucket.clone() },
@@ -477,7 +606,7 @@ fn cache_location(bucket: &Expr, prefix: &str) -> Expr {
     }
 }
 
-/// The Approve stage's entry condition: for `approval = "risky"`, entered only when the plan says so
+/// The Approve stage's entry condition: for `approval = "risky"`, entered only when the review says so
 /// (the rule fails on `RISKY = false` and the `SKIP` result passes the stage by); for `"always"`, none.
 pub fn approval_condition(approval: Approval) -> Option<BeforeEntry> {
     match approval {
@@ -486,10 +615,10 @@ pub fn approval_condition(approval: Approval) -> Option<BeforeEntry> {
             conditions: vec![StageCondition {
                 result: "SKIP",
                 rules: vec![StageRule {
-                    name: "PlanIsRisky",
+                    name: "ReviewFoundRisk",
                     rule_type_id: TypeId { category: "Rule", owner: "AWS", provider: "VariableCheck", version: "1" },
                     configuration: BTreeMap::from([
-                        ("Variable", format!("#{{{PLAN_NAMESPACE}.RISKY}}").into()),
+                        ("Variable", format!("#{{{REVIEW_NAMESPACE}.RISKY}}").into()),
                         ("Value", "true".into()),
                         ("Operator", "EQ".into()),
                     ]),
@@ -547,7 +676,7 @@ fn deploy_statements(
         ),
         pass(
             "PassBuildRoles",
-            ["plan", "apply"].iter().map(|w| arn("iam", false, format!("role/{}", names.ci(w)))).collect(),
+            ["plan", "review", "apply"].iter().map(|w| arn("iam", false, format!("role/{}", names.ci(w)))).collect(),
             "codebuild.amazonaws.com",
         ),
         pass(
@@ -557,8 +686,11 @@ fn deploy_statements(
         ),
         Statement::allow(DEPLOY_LAMBDA_ACTIONS, vec![arn("lambda", true, format!("function:{prefix}-*"))])
             .sid("StageFunctions"),
-        Statement::allow(&["s3:GetObject", "s3:GetObjectVersion"], vec![s3(bucket, &format!("/{project}/*"))])
-            .sid("FunctionCode"),
+        Statement::allow(
+            &["s3:GetObject", "s3:GetObjectVersion"],
+            vec![s3(bucket, &format!("/{project}/{}/*", stage.name))],
+        )
+        .sid("FunctionCode"),
         Statement::allow(
             DEPLOY_LOGS_ACTIONS,
             ["/aws/lambda/", "/aws/apigateway/", "/aws/codebuild/"]

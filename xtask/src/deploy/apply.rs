@@ -1,7 +1,8 @@
 //! `cargo xtask deploy --execute-plan F`: runs exactly the change sets a plan lists, by ARN, after
 //! checking that each stack is as the plan saw it ([`super::plan::stale`]) and that the flags a person
-//! gives cover what the plan says needs them. Nothing is built, uploaded or synthesized: the change
-//! sets already hold the templates and the code keys of the plan.
+//! gives cover what the plan says needs them, and that each change set deploys the template the plan
+//! hashed. Nothing is built, uploaded or synthesized: the change sets already hold the templates and the
+//! code keys of the plan. [`execute`] is shared with the pipeline's apply step.
 
 use std::path::Path;
 
@@ -78,7 +79,30 @@ pub async fn run(config_path: &Path, args: &super::DeployArgs, plan_path: &Path)
             plan.approval_message()
         )));
     }
-    // Every stack first, so that nothing runs when any part of the plan is stale.
+    let protected = (stage.protect).then(|| target.names.data_stack());
+    execute(&clients, &plan, protected.as_deref()).await
+}
+
+/// The template a change set would deploy, as [`plan::template_digest`] hashes it.
+pub async fn change_set_digest(cfn: &Client, change_set: &str, stack: &str) -> anyhow::Result<String> {
+    let out = cfn
+        .get_template()
+        .stack_name(stack)
+        .change_set_name(change_set)
+        .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("reading the template of change set {change_set}"))?;
+    plan::template_digest(out.template_body.as_deref().unwrap_or_default())
+        .map_err(|e| anyhow::anyhow!("the template of change set {change_set}: {e}"))
+}
+
+/// Executes exactly the change sets `plan` lists, in order, once every one of them is checked: it names
+/// its own stack, it is still available, its stack is as the plan saw it, and it deploys the template
+/// the plan hashed. Nothing runs when any check fails. `protected` names the data stack that gets
+/// termination protection afterwards.
+pub async fn execute(clients: &Clients, plan: &Plan, protected: Option<&str>) -> anyhow::Result<Outcome> {
     for planned in &plan.stacks {
         let now = baseline(&clients.cfn, &planned.stack).await?;
         let described = clients
@@ -89,10 +113,26 @@ pub async fn run(config_path: &Path, args: &super::DeployArgs, plan_path: &Path)
             .await
             .aws()
             .with_context(|| format!("reading the planned change set {}", planned.change_set))?;
+        if described.stack_name.as_deref() != Some(planned.stack.as_str()) {
+            return Ok(Outcome::Refused(format!(
+                "the change set {} belongs to stack {}, not {}",
+                planned.change_set,
+                described.stack_name.as_deref().unwrap_or("?"),
+                planned.stack
+            )));
+        }
         let status = described.status.as_ref().map_or("", |s| s.as_str());
         let execution = described.execution_status.as_ref().map_or("", |s| s.as_str());
         if let Some(why) = plan::stale(planned, now.as_ref(), (status, execution)) {
             return Ok(Outcome::Refused(why));
+        }
+        let digest = change_set_digest(&clients.cfn, &planned.change_set, &planned.stack).await?;
+        if digest != planned.template_sha256 {
+            return Ok(Outcome::Refused(format!(
+                "the change set of {} deploys a template other than the one planned (sha256 {} planned, {digest} \
+                 now): plan again",
+                planned.stack, planned.template_sha256
+            )));
         }
     }
     let mut report = Report::default();
@@ -115,7 +155,7 @@ pub async fn run(config_path: &Path, args: &super::DeployArgs, plan_path: &Path)
             return Ok(Outcome::Failed);
         }
         println!("{stack}: {}", settled.status.as_str());
-        if *stack == target.names.data_stack() && stage.protect {
+        if protected == Some(stack.as_str()) {
             cfn::set_termination_protection(&clients.cfn, stack, true).await?;
         }
         report.executed.push(stack.clone());

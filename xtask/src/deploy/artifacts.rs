@@ -23,6 +23,11 @@ use crate::package::Artifact;
 
 /// The bucket a stage deploys through: its `artifact_bucket`, or one named after the account and
 /// region (bucket names are global).
+/// Where a stage's function code goes in the artifact bucket: `<project>/<stage>`.
+pub fn code_prefix(project: &str, stage: &str) -> String {
+    format!("{project}/{stage}")
+}
+
 pub fn bucket_name(project: &str, account: &str, region: &str, configured: Option<&str>) -> String {
     configured.map_or_else(|| format!("{project}-artifacts-{account}-{region}"), str::to_owned)
 }
@@ -215,12 +220,12 @@ pub async fn upload(
     s3: &Client,
     bucket: &str,
     account: &str,
-    project: &str,
+    prefix: &str,
     artifacts: &[Artifact],
 ) -> anyhow::Result<usize> {
     let mut uploaded = 0;
     for a in artifacts {
-        let key = a.s3_key(project);
+        let key = a.s3_key(prefix);
         let checksum = s3_checksum(&a.sha256)?;
         let head = s3
             .head_object()

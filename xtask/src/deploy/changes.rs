@@ -111,7 +111,9 @@ fn no_changes(reason: &str) -> bool {
     reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
 }
 
-fn changes_of(out: &aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput) -> Vec<Change> {
+pub fn changes_of(
+    out: &aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput,
+) -> Vec<Change> {
     let mut changes: Vec<Change> = out
         .changes()
         .iter()
@@ -194,15 +196,19 @@ impl IamDiff {
     /// `Allow` row covers, and a `Deny` or boundary row that went away and that no new `Deny` covers (a
     /// narrowed `Deny`, such as one more exemption in its `NotAction`, is a grant). A change is let
     /// through without `--approve-iam` only when it is provably narrower.
+    ///
+    /// A pipeline's or build project's rows are its gates and its steps (an approval stage, its entry
+    /// condition, the commands a role runs): any of them added, changed or removed needs a person, since
+    /// a removed approval is a grant no row shows.
     pub fn grants(&self) -> Vec<&Row> {
-        let added = self
-            .added
-            .iter()
-            .filter(|r| r.effect == Effect::Allow && !self.old_allows.iter().any(|old| covers(old, r)));
+        let delivery = |r: &&Row| r.principal.starts_with("pipeline ") || r.principal.starts_with("project ");
+        let added = self.added.iter().filter(|r| {
+            delivery(r) || (r.effect == Effect::Allow && !self.old_allows.iter().any(|old| covers(old, r)))
+        });
         let lifted = self
             .removed
             .iter()
-            .filter(|r| r.effect == Effect::Deny && !self.new_denies.iter().any(|new| covers(new, r)));
+            .filter(|r| delivery(r) || (r.effect == Effect::Deny && !self.new_denies.iter().any(|new| covers(new, r))));
         added.chain(lifted).chain(&self.unreadable_before).collect()
     }
 
@@ -271,6 +277,35 @@ pub fn line(r: &Row) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The dev pipeline as synthesized, its stages edited by `edit`.
+    fn pipeline(edit: impl FnOnce(&mut Vec<Value>)) -> Value {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let config = crate::load_config(&root.join("stages.toml")).unwrap_or_else(|e| panic!("{e:#}"));
+        let stage = config.stage("dev").unwrap_or_else(|e| panic!("{e}"));
+        let mut t = synth::synth(&config, stage).pipeline.unwrap_or_else(|| panic!("no pipeline")).to_json();
+        let mut stages = t["Resources"]["Pipeline"]["Properties"]["Stages"].as_array().cloned().unwrap_or_default();
+        edit(&mut stages);
+        t["Resources"]["Pipeline"]["Properties"]["Stages"] = Value::Array(stages);
+        t
+    }
+
+    #[test]
+    fn removing_reordering_or_loosening_a_pipeline_gate_needs_a_person() {
+        let deployed = pipeline(|_| ());
+        let grants = |new: &Value| IamDiff::between("auth-dev-pipeline", Some(&deployed), new).grants().len();
+        assert_eq!(grants(&pipeline(|_| ())), 0);
+        // A stage gone: the last one leaves only removed rows, and is still a person's call.
+        assert!(grants(&pipeline(|s| s.retain(|stage| stage["Name"] != "Approve"))) > 0);
+        assert!(grants(&pipeline(|s| drop(s.pop()))) > 0);
+        // Apply moved before Approve: the same actions at other positions.
+        assert!(grants(&pipeline(|s| s.swap(3, 4))) > 0);
+        // An entry condition that always skips.
+        let always_skip = pipeline(|s| {
+            s[3]["BeforeEntry"]["Conditions"][0]["Rules"][0]["Configuration"]["Value"] = json!("never");
+        });
+        assert!(grants(&always_skip) > 0);
+    }
 
     fn change(action: &str, kind: &str, replacement: &str) -> Change {
         Change {

@@ -8,6 +8,7 @@
 //! planned change set may still run).
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The plan's format version; an apply refuses a plan of another.
 pub const VERSION: u32 = 1;
@@ -32,7 +33,7 @@ pub struct PlannedStack {
     pub creating: bool,
     /// The stack as the plan saw it; `None` when it did not exist yet.
     pub baseline: Option<Baseline>,
-    /// SHA-256 of the template the change set was made from.
+    /// [`template_digest`] of the template the change set deploys.
     pub template_sha256: String,
     /// `action logical-id (type) replacement`, one per resource change.
     pub changes: Vec<String>,
@@ -77,6 +78,24 @@ impl Plan {
         }
         out.join("\n")
     }
+}
+
+/// SHA-256 of a template's content, whatever its form: the YAML or JSON text parsed, its keys sorted,
+/// written as compact JSON. The text CloudFormation gives back for a change set hashes alike.
+pub fn template_digest(text: &str) -> Result<String, String> {
+    let value: Value = serde_yaml::from_str(text).map_err(|e| format!("the template does not parse: {e}"))?;
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    Ok(crate::package::hex_sha256(sorted(&value).to_string().as_bytes()))
 }
 
 /// Why `planned` must not run now, if it must not: the stack changed since the plan (or appeared, or
@@ -147,6 +166,15 @@ mod tests {
         let first = planned(None);
         assert_eq!(stale(&first, Some(&at("t", "REVIEW_IN_PROGRESS")), READY), None);
         assert!(stale(&first, Some(&at("t", "CREATE_COMPLETE")), READY).is_some());
+    }
+
+    #[test]
+    fn a_templates_digest_is_its_content_not_its_spelling() {
+        let yaml = "Resources:\n  B: {Type: x}\n  A:\n    Type: y\n";
+        let json = r#"{"Resources": {"A": {"Type": "y"}, "B": {"Type": "x"}}}"#;
+        assert_eq!(template_digest(yaml), template_digest(json));
+        assert_ne!(template_digest(yaml), template_digest(&yaml.replace('y', "z")));
+        assert!(template_digest("{").is_err());
     }
 
     #[test]
