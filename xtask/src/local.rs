@@ -368,15 +368,32 @@ fn walkthrough(url: &str, api: &Api) -> String {
         signup.method, signup.path
     ));
     out.push_str(&format!(
-        "  TOKEN=$(curl -s -X {} {url}{} -H 'content-type: application/json' -d {body} | sed -E 's/.*\"token\":\"([^\"]*)\".*/\\1/')\n",
+        "  SIGNIN=$(curl -s -X {} {url}{} -H 'content-type: application/json' -d {body})\n",
         signin.method, signin.path
     ));
+    let field = |name: &str, from: &str| format!("$(echo \"${from}\" | sed -E 's/.*\"{name}\":\"([^\"]*)\".*/\\1/')");
+    out.push_str(&format!("  TOKEN={}; REFRESH={}\n", field("token", "SIGNIN"), field("refresh_token", "SIGNIN")));
     out.push_str(&format!("  curl -i {url}{}                # 401: no token\n", hello.path));
     if let Some(header) = header {
         out.push_str(&format!(
             "  curl -i -H \"{header}: $TOKEN\" {url}{}   # 200: Hello, alice@example.com!\n",
             hello.path
         ));
+        if let (Some(refresh), Some(signout)) = (find("refresh"), find("signout")) {
+            out.push_str(&format!(
+                "  NEXT=$(curl -s -X {} {url}{} -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\")   # a new token and refresh token\n",
+                refresh.method, refresh.path
+            ));
+            out.push_str(&format!("  TOKEN={}; REFRESH={}\n", field("token", "NEXT"), field("refresh_token", "NEXT")));
+            out.push_str(&format!(
+                "  curl -i -X {} {url}{} -H \"{header}: $TOKEN\" -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\"   # 200: this session ends\n",
+                signout.method, signout.path
+            ));
+            out.push_str(&format!(
+                "  curl -i -X {} {url}{} -H \"{header}: $TOKEN\" -d '{{\"everywhere\":true}}'   # 200: every session ends\n",
+                signout.method, signout.path
+            ));
+        }
     }
     out
 }

@@ -231,6 +231,35 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let greeted = running[&named("hello")].invoke(&event::proxy_event(&authorized, &hello, &at, Some(&context))).await;
     assert_eq!(greeted["statusCode"], 200, "{greeted}");
 
+    // A refresh and both sign-outs (sign-out everywhere is a logged security event): none may log a token
+    // that could replay a session.
+    let first_refresh = body["refresh_token"].as_str().unwrap_or_else(|| panic!("no refresh token")).to_owned();
+    let refresh_with = |token: &str| {
+        event::proxy_event(
+            &request("POST", "/refresh", &json_headers, Some(&json!({ "refresh_token": token }))),
+            &route(named("refresh")),
+            &at,
+            None,
+        )
+    };
+    let refreshed = running[&named("refresh")].invoke(&refresh_with(&first_refresh)).await;
+    assert_eq!(refreshed["statusCode"], 200, "{refreshed}");
+    let next: Value = serde_json::from_str(refreshed["body"].as_str().unwrap_or_default()).unwrap_or_default();
+    let second_refresh = next["refresh_token"].as_str().unwrap_or_default().to_owned();
+    let signout = route(named("signout"));
+    let out_of_session = request(
+        "POST",
+        "/signout",
+        &[("Authorization", &token), ("content-type", "application/json")],
+        Some(&json!({ "refresh_token": second_refresh })),
+    );
+    let ended =
+        running[&named("signout")].invoke(&event::proxy_event(&out_of_session, &signout, &at, Some(&context))).await;
+    assert_eq!(ended["statusCode"], 200, "{ended}");
+    let everywhere = request("POST", "/signout", &[("Authorization", &token)], Some(&json!({ "everywhere": true })));
+    let all = running[&named("signout")].invoke(&event::proxy_event(&everywhere, &signout, &at, Some(&context))).await;
+    assert_eq!(all["statusCode"], 200, "{all}");
+
     let mut output = BTreeMap::new();
     for (function, process) in running {
         output.insert(function, process.stop().await);
@@ -266,6 +295,8 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
         forms("the encrypted password hash", &user.encrypted_hash),
         forms("the token", token.as_bytes()),
         forms("the token's signature", token.rsplit('.').next().unwrap_or_default().as_bytes()),
+        forms("the first refresh token", first_refresh.as_bytes()),
+        forms("the second refresh token", second_refresh.as_bytes()),
         forms("the signing secret", secret.as_bytes()),
     ]
     .concat();

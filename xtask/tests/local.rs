@@ -190,6 +190,28 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     }
     assert_eq!(answers[0].body, answers[1].body, "a known and an unknown email are locked alike");
 
+    // The walkthrough the command prints (and the README shows) works as printed: sign in, refresh,
+    // sign out of the session, sign out everywhere.
+    let banner = local.banner();
+    let script: String = banner
+        .split("try it:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_else(|| panic!("no walkthrough in {banner}"))
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    let ran = tokio::process::Command::new("bash")
+        .args(["-euc", &script])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running the walkthrough: {e}"));
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(ran.status.success(), "{script}\n{said}{}", String::from_utf8_lossy(&ran.stderr));
+    for answer in ["Hello, alice@example.com!", r#""signed_out":"session""#, r#""signed_out":"everywhere""#] {
+        assert!(said.contains(answer), "the walkthrough did not answer {answer}:\n{script}\n{said}");
+    }
+
     let pids = local.pids();
     assert_eq!(pids.len(), config().functions.len());
     let (api_port, moto) = (local.addr.port(), moto_port(&local.moto_endpoint));

@@ -215,3 +215,17 @@ pub const FIXTURE_PASSWORD: &str = "correct horse battery staple";
 pub fn credentials_body(email: &str, password: &str) -> String {
     serde_json::json!({"email": email, "password": password}).to_string()
 }
+
+/// The password [`signed_in`] gives its users.
+pub const SESSION_PASSWORD: &str = "velvet tractor orbit one";
+
+/// `email` signed up (once) and signed in through the handlers: the signin body, with its access token,
+/// refresh token and lifetime.
+pub async fn signed_in(world: &World, email: &str) -> Value {
+    let body = credentials_body(email, SESSION_PASSWORD);
+    let up = crate::signup::handle(request_with_body("signup-request.json", Some(&body)), &world.signup()).await;
+    assert!(up.status() == 201 || up.status() == 409, "{:?}", up.body());
+    let response = crate::signin::handle(request_with_body("signin-request.json", Some(&body)), &world.signin()).await;
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    json_body(&response)
+}

@@ -1,5 +1,6 @@
-//! `cargo xtask bench load`: a bounded run of authorized `GET /hello` against the local API on
-//! loopback, reporting latency percentiles and throughput. It signs a fresh user up and in first.
+//! `cargo xtask bench load`: a bounded run of requests against the local API on loopback, reporting
+//! latency percentiles and throughput: authorized `GET /hello`, `POST /signin`, or `POST /refresh`
+//! (each worker with a session of its own, refreshing along its chain). It signs a fresh user up first.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,9 +23,18 @@ use crate::package::Profile;
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
+/// Which route a load run sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Route {
+    Hello,
+    Signin,
+    Refresh,
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Load {
+    pub route: Route,
     pub stage: String,
     pub requests: usize,
     pub concurrency: usize,
@@ -98,6 +108,10 @@ async fn call(
     Ok((status, bytes))
 }
 
+fn refresh_token_of(body: &Bytes) -> Option<String> {
+    serde_json::from_slice::<Value>(body).ok().and_then(|v| v["refresh_token"].as_str().map(str::to_owned))
+}
+
 async fn hammer(url: &str, functions: &[Function], load: &Load) -> anyhow::Result<ExitCode> {
     let client: Http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(load.concurrency).build_http();
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
@@ -115,26 +129,62 @@ async fn hammer(url: &str, functions: &[Function], load: &Load) -> anyhow::Resul
         bail!("signing the bench user in answered {status}: {}", String::from_utf8_lossy(&body));
     };
     let hello = format!("{url}/{}", path_of(functions, "hello")?);
+    let signin = format!("{url}/{}", path_of(functions, "signin")?);
+    let refresh = format!("{url}/{}", path_of(functions, "refresh")?);
     // One call first, so the run measures the cached authorizer policy, as a warm API serves it.
     let (status, _) = call(&client, "GET", &hello, Some(&token), None).await?;
     if status != 200 {
         bail!("the first authorized GET {hello} answered {status}");
     }
 
-    println!("load: {} authorized GET {hello} at concurrency {}", load.requests, load.concurrency);
+    let target = match load.route {
+        Route::Hello => format!("authorized GET {hello}"),
+        Route::Signin => format!("POST {signin}"),
+        Route::Refresh => format!("POST {refresh}, each worker along its own session's chain"),
+    };
+    println!("load: {} {target} at concurrency {}", load.requests, load.concurrency);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..load.concurrency.max(1) {
-        let (client, next, hello, token, total) =
-            (client.clone(), next.clone(), hello.clone(), token.clone(), load.requests);
+        let (client, next, total, route) = (client.clone(), next.clone(), load.requests, load.route);
+        let (hello, signin, refresh, token, credentials) =
+            (hello.clone(), signin.clone(), refresh.clone(), token.clone(), credentials.clone());
         workers.spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = Vec::new();
+            // A refresh worker's session: signed in once, untimed, then refreshed along its chain.
+            let mut chain = match route {
+                Route::Refresh => match call(&client, "POST", &signin, None, Some(&credentials)).await {
+                    Ok((200, body)) => refresh_token_of(&body),
+                    Ok((status, body)) => {
+                        errors.push(format!("signing in: {status}: {}", String::from_utf8_lossy(&body)));
+                        None
+                    }
+                    Err(e) => {
+                        errors.push(format!("signing in: {e:#}"));
+                        None
+                    }
+                },
+                _ => None,
+            };
             while next.fetch_add(1, Ordering::Relaxed) < total {
                 let t = Instant::now();
-                match call(&client, "GET", &hello, Some(&token), None).await {
-                    Ok((200, _)) => latencies.push(t.elapsed()),
+                let answer = match route {
+                    Route::Hello => call(&client, "GET", &hello, Some(&token), None).await,
+                    Route::Signin => call(&client, "POST", &signin, None, Some(&credentials)).await,
+                    Route::Refresh => {
+                        let Some(current) = chain.take() else { break };
+                        call(&client, "POST", &refresh, None, Some(&json!({ "refresh_token": current }))).await
+                    }
+                };
+                match answer {
+                    Ok((200, body)) => {
+                        latencies.push(t.elapsed());
+                        if route == Route::Refresh {
+                            chain = refresh_token_of(&body);
+                        }
+                    }
                     Ok((status, body)) => errors.push(format!("{status}: {}", String::from_utf8_lossy(&body))),
                     Err(e) => errors.push(format!("{e:#}")),
                 }

@@ -4,17 +4,7 @@ use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::testing::{self, NOW, World, fixture, json_body, request_from, request_with_body};
-
-const PASSWORD: &str = "velvet tractor orbit one";
-
-async fn signed_in(world: &World, email: &str) -> Value {
-    let body = testing::credentials_body(email, PASSWORD);
-    let up = crate::signup::handle(request_with_body("signup-request.json", Some(&body)), &world.signup()).await;
-    assert!(up.status() == StatusCode::CREATED || up.status() == StatusCode::CONFLICT);
-    let response = crate::signin::handle(request_with_body("signin-request.json", Some(&body)), &world.signin()).await;
-    json_body(&response)
-}
+use crate::testing::{self, NOW, World, fixture, json_body, request_from, request_with_body, signed_in};
 
 /// `POST /signout` as `caller` (the authorizer's context), with `body`.
 async fn sign_out(world: &World, caller: &str, body: &Value) -> (StatusCode, Value) {
