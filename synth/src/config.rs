@@ -154,15 +154,22 @@ pub struct SessionLifetimes {
     pub grace_seconds: u32,
 }
 
-/// The most the authorizer reuses a user's "signed out everywhere" time it read: a signed-out access
-/// token stops working within the stage's authorizer cache TTL plus this (never more than the TTL).
+/// The most the authorizer reuses a user's "signed out everywhere" time it read.
 pub const MAX_REVOCATION_CACHE_SECONDS: u32 = 10;
 
+/// A stage's `authorizer_cache_ttl_seconds` is split between the two caches a signed-out access token
+/// can pass through: API Gateway's cached Allow, and the authorizer's cached sign-out time. Their sum
+/// is the TTL, so a token stops working within it.
 impl Stage {
-    /// How long the authorizer reuses a user's "signed out everywhere" time: [`MAX_REVOCATION_CACHE_SECONDS`],
-    /// or less when the stage's authorizer cache TTL is shorter.
+    /// How long the authorizer reuses a user's "signed out everywhere" time: at most
+    /// [`MAX_REVOCATION_CACHE_SECONDS`] and at most half the TTL.
     pub fn revocation_cache_seconds(&self) -> u32 {
-        self.authorizer_cache_ttl_seconds.min(MAX_REVOCATION_CACHE_SECONDS)
+        (self.authorizer_cache_ttl_seconds / 2).min(MAX_REVOCATION_CACHE_SECONDS)
+    }
+
+    /// How long API Gateway caches the authorizer's answer: the TTL less [`Stage::revocation_cache_seconds`].
+    pub fn api_authorizer_cache_seconds(&self) -> u32 {
+        self.authorizer_cache_ttl_seconds - self.revocation_cache_seconds()
     }
 }
 

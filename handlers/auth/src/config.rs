@@ -11,8 +11,8 @@ use crate::password::policy::{FLOOR_MIN_CHARS, PasswordPolicy};
 use crate::session::{Lifetimes, SessionSettings, keep_signed_out_seconds};
 use crate::token::TokenSettings;
 
-/// Token lifetime when `AUTH_TOKEN_LIFETIME_SECONDS` is not set: one hour.
-pub const DEFAULT_TOKEN_LIFETIME_SECONDS: u64 = 3600;
+/// Token lifetime when `AUTH_TOKEN_LIFETIME_SECONDS` is not set: 15 minutes, as stages.toml's default.
+pub const DEFAULT_TOKEN_LIFETIME_SECONDS: u64 = 900;
 /// The longest token lifetime accepted: one day.
 pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 86_400;
 
@@ -66,10 +66,9 @@ pub struct RefreshConfig {
     pub sessions: SessionSettings,
 }
 
-/// The signout function's configuration.
+/// The signout function's configuration: no key, since it checks tokens against their stored hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignoutConfig {
-    pub secret_arn: String,
     pub sessions_table_name: String,
     /// How long a user's "signed out everywhere" time is kept: a session's absolute lifetime and an
     /// access token's.
@@ -212,7 +211,6 @@ impl SignoutConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SignoutConfig, ConfigError> {
         let absolute_seconds = bounded(&lookup, EnvVar::SessionAbsoluteSeconds, 3600, MAX_SESSION_SECONDS)?;
         Ok(SignoutConfig {
-            secret_arn: required(&lookup, EnvVar::SecretArn)?,
             sessions_table_name: required(&lookup, EnvVar::SessionsTableName)?,
             keep_signed_out_seconds: keep_signed_out_seconds(
                 &Lifetimes { absolute_seconds, idle_seconds: absolute_seconds },
@@ -349,11 +347,11 @@ mod tests {
     }
 
     #[test]
-    fn token_lifetime_defaults_to_an_hour_and_is_checked() {
+    fn token_lifetime_defaults_to_fifteen_minutes_and_is_checked() {
         let mut env = full_env();
         env.remove("AUTH_TOKEN_LIFETIME_SECONDS");
         let config = SigninConfig::from_lookup(|n| env.get(n).cloned()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(config.tokens.lifetime_seconds, 3600);
+        assert_eq!(config.tokens.lifetime_seconds, 900);
         for bad in ["0", "-5", "1h", "86401", ""] {
             env.insert("AUTH_TOKEN_LIFETIME_SECONDS", bad.into());
             let error = SigninConfig::from_lookup(|n| env.get(n).cloned()).err();

@@ -1,7 +1,7 @@
 //! `POST /refresh`: a refresh token for a new access token and the next refresh token.
 //!
 //! The rules are [`crate::session::judge`]'s. Every refusal, whatever its reason (not ours, unknown,
-//! expired, idle, revoked, signed out everywhere, spent), gets the same 401 body after the same work:
+//! expired, idle, revoked, signed out everywhere, spent), gets the same 401 body after the same calls:
 //! the session read, its user's "signed out everywhere" time read, and one write (the session ended,
 //! or a decoy's, which does not exist). Only the success path differs, and it answers 200.
 //! A spent token presented outside the grace window ends the whole session and is logged as the
@@ -16,7 +16,9 @@ use serde::Serialize;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ApiError, json_ok};
 use crate::keys::{KeyCache, SecretSource};
-use crate::session::{RefreshToken, Refusal, Session, SessionError, SessionId, SessionSettings, SessionStore, Verdict};
+use crate::session::{
+    RefreshToken, Refusal, Session, SessionError, SessionId, SessionSettings, SessionStore, Verdict, token_hash,
+};
 use crate::token::{self, Claims, KeyRing, TokenSettings};
 use crate::validate::{Email, refresh_token_from_body};
 
@@ -55,28 +57,27 @@ pub struct Issued {
     pub expires_in: u64,
 }
 
-/// An access token for `user` and the refresh token of `generation` of `session`.
+/// An access token for `user` next to `refresh_token`: valid for the stage's lifetime, but never past
+/// `session_ends` (the session's absolute end), so that no access token outlives its session.
 pub fn issue(
     user: &str,
-    session: &SessionId,
-    generation: u64,
+    refresh_token: String,
     keys: &KeyRing,
     tokens: &TokenSettings,
     now: u64,
+    session_ends: u64,
 ) -> Result<Issued, ApiError> {
     let email = Email::parse(user).map_err(|_| {
-        tracing::error!(%session, "a session's user is not a valid email: the item was altered");
+        tracing::error!("a session's user is not a valid email: the item was altered");
         ApiError::internal()
     })?;
-    let access = token::issue(&Claims::new(&email, tokens, now), keys).map_err(|error| {
+    let lifetime = tokens.lifetime_seconds.min(session_ends.saturating_sub(now)).max(1);
+    let bounded = TokenSettings { lifetime_seconds: lifetime, ..tokens.clone() };
+    let access = token::issue(&Claims::new(&email, &bounded, now), keys).map_err(|error| {
         tracing::error!(%error, "signing the token");
         ApiError::internal()
     })?;
-    Ok(Issued {
-        token: access,
-        refresh_token: RefreshToken::mint(keys, session, generation),
-        expires_in: tokens.lifetime_seconds,
-    })
+    Ok(Issued { token: access, refresh_token, expires_in: lifetime })
 }
 
 fn unavailable(error: SessionError) -> ApiError {
@@ -103,12 +104,16 @@ async fn refresh<S: SessionStore, K: SecretSource>(body: &Body, deps: &Deps<S, K
         tracing::error!(%error, "reading the signing secret");
         ApiError::internal()
     })?;
-    let Some(token) = RefreshToken::parse(&presented).filter(|t| t.authentic(&keys)) else {
-        // The same reads and write as for a token of ours that is refused, on a session that is not.
+    // Every refusal costs what any other does: the session read, its user's time read, one write.
+    let decoy = || async {
         let decoy = SessionId::random().map_err(unavailable)?;
-        deps.sessions.get(&decoy).await.map_err(unavailable)?;
+        deps.sessions.revoke(&decoy).await.map_err(unavailable)
+    };
+    let Some(token) = RefreshToken::parse(&presented) else {
+        let unknown = SessionId::random().map_err(unavailable)?;
+        deps.sessions.get(&unknown).await.map_err(unavailable)?;
         deps.sessions.valid_after(DECOY_USER).await.map_err(unavailable)?;
-        deps.sessions.revoke(&decoy).await.map_err(unavailable)?;
+        decoy().await?;
         tracing::info!(reason = %Refusal::NotOurs, "refresh refused");
         return Err(ApiError::invalid_refresh_token());
     };
@@ -116,22 +121,35 @@ async fn refresh<S: SessionStore, K: SecretSource>(body: &Body, deps: &Deps<S, K
     let mut session = deps.sessions.get(&id).await.map_err(unavailable)?;
     let user = session.as_ref().map_or(DECOY_USER, |s| s.user.as_str()).to_owned();
     let valid_after = deps.sessions.valid_after(&user).await.map_err(unavailable)?;
+    if session.as_ref().is_some_and(|s| !token.authentic(&keys, &s.seed)) {
+        // Not a token of this session (forged, or another stage's): the session is left alone, or anyone
+        // who saw a session id in a log could end it.
+        decoy().await?;
+        tracing::info!(session = %id, reason = %Refusal::NotOurs, "refresh refused");
+        return Err(ApiError::invalid_refresh_token());
+    }
     // At most two rounds: a rotation loses only to a concurrent one, whose result the second read sees.
     for _ in 0..2 {
         match crate::session::judge(token.generation, session.as_ref(), valid_after, now, &deps.settings) {
             Verdict::Rotate { from } => {
-                let used = Session { last_used: now, ..session.clone().ok_or_else(ApiError::internal)? };
-                let expires_at = used.ends_at(&deps.settings.lifetimes);
-                if deps.sessions.rotate(&id, from, now, expires_at).await.map_err(unavailable)? {
+                let current = session.clone().ok_or_else(ApiError::internal)?;
+                let used = Session { last_used: now, ..current.clone() };
+                let ends_at = used.ends_at(&deps.settings.lifetimes);
+                let next = RefreshToken::mint(&keys, &id, from + 1, &current.seed);
+                if deps.sessions.rotate(&id, from, &token_hash(&next), now, ends_at).await.map_err(unavailable)? {
                     tracing::info!(session = %id, generation = from + 1, "refreshed");
-                    return issue(&user, &id, from + 1, &keys, &deps.tokens, now);
+                    let absolute = current.created_at.saturating_add(deps.settings.lifetimes.absolute_seconds);
+                    return issue(&user, next, &keys, &deps.tokens, now, absolute);
                 }
                 // Another refresh with this token rotated first: judge what it left.
                 session = deps.sessions.get(&id).await.map_err(unavailable)?;
             }
             Verdict::Replay { current } => {
+                let s = session.as_ref().ok_or_else(ApiError::internal)?;
                 tracing::info!(session = %id, generation = current, "refresh repeated within the grace window");
-                return issue(&user, &id, current, &keys, &deps.tokens, now);
+                let absolute = s.created_at.saturating_add(deps.settings.lifetimes.absolute_seconds);
+                let again = RefreshToken::mint(&keys, &id, current, &s.seed);
+                return issue(&user, again, &keys, &deps.tokens, now, absolute);
             }
             Verdict::Reuse => {
                 deps.sessions.revoke(&id).await.map_err(unavailable)?;

@@ -1,12 +1,15 @@
 //! Sessions: what a sign-in begins, refresh tokens continue, and sign-out ends.
 //!
 //! A refresh token is `base64url(version ‖ session id ‖ generation ‖ tag)`: a random 128-bit session
-//! id, the session's rotation count, and a 256-bit HMAC-SHA256 tag over both under a key derived from
-//! the stage's signing secret ([`crate::token::KeyRing::refresh_tag`]). Without that key no one can
-//! make a token, and the table holds only the session's generation: a copy of the table yields no
-//! token. Because the tag is a keyed MAC of the generation, the service can say again what it answered
-//! for a rotation (the same successor token) without storing it: that is how a retry or a second tab
-//! inside the grace window converges on one chain.
+//! id, the session's rotation count, and a 256-bit HMAC-SHA256 tag over both and the session's own
+//! 256-bit random seed, under a key derived from the stage's signing secret
+//! ([`crate::token::KeyRing::refresh_tag`]). Making a token takes both the key (which only signin and
+//! refresh read) and the seed (which only the table holds): neither a copy of the table nor the key with
+//! the logs (which name session ids) is enough. The table keeps the SHA-256 of the current and the
+//! previous token, never a token, so that sign-out checks a token without the key. Because the tag is a
+//! keyed MAC of the generation, the service can say again what it answered for a rotation (the same
+//! successor token) without storing it: that is how a retry or a second tab inside the grace window
+//! converges on one chain.
 //!
 //! The rules are pure ([`judge`]): a token of the current generation rotates (one conditional write
 //! decides among concurrent callers); the immediate predecessor within the grace window gets the
@@ -31,6 +34,8 @@ pub mod memory;
 const VERSION: u8 = 1;
 const ID_BYTES: usize = 16;
 const TAG_BYTES: usize = 32;
+/// A session's random seed, which every tag of its tokens covers.
+pub const SEED_BYTES: usize = 32;
 const TOKEN_BYTES: usize = 1 + ID_BYTES + 8 + TAG_BYTES;
 /// A refresh token's length in characters: 57 bytes in unpadded base64url.
 pub const TOKEN_CHARS: usize = 76;
@@ -94,23 +99,37 @@ impl fmt::Debug for RefreshToken {
     }
 }
 
-/// The bytes a token's tag covers.
-fn signed(session: &SessionId, generation: u64) -> [u8; 1 + ID_BYTES + 8] {
-    let mut out = [0u8; 1 + ID_BYTES + 8];
+/// The bytes a token's tag covers: the token's visible part, then the session's seed.
+fn signed(session: &SessionId, generation: u64, seed: &[u8; SEED_BYTES]) -> [u8; 1 + ID_BYTES + 8 + SEED_BYTES] {
+    let mut out = [0u8; 1 + ID_BYTES + 8 + SEED_BYTES];
     out[0] = VERSION;
     out[1..=ID_BYTES].copy_from_slice(session.as_bytes());
-    out[1 + ID_BYTES..].copy_from_slice(&generation.to_be_bytes());
+    out[1 + ID_BYTES..1 + ID_BYTES + 8].copy_from_slice(&generation.to_be_bytes());
+    out[1 + ID_BYTES + 8..].copy_from_slice(seed);
     out
 }
 
+/// A new session seed from the operating system's random source.
+pub fn random_seed() -> Result<[u8; SEED_BYTES], SessionError> {
+    let mut seed = [0u8; SEED_BYTES];
+    SystemRandom::new().fill(&mut seed).map_err(|_| SessionError::Random)?;
+    Ok(seed)
+}
+
+/// What the table keeps of a token: the hex SHA-256 of its text.
+pub fn token_hash(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl RefreshToken {
-    /// The token of `generation` of `session`, tagged with the ring's current key.
-    pub fn mint(keys: &KeyRing, session: &SessionId, generation: u64) -> String {
-        let body = signed(session, generation);
-        let tag = keys.refresh_tag(&body);
+    /// The token of `generation` of the session `session` with `seed`, tagged with the ring's current key.
+    pub fn mint(keys: &KeyRing, session: &SessionId, generation: u64, seed: &[u8; SEED_BYTES]) -> String {
+        let covered = signed(session, generation, seed);
+        let visible = &covered[..1 + ID_BYTES + 8];
+        let tag = keys.refresh_tag(&covered);
         let mut bytes = [0u8; TOKEN_BYTES];
-        bytes[..body.len()].copy_from_slice(&body);
-        bytes[body.len()..].copy_from_slice(&tag);
+        bytes[..visible.len()].copy_from_slice(visible);
+        bytes[visible.len()..].copy_from_slice(&tag);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
@@ -133,10 +152,10 @@ impl RefreshToken {
         Some(RefreshToken { session: SessionId(id), generation: u64::from_be_bytes(generation), tag })
     }
 
-    /// Whether the service made this token: its tag verifies, in constant time, under the current or
-    /// the previous signing secret.
-    pub fn authentic(&self, keys: &KeyRing) -> bool {
-        keys.verify_refresh_tag(&signed(&self.session, self.generation), &self.tag)
+    /// Whether the service made this token for the session whose seed is `seed`: its tag verifies, in
+    /// constant time, under the current or the previous signing secret.
+    pub fn authentic(&self, keys: &KeyRing, seed: &[u8; SEED_BYTES]) -> bool {
+        keys.verify_refresh_tag(&signed(&self.session, self.generation, seed), &self.tag)
     }
 }
 
@@ -177,12 +196,18 @@ pub struct Session {
     pub last_used: u64,
     pub rotated_at: u64,
     pub revoked: bool,
+    /// The session's random seed: every token's tag covers it.
+    pub seed: [u8; SEED_BYTES],
+    /// [`token_hash`] of the current token, and of the one it replaced.
+    pub token_hash: String,
+    pub previous_hash: Option<String>,
 }
 
 impl Session {
-    /// A session begun by signing in at `now`.
-    pub fn begin(id: SessionId, user: &str, now: u64) -> Session {
-        Session {
+    /// A session begun by signing in at `now`, and its first refresh token.
+    pub fn begin(id: SessionId, user: &str, now: u64, seed: [u8; SEED_BYTES], keys: &KeyRing) -> (Session, String) {
+        let token = RefreshToken::mint(keys, &id, 1, &seed);
+        let session = Session {
             id,
             user: user.to_owned(),
             generation: 1,
@@ -190,7 +215,17 @@ impl Session {
             last_used: now,
             rotated_at: now,
             revoked: false,
-        }
+            seed,
+            token_hash: token_hash(&token),
+            previous_hash: None,
+        };
+        (session, token)
+    }
+
+    /// Whether `text` is this session's current token, or the one it replaced (sign-out takes either).
+    pub fn holds(&self, text: &str) -> bool {
+        let hash = token_hash(text);
+        hash == self.token_hash || self.previous_hash.as_deref() == Some(hash.as_str())
     }
 
     /// When it ends unless refreshed: its idle timeout, never past its absolute lifetime.
@@ -317,12 +352,14 @@ pub trait SessionStore: Send + Sync {
     /// The session, read consistently.
     fn get(&self, id: &SessionId) -> impl Future<Output = Result<Option<Session>, SessionError>> + Send;
 
-    /// Moves the session from generation `from` to `from + 1` at `now`, if it is still at `from` and not
-    /// revoked: `Ok(false)` when another request got there first.
+    /// Moves the session from generation `from` to `from + 1` at `now`, the current token's hash to
+    /// `next_hash` (the old one kept as the previous), if it is still at `from` and not revoked:
+    /// `Ok(false)` when another request got there first.
     fn rotate(
         &self,
         id: &SessionId,
         from: u64,
+        next_hash: &str,
         now: u64,
         expires_at: u64,
     ) -> impl Future<Output = Result<bool, SessionError>> + Send;
@@ -351,10 +388,11 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
         &self,
         id: &SessionId,
         from: u64,
+        next_hash: &str,
         now: u64,
         expires_at: u64,
     ) -> impl Future<Output = Result<bool, SessionError>> + Send {
-        (**self).rotate(id, from, now, expires_at)
+        (**self).rotate(id, from, next_hash, now, expires_at)
     }
 
     fn revoke(&self, id: &SessionId) -> impl Future<Output = Result<bool, SessionError>> + Send {

@@ -142,10 +142,13 @@ async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore, SS: S
         tracing::error!(%error, "beginning the session");
         ApiError::internal()
     };
-    let session = Session::begin(SessionId::random().map_err(session_error)?, credentials.email.as_str(), now);
+    let id = SessionId::random().map_err(session_error)?;
+    let seed = crate::session::random_seed().map_err(session_error)?;
+    let (session, refresh_token) = Session::begin(id, credentials.email.as_str(), now, seed, &keys);
     deps.sessions.create(&session, session.ends_at(&deps.lifetimes)).await.map_err(session_error)?;
     tracing::info!(session = %session.id, "signed in");
-    crate::refresh::issue(session.user.as_str(), &session.id, session.generation, &keys, &deps.tokens, now)
+    let absolute = now.saturating_add(deps.lifetimes.absolute_seconds);
+    crate::refresh::issue(session.user.as_str(), refresh_token, &keys, &deps.tokens, now, absolute)
 }
 
 async fn check_password<S: UserStore, C: Cipher, K, A, SS>(

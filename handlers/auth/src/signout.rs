@@ -1,5 +1,5 @@
 //! `POST /signout`, behind the authorizer: `{"refresh_token": ...}` ends that session (the caller's
-//! own: a token of another user's session gets the same 401 as a token that is not ours), and
+//! own, and the token its current or previous one: anything else gets the same 401), and
 //! `{"everywhere": true}` ends every session of the caller and every access token issued to them until
 //! now. The authorizer refuses those tokens once it reads the new time: within the stage's authorizer
 //! cache TTL plus its own cache of that time ([`crate::authorizer::RevocationCache`]).
@@ -15,28 +15,21 @@ use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ApiError, json_ok};
-use crate::keys::{KeyCache, SecretSource};
 use crate::session::{RefreshToken, SessionError, SessionStore, user_ref};
 use crate::validate::{Signout, signout_from_body};
 
 /// What signout needs.
 #[derive(Debug)]
-pub struct Deps<S, K> {
+pub struct Deps<S> {
     pub sessions: S,
-    pub keys: KeyCache<K>,
     /// How long a user's "signed out everywhere" time is kept ([`crate::session::keep_signed_out_seconds`]).
     pub keep_signed_out_seconds: u64,
     pub clock: Arc<dyn Clock>,
 }
 
-impl<S, K: SecretSource> Deps<S, K> {
-    pub fn new(sessions: S, secrets: K, keep_signed_out_seconds: u64) -> Deps<S, K> {
-        Deps {
-            sessions,
-            keys: KeyCache::new(secrets).with_max_age(crate::keys::MAX_AGE_SECONDS),
-            keep_signed_out_seconds,
-            clock: Arc::new(SystemClock),
-        }
+impl<S> Deps<S> {
+    pub fn new(sessions: S, keep_signed_out_seconds: u64) -> Deps<S> {
+        Deps { sessions, keep_signed_out_seconds, clock: Arc::new(SystemClock) }
     }
 }
 
@@ -52,7 +45,7 @@ fn unavailable(error: SessionError) -> ApiError {
 
 /// Answers `200 {"signed_out": "session" | "everywhere"}`, `401` for a refresh token that is not one
 /// of the caller's sessions (or no authorizer context), `4xx` for a bad body, `500` if a dependency fails.
-pub async fn handle<S: SessionStore, K: SecretSource>(req: Request, deps: &Deps<S, K>) -> Response<Body> {
+pub async fn handle<S: SessionStore>(req: Request, deps: &Deps<S>) -> Response<Body> {
     let Some(caller) = crate::request::caller_email(&req) else {
         tracing::warn!("signout reached without an authorizer context");
         return ApiError::unauthorized().into_response();
@@ -63,11 +56,7 @@ pub async fn handle<S: SessionStore, K: SecretSource>(req: Request, deps: &Deps<
     }
 }
 
-async fn signout<S: SessionStore, K: SecretSource>(
-    body: &Body,
-    caller: &str,
-    deps: &Deps<S, K>,
-) -> Result<&'static str, ApiError> {
+async fn signout<S: SessionStore>(body: &Body, caller: &str, deps: &Deps<S>) -> Result<&'static str, ApiError> {
     let request = signout_from_body(body).map_err(|error| {
         tracing::info!(reason = %error, "signout refused: invalid request");
         ApiError::from(error)
@@ -85,17 +74,14 @@ async fn signout<S: SessionStore, K: SecretSource>(
             Ok("everywhere")
         }
         Signout::Session(presented) => {
-            let keys = deps.keys.get(now).await.map_err(|error| {
-                tracing::error!(%error, "reading the signing secret");
-                ApiError::internal()
-            })?;
-            let Some(token) = RefreshToken::parse(&presented).filter(|t| t.authentic(&keys)) else {
+            // No key needed: the table holds the hash of the session's current (and previous) token.
+            let Some(token) = RefreshToken::parse(&presented) else {
                 tracing::info!("signout refused: not a refresh token of this service");
                 return Err(ApiError::invalid_refresh_token());
             };
             let session = deps.sessions.get(&token.session).await.map_err(unavailable)?;
-            if session.is_none_or(|s| s.user != caller) {
-                tracing::info!(session = %token.session, "signout refused: not a session of the caller");
+            if session.is_none_or(|s| s.user != caller || !s.holds(&presented)) {
+                tracing::info!(session = %token.session, "signout refused: not a token of the caller's sessions");
                 return Err(ApiError::invalid_refresh_token());
             }
             deps.sessions.revoke(&token.session).await.map_err(unavailable)?;

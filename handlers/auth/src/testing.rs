@@ -132,7 +132,7 @@ pub type SigninDeps =
     signin::Deps<Arc<MemoryStore>, Arc<FakeCipher>, Arc<FakeSecretSource>, Arc<MemoryAttempts>, Arc<MemorySessions>>;
 pub type AuthorizerDeps = authorizer::Deps<Arc<FakeSecretSource>, Arc<MemorySessions>>;
 pub type RefreshDeps = refresh::Deps<Arc<MemorySessions>, Arc<FakeSecretSource>>;
-pub type SignoutDeps = signout::Deps<Arc<MemorySessions>, Arc<FakeSecretSource>>;
+pub type SignoutDeps = signout::Deps<Arc<MemorySessions>>;
 
 impl World {
     pub fn new() -> World {
@@ -198,7 +198,6 @@ impl World {
     pub fn signout(&self) -> SignoutDeps {
         signout::Deps {
             sessions: self.sessions.clone(),
-            keys: KeyCache::new(self.secrets.clone()).with_max_age(crate::keys::MAX_AGE_SECONDS),
             keep_signed_out_seconds: crate::session::keep_signed_out_seconds(
                 &SESSIONS.lifetimes,
                 settings().lifetime_seconds,

@@ -537,8 +537,9 @@ fn kid(token: &str) -> String {
 
 /// Refresh and signout against the world's sessions table, on a clock the test moves.
 struct SessionWorld {
+    signin: signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoAttempts, DynamoSessions>,
     refresh: refresh::Deps<DynamoSessions, SecretsManagerSource>,
-    signout: signout::Deps<DynamoSessions, SecretsManagerSource>,
+    signout: signout::Deps<DynamoSessions>,
     authorizer: authorizer::Deps<SecretsManagerSource, DynamoSessions>,
     clock: Arc<auth::clock::ManualClock>,
 }
@@ -549,22 +550,25 @@ fn session_world(world: &World, settings: SessionSettings) -> SessionWorld {
     let mut refresh = refresh::Deps::new(world.sessions(), secrets(), world.tokens.clone(), settings);
     refresh.clock = clock.clone();
     let keep = auth::session::keep_signed_out_seconds(&settings.lifetimes, world.tokens.lifetime_seconds);
-    let mut signout = signout::Deps::new(world.sessions(), secrets(), keep);
+    let mut signout = signout::Deps::new(world.sessions(), keep);
     signout.clock = clock.clone();
     let mut authorizer = world.authorizer();
     authorizer.clock = clock.clone();
-    SessionWorld { refresh, signout, authorizer, clock }
+    // Sign-ins on the same clock, so that "before" and "after" a sign-out everywhere are the test's to say.
+    let mut signin = cold_signin_after(world);
+    signin.clock = clock.clone();
+    SessionWorld { signin, refresh, signout, authorizer, clock }
 }
 
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Signs up (once) and signs in `email`: the signin body.
-async fn session_for(world: &World, email: &str) -> Value {
+/// Signs up (once) and signs in `email` on the session world's clock: the signin body.
+async fn session_for(world: &World, s: &SessionWorld, email: &str) -> Value {
     let password = "velvet orbit lemonade session";
     signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
-    let response = sign_in(world, email, password).await;
+    let response = signin::handle(proxy_request("signin-request.json", &credentials(email, password)), &s.signin).await;
     assert_eq!(response.status(), 200, "{:?}", response.body());
     body_json(&response)
 }
@@ -589,7 +593,7 @@ async fn refresh_rotates_answers_a_retry_alike_and_ends_the_session_on_reuse() {
     let world = World::new().await;
     let s = session_world(&world, SESSIONS);
     let email = format!("{}@example.com", unique("rotate"));
-    let first = session_for(&world, &email).await;
+    let first = session_for(&world, &s, &email).await;
     let (status, second) = refresh_with(&s, &first["refresh_token"]).await;
     assert_eq!(status, 200, "{second}");
     // A lost response: the retry inside the grace window gets the same refresh token.
@@ -610,8 +614,8 @@ async fn sessions_end_at_their_absolute_lifetime_and_idle_timeout() {
     let world = World::new().await;
     let s = session_world(&world, SESSIONS);
     let email = format!("{}@example.com", unique("expiry"));
-    let idle = session_for(&world, &email).await;
-    let busy = session_for(&world, &email).await;
+    let idle = session_for(&world, &s, &email).await;
+    let busy = session_for(&world, &s, &email).await;
     // Six days: both alive; the busy one refreshes.
     s.clock.advance(6 * 86_400);
     let (status, mut token) = refresh_with(&s, &busy["refresh_token"]).await;
@@ -634,8 +638,11 @@ async fn signing_out_ends_a_session_and_everywhere_ends_every_token_within_the_c
     let world = World::new().await;
     let s = session_world(&world, SESSIONS);
     let email = format!("{}@example.com", unique("signout"));
-    let (laptop, phone, tablet) =
-        (session_for(&world, &email).await, session_for(&world, &email).await, session_for(&world, &email).await);
+    let (laptop, phone, tablet) = (
+        session_for(&world, &s, &email).await,
+        session_for(&world, &s, &email).await,
+        session_for(&world, &s, &email).await,
+    );
     assert_eq!(sign_out_as(&s, &email, json!({"refresh_token": laptop["refresh_token"]})).await, 200);
     assert_eq!(refresh_with(&s, &laptop["refresh_token"]).await.0, 401);
     assert_eq!(refresh_with(&s, &phone["refresh_token"]).await.0, 200);
@@ -661,7 +668,7 @@ async fn twenty_concurrent_refreshes_through_dynamodb_give_one_chain() {
     for grace in [SESSIONS.grace_seconds, 0] {
         let s = Arc::new(session_world(&world, SessionSettings { grace_seconds: grace, ..SESSIONS }));
         let email = format!("{}@example.com", unique("race"));
-        let token = session_for(&world, &email).await["refresh_token"].clone();
+        let token = session_for(&world, &s, &email).await["refresh_token"].clone();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..20 {
             let (s, token) = (Arc::clone(&s), token.clone());

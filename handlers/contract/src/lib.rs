@@ -392,6 +392,11 @@ pub mod sessions {
     pub const ROTATED_AT: &str = "rotated_at";
     /// Whether the session was ended: signed out, or a spent token came back.
     pub const REVOKED: &str = "revoked";
+    /// The session's random seed (hex), which every refresh token's tag covers with the service's key.
+    pub const SEED: &str = "seed";
+    /// SHA-256 (hex) of the current refresh token, and of the one it replaced: never a token.
+    pub const TOKEN_HASH: &str = "token_hash";
+    pub const PREVIOUS_HASH: &str = "previous_hash";
     /// On a user's item: sessions begun and access tokens issued at or before this time (Unix seconds)
     /// are no longer valid.
     pub const VALID_AFTER: &str = "valid_after";

@@ -4,7 +4,6 @@
 
 use anyhow::Context as _;
 use auth::config::SignoutConfig;
-use auth::keys::secrets_manager::SecretsManagerSource;
 use auth::session::dynamo::DynamoSessions;
 use auth::signout;
 use aws_config::BehaviorVersion;
@@ -16,7 +15,6 @@ async fn main() -> anyhow::Result<()> {
     let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
     let deps = &signout::Deps::new(
         DynamoSessions::new(aws_sdk_dynamodb::Client::new(&aws), config.sessions_table_name),
-        SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn),
         config.keep_signed_out_seconds,
     );
     auth::proxy::run(|req| signout::handle(req, deps))

@@ -105,7 +105,9 @@ pub fn build(project: &str, names: &Names, stage: &Stage, data: &DataRefs) -> Te
                 rest_api_id: api.reference(),
                 authorizer_uri: invoke_uri(authorizer_fn),
                 identity_source: format!("method.request.header.{AUTHORIZATION_HEADER}"),
-                authorizer_result_ttl_in_seconds: stage.authorizer_cache_ttl_seconds,
+                // API Gateway caches an Allow for less than the stage's TTL by the time the authorizer
+                // keeps a user's sign-out time: a signed-out token stops working within the TTL.
+                authorizer_result_ttl_in_seconds: stage.api_authorizer_cache_seconds(),
             },
         );
         t.add(

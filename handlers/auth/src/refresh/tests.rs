@@ -125,14 +125,16 @@ async fn every_refusal_gets_one_answer_after_the_same_work() {
     world.sessions.revoke(&session_of(&revoked)).await.unwrap_or_else(|e| panic!("{e}"));
     // Unknown: a well-made token of a session that does not exist (deleted by its time to live).
     let keys = deps.keys.get(world.clock.now()).await.unwrap_or_else(|e| panic!("{e}"));
-    let unknown = RefreshToken::mint(&keys, &crate::session::SessionId::from_bytes([3; 16]), 1);
+    let unknown = RefreshToken::mint(&keys, &crate::session::SessionId::from_bytes([3; 16]), 1, &[3; 32]);
     // Forged: the right shape, another key. Malformed: not a token at all.
     let other_keys = crate::token::KeyRing::new(
         &crate::keys::SecretVersion { version_id: "x".into(), value: testing::KEY_V2.to_vec() },
         None,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let forged = RefreshToken::mint(&other_keys, &session_of(&alive), 1);
+    // Forged for a live session whose id a log showed: with another key, or with ours but not its seed.
+    let forged = RefreshToken::mint(&other_keys, &session_of(&alive), 1, &[0; 32]);
+    let seedless = RefreshToken::mint(&keys, &session_of(&alive), 1, &[0; 32]);
     world.clock.advance(testing::SESSIONS.grace_seconds + 1);
     // Expired: idle for a week (the others are judged first, before this advance matters to them).
     let mut answers = Vec::new();
@@ -141,6 +143,7 @@ async fn every_refusal_gets_one_answer_after_the_same_work() {
         ("revoked", revoked.as_str()),
         ("unknown", unknown.as_str()),
         ("forged", forged.as_str()),
+        ("made without the seed", seedless.as_str()),
         ("malformed", "not-a-refresh-token"),
     ] {
         let before = world.sessions.calls.load(Ordering::SeqCst);
@@ -148,6 +151,9 @@ async fn every_refusal_gets_one_answer_after_the_same_work() {
         let work = world.sessions.calls.load(Ordering::SeqCst) - before;
         answers.push((what, answer, work));
     }
+    // The forgeries left the live session alone: whoever saw its id in a log cannot end it.
+    let (stored, _) = world.sessions.stored(&session_of(&alive)).unwrap_or_else(|| panic!());
+    assert!(!stored.revoked, "a forged token ended the session it named");
     world.clock.advance(testing::SESSIONS.lifetimes.idle_seconds);
     let before = world.sessions.calls.load(Ordering::SeqCst);
     let expired = refresh_with(&deps, &alive).await;
@@ -270,4 +276,21 @@ async fn reuse_is_logged_as_a_security_event_with_the_session_and_no_token() {
     for secret in [first.as_str(), refresh_token(&second).as_str(), "a@b.co"] {
         assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
     }
+}
+
+#[tokio::test]
+async fn no_access_token_outlives_its_session() {
+    let world = World::new();
+    let deps = world.refresh();
+    let lifetimes = testing::SESSIONS.lifetimes;
+    let mut token = refresh_token(&signed_in(&world, "a@b.co").await);
+    // Refreshed every six days (to day 24), then a minute before the session's absolute end.
+    for _ in 0..4 {
+        world.clock.advance(6 * 86_400);
+        token = refresh_token(&refresh_with(&deps, &token).await.1);
+    }
+    world.clock.set(NOW + lifetimes.absolute_seconds - 60);
+    let (status, last) = refresh_with(&deps, &token).await;
+    assert_eq!(status, StatusCode::OK, "{last}");
+    assert_eq!(last["expires_in"], 60, "cut to the session's end");
 }

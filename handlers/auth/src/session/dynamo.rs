@@ -14,10 +14,11 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::AttributeValue;
 use contract::sessions::{
-    CREATED_AT, EXPIRES_AT, GENERATION, LAST_USED, PARTITION_KEY, REVOKED, ROTATED_AT, USER, VALID_AFTER,
+    CREATED_AT, EXPIRES_AT, GENERATION, LAST_USED, PARTITION_KEY, PREVIOUS_HASH, REVOKED, ROTATED_AT, SEED, TOKEN_HASH,
+    USER, VALID_AFTER,
 };
 
-use super::{Session, SessionError, SessionId, SessionStore};
+use super::{SEED_BYTES, Session, SessionError, SessionId, SessionStore};
 
 /// The sessions table (`AUTH_SESSIONS_TABLE_NAME`), partition key [`PARTITION_KEY`].
 #[derive(Debug, Clone)]
@@ -85,6 +86,24 @@ pub fn session_from_item(id: SessionId, item: &HashMap<String, AttributeValue>) 
         .filter(|s| !s.is_empty())
         .ok_or_else(|| SessionError::Corrupt(format!("{USER} is missing")))?
         .clone();
+    let text = |name: &str| -> Result<String, SessionError> {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .ok_or_else(|| SessionError::Corrupt(format!("{name} is missing")))
+    };
+    let seed_hex = text(SEED)?;
+    let mut seed = [0u8; SEED_BYTES];
+    if seed_hex.len() != SEED_BYTES * 2 {
+        return Err(SessionError::Corrupt(format!("{SEED} is not {SEED_BYTES} bytes of hex")));
+    }
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = seed_hex
+            .get(i * 2..i * 2 + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .ok_or_else(|| SessionError::Corrupt(format!("{SEED} is not hex")))?;
+    }
     let revoked = match item.get(REVOKED) {
         None => false,
         Some(AttributeValue::Bool(b)) => *b,
@@ -98,6 +117,9 @@ pub fn session_from_item(id: SessionId, item: &HashMap<String, AttributeValue>) 
         last_used: read_number(item, LAST_USED)?,
         rotated_at: read_number(item, ROTATED_AT)?,
         revoked,
+        seed,
+        token_hash: text(TOKEN_HASH)?,
+        previous_hash: text(PREVIOUS_HASH).ok(),
     })
 }
 
@@ -114,6 +136,8 @@ impl SessionStore for DynamoSessions {
             .item(LAST_USED, number(session.last_used))
             .item(ROTATED_AT, number(session.rotated_at))
             .item(REVOKED, AttributeValue::Bool(session.revoked))
+            .item(SEED, AttributeValue::S(session.seed.iter().map(|b| format!("{b:02x}")).collect()))
+            .item(TOKEN_HASH, AttributeValue::S(session.token_hash.clone()))
             .item(EXPIRES_AT, number(expires_at))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", PARTITION_KEY)
@@ -132,13 +156,25 @@ impl SessionStore for DynamoSessions {
         self.read(session_key(id)).await?.map(|item| session_from_item(*id, &item)).transpose()
     }
 
-    async fn rotate(&self, id: &SessionId, from: u64, now: u64, expires_at: u64) -> Result<bool, SessionError> {
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        from: u64,
+        next_hash: &str,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<bool, SessionError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, AttributeValue::S(session_key(id)))
-            .update_expression("SET #gen = :next, #used = :now, #rotated = :now, #expires = :expires")
+            .update_expression(
+                "SET #gen = :next, #previous = #hash, #hash = :hash, #used = :now, #rotated = :now, #expires = :expires",
+            )
+            .expression_attribute_names("#previous", PREVIOUS_HASH)
+            .expression_attribute_names("#hash", TOKEN_HASH)
+            .expression_attribute_values(":hash", AttributeValue::S(next_hash.to_owned()))
             .condition_expression("#gen = :from AND #revoked = :false")
             .expression_attribute_names("#gen", GENERATION)
             .expression_attribute_names("#used", LAST_USED)
@@ -215,6 +251,8 @@ mod tests {
             (LAST_USED, number(20)),
             (ROTATED_AT, number(20)),
             (REVOKED, AttributeValue::Bool(false)),
+            (SEED, AttributeValue::S("ab".repeat(32))),
+            (TOKEN_HASH, AttributeValue::S("cd".repeat(32))),
         ]);
         let session = session_from_item(id, &good).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((session.generation, session.created_at, session.revoked), (3, 10, false));
@@ -222,6 +260,7 @@ mod tests {
             (USER, AttributeValue::N("1".into())),
             (GENERATION, AttributeValue::S("three".into())),
             (REVOKED, AttributeValue::S("no".into())),
+            (SEED, AttributeValue::S("zz".repeat(32))),
         ] {
             let mut broken = good.clone();
             broken.insert(name.to_owned(), bad);

@@ -60,12 +60,20 @@ impl SessionStore for MemorySessions {
         Ok(self.lock().get(id).map(|(s, _)| s.clone()))
     }
 
-    async fn rotate(&self, id: &SessionId, from: u64, now: u64, expires_at: u64) -> Result<bool, SessionError> {
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        from: u64,
+        next_hash: &str,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<bool, SessionError> {
         self.check()?;
         let mut sessions = self.lock();
         match sessions.get_mut(id) {
             Some((session, ttl)) if session.generation == from && !session.revoked => {
                 session.generation = from + 1;
+                session.previous_hash = Some(std::mem::replace(&mut session.token_hash, next_hash.to_owned()));
                 session.last_used = now;
                 session.rotated_at = now;
                 *ttl = expires_at;

@@ -10,6 +10,8 @@ fn ring(id: &str, key: &[u8]) -> KeyRing {
     KeyRing::new(&SecretVersion { version_id: id.into(), value: key.to_vec() }, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
+const SEED: [u8; SEED_BYTES] = [5; SEED_BYTES];
+
 fn session(generation: u64, rotated_at: u64) -> Session {
     Session {
         id: SessionId::from_bytes([9; 16]),
@@ -19,42 +21,47 @@ fn session(generation: u64, rotated_at: u64) -> Session {
         last_used: rotated_at,
         rotated_at,
         revoked: false,
+        seed: SEED,
+        token_hash: String::new(),
+        previous_hash: None,
     }
 }
 
 #[test]
-fn a_token_names_its_session_and_generation_and_only_our_key_makes_one() {
+fn a_token_names_its_session_and_generation_and_only_our_key_with_its_seed_makes_one() {
     let keys = ring("v1", crate::testing::KEY_V1);
     let id = SessionId::random().unwrap_or_else(|e| panic!("{e}"));
-    let text = RefreshToken::mint(&keys, &id, 7);
+    let text = RefreshToken::mint(&keys, &id, 7, &SEED);
     assert_eq!(text.len(), TOKEN_CHARS);
     let token = RefreshToken::parse(&text).unwrap_or_else(|| panic!("{text}"));
     assert_eq!((token.session, token.generation), (id, 7));
-    assert!(token.authentic(&keys));
-    // Another stage's secret, or a generation changed in the token, does not verify.
-    assert!(!token.authentic(&ring("v9", crate::testing::KEY_V2)));
+    assert!(token.authentic(&keys, &SEED));
+    // Another stage's secret, another session's seed (the key alone is not enough), or a generation
+    // changed in the token, does not verify.
+    assert!(!token.authentic(&ring("v9", crate::testing::KEY_V2), &SEED));
+    assert!(!token.authentic(&keys, &[6; SEED_BYTES]));
     let mut bytes = URL_SAFE_NO_PAD.decode(&text).unwrap_or_default();
     bytes[1 + ID_BYTES + 7] ^= 1;
     let forged = RefreshToken::parse(&URL_SAFE_NO_PAD.encode(&bytes)).unwrap_or_else(|| panic!("shape kept"));
     assert_eq!(forged.generation, 6);
-    assert!(!forged.authentic(&keys));
+    assert!(!forged.authentic(&keys, &SEED));
     // The previous secret still verifies tokens made before a rotation.
     let rotated = KeyRing::new(
         &SecretVersion { version_id: "v2".into(), value: crate::testing::KEY_V2.to_vec() },
         Some(&SecretVersion { version_id: "v1".into(), value: crate::testing::KEY_V1.to_vec() }),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    assert!(token.authentic(&rotated));
+    assert!(token.authentic(&rotated, &SEED));
     // Two sessions never share a token; the Debug form shows no tag.
     let other = SessionId::random().unwrap_or_else(|e| panic!("{e}"));
-    assert_ne!(RefreshToken::mint(&keys, &other, 7), text);
+    assert_ne!(RefreshToken::mint(&keys, &other, 7, &SEED), text);
     assert!(!format!("{token:?}").contains(&text[40..]));
 }
 
 #[test]
 fn malformed_tokens_are_not_tokens() {
     let keys = ring("v1", crate::testing::KEY_V1);
-    let good = RefreshToken::mint(&keys, &SessionId::from_bytes([1; 16]), 1);
+    let good = RefreshToken::mint(&keys, &SessionId::from_bytes([1; 16]), 1, &SEED);
     let wrong_version = {
         let mut bytes = URL_SAFE_NO_PAD.decode(&good).unwrap_or_default();
         bytes[0] = 2;
@@ -122,4 +129,17 @@ fn user_refs_are_stable_and_name_no_email() {
     assert_eq!(r, user_ref("alice@example.com"));
     assert_eq!(r.len(), 16);
     assert!(!r.contains("alice") && r != user_ref("bob@example.com"));
+}
+
+#[test]
+fn a_session_keeps_its_tokens_hashes_and_never_a_token() {
+    let keys = ring("v1", crate::testing::KEY_V1);
+    let (session, token) = Session::begin(SessionId::from_bytes([2; 16]), "a@b.co", T0, SEED, &keys);
+    assert!(session.holds(&token));
+    assert!(!format!("{session:?}").contains(&token), "the session holds the token itself");
+    assert_eq!(session.token_hash, token_hash(&token));
+    let next = RefreshToken::mint(&keys, &session.id, 2, &SEED);
+    let rotated = Session { previous_hash: Some(session.token_hash.clone()), token_hash: token_hash(&next), ..session };
+    assert!(rotated.holds(&token) && rotated.holds(&next));
+    assert!(!rotated.holds(&RefreshToken::mint(&keys, &rotated.id, 3, &SEED)));
 }

@@ -57,7 +57,7 @@ fn the_dev_template_gives_the_contract_routes_behind_the_right_authorizer() {
     let authorizer = api.routes.iter().find_map(|r| r.authorizer.clone()).unwrap_or_else(|| panic!("no authorizer"));
     assert_eq!(authorizer.function, crate::declared::function("authorizer"));
     assert_eq!(authorizer.identity_sources, vec![IdentitySource::Header(contract::AUTHORIZATION_HEADER.to_owned())]);
-    assert_eq!(authorizer.ttl, Duration::from_secs(u64::from(stage.authorizer_cache_ttl_seconds)));
+    assert_eq!(authorizer.ttl, Duration::from_secs(u64::from(stage.api_authorizer_cache_seconds())));
 }
 
 #[test]
