@@ -64,6 +64,14 @@ impl Clients {
         Clients::for_region(args, &stage.region).await
     }
 
+    /// The account the credentials belong to, as STS says.
+    pub async fn account(&self) -> anyhow::Result<String> {
+        use anyhow::Context as _;
+        let identity =
+            self.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
+        Ok(identity.account.unwrap_or_default())
+    }
+
     /// Clients of `region`, for a command that knows its region but no stage (a pipeline's reviewer).
     pub async fn for_region(args: &AwsArgs, region: &str) -> anyhow::Result<Clients> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));

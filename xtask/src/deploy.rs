@@ -84,15 +84,7 @@ pub fn run(config_path: &Path, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         Some(plan) => runtime.block_on(apply::run(config_path, args, plan)),
         None => runtime.block_on(deploy(config_path, args)),
     };
-    match outcome {
-        Ok(Outcome::Done(_)) => Ok(ExitCode::SUCCESS),
-        Ok(Outcome::Refused(reason)) => {
-            eprintln!("error: {reason}");
-            Ok(ExitCode::from(EXIT_BAD_INPUT))
-        }
-        Ok(Outcome::Failed) => Ok(ExitCode::from(EXIT_DIFFERENCE)),
-        Err(e) => Err(e),
-    }
+    Ok(outcome?.exit_code())
 }
 
 /// How a deploy ended when it did not error out.
@@ -103,6 +95,20 @@ pub enum Outcome {
     Refused(String),
     /// A stack operation failed; the root cause was printed.
     Failed,
+}
+
+impl Outcome {
+    /// 0 done; 2 refused, with the reason printed; 1 failed.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Done(_) => ExitCode::SUCCESS,
+            Outcome::Refused(reason) => {
+                eprintln!("error: {reason}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+            Outcome::Failed => ExitCode::from(EXIT_DIFFERENCE),
+        }
+    }
 }
 
 pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Outcome> {
@@ -129,9 +135,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
 
     // 2. The right account.
     let clients = Clients::new(&args.on.aws, stage).await?;
-    let identity =
-        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
-    let account = identity.account.unwrap_or_default();
+    let account = clients.account().await?;
     gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
     println!("deploying {} to account {account}, region {}", names.prefix(), stage.region);
 

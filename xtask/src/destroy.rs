@@ -110,9 +110,7 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
     crate::aws::runtime()?.block_on(async {
         let clients = Clients::new(&args.on.aws, stage).await?;
         let poll = clients.poll;
-        let identity =
-            clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
-        let account = identity.account.unwrap_or_default();
+        let account = clients.account().await?;
         gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
 
         let api = names.api_stack();

@@ -94,11 +94,11 @@ pub fn run(config_path: &Path, command: PipelineCommand) -> anyhow::Result<ExitC
     match command {
         PipelineCommand::Review(args) => {
             let runtime = crate::aws::runtime()?;
-            finish(runtime.block_on(review(&args))?)
+            Ok(runtime.block_on(review(&args))?.exit_code())
         }
         PipelineCommand::Apply(args) => {
             let runtime = crate::aws::runtime()?;
-            finish(runtime.block_on(apply_reviewed(&args))?)
+            Ok(runtime.block_on(apply_reviewed(&args))?.exit_code())
         }
         PipelineCommand::Deploy(args) => {
             let runtime = crate::aws::runtime()?;
@@ -115,17 +115,6 @@ pub fn run(config_path: &Path, command: PipelineCommand) -> anyhow::Result<ExitC
                 Done::Failed => Ok(ExitCode::from(EXIT_DIFFERENCE)),
             }
         }
-    }
-}
-
-fn finish(outcome: Outcome) -> anyhow::Result<ExitCode> {
-    match outcome {
-        Outcome::Done(_) => Ok(ExitCode::SUCCESS),
-        Outcome::Refused(reason) => {
-            eprintln!("error: {reason}");
-            Ok(ExitCode::from(EXIT_BAD_INPUT))
-        }
-        Outcome::Failed => Ok(ExitCode::from(EXIT_DIFFERENCE)),
     }
 }
 
@@ -160,9 +149,7 @@ async fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
     let planned: Plan = serde_json::from_slice(&read_file(&args.plan, "plan")?)
         .map_err(|e| BadInput(format!("{} is not a plan: {e}", args.plan.display())))?;
     let clients = clients_for(&args.on).await?;
-    let identity =
-        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
-    let account = identity.account.unwrap_or_default();
+    let account = clients.account().await?;
     let mut reviewed = Vec::new();
     for stack in &planned.stacks {
         if !allowed_stack(&names, &stack.stack) {
@@ -173,34 +160,11 @@ async fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
                 names.stacks().join(", ")
             )));
         }
-        let described = clients
-            .cfn
-            .describe_change_set()
-            .change_set_name(&stack.change_set)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("reading the change set {}", stack.change_set))?;
-        if described.stack_name.as_deref() != Some(stack.stack.as_str()) {
-            return Ok(Outcome::Refused(format!(
-                "the change set {} belongs to stack {}, not {}",
-                stack.change_set,
-                described.stack_name.as_deref().unwrap_or("?"),
-                stack.stack
-            )));
-        }
-        let template = clients
-            .cfn
-            .get_template()
-            .stack_name(&stack.stack)
-            .change_set_name(&stack.change_set)
-            .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("reading the template of {}", stack.change_set))?
-            .template_body
-            .unwrap_or_default();
+        let described = match apply::change_set_of(&clients.cfn, &stack.change_set, &stack.stack).await? {
+            Ok(described) => described,
+            Err(why) => return Ok(Outcome::Refused(why)),
+        };
+        let template = apply::change_set_template(&clients.cfn, &stack.change_set, &stack.stack).await?;
         let new: serde_json::Value = serde_yaml::from_str(&template)
             .map_err(|e| BadInput(format!("the template of {} does not parse: {e}", stack.change_set)))?;
         let baseline = apply::baseline(&clients.cfn, &stack.stack).await?;
@@ -271,9 +235,7 @@ async fn apply_reviewed(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Refused(format!("the reviewed list is not stage {}'s", args.on.stage)));
     }
     let clients = clients_for(&args.on).await?;
-    let identity =
-        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
-    if identity.account.as_deref() != Some(reviewed.account.as_str()) || clients.region != reviewed.region {
+    if clients.account().await? != reviewed.account || clients.region != reviewed.region {
         return Ok(Outcome::Refused("the reviewed list is for another account or region".into()));
     }
     let protected = args.protect.then(|| names.data_stack());
@@ -414,9 +376,7 @@ async fn deploy(config_path: &Path, args: &PipelineDeployArgs) -> anyhow::Result
     gates::stale(&stage.name, &drift, false).map_err(BadInput)?;
 
     let clients = Clients::new(&args.on.aws, stage).await?;
-    let identity =
-        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
-    let account = identity.account.unwrap_or_default();
+    let account = clients.account().await?;
     gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
 
     let connection =

@@ -212,10 +212,7 @@ impl SignoutConfig {
         let absolute_seconds = bounded(&lookup, EnvVar::SessionAbsoluteSeconds, 3600, MAX_SESSION_SECONDS)?;
         Ok(SignoutConfig {
             sessions_table_name: required(&lookup, EnvVar::SessionsTableName)?,
-            keep_signed_out_seconds: keep_signed_out_seconds(
-                &Lifetimes { absolute_seconds, idle_seconds: absolute_seconds },
-                token_lifetime(&lookup)?,
-            ),
+            keep_signed_out_seconds: keep_signed_out_seconds(absolute_seconds, token_lifetime(&lookup)?),
         })
     }
 }

@@ -138,8 +138,14 @@ async fn refresh<S: SessionStore, K: SecretSource>(body: &Body, deps: &Deps<S, K
                 let next = RefreshToken::mint(&keys, &id, from + 1, &current.seed);
                 if deps.sessions.rotate(&id, from, &token_hash(&next), now, ends_at).await.map_err(unavailable)? {
                     tracing::info!(session = %id, generation = from + 1, "refreshed");
-                    let absolute = current.created_at.saturating_add(deps.settings.lifetimes.absolute_seconds);
-                    return issue(&user, next, &keys, &deps.tokens, now, absolute);
+                    return issue(
+                        &user,
+                        next,
+                        &keys,
+                        &deps.tokens,
+                        now,
+                        current.absolute_end(&deps.settings.lifetimes),
+                    );
                 }
                 // Another refresh with this token rotated first: judge what it left.
                 session = deps.sessions.get(&id).await.map_err(unavailable)?;
@@ -147,9 +153,8 @@ async fn refresh<S: SessionStore, K: SecretSource>(body: &Body, deps: &Deps<S, K
             Verdict::Replay { current } => {
                 let s = session.as_ref().ok_or_else(ApiError::internal)?;
                 tracing::info!(session = %id, generation = current, "refresh repeated within the grace window");
-                let absolute = s.created_at.saturating_add(deps.settings.lifetimes.absolute_seconds);
                 let again = RefreshToken::mint(&keys, &id, current, &s.seed);
-                return issue(&user, again, &keys, &deps.tokens, now, absolute);
+                return issue(&user, again, &keys, &deps.tokens, now, s.absolute_end(&deps.settings.lifetimes));
             }
             Verdict::Reuse => {
                 deps.sessions.revoke(&id).await.map_err(unavailable)?;

@@ -59,22 +59,28 @@ impl SessionId {
     pub fn as_bytes(&self) -> &[u8; ID_BYTES] {
         &self.0
     }
+}
 
-    pub fn from_hex(hex: &str) -> Option<SessionId> {
-        if hex.len() != ID_BYTES * 2 {
-            return None;
-        }
-        let mut id = [0u8; ID_BYTES];
-        for (i, byte) in id.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
-        }
-        Some(SessionId(id))
+/// Bytes as lowercase hex: how ids, seeds and hashes are shown and stored.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Exactly `N` bytes from their hex; `None` for anything else.
+pub fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != N * 2 {
+        return None;
     }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(&hex(&self.0))
     }
 }
 
@@ -118,7 +124,7 @@ pub fn random_seed() -> Result<[u8; SEED_BYTES], SessionError> {
 
 /// What the table keeps of a token: the hex SHA-256 of its text.
 pub fn token_hash(text: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
 }
 
 impl RefreshToken {
@@ -228,17 +234,21 @@ impl Session {
         hash == self.token_hash || self.previous_hash.as_deref() == Some(hash.as_str())
     }
 
+    /// When it ends whatever the refreshes: its absolute lifetime after sign-in.
+    pub fn absolute_end(&self, lifetimes: &Lifetimes) -> u64 {
+        self.created_at.saturating_add(lifetimes.absolute_seconds)
+    }
+
     /// When it ends unless refreshed: its idle timeout, never past its absolute lifetime.
     pub fn ends_at(&self, lifetimes: &Lifetimes) -> u64 {
-        let absolute = self.created_at.saturating_add(lifetimes.absolute_seconds);
-        absolute.min(self.last_used.saturating_add(lifetimes.idle_seconds))
+        self.absolute_end(lifetimes).min(self.last_used.saturating_add(lifetimes.idle_seconds))
     }
 }
 
 /// How long a user's "signed out everywhere" time must be kept: until every session and access token it
 /// could refuse has expired by itself.
-pub fn keep_signed_out_seconds(lifetimes: &Lifetimes, token_lifetime_seconds: u64) -> u64 {
-    lifetimes.absolute_seconds.saturating_add(token_lifetime_seconds)
+pub fn keep_signed_out_seconds(absolute_seconds: u64, token_lifetime_seconds: u64) -> u64 {
+    absolute_seconds.saturating_add(token_lifetime_seconds)
 }
 
 /// Why a refresh token was refused; logged, never told to the client (every refusal is one 401).
@@ -304,7 +314,7 @@ pub fn judge(
     if valid_after.is_some_and(|at| session.created_at <= at) {
         return Verdict::Refuse(Refusal::SignedOutEverywhere);
     }
-    if now >= session.created_at.saturating_add(settings.lifetimes.absolute_seconds) {
+    if now >= session.absolute_end(&settings.lifetimes) {
         return Verdict::Refuse(Refusal::Expired);
     }
     if now >= session.last_used.saturating_add(settings.lifetimes.idle_seconds) {
@@ -328,7 +338,7 @@ pub fn judge(
 /// hex digits of SHA-256 of `auth user <normalized email>` (`printf 'auth user %s' EMAIL | sha256sum`).
 pub fn user_ref(email: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, format!("auth user {email}").as_bytes());
-    digest.as_ref().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    hex(&digest.as_ref()[..8])
 }
 
 /// Why the session store failed.

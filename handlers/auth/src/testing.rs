@@ -199,7 +199,7 @@ impl World {
         signout::Deps {
             sessions: self.sessions.clone(),
             keep_signed_out_seconds: crate::session::keep_signed_out_seconds(
-                &SESSIONS.lifetimes,
+                SESSIONS.lifetimes.absolute_seconds,
                 settings().lifetime_seconds,
             ),
             clock: self.clock.clone(),

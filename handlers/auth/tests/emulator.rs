@@ -549,7 +549,8 @@ fn session_world(world: &World, settings: SessionSettings) -> SessionWorld {
     let secrets = || SecretsManagerSource::new(world.secrets.clone(), world.secret_arn.clone());
     let mut refresh = refresh::Deps::new(world.sessions(), secrets(), world.tokens.clone(), settings);
     refresh.clock = clock.clone();
-    let keep = auth::session::keep_signed_out_seconds(&settings.lifetimes, world.tokens.lifetime_seconds);
+    let keep =
+        auth::session::keep_signed_out_seconds(settings.lifetimes.absolute_seconds, world.tokens.lifetime_seconds);
     let mut signout = signout::Deps::new(world.sessions(), keep);
     signout.clock = clock.clone();
     let mut authorizer = world.authorizer();

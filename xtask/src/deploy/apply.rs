@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::Stack;
 
 use super::plan::{self, Baseline, Plan};
@@ -57,9 +58,7 @@ pub async fn run(config_path: &Path, args: &super::DeployArgs, plan_path: &Path)
         return Err(BadInput("executing a plan needs --yes: the plan is what was reviewed".into()).into());
     }
     let clients = Clients::new(&args.on.aws, stage).await?;
-    let identity =
-        clients.sts.get_caller_identity().send().await.aws().context("asking STS who the credentials belong to")?;
-    let account = identity.account.unwrap_or_default();
+    let account = clients.account().await?;
     if account != plan.account {
         return Ok(Outcome::Refused(format!(
             "the plan was made in account {} but these credentials are for {account}",
@@ -83,8 +82,30 @@ pub async fn run(config_path: &Path, args: &super::DeployArgs, plan_path: &Path)
     execute(&clients, &plan, protected.as_deref()).await
 }
 
-/// The template a change set would deploy, as [`plan::template_digest`] hashes it.
-pub async fn change_set_digest(cfn: &Client, change_set: &str, stack: &str) -> anyhow::Result<String> {
+/// A change set as CloudFormation describes it, or why it is not one of `stack`'s.
+pub async fn change_set_of(
+    cfn: &Client,
+    change_set: &str,
+    stack: &str,
+) -> anyhow::Result<Result<DescribeChangeSetOutput, String>> {
+    let described = cfn
+        .describe_change_set()
+        .change_set_name(change_set)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("reading the change set {change_set}"))?;
+    if described.stack_name.as_deref() != Some(stack) {
+        return Ok(Err(format!(
+            "the change set {change_set} belongs to stack {}, not {stack}",
+            described.stack_name.as_deref().unwrap_or("?")
+        )));
+    }
+    Ok(Ok(described))
+}
+
+/// The template a change set would deploy, as CloudFormation holds it.
+pub async fn change_set_template(cfn: &Client, change_set: &str, stack: &str) -> anyhow::Result<String> {
     let out = cfn
         .get_template()
         .stack_name(stack)
@@ -94,8 +115,7 @@ pub async fn change_set_digest(cfn: &Client, change_set: &str, stack: &str) -> a
         .await
         .aws()
         .with_context(|| format!("reading the template of change set {change_set}"))?;
-    plan::template_digest(out.template_body.as_deref().unwrap_or_default())
-        .map_err(|e| anyhow::anyhow!("the template of change set {change_set}: {e}"))
+    Ok(out.template_body.unwrap_or_default())
 }
 
 /// Executes exactly the change sets `plan` lists, in order, once every one of them is checked: it names
@@ -105,28 +125,18 @@ pub async fn change_set_digest(cfn: &Client, change_set: &str, stack: &str) -> a
 pub async fn execute(clients: &Clients, plan: &Plan, protected: Option<&str>) -> anyhow::Result<Outcome> {
     for planned in &plan.stacks {
         let now = baseline(&clients.cfn, &planned.stack).await?;
-        let described = clients
-            .cfn
-            .describe_change_set()
-            .change_set_name(&planned.change_set)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("reading the planned change set {}", planned.change_set))?;
-        if described.stack_name.as_deref() != Some(planned.stack.as_str()) {
-            return Ok(Outcome::Refused(format!(
-                "the change set {} belongs to stack {}, not {}",
-                planned.change_set,
-                described.stack_name.as_deref().unwrap_or("?"),
-                planned.stack
-            )));
-        }
+        let described = match change_set_of(&clients.cfn, &planned.change_set, &planned.stack).await? {
+            Ok(described) => described,
+            Err(why) => return Ok(Outcome::Refused(why)),
+        };
         let status = described.status.as_ref().map_or("", |s| s.as_str());
         let execution = described.execution_status.as_ref().map_or("", |s| s.as_str());
         if let Some(why) = plan::stale(planned, now.as_ref(), (status, execution)) {
             return Ok(Outcome::Refused(why));
         }
-        let digest = change_set_digest(&clients.cfn, &planned.change_set, &planned.stack).await?;
+        let template = change_set_template(&clients.cfn, &planned.change_set, &planned.stack).await?;
+        let digest = plan::template_digest(&template)
+            .map_err(|e| anyhow::anyhow!("the template of change set {}: {e}", planned.change_set))?;
         if digest != planned.template_sha256 {
             return Ok(Outcome::Refused(format!(
                 "the change set of {} deploys a template other than the one planned (sha256 {} planned, {digest} \

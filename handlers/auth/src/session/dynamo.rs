@@ -93,17 +93,8 @@ pub fn session_from_item(id: SessionId, item: &HashMap<String, AttributeValue>) 
             .cloned()
             .ok_or_else(|| SessionError::Corrupt(format!("{name} is missing")))
     };
-    let seed_hex = text(SEED)?;
-    let mut seed = [0u8; SEED_BYTES];
-    if seed_hex.len() != SEED_BYTES * 2 {
-        return Err(SessionError::Corrupt(format!("{SEED} is not {SEED_BYTES} bytes of hex")));
-    }
-    for (i, byte) in seed.iter_mut().enumerate() {
-        *byte = seed_hex
-            .get(i * 2..i * 2 + 2)
-            .and_then(|h| u8::from_str_radix(h, 16).ok())
-            .ok_or_else(|| SessionError::Corrupt(format!("{SEED} is not hex")))?;
-    }
+    let seed = super::from_hex::<SEED_BYTES>(&text(SEED)?)
+        .ok_or_else(|| SessionError::Corrupt(format!("{SEED} is not {SEED_BYTES} bytes of hex")))?;
     let revoked = match item.get(REVOKED) {
         None => false,
         Some(AttributeValue::Bool(b)) => *b,
@@ -136,7 +127,7 @@ impl SessionStore for DynamoSessions {
             .item(LAST_USED, number(session.last_used))
             .item(ROTATED_AT, number(session.rotated_at))
             .item(REVOKED, AttributeValue::Bool(session.revoked))
-            .item(SEED, AttributeValue::S(session.seed.iter().map(|b| format!("{b:02x}")).collect()))
+            .item(SEED, AttributeValue::S(super::hex(&session.seed)))
             .item(TOKEN_HASH, AttributeValue::S(session.token_hash.clone()))
             .item(EXPIRES_AT, number(expires_at))
             .condition_expression("attribute_not_exists(#id)")

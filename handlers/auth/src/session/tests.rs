@@ -70,11 +70,9 @@ fn malformed_tokens_are_not_tokens() {
     for bad in ["", "x", &good[1..], &format!("{good}A"), &good.replace('A', "="), &wrong_version, &"é".repeat(38)] {
         assert!(RefreshToken::parse(bad).is_none(), "{bad:?}");
     }
-    assert_eq!(
-        SessionId::from_hex(&SessionId::from_bytes([0xab; 16]).to_string()),
-        Some(SessionId::from_bytes([0xab; 16]))
-    );
-    assert_eq!(SessionId::from_hex("zz"), None);
+    assert_eq!(from_hex::<16>(&SessionId::from_bytes([0xab; 16]).to_string()), Some([0xab; 16]));
+    assert_eq!(from_hex::<1>("zz"), None);
+    assert_eq!(from_hex::<2>("abc"), None);
 }
 
 #[test]
