@@ -819,7 +819,9 @@ impl Validator<'_> {
         let key = provision(&raw.key, ArnKind::Key)?;
         let secret = provision(&raw.secret, ArnKind::Secret)?;
         let domain = raw.domain.map(|d| self.domain(d, &region, account.as_deref())).transpose()?;
-        let pipeline = self.pipeline(project_pipeline, name, raw.pipeline.as_ref(), account.as_deref())?;
+        let architecture = raw.architecture.unwrap_or(default_architecture);
+        let pipeline =
+            self.pipeline(project_pipeline, name, raw.pipeline.as_ref(), account.as_deref(), architecture)?;
 
         Ok(Stage {
             name: stage_name,
@@ -827,7 +829,7 @@ impl Validator<'_> {
             account,
             protect,
             artifact_bucket,
-            architecture: raw.architecture.unwrap_or(default_architecture),
+            architecture,
             log_retention_days: pick(
                 &[&raw.log_retention_days, &defaults.log_retention_days],
                 FALLBACK.log_retention_days,

@@ -55,7 +55,7 @@ pub fn synth(config: &Config, stage: &Stage) -> Stacks {
     let names = Names::new(&config.project, stage);
     let (data, refs) = stacks::data::build(&names, stage);
     let api = stacks::api::build(&config.project, &names, stage, &refs);
-    let pipeline = stacks::pipeline::build(&config.project, &names, stage, &config.functions);
+    let pipeline = stacks::pipeline::build(&config.project, &names, stage);
     Stacks { bootstrap: stacks::bootstrap::build(&config.project), data, api, pipeline }
 }
 

@@ -62,6 +62,12 @@ impl Names {
         format!("{}-ci-{what}", self.prefix)
     }
 
+    /// The stage's permissions boundary, a managed policy of the pipeline stack: every role the
+    /// pipeline's deploy role makes must carry it.
+    pub fn boundary(&self) -> String {
+        format!("{}-boundary", self.prefix)
+    }
+
     /// The prefix of the keys CodePipeline stores this pipeline's artifacts under: the first 20
     /// characters of its name (`config` keeps them apart between stages).
     pub fn pipeline_artifacts(&self) -> String {

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::{Names, Stacks};
 
 mod access;
+pub mod evaluate;
 mod policy;
 pub mod schema;
 mod shape;

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 use synth::stacks::pipeline::{
-    REVIEW_VARIABLES, TEST_COMMAND, apply_command, plan_command, review_command, reviewer_commands,
+    PLAN_CACHE_PATHS, PLAN_VARIABLES, REVIEW_VARIABLES, TEST_COMMAND, apply_command, plan_command, plan_digest_command,
+    review_command, reviewer_commands,
 };
 
 #[path = "../src/testing.rs"]
@@ -86,8 +87,10 @@ fn a_push_to_the_stages_branch_starts_its_v2_pipeline_through_the_connection() {
 }
 
 #[test]
-fn builds_run_natively_on_the_stages_architecture_and_cache_cargo_and_target_in_s3() {
-    let arm = STAGES.replace("architecture = \"x86_64\"", "architecture = \"arm64\"");
+fn builds_run_natively_on_the_stages_architecture_and_only_plan_keeps_a_cache() {
+    let arm = STAGES
+        .replace("architecture = \"x86_64\"", "architecture = \"arm64\"")
+        .replace("reviewer_sha256 = { x86_64 = ", "reviewer_sha256 = { arm64 = ");
     for (text, kind, image) in
         [(STAGES.to_owned(), "LINUX_CONTAINER", "amazonlinux-x86_64"), (arm, "ARM_CONTAINER", "amazonlinux-aarch64")]
     {
@@ -97,12 +100,20 @@ fn builds_run_natively_on_the_stages_architecture_and_cache_cargo_and_target_in_
             assert_eq!(props["Environment"]["Type"], kind);
             assert!(props["Environment"]["Image"].as_str().is_some_and(|i| i.contains(image)), "{props}");
             assert_eq!(props["Environment"]["PrivilegedMode"], false);
-            assert_eq!(props["Cache"]["Type"], "S3");
-            assert!(strings(&props["Cache"]["Location"])[0].ends_with("/cache/auth-dev"), "{props}");
-            let cached = buildspec(&p, project)["cache"]["paths"].clone();
-            for path in ["/root/.cargo/registry/**/*", "/root/.cargo/git/**/*", "target/**/*"] {
-                assert!(cached.as_sequence().is_some_and(|s| s.iter().any(|c| c == path)), "{project}: {cached:?}");
-            }
+        }
+        // Plan's cache is its own: what a pushed commit leaves there only later Plans restore.
+        let plan = &p["Resources"]["PlanProject"]["Properties"];
+        assert_eq!(plan["Cache"]["Type"], "S3");
+        assert!(strings(&plan["Cache"]["Location"])[0].ends_with("/cache/auth-dev-ci-plan"), "{plan}");
+        let cached = buildspec(&p, "PlanProject")["cache"]["paths"].clone();
+        for path in PLAN_CACHE_PATHS {
+            assert!(cached.as_sequence().is_some_and(|s| s.iter().any(|c| c == path)), "{cached:?}");
+        }
+        // The trusted builds restore nothing and install nothing.
+        for project in ["ReviewProject", "ApplyProject"] {
+            assert_eq!(p["Resources"][project]["Properties"]["Cache"], serde_json::json!({"Type": "NO_CACHE"}));
+            let spec = buildspec(&p, project);
+            assert!(spec.get("cache").is_none() && spec["phases"].get("install").is_none(), "{project}: {spec:?}");
         }
     }
 }
@@ -129,24 +140,43 @@ fn the_buildspecs_run_the_readmes_commands_and_only_the_plan_runs_the_pushed_com
     let c = config(STAGES);
     for stage in ["dev", "prod"] {
         let p = pipeline_of(STAGES, stage);
+        let settings = &c.stages[stage];
+        let names = synth::Names::new("auth", settings);
+        let pipeline = settings.pipeline.as_ref().unwrap_or_else(|| panic!("{stage}"));
         let plan = commands(&buildspec(&p, "PlanProject"), "build");
-        assert_eq!(plan, [TEST_COMMAND.to_owned(), plan_command(stage)], "every check runs before anything is planned");
-        // Review and apply build the pinned commit's xtask and run it, never `cargo xtask` of the push.
+        assert_eq!(plan, [TEST_COMMAND.to_owned(), plan_command(stage), plan_digest_command()], "tests run first");
+        // Review and apply run the pinned binary, checked against its digest, from an empty directory.
         let pinned: Vec<String> = reviewer_commands().to_vec();
+        assert_eq!(pinned[0], "cd \"$(mktemp -d)\"");
+        assert!(pinned.iter().any(|c| c.contains("sha256sum --check")), "{pinned:?}");
         let review = commands(&buildspec(&p, "ReviewProject"), "build");
         assert_eq!(review, [pinned.clone(), vec![review_command("auth", stage)]].concat());
-        let protect = c.stages[stage].protect;
         let apply = commands(&buildspec(&p, "ApplyProject"), "build");
-        assert_eq!(apply, [pinned, vec![apply_command("auth", stage, protect)]].concat());
-        assert!(apply.iter().chain(&review).all(|c| !c.starts_with("cargo xtask")), "{apply:?}");
-        let reviewer = &c.stages[stage].pipeline.as_ref().unwrap_or_else(|| panic!()).reviewer;
-        for project in ["ReviewProject", "ApplyProject"] {
-            let variables = &p["Resources"][project]["Properties"]["Environment"]["EnvironmentVariables"];
-            assert!(variables.to_string().contains(reviewer.as_str()), "{project} pins {reviewer}: {variables}");
+        let expected = apply_command("auth", &names, stage, pipeline.approval, settings.protect);
+        assert_eq!(apply, [pinned, vec![expected]].concat());
+        for c in apply.iter().chain(&review) {
+            assert!(!c.contains("cargo") && !c.contains("rustup"), "a trusted build compiles nothing: {c}");
+            assert!(!c.starts_with("cd \"$CODEBUILD_SRC_DIR") && !c.starts_with("cd $CODEBUILD"), "{c}");
         }
+        for project in ["ReviewProject", "ApplyProject"] {
+            let variables = p["Resources"][project]["Properties"]["Environment"]["EnvironmentVariables"].to_string();
+            assert!(variables.contains(&pipeline.reviewer_sha256), "{project} pins the binary: {variables}");
+            assert!(variables.contains(&pipeline.reviewer), "{project} names its commit: {variables}");
+        }
+        // Neither trusted build takes the pushed clone: Review reads Plan's artifact, Apply Review's.
+        assert_eq!(stage_of(&p, "Review")["Actions"][0]["InputArtifacts"], serde_json::json!([{"Name": "Plan"}]));
+        assert_eq!(stage_of(&p, "Apply")["Actions"][0]["InputArtifacts"], serde_json::json!([{"Name": "Reviewed"}]));
     }
     // What the README tells a team the pipeline runs is what it runs.
-    let mut shown = vec![plan_command("dev"), review_command("auth", "dev"), apply_command("auth", "dev", false)];
+    let dev = &c.stages["dev"];
+    let names = synth::Names::new("auth", dev);
+    let approval = dev.pipeline.as_ref().map_or(synth::config::Approval::Risky, |p| p.approval);
+    let mut shown = vec![
+        plan_command("dev"),
+        plan_digest_command(),
+        review_command("auth", "dev"),
+        apply_command("auth", &names, "dev", approval, false),
+    ];
     shown.extend(reviewer_commands());
     shown.push(TEST_COMMAND.to_owned());
     for command in shown {
@@ -155,7 +185,7 @@ fn the_buildspecs_run_the_readmes_commands_and_only_the_plan_runs_the_pushed_com
 }
 
 #[test]
-fn the_approval_is_entered_only_for_a_risky_plan_unless_the_stage_always_asks() {
+fn the_approval_is_skipped_only_when_the_review_says_exactly_false() {
     let dev = pipeline_of(STAGES, "dev");
     let names: Vec<String> = dev["Resources"]["Pipeline"]["Properties"]["Stages"]
         .as_array()
@@ -170,25 +200,30 @@ fn the_approval_is_entered_only_for_a_risky_plan_unless_the_stage_always_asks() 
     for v in REVIEW_VARIABLES {
         assert!(exported.as_sequence().is_some_and(|s| s.iter().any(|e| e == v)), "{v} not exported: {exported:?}");
     }
-    assert!(buildspec(&dev, "PlanProject")["env"].get("exported-variables").is_none(), "the push decides nothing");
+    // Plan exports only its plan file's digest, which binds the file to the run; it decides nothing.
+    let plan_exports = buildspec(&dev, "PlanProject")["env"]["exported-variables"].clone();
+    assert_eq!(plan_exports, serde_yaml::to_value(PLAN_VARIABLES).unwrap_or_default());
+    let review_env = review["Configuration"]["EnvironmentVariables"].as_str().unwrap_or_default();
+    for bound in ["#{Plan.PLAN_DIGEST}", "#{codepipeline.PipelineExecutionId}", "#{Source.CommitId}"] {
+        assert!(review_env.contains(bound), "the review gets {bound} from CodePipeline: {review_env}");
+    }
     let approve = stage_of(&dev, "Approve");
     assert_eq!(approve["Actions"][0]["ActionTypeId"]["Provider"], "Manual");
     assert_eq!(approve["Actions"][0]["Configuration"]["CustomData"], "#{Review.APPROVAL}");
     let condition = &approve["BeforeEntry"]["Conditions"][0];
-    // Entry conditions apply their result when the rule fails: SKIP unless RISKY is "true".
+    // An entry condition applies its result when its rule fails: SKIP only when RISKY is exactly
+    // "false", so a missing, empty or misspelt value enters Approve.
     assert_eq!(condition["Result"], "SKIP");
     let rule = &condition["Rules"][0];
     assert_eq!(rule["RuleTypeId"]["Provider"], "VariableCheck");
     assert_eq!(rule["Configuration"]["Variable"], "#{Review.RISKY}");
-    assert_eq!(rule["Configuration"]["Operator"], "EQ");
-    assert_eq!(rule["Configuration"]["Value"], "true");
-    // The apply takes the list the review wrote, from the same run, with its digest in CodePipeline's
+    assert_eq!(rule["Configuration"]["Operator"], "NE");
+    assert_eq!(rule["Configuration"]["Value"], "false");
+    // The apply takes the list the review wrote, with its digest and the execution in CodePipeline's
     // variables (no build can change those).
     let apply = &stage_of(&dev, "Apply")["Actions"][0];
-    assert!(apply["InputArtifacts"].to_string().contains("\"Reviewed\""), "{apply}");
-    assert!(
-        apply["Configuration"]["EnvironmentVariables"].as_str().is_some_and(|v| v.contains("#{Review.REVIEW_DIGEST}"))
-    );
+    let apply_env = apply["Configuration"]["EnvironmentVariables"].as_str().unwrap_or_default();
+    assert!(apply_env.contains("#{Review.REVIEW_DIGEST}") && apply_env.contains("#{codepipeline.PipelineExecutionId}"));
 
     let prod = pipeline_of(STAGES, "prod");
     assert!(stage_of(&prod, "Approve")["BeforeEntry"].is_null(), "prod asks a person every time");
@@ -203,10 +238,13 @@ fn pipeline_roles_use_no_wildcard_action_and_resource_star_only_where_aws_requir
         let prefix = format!("auth-{stage}");
         for role in ROLES {
             for s in role_statements(&p, role) {
-                assert_eq!(s["Effect"], "Allow");
                 let actions = strings(&s["Action"]);
                 for a in &actions {
                     assert!(!a.contains('*'), "{stage} {role}: wildcard action {a}");
+                }
+                if s["Effect"] == "Deny" {
+                    // A Deny may reach as far as it likes.
+                    continue;
                 }
                 for r in strings(&s["Resource"]) {
                     if r == "*" {
@@ -239,14 +277,23 @@ fn pipeline_roles_use_no_wildcard_action_and_resource_star_only_where_aws_requir
                 .all(|(_, r)| !matches!(r["Type"].as_str(), Some("AWS::IAM::User" | "AWS::IAM::AccessKey"))),
             "no long-lived keys"
         );
+        // Sessions last the least IAM allows: credentials copied out of a build expire within the hour.
+        for role in ROLES {
+            assert_eq!(p["Resources"][role]["Properties"]["MaxSessionDuration"], 3600, "{stage} {role}");
+        }
     }
 }
 
 #[test]
 fn each_pipeline_role_holds_only_its_step() {
     let p = pipeline_of(STAGES, "dev");
-    let actions =
-        |role: &str| -> Vec<String> { role_statements(&p, role).iter().flat_map(|s| strings(&s["Action"])).collect() };
+    let actions = |role: &str| -> Vec<String> {
+        role_statements(&p, role)
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .flat_map(|s| strings(&s["Action"]))
+            .collect()
+    };
     let plan = actions("PlanRole");
     let review = actions("ReviewRole");
     let apply = actions("ApplyRole");
@@ -260,7 +307,11 @@ fn each_pipeline_role_holds_only_its_step() {
     assert!(!review.iter().any(writes), "{review:?}");
     assert!(apply.contains(&"cloudformation:ExecuteChangeSet".to_owned()));
     assert!(!apply.iter().any(|a| a == "cloudformation:CreateChangeSet" || a == "iam:PassRole"));
-    // The pipeline starts the two builds and uses the connection; it touches no stack.
+    // Only the pushed commit's build clones the repository; the trusted ones never see it.
+    for (role, held) in [("ReviewRole", &review), ("ApplyRole", &apply)] {
+        assert!(!held.iter().any(|a| a.ends_with(":UseConnection")), "{role}: {held:?}");
+    }
+    // The pipeline starts the builds and uses the connection; it touches no stack.
     assert!(!pipeline.iter().any(|a| a.starts_with("cloudformation:") || a == "iam:PassRole"), "{pipeline:?}");
     assert!(pipeline.contains(&"codeconnections:UseConnection".to_owned()));
     // The plan's change sets are made as the deploy role, and no other.
@@ -277,7 +328,7 @@ fn roles_pass_only_the_roles_their_step_needs_and_only_to_its_service() {
     let passes = |role: &str| -> Vec<(Vec<String>, String)> {
         role_statements(&p, role)
             .into_iter()
-            .filter(|s| strings(&s["Action"]).contains(&"iam:PassRole".to_owned()))
+            .filter(|s| s["Effect"] == "Allow" && strings(&s["Action"]).contains(&"iam:PassRole".to_owned()))
             .map(|s| {
                 let service = s["Condition"]["StringEquals"]["iam:PassedToService"][0].as_str().unwrap_or_default();
                 assert!(!service.is_empty(), "{role}: iam:PassRole without iam:PassedToService: {s}");
@@ -285,19 +336,17 @@ fn roles_pass_only_the_roles_their_step_needs_and_only_to_its_service() {
             })
             .collect()
     };
-    assert!(passes("PipelineRole").is_empty() && passes("ApplyRole").is_empty());
+    assert!(passes("PipelineRole").is_empty() && passes("ApplyRole").is_empty() && passes("ReviewRole").is_empty());
     let plan = passes("PlanRole");
     assert_eq!(plan.len(), 1);
     assert_eq!(plan[0].1, "cloudformation.amazonaws.com");
     assert_eq!(plan[0].0, [r#"{"Fn::GetAtt":["DeployRole","Arn"]}"#]);
+    // The deploy role passes the stage's roles to Lambda only; the pipeline's own are denied to it
+    // (pipeline_access.rs asks IAM's logic).
     let deploy = passes("DeployRole");
-    let to_lambda: Vec<&String> =
-        deploy.iter().filter(|(_, s)| s == "lambda.amazonaws.com").flat_map(|(r, _)| r).collect();
-    let functions: Vec<String> = testing::functions().iter().map(|f| format!("role/auth-dev-{}", f.name())).collect();
-    assert_eq!(to_lambda.len(), functions.len(), "{to_lambda:?}");
-    for (arn, role) in to_lambda.iter().zip(&functions) {
-        assert!(arn.ends_with(role.as_str()), "{arn} is not {role}");
-    }
+    assert_eq!(deploy.len(), 1, "{deploy:?}");
+    assert_eq!(deploy[0].1, "lambda.amazonaws.com");
+    assert!(deploy[0].0[0].ends_with(":role/auth-dev-*"), "{deploy:?}");
 }
 
 #[test]
@@ -322,10 +371,18 @@ fn a_stage_without_pipeline_settings_gets_none_and_no_template() {
 }
 
 #[test]
-fn the_pipelines_definition_does_not_change_when_only_code_changes() {
+fn the_pipelines_definition_does_not_change_when_code_or_functions_change() {
     // Code reaches the api stack as content-addressed keys in parameters; the pipeline takes none, so a
-    // push that changes only code leaves its stack as it is (and its own plan finds no change).
+    // push that changes only code leaves its stack as it is. Nor does it name functions: adding one
+    // needs no person to redeploy the pipeline, and the boundary already covers what it may be granted.
+    let all = testing::functions();
+    let mut fewer = all.clone();
+    fewer.retain(|f| f.name() != "hello");
+    let fewer = synth::parse("stages.toml", STAGES, &fewer).unwrap_or_else(|e| panic!("{}", e.one_line()));
     for stage in ["dev", "staging", "prod"] {
+        let without = synth::synth(&fewer, fewer.stage(stage).unwrap_or_else(|e| panic!("{e}")));
+        let without = without.pipeline.unwrap_or_else(|| panic!("{stage}")).to_json();
+        assert_eq!(without, pipeline_of(STAGES, stage), "{stage}: the pipeline depends on the functions");
         let p = pipeline_of(STAGES, stage);
         assert!(p.get("Parameters").is_none(), "{stage}: {}", p["Parameters"]);
         assert!(!p.to_string().contains("CodeKey"), "{stage}");

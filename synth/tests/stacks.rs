@@ -292,7 +292,12 @@ fn functions_take_code_from_parameters_and_env_from_the_contract() {
     assert_eq!(f["Handler"], "bootstrap");
     assert_eq!(f["Architectures"], json!(["x86_64"]));
     assert_eq!(f["MemorySize"], 1024);
-    assert_eq!(f["Code"], json!({"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "SigninCodeKey"}}));
+    // The code that runs is the object version that was reviewed, not whatever the key holds later.
+    assert_eq!(
+        f["Code"],
+        json!({"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "SigninCodeKey"},
+               "S3ObjectVersion": {"Ref": "SigninCodeVersion"}})
+    );
     assert_eq!(f["LoggingConfig"]["LogGroup"], json!({"Ref": "SigninLogGroup"}));
     let vars: BTreeSet<&str> =
         f["Environment"]["Variables"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();

@@ -29,6 +29,18 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
   CreateConnection and answers GetConnection. A connection starts PENDING, as on AWS, where only the
   console completes its hand-shake; a harness-only tag `harness:status` at creation sets another status,
   standing in for that console step;
+- a bucket policy's `Null` condition on `s3:if-none-match` and `Bool` on `s3:ObjectCreationOperation`
+  are held as met whatever the request (moto evaluates no request context), so a policy that makes
+  code keys write-once would refuse every upload: the patch below reads them off the request;
+- Lambda ignores `S3ObjectVersion`, creating and updating a function from the key's latest version:
+  the patch below reads the pinned version, as Lambda does;
+- CodePipeline's GetPipeline gives the metadata's `created` and `updated` as ISO strings where the
+  JSON 1.1 protocol has epoch seconds, which the SDKs refuse: the model below gives them as numbers;
+- CodePipeline records no action executions (moto runs no action), so ListActionExecutions,
+  GetPipelineState and PutApprovalResult are missing: a minimal model below keeps what the local
+  pipeline runner (`cargo xtask pipeline run --local`, which stands in for CodePipeline running the
+  actions) reports through the harness-only call `HarnessRecordActionExecution`, issues approval tokens
+  and takes a person's approval through the real PutApprovalResult;
 - DynamoDB's conditional writes are not atomic: the server is threaded and the backend checks a
   condition and then writes with no lock, so two concurrent updates can both pass a condition only
   one of them may (DynamoDB serializes writes to an item); the writes below take one lock.
@@ -467,6 +479,9 @@ class CloudFormationCodeBuildProject(CloudFormationModel):
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = api_shape(cloudformation_json.get("Properties", {}))
+        # CloudFormation's Source.BuildSpec is the API's source.buildspec (all lower case).
+        if "buildSpec" in props.get("source", {}):
+            props["source"]["buildspec"] = props["source"].pop("buildSpec")
         name = props.get("name") or resource_name
         metadata = codebuild_backends[account_id][region_name].create_project(
             project_name=name,
@@ -662,24 +677,101 @@ def delete_stack(self, name_or_stack_id):
 CloudFormationBackend.delete_stack = delete_stack
 
 
+from urllib.parse import parse_qs, urlparse  # noqa: E402
+
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult  # noqa: E402
+from moto.s3.responses import S3Response  # noqa: E402
 
 _is_action_permitted = IAMPolicyStatement.is_action_permitted
+# The object request being answered on this thread, for the condition keys S3 takes from a request.
+_s3_request = threading.local()
+_key_response = S3Response._key_response
+
+
+def key_response(self, request, full_url):
+    query = parse_qs(urlparse(full_url).query, keep_blank_values=True)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    _s3_request.current = {"method": request.method, "headers": headers, "query": query}
+    try:
+        return _key_response(self, request, full_url)
+    finally:
+        _s3_request.current = None
+
+
+S3Response._key_response = key_response
+
+
+def _values(v):
+    return [str(x).lower() for x in (v if isinstance(v, list) else [v])]
+
+
+def _request_conditions_hold(condition):
+    """Evaluates, and removes from `condition`, the keys this harness reads off the request. Returns
+    whether they hold; keys it does not know stay for moto."""
+    request = getattr(_s3_request, "current", None)
+    held = True
+    for operator, key, value_of in (
+        # Requests to the harness stand for requests over AWS's TLS endpoints.
+        ("Bool", "aws:SecureTransport", lambda r: "true"),
+        ("Null", "s3:if-none-match", lambda r: "false" if r and "if-none-match" in r["headers"] else "true"),
+        (
+            "Bool",
+            "s3:ObjectCreationOperation",
+            lambda r: "true" if r and r["method"] == "PUT" and "partNumber" not in r["query"] else "false",
+        ),
+    ):
+        block = condition.get(operator) or {}
+        if key in block:
+            held = held and value_of(request) in _values(block.pop(key))
+            if not block:
+                condition.pop(operator, None)
+    return held
 
 
 def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
-    # moto holds every condition it cannot evaluate (Bool among them) as met. Requests to the harness
-    # stand for requests over AWS's TLS endpoints: a statement conditioned on aws:SecureTransport being
-    # false does not apply to them.
-    secure = ((self._statement.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")
-    if secure is not None:
-        wanted = [str(v).lower() for v in (secure if isinstance(secure, list) else [secure])]
-        if "true" not in wanted:
-            return PermissionResult.NEUTRAL
-    return _is_action_permitted(self, action, resource, principal, incoming_condition_values)
+    # moto holds every condition it cannot evaluate as met; these it can, from the request.
+    condition = dict((k, dict(v)) for k, v in (self._statement.get("Condition") or {}).items())
+    if not _request_conditions_hold(condition):
+        return PermissionResult.NEUTRAL
+    rest = IAMPolicyStatement({**self._statement, "Condition": condition} if condition else
+                              {k: v for k, v in self._statement.items() if k != "Condition"})
+    return _is_action_permitted(rest, action, resource, principal, incoming_condition_values)
 
 
 IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+
+import moto.awslambda.models as lambda_models  # noqa: E402
+from moto.s3.models import s3_backends  # noqa: E402
+
+_validate_s3_bucket_and_key = lambda_models._validate_s3_bucket_and_key
+
+
+def validate_s3_bucket_and_key(account_id, partition, data):
+    # As Lambda does: with S3ObjectVersion, that version of the key, not its latest.
+    version = data.get("S3ObjectVersion")
+    if not version:
+        return _validate_s3_bucket_and_key(account_id, partition, data)
+    return s3_backends[account_id][partition].get_object(data["S3Bucket"], data["S3Key"], version_id=version)
+
+
+lambda_models._validate_s3_bucket_and_key = validate_s3_bucket_and_key
+_set_function_code = lambda_models.LambdaFunction._set_function_code
+
+
+def set_function_code(self, updated_spec):
+    _set_function_code(self, updated_spec)
+    version = updated_spec.get("S3ObjectVersion")
+    if version and "S3Bucket" in updated_spec and updated_spec is not self.code:
+        key = s3_backends[self.account_id][self.partition].get_object(
+            updated_spec["S3Bucket"], updated_spec["S3Key"], version_id=version
+        )
+        if key:
+            self.code_bytes, self.code_size, self.code_sha_256, self.code_digest = lambda_models._s3_content(key)
+        self.code["S3ObjectVersion"] = version
+
+
+lambda_models.LambdaFunction._set_function_code = set_function_code
 
 
 from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
@@ -699,9 +791,146 @@ for _write in ("put_item", "update_item", "delete_item", "transact_write_items")
     setattr(DynamoDBBackend, _write, _serialized(getattr(DynamoDBBackend, _write)))
 
 
+# CodePipeline's record of the actions of each execution (JSON 1.1, target prefix below): the local
+# pipeline runner reports each action it runs; Apply reads them back with ListActionExecutions.
+PIPELINE_TARGET = "CodePipeline_20150709."
+_actions = {}  # (pipeline, execution) -> [action execution dicts, in the order reported]
+_actions_lock = threading.Lock()
+
+
+def _caller(auth):
+    """The ARN of whoever signed a request: an assumed role's session, or the account's root."""
+    key = auth.split("Credential=", 1)[-1].split("/", 1)[0]
+    from moto.sts.models import sts_backends
+
+    for role in sts_backends["123456789012"]["aws"].assumed_roles:
+        if role.access_key_id == key:
+            return f"arn:aws:sts::123456789012:assumed-role/{role.role_arn.split('/')[-1]}/{role.session_name}"
+    return "arn:aws:iam::123456789012:root"
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).timestamp()
+
+
+def pipeline_call(operation, body, auth):
+    """Answers one CodePipeline call this model owns, or None to leave it to moto."""
+    if operation == "HarnessRecordActionExecution":
+        record = {
+            "pipelineExecutionId": body["pipelineExecutionId"],
+            "actionExecutionId": str(uuid.uuid4()),
+            "pipelineVersion": 1,
+            "stageName": body["stageName"],
+            "actionName": body["actionName"],
+            "startTime": _now(),
+            "lastUpdateTime": _now(),
+            "status": body["status"],
+            "output": {"outputVariables": body.get("outputVariables", {})},
+        }
+        if body["status"] == "InProgress" and body.get("approval"):
+            record["token"] = str(uuid.uuid4())
+        with _actions_lock:
+            runs = _actions.setdefault((body["pipelineName"], body["pipelineExecutionId"]), [])
+            # A second report of the same action replaces the first, as its status moves on.
+            runs[:] = [r for r in runs if (r["stageName"], r["actionName"]) != (body["stageName"], body["actionName"])]
+            runs.append(record)
+        return 200, {"actionExecutionId": record["actionExecutionId"], "token": record.get("token")}
+    if operation == "GetPipeline":
+        from moto.codepipeline.models import codepipeline_backends as pipelines
+
+        region = auth.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        region = region[2] if len(region) > 2 else "us-east-1"
+        try:
+            pipeline, metadata = pipelines["123456789012"][region].get_pipeline(body["name"])
+        except Exception as e:  # noqa: BLE001 - the service's own error, as moto would answer it
+            return 400, {"__type": "PipelineNotFoundException", "message": str(e)}
+        epoch = {
+            k: datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() if k in ("created", "updated") else v
+            for k, v in metadata.items()
+        }
+        return 200, {"pipeline": pipeline, "metadata": epoch}
+    if operation == "ListActionExecutions":
+        wanted = (body.get("filter") or {}).get("pipelineExecutionId")
+        with _actions_lock:
+            found = [
+                {k: v for k, v in r.items() if k != "token"}
+                for (name, execution), runs in _actions.items()
+                if name == body["pipelineName"] and wanted in (None, execution)
+                for r in runs
+            ]
+        # Pages, as CodePipeline gives them: a caller that reads one page misses the rest.
+        size = int(body.get("maxResults") or 100)
+        start = int(body.get("nextToken") or 0)
+        page = {"actionExecutionDetails": found[start:start + size]}
+        if start + size < len(found):
+            page["nextToken"] = str(start + size)
+        return 200, page
+    if operation == "GetPipelineState":
+        with _actions_lock:
+            latest = {}
+            for (name, _), runs in _actions.items():
+                if name == body["name"]:
+                    for r in runs:
+                        latest[(r["stageName"], r["actionName"])] = r
+        stages = {}
+        for (stage, action), r in latest.items():
+            execution = {"actionExecutionId": r["actionExecutionId"], "status": r["status"]}
+            if r.get("token") and r["status"] == "InProgress":
+                execution["token"] = r["token"]
+            stages.setdefault(stage, []).append({"actionName": action, "latestExecution": execution})
+        return 200, {
+            "pipelineName": body["name"],
+            "stageStates": [{"stageName": s, "actionStates": a} for s, a in stages.items()],
+        }
+    if operation == "PutApprovalResult":
+        with _actions_lock:
+            for (name, _), runs in _actions.items():
+                for r in runs:
+                    if (
+                        name == body["pipelineName"]
+                        and r.get("token") == body["token"]
+                        and (r["stageName"], r["actionName"]) == (body["stageName"], body["actionName"])
+                        and r["status"] == "InProgress"
+                    ):
+                        approved = body["result"]["status"] == "Approved"
+                        r["status"] = "Succeeded" if approved else "Failed"
+                        r["updatedBy"] = _caller(auth)
+                        r["lastUpdateTime"] = _now()
+                        r["output"]["executionResult"] = {"externalExecutionSummary": body["result"].get("summary", "")}
+                        return 200, {"approvedAt": _now()}
+        return 400, {"__type": "InvalidApprovalTokenException", "message": "The approval token is not valid"}
+    return None
+
+
+def with_pipelines(app):
+    def wsgi(environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith(PIPELINE_TARGET):
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length)
+        body = json.loads(raw or b"{}")
+        answer = pipeline_call(target[len(PIPELINE_TARGET):], body, environ.get("HTTP_AUTHORIZATION", ""))
+        if answer is None:
+            # moto's own: hand the body back to it.
+            import io
+
+            environ["wsgi.input"] = io.BytesIO(raw)
+            return app(environ, start_response)
+        status, reply = answer
+        payload = json.dumps(reply).encode()
+        start_response(
+            "200 OK" if status == 200 else "400 Bad Request",
+            [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    return wsgi
+
+
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    app = with_connections(DomainDispatcherApplication(create_backend_app))
+    app = with_pipelines(with_connections(DomainDispatcherApplication(create_backend_app)))
     server = make_server("127.0.0.1", port, app, True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"PORT {server.server_port}", flush=True)

@@ -39,6 +39,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub connections: aws_sdk_codeconnections::Client,
+    pub codepipeline: aws_sdk_codepipeline::Client,
     pub region: String,
     /// How often to ask CloudFormation about progress: an emulator answers at once, AWS takes seconds.
     pub poll: std::time::Duration,
@@ -82,17 +83,24 @@ impl Clients {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
+        Ok(Clients::from_config(&config, region))
+    }
+
+    /// Clients of an SDK configuration already loaded (an emulator's, with its own credentials).
+    pub fn from_config(config: &aws_config::SdkConfig, region: &str) -> Clients {
         // With an endpoint override (an emulator) S3 must be addressed by path, not by bucket subdomain.
-        let custom_endpoint = args.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(custom_endpoint).build();
-        Ok(Clients {
+        let custom_endpoint = config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(custom_endpoint).build();
+        let config = config.clone();
+        Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(&config),
             connections: aws_sdk_codeconnections::Client::new(&config),
+            codepipeline: aws_sdk_codepipeline::Client::new(&config),
             region: region.to_owned(),
             poll: std::time::Duration::from_millis(if custom_endpoint { 200 } else { 2000 }),
-        })
+        }
     }
 }
 

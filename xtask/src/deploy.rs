@@ -55,9 +55,14 @@ pub struct DeployArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["no_execute", "artifacts"])]
     pub execute_plan: Option<PathBuf>,
     /// The role CloudFormation assumes to make the changes (a pipeline's deploy role), instead of the
-    /// caller's credentials
+    /// caller's credentials. Such a role may change the data and api stacks only: the bootstrap and
+    /// pipeline stacks are checked, and left to a person (`cargo xtask pipeline deploy`)
     #[arg(long, value_name = "ARN")]
     pub cfn_role: Option<String>,
+    /// Name the change sets `xtask-<ID>` (a pipeline passes its execution id, so that its review can
+    /// tell the change sets of its run from any other)
+    #[arg(long, value_name = "ID", value_parser = run_id)]
+    pub run_id: Option<String>,
     /// Write the stacks' outputs as a JSON object to this file
     #[arg(long, value_name = "FILE")]
     pub outputs_file: Option<PathBuf>,
@@ -67,6 +72,31 @@ pub struct DeployArgs {
     /// Deploy the zips of an earlier `cargo xtask build` from this directory instead of building
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
+}
+
+/// A run id for change set names: letters, digits and hyphens (a UUID, as CodePipeline's execution ids are).
+fn run_id(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty() && text.len() <= 100 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("`{text}` is not a run id: up to 100 letters, digits and hyphens"))
+    }
+}
+
+/// The name of a change set deploy creates: `xtask-<run id>` when the run has one, else `xtask-<seconds>`.
+pub fn change_set_name(run: Option<&str>) -> String {
+    match run {
+        Some(run) => format!("xtask-{run}"),
+        None => format!("xtask-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())),
+    }
+}
+
+/// Whether only a person's credentials may change `stack`: the bootstrap stack (one per account and
+/// region, its role attached to AWS's logging policy) and the pipeline stack (the roles, builds and
+/// boundary that judge every other change). A pipeline's deploy role may change neither.
+pub fn person_only(names: &synth::Names, stack: &str) -> bool {
+    stack == names.bootstrap_stack() || stack == names.pipeline_stack()
 }
 
 /// What one run did, for callers and tests.
@@ -145,20 +175,25 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         None => package::build(&crate::workspace()?, &config.functions, stage.architecture, Profile::Release)?,
     };
     let bucket = artifacts::bucket_name(&config.project, &account, &stage.region, stage.artifact_bucket.as_deref());
-    if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region, &account, &stage.name).await? {
-        println!("created artifact bucket {bucket} (versioned, encrypted, not public, TLS only)");
+    if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region, &account, (&config.project, &stage.name)).await? {
+        println!("created artifact bucket {bucket} (versioned, encrypted, not public, TLS only, code written once)");
+    } else if args.cfn_role.is_none()
+        && artifacts::ensure_policy(&clients.s3, &bucket, &account, &config.project).await?
+    {
+        // A pipeline's plan may not change the policy; a person's deploy brings an older bucket's up to date.
+        println!("artifact bucket {bucket}: policy updated (code keys are written once)");
     }
     // Each stage's code under its own prefix, so that no stage's pipeline can write another's.
     let code_prefix = artifacts::code_prefix(&config.project, &stage.name);
     println!("artifacts in s3://{bucket}:");
-    let mut report = Report {
-        uploaded: artifacts::upload(&clients.s3, &bucket, &account, &code_prefix, &artifacts).await?,
-        ..Report::default()
-    };
+    let (uploaded, stored) = artifacts::upload(&clients.s3, &bucket, &account, &code_prefix, &artifacts).await?;
+    let mut report = Report { uploaded, ..Report::default() };
 
+    // Each function's code by key and by the version just stored: the change set pins the bytes.
     let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.clone())];
-    for a in &artifacts {
-        parameters.push((format!("{}CodeKey", a.function.pascal_name()), a.s3_key(&code_prefix)));
+    for (a, s) in artifacts.iter().zip(&stored) {
+        parameters.push((synth::stacks::api::code_key_parameter(&a.function), s.key.clone()));
+        parameters.push((synth::stacks::api::code_version_parameter(&a.function), s.version.clone()));
     }
 
     // 4 and 5. Each stack in order: change set, review, execute, watch.
@@ -174,6 +209,27 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         };
         if stack == names.pipeline_stack() && !cfn::describe(&clients.cfn, &stack).await?.as_ref().is_some_and(set_up) {
             println!("\n== {stack}\nnot set up yet: `cargo xtask pipeline deploy --stage {}` creates it", stage.name);
+            continue;
+        }
+        // A pipeline's deploy role changes the data and api stacks only: the others are checked here,
+        // and a person deploys them.
+        if args.cfn_role.is_some() && person_only(names, &stack) {
+            match person_stack(&clients.cfn, &stack, template).await? {
+                PersonStack::Current => println!("\n== {stack}\nup to date"),
+                PersonStack::Differs => println!(
+                    "\n== {stack}\nnote: differs from this commit's; only a person deploys it: `cargo xtask pipeline \
+                     deploy --stage {}`",
+                    stage.name
+                ),
+                PersonStack::Missing if stack == names.bootstrap_stack() => {
+                    return Ok(Outcome::Refused(format!(
+                        "{stack} does not exist, and the stage's API logs through it: a person deploys it once per account \
+                         and region with `cargo xtask pipeline deploy --stage {}`",
+                        stage.name
+                    )));
+                }
+                PersonStack::Missing => println!("\n== {stack}\nnot set up: a person deploys it"),
+            }
             continue;
         }
         let is_api = stack == names.api_stack();
@@ -209,6 +265,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
             stage: stage.name.clone(),
             account: account.clone(),
             region: stage.region.clone(),
+            run: args.run_id.clone(),
             stacks: planned,
         };
         println!("change sets left for review; nothing was executed");
@@ -336,7 +393,7 @@ impl StackStep<'_> {
         } else {
             Body::Inline(self.text.to_owned())
         };
-        let name = format!("xtask-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+        let name = change_set_name(args.run_id.as_deref());
         let (id, changes) = match changes::create(
             cfn,
             stack,
@@ -385,6 +442,7 @@ impl StackStep<'_> {
                 iam: iam.render().lines().map(|l| l.trim().to_owned()).collect(),
                 grants: rows(iam.grants()),
                 data_loss: gates::data_loss(&changes, deployed.as_ref(), self.json, account),
+                code: Vec::new(),
             })));
         }
         if !refusals.is_empty() {
@@ -457,6 +515,30 @@ impl StackStep<'_> {
         }
         Ok(())
     }
+}
+
+/// What a person-only stack is to a pipeline's plan.
+#[derive(Debug, PartialEq, Eq)]
+enum PersonStack {
+    Current,
+    Differs,
+    Missing,
+}
+
+/// Whether `stack` is deployed with the template this commit synthesizes.
+async fn person_stack(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    template: &synth::Template,
+) -> anyhow::Result<PersonStack> {
+    let exists = cfn::describe(cfn, stack)
+        .await?
+        .is_some_and(|s| !matches!(s.stack_status, Some(StackStatus::DeleteComplete | StackStatus::ReviewInProgress)));
+    if !exists {
+        return Ok(PersonStack::Missing);
+    }
+    let deployed = cfn::deployed_template(cfn, stack).await?;
+    Ok(if deployed.as_ref() == Some(&template.to_json()) { PersonStack::Current } else { PersonStack::Differs })
 }
 
 /// Drops an unexecuted change set, and the empty stack a CREATE change set made, so that nothing is

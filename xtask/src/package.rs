@@ -230,9 +230,14 @@ pub fn zip_bootstrap(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
 /// Whether a function binary can run on Lambda for `arch`: an ELF for that machine that needs no
 /// glibc newer than `provided.al2023`'s.
 pub fn check_binary(function: &Function, elf: &[u8], arch: Architecture) -> anyhow::Result<()> {
+    check_elf(&format!("{function}'s bootstrap"), elf, arch)
+}
+
+/// Whether `elf` (named `what` in errors) runs on Amazon Linux 2023 for `arch`: Lambda's
+/// `provided.al2023` and CodeBuild's AL2023 images alike, whose glibc is 2.34.
+pub fn check_elf(what: &str, elf: &[u8], arch: Architecture) -> anyhow::Result<()> {
     use object::Object as _;
-    let file =
-        object::File::parse(elf).map_err(|e| BadInput(format!("{function}'s bootstrap is not an ELF binary ({e})")))?;
+    let file = object::File::parse(elf).map_err(|e| BadInput(format!("{what} is not an ELF binary ({e})")))?;
     let machine = match file.architecture() {
         object::Architecture::X86_64 => Some(Architecture::X86_64),
         object::Architecture::Aarch64 => Some(Architecture::Arm64),
@@ -240,8 +245,8 @@ pub fn check_binary(function: &Function, elf: &[u8], arch: Architecture) -> anyh
     };
     if machine != Some(arch) {
         return Err(BadInput(format!(
-            "{function}'s bootstrap is built for {:?}, but the stage runs on {}; build for the stage with `cargo xtask \
-             build --stage <stage>`",
+            "{what} is built for {:?}, but the stage runs on {}; build for the stage with `cargo xtask build --stage \
+             <stage>`",
             file.architecture(),
             arch.lambda_name()
         ))
@@ -251,8 +256,8 @@ pub fn check_binary(function: &Function, elf: &[u8], arch: Architecture) -> anyh
         && needed > MAX_GLIBC
     {
         return Err(BadInput(format!(
-            "{function} needs glibc {}.{}, newer than the {}.{} of Lambda's provided.al2023; find the dependency that \
-             pulled in the newer symbol (`objdump -T` on the binary)",
+            "{what} needs glibc {}.{}, newer than the {}.{} of Amazon Linux 2023; find the dependency that pulled in \
+             the newer symbol (`objdump -T` on the binary)",
             needed.0, needed.1, MAX_GLIBC.0, MAX_GLIBC.1
         ))
         .into());

@@ -1,6 +1,7 @@
 //! The artifact bucket against the emulator, with every S3 request recorded: each names the account
 //! as the expected bucket owner (moto ignores the header, so only the recording shows it is sent), an
-//! object is skipped only when S3's SHA-256 is ours, and one that is not ours is replaced.
+//! object is reused only when S3's SHA-256 is ours, a code key is written once (the bucket policy refuses
+//! any other write, whoever's credentials send it), and each zip is pinned by its object version.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions panic on setup failure too
 
 #[path = "support/scratch.rs"]
@@ -62,31 +63,63 @@ fn every_s3_request_names_our_account_and_only_our_bytes_are_reused() {
             aws_sdk_s3::config::Builder::from(&config).force_path_style(true).interceptor(recorder.clone()).build(),
         );
         let ours = artifact(&dir, b"our zip");
-        assert!(artifacts::ensure_bucket(&s3, &bucket, "us-east-1", account, "dev").await.unwrap());
-        assert!(!artifacts::ensure_bucket(&s3, &bucket, "us-east-1", account, "dev").await.unwrap());
-        assert_eq!(artifacts::upload(&s3, &bucket, account, "itest", std::slice::from_ref(&ours)).await.unwrap(), 1);
-        assert_eq!(artifacts::upload(&s3, &bucket, account, "itest", std::slice::from_ref(&ours)).await.unwrap(), 0);
+        assert!(artifacts::ensure_bucket(&s3, &bucket, "us-east-1", account, ("itest", "dev")).await.unwrap());
+        assert!(!artifacts::ensure_bucket(&s3, &bucket, "us-east-1", account, ("itest", "dev")).await.unwrap());
+        assert!(!artifacts::ensure_policy(&s3, &bucket, account, "itest").await.unwrap(), "the new policy is current");
+        let (uploaded, stored) =
+            artifacts::upload(&s3, &bucket, account, "itest", std::slice::from_ref(&ours)).await.unwrap();
+        assert_eq!(uploaded, 1);
+        let (again, same) =
+            artifacts::upload(&s3, &bucket, account, "itest", std::slice::from_ref(&ours)).await.unwrap();
+        assert_eq!((again, &same), (0, &stored), "reused, and pinned to the same version");
         artifacts::upload_template(&s3, &bucket, account, "templates/t.yaml", "Resources: {}", "us-east-1")
             .await
             .unwrap();
 
-        // Someone with write access puts other bytes under our content-addressed key: not reused.
+        // Someone with write access tries to put other bytes under our content-addressed key: the bucket
+        // policy refuses a write without If-None-Match, and S3 one with it over an existing key.
         let plain =
             aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let key = ours.s3_key("itest");
+        let overwrite = plain.put_object().bucket(&bucket).key(&key).body(b"their code".to_vec().into()).send().await;
+        assert!(overwrite.is_err(), "an overwrite without If-None-Match is refused");
+        let conditional = plain
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .if_none_match("*")
+            .body(b"their code".to_vec().into())
+            .send()
+            .await;
+        assert!(conditional.is_err(), "a conditional write over an existing key is refused");
+        let back = plain.get_object().bucket(&bucket).key(&key).send().await.unwrap();
+        assert_eq!(back.version_id.as_deref(), Some(stored[0].version.as_str()));
+        assert_eq!(back.body.collect().await.unwrap().into_bytes().as_ref(), b"our zip");
+
+        // A key written first by someone else (their bytes under the name of ours) is refused, not used.
+        let theirs = artifact(&dir, b"our next zip");
         plain
             .put_object()
             .bucket(&bucket)
-            .key(ours.s3_key("itest"))
+            .key(theirs.s3_key("itest"))
+            .if_none_match("*")
             .body(b"their code".to_vec().into())
             .send()
             .await
             .unwrap();
-        assert_eq!(artifacts::upload(&s3, &bucket, account, "itest", std::slice::from_ref(&ours)).await.unwrap(), 1);
-        let back = plain.get_object().bucket(&bucket).key(ours.s3_key("itest")).send().await.unwrap();
-        assert_eq!(back.body.collect().await.unwrap().into_bytes().as_ref(), b"our zip");
+        let refused =
+            artifacts::upload(&s3, &bucket, account, "itest", std::slice::from_ref(&theirs)).await.unwrap_err();
+        assert!(refused.to_string().contains("someone else wrote it"), "{refused:#}");
 
         let policy = plain.get_bucket_policy().bucket(&bucket).send().await.unwrap().policy.unwrap_or_default();
-        assert!(policy.contains("aws:SecureTransport"), "{policy}");
+        assert!(policy.contains("aws:SecureTransport") && policy.contains("s3:if-none-match"), "{policy}");
+        // An older bucket with the TLS statement alone is brought up to date.
+        let tls_only = serde_json::json!({"Version": "2012-10-17",
+            "Statement": [serde_json::from_str::<serde_json::Value>(&policy).unwrap()["Statement"][0].clone()]});
+        plain.put_bucket_policy().bucket(&bucket).policy(tls_only.to_string()).send().await.unwrap();
+        assert!(artifacts::ensure_policy(&s3, &bucket, account, "itest").await.unwrap());
+        let policy = plain.get_bucket_policy().bucket(&bucket).send().await.unwrap().policy.unwrap_or_default();
+        assert!(policy.contains("s3:if-none-match"), "{policy}");
     });
     let requests = recorder.0.lock().unwrap().clone();
     assert!(requests.len() >= 12, "{requests:#?}");

@@ -447,23 +447,37 @@ fn connection(endpoint: &str, available: bool) -> String {
 /// A commit id for `[pipeline] reviewer`.
 const REVIEWER: &str = "0123456789abcdef0123456789abcdef01234567";
 
-/// `KEY='value'` from `export KEY='value'` lines.
+/// The value of `KEY` after a shell reads the `export KEY='value'` lines, as the review build does.
 fn exported(stdout: &str, key: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("export {key}='")))
-        .and_then(|v| v.strip_suffix('\''))
-        .unwrap_or_else(|| panic!("no {key} in {stdout}"))
-        .to_owned()
+    assert!(stdout.contains(&format!("export {key}=")), "no {key} in {stdout}");
+    let script = format!("{stdout}\nprintf '%s' \"${key}\"");
+    let out = Command::new("sh").arg("-c").arg(&script).output().unwrap_or_else(|e| panic!("sh: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sha256_of(path: &str) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `stages` with a pipeline for every stage: its function roles carry the stage's boundary.
+fn with_pipeline(stages: &str) -> String {
+    format!(
+        "{stages}\n[pipeline]\nconnection_arn = \"arn:aws:codeconnections:us-east-1:123456789012:connection/\
+         0f3c8a52-6d1e-4b7a-9c2d-5e8f1a3b7c90\"\nrepository = \"example-org/auth\"\nreviewer = \"{REVIEWER}\"\n\
+         reviewer_sha256 = {{ x86_64 = \"{}\" }}\n",
+        "ab".repeat(32)
+    )
 }
 
 #[test]
 fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the_reviewed_list() {
     let p = Project::new("deploy-review");
     let endpoint = p.moto.endpoint();
+    p.write_config(&with_pipeline(STAGES));
     assert_eq!(p.deploy("dev", &["--approve-iam"]).status.code(), Some(0));
     let file = |name: &str| p.dir.join(name).to_string_lossy().into_owned();
-    let review = |plan: &str| {
+    let review = |plan: &str, digest: &str, run: &str| {
         p.xtask(&[
             "pipeline",
             "review",
@@ -473,6 +487,14 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
             "dev",
             "--plan",
             plan,
+            "--plan-digest",
+            digest,
+            "--execution",
+            run,
+            "--commit",
+            REVIEWER,
+            "--artifact-bucket",
+            "itest-artifacts-123456789012-us-east-1",
             "--out",
             &file("reviewed.json"),
             "--endpoint-url",
@@ -481,7 +503,7 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
             "us-east-1",
         ])
     };
-    let apply = |digest: &str| {
+    let apply = |digest: &str, run: &str, approval: &str| {
         p.xtask(&[
             "pipeline",
             "apply",
@@ -493,63 +515,104 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
             &file("reviewed.json"),
             "--digest",
             digest,
+            "--pipeline",
+            "itest-dev",
+            "--execution",
+            run,
+            "--approval",
+            approval,
             "--endpoint-url",
             &endpoint,
             "--region",
             "us-east-1",
         ])
     };
+    let plan = |name: &str, run: &str| {
+        let out = p.deploy("dev", &["--no-execute", "--summary-file", &file(name), "--run-id", run]);
+        assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    };
 
     // A code-and-memory change: no new grant, no person needed.
-    p.write_config(&STAGES.replace("memory_mb = 256", "memory_mb = 320"));
-    assert_eq!(p.deploy("dev", &["--no-execute", "--summary-file", &file("plan.json")]).status.code(), Some(0));
-    let out = review(&file("plan.json"));
+    p.write_config(&with_pipeline(&STAGES.replace("memory_mb = 256", "memory_mb = 320")));
+    plan("plan.json", "run-1");
+    let out = review(&file("plan.json"), &sha256_of(&file("plan.json")), "run-1");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     assert_eq!(exported(&stdout, "RISKY"), "false");
     let digest = exported(&stdout, "REVIEW_DIGEST");
+    // Each function's code is pinned to the version Plan uploaded, whose SHA-256 is its key's.
+    let reviewed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file("reviewed.json")).unwrap_or_default()).unwrap_or_default();
+    let code = &reviewed["stacks"][0]["code"];
+    assert!(code.as_array().is_some_and(|c| c.len() >= 4), "{reviewed}");
+    assert!(code[0]["version"].as_str().is_some_and(|v| !v.is_empty() && v != "null"), "{reviewed}");
+
+    // A plan file swapped after Plan (its digest is not the one Plan exported): refused.
+    let out = review(&file("plan.json"), &"0".repeat(64), "run-1");
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(text_of(&out).contains("not the plan this run made"), "{}", text_of(&out));
+    // Change sets made by another run (or outside any): refused.
+    let out = review(&file("plan.json"), &sha256_of(&file("plan.json")), "run-9");
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(text_of(&out).contains("was not made by this run"), "{}", text_of(&out));
 
     // The plan lies about its grants: the review reads the change set, not the plan's rows.
-    p.write_config(&STAGES.replace("[defaults]", "[defaults]\nauthorizer_cache_ttl_seconds = 120"));
-    assert_eq!(p.deploy("dev", &["--no-execute", "--summary-file", &file("plan2.json")]).status.code(), Some(0));
+    p.write_config(&with_pipeline(&STAGES.replace("[defaults]", "[defaults]\nauthorizer_cache_ttl_seconds = 120")));
+    plan("plan2.json", "run-2");
     let mut lying: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file("plan2.json")).unwrap_or_default()).unwrap_or_default();
     for stack in lying["stacks"].as_array_mut().into_iter().flatten() {
         stack["grants"] = serde_json::json!([]);
     }
     std::fs::write(file("lying.json"), lying.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    let out = review(&file("lying.json"));
+    let out = review(&file("lying.json"), &sha256_of(&file("lying.json")), "run-2");
     let risky = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     assert_eq!(exported(&risky, "RISKY"), "true", "{}", text_of(&out));
-    assert!(risky.contains("export APPROVAL=") && risky.contains("(caches answers by)"), "{risky}");
-
-    // A plan naming another stage's stack is refused by name.
-    let mut foreign = lying.clone();
-    foreign["stacks"][0]["stack"] = serde_json::json!("itest-vault-api");
-    std::fs::write(file("foreign.json"), foreign.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    let out = review(&file("foreign.json"));
+    let approval = exported(&risky, "APPROVAL");
+    assert!(
+        approval.starts_with("commit 0123456789ab: 1 to approve") && approval.contains("(caches answers by)"),
+        "{approval}"
+    );
+    // Risky, and nobody approved run-2: refused, nothing executed.
+    let risky_digest = exported(&risky, "REVIEW_DIGEST");
+    let out = apply(&risky_digest, "run-2", "risky");
     assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
-    assert!(text_of(&out).contains("not one of stage dev's"), "{}", text_of(&out));
+    assert!(text_of(&out).contains("needs a person's approval"), "{}", text_of(&out));
+
+    // A plan naming another stage's stack, or a stack only a person deploys, is refused by name.
+    for (stack, why) in
+        [("itest-vault-api", "not one of this stage's"), ("itest-dev-pipeline", "only a person deploys")]
+    {
+        let mut foreign = lying.clone();
+        foreign["stacks"][0]["stack"] = serde_json::json!(stack);
+        std::fs::write(file("foreign.json"), foreign.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let out = review(&file("foreign.json"), &sha256_of(&file("foreign.json")), "run-2");
+        assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+        assert!(text_of(&out).contains(why), "{}", text_of(&out));
+    }
 
     // The list the last review wrote is the risky one; the first review's digest does not match it.
-    let out = apply(&digest);
+    let out = apply(&digest, "run-1", "risky");
     assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
     assert!(text_of(&out).contains("not the list that was reviewed"), "{}", text_of(&out));
     // Reviewed again, and edited after the review: refused, nothing executed.
-    let out = review(&file("plan.json"));
+    let out = review(&file("plan.json"), &sha256_of(&file("plan.json")), "run-1");
     let digest = exported(&String::from_utf8_lossy(&out.stdout), "REVIEW_DIGEST");
     let reviewed = std::fs::read_to_string(file("reviewed.json")).unwrap_or_default();
     std::fs::write(file("reviewed.json"), reviewed.replace("\"creating\": false", "\"creating\":false"))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(apply(&digest).status.code(), Some(2));
+    assert_eq!(apply(&digest, "run-1", "risky").status.code(), Some(2));
     assert_eq!(p.aws("diff", "dev", &[]).status.code(), Some(1), "nothing ran");
-    // The list as reviewed runs, exactly.
     std::fs::write(file("reviewed.json"), &reviewed).unwrap_or_else(|e| panic!("{e}"));
-    let out = apply(&digest);
+    // Another run's list, even as reviewed: refused. A stage that always asks a person: refused here too.
+    assert!(text_of(&apply(&digest, "run-2", "risky")).contains("not of this execution"));
+    assert!(text_of(&apply(&digest, "run-1", "always")).contains("needs a person's approval"));
+    // The list as reviewed runs, exactly.
+    let out = apply(&digest, "run-1", "risky");
     let t = text_of(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("itest-dev-api: UPDATE_COMPLETE"), "{t}");
+    assert!(t.contains("no approval needed") && t.contains("itest-dev-api: UPDATE_COMPLETE"), "{t}");
 }
 
 #[test]
@@ -558,10 +621,15 @@ fn a_pipeline_is_set_up_once_its_connection_is_available_and_changes_to_it_are_g
     let endpoint = p.moto.endpoint();
     let pending = connection(&endpoint, false);
     let available = connection(&endpoint, true);
+    // A reviewer binary, uploaded by a person before the pipeline that runs it.
+    let binary = p.dir.join("reviewer-xtask");
+    std::fs::write(&binary, elf::x86_64("reviewer v1")).unwrap_or_else(|e| panic!("{e}"));
+    let reviewer_sha = sha256_of(&binary.to_string_lossy());
     let with = |arn: &str, branch: &str| {
         format!(
             "{STAGES}\n[pipeline]\nconnection_arn = \"{arn}\"\nrepository = \"example-org/auth\"\n\
-             reviewer = \"{REVIEWER}\"\n\n[stages.dev.pipeline]\nbranch = \"{branch}\"\n"
+             reviewer = \"{REVIEWER}\"\nreviewer_sha256 = {{ x86_64 = \"{reviewer_sha}\" }}\n\n[stages.dev.pipeline]\n\
+             branch = \"{branch}\"\n"
         )
     };
     let pipeline_deploy = |extra: &[&str]| {
@@ -578,16 +646,36 @@ fn a_pipeline_is_set_up_once_its_connection_is_available_and_changes_to_it_are_g
     assert!(t.contains("is PENDING") && t.contains("Update pending connection"), "{t}");
     assert!(!t.contains("itest-dev-pipeline"), "nothing was planned: {t}");
 
-    // AVAILABLE: the pipeline's roles are new grants, which need --approve-iam.
+    // AVAILABLE, but the binary the pipeline would run is not uploaded: nothing is deployed.
     p.write_config(&with(&available, "dev"));
+    let out = pipeline_deploy(&["--approve-iam"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("is not there") && t.contains("cargo xtask pipeline reviewer --stage dev"), "{t}");
+    let binary_arg = binary.to_string_lossy().into_owned();
+    let out =
+        p.xtask(&["pipeline", "reviewer", "--stage", "dev", "--binary", &binary_arg, "--endpoint-url", &endpoint]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(&format!("uploaded s3://itest-artifacts-123456789012-us-east-1/reviewer/{reviewer_sha}/xtask")),
+        "{t}"
+    );
+    assert!(t.contains("stages.toml pins this binary"), "{t}");
+
+    // The pipeline's roles are new grants, which need --approve-iam.
     let out = pipeline_deploy(&[]);
     let t = text_of(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("role/itest-dev-ci-deploy"), "the new grants are shown: {t}");
+    assert!(
+        t.contains("not deploying itest-bootstrap") && t.contains("ApiGatewayLogsRole"),
+        "the new grants are shown: {t}"
+    );
     let out = pipeline_deploy(&["--approve-iam"]);
     let t = text_of(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("itest-dev-pipeline: CREATE_COMPLETE") && t.contains("PipelineName = itest-dev"), "{t}");
+    assert!(t.contains("== itest-bootstrap"), "a person deploys the region's bootstrap stack with it: {t}");
     let resources = text_of(&p.aws("status", "dev", &[]));
     assert!(resources.contains("itest-dev-pipeline"), "{resources}");
     assert!(p.moto_has("codepipeline", "itest-dev") && p.moto_has("codebuild", "itest-dev-ci-plan"));

@@ -47,6 +47,7 @@ async fn clients(endpoint: &str) -> Clients {
         s3: aws_sdk_s3::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
         connections: aws_sdk_codeconnections::Client::new(&config),
+        codepipeline: aws_sdk_codepipeline::Client::new(&config),
         region: "us-east-1".into(),
         poll: std::time::Duration::from_millis(100),
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Validator, arn};
+use super::{Architecture, ConfigError, Validator, arn};
 
 /// One stage's delivery pipeline, with every default resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +20,12 @@ pub struct Pipeline {
     pub branch: String,
     pub approval: Approval,
     /// The commit whose xtask reviews and applies every plan: code this pipeline trusts, unlike the
-    /// pushed commit it reviews. Changing it changes the pipeline stack, which the current reviewer
-    /// always sends to a person.
+    /// pushed commit it reviews. Changing it changes the pipeline stack, which only a person deploys.
     pub reviewer: String,
+    /// The SHA-256 of that commit's xtask, built once for the stage's architecture by `cargo xtask
+    /// pipeline reviewer`: the review and apply builds run that binary and nothing else, after checking
+    /// this digest.
+    pub reviewer_sha256: String,
 }
 
 /// When the pipeline stops for a person.
@@ -56,6 +59,8 @@ pub(super) struct RawPipeline {
     connection_arn: Spanned<String>,
     repository: Spanned<String>,
     reviewer: Spanned<String>,
+    /// The reviewer binary's SHA-256 per architecture (`x86_64`, `arm64`).
+    reviewer_sha256: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,6 +84,7 @@ impl Validator<'_> {
         stage_name: &Spanned<String>,
         raw: Option<&RawStagePipeline>,
         account: Option<&str>,
+        architecture: Architecture,
     ) -> Result<Option<Pipeline>, ConfigError> {
         let Some(project) = project else {
             if raw.is_some() {
@@ -96,6 +102,7 @@ impl Validator<'_> {
         self.connection(connection, account)?;
         self.repository(&project.repository)?;
         self.commit(&project.reviewer)?;
+        let reviewer_sha256 = self.reviewer_sha256(project, stage_name, architecture)?;
         let branch = match &raw.branch {
             Some(b) => {
                 self.branch(b)?;
@@ -109,7 +116,59 @@ impl Validator<'_> {
             branch,
             approval: raw.approval.unwrap_or(Approval::Risky),
             reviewer: project.reviewer.get_ref().clone(),
+            reviewer_sha256,
         }))
+    }
+
+    /// The reviewer binary's SHA-256 for `architecture`: 64 lowercase hex digits, one per architecture a
+    /// stage with a pipeline runs on.
+    fn reviewer_sha256(
+        &self,
+        project: &RawPipeline,
+        stage_name: &Spanned<String>,
+        architecture: Architecture,
+    ) -> Result<String, ConfigError> {
+        let arch = architecture.lambda_name();
+        let help = format!(
+            "build the reviewer commit's xtask once with `cargo xtask pipeline reviewer --arch {arch}` and put the \
+             SHA-256 it prints in [pipeline] as reviewer_sha256 = {{ {arch} = \"...\" }}"
+        );
+        let Some(table) = &project.reviewer_sha256 else {
+            return Err(self.err(
+                project.reviewer.span(),
+                format!(
+                    "[pipeline] names no reviewer_sha256: the review and apply builds run only a binary whose \
+                         SHA-256 the pipeline pins (stage `{}` runs on {arch})",
+                    stage_name.get_ref()
+                ),
+                help,
+            ));
+        };
+        for (key, value) in table.get_ref() {
+            if !matches!(key.as_str(), "x86_64" | "arm64") {
+                return Err(self.err(
+                    value.span(),
+                    format!("`{key}` is not an architecture"),
+                    "name each binary's architecture: `x86_64` or `arm64`",
+                ));
+            }
+            let v = value.get_ref();
+            if v.len() != 64 || !v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(self.err(
+                    value.span(),
+                    format!("`{v}` is not a SHA-256"),
+                    "write the 64 lowercase hex digits `cargo xtask pipeline reviewer` prints",
+                ));
+            }
+        }
+        match table.get_ref().get(arch) {
+            Some(sha) => Ok(sha.get_ref().clone()),
+            None => Err(self.err(
+                table.span(),
+                format!("stage `{}` runs on {arch}, but reviewer_sha256 names no {arch} binary", stage_name.get_ref()),
+                help,
+            )),
+        }
     }
 
     fn connection(&self, value: &Spanned<String>, account: Option<&str>) -> Result<(), ConfigError> {

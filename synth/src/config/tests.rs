@@ -412,10 +412,12 @@ fn brute_force_protection_and_password_length_resolve_and_are_checked() {
 const CONNECTION: &str =
     "arn:aws:codeconnections:us-east-1:123456789012:connection/0f3c8a52-6d1e-4b7a-9c2d-5e8f1a3b7c90";
 
+const REVIEWER_SHA256: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
 fn with_pipeline(extra: &str) -> String {
     format!(
         "{BASE}\n[pipeline]\nconnection_arn = \"{CONNECTION}\"\nrepository = \"example-org/auth\"\nreviewer = \
-         \"0123456789abcdef0123456789abcdef01234567\"\n{extra}"
+         \"0123456789abcdef0123456789abcdef01234567\"\nreviewer_sha256 = {{ arm64 = \"{REVIEWER_SHA256}\" }}\n{extra}"
     )
 }
 
@@ -448,8 +450,19 @@ fn bad_pipeline_settings_are_refused_where_they_are_written() {
     assert_error(&text, "unknown variant `never`", "\"never\"");
     let text = format!("{BASE}\n[stages.dev.pipeline]\nbranch = \"dev\"\n");
     assert_error(&text, "has no [pipeline]", "dev]\nregion");
-    let text = with_pipeline("").replace("0123456789abcdef0123456789abcdef01234567", "main");
+    let text = with_pipeline("").replace("0123456789abcdef0123456789abcdef01234567\"", "main\"");
     assert_error(&text, "is not a full commit id", "\"main\"");
+    // The reviewer binary: pinned by a SHA-256 for the architecture each stage runs on.
+    let text = with_pipeline("").replace(&format!("reviewer_sha256 = {{ arm64 = \"{REVIEWER_SHA256}\" }}\n"), "");
+    assert_error(&text, "names no reviewer_sha256", "\"0123456789abcdef0123456789abcdef01234567\"");
+    let text = with_pipeline("").replace(REVIEWER_SHA256, "abc");
+    assert_error(&text, "`abc` is not a SHA-256", "\"abc\"");
+    let text = with_pipeline("").replace(REVIEWER_SHA256, &REVIEWER_SHA256.to_uppercase());
+    assert_error(&text, "is not a SHA-256", "\"0123456789ABCDEF");
+    let text = with_pipeline("").replace("{ arm64 =", "{ riscv =");
+    assert_error(&text, "`riscv` is not an architecture", "\"0123456789abcdef0123456789abcdef0123456789abcdef");
+    let text = with_pipeline("").replace("{ arm64 =", "{ x86_64 =");
+    assert_error(&text, "runs on arm64, but reviewer_sha256 names no arm64 binary", "{ x86_64");
     // `dev` and `dev-eu` would share every name pattern of `dev`.
     let text = format!("{BASE}\n[stages.dev-eu]\n");
     assert_error(&text, "begins with stage `dev` and a hyphen", "dev-eu]");

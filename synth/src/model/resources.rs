@@ -45,6 +45,7 @@ resources! {
     Secret => "AWS::SecretsManager::Secret",
     SecretResourcePolicy => "AWS::SecretsManager::ResourcePolicy",
     Role => "AWS::IAM::Role",
+    ManagedPolicy => "AWS::IAM::ManagedPolicy",
     LogGroup => "AWS::Logs::LogGroup",
     Function => "AWS::Lambda::Function",
     Permission => "AWS::Lambda::Permission",
@@ -207,8 +208,23 @@ pub struct Role {
     pub managed_policy_arns: Vec<Expr>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<InlinePolicy>,
+    /// The managed policy that caps what the role may do, whatever its own policies say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<Expr>,
+    /// How long one session of the role lasts, in seconds (3600 to 43200; 3600 when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_session_duration: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+}
+
+/// `AWS::IAM::ManagedPolicy`: here only a permissions boundary, attached to nothing (its `Ref` is its ARN).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManagedPolicy {
+    pub managed_policy_name: String,
+    pub description: String,
+    pub policy_document: PolicyDocument,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,6 +272,9 @@ pub struct Function {
 pub struct Code {
     pub s3_bucket: Expr,
     pub s3_key: Expr,
+    /// The object version: the code that runs is the version that was reviewed, whatever is written to
+    /// the key later.
+    pub s3_object_version: Expr,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -645,8 +664,9 @@ pub struct BuildVariable {
 pub struct ProjectCache {
     #[serde(rename = "Type")]
     pub kind: &'static str,
-    /// `bucket/prefix`.
-    pub location: Expr,
+    /// `bucket/prefix`; none for `NO_CACHE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Expr>,
 }
 
 #[derive(Debug, Clone, Serialize)]

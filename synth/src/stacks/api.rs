@@ -54,15 +54,24 @@ pub fn build(project: &str, names: &Names, stage: &Stage, data: &DataRefs) -> Te
 
     let mut functions = BTreeMap::new();
     for f in &all {
-        let code_key = t.parameter(
-            &format!("{}CodeKey", f.pascal_name()),
+        let key = t.parameter(
+            &code_key_parameter(f),
             Parameter {
                 kind: "String",
                 description: format!("S3 key of the {f} function's bootstrap.zip (content-addressed)"),
                 allowed_pattern: Some("^[A-Za-z0-9/._-]+\\.zip$"),
             },
         );
-        functions.insert(f.clone(), function(&mut t, project, names, stage, data, f, &bucket, &code_key));
+        let version = t.parameter(
+            &code_version_parameter(f),
+            Parameter {
+                kind: "String",
+                description: format!("S3 object version of the {f} function's bootstrap.zip (the one reviewed)"),
+                allowed_pattern: Some("^[A-Za-z0-9._-]{1,1024}$"),
+            },
+        );
+        let code = FunctionCode { bucket: bucket.clone(), key, version };
+        functions.insert(f.clone(), function(&mut t, project, names, stage, data, f, &code));
     }
 
     let api = t.add(
@@ -330,6 +339,34 @@ fn definition_hash(t: &Template, ids: &[LogicalId]) -> String {
     hasher.finalize().iter().take(5).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The template parameter that names a function's code key.
+pub fn code_key_parameter(f: &Function) -> String {
+    format!("{}CodeKey", f.pascal_name())
+}
+
+/// The template parameter that pins the version of a function's code object.
+pub fn code_version_parameter(f: &Function) -> String {
+    format!("{}CodeVersion", f.pascal_name())
+}
+
+/// The stage's permissions boundary (the pipeline stack's managed policy), by its predictable ARN.
+pub fn boundary_arn(names: &Names) -> Expr {
+    Expr::sub([
+        Part::from("arn:"),
+        Pseudo::Partition.into(),
+        ":iam::".into(),
+        Pseudo::AccountId.into(),
+        format!(":policy/{}", names.boundary()).into(),
+    ])
+}
+
+/// Where a function's code is: the bucket, the content-addressed key and the object version.
+struct FunctionCode {
+    bucket: ParamRef,
+    key: ParamRef,
+    version: ParamRef,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn function(
     t: &mut Template,
@@ -338,8 +375,7 @@ fn function(
     stage: &Stage,
     data: &DataRefs,
     f: &Function,
-    bucket: &ParamRef,
-    code_key: &ParamRef,
+    code: &FunctionCode,
 ) -> Handle<LambdaFunction> {
     let settings = stage.functions[f];
     let tags = tag_list(&stage.tags);
@@ -388,6 +424,10 @@ fn function(
                 policy_name: f.name().to_owned(),
                 policy_document: PolicyDocument::new(statements),
             }],
+            // With a pipeline, CloudFormation changes this stack as the pipeline's deploy role, which may
+            // only make roles that carry the stage's boundary: the most any function of the stage may do.
+            permissions_boundary: stage.pipeline.as_ref().map(|_| boundary_arn(names)),
+            max_session_duration: None,
             tags: tags.clone(),
         },
     );
@@ -432,7 +472,11 @@ fn function(
             timeout: settings.timeout_seconds,
             reserved_concurrent_executions: settings.reserved_concurrency,
             role: role.arn(),
-            code: Code { s3_bucket: bucket.reference(), s3_key: code_key.reference() },
+            code: Code {
+                s3_bucket: code.bucket.reference(),
+                s3_key: code.key.reference(),
+                s3_object_version: code.version.reference(),
+            },
             environment: (!variables.is_empty()).then_some(Environment { variables }),
             logging_config: LoggingConfig { log_format: "JSON", log_group: logs.reference() },
             tags,

@@ -31,6 +31,8 @@ pub fn build(project: &str) -> Template {
                 format!(":{PUSH_TO_CLOUDWATCH}").into(),
             ])],
             policies: Vec::new(),
+            permissions_boundary: None,
+            max_session_duration: None,
             tags: Vec::new(),
         },
         // Other APIs of the account may log through this role too: deleting this stack keeps it.

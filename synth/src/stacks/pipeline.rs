@@ -1,51 +1,61 @@
 //! The pipeline stack of a stage (`<project>-<stage>-pipeline`): a CodePipeline V2 pipeline that a push
-//! to the stage's branch starts, three CodeBuild projects, and the roles they and CloudFormation act as.
+//! to the stage's branch starts, three CodeBuild projects, the roles they and CloudFormation act as, and
+//! the stage's permissions boundary.
 //!
 //! One stack per stage, in the stage's own account and region, as the stages themselves: a pipeline
-//! deploys with roles of the account it deploys to, so no role trusts another account, and a stage in
-//! its own account (prod, with `account`) keeps its pipeline there too.
+//! deploys with roles of the account it deploys to, so no role trusts another account.
 //!
-//! The pushed commit is not trusted to judge itself. Its code (tests, build scripts, its own xtask)
-//! runs in the Plan build only, whose role can create change sets (as the deploy role) and execute none.
-//! What a person approves, and what runs, is decided by the xtask of a commit the pipeline pins
-//! (`reviewer` in stages.toml), built from the same clone:
+//! **Nothing the pushed commit or the Plan role can write is executed, read as configuration or trusted
+//! by Review or Apply.** The pushed commit runs in Plan only. Review and Apply run one binary, the xtask
+//! of the commit the pipeline pins (`reviewer`), built once outside any run and fetched by the SHA-256
+//! this template names (`reviewer_sha256`); they start in an empty directory, restore no cache, build
+//! nothing and never see the pushed clone. What they read of Plan's is data, each piece bound to the run:
 //! - **Plan** (`<prefix>-ci-plan`, the pushed commit): the README's test command, then `cargo xtask
-//!   deploy --no-execute --summary-file plan.json`: code built and uploaded, change sets created.
-//! - **Review** (`<prefix>-ci-review`, the pinned xtask, a read-only role): reads each change set the plan
-//!   names, checks it belongs to this stage's stacks, and reviews its template against the deployed
-//!   one (IAM rows, data loss; any change to the pipeline stack itself is risky). It exports whether a
-//!   person must approve, the message they read, a link to the change set, and the SHA-256 of the
-//!   reviewed list it writes.
-//! - **Approve** (manual): entered only when the review says so (an entry condition on `RISKY` whose
-//!   `SKIP` result passes the stage by), or always when the stage asks for it.
-//! - **Apply** (`<prefix>-ci-apply`, the pinned xtask): executes exactly the reviewed change sets, by ARN,
-//!   after checking the list against the digest CodePipeline carried from Review, each change set's
-//!   template against the reviewed hash, and each stack against the state Review saw.
+//!   deploy --no-execute --summary-file plan.json --run-id <execution>`: code built and uploaded to
+//!   write-once keys, change sets named after the execution created as the deploy role, executed none.
+//!   It exports `PLAN_DIGEST`, the plan file's SHA-256, which CodePipeline carries to Review.
+//! - **Review** (`<prefix>-ci-review`, the pinned binary, a read-only role): refuses a plan file whose
+//!   digest is not Plan's, a change set not named after this execution or not of the stage's data and
+//!   api stacks, and a function's code not pinned to an object version whose SHA-256 is its key's. It
+//!   reviews each change set's template against the deployed one (IAM rows, data loss) and exports
+//!   whether a person must approve, the message they read (most dangerous rows first), a link to the
+//!   full review, and the SHA-256 of the reviewed list it writes.
+//! - **Approve** (manual): skipped only when the review says `RISKY=false`, exactly; always entered when
+//!   the stage asks for it.
+//! - **Apply** (`<prefix>-ci-apply`, the pinned binary): checks the reviewed list against the digest
+//!   CodePipeline carried from Review, derives the risk again from it, and when a person had to approve,
+//!   asks CodePipeline whether this execution's Approve succeeded. Then it executes exactly the reviewed
+//!   change sets, by ARN, each checked against the reviewed template hash and the stack's state.
 //!
-//! CloudFormation makes every change as the deploy role (`<prefix>-ci-deploy`), whose actions are the
-//! ones CloudFormation's handlers need for the types this project emits, scoped to this stage's names.
+//! CloudFormation makes every change to the stage's data and api stacks as the deploy role
+//! (`<prefix>-ci-deploy`, roles.rs): the actions CloudFormation's handlers need for those stacks' types,
+//! on this stage's names, and roles only with the stage's boundary. It cannot touch the pipeline's roles,
+//! projects or pipeline, the boundary, or the bootstrap stack: those change only when a person deploys
+//! the pipeline stack (`cargo xtask pipeline deploy`) with their own credentials.
+
+mod roles;
 
 use std::collections::BTreeMap;
 
-use contract::Function;
-
-// The bootstrap stack's logging role carries AWS's managed policy; the deploy role may attach it alone.
-use super::bootstrap::PUSH_TO_CLOUDWATCH;
-use crate::config::{Approval, Stage};
-use crate::model::iam::{PolicyDocument, Principal, Statement};
+use crate::config::{Approval, Pipeline as PipelineSettings, Stage};
+use crate::model::iam::PolicyDocument;
 use crate::model::resources::{
     ArtifactName, ArtifactStore, BeforeEntry, BranchFilter, BuildEnvironment, BuildVariable, CloudWatchLogs,
-    GitConfiguration, GitPush, InlinePolicy, LogGroup, Pipeline, PipelineAction, PipelineStage, Project,
+    GitConfiguration, GitPush, LogGroup, ManagedPolicy, Pipeline, PipelineAction, PipelineStage, Project,
     ProjectArtifacts, ProjectCache, ProjectLogs, ProjectSource, Role, StageCondition, StageRule, Trigger, TypeId,
     tag_list,
 };
 use crate::model::{Expr, Handle, Part, Pseudo, Template};
 use crate::names::Names;
+pub use roles::{
+    DEPLOY_CODE_ACTIONS, DEPLOY_DYNAMODB_ACTIONS, DEPLOY_KMS_ACTIONS, DEPLOY_LAMBDA_ACTIONS, DEPLOY_LOGS_ACTIONS,
+    DEPLOY_ROLE_READS, DEPLOY_ROLE_WRITES, DEPLOY_SECRETS_ACTIONS, DEPLOY_WAF_ACTIONS, ROLE_BOUNDARY_ACTIONS,
+};
 
 /// The README's test command: every check, run before anything is planned.
 pub const TEST_COMMAND: &str = "cargo xtask test";
 
-/// The Rust toolchain the builds install, pinned so that a commit builds the same way on every run.
+/// The Rust toolchain the plan build installs, pinned so that a commit builds the same way on every run.
 pub const RUST_TOOLCHAIN: &str = "1.95.0";
 
 /// The plan's summary file, in the plan build's output artifact.
@@ -54,63 +64,89 @@ pub const PLAN_FILE: &str = "plan.json";
 /// The reviewed list of change sets, in the review build's output artifact.
 pub const REVIEWED_FILE: &str = "reviewed.json";
 
+/// The plan build's exported variable: the SHA-256 of the plan file, carried by CodePipeline to Review.
+pub const PLAN_VARIABLES: [&str; 1] = ["PLAN_DIGEST"];
+
 /// The review build's exported variables, read by the Approve and Apply stages as `#{Review.<NAME>}`.
 pub const REVIEW_VARIABLES: [&str; 4] = ["RISKY", "APPROVAL", "REVIEW_URL", "REVIEW_DIGEST"];
 
-const REVIEW_NAMESPACE: &str = "Review";
-/// Output artifacts; a build finds a secondary one in `$CODEBUILD_SRC_DIR_<name>`.
+/// Action namespaces: `#{<namespace>.<VARIABLE>}` in a later action's configuration.
+pub const SOURCE_NAMESPACE: &str = "Source";
+pub const PLAN_NAMESPACE: &str = "Plan";
+pub const REVIEW_NAMESPACE: &str = "Review";
+
+/// Output artifacts; a build finds its primary input in `$CODEBUILD_SRC_DIR`.
 const SOURCE_ARTIFACT: &str = "Source";
 const PLAN_ARTIFACT: &str = "Plan";
 const REVIEWED_ARTIFACT: &str = "Reviewed";
 
-/// Where the review and apply builds put the pinned commit's tree and build its xtask (under the
-/// cached `target/`, so a run rebuilds only what changed since the last).
-const REVIEWER_DIR: &str = "/tmp/reviewer";
-const REVIEWER_TARGET: &str = "target/reviewer";
+/// The stage and action names Apply looks for when it asks CodePipeline whether a person approved.
+pub const APPROVE_STAGE: &str = "Approve";
+pub const APPROVE_ACTION: &str = "Approve";
 
-/// `cargo xtask deploy --no-execute ...` as the plan build runs it.
+/// Where the reviewer binary lives in the artifact bucket: content-addressed, written once by a
+/// person's `cargo xtask pipeline reviewer`, never by a pipeline role.
+pub fn reviewer_key(sha256: &str) -> String {
+    format!("reviewer/{sha256}/xtask")
+}
+
+/// `cargo xtask deploy --no-execute ...` as the plan build runs it: change sets named after the run.
 pub fn plan_command(stage: &str) -> String {
     format!(
-        "cargo xtask deploy --stage {stage} --no-execute --summary-file {PLAN_FILE} --cfn-role \"$DEPLOY_ROLE_ARN\""
+        "cargo xtask deploy --stage {stage} --no-execute --summary-file {PLAN_FILE} --cfn-role \"$DEPLOY_ROLE_ARN\" \
+         --run-id \"$PIPELINE_EXECUTION_ID\""
     )
 }
 
-/// The pinned commit's xtask, built from the clone: the commands every review and apply build runs first.
-pub fn reviewer_commands() -> [String; 3] {
+/// The plan build's last command: the plan file's SHA-256, exported for CodePipeline to carry to Review.
+pub fn plan_digest_command() -> String {
+    format!("export PLAN_DIGEST=\"$(sha256sum {PLAN_FILE} | cut -d \" \" -f 1)\"")
+}
+
+/// The commands every review and apply build runs first: into an empty directory of their own, then the
+/// pinned reviewer binary fetched and checked against the SHA-256 this template names. Nothing else runs
+/// before it: no toolchain, no cache, no build, no file of the pushed commit's.
+pub fn reviewer_commands() -> [String; 4] {
     [
-        format!(
-            "mkdir -p {REVIEWER_DIR} && git -C \"$CODEBUILD_SRC_DIR\" archive \"$REVIEWER_COMMIT\" | tar -x -C {REVIEWER_DIR}"
-        ),
-        format!(
-            "cargo build --locked -p xtask --manifest-path {REVIEWER_DIR}/Cargo.toml --target-dir \"$CODEBUILD_SRC_DIR/{REVIEWER_TARGET}\""
-        ),
-        format!("cd {REVIEWER_DIR}"),
+        "cd \"$(mktemp -d)\"".to_owned(),
+        "aws s3api get-object --bucket \"$ARTIFACT_BUCKET\" --key \"reviewer/$REVIEWER_SHA256/xtask\" \
+         --expected-bucket-owner \"$ARTIFACT_BUCKET_OWNER\" xtask > /dev/null"
+            .to_owned(),
+        "echo \"$REVIEWER_SHA256  xtask\" | sha256sum --check --strict -".to_owned(),
+        "chmod 0500 xtask".to_owned(),
     ]
 }
 
 /// The pinned xtask's review of the plan, as the review build runs it.
 pub fn review_command(project: &str, stage: &str) -> String {
     format!(
-        "\"$CODEBUILD_SRC_DIR/{REVIEWER_TARGET}/debug/xtask\" pipeline review --project {project} --stage {stage} --plan \
-         \"$CODEBUILD_SRC_DIR_{PLAN_ARTIFACT}/{PLAN_FILE}\" --out \"$CODEBUILD_SRC_DIR/{REVIEWED_FILE}\" > /tmp/review.env \
-         && . /tmp/review.env"
+        "./xtask pipeline review --project {project} --stage {stage} --plan \"$CODEBUILD_SRC_DIR/{PLAN_FILE}\" \
+         --plan-digest \"$PLAN_DIGEST\" --execution \"$PIPELINE_EXECUTION_ID\" --commit \"$SOURCE_COMMIT\" \
+         --artifact-bucket \"$ARTIFACT_BUCKET\" --build-id \"$CODEBUILD_BUILD_ID\" --out \"$CODEBUILD_SRC_DIR/{REVIEWED_FILE}\" \
+         > review.env && . ./review.env"
     )
 }
 
 /// The pinned xtask's execution of the reviewed change sets, as the apply build runs it (`--protect`: the
 /// data stack of a protected stage gets termination protection).
-pub fn apply_command(project: &str, stage: &str, protect: bool) -> String {
+pub fn apply_command(project: &str, names: &Names, stage: &str, approval: Approval, protect: bool) -> String {
     format!(
-        "\"$CODEBUILD_SRC_DIR/{REVIEWER_TARGET}/debug/xtask\" pipeline apply --project {project} --stage {stage} --reviewed \
-         \"$CODEBUILD_SRC_DIR_{REVIEWED_ARTIFACT}/{REVIEWED_FILE}\" --digest \"$REVIEW_DIGEST\"{}",
+        "./xtask pipeline apply --project {project} --stage {stage} --reviewed \"$CODEBUILD_SRC_DIR/{REVIEWED_FILE}\" \
+         --digest \"$REVIEW_DIGEST\" --pipeline {} --execution \"$PIPELINE_EXECUTION_ID\" --approval {}{}",
+        names.pipeline(),
+        approval.as_str(),
         if protect { " --protect" } else { "" }
     )
 }
 
-/// A buildspec: the pinned toolchain, the commands, the exported variables and output file, and what
-/// the S3 cache keeps between runs (cargo's registry and git checkouts, the toolchain, and the target
-/// directory with the test tools' virtualenv), so a run compiles what changed and not the world.
-fn buildspec(commands: &[String], exported: &[&str], artifact: Option<&str>) -> String {
+/// What the plan build's S3 cache keeps between its runs: cargo's registry and git checkouts, the
+/// toolchain, and the target directory with the test tools' virtualenv. Only Plan restores it.
+pub const PLAN_CACHE_PATHS: [&str; 4] =
+    ["/root/.cargo/registry/**/*", "/root/.cargo/git/**/*", "/root/.rustup/**/*", "target/**/*"];
+
+/// A buildspec: the commands, the exported variables, the output file and, for Plan, the pinned
+/// toolchain and the cache.
+fn buildspec(commands: &[String], exported: &[&str], artifact: Option<&str>, plan: bool) -> String {
     let mut out = String::from("version: 0.2\nenv:\n  shell: bash\n  variables:\n");
     out.push_str("    CARGO_TERM_COLOR: never\n    CARGO_INCREMENTAL: '0'\n");
     if !exported.is_empty() {
@@ -119,12 +155,15 @@ fn buildspec(commands: &[String], exported: &[&str], artifact: Option<&str>) -> 
             out.push_str(&format!("    - {v}\n"));
         }
     }
-    out.push_str("phases:\n  install:\n    commands:\n");
-    out.push_str(&format!(
-        "      - curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal \
-         --default-toolchain {RUST_TOOLCHAIN}\n"
-    ));
-    out.push_str("      - . \"$HOME/.cargo/env\"\n");
+    out.push_str("phases:\n");
+    if plan {
+        out.push_str("  install:\n    commands:\n");
+        out.push_str(&format!(
+            "      - curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal \
+             --default-toolchain {RUST_TOOLCHAIN}\n"
+        ));
+        out.push_str("      - . \"$HOME/.cargo/env\"\n");
+    }
     out.push_str("  build:\n    commands:\n");
     for c in commands {
         out.push_str(&format!("      - {}\n", quote(c)));
@@ -132,9 +171,11 @@ fn buildspec(commands: &[String], exported: &[&str], artifact: Option<&str>) -> 
     if let Some(file) = artifact {
         out.push_str(&format!("artifacts:\n  files:\n    - {file}\n"));
     }
-    out.push_str("cache:\n  paths:\n");
-    for p in ["/root/.cargo/registry/**/*", "/root/.cargo/git/**/*", "/root/.rustup/**/*", "target/**/*"] {
-        out.push_str(&format!("    - '{p}'\n"));
+    if plan {
+        out.push_str("cache:\n  paths:\n");
+        for p in PLAN_CACHE_PATHS {
+            out.push_str(&format!("    - '{p}'\n"));
+        }
     }
     out
 }
@@ -146,21 +187,26 @@ fn quote(command: &str) -> String {
 
 /// The plan build's buildspec: the pushed commit's code.
 pub fn plan_buildspec(stage: &str) -> String {
-    buildspec(&[TEST_COMMAND.to_owned(), plan_command(stage)], &[], Some(PLAN_FILE))
+    buildspec(
+        &[TEST_COMMAND.to_owned(), plan_command(stage), plan_digest_command()],
+        &PLAN_VARIABLES,
+        Some(PLAN_FILE),
+        true,
+    )
 }
 
-/// The review build's buildspec: the pinned xtask.
+/// The review build's buildspec: the pinned binary.
 pub fn review_buildspec(project: &str, stage: &str) -> String {
     let mut commands = reviewer_commands().to_vec();
     commands.push(review_command(project, stage));
-    buildspec(&commands, &REVIEW_VARIABLES, Some(REVIEWED_FILE))
+    buildspec(&commands, &REVIEW_VARIABLES, Some(REVIEWED_FILE), false)
 }
 
-/// The apply build's buildspec: the pinned xtask.
-pub fn apply_buildspec(project: &str, stage: &str, protect: bool) -> String {
+/// The apply build's buildspec: the pinned binary.
+pub fn apply_buildspec(project: &str, names: &Names, stage: &str, approval: Approval, protect: bool) -> String {
     let mut commands = reviewer_commands().to_vec();
-    commands.push(apply_command(project, stage, protect));
-    buildspec(&commands, &[], None)
+    commands.push(apply_command(project, names, stage, approval, protect));
+    buildspec(&commands, &[], None, false)
 }
 
 /// CodeBuild's Amazon Linux 2023 image for the stage's architecture (the functions run on AL2023 too,
@@ -173,7 +219,7 @@ pub fn build_image(architecture: crate::config::Architecture) -> (&'static str, 
 }
 
 /// The artifact bucket `cargo xtask deploy` uploads to (`<project>-artifacts-<account>-<region>`, or
-/// the stage's `artifact_bucket`); the pipeline keeps its artifacts and cache there too.
+/// the stage's `artifact_bucket`); the pipeline keeps its artifacts and Plan's cache there too.
 pub fn artifact_bucket(project: &str, stage: &Stage) -> Expr {
     match &stage.artifact_bucket {
         Some(b) => b.clone().into(),
@@ -186,6 +232,7 @@ pub fn artifact_bucket(project: &str, stage: &Stage) -> Expr {
     }
 }
 
+/// `arn:<partition>:s3:::<bucket><key>`.
 fn s3(bucket: &Expr, key: &str) -> Expr {
     let mut parts = vec![Part::from("arn:"), Pseudo::Partition.into(), ":s3:::".into()];
     match bucket {
@@ -197,60 +244,47 @@ fn s3(bucket: &Expr, key: &str) -> Expr {
     Expr::sub(parts)
 }
 
-fn cfn_stacks(project: &str, names: &Names) -> Vec<Expr> {
-    [format!("stack/{}-*/*", names.prefix()), format!("stack/{project}-bootstrap/*")]
-        .into_iter()
-        .map(|s| Expr::arn("cloudformation", true, [s.into()]))
-        .collect()
-}
-
-fn trust(service: &'static str, source_account: bool) -> PolicyDocument {
-    let mut s = Statement::allow(&["sts:AssumeRole"], vec![]).principal(Principal::Service(service));
-    if source_account {
-        // Only on behalf of this account: the confused-deputy guard both services document.
-        s = s.condition("StringEquals", "aws:SourceAccount", vec![Pseudo::AccountId.into()]);
+/// `bucket/<prefix>`, CodeBuild's form of an S3 cache location.
+fn cache_location(bucket: &Expr, prefix: &str) -> Expr {
+    match bucket {
+        Expr::Str(b) => format!("{b}/{prefix}").into(),
+        Expr::Sub(parts) => Expr::sub(parts.iter().cloned().chain([Part::from(format!("/{prefix}"))])),
+        other => panic!("artifact bucket must be a name or an Fn::Sub, not {other:?}"),
     }
-    PolicyDocument::new(vec![s])
 }
 
-/// A role named `<prefix>-ci-<what>` with one inline policy of `statements`.
-struct RoleSpec {
-    id: &'static str,
-    what: &'static str,
-    description: &'static str,
-    trust: PolicyDocument,
-    statements: Vec<Statement>,
+/// Where each piece of the pipeline lives in the artifact bucket, as ARNs for the roles' statements.
+struct Places {
+    bucket: Expr,
+    bucket_arn: Expr,
+    /// Every run's artifacts: `<first 20 characters of the pipeline>/...`.
+    artifacts: Expr,
+    /// Plan's build cache, which no other build restores.
+    plan_cache_prefix: String,
+    plan_cache: Expr,
+    /// The stage's function code: `<project>/<stage>/...`.
+    code: Expr,
+    /// The pinned reviewer binary.
+    reviewer: Expr,
 }
 
-fn role(t: &mut Template, names: &Names, stage: &Stage, spec: RoleSpec) -> Handle<Role> {
-    let name = names.ci(spec.what);
-    t.add(
-        spec.id,
-        Role {
-            policies: vec![InlinePolicy {
-                policy_name: name.clone(),
-                policy_document: PolicyDocument::new(spec.statements),
-            }],
-            role_name: Some(name),
-            description: format!("{}: {}", names.prefix(), spec.description),
-            assume_role_policy_document: spec.trust,
-            managed_policy_arns: Vec::new(),
-            tags: tag_list(&stage.tags),
-        },
-    )
+impl Places {
+    fn of(project: &str, names: &Names, stage: &Stage, pipeline: &PipelineSettings) -> Places {
+        let bucket = artifact_bucket(project, stage);
+        let plan_cache_prefix = format!("cache/{}", names.ci("plan"));
+        Places {
+            bucket_arn: s3(&bucket, ""),
+            artifacts: s3(&bucket, &format!("/{}/*", names.pipeline_artifacts())),
+            plan_cache: s3(&bucket, &format!("/{plan_cache_prefix}/*")),
+            plan_cache_prefix,
+            code: s3(&bucket, &format!("/{project}/{}/*", stage.name)),
+            reviewer: s3(&bucket, &format!("/{}", reviewer_key(&pipeline.reviewer_sha256))),
+            bucket,
+        }
+    }
 }
 
-/// A CodeBuild project of the pipeline: `<prefix>-ci-<what>`.
-struct ProjectSpec<'a> {
-    id: &'static str,
-    what: &'static str,
-    role: &'a Handle<Role>,
-    logs: &'a Handle<LogGroup>,
-    buildspec: String,
-    variables: Vec<BuildVariable>,
-}
-
-pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]) -> Option<Template> {
+pub fn build(project: &str, names: &Names, stage: &Stage) -> Option<Template> {
     let pipeline = stage.pipeline.as_ref()?;
     let mut t = Template::new(format!(
         "{}: delivery pipeline of stage {} from {}@{} (generated by cargo xtask synth)",
@@ -259,30 +293,30 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
         pipeline.repository,
         pipeline.branch
     ));
-    let bucket = artifact_bucket(project, stage);
-    let artifacts = s3(&bucket, &format!("/{}/*", names.pipeline_artifacts()));
-    let cache_prefix = format!("cache/{}", names.prefix());
-    let cache = s3(&bucket, &format!("/{cache_prefix}/*"));
-    let bucket_arn = s3(&bucket, "");
-    let stacks = cfn_stacks(project, names);
-    let change_sets = Expr::arn("cloudformation", true, ["changeSet/xtask-*/*".into()]);
-    let stacks_and_change_sets = [stacks.clone(), vec![change_sets.clone()]].concat();
-    let connection: Expr = pipeline.connection_arn.clone().into();
-
-    // CloudFormation's role: every change to the stage's stacks is made as this role.
-    let deploy = role(
+    let places = Places::of(project, names, stage, pipeline);
+    let boundary = t.add(
+        "PermissionsBoundary",
+        ManagedPolicy {
+            managed_policy_name: names.boundary(),
+            description: format!(
+                "{}: the most any role the pipeline's deploy role makes may do (the stage's functions)",
+                names.prefix()
+            ),
+            policy_document: PolicyDocument::new(roles::boundary_statements(names, stage)),
+        },
+    );
+    let deploy = roles::role(
         &mut t,
         names,
         stage,
-        RoleSpec {
+        roles::RoleSpec {
             id: "DeployRole",
             what: "deploy",
-            description: "CloudFormation makes the stage's changes as this role",
-            trust: trust("cloudformation.amazonaws.com", false),
-            statements: deploy_statements(project, names, stage, functions, &bucket, &pipeline.connection_arn),
+            description: "CloudFormation makes the changes to the stage's data and api stacks as this role",
+            trust: roles::trust("cloudformation.amazonaws.com", false),
+            statements: roles::deploy_statements(project, names, stage, &places.bucket, &boundary),
         },
     );
-
     let logs = |t: &mut Template, id: &str, what: &str| {
         t.add(
             id,
@@ -293,282 +327,16 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
             },
         )
     };
-    let plan_logs = logs(&mut t, "PlanLogGroup", "plan");
-    let review_logs = logs(&mut t, "ReviewLogGroup", "review");
-    let apply_logs = logs(&mut t, "ApplyLogGroup", "apply");
-    // What every build needs: its own log group, the pipeline's artifacts, the cache, the clone.
-    let common = |group: &Handle<LogGroup>| {
-        vec![
-            Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"], vec![group.arn()]).sid("WriteOwnLogs"),
-            Statement::allow(&["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], vec![artifacts.clone()])
-                .sid("PipelineArtifacts"),
-            Statement::allow(&["s3:GetObject", "s3:PutObject"], vec![cache.clone()]).sid("BuildCache"),
-            Statement::allow(&["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketAcl"], vec![bucket_arn.clone()])
-                .sid("FindBucket"),
-            // The source is a full clone (the review and apply builds check out the pinned commit).
-            Statement::allow(
-                &["codeconnections:UseConnection", "codestar-connections:UseConnection"],
-                vec![connection.clone()],
-            )
-            .sid("CloneRepository"),
-        ]
-    };
-    let read_stacks = Statement::allow(
-        &["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:DescribeChangeSet"],
-        stacks_and_change_sets.clone(),
-    )
-    .sid("ReadStageStacks");
-
-    let mut plan_statements = common(&plan_logs);
-    plan_statements.extend([
-        read_stacks.clone(),
-        // Only CreateChangeSet takes a role: the condition would refuse any action without one.
-        Statement::allow(&["cloudformation:CreateChangeSet"], stacks_and_change_sets.clone())
-            .sid("PlanAsDeployRole")
-            .condition("StringEquals", "cloudformation:RoleArn", vec![deploy.arn()]),
-        // The deployed template, for the IAM diff; an empty change set (nothing to do) is deleted.
-        Statement::allow(
-            &["cloudformation:GetTemplate", "cloudformation:DeleteChangeSet"],
-            stacks_and_change_sets.clone(),
-        )
-        .sid("ReadTemplatesTidyChangeSets"),
-        Statement::allow(&["iam:PassRole"], vec![deploy.arn()]).sid("PassDeployRole").condition(
-            "StringEquals",
-            "iam:PassedToService",
-            vec!["cloudformation.amazonaws.com".into()],
-        ),
-        // This stage's code and templates only: another stage's are out of reach.
-        Statement::allow(
-            &["s3:GetObject", "s3:PutObject"],
-            vec![
-                s3(&bucket, &format!("/{project}/{}/*", stage.name)),
-                s3(&bucket, &format!("/templates/{}-*", names.prefix())),
-                s3(&bucket, &format!("/templates/{project}-bootstrap/*")),
-            ],
-        )
-        .sid("UploadCodeAndTemplates"),
-    ]);
-    let plan_role = role(
-        &mut t,
-        names,
-        stage,
-        RoleSpec {
-            id: "PlanRole",
-            what: "plan",
-            description: "runs the pushed commit: tests, builds, uploads, creates change sets, executes none",
-            trust: trust("codebuild.amazonaws.com", true),
-            statements: plan_statements,
-        },
-    );
-    let mut review_statements = common(&review_logs);
-    review_statements.extend([
-        read_stacks.clone(),
-        Statement::allow(&["cloudformation:GetTemplate"], stacks_and_change_sets.clone()).sid("ReadTemplates"),
-    ]);
-    let review_role = role(
-        &mut t,
-        names,
-        stage,
-        RoleSpec {
-            id: "ReviewRole",
-            what: "review",
-            description: "runs the pinned xtask: reviews the planned change sets, changes nothing",
-            trust: trust("codebuild.amazonaws.com", true),
-            statements: review_statements,
-        },
-    );
-    let mut apply_statements = common(&apply_logs);
-    apply_statements.extend([
-        read_stacks,
-        Statement::allow(
-            &[
-                "cloudformation:GetTemplate",
-                "cloudformation:ExecuteChangeSet",
-                "cloudformation:UpdateTerminationProtection",
-            ],
-            stacks_and_change_sets,
-        )
-        .sid("ExecuteReviewedChangeSets"),
-    ]);
-    let apply_role = role(
-        &mut t,
-        names,
-        stage,
-        RoleSpec {
-            id: "ApplyRole",
-            what: "apply",
-            description: "runs the pinned xtask: executes the reviewed change sets, and nothing else",
-            trust: trust("codebuild.amazonaws.com", true),
-            statements: apply_statements,
-        },
-    );
-
-    let plain = |name: &'static str, value: Expr| BuildVariable { name, kind: "PLAINTEXT", value };
-    let project_of = |t: &mut Template, spec: ProjectSpec<'_>| {
-        let (kind, image) = build_image(stage.architecture);
-        t.add(
-            spec.id,
-            Project {
-                name: names.ci(spec.what),
-                description: format!("{}: the pipeline's {} step", names.prefix(), spec.what),
-                service_role: spec.role.arn(),
-                source: ProjectSource { kind: "CODEPIPELINE", build_spec: spec.buildspec },
-                artifacts: ProjectArtifacts { kind: "CODEPIPELINE" },
-                environment: BuildEnvironment {
-                    kind,
-                    image,
-                    compute_type: "BUILD_GENERAL1_LARGE",
-                    image_pull_credentials_type: "CODEBUILD",
-                    privileged_mode: false,
-                    environment_variables: spec.variables,
-                },
-                cache: ProjectCache { kind: "S3", location: cache_location(&bucket, &cache_prefix) },
-                logs_config: ProjectLogs {
-                    cloud_watch_logs: CloudWatchLogs { status: "ENABLED", group_name: spec.logs.reference() },
-                },
-                timeout_in_minutes: 120,
-                queued_timeout_in_minutes: 60,
-                concurrent_build_limit: 1,
-                tags: tag_list(&stage.tags),
-            },
-        )
-    };
-    let reviewer = || plain("REVIEWER_COMMIT", pipeline.reviewer.clone().into());
-    let plan = project_of(
-        &mut t,
-        ProjectSpec {
-            id: "PlanProject",
-            what: "plan",
-            role: &plan_role,
-            logs: &plan_logs,
-            buildspec: plan_buildspec(&stage.name),
-            variables: vec![plain("DEPLOY_ROLE_ARN", deploy.arn())],
-        },
-    );
-    let review = project_of(
-        &mut t,
-        ProjectSpec {
-            id: "ReviewProject",
-            what: "review",
-            role: &review_role,
-            logs: &review_logs,
-            buildspec: review_buildspec(project, &stage.name),
-            variables: vec![reviewer()],
-        },
-    );
-    let apply = project_of(
-        &mut t,
-        ProjectSpec {
-            id: "ApplyProject",
-            what: "apply",
-            role: &apply_role,
-            logs: &apply_logs,
-            buildspec: apply_buildspec(project, &stage.name, stage.protect),
-            variables: vec![reviewer()],
-        },
-    );
-
-    let pipeline_role = role(
-        &mut t,
-        names,
-        stage,
-        RoleSpec {
-            id: "PipelineRole",
-            what: "pipeline",
-            description: "fetches the source and starts the plan, review and apply builds",
-            trust: trust("codepipeline.amazonaws.com", true),
-            statements: vec![
-                Statement::allow(&["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], vec![artifacts])
-                    .sid("PipelineArtifacts"),
-                Statement::allow(&["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketAcl"], vec![bucket_arn])
-                    .sid("FindBucket"),
-                Statement::allow(
-                    &["codeconnections:UseConnection", "codestar-connections:UseConnection"],
-                    vec![connection.clone()],
-                )
-                .sid("UseConnection"),
-                Statement::allow(
-                    &["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                    vec![plan.arn(), review.arn(), apply.arn()],
-                )
-                .sid("RunBuilds"),
-            ],
-        },
-    );
-
-    let action_type = |category, owner, provider| TypeId { category, owner, provider, version: "1" };
-    let artifact = |name| ArtifactName { name };
-    let build_action = |name, project: &Handle<Project>, inputs: Vec<ArtifactName>, output: Option<&'static str>| {
-        let mut configuration = BTreeMap::from([("ProjectName", project.reference())]);
-        if inputs.len() > 1 {
-            configuration.insert("PrimarySource", SOURCE_ARTIFACT.into());
-        }
-        PipelineAction {
-            name,
-            action_type_id: action_type("Build", "AWS", "CodeBuild"),
-            configuration,
-            input_artifacts: inputs,
-            output_artifacts: output.map(artifact).into_iter().collect(),
-            namespace: None,
-            run_order: 1,
-        }
-    };
-    let source = PipelineAction {
-        name: "Source",
-        action_type_id: action_type("Source", "AWS", "CodeStarSourceConnection"),
-        configuration: BTreeMap::from([
-            ("ConnectionArn", connection),
-            ("FullRepositoryId", pipeline.repository.clone().into()),
-            ("BranchName", pipeline.branch.clone().into()),
-            // A full clone: the review and apply builds check out the pinned commit from it.
-            ("OutputArtifactFormat", "CODEBUILD_CLONE_REF".into()),
-        ]),
-        input_artifacts: Vec::new(),
-        output_artifacts: vec![artifact(SOURCE_ARTIFACT)],
-        namespace: None,
-        run_order: 1,
-    };
-    let plan_action = build_action("Plan", &plan, vec![artifact(SOURCE_ARTIFACT)], Some(PLAN_ARTIFACT));
-    let review_action = PipelineAction {
-        namespace: Some(REVIEW_NAMESPACE),
-        ..build_action(
-            "Review",
-            &review,
-            vec![artifact(SOURCE_ARTIFACT), artifact(PLAN_ARTIFACT)],
-            Some(REVIEWED_ARTIFACT),
-        )
-    };
-    let approve_action = PipelineAction {
-        name: "Approve",
-        action_type_id: action_type("Approval", "AWS", "Manual"),
-        configuration: BTreeMap::from([
-            ("CustomData", format!("#{{{REVIEW_NAMESPACE}.APPROVAL}}").into()),
-            ("ExternalEntityLink", format!("#{{{REVIEW_NAMESPACE}.REVIEW_URL}}").into()),
-        ]),
-        input_artifacts: Vec::new(),
-        output_artifacts: Vec::new(),
-        namespace: None,
-        run_order: 1,
-    };
-    let mut apply_action =
-        build_action("Apply", &apply, vec![artifact(SOURCE_ARTIFACT), artifact(REVIEWED_ARTIFACT)], None);
-    // The digest travels in CodePipeline's variables, out of reach of the builds that write artifacts.
-    apply_action.configuration.insert(
-        "EnvironmentVariables",
-        format!(r##"[{{"name":"REVIEW_DIGEST","value":"#{{{REVIEW_NAMESPACE}.REVIEW_DIGEST}}","type":"PLAINTEXT"}}]"##)
-            .into(),
-    );
-    let stages = vec![
-        PipelineStage { name: "Source", actions: vec![source], before_entry: None },
-        PipelineStage { name: "Plan", actions: vec![plan_action], before_entry: None },
-        PipelineStage { name: "Review", actions: vec![review_action], before_entry: None },
-        PipelineStage {
-            name: "Approve",
-            actions: vec![approve_action],
-            before_entry: approval_condition(pipeline.approval),
-        },
-        PipelineStage { name: "Apply", actions: vec![apply_action], before_entry: None },
+    let build_logs = [
+        logs(&mut t, "PlanLogGroup", "plan"),
+        logs(&mut t, "ReviewLogGroup", "review"),
+        logs(&mut t, "ApplyLogGroup", "apply"),
     ];
+    let [plan_logs, review_logs, apply_logs] = &build_logs;
+    let ci = roles::CiRoles::add(&mut t, names, stage, &places, &deploy, [plan_logs, review_logs, apply_logs]);
+    let projects =
+        projects(&mut t, project, names, stage, pipeline, &places, &ci, &deploy, [plan_logs, review_logs, apply_logs]);
+    let pipeline_role = roles::pipeline_role(&mut t, names, stage, &places, &pipeline.connection_arn, &projects);
     let pipe = t.add(
         "Pipeline",
         Pipeline {
@@ -579,7 +347,7 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
             // time it reaches Apply, which refuses it with nothing executed: release the change again.
             execution_mode: "SUPERSEDED",
             role_arn: pipeline_role.arn(),
-            artifact_store: ArtifactStore { kind: "S3", location: bucket.clone() },
+            artifact_store: ArtifactStore { kind: "S3", location: places.bucket.clone() },
             restart_execution_on_update: false,
             triggers: vec![Trigger {
                 provider_type: "CodeStarSourceConnection",
@@ -588,26 +356,217 @@ pub fn build(project: &str, names: &Names, stage: &Stage, functions: &[Function]
                     push: vec![GitPush { branches: BranchFilter { includes: vec![pipeline.branch.clone()] } }],
                 },
             }],
-            stages,
+            stages: stages(pipeline, &projects),
             tags: tag_list(&stage.tags),
         },
     );
     t.output("PipelineName", "The stage's delivery pipeline", pipe.reference());
-    t.output("DeployRoleArn", "The role CloudFormation deploys the stage's stacks as", deploy.arn());
+    t.output("DeployRoleArn", "The role CloudFormation deploys the stage's data and api stacks as", deploy.arn());
+    t.output("PermissionsBoundaryArn", "The boundary every role the deploy role makes carries", boundary.reference());
     Some(t)
 }
 
-/// `bucket/cache/<prefix>`, CodeBuild's form of an S3 cache location.
-fn cache_location(bucket: &Expr, prefix: &str) -> Expr {
-    match bucket {
-        Expr::Str(b) => format!("{b}/{prefix}").into(),
-        Expr::Sub(parts) => Expr::sub(parts.iter().cloned().chain([Part::from(format!("/{prefix}"))])),
-        other => panic!("artifact bucket must be a name or an Fn::Sub, not {other:?}"),
-    }
+/// The three CodeBuild projects, in the order Plan, Review, Apply.
+struct Projects {
+    plan: Handle<Project>,
+    review: Handle<Project>,
+    apply: Handle<Project>,
 }
 
-/// The Approve stage's entry condition: for `approval = "risky"`, entered only when the review says so
-/// (the rule fails on `RISKY = false` and the `SKIP` result passes the stage by); for `"always"`, none.
+#[allow(clippy::too_many_arguments)]
+fn projects(
+    t: &mut Template,
+    project: &str,
+    names: &Names,
+    stage: &Stage,
+    pipeline: &PipelineSettings,
+    places: &Places,
+    ci: &roles::CiRoles,
+    deploy: &Handle<Role>,
+    [plan_logs, review_logs, apply_logs]: [&Handle<LogGroup>; 3],
+) -> Projects {
+    let plain = |name: &'static str, value: Expr| BuildVariable { name, kind: "PLAINTEXT", value };
+    let mut add = |id: &str,
+                   what: &str,
+                   role: &Handle<Role>,
+                   logs: &Handle<LogGroup>,
+                   buildspec: String,
+                   cache: ProjectCache,
+                   variables: Vec<BuildVariable>| {
+        let (kind, image) = build_image(stage.architecture);
+        t.add(
+            id,
+            Project {
+                name: names.ci(what),
+                description: format!("{}: the pipeline's {what} step", names.prefix()),
+                service_role: role.arn(),
+                source: ProjectSource { kind: "CODEPIPELINE", build_spec: buildspec },
+                artifacts: ProjectArtifacts { kind: "CODEPIPELINE" },
+                environment: BuildEnvironment {
+                    kind,
+                    image,
+                    compute_type: "BUILD_GENERAL1_LARGE",
+                    image_pull_credentials_type: "CODEBUILD",
+                    privileged_mode: false,
+                    environment_variables: variables,
+                },
+                cache,
+                logs_config: ProjectLogs {
+                    cloud_watch_logs: CloudWatchLogs { status: "ENABLED", group_name: logs.reference() },
+                },
+                timeout_in_minutes: 120,
+                queued_timeout_in_minutes: 60,
+                concurrent_build_limit: 1,
+                tags: tag_list(&stage.tags),
+            },
+        )
+    };
+    // What the trusted builds need to fetch and check the pinned binary.
+    let pinned = || {
+        vec![
+            plain("REVIEWER_COMMIT", pipeline.reviewer.clone().into()),
+            plain("REVIEWER_SHA256", pipeline.reviewer_sha256.clone().into()),
+            plain("ARTIFACT_BUCKET", places.bucket.clone()),
+            plain("ARTIFACT_BUCKET_OWNER", Expr::sub([Pseudo::AccountId.into()])),
+        ]
+    };
+    let no_cache = || ProjectCache { kind: "NO_CACHE", location: None };
+    let plan = add(
+        "PlanProject",
+        "plan",
+        &ci.plan,
+        plan_logs,
+        plan_buildspec(&stage.name),
+        ProjectCache { kind: "S3", location: Some(cache_location(&places.bucket, &places.plan_cache_prefix)) },
+        vec![plain("DEPLOY_ROLE_ARN", deploy.arn())],
+    );
+    let review = add(
+        "ReviewProject",
+        "review",
+        &ci.review,
+        review_logs,
+        review_buildspec(project, &stage.name),
+        no_cache(),
+        pinned(),
+    );
+    let apply = add(
+        "ApplyProject",
+        "apply",
+        &ci.apply,
+        apply_logs,
+        apply_buildspec(project, names, &stage.name, pipeline.approval, stage.protect),
+        no_cache(),
+        pinned(),
+    );
+    Projects { plan, review, apply }
+}
+
+/// `EnvironmentVariables` of a build action: CodePipeline's variables, resolved by CodePipeline, out of
+/// reach of the builds that write artifacts.
+fn action_variables(variables: &[(&str, String)]) -> Expr {
+    let list: Vec<serde_json::Value> = variables
+        .iter()
+        .map(|(name, value)| serde_json::json!({"name": name, "value": value, "type": "PLAINTEXT"}))
+        .collect();
+    serde_json::Value::Array(list).to_string().into()
+}
+
+fn variable(namespace: &str, name: &str) -> String {
+    format!("#{{{namespace}.{name}}}")
+}
+
+const EXECUTION_ID: &str = "#{codepipeline.PipelineExecutionId}";
+
+/// Source, Plan, Review, Approve and Apply. Review takes only Plan's artifact and Apply only Review's:
+/// neither sees the pushed clone.
+fn stages(pipeline: &PipelineSettings, projects: &Projects) -> Vec<PipelineStage> {
+    let action_type = |category, owner, provider| TypeId { category, owner, provider, version: "1" };
+    let artifact = |name| ArtifactName { name };
+    let build_action =
+        |name, project: &Handle<Project>, input: &'static str, output: Option<&'static str>, env: &[(&str, String)]| {
+            PipelineAction {
+                name,
+                action_type_id: action_type("Build", "AWS", "CodeBuild"),
+                configuration: BTreeMap::from([
+                    ("ProjectName", project.reference()),
+                    ("EnvironmentVariables", action_variables(env)),
+                ]),
+                input_artifacts: vec![artifact(input)],
+                output_artifacts: output.map(artifact).into_iter().collect(),
+                namespace: None,
+                run_order: 1,
+            }
+        };
+    let source = PipelineAction {
+        name: "Source",
+        action_type_id: action_type("Source", "AWS", "CodeStarSourceConnection"),
+        configuration: BTreeMap::from([
+            ("ConnectionArn", pipeline.connection_arn.clone().into()),
+            ("FullRepositoryId", pipeline.repository.clone().into()),
+            ("BranchName", pipeline.branch.clone().into()),
+            // A full clone, so that the pushed commit's build sees its history (CodeBuild clones it).
+            ("OutputArtifactFormat", "CODEBUILD_CLONE_REF".into()),
+        ]),
+        input_artifacts: Vec::new(),
+        output_artifacts: vec![artifact(SOURCE_ARTIFACT)],
+        namespace: Some(SOURCE_NAMESPACE),
+        run_order: 1,
+    };
+    let execution = ("PIPELINE_EXECUTION_ID", EXECUTION_ID.to_owned());
+    let plan_action = PipelineAction {
+        namespace: Some(PLAN_NAMESPACE),
+        ..build_action("Plan", &projects.plan, SOURCE_ARTIFACT, Some(PLAN_ARTIFACT), std::slice::from_ref(&execution))
+    };
+    let review_action = PipelineAction {
+        namespace: Some(REVIEW_NAMESPACE),
+        ..build_action(
+            "Review",
+            &projects.review,
+            PLAN_ARTIFACT,
+            Some(REVIEWED_ARTIFACT),
+            &[
+                ("PLAN_DIGEST", variable(PLAN_NAMESPACE, PLAN_VARIABLES[0])),
+                execution.clone(),
+                ("SOURCE_COMMIT", variable(SOURCE_NAMESPACE, "CommitId")),
+            ],
+        )
+    };
+    let approve_action = PipelineAction {
+        name: APPROVE_ACTION,
+        action_type_id: action_type("Approval", "AWS", "Manual"),
+        configuration: BTreeMap::from([
+            ("CustomData", variable(REVIEW_NAMESPACE, "APPROVAL").into()),
+            ("ExternalEntityLink", variable(REVIEW_NAMESPACE, "REVIEW_URL").into()),
+        ]),
+        input_artifacts: Vec::new(),
+        output_artifacts: Vec::new(),
+        namespace: None,
+        run_order: 1,
+    };
+    let apply_action = build_action(
+        "Apply",
+        &projects.apply,
+        REVIEWED_ARTIFACT,
+        None,
+        &[("REVIEW_DIGEST", variable(REVIEW_NAMESPACE, "REVIEW_DIGEST")), execution],
+    );
+    vec![
+        PipelineStage { name: "Source", actions: vec![source], before_entry: None },
+        PipelineStage { name: "Plan", actions: vec![plan_action], before_entry: None },
+        PipelineStage { name: "Review", actions: vec![review_action], before_entry: None },
+        PipelineStage {
+            name: APPROVE_STAGE,
+            actions: vec![approve_action],
+            before_entry: approval_condition(pipeline.approval),
+        },
+        PipelineStage { name: "Apply", actions: vec![apply_action], before_entry: None },
+    ]
+}
+
+/// The Approve stage's entry condition. For `approval = "risky"` the stage is skipped only when the
+/// review says `RISKY` is exactly `false`: the rule fails, and its `SKIP` result passes the stage by,
+/// on that one value, so a missing, empty or misspelt value enters Approve. For `"always"`, none.
+/// Apply does not rely on it: it derives the risk again and asks CodePipeline who approved.
 pub fn approval_condition(approval: Approval) -> Option<BeforeEntry> {
     match approval {
         Approval::Always => None,
@@ -618,256 +577,12 @@ pub fn approval_condition(approval: Approval) -> Option<BeforeEntry> {
                     name: "ReviewFoundRisk",
                     rule_type_id: TypeId { category: "Rule", owner: "AWS", provider: "VariableCheck", version: "1" },
                     configuration: BTreeMap::from([
-                        ("Variable", format!("#{{{REVIEW_NAMESPACE}.RISKY}}").into()),
-                        ("Value", "true".into()),
-                        ("Operator", "EQ".into()),
+                        ("Variable", variable(REVIEW_NAMESPACE, "RISKY").into()),
+                        ("Value", "false".into()),
+                        ("Operator", "NE".into()),
                     ]),
                 }],
             }],
         }),
     }
 }
-
-/// What CloudFormation needs to create, update and delete this stage's resources, as the deploy role:
-/// the actions of CloudFormation's resource handlers for each type the stage's stacks emit
-/// (`xtask/tests/schema.rs` checks them against the schemas), each on this stage's names.
-fn deploy_statements(
-    project: &str,
-    names: &Names,
-    stage: &Stage,
-    functions: &[Function],
-    bucket: &Expr,
-    connection: &str,
-) -> Vec<Statement> {
-    let prefix = names.prefix();
-    let arn = |service: &str, regional: bool, rest: String| Expr::arn(service, regional, [rest.into()]);
-    let roles =
-        vec![arn("iam", false, format!("role/{prefix}-*")), arn("iam", false, format!("role/{project}-bootstrap-*"))];
-    let push_to_cloudwatch =
-        Expr::sub([Part::from("arn:"), Pseudo::Partition.into(), format!(":{PUSH_TO_CLOUDWATCH}").into()]);
-    let pass = |sid: &str, roles: Vec<Expr>, service: &'static str| {
-        Statement::allow(&["iam:PassRole"], roles).sid(sid).condition(
-            "StringEquals",
-            "iam:PassedToService",
-            vec![service.into()],
-        )
-    };
-    let function_roles: Vec<Expr> =
-        functions.iter().map(|f| arn("iam", false, format!("role/{}", names.role(f)))).collect();
-    let apigateway = |path: &str| {
-        Expr::sub([
-            Part::from("arn:"),
-            Pseudo::Partition.into(),
-            ":apigateway:".into(),
-            Pseudo::Region.into(),
-            format!("::{path}").into(),
-        ])
-    };
-    let mut statements = vec![
-        Statement::allow(DEPLOY_ROLE_ACTIONS, roles.clone()).sid("StageRoles"),
-        Statement::allow(&["iam:AttachRolePolicy", "iam:DetachRolePolicy"], roles)
-            .sid("AttachOnlyApiGatewayLogging")
-            .condition("ArnEquals", "iam:PolicyARN", vec![push_to_cloudwatch]),
-        pass("PassFunctionRoles", function_roles, "lambda.amazonaws.com"),
-        pass(
-            "PassApiGatewayLoggingRole",
-            vec![arn("iam", false, format!("role/{project}-bootstrap-*"))],
-            "apigateway.amazonaws.com",
-        ),
-        pass(
-            "PassBuildRoles",
-            ["plan", "review", "apply"].iter().map(|w| arn("iam", false, format!("role/{}", names.ci(w)))).collect(),
-            "codebuild.amazonaws.com",
-        ),
-        pass(
-            "PassPipelineRole",
-            vec![arn("iam", false, format!("role/{}", names.ci("pipeline")))],
-            "codepipeline.amazonaws.com",
-        ),
-        Statement::allow(DEPLOY_LAMBDA_ACTIONS, vec![arn("lambda", true, format!("function:{prefix}-*"))])
-            .sid("StageFunctions"),
-        Statement::allow(
-            &["s3:GetObject", "s3:GetObjectVersion"],
-            vec![s3(bucket, &format!("/{project}/{}/*", stage.name))],
-        )
-        .sid("FunctionCode"),
-        Statement::allow(
-            DEPLOY_LOGS_ACTIONS,
-            ["/aws/lambda/", "/aws/apigateway/", "/aws/codebuild/"]
-                .iter()
-                .map(|p| arn("logs", true, format!("log-group:{p}{prefix}-*")))
-                .collect(),
-        )
-        .sid("StageLogGroups"),
-        Statement::allow(&["logs:DescribeLogGroups"], vec![arn("logs", true, "log-group:*".into())])
-            .sid("ListLogGroups"),
-        Statement::allow(DEPLOY_DYNAMODB_ACTIONS, vec![arn("dynamodb", true, format!("table/{prefix}-*"))])
-            .sid("StageTables"),
-        // A key's ARN is made by KMS: CreateKey takes no resource, and the stage's keys are known by
-        // their account and region only.
-        Statement::allow(&["kms:CreateKey"], vec!["*".into()]).sid("CreateKeys"),
-        Statement::allow(DEPLOY_KMS_ACTIONS, vec![arn("kms", true, "key/*".into())]).sid("ManageKeys"),
-        Statement::allow(DEPLOY_SECRETS_ACTIONS, vec![arn("secretsmanager", true, format!("secret:{prefix}/*"))])
-            .sid("StageSecrets"),
-        // GenerateSecretString asks Secrets Manager for a random value; the action takes no resource.
-        Statement::allow(&["secretsmanager:GetRandomPassword"], vec!["*".into()]).sid("GenerateSecrets"),
-        Statement::allow(
-            &["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
-            ["/restapis", "/restapis/*", "/account", "/domainnames", "/domainnames/*", "/tags/*"]
-                .iter()
-                .map(|p| apigateway(p))
-                .collect(),
-        )
-        .sid("StageApi"),
-        Statement::allow(&["apigateway:SetWebACL"], vec![apigateway("/restapis/*/stages/*")]).sid("ProtectStageApi"),
-        Statement::allow(
-            DEPLOY_WAF_ACTIONS,
-            vec![
-                arn("wafv2", true, format!("regional/webacl/{}/*", names.web_acl())),
-                arn("wafv2", true, "regional/managedruleset/*/*".into()),
-                apigateway("/restapis/*/stages/*"),
-            ],
-        )
-        .sid("StageWebAcl"),
-        Statement::allow(DEPLOY_CODEBUILD_ACTIONS, vec![arn("codebuild", true, format!("project/{prefix}-ci-*"))])
-            .sid("PipelineProjects"),
-        Statement::allow(DEPLOY_CODEPIPELINE_ACTIONS, vec![arn("codepipeline", true, names.pipeline())])
-            .sid("Pipeline"),
-        Statement::allow(
-            &["codeconnections:PassConnection", "codestar-connections:PassConnection"],
-            vec![connection.to_owned().into()],
-        )
-        .sid("PassConnection"),
-    ];
-    if stage.domain.as_ref().is_some_and(|d| d.certificate_arn.is_some()) {
-        let certificate = stage.domain.as_ref().and_then(|d| d.certificate_arn.clone()).unwrap_or_default();
-        statements
-            .push(Statement::allow(&["acm:DescribeCertificate"], vec![certificate.into()]).sid("DomainCertificate"));
-    }
-    statements
-}
-
-pub const DEPLOY_ROLE_ACTIONS: &[&str] = &[
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:DeleteRolePolicy",
-    "iam:GetRole",
-    "iam:GetRolePolicy",
-    "iam:ListAttachedRolePolicies",
-    "iam:ListRolePolicies",
-    "iam:PutRolePolicy",
-    "iam:TagRole",
-    "iam:UntagRole",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:UpdateRole",
-    "iam:UpdateRoleDescription",
-];
-
-pub const DEPLOY_LAMBDA_ACTIONS: &[&str] = &[
-    "lambda:AddPermission",
-    "lambda:CreateFunction",
-    "lambda:DeleteFunction",
-    "lambda:DeleteFunctionConcurrency",
-    "lambda:GetFunction",
-    "lambda:GetFunctionCodeSigningConfig",
-    "lambda:GetFunctionRecursionConfig",
-    "lambda:GetPolicy",
-    "lambda:GetRuntimeManagementConfig",
-    "lambda:PutFunctionConcurrency",
-    "lambda:PutFunctionRecursionConfig",
-    "lambda:PutRuntimeManagementConfig",
-    "lambda:RemovePermission",
-    "lambda:TagResource",
-    "lambda:UntagResource",
-    "lambda:UpdateFunctionCode",
-    "lambda:UpdateFunctionConfiguration",
-];
-
-pub const DEPLOY_LOGS_ACTIONS: &[&str] = &[
-    "logs:CreateLogGroup",
-    "logs:DeleteLogGroup",
-    "logs:DeleteRetentionPolicy",
-    "logs:ListTagsForResource",
-    "logs:PutLogGroupDeletionProtection",
-    "logs:PutRetentionPolicy",
-    "logs:TagResource",
-    "logs:UntagResource",
-];
-
-pub const DEPLOY_DYNAMODB_ACTIONS: &[&str] = &[
-    "dynamodb:CreateTable",
-    "dynamodb:DeleteTable",
-    "dynamodb:DescribeContinuousBackups",
-    "dynamodb:DescribeContributorInsights",
-    "dynamodb:DescribeKinesisStreamingDestination",
-    "dynamodb:DescribeTable",
-    "dynamodb:DescribeTimeToLive",
-    "dynamodb:GetResourcePolicy",
-    "dynamodb:ListTagsOfResource",
-    "dynamodb:TagResource",
-    "dynamodb:UntagResource",
-    "dynamodb:UpdateContinuousBackups",
-    "dynamodb:UpdateContributorInsights",
-    "dynamodb:UpdateTable",
-    "dynamodb:UpdateTimeToLive",
-];
-
-pub const DEPLOY_KMS_ACTIONS: &[&str] = &[
-    "kms:DescribeKey",
-    "kms:DisableKey",
-    "kms:DisableKeyRotation",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:ListResourceTags",
-    "kms:PutKeyPolicy",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateKeyDescription",
-];
-
-pub const DEPLOY_SECRETS_ACTIONS: &[&str] = &[
-    "secretsmanager:CreateSecret",
-    "secretsmanager:DeleteResourcePolicy",
-    "secretsmanager:DeleteSecret",
-    "secretsmanager:DescribeSecret",
-    "secretsmanager:GetResourcePolicy",
-    // CloudFormation's read handler asks for the value; the role can set it anyway (UpdateSecret).
-    "secretsmanager:GetSecretValue",
-    "secretsmanager:PutResourcePolicy",
-    "secretsmanager:TagResource",
-    "secretsmanager:UntagResource",
-    "secretsmanager:UpdateSecret",
-];
-
-pub const DEPLOY_WAF_ACTIONS: &[&str] = &[
-    "wafv2:AssociateWebACL",
-    "wafv2:CreateWebACL",
-    "wafv2:DeleteWebACL",
-    "wafv2:DisassociateWebACL",
-    "wafv2:GetWebACL",
-    "wafv2:GetWebACLForResource",
-    "wafv2:ListTagsForResource",
-    "wafv2:TagResource",
-    "wafv2:UntagResource",
-    "wafv2:UpdateWebACL",
-];
-
-pub const DEPLOY_CODEBUILD_ACTIONS: &[&str] =
-    &["codebuild:BatchGetProjects", "codebuild:CreateProject", "codebuild:DeleteProject", "codebuild:UpdateProject"];
-
-pub const DEPLOY_CODEPIPELINE_ACTIONS: &[&str] = &[
-    "codepipeline:CreatePipeline",
-    "codepipeline:DeletePipeline",
-    "codepipeline:DisableStageTransition",
-    "codepipeline:EnableStageTransition",
-    "codepipeline:GetPipeline",
-    "codepipeline:GetPipelineState",
-    "codepipeline:ListTagsForResource",
-    "codepipeline:StartPipelineExecution",
-    "codepipeline:TagResource",
-    "codepipeline:UntagResource",
-    "codepipeline:UpdatePipeline",
-];

@@ -174,7 +174,10 @@ pub fn ensure(progress: &mut dyn FnMut(&str)) -> Result<Venv, Error> {
     if fs::read_to_string(&stamp).is_ok_and(|s| s == REQUIREMENTS) {
         return Ok(Venv { root });
     }
-    progress(&format!("installing cfn-lint, checkov and moto into {} (first use only, about 2 min)", root.display()));
+    progress(&format!(
+        "installing cfn-lint, checkov, moto and the AWS CLI into {} (first use only, about 2 min)",
+        root.display()
+    ));
     let log_path = target.join("venv-install.log");
     let mut log = File::create(&log_path).map_err(io_err(format!("creating {}", log_path.display())))?;
     let python = find_python()?;

@@ -129,6 +129,11 @@ pub async fn execute(clients: &Clients, plan: &Plan, protected: Option<&str>) ->
             Ok(described) => described,
             Err(why) => return Ok(Outcome::Refused(why)),
         };
+        if let Some(run) = &plan.run
+            && let Err(why) = crate::pipeline::review::bound_to_run(described.change_set_name.as_deref(), run)
+        {
+            return Ok(Outcome::Refused(why));
+        }
         let status = described.status.as_ref().map_or("", |s| s.as_str());
         let execution = described.execution_status.as_ref().map_or("", |s| s.as_str());
         if let Some(why) = plan::stale(planned, now.as_ref(), (status, execution)) {

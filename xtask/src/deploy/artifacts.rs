@@ -5,6 +5,12 @@
 //! request names the bucket owner we expect (`ExpectedBucketOwner`, the STS account): S3 answers 403
 //! to any request for a bucket another account owns. An object that is already there is used only
 //! when S3's SHA-256 checksum of it is the SHA-256 of our zip.
+//!
+//! Code keys are named by their content's SHA-256 and written once: the bucket policy refuses an
+//! object creation under them without `If-None-Match` (S3's conditional write), and the upload sends
+//! `If-None-Match: *`, so nobody can replace the bytes behind a key, whoever's credentials they hold.
+//! The version of each object is what the templates pin (`S3ObjectVersion`): even an overwrite would
+//! not change what a reviewed change set deploys.
 
 use anyhow::Context as _;
 use aws_sdk_s3::Client;
@@ -69,7 +75,7 @@ pub async fn ensure_bucket(
     bucket: &str,
     region: &str,
     account: &str,
-    stage: &str,
+    (project, stage): (&str, &str),
 ) -> anyhow::Result<bool> {
     let head = s3.head_bucket().bucket(bucket).expected_bucket_owner(account).send().await.aws();
     let state = match &head {
@@ -150,29 +156,79 @@ pub async fn ensure_bucket(
         .await
         .aws()
         .with_context(|| format!("turning on encryption of {bucket}"))?;
-    s3.put_bucket_policy()
-        .bucket(bucket)
-        .expected_bucket_owner(account)
-        .policy(tls_only_policy(bucket))
-        .send()
-        .await
-        .aws()
-        .with_context(|| format!("setting the TLS-only policy of {bucket}"))?;
+    put_policy(s3, bucket, account, project).await?;
     Ok(true)
 }
 
-/// The bucket policy: every request without TLS is refused, whoever makes it.
-pub fn tls_only_policy(bucket: &str) -> String {
+/// Sets the bucket policy, `bucket_policy`.
+async fn put_policy(s3: &Client, bucket: &str, account: &str, project: &str) -> anyhow::Result<()> {
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .policy(bucket_policy(bucket, project))
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("setting the policy of {bucket} (TLS only, code written once)"))?;
+    Ok(())
+}
+
+/// Brings an existing bucket's policy up to `bucket_policy` when it differs (a bucket made by an older
+/// xtask has no write-once statement). Returns whether it changed it.
+pub async fn ensure_policy(s3: &Client, bucket: &str, account: &str, project: &str) -> anyhow::Result<bool> {
+    let current = match s3.get_bucket_policy().bucket(bucket).expected_bucket_owner(account).send().await.aws() {
+        Ok(out) => out.policy.and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok()),
+        Err(e) if e.code.as_deref() == Some("NoSuchBucketPolicy") => None,
+        Err(e) => return Err(e).with_context(|| format!("reading the policy of {bucket}")),
+    };
+    let wanted: serde_json::Value = serde_json::from_str(&bucket_policy(bucket, project)).context("bucket policy")?;
+    if policy_covers(current.as_ref(), &wanted) {
+        return Ok(false);
+    }
+    put_policy(s3, bucket, account, project).await?;
+    Ok(true)
+}
+
+/// Whether `current` holds every statement of `wanted` (by `Sid`, compared whole).
+pub fn policy_covers(current: Option<&serde_json::Value>, wanted: &serde_json::Value) -> bool {
+    let statements =
+        |v: &serde_json::Value| -> Vec<serde_json::Value> { v["Statement"].as_array().cloned().unwrap_or_default() };
+    let have = current.map(statements).unwrap_or_default();
+    statements(wanted).iter().all(|w| have.contains(w))
+}
+
+/// The key prefixes whose objects are written once: every stage's function code and the reviewer
+/// binaries the pipelines run.
+pub fn write_once_prefixes(project: &str) -> [String; 2] {
+    [format!("{project}/"), "reviewer/".to_owned()]
+}
+
+/// The bucket policy: every request without TLS is refused, whoever makes it; and no object under a
+/// write-once prefix is created without `If-None-Match` (S3 then refuses to replace an existing key).
+/// `s3:ObjectCreationOperation` spares the parts of a multipart upload, which carry no such header.
+pub fn bucket_policy(bucket: &str, project: &str) -> String {
+    let write_once: Vec<String> =
+        write_once_prefixes(project).iter().map(|p| format!("arn:aws:s3:::{bucket}/{p}*")).collect();
     serde_json::json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyWithoutTls",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-        }]
+        "Statement": [
+            {
+                "Sid": "DenyWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            },
+            {
+                "Sid": "WriteCodeOnce",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": write_once,
+                "Condition": {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+            }
+        ]
     })
     .to_string()
 }
@@ -201,7 +257,7 @@ pub enum Existing {
     Absent,
     /// There, with our bytes: nothing to upload.
     Same,
-    /// There, but not provably ours (another checksum, or none): upload ours over it.
+    /// There, but not provably ours (another checksum, or none): someone else wrote it.
     Different {
         found: Option<String>,
     },
@@ -215,63 +271,135 @@ pub fn existing(found: Option<Option<String>>, ours: &str) -> Existing {
     }
 }
 
-/// Uploads each zip that is not already there with our checksum; returns how many it uploaded.
+/// A function's zip as stored: its key and the object version the templates pin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub key: String,
+    pub version: String,
+}
+
+/// The version S3 reported for an object, or why it cannot be pinned (an unversioned bucket answers
+/// none, or `null`).
+pub fn pinnable(bucket: &str, version: Option<String>) -> anyhow::Result<String> {
+    match version {
+        Some(v) if !v.is_empty() && v != "null" => Ok(v),
+        _ => Err(BadInput(format!(
+            "the artifact bucket {bucket} is not versioned, so a change set cannot pin the code it reviewed: turn \
+             versioning on (`aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration \
+             Status=Enabled`) and deploy again"
+        ))
+        .into()),
+    }
+}
+
+/// Why a key holds bytes other than the ones its name promises: written by someone else.
+fn tampered(bucket: &str, key: &str, found: Option<&str>, ours: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "s3://{bucket}/{key} is not the zip named by its SHA-256 (S3's checksum is {}, ours {ours}): code keys are \
+         written once, so someone else wrote it. Find out who (CloudTrail), delete every version of that key, and \
+         deploy again",
+        found.unwrap_or("missing")
+    )
+}
+
+/// What S3 holds at `key`: its SHA-256 checksum and version, or `None` when there is nothing.
+async fn head(
+    s3: &Client,
+    bucket: &str,
+    account: &str,
+    key: &str,
+) -> anyhow::Result<Option<(Option<String>, Option<String>)>> {
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .expected_bucket_owner(account)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .aws();
+    match head {
+        Ok(out) => Ok(Some((out.checksum_sha256, out.version_id))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("checking s3://{bucket}/{key}")),
+    }
+}
+
+/// Writes `body` to `key` once: with our SHA-256 for S3 to check and `If-None-Match: *`, so an object
+/// already there is never replaced. When one is (written between our look and our write), it is used
+/// only if it holds our bytes. Returns the version stored.
+pub async fn put_once(
+    s3: &Client,
+    (bucket, account): (&str, &str),
+    key: &str,
+    body: ByteStream,
+    sha256_hex: &str,
+) -> anyhow::Result<String> {
+    let checksum = s3_checksum(sha256_hex)?;
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .expected_bucket_owner(account)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_sha256(&checksum)
+        .if_none_match("*")
+        .body(body)
+        .send()
+        .await
+        .aws();
+    match put {
+        Ok(out) => pinnable(bucket, out.version_id),
+        Err(e) if matches!(e.code.as_deref(), Some("PreconditionFailed" | "ConditionalRequestConflict")) => {
+            match head(s3, bucket, account, key).await? {
+                Some((Some(found), version)) if found == checksum => pinnable(bucket, version),
+                found => Err(tampered(bucket, key, found.and_then(|f| f.0).as_deref(), &checksum)),
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("uploading to s3://{bucket}/{key}")),
+    }
+}
+
+/// Uploads each zip that is not already there with our checksum; returns how many it uploaded and,
+/// function by function, where each zip is stored.
 pub async fn upload(
     s3: &Client,
     bucket: &str,
     account: &str,
     prefix: &str,
     artifacts: &[Artifact],
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, Vec<Stored>)> {
     let mut uploaded = 0;
+    let mut stored = Vec::new();
     for a in artifacts {
         let key = a.s3_key(prefix);
         let checksum = s3_checksum(&a.sha256)?;
-        let head = s3
-            .head_object()
-            .bucket(bucket)
-            .key(&key)
-            .expected_bucket_owner(account)
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await
-            .aws();
-        let found = match head {
-            Ok(out) => Some(out.checksum_sha256),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e).with_context(|| format!("checking s3://{bucket}/{key}")),
+        let (found, version) = match head(s3, bucket, account, &key).await? {
+            Some((sum, version)) => (Some(sum), version),
+            None => (None, None),
         };
-        let verb = match existing(found, &checksum) {
+        let version = match existing(found, &checksum) {
             Existing::Same => {
                 println!("  {:<10} unchanged  s3://{bucket}/{key}", a.function.name());
-                continue;
+                pinnable(bucket, version)?
             }
-            Existing::Absent => "uploaded ",
-            Existing::Different { found } => {
-                eprintln!(
-                    "warning: s3://{bucket}/{key} is not the zip we built (S3's SHA-256 is {}, ours {checksum}); \
-                     uploading ours over it",
-                    found.as_deref().unwrap_or("missing")
+            Existing::Absent => {
+                let body =
+                    ByteStream::from_path(&a.zip).await.with_context(|| format!("reading {}", a.zip.display()))?;
+                let version = put_once(s3, (bucket, account), &key, body, &a.sha256).await?;
+                println!(
+                    "  {:<10} uploaded   s3://{bucket}/{key} ({:.1} KiB)",
+                    a.function.name(),
+                    a.size as f64 / 1024.0
                 );
-                "replaced "
+                uploaded += 1;
+                version
             }
+            Existing::Different { found } => return Err(tampered(bucket, &key, found.as_deref(), &checksum)),
         };
-        let body = ByteStream::from_path(&a.zip).await.with_context(|| format!("reading {}", a.zip.display()))?;
-        s3.put_object()
-            .bucket(bucket)
-            .key(&key)
-            .expected_bucket_owner(account)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .checksum_sha256(&checksum)
-            .body(body)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("uploading {} to s3://{bucket}/{key}", a.zip.display()))?;
-        println!("  {:<10} {verb}  s3://{bucket}/{key} ({:.1} KiB)", a.function.name(), a.size as f64 / 1024.0);
-        uploaded += 1;
+        stored.push(Stored { key, version });
     }
-    Ok(uploaded)
+    Ok((uploaded, stored))
 }
 
 /// Uploads a template too large to pass inline; returns its URL for `TemplateURL`. CloudFormation
@@ -326,10 +454,38 @@ mod tests {
     }
 
     #[test]
-    fn the_bucket_policy_refuses_plain_http() {
-        let policy: serde_json::Value = serde_json::from_str(&tls_only_policy("b")).unwrap();
+    fn the_bucket_policy_refuses_plain_http_and_a_second_write_of_code() {
+        let policy: serde_json::Value = serde_json::from_str(&bucket_policy("b", "auth")).unwrap();
         assert_eq!(policy["Statement"][0]["Effect"], "Deny");
         assert_eq!(policy["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
         assert_eq!(policy["Statement"][0]["Resource"][1], "arn:aws:s3:::b/*");
+        // IAM's own reading: a write to a code key without If-None-Match is refused, whoever sends it.
+        use synth::review::evaluate::{Decision, Request, decide};
+        let anyone = serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+        let put = |key: &str| Request::new("s3:PutObject", &format!("arn:aws:s3:::b/{key}"));
+        let created = |r: Request| r.with("s3:ObjectCreationOperation", "true");
+        for key in ["auth/prod/signin/ab.zip", "reviewer/ab/xtask"] {
+            assert_eq!(decide(&[&anyone, &policy], None, &created(put(key))), Decision::ExplicitDeny, "{key}");
+            let once = created(put(key)).with("s3:if-none-match", "*");
+            assert_eq!(decide(&[&anyone, &policy], None, &once), Decision::Allowed, "{key}");
+        }
+        // Pipeline artifacts and Plan's cache are rewritten by CodePipeline and CodeBuild as they work.
+        assert_eq!(decide(&[&anyone, &policy], None, &created(put("auth-dev/Plan/x"))), Decision::Allowed);
+        // An older bucket's policy lacks the statement and is brought up to date; ours is left alone.
+        let tls_only = serde_json::json!({"Statement": [policy["Statement"][0].clone()]});
+        assert!(!policy_covers(Some(&tls_only), &policy) && !policy_covers(None, &policy));
+        assert!(policy_covers(Some(&policy), &policy));
+    }
+
+    #[test]
+    fn only_a_versioned_object_can_be_pinned() {
+        assert_eq!(
+            pinnable("b", Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY".into())).unwrap(),
+            "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+        );
+        for unversioned in [None, Some("null".to_owned()), Some(String::new())] {
+            let e = pinnable("b", unversioned).unwrap_err().to_string();
+            assert!(e.contains("not versioned") && e.contains("put-bucket-versioning --bucket b"), "{e}");
+        }
     }
 }

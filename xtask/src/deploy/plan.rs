@@ -20,6 +20,10 @@ pub struct Plan {
     pub stage: String,
     pub account: String,
     pub region: String,
+    /// The run that made the change sets (`deploy --run-id`, a pipeline's execution): each is named
+    /// `xtask-<run>`, and one of another name is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// Stacks with a change set left for review, in deploy order.
     pub stacks: Vec<PlannedStack>,
 }
@@ -43,6 +47,19 @@ pub struct PlannedStack {
     pub grants: Vec<String>,
     /// What loses or exposes data: `--approve-data-loss` (a person) is needed.
     pub data_loss: Vec<String>,
+    /// Each function's code the change set deploys, as the review found it pinned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code: Vec<CodePin>,
+}
+
+/// A function's code as a change set pins it: the key, the object version, and the SHA-256 S3 holds
+/// for that version (the key's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodePin {
+    pub parameter: String,
+    pub key: String,
+    pub version: String,
+    pub sha256: String,
 }
 
 /// A stack's state at a moment: enough to tell whether anything ran on it since.
@@ -142,6 +159,7 @@ mod tests {
             iam: Vec::new(),
             grants: Vec::new(),
             data_loss: Vec::new(),
+            code: Vec::new(),
         }
     }
 
@@ -184,6 +202,7 @@ mod tests {
             stage: "dev".into(),
             account: "1".into(),
             region: "us-east-1".into(),
+            run: None,
             stacks: vec![planned(None)],
         };
         assert!(!plan.risky());

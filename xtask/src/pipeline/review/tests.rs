@@ -1,0 +1,228 @@
+use super::*;
+use crate::deploy::plan::VERSION;
+use serde_json::json;
+
+fn planned(name: &str, grants: Vec<String>, data_loss: Vec<String>) -> PlannedStack {
+    PlannedStack {
+        stack: name.into(),
+        change_set: format!("arn:aws:cloudformation:us-east-1:123456789012:changeSet/xtask-e1/{name}"),
+        creating: false,
+        baseline: None,
+        template_sha256: "00".into(),
+        changes: Vec::new(),
+        iam: Vec::new(),
+        grants,
+        data_loss,
+        code: Vec::new(),
+    }
+}
+
+fn plan(stacks: Vec<PlannedStack>) -> Plan {
+    Plan {
+        version: VERSION,
+        stage: "dev".into(),
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        run: Some("e1".into()),
+        stacks,
+    }
+}
+
+fn row(principal: &str, action: &str, resource: &str, by: &str) -> Row {
+    Row {
+        principal: principal.into(),
+        effect: Effect::Allow,
+        action: action.into(),
+        resource: resource.into(),
+        condition: String::new(),
+        granted_by: by.into(),
+    }
+}
+
+fn get<'a>(vars: &'a [(&str, String)], name: &str) -> &'a str {
+    vars.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| v.as_str())
+}
+
+const ACCOUNT: &str = "123456789012";
+
+#[test]
+fn only_change_sets_named_after_this_run_are_reviewed() {
+    assert_eq!(bound_to_run(Some("xtask-3f1c"), "3f1c"), Ok(()));
+    for other in [Some("xtask-9999"), Some("xtask-1733500000"), Some("evil-3f1c"), None] {
+        let why = bound_to_run(other, "3f1c").unwrap_err();
+        assert!(why.contains("was not made by this run") && why.contains("xtask-3f1c"), "{why}");
+    }
+}
+
+fn api_template(code: Value) -> Value {
+    json!({"Resources": {"SigninFunction": {"Type": "AWS::Lambda::Function", "Properties": {"Code": code}}}})
+}
+
+fn pinned_code() -> Value {
+    json!({"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "SigninCodeKey"},
+           "S3ObjectVersion": {"Ref": "SigninCodeVersion"}})
+}
+
+fn parameters(key: &str, version: &str) -> Vec<(String, String)> {
+    vec![
+        ("ArtifactBucket".into(), "bucket".into()),
+        ("SigninCodeKey".into(), key.into()),
+        ("SigninCodeVersion".into(), version.into()),
+    ]
+}
+
+#[test]
+fn code_runs_only_pinned_to_a_version_of_a_content_addressed_key_of_the_stage() {
+    let sha = "ab".repeat(32);
+    let key = format!("auth/dev/signin/{sha}.zip");
+    let pins = code_pins(&api_template(pinned_code()), &parameters(&key, "v1"), "bucket", "auth/dev").unwrap();
+    assert_eq!(
+        pins,
+        [CodePin { parameter: "SigninCodeKey".into(), key: key.clone(), version: "v1".into(), sha256: sha.clone() }]
+    );
+    // A template whose code takes the key's latest version: whatever is written after the review runs.
+    let unpinned = json!({"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "SigninCodeKey"}});
+    let why = code_pins(&api_template(unpinned), &parameters(&key, "v1"), "bucket", "auth/dev").unwrap_err();
+    assert!(why.contains("not pinned to an object version"), "{why}");
+    // Another stage's code, another bucket, a key not named by its content, no version, a literal.
+    for (key, bucket, version) in [
+        (format!("auth/prod/signin/{sha}.zip"), "bucket", "v1"),
+        (key.clone(), "other", "v1"),
+        ("auth/dev/signin/latest.zip".to_owned(), "bucket", "v1"),
+        (key.clone(), "bucket", "null"),
+    ] {
+        let mut given = parameters(&key, version);
+        given[0].1 = bucket.into();
+        assert!(
+            code_pins(&api_template(pinned_code()), &given, "bucket", "auth/dev").is_err(),
+            "{key} {bucket} {version}"
+        );
+    }
+    let literal = json!({"S3Bucket": "bucket", "S3Key": key, "S3ObjectVersion": "v1"});
+    assert!(code_pins(&api_template(literal), &parameters(&key, "v1"), "bucket", "auth/dev").is_err());
+}
+
+#[test]
+fn the_most_dangerous_rows_come_first_whatever_order_the_plan_gave() {
+    let prefix = "auth-dev";
+    let ranked = [
+        (
+            row("lambda.amazonaws.com", "sts:AssumeRole", "role/auth-dev-x", "auth-dev-api XRole trust policy"),
+            Danger::Trust,
+        ),
+        (row("role/auth-dev-signin", "s3:*", "arn:aws:s3:::b/*", "p"), Danger::Wildcard),
+        (row("role/auth-dev-signin", "s3:GetObject", "*", "p"), Danger::Wildcard),
+        (row("role/auth-dev-signin", "s3:GetObject", "arn:aws:s3:::b/x", "p"), Danger::Grant),
+        (row("arn:aws:iam::999999999999:root", "kms:Decrypt", "key JwtKey", "key policy"), Danger::OtherAccount),
+        // The account id inside a name is no account: only an ARN's account field is.
+        (row("arn:aws:iam::999999999999:role/123456789012-reader", "kms:Decrypt", "key K", "p"), Danger::OtherAccount),
+        (row("arn:aws:iam::123456789012:role/999999999999-reader", "kms:Decrypt", "key K", "p"), Danger::Grant),
+        (
+            row("role/auth-dev-signin", "iam:PassRole", "arn:aws:iam::123456789012:role/auth-dev-ci-apply", "p"),
+            Danger::CiRole,
+        ),
+    ];
+    for (r, want) in &ranked {
+        assert_eq!(danger(r, ACCOUNT, prefix), *want, "{r:?}");
+    }
+}
+
+#[test]
+fn a_harmless_row_first_in_the_plan_cannot_bury_a_dangerous_one() {
+    // The pushed plan lists forty harmless grants before the one that lets another account in.
+    let mut findings: Vec<Finding> = (0..40)
+        .map(|i| Finding {
+            danger: Danger::Grant,
+            stack: "auth-dev-api".into(),
+            text: format!("role/auth-dev-signin  s3:GetObject  arn:aws:s3:::bucket-{i}/x"),
+        })
+        .collect();
+    findings.push(Finding {
+        danger: Danger::Trust,
+        stack: "auth-dev-api".into(),
+        text: "arn:aws:iam::999999999999:root  sts:AssumeRole  role/auth-dev-signin".into(),
+    });
+    findings.push(Finding {
+        danger: Danger::DataLoss,
+        stack: "auth-dev-data".into(),
+        text: "removes UsersTable".into(),
+    });
+    let p = plan(vec![
+        planned("auth-dev-data", vec![], vec!["removes UsersTable".into()]),
+        planned("auth-dev-api", vec!["x".into()], vec![]),
+    ]);
+    let message = approval_message(&"c0ffee".repeat(7), &p, &findings);
+    assert!(message.chars().count() <= APPROVAL_LIMIT, "{} characters", message.chars().count());
+    let lines: Vec<&str> = message.lines().collect();
+    // The commit and the whole count, then the trust row, then the data at risk.
+    assert!(lines[0].starts_with("commit c0ffeec0ffee: 42 to approve in 2 change set(s)"), "{message}");
+    assert!(lines[1].starts_with("trust: auth-dev-api: arn:aws:iam::999999999999:root"), "{message}");
+    assert!(lines[2].starts_with("data: auth-dev-data: removes UsersTable"), "{message}");
+    assert!(message.ends_with("more in the full review"), "{message}");
+}
+
+#[test]
+fn a_risky_plan_stops_the_pipeline_and_the_link_opens_the_full_review() {
+    let quiet = plan(vec![planned("auth-dev-api", vec![], vec![])]);
+    let risky = plan(vec![planned("auth-dev-data", vec![], vec![]), planned("auth-dev-api", vec!["g".into()], vec![])]);
+    assert_eq!(get(&variables(&quiet, &[], "c", None), "RISKY"), "false");
+    assert_eq!(get(&variables(&risky, &[], "c", None), "RISKY"), "true");
+    let message = get(&variables(&quiet, &[], "abc", None), "APPROVAL").to_owned();
+    assert!(message.contains("commit abc: no new IAM grant and no data at risk in 1 change set(s)"), "{message}");
+    // With the review build's id, the link is its log: every change and IAM row.
+    let vars = variables(&risky, &[], "c", Some("auth-dev-ci-review:0f3c8a52-6d1e"));
+    assert_eq!(
+        get(&vars, "REVIEW_URL"),
+        "https://us-east-1.console.aws.amazon.com/codesuite/codebuild/123456789012/projects/auth-dev-ci-review/build/\
+         auth-dev-ci-review%3A0f3c8a52-6d1e/log?region=us-east-1"
+    );
+    // Without one, the first risky change set in the console.
+    let url = get(&variables(&risky, &[], "c", None), "REVIEW_URL").to_owned();
+    assert!(url.contains("stackId=auth-dev-api") && url.contains("changeSetId=arn%3Aaws%3Acloudformation"), "{url}");
+}
+
+#[test]
+fn the_variables_are_the_ones_the_pipeline_reads() {
+    let mut names: Vec<&str> = variables(&plan(vec![]), &[], "c", None).iter().map(|(n, _)| *n).collect();
+    names.push("REVIEW_DIGEST");
+    assert_eq!(names, synth::stacks::pipeline::REVIEW_VARIABLES);
+}
+
+#[test]
+fn a_long_line_is_cut_and_the_count_always_stays() {
+    let long = vec![format!("trust: auth-dev-api: {}", "x".repeat(900)), "grant: b".into(), "grant: c".into()];
+    let message = fit("commit abc: 3 to approve", &long, APPROVAL_LIMIT);
+    assert!(message.chars().count() <= APPROVAL_LIMIT, "{message}");
+    assert!(message.starts_with("commit abc: 3 to approve\ntrust: auth-dev-api: xxx"), "{message}");
+    assert!(message.lines().nth(1).is_some_and(|l| l.ends_with("...")), "{message}");
+    let many: Vec<String> = (0..100).map(|i| format!("grant: row {i} {}", "y".repeat(60))).collect();
+    let message = fit("head", &many, APPROVAL_LIMIT);
+    assert!(message.chars().count() <= APPROVAL_LIMIT && message.ends_with("more in the full review"), "{message}");
+    assert_eq!(fit("head", &["one".into()], APPROVAL_LIMIT), "head\none");
+}
+
+#[test]
+fn exports_read_back_exactly_in_a_shell() {
+    let tricky = vec![("APPROVAL", "it's $HOME `id` \"q\"\nline 2".to_owned()), ("RISKY", "true".to_owned())];
+    let script = format!("{}printf '%s' \"$APPROVAL\"", exports(&tricky));
+    let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), tricky[0].1);
+}
+
+#[test]
+fn a_role_without_the_stage_boundary_or_another_iam_identity_is_refused() {
+    let boundary = "arn:aws:iam::123456789012:policy/auth-dev-boundary";
+    let role =
+        |b: Value| json!({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"PermissionsBoundary": b}}}});
+    let synthesized = json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/auth-dev-boundary"});
+    assert_eq!(roles_bounded(&role(synthesized), boundary, ACCOUNT, "aws"), Ok(()));
+    assert_eq!(roles_bounded(&role(json!(boundary)), boundary, ACCOUNT, "aws"), Ok(()));
+    for other in [Value::Null, json!("arn:aws:iam::123456789012:policy/AdministratorAccess"), json!({"Ref": "B"})] {
+        let why = roles_bounded(&role(other.clone()), boundary, ACCOUNT, "aws").unwrap_err();
+        assert!(why.contains("does not carry the stage's permissions boundary"), "{other}: {why}");
+    }
+    // A policy attached by name could reach the pipeline's own roles: refused whatever it says.
+    let attached =
+        json!({"Resources": {"P": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": ["auth-dev-ci-apply"]}}}});
+    assert!(roles_bounded(&attached, boundary, ACCOUNT, "aws").unwrap_err().contains("AWS::IAM::Policy"));
+}
