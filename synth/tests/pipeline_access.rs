@@ -282,6 +282,9 @@ fn plan_credentials_reach_nothing_review_or_apply_runs_or_trusts() {
     {
         assert_ne!(plan(&Request::new("s3:PutObject", &s3(&key))), Decision::Allowed, "{key}");
     }
+    // No change set that imports an existing resource of the account.
+    let import = create("auth-dev-api", &deploy).with("cloudformation:ImportResourceTypes", "AWS::IAM::Role");
+    assert_eq!(plan(&import), Decision::ExplicitDeny);
     // No change set as another role, or without one, or of the pipeline or bootstrap stack.
     assert_ne!(plan(&create("auth-dev-api", &role_arn("auth-dev-ci-apply"))), Decision::Allowed);
     assert_ne!(plan(&Request::new("cloudformation:CreateChangeSet", &stack("auth-dev-api"))), Decision::Allowed);
@@ -326,6 +329,15 @@ fn the_trusted_builds_read_the_pinned_binary_and_write_no_code() {
         );
         assert_ne!(can("cloudformation:CreateChangeSet", &stack("auth-dev-api")), Decision::Allowed);
     }
+    // Review reads the run's record and the Plan build's source, and no other project's builds.
+    let review = |action: &str, resource: &str| ci(&pipeline, "ReviewRole", &Request::new(action, resource));
+    let project = |p: &str| format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{p}");
+    assert_eq!(review("codebuild:BatchGetBuilds", &project("auth-dev-ci-plan")), Decision::Allowed);
+    assert_ne!(review("codebuild:BatchGetBuilds", &project("auth-prod-ci-plan")), Decision::Allowed);
+    assert_eq!(
+        review("codepipeline:ListActionExecutions", &format!("arn:aws:codepipeline:{REGION}:{ACCOUNT}:auth-dev")),
+        Decision::Allowed
+    );
     let apply = |action: &str, resource: &str| ci(&pipeline, "ApplyRole", &Request::new(action, resource));
     assert_eq!(apply("cloudformation:ExecuteChangeSet", &stack("auth-dev-data")), Decision::Allowed);
     assert_ne!(apply("cloudformation:ExecuteChangeSet", &stack("auth-dev-pipeline")), Decision::Allowed);

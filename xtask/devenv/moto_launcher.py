@@ -41,6 +41,9 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
   pipeline runner (`cargo xtask pipeline run --local`, which stands in for CodePipeline running the
   actions) reports through the harness-only call `HarnessRecordActionExecution`, issues approval tokens
   and takes a person's approval through the real PutApprovalResult;
+- CodeBuild's builds carry no `resolvedSourceVersion` (moto clones nothing): CodeBuild records the
+  commit it cloned; the local runner starts each build with the commit it clones as its source version,
+  which the patch below records as resolved;
 - DynamoDB's conditional writes are not atomic: the server is threaded and the backend checks a
   condition and then writes with no lock, so two concurrent updates can both pass a condition only
   one of them may (DynamoDB serializes writes to an item); the writes below take one lock.
@@ -432,7 +435,19 @@ class CloudFormationWebAclAssociation(CloudFormationModel):
         wafv2_backends[account_id][region_name].disassociate_web_acl(self.resource_arn)
 
 
-from moto.codebuild.models import codebuild_backends  # noqa: E402
+from moto.codebuild.models import CodeBuildBackend, codebuild_backends  # noqa: E402
+
+_start_build = CodeBuildBackend.start_build
+
+
+def start_build(self, project_name, source_version=None, artifact_override=None):
+    metadata = _start_build(self, project_name, source_version, artifact_override)
+    if source_version:
+        metadata["resolvedSourceVersion"] = source_version
+    return metadata
+
+
+CodeBuildBackend.start_build = start_build
 from moto.codepipeline.models import codepipeline_backends  # noqa: E402
 
 
@@ -827,6 +842,8 @@ def pipeline_call(operation, body, auth):
             "status": body["status"],
             "output": {"outputVariables": body.get("outputVariables", {})},
         }
+        if body.get("externalExecutionId"):
+            record["output"]["executionResult"] = {"externalExecutionId": body["externalExecutionId"]}
         if body["status"] == "InProgress" and body.get("approval"):
             record["token"] = str(uuid.uuid4())
         with _actions_lock:

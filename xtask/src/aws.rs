@@ -40,6 +40,7 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub connections: aws_sdk_codeconnections::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
+    pub codebuild: aws_sdk_codebuild::Client,
     pub region: String,
     /// How often to ask CloudFormation about progress: an emulator answers at once, AWS takes seconds.
     pub poll: std::time::Duration,
@@ -98,6 +99,7 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(&config),
             connections: aws_sdk_codeconnections::Client::new(&config),
             codepipeline: aws_sdk_codepipeline::Client::new(&config),
+            codebuild: aws_sdk_codebuild::Client::new(&config),
             region: region.to_owned(),
             poll: std::time::Duration::from_millis(if custom_endpoint { 200 } else { 2000 }),
         }

@@ -112,7 +112,60 @@ pub fn deployable_stack(names: &synth::Names, stack: &str) -> Result<(), String>
     }
 }
 
+/// One action of a pipeline execution as CodePipeline records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionRun {
+    pub stage: String,
+    pub action: String,
+    pub status: String,
+    /// Who ended it (for a manual approval, the person who approved).
+    pub updated_by: Option<String>,
+    /// The variables it exported, as CodePipeline parsed them.
+    pub variables: std::collections::BTreeMap<String, String>,
+    /// The build (or other job) it ran: a CodeBuild build id.
+    pub external_id: Option<String>,
+}
+
+/// Every action CodePipeline recorded for `execution` of `pipeline`, every page of them. What a build
+/// exported is read here, parsed by the API, never pasted into another action's configuration, where a
+/// value could add settings of its own.
+pub async fn action_runs(clients: &Clients, pipeline: &str, execution: &str) -> anyhow::Result<Vec<ActionRun>> {
+    use aws_sdk_codepipeline::types::ActionExecutionFilter;
+    let filter = ActionExecutionFilter::builder().pipeline_execution_id(execution).build();
+    let mut pages =
+        clients.codepipeline.list_action_executions().pipeline_name(pipeline).filter(filter).into_paginator().send();
+    let mut runs = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.aws().with_context(|| format!("asking CodePipeline about execution {execution} of {pipeline}"))?;
+        for d in page.action_execution_details() {
+            let output = d.output();
+            runs.push(ActionRun {
+                stage: d.stage_name.clone().unwrap_or_default(),
+                action: d.action_name.clone().unwrap_or_default(),
+                status: d.status.as_ref().map_or("", |s| s.as_str()).to_owned(),
+                updated_by: d.updated_by.clone(),
+                variables: output
+                    .and_then(|o| o.output_variables())
+                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                external_id: output
+                    .and_then(|o| o.execution_result())
+                    .and_then(|r| r.external_execution_id())
+                    .map(str::to_owned),
+            });
+        }
+    }
+    Ok(runs)
+}
+
 fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    // A link or a device in an artifact is refused: only a file the build wrote is read.
+    let meta =
+        std::fs::symlink_metadata(path).map_err(|e| BadInput(format!("reading the {what} {}: {e}", path.display())))?;
+    if !meta.file_type().is_file() {
+        return Err(BadInput(format!("the {what} {} is not a plain file", path.display())).into());
+    }
     std::fs::read(path).map_err(|e| BadInput(format!("reading the {what} {}: {e}", path.display())).into())
 }
 

@@ -3,6 +3,8 @@
 
 #[path = "support/elf.rs"]
 mod elf;
+#[path = "support/person.rs"]
+mod person;
 #[path = "support/scratch.rs"]
 mod scratch;
 
@@ -76,15 +78,7 @@ impl Project {
     fn xtask(&self, args: &[&str]) -> Output {
         let mut all = vec!["--config".to_owned(), self.config()];
         all.extend(args.iter().map(|a| (*a).to_owned()));
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(&all)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_CONFIG_FILE", self.dir.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("no-aws-credentials"))
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_REGION")
-            .env_remove("AWS_ENDPOINT_URL")
+        person::as_person(Command::new(env!("CARGO_BIN_EXE_xtask")).args(&all), &self.dir)
             .output()
             .unwrap_or_else(|e| panic!("running xtask: {e}"))
     }
@@ -455,6 +449,66 @@ fn exported(stdout: &str, key: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What CodePipeline and CodeBuild hold of `execution` once Source took `commit` and Plan wrote `plan`,
+/// recorded as `cargo xtask pipeline run --local` reports them: the Plan build (with the commit it built)
+/// and the two actions with what they exported. Returns nothing: the review reads them back.
+fn record_run(endpoint: &str, execution: &str, commit: &str, plan: &str) {
+    use aws_sdk_codebuild::types::{
+        ArtifactsType, ComputeType, EnvironmentType, ProjectArtifacts, ProjectEnvironment, ProjectSource, SourceType,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        let config = xtask::local::data::sdk_config(endpoint, "us-east-1").await;
+        let codebuild = aws_sdk_codebuild::Client::new(&config);
+        let project = "itest-dev-ci-plan";
+        let exists = codebuild.batch_get_projects().names(project).send().await.is_ok_and(|p| !p.projects().is_empty());
+        if !exists {
+            fn ok<T>(e: aws_sdk_codebuild::error::BuildError) -> T {
+                panic!("{e:?}")
+            }
+            codebuild
+                .create_project()
+                .name(project)
+                // The API wants a source location (CloudFormation's CODEPIPELINE projects go around that check).
+                .source(
+                    ProjectSource::builder()
+                        .r#type(SourceType::S3)
+                        .location("itest-artifacts-123456789012-us-east-1/source.zip")
+                        .build()
+                        .unwrap_or_else(ok),
+                )
+                .artifacts(ProjectArtifacts::builder().r#type(ArtifactsType::NoArtifacts).build().unwrap_or_else(ok))
+                .environment(
+                    ProjectEnvironment::builder()
+                        .r#type(EnvironmentType::LinuxContainer)
+                        .image("aws/codebuild/amazonlinux-x86_64-standard:5.0")
+                        .compute_type(ComputeType::BuildGeneral1Large)
+                        .build()
+                        .unwrap_or_else(ok),
+                )
+                .service_role("arn:aws:iam::123456789012:role/itest-dev-ci-plan")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"));
+        }
+        let build = codebuild.start_build().project_name(project).source_version(commit).send().await;
+        let build = build.unwrap_or_else(|e| panic!("{e:?}")).build_value.and_then(|b| b.id).unwrap_or_default();
+        for (stage, variables, external) in [
+            ("Source", serde_json::json!({"CommitId": commit}), None),
+            ("Plan", serde_json::json!({"PLAN_DIGEST": sha256_of(plan)}), Some(build.clone())),
+        ] {
+            let body = serde_json::json!({
+                "pipelineName": "itest-dev", "pipelineExecutionId": execution, "stageName": stage,
+                "actionName": stage, "status": "Succeeded", "outputVariables": variables,
+                "externalExecutionId": external,
+            });
+            xtask::pipeline::local::post_harness(endpoint, "CodePipeline_20150709.HarnessRecordActionExecution", &body)
+                .await
+                .unwrap_or_else(|e| panic!("{e:#}"));
+        }
+    });
+}
+
 fn sha256_of(path: &str) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -477,8 +531,12 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
     p.write_config(&with_pipeline(STAGES));
     assert_eq!(p.deploy("dev", &["--approve-iam"]).status.code(), Some(0));
     let file = |name: &str| p.dir.join(name).to_string_lossy().into_owned();
-    let review = |plan: &str, digest: &str, run: &str| {
-        p.xtask(&[
+    // Each review is of the execution `run` whose Plan wrote `recorded` (what CodePipeline holds), and
+    // reads `plan` (what the artifact store holds).
+    let review = |plan: &str, recorded: &str, run: &str| {
+        record_run(&endpoint, run, REVIEWER, recorded);
+        let out = file("reviewed.json");
+        let args = [
             "pipeline",
             "review",
             "--project",
@@ -487,21 +545,20 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
             "dev",
             "--plan",
             plan,
-            "--plan-digest",
-            digest,
+            "--pipeline",
+            "itest-dev",
             "--execution",
             run,
-            "--commit",
-            REVIEWER,
             "--artifact-bucket",
             "itest-artifacts-123456789012-us-east-1",
             "--out",
-            &file("reviewed.json"),
+            &out,
             "--endpoint-url",
             &endpoint,
             "--region",
             "us-east-1",
-        ])
+        ];
+        p.xtask(&args)
     };
     let apply = |digest: &str, run: &str, approval: &str| {
         p.xtask(&[
@@ -535,7 +592,7 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
     // A code-and-memory change: no new grant, no person needed.
     p.write_config(&with_pipeline(&STAGES.replace("memory_mb = 256", "memory_mb = 320")));
     plan("plan.json", "run-1");
-    let out = review(&file("plan.json"), &sha256_of(&file("plan.json")), "run-1");
+    let out = review(&file("plan.json"), &file("plan.json"), "run-1");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     assert_eq!(exported(&stdout, "RISKY"), "false");
@@ -548,11 +605,12 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
     assert!(code[0]["version"].as_str().is_some_and(|v| !v.is_empty() && v != "null"), "{reviewed}");
 
     // A plan file swapped after Plan (its digest is not the one Plan exported): refused.
-    let out = review(&file("plan.json"), &"0".repeat(64), "run-1");
+    std::fs::write(file("other.json"), "{}").unwrap_or_else(|e| panic!("{e}"));
+    let out = review(&file("plan.json"), &file("other.json"), "run-1");
     assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
     assert!(text_of(&out).contains("not the plan this run made"), "{}", text_of(&out));
     // Change sets made by another run (or outside any): refused.
-    let out = review(&file("plan.json"), &sha256_of(&file("plan.json")), "run-9");
+    let out = review(&file("plan.json"), &file("plan.json"), "run-9");
     assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
     assert!(text_of(&out).contains("was not made by this run"), "{}", text_of(&out));
 
@@ -565,13 +623,13 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
         stack["grants"] = serde_json::json!([]);
     }
     std::fs::write(file("lying.json"), lying.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    let out = review(&file("lying.json"), &sha256_of(&file("lying.json")), "run-2");
+    let out = review(&file("lying.json"), &file("lying.json"), "run-2");
     let risky = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     assert_eq!(exported(&risky, "RISKY"), "true", "{}", text_of(&out));
     let approval = exported(&risky, "APPROVAL");
     assert!(
-        approval.starts_with("commit 0123456789ab: 1 to approve") && approval.contains("(caches answers by)"),
+        approval.starts_with("commit 0123456789ab: 1 to approve (1 grant)") && approval.contains("(caches answers by)"),
         "{approval}"
     );
     // Risky, and nobody approved run-2: refused, nothing executed.
@@ -587,7 +645,7 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
         let mut foreign = lying.clone();
         foreign["stacks"][0]["stack"] = serde_json::json!(stack);
         std::fs::write(file("foreign.json"), foreign.to_string()).unwrap_or_else(|e| panic!("{e}"));
-        let out = review(&file("foreign.json"), &sha256_of(&file("foreign.json")), "run-2");
+        let out = review(&file("foreign.json"), &file("foreign.json"), "run-2");
         assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
         assert!(text_of(&out).contains(why), "{}", text_of(&out));
     }
@@ -597,7 +655,7 @@ fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the
     assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
     assert!(text_of(&out).contains("not the list that was reviewed"), "{}", text_of(&out));
     // Reviewed again, and edited after the review: refused, nothing executed.
-    let out = review(&file("plan.json"), &sha256_of(&file("plan.json")), "run-1");
+    let out = review(&file("plan.json"), &file("plan.json"), "run-1");
     let digest = exported(&String::from_utf8_lossy(&out.stdout), "REVIEW_DIGEST");
     let reviewed = std::fs::read_to_string(file("reviewed.json")).unwrap_or_default();
     std::fs::write(file("reviewed.json"), reviewed.replace("\"creating\": false", "\"creating\":false"))

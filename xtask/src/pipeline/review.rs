@@ -1,9 +1,15 @@
 //! The pipeline's review step, run by the pinned binary. It trusts nothing the pushed commit or the Plan
 //! role wrote but what it checks:
-//! - the plan file, only if its SHA-256 is the `PLAN_DIGEST` CodePipeline carried from Plan (so a file
-//!   swapped in the artifact store after Plan is refused), and then only for its change set ARNs;
-//! - each change set, read from CloudFormation, only if it is of the stage's data or api stack and was
-//!   made by this run (named `xtask-<execution>`);
+//! - what Plan and Source exported (the plan file's digest, the pushed commit), read from CodePipeline's
+//!   record of this execution (`ListActionExecutions`, parsed by the API) and checked for their form:
+//!   never pasted into this build's configuration, where a value Plan chose could add settings;
+//! - the commit Plan built (its CodeBuild build's resolved source version), only if it is the commit
+//!   pushed, so a Source artifact redirected in the artifact store is refused;
+//! - the plan file, only if its SHA-256 is the one Plan exported (so a file swapped in the artifact store
+//!   after Plan is refused), and then only for its change set ARNs;
+//! - each change set, read from CloudFormation, only if it is of the stage's data or api stack, was made
+//!   by this run (named `xtask-<execution>`), imports nothing and carries no notification, rollback or
+//!   nested-stack settings, and every role it makes carries the stage's boundary and runs its functions;
 //! - each function's code, only if the change set pins an object version under the stage's prefix of the
 //!   artifact bucket whose SHA-256, as S3 holds it, is the one the key is named by.
 //!
@@ -20,12 +26,13 @@ use synth::review::{Effect, Row};
 
 use crate::aws::Clients;
 
-use super::{StageNames, clients_for, deployable_stack, read_file};
+use super::{ActionRun, StageNames, action_runs, clients_for, deployable_stack, read_file};
 use crate::BadInput;
 use crate::aws::AwsResultExt as _;
 use crate::deploy::changes::{self, IamDiff};
 use crate::deploy::plan::{self, CodePin, Plan, PlannedStack};
 use crate::deploy::{Outcome, Report, apply, gates};
+use synth::stacks::pipeline::{PLAN_STAGE, PLAN_VARIABLES};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReviewArgs {
@@ -34,15 +41,12 @@ pub struct ReviewArgs {
     /// The plan the plan step wrote (`deploy --no-execute --summary-file`)
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
-    /// The plan file's SHA-256 as the plan step exported it (CodePipeline's `#{Plan.PLAN_DIGEST}`)
-    #[arg(long, value_name = "SHA256")]
-    pub plan_digest: String,
+    /// The pipeline whose record of this execution says what Plan and Source exported
+    #[arg(long)]
+    pub pipeline: String,
     /// This pipeline execution: every change set must be named `xtask-<EXECUTION>`
     #[arg(long)]
     pub execution: String,
-    /// The pushed commit under review, named in the approval message
-    #[arg(long)]
-    pub commit: String,
     /// The artifact bucket the stage's code must come from
     #[arg(long)]
     pub artifact_bucket: String,
@@ -64,6 +68,105 @@ pub fn bound_to_run(name: Option<&str>, execution: &str) -> Result<(), String> {
              a change set made outside the run, or by an earlier one, never runs",
             other.unwrap_or("(unnamed)")
         )),
+    }
+}
+
+fn is_hex(text: &str, lengths: &[usize]) -> bool {
+    lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The action of stage `stage` that succeeded in this execution, if one did.
+fn succeeded<'a>(runs: &'a [ActionRun], stage: &str) -> Result<&'a ActionRun, String> {
+    runs.iter()
+        .filter(|r| r.stage == stage)
+        .find(|r| r.status == "Succeeded")
+        .ok_or_else(|| format!("CodePipeline records no succeeded {stage} action for this execution"))
+}
+
+/// What Plan exported and which build it ran, as CodePipeline recorded them: the plan file's SHA-256
+/// (64 lowercase hex digits, nothing else) and the CodeBuild build id.
+pub fn plan_outputs(runs: &[ActionRun]) -> Result<(String, String), String> {
+    let plan = succeeded(runs, PLAN_STAGE)?;
+    let digest = plan.variables.get(PLAN_VARIABLES[0]).cloned().unwrap_or_default();
+    if !is_hex(&digest, &[64]) {
+        return Err(format!(
+            "Plan exported {}={digest:?}, which is not a SHA-256: a pushed commit tried to pass something else on",
+            PLAN_VARIABLES[0]
+        ));
+    }
+    let build = plan.external_id.clone().ok_or("CodePipeline records no build for the Plan action")?;
+    Ok((digest, build))
+}
+
+/// The commit pushed, as the Source action exported it (40 or 64 hex digits).
+pub fn pushed_commit(runs: &[ActionRun]) -> Result<String, String> {
+    let commit = succeeded(runs, "Source")?.variables.get("CommitId").cloned().unwrap_or_default();
+    if is_hex(&commit, &[40, 64]) {
+        Ok(commit)
+    } else {
+        Err(format!("the Source action exported {commit:?}, not a commit id"))
+    }
+}
+
+/// Whether Plan built the commit that was pushed.
+pub fn same_source(built: Option<&str>, pushed: &str) -> Result<(), String> {
+    match built {
+        Some(b) if b == pushed => Ok(()),
+        other => Err(format!(
+            "Plan built commit {}, not the pushed {pushed}: its source was redirected (the Source artifact rewritten?); \
+             nothing it planned is reviewed",
+            other.unwrap_or("(unknown)")
+        )),
+    }
+}
+
+/// A change set's settings other than its template, as the review reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub imports: Vec<String>,
+    pub import_existing: bool,
+    pub notification_arns: Vec<String>,
+    pub rollback_triggers: usize,
+    pub nested: bool,
+    pub on_failure_delete: bool,
+}
+
+/// Why a change set's settings are refused, if they are: a change set may only update or create the
+/// resources its template declares. An import brings a resource of the account under the stage's
+/// stacks; notifications send every event elsewhere; rollback triggers and nested stacks act beyond
+/// the template the review reads.
+pub fn settings_refusal(s: &Settings) -> Result<(), String> {
+    let why = if !s.imports.is_empty() || s.import_existing {
+        format!("it imports existing resources ({})", s.imports.join(", "))
+    } else if !s.notification_arns.is_empty() {
+        format!("it sends its events to {}", s.notification_arns.join(", "))
+    } else if s.rollback_triggers > 0 {
+        "it carries rollback triggers".to_owned()
+    } else if s.nested {
+        "it includes nested stacks".to_owned()
+    } else if s.on_failure_delete {
+        "it deletes its stack on failure".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(format!("the change set is refused: {why}; the pipeline's change sets only apply their template"))
+}
+
+fn settings_of(d: &aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput) -> Settings {
+    use aws_sdk_cloudformation::types::{ChangeAction, OnStackFailure};
+    Settings {
+        imports: d
+            .changes()
+            .iter()
+            .filter_map(|c| c.resource_change.as_ref())
+            .filter(|r| r.action == Some(ChangeAction::Import))
+            .map(|r| r.logical_resource_id.clone().unwrap_or_default())
+            .collect(),
+        import_existing: d.import_existing_resources == Some(true),
+        notification_arns: d.notification_arns().to_vec(),
+        rollback_triggers: d.rollback_configuration().map_or(0, |r| r.rollback_triggers().len()),
+        nested: d.include_nested_stacks == Some(true),
+        on_failure_delete: d.on_stack_failure == Some(OnStackFailure::Delete),
     }
 }
 
@@ -136,6 +239,16 @@ pub fn roles_bounded(template: &Value, boundary: &str, account: &str, partition:
                 return Err(format!(
                     "role {id} does not carry the stage's permissions boundary {boundary}: the pipeline's deploy role \
                      makes roles only with it"
+                ));
+            }
+        } else if kind == "AWS::Lambda::Function" {
+            // A function runs as a role of this template (bounded above), never as one made elsewhere.
+            let role = &r["Properties"]["Role"]["Fn::GetAtt"];
+            let own = role[0].as_str().is_some_and(|id| template["Resources"][id]["Type"] == "AWS::IAM::Role");
+            if !own || role[1] != "Arn" {
+                return Err(format!(
+                    "function {id} runs as {}, not as a role of this template carrying the stage's boundary",
+                    r["Properties"]["Role"]
                 ));
             }
         } else if kind.starts_with("AWS::IAM::") {
@@ -238,16 +351,31 @@ pub fn approval_message(commit: &str, plan: &Plan, findings: &[Finding]) -> Stri
             stacks.join(", ")
         )
     } else {
+        let mut tiers: Vec<(Danger, usize)> = Vec::new();
+        for f in &findings {
+            match tiers.last_mut() {
+                Some((d, n)) if *d == f.danger => *n += 1,
+                _ => tiers.push((f.danger, 1)),
+            }
+        }
+        let tiers: Vec<String> = tiers.iter().map(|(d, n)| format!("{n} {}", d.label())).collect();
         format!(
-            "commit {short}: {} to approve in {} change set(s) ({}); most dangerous first, all in the review linked",
+            "commit {short}: {} to approve ({}) in {} change set(s) ({}); most dangerous first, all in the review linked",
             findings.len(),
+            tiers.join(", "),
             stacks.len(),
             stacks.join(", ")
         )
     };
     let lines: Vec<String> =
-        findings.iter().map(|f| format!("{}: {}: {}", f.danger.label(), f.stack, f.text)).collect();
+        findings.iter().map(|f| format!("{}: {}: {}", f.danger.label(), f.stack, printable(&f.text))).collect();
     fit(&head, &lines, APPROVAL_LIMIT)
+}
+
+/// `text` with every control character shown as an escape: a value in a template cannot start a line
+/// of its own in the message (a forged "... and 0 more").
+pub fn printable(text: &str) -> String {
+    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }
 
 /// `head`, then as many of `lines` as fit in `limit` characters (each cut to 160), then how many were
@@ -388,8 +516,10 @@ impl Context<'_> {
             Ok(described) => described,
             Err(why) => return Ok(Err(why)),
         };
-        if let Err(why) = bound_to_run(described.change_set_name.as_deref(), &self.args.execution) {
-            return Ok(Err(why));
+        if let Err(why) = bound_to_run(described.change_set_name.as_deref(), &self.args.execution)
+            .and_then(|()| settings_refusal(&settings_of(&described)))
+        {
+            return Ok(Err(format!("{}: {why}", stack.stack)));
         }
         let template = apply::change_set_template(cfn, &stack.change_set, &stack.stack).await?;
         let new: Value = serde_yaml::from_str(&template)
@@ -468,20 +598,60 @@ fn partition(region: &str) -> &'static str {
     }
 }
 
+/// What this run's Plan and Source said, as CodePipeline and CodeBuild recorded them: the plan file's
+/// digest and the commit pushed, once Plan is shown to have built that commit.
+async fn run_record(clients: &Clients, args: &ReviewArgs) -> anyhow::Result<Result<(String, String), String>> {
+    let runs = action_runs(clients, &args.pipeline, &args.execution).await?;
+    let (digest, build, commit) = match plan_outputs(&runs).and_then(|(d, b)| Ok((d, b, pushed_commit(&runs)?))) {
+        Ok(found) => found,
+        Err(why) => return Ok(Err(why)),
+    };
+    let builds = clients
+        .codebuild
+        .batch_get_builds()
+        .ids(&build)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("reading the Plan build {build}"))?;
+    let built = builds.builds().first().and_then(|b| b.resolved_source_version());
+    Ok(same_source(built, &commit).map(|()| (digest, commit)))
+}
+
+/// Writes the reviewed list as a new file: a link or file already there (an artifact Plan wrote) is
+/// removed, not followed.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))
+}
+
 /// The review step: see the module's documentation.
 pub async fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
     let bytes = read_file(&args.plan, "plan")?;
+    let clients = clients_for(&args.on).await?;
+    let (plan_digest, commit) = match run_record(&clients, args).await? {
+        Ok(record) => record,
+        Err(why) => return Ok(Outcome::Refused(why)),
+    };
     let digest = crate::package::hex_sha256(&bytes);
-    if !digest.eq_ignore_ascii_case(args.plan_digest.trim()) {
+    if digest != plan_digest {
         return Ok(Outcome::Refused(format!(
-            "the plan file's SHA-256 is {digest}, not the {} the plan step of this run exported: it is not the plan this \
-             run made (swapped in the artifact store?)",
-            args.plan_digest.trim()
+            "the plan file's SHA-256 is {digest}, not the {plan_digest} the plan step of this run exported: it is not \
+             the plan this run made (swapped in the artifact store?)"
         )));
     }
     let planned: Plan =
         serde_json::from_slice(&bytes).map_err(|e| BadInput(format!("{} is not a plan: {e}", args.plan.display())))?;
-    let clients = clients_for(&args.on).await?;
     let context = Context {
         args,
         account: clients.account().await?,
@@ -493,13 +663,12 @@ pub async fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
     let mut reviewed = Vec::new();
     let mut findings = Vec::new();
     for stack in &planned.stacks {
-        match context.stack(stack).await {
-            Ok(Ok((stack, found))) => {
+        match context.stack(stack).await? {
+            Ok((stack, found)) => {
                 reviewed.push(stack);
                 findings.extend(found);
             }
-            Ok(Err(why)) => return Ok(Outcome::Refused(why)),
-            Err(e) => return Err(e),
+            Err(why) => return Ok(Outcome::Refused(why)),
         }
     }
     let reviewed = Plan {
@@ -511,13 +680,13 @@ pub async fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
         stacks: reviewed,
     };
     let bytes = serde_json::to_vec_pretty(&reviewed).context("encoding the reviewed list")?;
-    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    write_new(&args.out, &bytes)?;
     findings.sort();
-    eprintln!("\nto approve, most dangerous first ({}):", findings.len());
+    eprintln!("\ncommit {commit}: to approve, most dangerous first ({}):", findings.len());
     for f in &findings {
-        eprintln!("  {}: {}: {}", f.danger.label(), f.stack, f.text);
+        eprintln!("  {}: {}: {}", f.danger.label(), f.stack, printable(&f.text));
     }
-    let mut vars = variables(&reviewed, &findings, &args.commit, args.build_id.as_deref());
+    let mut vars = variables(&reviewed, &findings, &commit, args.build_id.as_deref());
     eprintln!("\n{}", vars[1].1);
     vars.push(("REVIEW_DIGEST", crate::package::hex_sha256(&bytes)));
     print!("{}", exports(&vars));

@@ -1,7 +1,8 @@
 //! `cargo xtask pipeline reviewer --stage S`: the one binary the pipeline's review and apply builds run.
 //!
 //! It is the xtask of the commit `[pipeline] reviewer` names, built once on a person's machine from that
-//! commit alone (`git archive` into a directory of its own, `cargo build --locked --release`), checked to
+//! commit alone (`git archive` into a directory outside any workspace, `cargo build --locked --release`
+//! there with a cleared environment and the build's paths remapped), checked to
 //! run on CodeBuild's Amazon Linux 2023 image (the stage's architecture, glibc no newer than 2.34), and
 //! uploaded write-once to `reviewer/<sha256>/xtask` in the stage's artifact bucket. The pipeline template
 //! pins its SHA-256 (`reviewer_sha256`); the builds check it before running it. No pipeline role can
@@ -38,10 +39,49 @@ pub struct ReviewerArgs {
     pub no_upload: bool,
 }
 
+/// The cargo config files cargo would read in `dir` and its parents (cargo looks there, not beside the
+/// manifest): a build of the reviewer must find none but its own commit's.
+pub fn configs_above(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .skip(1)
+        .flat_map(|d| [d.join(".cargo/config.toml"), d.join(".cargo/config")])
+        .filter(|f| f.is_file())
+        .collect()
+}
+
+/// The environment of the reviewer's build: this machine's `PATH`, home and toolchain homes, a cross
+/// linker if one is set, and the build's paths remapped (the tree to `/reviewer`, cargo's home to
+/// `/cargo`), so that two builds of the commit on one toolchain give one binary. No `RUSTFLAGS`, wrapper
+/// or other cargo setting of the caller's reaches it.
+fn environment(tree: &Path) -> Vec<(String, String)> {
+    let keep = |k: &str| {
+        matches!(k, "PATH" | "HOME" | "CARGO_HOME" | "RUSTUP_HOME" | "TMPDIR")
+            || (k.starts_with("CARGO_TARGET_") && k.ends_with("_LINKER"))
+    };
+    let mut env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| keep(k)).collect();
+    let cargo_home =
+        std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
+    let flags = [
+        format!("--remap-path-prefix={}=/reviewer", tree.display()),
+        format!("--remap-path-prefix={cargo_home}=/cargo"),
+    ];
+    env.push(("CARGO_ENCODED_RUSTFLAGS".to_owned(), flags.join("\u{1f}")));
+    env
+}
+
 /// Builds the xtask of `commit` for `arch` from that commit's tree alone, and returns the binary's path.
 pub fn build(root: &Path, commit: &str, arch: Architecture) -> anyhow::Result<PathBuf> {
-    let base = crate::target_dir()?.join("reviewer");
-    let tree = base.join(commit);
+    let tree = std::env::temp_dir().join(format!("xtask-reviewer-{commit}"));
+    let above = configs_above(&tree);
+    if !above.is_empty() {
+        return Err(BadInput(format!(
+            "cargo would read {} while building the reviewer in {}: set TMPDIR to a directory with no cargo config \
+             above it",
+            above.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            tree.display()
+        ))
+        .into());
+    }
     if tree.exists() {
         std::fs::remove_dir_all(&tree).with_context(|| format!("removing {}", tree.display()))?;
     }
@@ -63,18 +103,20 @@ pub fn build(root: &Path, commit: &str, arch: Architecture) -> anyhow::Result<Pa
         .into());
     }
     let target = arch.rust_target();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target_dir = crate::target_dir()?.join("reviewer").join("target");
     eprintln!("building the reviewer (xtask of {commit}, release, {target}): minutes, once");
-    let status = Command::new(cargo)
+    let status = Command::new("cargo")
         .current_dir(&tree)
+        .env_clear()
+        .envs(environment(&tree))
         .args(["build", "--locked", "--release", "-p", "xtask", "--target", target, "--target-dir"])
-        .arg(base.join("target"))
+        .arg(&target_dir)
         .status()
         .context("running cargo build")?;
     if !status.success() {
         bail!("building the reviewer commit's xtask failed; see cargo's errors above");
     }
-    Ok(base.join("target").join(target).join("release").join("xtask"))
+    Ok(target_dir.join(target).join("release").join("xtask"))
 }
 
 /// `None` when the pinned reviewer binary is in the bucket with its digest, else what is wrong.
@@ -148,4 +190,30 @@ pub async fn run(config_path: &Path, args: &ReviewerArgs) -> anyhow::Result<Exit
     let version = artifacts::put_once(&clients.s3, (&bucket, &account), &key, body, &sha256).await?;
     println!("uploaded s3://{bucket}/{key} (version {version})");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reviewer_builds_with_no_setting_of_the_callers() {
+        let tree = Path::new("/tmp/xtask-reviewer-0123");
+        let env = environment(tree);
+        let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        for forbidden in
+            ["RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER", "CARGO_TARGET_DIR"]
+        {
+            assert!(!names.contains(&forbidden), "{forbidden}");
+        }
+        let flags =
+            env.iter().find(|(k, _)| k == "CARGO_ENCODED_RUSTFLAGS").map(|(_, v)| v.clone()).unwrap_or_default();
+        assert!(
+            flags.starts_with("--remap-path-prefix=/tmp/xtask-reviewer-0123=/reviewer\u{1f}--remap-path-prefix="),
+            "{flags}"
+        );
+        // The workspace's own cargo config is found above a tree inside it, never above /tmp.
+        let inside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/reviewer/x");
+        assert!(configs_above(&inside).iter().any(|p| p.ends_with(".cargo/config.toml")), "{inside:?}");
+    }
 }

@@ -107,6 +107,12 @@ impl Scope<'_> {
         ]
     }
 
+    /// Reading a run's artifacts and writing the build's own.
+    fn artifacts(&self) -> Statement {
+        Statement::allow(&["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], vec![self.places.artifacts.clone()])
+            .sid("PipelineArtifacts")
+    }
+
     fn reviewer(&self) -> Statement {
         Statement::allow(&["s3:GetObject"], vec![self.places.reviewer.clone()]).sid("ReviewerBinary")
     }
@@ -115,11 +121,7 @@ impl Scope<'_> {
     fn plan(&self, logs: &Handle<LogGroup>, deploy: &Handle<Role>, connection: &str) -> Vec<Statement> {
         let mut statements = self.common(logs);
         statements.extend([
-            Statement::allow(
-                &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                vec![self.places.artifacts.clone()],
-            )
-            .sid("PipelineArtifacts"),
+            self.artifacts(),
             // Plan's own cache: what it writes there only its own later runs restore.
             Statement::allow(&["s3:GetObject", "s3:PutObject"], vec![self.places.plan_cache.clone()]).sid("PlanCache"),
             // The source is a full clone, made by CodeBuild through the connection.
@@ -132,6 +134,12 @@ impl Scope<'_> {
             Statement::allow(&["cloudformation:CreateChangeSet"], self.deployable.clone())
                 .sid("PlanAsDeployRole")
                 .condition("StringEquals", "cloudformation:RoleArn", vec![deploy.arn()]),
+            // A change set that imports brings an existing resource of the account under the stage's stacks.
+            Statement::deny(&["cloudformation:CreateChangeSet"], self.deployable.clone()).sid("NoImports").condition(
+                "Null",
+                "cloudformation:ImportResourceTypes",
+                vec!["false".into()],
+            ),
             // The deployed templates, for the IAM diff; an empty change set (nothing to do) is deleted.
             Statement::allow(&["cloudformation:GetTemplate", "cloudformation:DeleteChangeSet"], self.readable.clone())
                 .sid("ReadTemplatesTidyChangeSets"),
@@ -158,13 +166,20 @@ impl Scope<'_> {
         let mut statements = self.common(logs);
         statements.extend([
             // Plan's artifact in, the reviewed list out.
-            Statement::allow(
-                &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                vec![self.places.artifacts.clone()],
-            )
-            .sid("PipelineArtifacts"),
+            self.artifacts(),
             self.reviewer(),
             Statement::allow(&["cloudformation:GetTemplate"], self.readable.clone()).sid("ReadTemplates"),
+            // What Source and Plan exported, as CodePipeline recorded it, and the commit Plan built.
+            Statement::allow(
+                &["codepipeline:ListActionExecutions"],
+                vec![arn("codepipeline", true, self.names.pipeline())],
+            )
+            .sid("ReadRunRecord"),
+            Statement::allow(
+                &["codebuild:BatchGetBuilds"],
+                vec![arn("codebuild", true, format!("project/{}", self.names.ci("plan")))],
+            )
+            .sid("ReadPlanBuild"),
             // Each function's pinned code object, whose SHA-256 must be its key's.
             Statement::allow(&["s3:GetObject", "s3:GetObjectVersion"], vec![self.places.code.clone()]).sid("ReadCode"),
         ]);

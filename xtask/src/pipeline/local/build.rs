@@ -78,24 +78,30 @@ fn container(run: &Run, stage: &Stage, action: &Action) -> anyhow::Result<PathBu
 }
 
 /// Downloads the action's input artifacts as the build's role: the primary one into `src`, the others
-/// into `src_<Name>`. Returns the `CODEBUILD_SRC_DIR_<Name>` variables.
+/// into `src_<Name>`. Returns the `CODEBUILD_SRC_DIR_<Name>` variables and the commit the primary input
+/// cloned, if it is a clone reference.
 async fn inputs(
     run: &Run,
     action: &Action,
     s3: &aws_sdk_s3::Client,
     container: &Path,
     role: &str,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> anyhow::Result<(BTreeMap<String, String>, Option<String>)> {
     let primary = action.configuration.get("PrimarySource").or(action.inputs.first()).cloned().unwrap_or_default();
     let mut env = BTreeMap::new();
+    let mut cloned = None;
     for input in &action.inputs {
         let dir = if *input == primary { container.join("src") } else { container.join(format!("src_{input}")) };
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let artifact = run.artifacts.get(input).cloned().with_context(|| format!("no artifact {input} yet"))?;
-        fetch(s3, &artifact, &dir).await.with_context(|| format!("downloading artifact {input} as {role}"))?;
+        let commit =
+            fetch(s3, &artifact, &dir).await.with_context(|| format!("downloading artifact {input} as {role}"))?;
+        if *input == primary {
+            cloned = commit;
+        }
         env.insert(format!("CODEBUILD_SRC_DIR_{input}"), dir.to_string_lossy().into_owned());
     }
-    Ok(env)
+    Ok((env, cloned))
 }
 
 /// The environment CodeBuild gives a build, then the project's, the action's (CodePipeline's variables
@@ -111,9 +117,7 @@ fn environment(
         ("HOME".to_owned(), path(&container.join("root"))),
         ("TMPDIR".to_owned(), path(&container.join("tmp"))),
         ("CODEBUILD_SRC_DIR".to_owned(), path(&container.join("src"))),
-        ("CODEBUILD_BUILD_ID".to_owned(), format!("{}:{}", project.name().unwrap_or_default(), uuid::Uuid::new_v4())),
         ("CODEBUILD_INITIATOR".to_owned(), format!("codepipeline/{}", run.options.pipeline)),
-        ("CODEBUILD_RESOLVED_SOURCE_VERSION".to_owned(), run.commit.clone()),
         ("AWS_REGION".to_owned(), run.options.region.clone()),
         ("AWS_DEFAULT_REGION".to_owned(), run.options.region.clone()),
         ("AWS_ENDPOINT_URL".to_owned(), run.options.endpoint.clone()),
@@ -147,12 +151,7 @@ async fn output(
     src: &Path,
 ) -> anyhow::Result<()> {
     let Some(output) = action.outputs.first() else { return Ok(()) };
-    let key = format!(
-        "{}/{}/{}",
-        run.options.pipeline.chars().take(synth::config::ARTIFACT_PREFIX_CHARS).collect::<String>(),
-        output.chars().take(10).collect::<String>(),
-        &uuid::Uuid::new_v4().simple().to_string()[..7]
-    );
+    let key = super::artifact_key(&run.options.pipeline, output);
     let zip = zip_files(src, &strings(&buildspec["artifacts"]["files"]))?;
     s3.put_object()
         .bucket(&run.artifact_bucket)
@@ -166,13 +165,12 @@ async fn output(
     Ok(())
 }
 
-/// Runs `action` (a CodeBuild action of `stage`): `Ok(Ok(exported variables))` when it succeeded,
-/// `Ok(Err(why))` when the build failed.
-pub(super) async fn run(
-    run: &mut Run,
-    stage: &Stage,
-    action: &Action,
-) -> anyhow::Result<Result<BTreeMap<String, String>, String>> {
+/// What a build gave: its exported variables, or why it failed.
+pub(super) type Outcome = Result<BTreeMap<String, String>, String>;
+
+/// Runs `action` (a CodeBuild action of `stage`): the outcome and the CodeBuild build id, which CodeBuild
+/// records with the commit it built (its resolved source version).
+pub(super) async fn run(run: &mut Run, stage: &Stage, action: &Action) -> anyhow::Result<(Outcome, String)> {
     let name = action.configuration.get("ProjectName").cloned().unwrap_or_default();
     let project = run.projects.get(&name).cloned().with_context(|| format!("no build project {name}"))?;
     let role = project.service_role().unwrap_or_default().to_owned();
@@ -180,7 +178,13 @@ pub(super) async fn run(
     let s3 = s3_as(run, &session);
     let container = container(run, stage, action)?;
     let src = container.join("src");
-    let sources = inputs(run, action, &s3, &container, &role).await?;
+    let (sources, cloned) = inputs(run, action, &s3, &container, &role).await?;
+    let mut start = run.clients.codebuild.start_build().project_name(&name);
+    if let Some(commit) = &cloned {
+        start = start.source_version(commit);
+    }
+    let started = start.send().await.aws().with_context(|| format!("starting a build of {name}"))?;
+    let build = started.build_value.and_then(|b| b.id).context("CodeBuild gave no build id")?;
     let text = project.source().and_then(|s| s.buildspec()).filter(|b| !b.is_empty());
     let text = text.with_context(|| format!("build project {name} has no inline buildspec"))?;
     let buildspec: serde_yaml::Value =
@@ -191,19 +195,26 @@ pub(super) async fn run(
     }
     let mut env = environment(run, (&project, action, &buildspec), &container, &session)?;
     env.extend(sources);
+    env.insert("CODEBUILD_BUILD_ID".to_owned(), build.clone());
+    if let Some(commit) = &cloned {
+        env.insert("CODEBUILD_RESOLVED_SOURCE_VERSION".to_owned(), commit.clone());
+    }
     let exports = container.join("exported");
     let script = script(&buildspec, &strings(&buildspec["env"]["exported-variables"]), &exports);
     println!("-- {} ({name}, as {role})", action.name);
     let status = shell(&script, &src, &env, &action.name)?;
     if status != 0 {
-        return Ok(Err(format!("the {} build failed (exit status {status}); its output is above", action.name)));
+        return Ok((
+            Err(format!("the {} build failed (exit status {status}); its output is above", action.name)),
+            build,
+        ));
     }
     let exported = read_exports(&exports)?;
     if let Some(location) = &cache {
         save_cache(&s3, location, &container, &strings(&buildspec["cache"]["paths"])).await?;
     }
     output(run, action, &s3, &buildspec, &src).await.with_context(|| format!("as {role}"))?;
-    Ok(Ok(exported))
+    Ok((Ok(exported), build))
 }
 
 fn scalar(v: &serde_yaml::Value) -> String {
@@ -295,31 +306,26 @@ fn read_exports(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         .collect())
 }
 
-async fn fetch(s3: &aws_sdk_s3::Client, artifact: &Artifact, dir: &Path) -> anyhow::Result<()> {
-    match artifact {
-        Artifact::Clone(source) => {
-            let status = Command::new("cp").arg("-a").arg(source.join(".")).arg(dir).status().context("running cp")?;
-            if !status.success() {
-                bail!("copying {} failed", source.display());
-            }
-            Ok(())
-        }
-        Artifact::Stored { bucket, key } => {
-            let out = s3
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .aws()
-                .with_context(|| format!("s3://{bucket}/{key}"))?;
-            let bytes = out.body.collect().await.context("reading the artifact")?.into_bytes();
-            let mut archive =
-                zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).context("the artifact is not a zip")?;
-            archive.extract(dir).context("unpacking the artifact")?;
-            Ok(())
-        }
+/// Downloads an artifact into `dir`: a zip is unpacked; a clone reference (Source) is cloned at its
+/// commit, which is returned, as CodeBuild clones a `CODEBUILD_CLONE_REF` artifact itself.
+async fn fetch(s3: &aws_sdk_s3::Client, artifact: &Artifact, dir: &Path) -> anyhow::Result<Option<String>> {
+    let Artifact::Stored { bucket, key } = artifact;
+    let out =
+        s3.get_object().bucket(bucket).key(key).send().await.aws().with_context(|| format!("s3://{bucket}/{key}"))?;
+    let bytes = out.body.collect().await.context("reading the artifact")?.into_bytes();
+    if let Ok(reference) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        && let (Some(repository), Some(commit)) =
+            (reference["cloneRef"]["repository"].as_str(), reference["cloneRef"]["commit"].as_str())
+    {
+        let target = dir.to_string_lossy().into_owned();
+        super::git(Path::new("."), &["clone", "--quiet", "--no-hardlinks", repository, &target])?;
+        super::git(dir, &["checkout", "--quiet", "--detach", commit])?;
+        return Ok(Some(super::git(dir, &["rev-parse", "HEAD"])?));
     }
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).context("the artifact is not a zip")?;
+    archive.extract(dir).context("unpacking the artifact")?;
+    Ok(None)
 }
 
 fn zip_files(src: &Path, files: &[String]) -> anyhow::Result<Vec<u8>> {
@@ -398,7 +404,7 @@ async fn save_cache(s3: &aws_sdk_s3::Client, location: &str, container: &Path, p
 
 /// A JSON 1.1 call to the emulator's harness (no SDK models it: it stands for what CodePipeline does
 /// by itself on AWS).
-pub(super) async fn post_harness(endpoint: &str, target: &str, body: &serde_json::Value) -> anyhow::Result<()> {
+pub async fn post_harness(endpoint: &str, target: &str, body: &serde_json::Value) -> anyhow::Result<()> {
     use http_body_util::BodyExt as _;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<hyper::body::Bytes>>();

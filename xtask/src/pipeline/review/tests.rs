@@ -155,7 +155,10 @@ fn a_harmless_row_first_in_the_plan_cannot_bury_a_dangerous_one() {
     assert!(message.chars().count() <= APPROVAL_LIMIT, "{} characters", message.chars().count());
     let lines: Vec<&str> = message.lines().collect();
     // The commit and the whole count, then the trust row, then the data at risk.
-    assert!(lines[0].starts_with("commit c0ffeec0ffee: 42 to approve in 2 change set(s)"), "{message}");
+    assert!(
+        lines[0].starts_with("commit c0ffeec0ffee: 42 to approve (1 trust, 1 data, 40 grant) in 2 change set(s)"),
+        "{message}"
+    );
     assert!(lines[1].starts_with("trust: auth-dev-api: arn:aws:iam::999999999999:root"), "{message}");
     assert!(lines[2].starts_with("data: auth-dev-data: removes UsersTable"), "{message}");
     assert!(message.ends_with("more in the full review"), "{message}");
@@ -225,4 +228,85 @@ fn a_role_without_the_stage_boundary_or_another_iam_identity_is_refused() {
     let attached =
         json!({"Resources": {"P": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": ["auth-dev-ci-apply"]}}}});
     assert!(roles_bounded(&attached, boundary, ACCOUNT, "aws").unwrap_err().contains("AWS::IAM::Policy"));
+}
+
+fn action(stage: &str, status: &str, variables: &[(&str, &str)], external: Option<&str>) -> ActionRun {
+    ActionRun {
+        stage: stage.into(),
+        action: stage.into(),
+        status: status.into(),
+        updated_by: None,
+        variables: variables.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        external_id: external.map(str::to_owned),
+    }
+}
+
+#[test]
+fn what_plan_exported_is_read_from_codepipeline_and_must_be_a_digest() {
+    let digest = "ab".repeat(32);
+    let commit = "c0".repeat(20);
+    let runs = vec![
+        action("Source", "Succeeded", &[("CommitId", &commit)], None),
+        action("Plan", "Succeeded", &[("PLAN_DIGEST", &digest)], Some("auth-dev-ci-plan:1")),
+    ];
+    assert_eq!(plan_outputs(&runs), Ok((digest.clone(), "auth-dev-ci-plan:1".into())));
+    assert_eq!(pushed_commit(&runs), Ok(commit.clone()));
+    // A value that would close the JSON of an action's configuration and add settings of its own.
+    let injected = format!(r#"{digest}","type":"PLAINTEXT"}},{{"name":"REVIEWER_SHA256","value":"0"#);
+    let forged = vec![action("Plan", "Succeeded", &[("PLAN_DIGEST", &injected)], Some("b:1"))];
+    assert!(plan_outputs(&forged).unwrap_err().contains("not a SHA-256"));
+    assert!(plan_outputs(&[action("Plan", "Failed", &[("PLAN_DIGEST", &digest)], Some("b:1"))]).is_err());
+    assert!(pushed_commit(&[action("Source", "Succeeded", &[("CommitId", "main")], None)]).is_err());
+    // Plan built what was pushed, or nothing it planned is reviewed.
+    assert_eq!(same_source(Some(&commit), &commit), Ok(()));
+    let other = "ee".repeat(20);
+    assert!(same_source(Some(&other), &commit).unwrap_err().contains("redirected"));
+    assert!(same_source(None, &commit).is_err());
+}
+
+#[test]
+fn a_change_set_only_applies_its_template() {
+    assert_eq!(settings_refusal(&Settings::default()), Ok(()));
+    let refused = [
+        Settings { imports: vec!["Table".into()], ..Settings::default() },
+        Settings { import_existing: true, ..Settings::default() },
+        Settings { notification_arns: vec!["arn:aws:sns:us-east-1:999999999999:t".into()], ..Settings::default() },
+        Settings { rollback_triggers: 1, ..Settings::default() },
+        Settings { nested: true, ..Settings::default() },
+        Settings { on_failure_delete: true, ..Settings::default() },
+    ];
+    for s in refused {
+        assert!(settings_refusal(&s).is_err(), "{s:?}");
+    }
+}
+
+#[test]
+fn a_function_runs_as_a_bounded_role_of_its_own_template() {
+    let boundary = "arn:aws:iam::123456789012:policy/auth-dev-boundary";
+    let with_role = |role: Value| {
+        json!({"Resources": {
+            "R": {"Type": "AWS::IAM::Role", "Properties": {"PermissionsBoundary": boundary}},
+            "F": {"Type": "AWS::Lambda::Function", "Properties": {"Role": role}}
+        }})
+    };
+    assert_eq!(roles_bounded(&with_role(json!({"Fn::GetAtt": ["R", "Arn"]})), boundary, ACCOUNT, "aws"), Ok(()));
+    // An unbounded role made before the pipeline, by name or by ARN: refused.
+    for role in [json!("arn:aws:iam::123456789012:role/auth-dev-old"), json!({"Fn::GetAtt": ["F", "Arn"]})] {
+        let why = roles_bounded(&with_role(role.clone()), boundary, ACCOUNT, "aws").unwrap_err();
+        assert!(why.contains("not as a role of this template"), "{role}: {why}");
+    }
+}
+
+#[test]
+fn a_value_in_a_template_cannot_start_a_line_of_the_message() {
+    assert_eq!(printable("a\nb\t\u{7}"), "a\\nb\\t\\u{7}");
+    let p = plan(vec![planned("auth-dev-api", vec!["x".into()], vec![])]);
+    let forged = Finding {
+        danger: Danger::Grant,
+        stack: "auth-dev-api".into(),
+        text: "role/x  s3:GetObject  arn:aws:s3:::b\n... and 0 more in the full review".into(),
+    };
+    let message = approval_message("abc", &p, &[forged]);
+    assert_eq!(message.lines().count(), 2, "{message}");
+    assert!(message.lines().next().is_some_and(|l| l.contains("1 to approve (1 grant)")), "{message}");
 }
