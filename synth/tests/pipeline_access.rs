@@ -276,6 +276,10 @@ fn plan_credentials_reach_nothing_review_or_apply_runs_or_trusts() {
     };
     let deploy = role_arn("auth-dev-ci-deploy");
     assert_eq!(plan(&create("auth-dev-api", &deploy)), Decision::Allowed);
+    // A run's Source (the commit CodeBuild clones) and Reviewed artifacts: another build's outputs.
+    for key in ["auth-dev/Source/abc1234", "auth-dev/Reviewed/abc1234"] {
+        assert_ne!(plan(&Request::new("s3:PutObject", &s3(key))), Decision::Allowed, "{key}");
+    }
     // What the trusted builds fetch, and every other stage's code: out of reach.
     for key in
         [format!("reviewer/{sha}/xtask"), "auth/prod/signin/1.zip".to_owned(), "cache/auth-dev-ci-review/x".to_owned()]
@@ -328,6 +332,13 @@ fn the_trusted_builds_read_the_pinned_binary_and_write_no_code() {
             "{role} clones"
         );
         assert_ne!(can("cloudformation:CreateChangeSet", &stack("auth-dev-api")), Decision::Allowed);
+    }
+    // Each trusted build writes only its own output.
+    let ci_put = |role: &str, key: &str| ci(&pipeline, role, &Request::new("s3:PutObject", &s3(key)));
+    assert_eq!(ci_put("ReviewRole", "auth-dev/Reviewed/x"), Decision::Allowed);
+    for key in ["auth-dev/Plan/x", "auth-dev/Source/x"] {
+        assert_ne!(ci_put("ReviewRole", key), Decision::Allowed, "{key}");
+        assert_ne!(ci_put("ApplyRole", key), Decision::Allowed, "{key}");
     }
     // Review reads the run's record and the Plan build's source, and no other project's builds.
     let review = |action: &str, resource: &str| ci(&pipeline, "ReviewRole", &Request::new(action, resource));

@@ -41,9 +41,10 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
   pipeline runner (`cargo xtask pipeline run --local`, which stands in for CodePipeline running the
   actions) reports through the harness-only call `HarnessRecordActionExecution`, issues approval tokens
   and takes a person's approval through the real PutApprovalResult;
-- CodeBuild's builds carry no `resolvedSourceVersion` (moto clones nothing): CodeBuild records the
-  commit it cloned; the local runner starts each build with the commit it clones as its source version,
-  which the patch below records as resolved;
+- CodeBuild's builds carry no `resolvedSourceVersion` (moto clones nothing): the local runner starts
+  each build with the commit it clones as its source version, which the patch below records as
+  resolved. (On AWS, a build CodePipeline starts may report the revision CodePipeline passed instead;
+  the README says what then stands in for the review's check.)
 - DynamoDB's conditional writes are not atomic: the server is threaded and the backend checks a
   condition and then writes with no lock, so two concurrent updates can both pass a condition only
   one of them may (DynamoDB serializes writes to an item); the writes below take one lock.

@@ -679,9 +679,9 @@ fn a_pipeline_is_set_up_once_its_connection_is_available_and_changes_to_it_are_g
     let endpoint = p.moto.endpoint();
     let pending = connection(&endpoint, false);
     let available = connection(&endpoint, true);
-    // A reviewer binary, uploaded by a person before the pipeline that runs it.
-    let binary = p.dir.join("reviewer-xtask");
-    std::fs::write(&binary, elf::x86_64("reviewer v1")).unwrap_or_else(|e| panic!("{e}"));
+    // A reviewer binary (this build's xtask, which takes the flags its pipeline passes), uploaded by a
+    // person before the pipeline that runs it.
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_xtask"));
     let reviewer_sha = sha256_of(&binary.to_string_lossy());
     let with = |arn: &str, branch: &str| {
         format!(

@@ -76,10 +76,11 @@ pub const SOURCE_NAMESPACE: &str = "Source";
 pub const PLAN_NAMESPACE: &str = "Plan";
 pub const REVIEW_NAMESPACE: &str = "Review";
 
-/// Output artifacts; a build finds its primary input in `$CODEBUILD_SRC_DIR`.
-const SOURCE_ARTIFACT: &str = "Source";
-const PLAN_ARTIFACT: &str = "Plan";
-const REVIEWED_ARTIFACT: &str = "Reviewed";
+/// Output artifacts; a build finds its primary input in `$CODEBUILD_SRC_DIR`. Each build may write only
+/// its own output's folder, so copied-out Plan credentials cannot rewrite a run's Source or Reviewed.
+pub const SOURCE_ARTIFACT: &str = "Source";
+pub const PLAN_ARTIFACT: &str = "Plan";
+pub const REVIEWED_ARTIFACT: &str = "Reviewed";
 
 /// The stage whose action's exported variables Review reads back from CodePipeline.
 pub const PLAN_STAGE: &str = "Plan";
@@ -262,8 +263,10 @@ fn cache_location(bucket: &Expr, prefix: &str) -> Expr {
 struct Places {
     bucket: Expr,
     bucket_arn: Expr,
-    /// Every run's artifacts: `<first 20 characters of the pipeline>/...`.
+    /// Every run's artifacts: `<first 20 characters of the pipeline>/...` (CodePipeline's own role).
     artifacts: Expr,
+    /// The pipeline's artifact key prefix, for one artifact's folder.
+    artifact_prefix: String,
     /// Plan's build cache, which no other build restores.
     plan_cache_prefix: String,
     plan_cache: Expr,
@@ -274,12 +277,20 @@ struct Places {
 }
 
 impl Places {
+    /// One artifact's folder of every run: CodePipeline keys an artifact under the first 20 characters of
+    /// the pipeline's name and the first 10 of the artifact's (`Source`, `Plan`, `Reviewed` are shorter).
+    fn artifact(&self, name: &str) -> Expr {
+        let folder: String = name.chars().take(10).collect();
+        s3(&self.bucket, &format!("/{}/{folder}/*", self.artifact_prefix))
+    }
+
     fn of(project: &str, names: &Names, stage: &Stage, pipeline: &PipelineSettings) -> Places {
         let bucket = artifact_bucket(project, stage);
         let plan_cache_prefix = format!("cache/{}", names.ci("plan"));
         Places {
             bucket_arn: s3(&bucket, ""),
             artifacts: s3(&bucket, &format!("/{}/*", names.pipeline_artifacts())),
+            artifact_prefix: names.pipeline_artifacts(),
             plan_cache: s3(&bucket, &format!("/{plan_cache_prefix}/*")),
             plan_cache_prefix,
             code: s3(&bucket, &format!("/{project}/{}/*", stage.name)),

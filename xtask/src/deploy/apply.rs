@@ -88,13 +88,7 @@ pub async fn change_set_of(
     change_set: &str,
     stack: &str,
 ) -> anyhow::Result<Result<DescribeChangeSetOutput, String>> {
-    let described = cfn
-        .describe_change_set()
-        .change_set_name(change_set)
-        .send()
-        .await
-        .aws()
-        .with_context(|| format!("reading the change set {change_set}"))?;
+    let described = super::changes::describe_all(cfn, change_set).await?;
     if described.stack_name.as_deref() != Some(stack) {
         return Ok(Err(format!(
             "the change set {change_set} belongs to stack {}, not {stack}",

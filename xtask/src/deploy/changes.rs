@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
 use serde_json::Value;
 use synth::review::{Effect, Row, Unreviewed};
@@ -90,7 +91,7 @@ pub async fn create(
         let status = out.status.as_ref().map_or("", |s| s.as_str()).to_owned();
         match status.as_str() {
             "CREATE_COMPLETE" => {
-                let changes = changes_of(&out);
+                let changes = changes_of(&describe_all(cfn, &id).await?);
                 return Ok(Prepared::Ready { id, changes });
             }
             "FAILED" => {
@@ -105,6 +106,41 @@ pub async fn create(
             _ => tokio::time::sleep(poll).await,
         }
     }
+}
+
+/// A change set as CloudFormation describes it, every page of its changes read (a large change set's
+/// later pages hold changes a review must see as much as the first).
+pub async fn describe_all(cfn: &Client, id: &str) -> anyhow::Result<DescribeChangeSetOutput> {
+    let mut pages = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = cfn
+            .describe_change_set()
+            .change_set_name(id)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .aws()
+            .with_context(|| format!("reading the change set {id}"))?;
+        token = page.next_token.clone();
+        pages.push(page);
+        if token.is_none() {
+            return Ok(merged(pages));
+        }
+    }
+}
+
+/// The pages of one change set's description as one: the first page's fields, every page's changes.
+pub fn merged(pages: Vec<DescribeChangeSetOutput>) -> DescribeChangeSetOutput {
+    let mut pages = pages.into_iter();
+    let Some(mut first) = pages.next() else { return DescribeChangeSetOutput::builder().build() };
+    let mut changes = first.changes.take().unwrap_or_default();
+    for page in pages {
+        changes.extend(page.changes.unwrap_or_default());
+    }
+    first.changes = Some(changes);
+    first.next_token = None;
+    first
 }
 
 fn no_changes(reason: &str) -> bool {
@@ -288,6 +324,33 @@ mod tests {
         edit(&mut stages);
         t["Resources"]["Pipeline"]["Properties"]["Stages"] = Value::Array(stages);
         t
+    }
+
+    #[test]
+    fn every_page_of_a_change_set_is_read() {
+        use aws_sdk_cloudformation::types::{Change as CfnChange, ChangeAction, ResourceChange};
+        let change = |id: &str, action: ChangeAction| {
+            CfnChange::builder()
+                .resource_change(
+                    ResourceChange::builder()
+                        .logical_resource_id(id)
+                        .resource_type("AWS::DynamoDB::Table")
+                        .action(action)
+                        .build(),
+                )
+                .build()
+        };
+        let first = DescribeChangeSetOutput::builder()
+            .stack_name("auth-dev-data")
+            .changes(change("Key", ChangeAction::Modify))
+            .next_token("2")
+            .build();
+        let second = DescribeChangeSetOutput::builder().changes(change("UsersTable", ChangeAction::Remove)).build();
+        let all = merged(vec![first, second]);
+        assert_eq!(all.stack_name.as_deref(), Some("auth-dev-data"));
+        let found: Vec<String> = changes_of(&all).iter().map(|c| format!("{} {}", c.action, c.logical_id)).collect();
+        assert_eq!(found, ["Modify Key", "Remove UsersTable"], "the removal on the second page is seen");
+        assert!(changes_of(&all).iter().any(Change::loses_data));
     }
 
     #[test]

@@ -75,12 +75,14 @@ fn is_hex(text: &str, lengths: &[usize]) -> bool {
     lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The action of stage `stage` that succeeded in this execution, if one did.
+/// The one action of stage `stage` that succeeded in this execution: none, or two, is refused.
 fn succeeded<'a>(runs: &'a [ActionRun], stage: &str) -> Result<&'a ActionRun, String> {
-    runs.iter()
-        .filter(|r| r.stage == stage)
-        .find(|r| r.status == "Succeeded")
-        .ok_or_else(|| format!("CodePipeline records no succeeded {stage} action for this execution"))
+    let found: Vec<&ActionRun> = runs.iter().filter(|r| r.stage == stage && r.status == "Succeeded").collect();
+    match found.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!("CodePipeline records no succeeded {stage} action for this execution")),
+        more => Err(format!("CodePipeline records {} succeeded {stage} actions for this execution", more.len())),
+    }
 }
 
 /// What Plan exported and which build it ran, as CodePipeline recorded them: the plan file's SHA-256
@@ -152,7 +154,7 @@ pub fn settings_refusal(s: &Settings) -> Result<(), String> {
     Err(format!("the change set is refused: {why}; the pipeline's change sets only apply their template"))
 }
 
-fn settings_of(d: &aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput) -> Settings {
+pub fn settings_of(d: &aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput) -> Settings {
     use aws_sdk_cloudformation::types::{ChangeAction, OnStackFailure};
     Settings {
         imports: d
@@ -372,10 +374,13 @@ pub fn approval_message(commit: &str, plan: &Plan, findings: &[Finding]) -> Stri
     fit(&head, &lines, APPROVAL_LIMIT)
 }
 
-/// `text` with every control character shown as an escape: a value in a template cannot start a line
-/// of its own in the message (a forged "... and 0 more").
+/// `text` with every character but printable ASCII shown as an escape: a value in a template can neither
+/// start a line of its own in the message (a forged "... and 0 more") nor reorder what the approver
+/// reads (bidirectional overrides, line and paragraph separators).
 pub fn printable(text: &str) -> String {
-    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+    text.chars()
+        .flat_map(|c| if (' '..='~').contains(&c) { vec![c] } else { c.escape_default().collect::<Vec<_>>() })
+        .collect()
 }
 
 /// `head`, then as many of `lines` as fit in `limit` characters (each cut to 160), then how many were
@@ -620,7 +625,7 @@ async fn run_record(clients: &Clients, args: &ReviewArgs) -> anyhow::Result<Resu
 
 /// Writes the reviewed list as a new file: a link or file already there (an artifact Plan wrote) is
 /// removed, not followed.
-fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
     match std::fs::remove_file(path) {
         Ok(()) => {}

@@ -49,43 +49,52 @@ pub fn configs_above(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The environment of the reviewer's build: this machine's `PATH`, home and toolchain homes, a cross
-/// linker if one is set, and the build's paths remapped (the tree to `/reviewer`, cargo's home to
-/// `/cargo`), so that two builds of the commit on one toolchain give one binary. No `RUSTFLAGS`, wrapper
-/// or other cargo setting of the caller's reaches it.
-fn environment(tree: &Path) -> Vec<(String, String)> {
+/// The environment of the reviewer's build: this machine's `PATH` and home, a cross linker if one is set,
+/// a cargo home of its own (`cargo_home`: no config, no credentials of the caller's), and the build's
+/// paths remapped (the tree to `/reviewer`, the cargo home to `/cargo`), so that two builds of the commit
+/// on one toolchain give one binary. No `RUSTFLAGS`, wrapper or other cargo setting of the caller's
+/// reaches it.
+fn environment(tree: &Path, cargo_home: &Path) -> Vec<(String, String)> {
     let keep = |k: &str| {
-        matches!(k, "PATH" | "HOME" | "CARGO_HOME" | "RUSTUP_HOME" | "TMPDIR")
+        matches!(k, "PATH" | "HOME" | "RUSTUP_HOME" | "TMPDIR")
             || (k.starts_with("CARGO_TARGET_") && k.ends_with("_LINKER"))
     };
     let mut env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| keep(k)).collect();
-    let cargo_home =
-        std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
+    // rustup finds its toolchains under the caller's home unless RUSTUP_HOME says otherwise.
+    if std::env::var_os("RUSTUP_HOME").is_none()
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        env.push(("RUSTUP_HOME".to_owned(), Path::new(&home).join(".rustup").to_string_lossy().into_owned()));
+    }
+    env.push(("CARGO_HOME".to_owned(), cargo_home.to_string_lossy().into_owned()));
     let flags = [
         format!("--remap-path-prefix={}=/reviewer", tree.display()),
-        format!("--remap-path-prefix={cargo_home}=/cargo"),
+        format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
     ];
     env.push(("CARGO_ENCODED_RUSTFLAGS".to_owned(), flags.join("\u{1f}")));
     env
 }
 
-/// Builds the xtask of `commit` for `arch` from that commit's tree alone, and returns the binary's path.
+/// A cargo home for reviewer builds alone: crates downloaded once, no config or credentials in it.
+fn cargo_home() -> anyhow::Result<PathBuf> {
+    let base = std::env::var_os("HOME").map_or_else(std::env::temp_dir, |h| Path::new(&h).join(".cache"));
+    let home = base.join("xtask-reviewer").join("cargo-home");
+    std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+    for config in ["config.toml", "config"] {
+        if home.join(config).exists() {
+            return Err(BadInput(format!("{} has a cargo config; remove it", home.join(config).display())).into());
+        }
+    }
+    Ok(home)
+}
+
+/// Builds the xtask of `commit` for `arch` from that commit's tree alone, in a directory of its own outside
+/// any workspace, and returns the binary, copied out of that directory.
 pub fn build(root: &Path, commit: &str, arch: Architecture) -> anyhow::Result<PathBuf> {
-    let tree = std::env::temp_dir().join(format!("xtask-reviewer-{commit}"));
-    let above = configs_above(&tree);
-    if !above.is_empty() {
-        return Err(BadInput(format!(
-            "cargo would read {} while building the reviewer in {}: set TMPDIR to a directory with no cargo config \
-             above it",
-            above.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-            tree.display()
-        ))
-        .into());
-    }
-    if tree.exists() {
-        std::fs::remove_dir_all(&tree).with_context(|| format!("removing {}", tree.display()))?;
-    }
-    std::fs::create_dir_all(&tree).with_context(|| format!("creating {}", tree.display()))?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let tree = std::env::temp_dir().join(format!("xtask-reviewer-{commit}-{}-{nanos}", std::process::id()));
+    // `create_dir`, not `create_dir_all`: a directory someone made there first is refused.
+    std::fs::create_dir(&tree).with_context(|| format!("creating {}", tree.display()))?;
     eprintln!("extracting commit {commit} into {}", tree.display());
     let mut archive = Command::new("git")
         .args(["-C"])
@@ -102,21 +111,62 @@ pub fn build(root: &Path, commit: &str, arch: Architecture) -> anyhow::Result<Pa
         ))
         .into());
     }
+    let above = configs_above(&tree);
+    if !above.is_empty() {
+        return Err(BadInput(format!(
+            "cargo would read {} while building the reviewer in {}: set TMPDIR to a directory with no cargo config \
+             above it",
+            above.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            tree.display()
+        ))
+        .into());
+    }
     let target = arch.rust_target();
-    let target_dir = crate::target_dir()?.join("reviewer").join("target");
     eprintln!("building the reviewer (xtask of {commit}, release, {target}): minutes, once");
     let status = Command::new("cargo")
         .current_dir(&tree)
         .env_clear()
-        .envs(environment(&tree))
-        .args(["build", "--locked", "--release", "-p", "xtask", "--target", target, "--target-dir"])
-        .arg(&target_dir)
+        .envs(environment(&tree, &cargo_home()?))
+        .args(["build", "--locked", "--release", "-p", "xtask", "--target", target])
         .status()
         .context("running cargo build")?;
     if !status.success() {
         bail!("building the reviewer commit's xtask failed; see cargo's errors above");
     }
-    Ok(target_dir.join(target).join("release").join("xtask"))
+    let built = tree.join("target").join(target).join("release").join("xtask");
+    let kept = crate::target_dir()?.join("reviewer").join(format!("xtask-{commit}-{}", arch.lambda_name()));
+    std::fs::create_dir_all(kept.parent().unwrap_or(Path::new("."))).context("creating target/reviewer")?;
+    std::fs::copy(&built, &kept).with_context(|| format!("copying {} to {}", built.display(), kept.display()))?;
+    let _ = std::fs::remove_dir_all(&tree);
+    Ok(kept)
+}
+
+/// The flags a stage's review and apply builds pass to the reviewer binary.
+pub fn buildspec_flags(project: &str, names: &synth::Names, stage: &synth::Stage) -> [(&'static str, Vec<String>); 2] {
+    use synth::stacks::pipeline::{apply_command, review_command};
+    let approval = stage.pipeline.as_ref().map_or(synth::config::Approval::Risky, |p| p.approval);
+    let flags = |command: String| -> Vec<String> {
+        command.split_whitespace().filter(|w| w.starts_with("--")).map(str::to_owned).collect()
+    };
+    [
+        ("review", flags(review_command(project, names, &stage.name))),
+        ("apply", flags(apply_command(project, names, &stage.name, approval, stage.protect))),
+    ]
+}
+
+/// The flags of `flags` a binary's `pipeline <step> --help` does not list: a reviewer too old (or too new)
+/// for the pipeline that would run it fails every run on its arguments.
+pub fn missing_flags(binary: &Path, flags: &[(&'static str, Vec<String>)]) -> anyhow::Result<Vec<String>> {
+    let mut missing = Vec::new();
+    for (step, wanted) in flags {
+        let out = Command::new(binary)
+            .args(["pipeline", step, "--help"])
+            .output()
+            .with_context(|| format!("running {} pipeline {step} --help", binary.display()))?;
+        let help = String::from_utf8_lossy(&out.stdout);
+        missing.extend(wanted.iter().filter(|f| !help.contains(f.as_str())).map(|f| format!("{step} {f}")));
+    }
+    Ok(missing)
 }
 
 /// `None` when the pinned reviewer binary is in the bucket with its digest, else what is wrong.
@@ -156,6 +206,22 @@ pub async fn run(config_path: &Path, args: &ReviewerArgs) -> anyhow::Result<Exit
     };
     let bytes = std::fs::read(&path).map_err(|e| BadInput(format!("reading {}: {e}", path.display())))?;
     crate::package::check_elf("the reviewer binary", &bytes, stage.architecture)?;
+    let native = stage.architecture.lambda_name() == std::env::consts::ARCH.replace("aarch64", "arm64");
+    if native {
+        let missing = missing_flags(&path, &buildspec_flags(&config.project, &target.names, stage))?;
+        if !missing.is_empty() {
+            return Err(BadInput(format!(
+                "{} does not take what the pipeline's builds pass it ({}): it is not the reviewer this pipeline \
+                 runs; build the commit whose xtask matches templates/{}/pipeline.yaml",
+                path.display(),
+                missing.join(", "),
+                stage.name
+            ))
+            .into());
+        }
+    } else {
+        println!("(built for {}: its arguments are not checked on this machine)", stage.architecture.lambda_name());
+    }
     let sha256 = crate::package::hex_sha256(&bytes);
     println!("reviewer binary {} for {}: sha256 {sha256}", path.display(), stage.architecture.lambda_name());
     if sha256 == pipeline.reviewer_sha256 {
@@ -199,7 +265,7 @@ mod tests {
     #[test]
     fn the_reviewer_builds_with_no_setting_of_the_callers() {
         let tree = Path::new("/tmp/xtask-reviewer-0123");
-        let env = environment(tree);
+        let env = environment(tree, Path::new("/home/me/.cache/xtask-reviewer/cargo-home"));
         let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
         for forbidden in
             ["RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER", "CARGO_TARGET_DIR"]
@@ -215,5 +281,21 @@ mod tests {
         // The workspace's own cargo config is found above a tree inside it, never above /tmp.
         let inside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/reviewer/x");
         assert!(configs_above(&inside).iter().any(|p| p.ends_with(".cargo/config.toml")), "{inside:?}");
+    }
+
+    #[test]
+    fn a_reviewer_that_does_not_take_the_pipelines_flags_is_named() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("xtask-missing-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // An older reviewer: its review step knows --plan-digest and --commit, not --pipeline.
+        let old = dir.join("xtask");
+        std::fs::write(&old, "#!/bin/sh\necho '--project --stage --plan --plan-digest --execution --commit --out'\n")
+            .unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let flags = [("review", vec!["--project".to_owned(), "--pipeline".to_owned(), "--execution".to_owned()])];
+        assert_eq!(missing_flags(&old, &flags).unwrap(), ["review --pipeline"]);
+        // This build's own xtask taking every flag: xtask/tests/pipeline_run.rs publishes it through this check.
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,7 +7,7 @@
 
 use contract::{Target, kms};
 
-use super::{Places, Projects};
+use super::{PLAN_ARTIFACT, Places, Projects, REVIEWED_ARTIFACT, SOURCE_ARTIFACT};
 use crate::config::{Provision, Stage};
 use crate::model::iam::{PolicyDocument, Principal, Statement};
 use crate::model::resources::{InlinePolicy, LogGroup, ManagedPolicy, Role, tag_list};
@@ -107,10 +107,18 @@ impl Scope<'_> {
         ]
     }
 
-    /// Reading a run's artifacts and writing the build's own.
-    fn artifacts(&self) -> Statement {
-        Statement::allow(&["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], vec![self.places.artifacts.clone()])
-            .sid("PipelineArtifacts")
+    /// Reading the run's `input` artifact and, for a build with one, writing its own `output`.
+    fn artifacts(&self, input: &str, output: Option<&str>) -> Vec<Statement> {
+        let mut statements = vec![
+            Statement::allow(&["s3:GetObject", "s3:GetObjectVersion"], vec![self.places.artifact(input)])
+                .sid("ReadInputArtifact"),
+        ];
+        if let Some(output) = output {
+            statements.push(
+                Statement::allow(&["s3:PutObject"], vec![self.places.artifact(output)]).sid("WriteOutputArtifact"),
+            );
+        }
+        statements
     }
 
     fn reviewer(&self) -> Statement {
@@ -120,8 +128,8 @@ impl Scope<'_> {
     /// The pushed commit's build: tests, builds, uploads, change sets as the deploy role.
     fn plan(&self, logs: &Handle<LogGroup>, deploy: &Handle<Role>, connection: &str) -> Vec<Statement> {
         let mut statements = self.common(logs);
+        statements.extend(self.artifacts(SOURCE_ARTIFACT, Some(PLAN_ARTIFACT)));
         statements.extend([
-            self.artifacts(),
             // Plan's own cache: what it writes there only its own later runs restore.
             Statement::allow(&["s3:GetObject", "s3:PutObject"], vec![self.places.plan_cache.clone()]).sid("PlanCache"),
             // The source is a full clone, made by CodeBuild through the connection.
@@ -164,9 +172,9 @@ impl Scope<'_> {
     /// The pinned binary reviewing: reads, and writes its own artifact.
     fn review(&self, logs: &Handle<LogGroup>) -> Vec<Statement> {
         let mut statements = self.common(logs);
+        // Plan's artifact in, the reviewed list out.
+        statements.extend(self.artifacts(PLAN_ARTIFACT, Some(REVIEWED_ARTIFACT)));
         statements.extend([
-            // Plan's artifact in, the reviewed list out.
-            self.artifacts(),
             self.reviewer(),
             Statement::allow(&["cloudformation:GetTemplate"], self.readable.clone()).sid("ReadTemplates"),
             // What Source and Plan exported, as CodePipeline recorded it, and the commit Plan built.
@@ -189,9 +197,8 @@ impl Scope<'_> {
     /// The pinned binary applying: executes change sets of the data and api stacks, reads approvals.
     fn apply(&self, logs: &Handle<LogGroup>) -> Vec<Statement> {
         let mut statements = self.common(logs);
+        statements.extend(self.artifacts(REVIEWED_ARTIFACT, None));
         statements.extend([
-            Statement::allow(&["s3:GetObject", "s3:GetObjectVersion"], vec![self.places.artifacts.clone()])
-                .sid("PipelineArtifacts"),
             self.reviewer(),
             Statement::allow(
                 &[

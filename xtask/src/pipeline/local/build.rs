@@ -202,12 +202,10 @@ pub(super) async fn run(run: &mut Run, stage: &Stage, action: &Action) -> anyhow
     let exports = container.join("exported");
     let script = script(&buildspec, &strings(&buildspec["env"]["exported-variables"]), &exports);
     println!("-- {} ({name}, as {role})", action.name);
-    let status = shell(&script, &src, &env, &action.name)?;
+    let (status, reason) = shell(&script, &src, &env, &action.name)?;
     if status != 0 {
-        return Ok((
-            Err(format!("the {} build failed (exit status {status}); its output is above", action.name)),
-            build,
-        ));
+        let why = reason.map_or_else(|| "its output is above".to_owned(), |r| r.trim().to_owned());
+        return Ok((Err(format!("the {} build failed (exit status {status}): {why}", action.name)), build));
     }
     let exported = read_exports(&exports)?;
     if let Some(location) = &cache {
@@ -261,8 +259,9 @@ fn script(buildspec: &serde_yaml::Value, exported: &[String], exports: &Path) ->
 }
 
 /// Runs `script` with bash in `dir` with exactly `env`, prefixing each output line with `who`, and ends
-/// every process the build left behind. Returns the exit status.
-fn shell(script: &str, dir: &Path, env: &BTreeMap<String, String>, who: &str) -> anyhow::Result<i32> {
+/// every process the build left behind. Returns the exit status and the last line the build wrote to
+/// standard error that says `error` (the reason a failed build gives), if any.
+fn shell(script: &str, dir: &Path, env: &BTreeMap<String, String>, who: &str) -> anyhow::Result<(i32, Option<String>)> {
     let mut child = Command::new("bash")
         .args(["--noprofile", "--norc", "-c", script])
         .current_dir(dir)
@@ -278,20 +277,25 @@ fn shell(script: &str, dir: &Path, env: &BTreeMap<String, String>, who: &str) ->
     let stderr = child.stderr.take().context("the build's stderr")?;
     let who_err = who.to_owned();
     let errors = std::thread::spawn(move || {
+        let mut reason = None;
         for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
             eprintln!("  {who_err} | {line}");
+            if line.to_ascii_lowercase().contains("error") {
+                reason = Some(line);
+            }
         }
+        reason
     });
     let stdout = child.stdout.take().context("the build's stdout")?;
     for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
         println!("  {who} | {line}");
     }
     let status = child.wait().context("waiting for the build")?;
-    let _ = errors.join();
+    let reason = errors.join().unwrap_or_default();
     // The container ends: so does anything the build started and left running.
     let _ = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).stderr(Stdio::null()).status();
     let _ = std::io::stdout().flush();
-    Ok(status.code().unwrap_or(1))
+    Ok((status.code().unwrap_or(1), reason))
 }
 
 fn read_exports(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
@@ -447,13 +451,13 @@ mod tests {
         .unwrap();
         let exports = dir.join("exported");
         let env = BTreeMap::from([("PATH".to_owned(), std::env::var("PATH").unwrap_or_default())]);
-        assert_eq!(shell(&script(&spec, &["A".into(), "B".into()], &exports), &dir, &env, "t").unwrap(), 0);
+        assert_eq!(shell(&script(&spec, &["A".into(), "B".into()], &exports), &dir, &env, "t").unwrap(), (0, None));
         let got = read_exports(&exports).unwrap();
         assert_eq!(got["A"], "it's 2");
         assert!(got["B"].ends_with("/sub"), "{got:?}");
         let failing: serde_yaml::Value =
             serde_yaml::from_str("phases:\n  build:\n    commands:\n      - 'false'\n      - touch ran\n").unwrap();
-        assert_eq!(shell(&script(&failing, &[], &exports), &dir, &env, "t").unwrap(), 1);
+        assert_eq!(shell(&script(&failing, &[], &exports), &dir, &env, "t").unwrap().0, 1);
         assert!(!dir.join("sub/ran").exists() && !dir.join("ran").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }

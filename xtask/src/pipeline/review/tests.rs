@@ -300,6 +300,8 @@ fn a_function_runs_as_a_bounded_role_of_its_own_template() {
 #[test]
 fn a_value_in_a_template_cannot_start_a_line_of_the_message() {
     assert_eq!(printable("a\nb\t\u{7}"), "a\\nb\\t\\u{7}");
+    // A right-to-left override or a line separator would reorder or break what the approver reads.
+    assert_eq!(printable("x\u{202e}y\u{2028}z"), "x\\u{202e}y\\u{2028}z");
     let p = plan(vec![planned("auth-dev-api", vec!["x".into()], vec![])]);
     let forged = Finding {
         danger: Danger::Grant,
@@ -309,4 +311,62 @@ fn a_value_in_a_template_cannot_start_a_line_of_the_message() {
     let message = approval_message("abc", &p, &[forged]);
     assert_eq!(message.lines().count(), 2, "{message}");
     assert!(message.lines().next().is_some_and(|l| l.contains("1 to approve (1 grant)")), "{message}");
+}
+
+#[test]
+fn a_change_sets_settings_are_read_off_every_field_cloudformation_gives() {
+    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+    use aws_sdk_cloudformation::types::{
+        Change, ChangeAction, OnStackFailure, ResourceChange, RollbackConfiguration, RollbackTrigger,
+    };
+    let import = Change::builder()
+        .resource_change(ResourceChange::builder().logical_resource_id("Stolen").action(ChangeAction::Import).build())
+        .build();
+    let trigger = RollbackTrigger::builder()
+        .arn("arn:aws:cloudwatch:us-east-1:1:alarm:a")
+        .r#type("AWS::CloudWatch::Alarm")
+        .build();
+    let described = DescribeChangeSetOutput::builder()
+        .changes(import)
+        .import_existing_resources(true)
+        .notification_arns("arn:aws:sns:us-east-1:999999999999:t")
+        .rollback_configuration(RollbackConfiguration::builder().rollback_triggers(trigger).build())
+        .include_nested_stacks(true)
+        .on_stack_failure(OnStackFailure::Delete)
+        .build();
+    let settings = settings_of(&described);
+    assert_eq!(
+        settings,
+        Settings {
+            imports: vec!["Stolen".into()],
+            import_existing: true,
+            notification_arns: vec!["arn:aws:sns:us-east-1:999999999999:t".into()],
+            rollback_triggers: 1,
+            nested: true,
+            on_failure_delete: true,
+        }
+    );
+    assert_eq!(settings_of(&DescribeChangeSetOutput::builder().build()), Settings::default());
+}
+
+#[test]
+fn the_reviewed_list_replaces_a_link_planted_where_it_is_written() {
+    let dir = std::env::temp_dir().join(format!("xtask-write-new-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("elsewhere");
+    std::fs::write(&target, "untouched").unwrap();
+    let out = dir.join("reviewed.json");
+    std::os::unix::fs::symlink(&target, &out).unwrap();
+    write_new(&out, b"the list").unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "the list");
+    assert!(!std::fs::symlink_metadata(&out).unwrap().file_type().is_symlink());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn two_records_of_one_action_are_refused() {
+    let digest = "ab".repeat(32);
+    let plan = |build: &str| action("Plan", "Succeeded", &[("PLAN_DIGEST", &digest)], Some(build));
+    assert!(plan_outputs(&[plan("b:1"), plan("b:2")]).unwrap_err().contains("2 succeeded Plan actions"));
 }
