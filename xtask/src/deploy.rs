@@ -204,9 +204,6 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         // first); after that every deploy, the pipeline's own among them, keeps it up to date.
         // A stack left in REVIEW_IN_PROGRESS (a `pipeline deploy --no-execute`) is not set up either: only
         // `pipeline deploy` creates it, after checking the connection.
-        let set_up = |s: &aws_sdk_cloudformation::types::Stack| {
-            !matches!(s.stack_status, Some(StackStatus::DeleteComplete | StackStatus::ReviewInProgress))
-        };
         if stack == names.pipeline_stack() && !cfn::describe(&clients.cfn, &stack).await?.as_ref().is_some_and(set_up) {
             println!("\n== {stack}\nnot set up yet: `cargo xtask pipeline deploy --stage {}` creates it", stage.name);
             continue;
@@ -525,16 +522,18 @@ enum PersonStack {
     Missing,
 }
 
+/// Whether a stack is set up: neither deleted nor only the shell of an unexecuted first change set.
+fn set_up(s: &aws_sdk_cloudformation::types::Stack) -> bool {
+    !matches!(s.stack_status, Some(StackStatus::DeleteComplete | StackStatus::ReviewInProgress))
+}
+
 /// Whether `stack` is deployed with the template this commit synthesizes.
 async fn person_stack(
     cfn: &aws_sdk_cloudformation::Client,
     stack: &str,
     template: &synth::Template,
 ) -> anyhow::Result<PersonStack> {
-    let exists = cfn::describe(cfn, stack)
-        .await?
-        .is_some_and(|s| !matches!(s.stack_status, Some(StackStatus::DeleteComplete | StackStatus::ReviewInProgress)));
-    if !exists {
+    if !cfn::describe(cfn, stack).await?.as_ref().is_some_and(set_up) {
         return Ok(PersonStack::Missing);
     }
     let deployed = cfn::deployed_template(cfn, stack).await?;

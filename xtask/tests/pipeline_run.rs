@@ -266,8 +266,6 @@ exec {xtask} "$@"
         self.runs.set(self.runs.get() + 1);
         let options = Options {
             sdk: xtask::local::data::sdk_config(&self.moto.endpoint(), "us-east-1").await,
-            endpoint: self.moto.endpoint(),
-            region: "us-east-1".into(),
             pipeline: "itest-dev".into(),
             repository: self.repo.clone(),
             commit: "HEAD".into(),

@@ -302,17 +302,19 @@ fn tampered(bucket: &str, key: &str, found: Option<&str>, ours: &str) -> anyhow:
     )
 }
 
-/// What S3 holds at `key`: its SHA-256 checksum and version, or `None` when there is nothing.
-async fn head(
+/// What S3 holds at `key` (its `version`, if given): its SHA-256 checksum and version, or `None` when
+/// there is nothing. Every check of an object's bytes before trusting it asks this.
+pub async fn head(
     s3: &Client,
-    bucket: &str,
-    account: &str,
+    (bucket, account): (&str, &str),
     key: &str,
+    version: Option<&str>,
 ) -> anyhow::Result<Option<(Option<String>, Option<String>)>> {
     let head = s3
         .head_object()
         .bucket(bucket)
         .key(key)
+        .set_version_id(version.map(str::to_owned))
         .expected_bucket_owner(account)
         .checksum_mode(ChecksumMode::Enabled)
         .send()
@@ -351,7 +353,7 @@ pub async fn put_once(
     match put {
         Ok(out) => pinnable(bucket, out.version_id),
         Err(e) if matches!(e.code.as_deref(), Some("PreconditionFailed" | "ConditionalRequestConflict")) => {
-            match head(s3, bucket, account, key).await? {
+            match head(s3, (bucket, account), key, None).await? {
                 Some((Some(found), version)) if found == checksum => pinnable(bucket, version),
                 found => Err(tampered(bucket, key, found.and_then(|f| f.0).as_deref(), &checksum)),
             }
@@ -374,7 +376,7 @@ pub async fn upload(
     for a in artifacts {
         let key = a.s3_key(prefix);
         let checksum = s3_checksum(&a.sha256)?;
-        let (found, version) = match head(s3, bucket, account, &key).await? {
+        let (found, version) = match head(s3, (bucket, account), &key, None).await? {
             Some((sum, version)) => (Some(sum), version),
             None => (None, None),
         };

@@ -181,11 +181,9 @@ pub fn enters(
 /// How to run: where the emulator is and what to clone.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The person's SDK configuration (credentials, the emulator's endpoint): they start the run and
-    /// give the approval; each build assumes its own role with it.
+    /// The person's SDK configuration (credentials, the emulator's endpoint, the region): they start the
+    /// run and give the approval; each build assumes its own role with it.
     pub sdk: aws_config::SdkConfig,
-    pub endpoint: String,
-    pub region: String,
     pub pipeline: String,
     pub repository: PathBuf,
     pub commit: String,
@@ -193,6 +191,17 @@ pub struct Options {
     pub work: PathBuf,
     /// The builds' `PATH`: the tools of the image.
     pub path: OsString,
+}
+
+impl Options {
+    /// The emulator's endpoint, as the SDK configuration names it.
+    pub fn endpoint(&self) -> String {
+        self.sdk.endpoint_url().unwrap_or_default().to_owned()
+    }
+
+    pub fn region(&self) -> String {
+        self.sdk.region().map(ToString::to_string).unwrap_or_default()
+    }
 }
 
 /// One execution of a pipeline, stage by stage (tests drive it stage by stage to act between them).
@@ -212,7 +221,7 @@ pub struct Run {
 impl Run {
     /// Reads the deployed pipeline and its projects, and starts an execution.
     pub async fn start(options: Options) -> anyhow::Result<Run> {
-        let clients = Clients::from_config(&options.sdk, &options.region);
+        let clients = Clients::from_config(&options.sdk, &options.region());
         let declared = clients
             .codepipeline
             .get_pipeline()
@@ -232,8 +241,8 @@ impl Run {
             .flat_map(|s| &s.actions)
             .filter_map(|a| a.configuration.get("ProjectName").cloned())
             .collect();
-        let codebuild = aws_sdk_codebuild::Client::new(&options.sdk);
-        let found = codebuild
+        let found = clients
+            .codebuild
             .batch_get_projects()
             .set_names(Some(names))
             .send()
@@ -469,7 +478,7 @@ impl Run {
             "approval": approval,
             "externalExecutionId": build,
         });
-        build::post_harness(&self.options.endpoint, "CodePipeline_20150709.HarnessRecordActionExecution", &body).await
+        build::post_harness(&self.options.endpoint(), "CodePipeline_20150709.HarnessRecordActionExecution", &body).await
     }
 }
 
@@ -541,8 +550,6 @@ pub async fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode>
     }
     let options = Options {
         sdk: loader.load().await,
-        endpoint,
-        region: stage.region.clone(),
         pipeline: target.names.pipeline(),
         repository,
         commit: args.commit.clone(),

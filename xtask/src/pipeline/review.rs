@@ -31,7 +31,7 @@ use crate::BadInput;
 use crate::aws::AwsResultExt as _;
 use crate::deploy::changes::{self, IamDiff};
 use crate::deploy::plan::{self, CodePin, Plan, PlannedStack};
-use crate::deploy::{Outcome, Report, apply, gates};
+use crate::deploy::{Outcome, Report, apply, artifacts, gates};
 use synth::stacks::pipeline::{PLAN_STAGE, PLAN_VARIABLES};
 
 #[derive(Debug, Clone, Args)]
@@ -469,25 +469,16 @@ async fn check_code(
     pins: &[CodePin],
 ) -> anyhow::Result<Option<String>> {
     for pin in pins {
-        let head = clients
-            .s3
-            .head_object()
-            .bucket(bucket)
-            .key(&pin.key)
-            .version_id(&pin.version)
-            .expected_bucket_owner(account)
-            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("reading s3://{bucket}/{} version {}", pin.key, pin.version))?;
-        let wanted = crate::deploy::artifacts::s3_checksum(&pin.sha256).ok();
-        if head.checksum_sha256.is_none() || head.checksum_sha256 != wanted {
+        let Some((found, _)) = artifacts::head(&clients.s3, (bucket, account), &pin.key, Some(&pin.version)).await?
+        else {
+            anyhow::bail!("reading s3://{bucket}/{} version {}: there is no such object", pin.key, pin.version);
+        };
+        if found.is_none() || found != artifacts::s3_checksum(&pin.sha256).ok() {
             return Ok(Some(format!(
                 "s3://{bucket}/{} version {} is not the code its key names (S3's SHA-256 {}, the key's {}): refused",
                 pin.key,
                 pin.version,
-                head.checksum_sha256.as_deref().unwrap_or("missing"),
+                found.as_deref().unwrap_or("missing"),
                 pin.sha256
             )));
         }

@@ -23,7 +23,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use synth::config::Architecture;
 
-use crate::aws::{AwsResultExt as _, Clients, StageArgs};
+use crate::aws::{Clients, StageArgs};
 use crate::deploy::{artifacts, gates};
 use crate::{BadInput, Target};
 
@@ -176,22 +176,11 @@ pub async fn missing(
     sha256: &str,
 ) -> anyhow::Result<Option<String>> {
     let key = synth::stacks::pipeline::reviewer_key(sha256);
-    let head = clients
-        .s3
-        .head_object()
-        .bucket(bucket)
-        .key(&key)
-        .expected_bucket_owner(account)
-        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-        .send()
-        .await
-        .aws();
-    match head {
-        Ok(out) if out.checksum_sha256 == artifacts::s3_checksum(sha256).ok() => Ok(None),
-        Ok(_) => Ok(Some(format!("s3://{bucket}/{key} is not the binary its key names"))),
-        Err(e) if e.is_not_found() => Ok(Some(format!("the reviewer binary s3://{bucket}/{key} is not there"))),
-        Err(e) => Err(e).with_context(|| format!("checking s3://{bucket}/{key}")),
-    }
+    Ok(match artifacts::head(&clients.s3, (bucket, account), &key, None).await? {
+        Some((found, _)) if found == artifacts::s3_checksum(sha256).ok() => None,
+        Some(_) => Some(format!("s3://{bucket}/{key} is not the binary its key names")),
+        None => Some(format!("the reviewer binary s3://{bucket}/{key} is not there")),
+    })
 }
 
 pub async fn run(config_path: &Path, args: &ReviewerArgs) -> anyhow::Result<ExitCode> {

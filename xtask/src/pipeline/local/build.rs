@@ -41,8 +41,8 @@ fn s3_as(run: &Run, session: &Session) -> aws_sdk_s3::Client {
     );
     let config = aws_sdk_s3::config::Builder::new()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(run.options.region.clone()))
-        .endpoint_url(&run.options.endpoint)
+        .region(aws_sdk_s3::config::Region::new(run.options.region()))
+        .endpoint_url(run.options.endpoint())
         .credentials_provider(credentials)
         .force_path_style(true)
         .build();
@@ -118,9 +118,9 @@ fn environment(
         ("TMPDIR".to_owned(), path(&container.join("tmp"))),
         ("CODEBUILD_SRC_DIR".to_owned(), path(&container.join("src"))),
         ("CODEBUILD_INITIATOR".to_owned(), format!("codepipeline/{}", run.options.pipeline)),
-        ("AWS_REGION".to_owned(), run.options.region.clone()),
-        ("AWS_DEFAULT_REGION".to_owned(), run.options.region.clone()),
-        ("AWS_ENDPOINT_URL".to_owned(), run.options.endpoint.clone()),
+        ("AWS_REGION".to_owned(), run.options.region()),
+        ("AWS_DEFAULT_REGION".to_owned(), run.options.region()),
+        ("AWS_ENDPOINT_URL".to_owned(), run.options.endpoint()),
         ("AWS_ACCESS_KEY_ID".to_owned(), session.key.clone()),
         ("AWS_SECRET_ACCESS_KEY".to_owned(), session.secret.clone()),
         ("AWS_SESSION_TOKEN".to_owned(), session.token.clone()),
