@@ -628,6 +628,46 @@ fn a_risky_plan_runs_only_with_this_executions_approval_and_no_role_escapes_the_
         assert!(lines[2].starts_with("wildcard: itest-dev-api: role/itest-dev-backdoor  *  *"), "{message}");
         assert!(!message.contains("harmless first"), "the plan's own rows are never read: {message}");
     });
+
+    // A pushed xtask writes other bytes first under a key named after code it never built, and plans the
+    // function on that key's version: the review refuses code whose bytes are not its key's.
+    f.push("code under another name", |repo| write_executable(&repo.join("xtask-pushed"), &misnamed_code()));
+    let refused = xtask::aws::runtime().unwrap().block_on(async {
+        let mut run = f.run().await;
+        run.all(Approval::Give).await.unwrap()
+    });
+    let misnamed = "is not the code its key names";
+    assert!(matches!(&refused, StageResult::Failed(why) if why.contains(misnamed)), "{refused:?}");
+}
+
+/// A pushed xtask that plans the api stack with the hello function's code pinned to a version of a key
+/// whose name is the SHA-256 of other bytes than it holds (a name it wrote first, write-once or not).
+fn misnamed_code() -> String {
+    r#"#!/usr/bin/env python3
+import hashlib, json, sys, time, boto3
+args = sys.argv[1:]
+if args[0] == "test":
+    sys.exit(0)
+arg = lambda name: args[args.index(name) + 1]
+s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
+bucket, stack = "itest-artifacts-123456789012-us-east-1", "itest-dev-api"
+key = "itest/dev/hello/" + hashlib.sha256(b"the code a reviewer expects").hexdigest() + ".zip"
+put = s3.put_object(Bucket=bucket, Key=key, Body=b"other code", IfNoneMatch="*")
+params = {p["ParameterKey"]: p["ParameterValue"] for p in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]}
+params.update({"HelloCodeKey": key, "HelloCodeVersion": put["VersionId"]})
+made = cfn.create_change_set(StackName=stack, ChangeSetName="xtask-" + arg("--run-id"), ChangeSetType="UPDATE",
+    UsePreviousTemplate=True, RoleARN=arg("--cfn-role"), Capabilities=["CAPABILITY_NAMED_IAM"],
+    Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+for _ in range(100):
+    if cfn.describe_change_set(ChangeSetName=made["Id"])["Status"] in ("CREATE_COMPLETE", "FAILED"):
+        break
+    time.sleep(0.1)
+plan = {"version": 1, "stage": "dev", "account": "123456789012", "region": "us-east-1", "run": arg("--run-id"),
+    "stacks": [{"stack": stack, "change_set": made["Id"], "creating": False, "baseline": None,
+    "template_sha256": "0", "changes": [], "iam": [], "grants": [], "data_loss": []}]}
+json.dump(plan, open(arg("--summary-file"), "w"))
+"#
+    .to_owned()
 }
 
 #[test]
