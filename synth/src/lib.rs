@@ -83,7 +83,7 @@ pub const TEMPLATES_DIR: &str = "templates";
 pub const BOOTSTRAP_FILE: &str = "templates/bootstrap.yaml";
 
 /// Every file one stage's deploy reads: `templates/bootstrap.yaml` and
-/// `templates/<stage>/{data.yaml, api.yaml, pipeline.yaml, iam.md}`.
+/// `templates/<stage>/{data.yaml, api.yaml, pipeline.yaml, iam.md, defences.md}`.
 ///
 /// Fails when the IAM review cannot account for a resource of the stacks: what cannot be reviewed is
 /// not generated.
@@ -136,6 +136,12 @@ pub fn files(config: &Config, stage: &Stage) -> Result<Vec<File>, review::Review
         ));
     }
     out.push(File { path: format!("{dir}/iam.md"), contents: review::markdown(names.prefix(), &rows, &notes) });
+    let defences: Vec<review::defences::Setting> =
+        json.iter().flat_map(|(n, j)| review::defences::settings(n, j)).collect();
+    out.push(File {
+        path: format!("{dir}/defences.md"),
+        contents: review::defences::markdown(names.prefix(), &defences),
+    });
     Ok(out)
 }
 

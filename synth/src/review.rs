@@ -11,10 +11,13 @@ use serde_json::Value;
 use crate::{Names, Stacks};
 
 mod access;
+pub mod arn;
+pub mod defences;
 pub mod evaluate;
 mod policy;
 pub mod schema;
 mod shape;
+pub mod value;
 
 pub use policy::{NOT, negated, principals, statements_of, wildcard};
 use policy::{list, statements};
@@ -109,6 +112,8 @@ pub fn review<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> 
     let mut rows = Vec::new();
     let mut unreviewed = Vec::new();
     for (stack, template) in templates {
+        // Read every value as CloudFormation will: `{"Fn::Sub": "true"}` is `true`.
+        let template = &value::fold(template);
         let mut refuse = |id: &str, kind: &str, why: String| {
             unreviewed.push(Unreviewed {
                 stack: stack.to_owned(),
@@ -221,6 +226,7 @@ pub fn review<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> 
                 "AWS::ApiGateway::Account" => rows.extend(access::account(properties, &at(""))),
                 "AWS::CodeBuild::Project" => rows.extend(access::project(id, properties, &at(""))),
                 "AWS::CodePipeline::Pipeline" => rows.extend(access::pipeline(id, properties, &at(""))),
+                "AWS::ApiGateway::Stage" => rows.extend(access::stage(id, properties, &at(""))),
                 _ => {}
             }
         }
@@ -249,6 +255,23 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "AWS::ApiGateway::RestApi",
         "Parameters",
         "import parameters only apply to an OpenAPI body, which the review does not read",
+    ),
+    (
+        "AWS::ApiGateway::Deployment",
+        "DeploymentCanarySettings",
+        "a canary sends part of the traffic to settings and variables of its own, which the review cannot see",
+    ),
+    (
+        "AWS::ApiGateway::Deployment",
+        "StageDescription",
+        "a deployment's stage description configures a stage (throttling, logging, variables) outside the review; \
+         declare an AWS::ApiGateway::Stage",
+    ),
+    (
+        "AWS::ApiGateway::Deployment",
+        "StageName",
+        "a deployment's stage name makes a stage with no throttling, logging or web ACL; declare an \
+         AWS::ApiGateway::Stage",
     ),
     (
         "AWS::ApiGateway::Stage",
@@ -311,7 +334,9 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
     if shape::has_transform(resource) {
         return Some("Fn::Transform rewrites the resource after review; write it out".to_owned());
     }
-    if kind == "AWS::SecretsManager::ResourcePolicy" && resource["Properties"]["BlockPublicPolicy"] != true {
+    if kind == "AWS::SecretsManager::ResourcePolicy"
+        && value::flag(&resource["Properties"]["BlockPublicPolicy"]) != Some(true)
+    {
         return Some("BlockPublicPolicy must be true, so that no change makes the secret public".to_owned());
     }
     if kind == "AWS::CodeBuild::Project"
@@ -330,19 +355,23 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
             ));
         };
         if class == Class::Inert {
+            if let Some(why) = shape::inert_unreadable(value) {
+                return Some(format!("{property} {why}; write the value out"));
+            }
             continue;
         }
-        // The data-loss gate judges data properties by value, so they must be readable too.
-        if class == Class::Data {
+        // The data-loss and defence gates judge these properties by value, so they must be readable too.
+        if matches!(class, Class::Data | Class::Defence) {
             if let Some(why) = shape::unreadable(value, parameters) {
-                return Some(format!("{property} {why}; write the value out so the data-loss gate can judge it"));
+                let gate = if class == Class::Data { "data-loss" } else { "defence" };
+                return Some(format!("{property} {why}; write the value out so the {gate} gate can judge it"));
             }
             continue;
         }
         let listed = |list: &[(&str, &str, &'static str)]| {
             list.iter().find(|(t, p, _)| *t == kind && p == property).map(|(_, _, why)| *why)
         };
-        let switched_on = *value != Value::Bool(false);
+        let switched_on = value::flag(value) != Some(false);
         if let Some(why) = listed(REFUSED).or(listed(MUST_BE_OFF).filter(|_| switched_on)) {
             return Some(format!("{property}: {why}"));
         }
@@ -350,7 +379,7 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
             return Some(format!("{property} {why}; write the value out so the review can show it"));
         }
     }
-    None
+    value::scalar_problem(kind, &resource["Properties"])
 }
 
 /// A row per managed policy attached to `principal`, marked AWS-managed or customer-managed.

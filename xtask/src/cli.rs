@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Synthesize CloudFormation for every stage into templates/<stage>/ (data.yaml, api.yaml, iam.md)
+    /// Synthesize CloudFormation for every stage into templates/<stage>/ (data.yaml, api.yaml, pipeline.yaml, iam.md, defences.md)
     Synth {
         /// Only this stage
         #[arg(long, short)]

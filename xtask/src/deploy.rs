@@ -43,6 +43,11 @@ pub struct DeployArgs {
     /// retention or deletion protection, TTL on, point-in-time recovery off, a key disabled)
     #[arg(long)]
     pub approve_data_loss: bool,
+    /// Allow weakening a defence (a WAF rule removed, loosened or switched to Count, its association gone,
+    /// a rate limit raised, throttling lowered, lockout, session or token lifetimes loosened, an access or
+    /// audit log turned off or kept shorter); templates/<stage>/defences.md lists them
+    #[arg(long)]
+    pub approve_weakening: bool,
     /// Create and show the change sets but leave them unexecuted, for review in the console
     #[arg(long)]
     pub no_execute: bool,
@@ -269,9 +274,9 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         println!(
             "{}",
             if plan.risky() {
-                "risky: a person must approve (--approve-iam or --approve-data-loss)"
+                "risky: a person must approve (--approve-iam, --approve-data-loss or --approve-weakening)"
             } else {
-                "not risky: no new grant, no data at risk"
+                "not risky: no new grant, no data at risk, no defence weakened"
             }
         );
         if let Some(file) = &args.summary_file {
@@ -417,7 +422,8 @@ impl StackStep<'_> {
             print!("{}", iam.render());
         }
 
-        let approvals = Approvals { iam: args.approve_iam, data_loss: args.approve_data_loss };
+        let approvals =
+            Approvals { iam: args.approve_iam, data_loss: args.approve_data_loss, weakening: args.approve_weakening };
         let refusals = gates::judge(&changes, &iam, (deployed.as_ref(), self.json), account, approvals);
         let unreviewable = refusals.iter().any(|r| matches!(r, Refusal::Unreviewed(_)));
         if args.no_execute && !unreviewable {
@@ -439,6 +445,7 @@ impl StackStep<'_> {
                 iam: iam.render().lines().map(|l| l.trim().to_owned()).collect(),
                 grants: rows(iam.grants()),
                 data_loss: gates::data_loss(&changes, deployed.as_ref(), self.json, account),
+                weakening: gates::weakening(deployed.as_ref(), self.json),
                 code: Vec::new(),
             })));
         }

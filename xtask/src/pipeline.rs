@@ -66,6 +66,9 @@ pub struct PipelineDeployArgs {
     /// Allow new grants: a first deploy creates the pipeline's roles, which are all new
     #[arg(long)]
     pub approve_iam: bool,
+    /// Allow weakening a defence of the pipeline stack (its build logs' retention)
+    #[arg(long)]
+    pub approve_weakening: bool,
     /// Create and show the change sets but leave them unexecuted
     #[arg(long)]
     pub no_execute: bool,
@@ -282,6 +285,7 @@ async fn deploy(config_path: &Path, args: &PipelineDeployArgs) -> anyhow::Result
         yes: args.yes,
         approve_iam: args.approve_iam,
         approve_data_loss: false,
+        approve_weakening: args.approve_weakening,
         no_execute: args.no_execute,
         summary_file: None,
         execute_plan: None,

@@ -624,7 +624,7 @@ fn a_risky_plan_runs_only_with_this_executions_approval_and_no_role_escapes_the_
         let message = run.variable("Review", "APPROVAL").unwrap_or_default().to_owned();
         let lines: Vec<&str> = message.lines().collect();
         assert!(lines[0].starts_with("commit ") && lines[0].contains("to approve"), "{message}");
-        assert!(lines[1].starts_with("trust: itest-dev-api: lambda.amazonaws.com"), "{message}");
+        assert!(lines[1].starts_with("trust: itest-dev-api: Service:lambda.amazonaws.com"), "{message}");
         assert!(lines[2].starts_with("wildcard: itest-dev-api: role/itest-dev-backdoor  *  *"), "{message}");
         assert!(!message.contains("harmless first"), "the plan's own rows are never read: {message}");
     });

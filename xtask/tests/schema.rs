@@ -66,6 +66,47 @@ fn every_property_of_every_accepted_type_is_classified() {
     assert!(problems.is_empty(), "update synth/src/review/schema.rs:\n{}", problems.join("\n"));
 }
 
+/// The properties whose change makes CloudFormation replace a resource of `resource_type`.
+fn create_only(dir: &std::path::Path, providers: &Value, resource_type: &str) -> BTreeSet<String> {
+    let id = providers[resource_type].as_str().unwrap_or_else(|| panic!("no schema for {resource_type}"));
+    let schema = read(dir.join("resources").join(format!("{id}.json")));
+    // Conditional ones replace on some changes (a table's key schema): a risk all the same.
+    ["createOnlyProperties", "conditionalCreateOnlyProperties"]
+        .iter()
+        .flat_map(|k| schema[*k].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p.as_str().and_then(|p| p.strip_prefix("/properties/")).map(str::to_owned))
+        .map(|p| p.split('/').next().unwrap_or(&p).to_owned())
+        .collect()
+}
+
+/// What an update does, from CloudFormation's own schemas, held against the review's classes: every
+/// property whose change replaces a stateful resource (its data lost) is judged by the data-loss gate
+/// or the IAM review, never inert. `EFFECTS` also lists replacements the schemas leave to the handlers
+/// (a table's local indexes, a key's `MultiRegion`), from CloudFormation's property reference.
+#[test]
+fn every_property_that_replaces_a_stateful_resource_is_judged() {
+    use synth::review::schema::{EFFECTS, Effect, STATEFUL, agrees};
+    let dir = schemas();
+    let providers = read(dir.join("providers/us-east-1.json"));
+    let mut problems = Vec::new();
+    for (resource_type, _) in TABLE {
+        let replacing = create_only(&dir, &providers, resource_type);
+        if STATEFUL.contains(resource_type) {
+            for p in &replacing {
+                if let Some(why) = agrees(resource_type, p, Effect::Replaces) {
+                    problems.push(format!("{why}: a change replaces the resource and loses its data"));
+                }
+            }
+        }
+        for (t, p, e) in EFFECTS.iter().filter(|(t, _, _)| t == resource_type) {
+            if let Some(why) = agrees(t, p, *e) {
+                problems.push(why);
+            }
+        }
+    }
+    assert!(problems.is_empty(), "update synth/src/review/schema.rs:\n{}", problems.join("\n"));
+}
+
 #[test]
 fn every_type_synth_emits_is_in_the_table() {
     let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));

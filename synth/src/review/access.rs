@@ -196,8 +196,45 @@ pub fn project(id: &str, p: &Value, at: &str) -> Vec<Row> {
         Value::Null => format!("the buildspec file of its {} source", display(&source["Type"])),
         other => format!("buildspec {}", display(other)),
     };
-    rows.push(row(me, "(runs commands)", commands, condition.join("; "), at));
+    rows.push(row(me.clone(), "(runs commands)", commands, condition.join("; "), at));
+    // Where the code comes from and where the build's cache, artifacts, logs and encryption key go: a
+    // changed row each, so the approver reads what changed rather than "the pipeline changes itself".
+    let mut source_rest = source.as_object().cloned().unwrap_or_default();
+    source_rest.remove("BuildSpec");
+    let mut configured = vec![("Source", Value::Object(source_rest))];
+    for key in ["Artifacts", "Cache", "EncryptionKey", "LogsConfig", "SourceVersion", "SecondarySourceVersions"] {
+        configured.push((key, p[key].clone()));
+    }
+    rows.extend(configured_rows(&me, configured, at));
     rows
+}
+
+/// A row per setting of a delivery resource, `Key: value` as written (`(default)` when unset).
+fn configured_rows(me: &str, settings: Vec<(&str, Value)>, at: &str) -> Vec<Row> {
+    settings
+        .into_iter()
+        .map(|(key, value)| {
+            let shown = if value.is_null() { "(default)".to_owned() } else { compact(&value) };
+            row(me.to_owned(), "(configured)", format!("{key}: {shown}"), String::new(), at)
+        })
+        .collect()
+}
+
+/// A stage's variables: an integration or authorizer that reads `${stageVariables.x}` goes where the
+/// variable says, so each variable is a row and a changed value is a changed route.
+pub fn stage(id: &str, p: &Value, at: &str) -> Vec<Row> {
+    let name = match &p["StageName"] {
+        Value::Null => format!("${{{id}}}"),
+        named => display(named),
+    };
+    p["Variables"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            row(format!("stage {name}"), "(sets variable)", format!("{k} = {}", compact(v)), String::new(), at)
+        })
+        .collect()
 }
 
 /// A pipeline runs as its role; each action, with its provider and configuration, in its stage, with
@@ -209,6 +246,15 @@ pub fn pipeline(id: &str, p: &Value, at: &str) -> Vec<Row> {
     };
     let me = format!("pipeline {name}");
     let mut rows = vec![row(me.clone(), "(runs as)", display(&p["RoleArn"]), String::new(), at)];
+    let settings = [
+        "ArtifactStore",
+        "ExecutionMode",
+        "PipelineType",
+        "Variables",
+        "DisableInboundStageTransitions",
+        "RestartExecutionOnUpdate",
+    ];
+    rows.extend(configured_rows(&me, settings.iter().map(|k| (*k, p[*k].clone())).collect(), at));
     for trigger in p["Triggers"].as_array().into_iter().flatten() {
         let git = &trigger["GitConfiguration"];
         for push in git["Push"].as_array().into_iter().flatten() {

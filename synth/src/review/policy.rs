@@ -33,13 +33,7 @@ pub(super) fn statements(
             (None, not) => vec![negation(principals(not))],
         };
         let actions = negatable(statement, "Action");
-        let resources: Vec<String> = if !implied_resource.is_empty() {
-            vec![implied_resource.to_owned()]
-        } else if statement.get("Resource").is_none() && statement.get("NotResource").is_none() {
-            vec![String::new()]
-        } else {
-            negatable(statement, "Resource")
-        };
+        let resources = resources_of(statement, implied_resource);
         let condition = condition_text(&statement["Condition"]);
         for who in &who {
             for action in &actions {
@@ -56,6 +50,25 @@ pub(super) fn statements(
             }
         }
     }
+}
+
+/// What a statement's `Resource` or `NotResource` covers, as IAM reads it. In a key or secret policy
+/// (`implied` names that key or secret) `*` means the resource itself, and any other value is shown as
+/// written: a statement pointed at another ARN, or a `NotResource`, no longer covers its own resource,
+/// and the changed row says so. A trust policy has no resource: `implied` is the role.
+fn resources_of(statement: &Value, implied: &str) -> Vec<String> {
+    if statement.get("Resource").is_none() && statement.get("NotResource").is_none() {
+        return vec![implied.to_owned()];
+    }
+    let mut out = negatable(statement, "Resource");
+    if !implied.is_empty() {
+        for r in &mut out {
+            if r == "*" {
+                implied.clone_into(r);
+            }
+        }
+    }
+    out
 }
 
 /// The values of `Action` (or `Resource`), or `NotAction` as one value `NOT a, b`: the complement of
@@ -83,10 +96,17 @@ pub fn negated(value: &str) -> Option<BTreeSet<&str>> {
     value.strip_prefix(NOT).map(|rest| rest.split(", ").collect())
 }
 
-/// `{"Service": ...}` / `{"AWS": ...}` (a value or a list) as display strings.
+/// `{"AWS": ...}` / `{"Service": ...}` (a value or a list) as display strings, each typed: an `AWS`
+/// principal as written (`*` for anyone, `{"AWS": "*"}` alike), any other type prefixed with it
+/// (`Service:lambda.amazonaws.com`), so that a service and an account of the same name never read alike.
 pub fn principals(p: &Value) -> Vec<String> {
     match p {
-        Value::Object(m) => m.values().flat_map(list).collect(),
+        Value::Object(m) => m
+            .iter()
+            .flat_map(|(kind, values)| {
+                list(values).into_iter().map(move |v| if kind == "AWS" { v } else { format!("{kind}:{v}") })
+            })
+            .collect(),
         other => list(other),
     }
 }
@@ -100,11 +120,25 @@ pub(crate) fn list(v: &Value) -> Vec<String> {
     }
 }
 
+/// A statement's condition on one line. One value is shown as it is, several as `[a, b]`, and a value
+/// that holds a separator or bracket is quoted, so that `"a, b"` and `["a", "b"]` never read alike.
 fn condition_text(c: &Value) -> String {
     let mut parts = Vec::new();
     for (operator, keys) in c.as_object().into_iter().flatten() {
         for (key, values) in keys.as_object().into_iter().flatten() {
-            parts.push(format!("{operator} {key} = {}", list(values).join(", ")));
+            let shown: Vec<String> = list(values)
+                .into_iter()
+                .map(|v| {
+                    if v.contains([',', '[', ']', '"', ';']) || v.trim() != v || v.is_empty() {
+                        Value::String(v).to_string()
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            let value =
+                if values.is_array() && shown.len() != 1 { format!("[{}]", shown.join(", ")) } else { shown.concat() };
+            parts.push(format!("{operator} {key} = {value}"));
         }
     }
     parts.join("; ")

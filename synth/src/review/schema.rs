@@ -14,17 +14,119 @@
 //!   protection, a disabled key, a shortened retained log, a Kinesis stream, a policy to another
 //!   account); the others (key schema, names, key spec, a secret's key) replace the resource when they
 //!   change, which the change set reports and the gate refuses as a replacement;
-//! - [`Class::Inert`]: neither (sizes, names of logs, descriptions, tags, WAF rules).
+//! - [`Class::Defence`]: it holds back an attacker without granting anything (a WAF rule or its
+//!   association, stage throttling, the lockout and session settings in a function's environment, access
+//!   and audit logging, key rotation). Deploy's third gate reads each as a setting with a direction
+//!   (`super::defences`) and refuses a weakening without its own flag;
+//! - [`Class::Inert`]: none of these (sizes, descriptions, tags, a deployment's id). An inert value is
+//!   still refused when it is a dynamic reference or a function decided at deploy time.
+//!
+//! [`EFFECTS`] lists, for the types synth emits, what an update of a property does in CloudFormation's
+//! handlers (replaces the resource, regenerates secret material, re-routes traffic, shortens a recovery
+//! or retention window, or weakens a defence), and a test holds every class to it.
 
 /// What a property is to the review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     Reviewed,
     Data,
+    Defence,
     Inert,
 }
 
-use Class::{Data, Inert, Reviewed};
+use Class::{Data, Defence, Inert, Reviewed};
+
+/// What an update of a property does, beyond changing a setting in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// CloudFormation replaces the resource (the schema's create-only property): a stateful one loses
+    /// its data.
+    Replaces,
+    /// The handler makes new secret or key material in place: what the old material protected is gone,
+    /// and weaker generation makes it guessable.
+    Regenerates,
+    /// Traffic or trust goes somewhere else: another function, role, account or code.
+    Reroutes,
+    /// A recovery or retention window gets shorter, or the data stops being protected.
+    Shortens,
+    /// A defence gets weaker: a rule, a limit, throttling, a lockout or session setting, logging.
+    Weakens,
+}
+
+/// `(type, property, effect)` for the types synth emits; checked against [`TABLE`] by
+/// [`agrees`], and the create-only ones against CloudFormation's schemas in `xtask/tests/schema.rs`.
+pub const EFFECTS: &[(&str, &str, Effect)] = &[
+    ("AWS::ApiGateway::Authorizer", "AuthorizerResultTtlInSeconds", Effect::Weakens),
+    ("AWS::ApiGateway::Authorizer", "AuthorizerUri", Effect::Reroutes),
+    ("AWS::ApiGateway::Deployment", "DeploymentCanarySettings", Effect::Reroutes),
+    ("AWS::ApiGateway::Deployment", "StageDescription", Effect::Reroutes),
+    ("AWS::ApiGateway::Method", "Integration", Effect::Reroutes),
+    ("AWS::ApiGateway::RestApi", "Body", Effect::Reroutes),
+    ("AWS::ApiGateway::RestApi", "SecurityPolicy", Effect::Weakens),
+    ("AWS::ApiGateway::Stage", "AccessLogSetting", Effect::Weakens),
+    ("AWS::ApiGateway::Stage", "CanarySetting", Effect::Reroutes),
+    ("AWS::ApiGateway::Stage", "MethodSettings", Effect::Weakens),
+    ("AWS::ApiGateway::Stage", "TracingEnabled", Effect::Weakens),
+    ("AWS::ApiGateway::Stage", "Variables", Effect::Reroutes),
+    ("AWS::CodeBuild::Project", "Cache", Effect::Reroutes),
+    ("AWS::CodeBuild::Project", "EncryptionKey", Effect::Reroutes),
+    ("AWS::CodeBuild::Project", "LogsConfig", Effect::Weakens),
+    ("AWS::CodeBuild::Project", "Source", Effect::Reroutes),
+    ("AWS::CodePipeline::Pipeline", "ArtifactStore", Effect::Reroutes),
+    ("AWS::CodePipeline::Pipeline", "ExecutionMode", Effect::Reroutes),
+    ("AWS::CodePipeline::Pipeline", "Stages", Effect::Reroutes),
+    ("AWS::DynamoDB::Table", "DeletionProtectionEnabled", Effect::Shortens),
+    ("AWS::DynamoDB::Table", "KeySchema", Effect::Replaces),
+    ("AWS::DynamoDB::Table", "LocalSecondaryIndexes", Effect::Replaces),
+    ("AWS::DynamoDB::Table", "PointInTimeRecoverySpecification", Effect::Shortens),
+    ("AWS::DynamoDB::Table", "TableName", Effect::Replaces),
+    ("AWS::DynamoDB::Table", "TimeToLiveSpecification", Effect::Shortens),
+    ("AWS::KMS::Key", "EnableKeyRotation", Effect::Weakens),
+    ("AWS::KMS::Key", "Enabled", Effect::Shortens),
+    ("AWS::KMS::Key", "KeySpec", Effect::Regenerates),
+    ("AWS::KMS::Key", "MultiRegion", Effect::Replaces),
+    ("AWS::KMS::Key", "Origin", Effect::Regenerates),
+    ("AWS::KMS::Key", "PendingWindowInDays", Effect::Shortens),
+    ("AWS::KMS::Key", "RotationPeriodInDays", Effect::Weakens),
+    ("AWS::Lambda::Function", "Environment", Effect::Weakens),
+    ("AWS::Lambda::Function", "Layers", Effect::Reroutes),
+    ("AWS::Lambda::Function", "LoggingConfig", Effect::Weakens),
+    ("AWS::Lambda::Function", "Role", Effect::Reroutes),
+    ("AWS::Logs::LogGroup", "LogGroupName", Effect::Replaces),
+    ("AWS::Logs::LogGroup", "RetentionInDays", Effect::Shortens),
+    ("AWS::SecretsManager::Secret", "GenerateSecretString", Effect::Regenerates),
+    ("AWS::SecretsManager::Secret", "Name", Effect::Replaces),
+    ("AWS::SecretsManager::Secret", "SecretString", Effect::Regenerates),
+    ("AWS::WAFv2::WebACL", "DefaultAction", Effect::Weakens),
+    ("AWS::WAFv2::WebACL", "Name", Effect::Replaces),
+    ("AWS::WAFv2::WebACL", "Rules", Effect::Weakens),
+    ("AWS::WAFv2::WebACL", "Scope", Effect::Replaces),
+    ("AWS::WAFv2::WebACL", "VisibilityConfig", Effect::Weakens),
+    ("AWS::WAFv2::WebACLAssociation", "ResourceArn", Effect::Reroutes),
+    ("AWS::WAFv2::WebACLAssociation", "WebACLArn", Effect::Reroutes),
+];
+
+/// The resource types whose replacement loses data (the data-loss gate refuses their replacement).
+pub const STATEFUL: [&str; 3] = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret"];
+
+/// Whether a property's class agrees with what its update does: re-routing is reviewed; regenerating
+/// material and shortening recovery are data; weakening is a defence (or data, whose gate is stricter);
+/// replacing a stateful resource is data (or reviewed). `None` when it agrees, else why not.
+pub fn agrees(resource_type: &str, property: &str, effect: Effect) -> Option<String> {
+    let class = class(resource_type, property)?;
+    (!fits(class, resource_type, effect))
+        .then(|| format!("{resource_type}.{property} {effect:?} but is classed {class:?}"))
+}
+
+/// Whether a property of `class` on `resource_type` may have `effect` (see [`agrees`]).
+pub fn fits(class: Class, resource_type: &str, effect: Effect) -> bool {
+    match effect {
+        Effect::Reroutes => matches!(class, Reviewed | Defence),
+        Effect::Regenerates | Effect::Shortens => matches!(class, Data | Reviewed),
+        Effect::Weakens => matches!(class, Defence | Data | Reviewed),
+        Effect::Replaces => !STATEFUL.contains(&resource_type) || matches!(class, Data | Reviewed),
+    }
+}
 
 /// `(type, [(property, class)])`, sorted by type, then property.
 pub const TABLE: &[(&str, &[(&str, Class)])] = &[
@@ -51,11 +153,11 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
     (
         "AWS::ApiGateway::Deployment",
         &[
-            ("DeploymentCanarySettings", Inert),
+            ("DeploymentCanarySettings", Reviewed),
             ("Description", Inert),
             ("RestApiId", Inert),
-            ("StageDescription", Inert),
-            ("StageName", Inert),
+            ("StageDescription", Reviewed),
+            ("StageName", Reviewed),
         ],
     ),
     (
@@ -120,7 +222,7 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
             ("Name", Inert),
             ("Parameters", Reviewed),
             ("Policy", Reviewed),
-            ("SecurityPolicy", Inert),
+            ("SecurityPolicy", Defence),
             ("Tags", Inert),
             ("Version", Inert),
         ],
@@ -128,7 +230,7 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
     (
         "AWS::ApiGateway::Stage",
         &[
-            ("AccessLogSetting", Inert),
+            ("AccessLogSetting", Defence),
             ("CacheClusterEnabled", Inert),
             ("CacheClusterSize", Inert),
             ("CanarySetting", Reviewed),
@@ -136,37 +238,37 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
             ("DeploymentId", Inert),
             ("Description", Inert),
             ("DocumentationVersion", Inert),
-            ("MethodSettings", Inert),
+            ("MethodSettings", Defence),
             ("RestApiId", Inert),
             ("StageName", Inert),
             ("Tags", Inert),
-            ("TracingEnabled", Inert),
-            ("Variables", Inert),
+            ("TracingEnabled", Defence),
+            ("Variables", Reviewed),
         ],
     ),
     (
         "AWS::CodeBuild::Project",
         &[
-            ("Artifacts", Inert),
+            ("Artifacts", Reviewed),
             ("AutoRetryLimit", Inert),
             ("BadgeEnabled", Inert),
             ("BuildBatchConfig", Reviewed),
-            ("Cache", Inert),
+            ("Cache", Reviewed),
             ("ConcurrentBuildLimit", Inert),
             ("Description", Inert),
-            ("EncryptionKey", Inert),
+            ("EncryptionKey", Reviewed),
             ("Environment", Reviewed),
             ("FileSystemLocations", Reviewed),
-            ("LogsConfig", Inert),
+            ("LogsConfig", Reviewed),
             ("Name", Inert),
             ("QueuedTimeoutInMinutes", Inert),
             ("ResourceAccessRole", Reviewed),
             ("SecondaryArtifacts", Reviewed),
-            ("SecondarySourceVersions", Inert),
+            ("SecondarySourceVersions", Reviewed),
             ("SecondarySources", Reviewed),
             ("ServiceRole", Reviewed),
             ("Source", Reviewed),
-            ("SourceVersion", Inert),
+            ("SourceVersion", Reviewed),
             ("Tags", Inert),
             ("TimeoutInMinutes", Inert),
             ("Triggers", Reviewed),
@@ -177,18 +279,18 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
     (
         "AWS::CodePipeline::Pipeline",
         &[
-            ("ArtifactStore", Inert),
+            ("ArtifactStore", Reviewed),
             ("ArtifactStores", Reviewed),
-            ("DisableInboundStageTransitions", Inert),
-            ("ExecutionMode", Inert),
+            ("DisableInboundStageTransitions", Reviewed),
+            ("ExecutionMode", Reviewed),
             ("Name", Inert),
-            ("PipelineType", Inert),
-            ("RestartExecutionOnUpdate", Inert),
+            ("PipelineType", Reviewed),
+            ("RestartExecutionOnUpdate", Reviewed),
             ("RoleArn", Reviewed),
             ("Stages", Reviewed),
             ("Tags", Inert),
             ("Triggers", Reviewed),
-            ("Variables", Inert),
+            ("Variables", Reviewed),
         ],
     ),
     (
@@ -259,7 +361,7 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
         &[
             ("BypassPolicyLockoutSafetyCheck", Reviewed),
             ("Description", Inert),
-            ("EnableKeyRotation", Inert),
+            ("EnableKeyRotation", Defence),
             ("Enabled", Data),
             ("KeyPolicy", Reviewed),
             ("KeySpec", Data),
@@ -267,7 +369,7 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
             ("MultiRegion", Data),
             ("Origin", Data),
             ("PendingWindowInDays", Data),
-            ("RotationPeriodInDays", Inert),
+            ("RotationPeriodInDays", Defence),
             ("Tags", Inert),
         ],
     ),
@@ -281,7 +383,7 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
             ("DeadLetterConfig", Inert),
             ("Description", Inert),
             ("DurableConfig", Inert),
-            ("Environment", Inert),
+            ("Environment", Defence),
             ("EphemeralStorage", Inert),
             ("FileSystemConfigs", Inert),
             ("FunctionName", Inert),
@@ -290,7 +392,7 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
             ("ImageConfig", Inert),
             ("KmsKeyArn", Inert),
             ("Layers", Reviewed),
-            ("LoggingConfig", Inert),
+            ("LoggingConfig", Defence),
             ("MemorySize", Inert),
             ("PackageType", Inert),
             ("PublishToLatestPublished", Inert),
@@ -344,7 +446,7 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
         "AWS::SecretsManager::Secret",
         &[
             ("Description", Inert),
-            ("GenerateSecretString", Inert),
+            ("GenerateSecretString", Data),
             ("KmsKeyId", Data),
             ("Name", Data),
             ("ReplicaRegions", Reviewed),
@@ -357,24 +459,24 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
         "AWS::WAFv2::WebACL",
         &[
             ("ApplicationConfig", Inert),
-            ("AssociationConfig", Inert),
-            ("CaptchaConfig", Inert),
-            ("ChallengeConfig", Inert),
+            ("AssociationConfig", Defence),
+            ("CaptchaConfig", Defence),
+            ("ChallengeConfig", Defence),
             ("CustomResponseBodies", Inert),
             ("DataProtectionConfig", Inert),
-            ("DefaultAction", Inert),
+            ("DefaultAction", Defence),
             ("Description", Inert),
             ("MonetizationConfig", Inert),
             ("Name", Inert),
-            ("OnSourceDDoSProtectionConfig", Inert),
-            ("Rules", Inert),
-            ("Scope", Inert),
+            ("OnSourceDDoSProtectionConfig", Defence),
+            ("Rules", Defence),
+            ("Scope", Defence),
             ("Tags", Inert),
             ("TokenDomains", Inert),
-            ("VisibilityConfig", Inert),
+            ("VisibilityConfig", Defence),
         ],
     ),
-    ("AWS::WAFv2::WebACLAssociation", &[("ResourceArn", Inert), ("WebACLArn", Inert)]),
+    ("AWS::WAFv2::WebACLAssociation", &[("ResourceArn", Defence), ("WebACLArn", Defence)]),
 ];
 
 /// The class of `property` of `resource_type`; `None` for a type or a property outside the table.
@@ -402,5 +504,28 @@ mod tests {
         assert_eq!(class("AWS::DynamoDB::Table", "TimeToLiveSpecification"), Some(Data));
         assert_eq!(class("AWS::Logs::LogGroup", "Tags"), Some(Inert));
         assert_eq!(class("AWS::IAM::User", "Groups"), None);
+    }
+
+    #[test]
+    fn every_class_agrees_with_what_an_update_of_the_property_does() {
+        assert!(EFFECTS.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)), "EFFECTS is sorted");
+        let wrong: Vec<String> = EFFECTS
+            .iter()
+            .filter_map(|(t, p, e)| {
+                assert!(class(t, p).is_some(), "{t}.{p} is in EFFECTS but not in TABLE");
+                agrees(t, p, *e)
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:#?}");
+        // What the outside review found classed inert, each held to its effect.
+        assert!(agrees("AWS::SecretsManager::Secret", "GenerateSecretString", Effect::Regenerates).is_none());
+        assert_eq!(class("AWS::ApiGateway::Stage", "Variables"), Some(Reviewed));
+        assert_eq!(class("AWS::WAFv2::WebACLAssociation", "WebACLArn"), Some(Defence));
+        // The check bites: each class the outside review found is refused for its effect.
+        assert!(!fits(Inert, "AWS::SecretsManager::Secret", Effect::Regenerates));
+        assert!(!fits(Inert, "AWS::ApiGateway::Stage", Effect::Reroutes));
+        assert!(!fits(Inert, "AWS::WAFv2::WebACL", Effect::Weakens));
+        assert!(!fits(Defence, "AWS::DynamoDB::Table", Effect::Shortens));
+        assert!(!fits(Inert, "AWS::DynamoDB::Table", Effect::Replaces));
     }
 }

@@ -11,12 +11,41 @@ use serde_json::Value;
 /// Intrinsics the review reads: their result is visible in the template (`${X}` stands for a resource).
 const READ: &[&str] = &["Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::ImportValue"];
 
+/// The first dynamic reference (`{{resolve:...}}`) anywhere in `value`, in a literal or an `Fn::Sub` text.
+fn dynamic_reference(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) if s.contains("{{resolve:") => Some(s),
+        Value::Array(items) => items.iter().find_map(dynamic_reference),
+        Value::Object(map) => map.values().find_map(dynamic_reference),
+        _ => None,
+    }
+}
+
+/// Why an inert property's value is still refused, if it is: a dynamic reference or a function whose
+/// result CloudFormation decides at deploy time (`Fn::If`, `Fn::FindInMap`, ...). An inert value
+/// changes nothing the gates judge, but it must still be what the reviewer reads.
+pub fn inert_unreadable(value: &Value) -> Option<String> {
+    if let Some(s) = dynamic_reference(value) {
+        return Some(format!("holds a dynamic reference ({s}), resolved only at deploy time"));
+    }
+    match value {
+        Value::Array(items) => items.iter().find_map(inert_unreadable),
+        Value::Object(map) => {
+            if let Some(k) = map.keys().find(|k| k.starts_with("Fn::") && !READ.contains(&k.as_str())) {
+                return Some(format!("uses {k}, whose value the review does not evaluate"));
+            }
+            map.values().find_map(inert_unreadable)
+        }
+        _ => None,
+    }
+}
+
 /// Why `value` cannot be read, if it cannot. `parameters` are the template's parameter names.
 pub fn unreadable(value: &Value, parameters: &BTreeSet<String>) -> Option<String> {
+    if let Some(s) = dynamic_reference(value) {
+        return Some(format!("holds a dynamic reference ({s}), resolved only at deploy time"));
+    }
     match value {
-        Value::String(s) if s.contains("{{resolve:") => {
-            Some(format!("holds a dynamic reference ({s}), resolved only at deploy time"))
-        }
         Value::Array(items) => items.iter().find_map(|v| unreadable(v, parameters)),
         Value::Object(map) if map.len() == 1 && map.keys().any(|k| k == "Ref" || k.starts_with("Fn::")) => {
             let (key, arg) = map.iter().next()?;
@@ -59,20 +88,76 @@ fn sub_variables(text: &str, parameters: &BTreeSet<String>, local: &BTreeSet<Str
     })
 }
 
-/// Why a policy document cannot be read row by row, if it cannot: given as a JSON string, or its
-/// statements are not objects.
+/// The keys IAM reads in a policy document and in a statement, spelled as IAM spells them.
+const DOCUMENT_KEYS: &[&str] = &["Id", "Statement", "Version"];
+const STATEMENT_KEYS: &[&str] =
+    &["Action", "Condition", "Effect", "NotAction", "NotPrincipal", "NotResource", "Principal", "Resource", "Sid"];
+const PRINCIPAL_KEYS: &[&str] = &["AWS", "CanonicalUser", "Federated", "Service"];
+
+/// Why a policy document cannot be read row by row, if it cannot: given as a JSON string, its
+/// statements are not objects, or a key is not one IAM reads as spelled (`effect`, `Actions`): such a
+/// key would be skipped by the review while IAM rejects or reads it otherwise, so it is refused.
 pub fn policy(doc: &Value) -> Option<String> {
-    match doc {
-        Value::Null => None,
-        Value::String(_) => Some("is a policy given as a JSON string; write it as an object".to_owned()),
-        Value::Object(map) => match map.get("Statement") {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(items)) if items.iter().all(Value::is_object) => None,
-            Some(Value::Object(one)) if !one.keys().any(|k| k.starts_with("Fn::")) => None,
-            Some(_) => Some("has a Statement the review cannot read as a list of statements".to_owned()),
-        },
-        _ => Some("is not a policy document".to_owned()),
+    let statements: Vec<&Value> = match doc {
+        Value::Null => return None,
+        Value::String(_) => return Some("is a policy given as a JSON string; write it as an object".to_owned()),
+        Value::Object(map) => {
+            if let Some(k) = map.keys().find(|k| !DOCUMENT_KEYS.contains(&k.as_str())) {
+                return Some(format!(
+                    "has the key {k:?}, which is not a policy document key ({})",
+                    DOCUMENT_KEYS.join(", ")
+                ));
+            }
+            match map.get("Statement") {
+                None | Some(Value::Null) => return None,
+                Some(Value::Array(items)) if items.iter().all(Value::is_object) => items.iter().collect(),
+                Some(one @ Value::Object(m)) if !m.keys().any(|k| k.starts_with("Fn::")) => vec![one],
+                Some(_) => return Some("has a Statement the review cannot read as a list of statements".to_owned()),
+            }
+        }
+        _ => return Some("is not a policy document".to_owned()),
+    };
+    statements.into_iter().find_map(statement)
+}
+
+fn statement(s: &Value) -> Option<String> {
+    let map = s.as_object()?;
+    if let Some(k) = map.keys().find(|k| !STATEMENT_KEYS.contains(&k.as_str())) {
+        return Some(format!(
+            "has a statement with the key {k:?}, which is not a statement key ({})",
+            STATEMENT_KEYS.join(", ")
+        ));
     }
+    if !matches!(map.get("Effect").and_then(Value::as_str), Some("Allow" | "Deny")) {
+        return Some(format!(
+            "has a statement whose Effect is {}, not \"Allow\" or \"Deny\"",
+            map.get("Effect").unwrap_or(&Value::Null)
+        ));
+    }
+    for key in ["Principal", "NotPrincipal"] {
+        match map.get(key) {
+            None => {}
+            Some(Value::String(s)) if s == "*" => {}
+            Some(Value::Object(p)) => {
+                if let Some(k) = p.keys().find(|k| !PRINCIPAL_KEYS.contains(&k.as_str())) {
+                    return Some(format!(
+                        "has a {key} of type {k:?}, which is not a principal type ({})",
+                        PRINCIPAL_KEYS.join(", ")
+                    ));
+                }
+            }
+            Some(other) => {
+                return Some(format!("has a {key} {other} that is neither \"*\" nor a map of principal types"));
+            }
+        }
+    }
+    if let Some(c) = map.get("Condition") {
+        let well_formed = c.as_object().is_some_and(|ops| ops.values().all(Value::is_object));
+        if !well_formed {
+            return Some(format!("has a Condition {c} that is not a map of operators to keys"));
+        }
+    }
+    None
 }
 
 /// Whether a transform (`Fn::Transform`, e.g. `AWS::Include`) appears anywhere in `value`: it rewrites the

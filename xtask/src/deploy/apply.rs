@@ -78,6 +78,12 @@ pub async fn run(config_path: &Path, args: &super::DeployArgs, plan_path: &Path)
             plan.approval_message()
         )));
     }
+    if plan.stacks.iter().any(|s| !s.weakening.is_empty()) && !args.approve_weakening {
+        return Ok(Outcome::Refused(format!(
+            "the plan weakens a defence; re-run with --approve-weakening to allow it:\n{}",
+            plan.approval_message()
+        )));
+    }
     let protected = (stage.protect).then(|| target.names.data_stack());
     execute(&clients, &plan, protected.as_deref()).await
 }

@@ -17,6 +17,8 @@ pub struct Approvals {
     pub iam: bool,
     /// `--approve-data-loss`
     pub data_loss: bool,
+    /// `--approve-weakening`
+    pub weakening: bool,
 }
 
 /// Why a stack's change set may not run.
@@ -28,6 +30,9 @@ pub enum Refusal {
     Iam(Vec<Row>),
     /// Data that would be lost or left unprotected, without `--approve-data-loss`.
     DataLoss(Vec<String>),
+    /// Defences that would be weakened (a WAF rule, throttling, lockout, logging), without
+    /// `--approve-weakening`.
+    Weakening(Vec<String>),
 }
 
 impl fmt::Display for Refusal {
@@ -45,6 +50,9 @@ impl fmt::Display for Refusal {
             ),
             Refusal::DataLoss(reasons) => {
                 write!(f, "it risks data: {}; re-run with --approve-data-loss to allow it", reasons.join("; "))
+            }
+            Refusal::Weakening(what) => {
+                write!(f, "it weakens a defence: {}; re-run with --approve-weakening to allow it", what.join("; "))
             }
         }
     }
@@ -70,11 +78,20 @@ pub fn judge(
     if !losses.is_empty() && !approvals.data_loss {
         refusals.push(Refusal::DataLoss(losses));
     }
+    let weakened = weakening(deployed, new);
+    if !weakened.is_empty() && !approvals.weakening {
+        refusals.push(Refusal::Weakening(weakened));
+    }
     refusals
 }
 
+/// Every defence the change weakens (see `synth::review::defences`); a first deploy weakens nothing.
+pub fn weakening(deployed: Option<&Value>, new: &Value) -> Vec<String> {
+    synth::review::defences::weakened("", deployed, new).into_iter().map(|w| w.trim_start().to_owned()).collect()
+}
+
 /// Resource types that hold data: removing or replacing one loses it.
-pub const STATEFUL: [&str; 3] = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret"];
+pub use synth::review::schema::STATEFUL;
 
 /// What in a change set loses data or lifts a protection of it:
 /// - removing or replacing a stateful resource, or any resource the deployed template retains (an
@@ -86,6 +103,10 @@ pub const STATEFUL: [&str; 3] = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::
 ///   table, point-in-time recovery off, a key disabled, a retained log's retention shortened, and a
 ///   table or its stream shared with another account (`account` is the deploying one).
 pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value, account: &str) -> Vec<String> {
+    // Values read as CloudFormation reads them: `{"Fn::Sub": "true"}` is `true`.
+    let deployed = deployed.map(synth::review::value::fold);
+    let deployed = deployed.as_ref();
+    let new = &synth::review::value::fold(new);
     let old = |id: &str| deployed.map(|d| &d["Resources"][id]).filter(|r| !r.is_null());
     let retained = |id: &str| old(id).is_some_and(|r| r["DeletionPolicy"] == "Retain");
     let mut out = Vec::new();
@@ -106,7 +127,7 @@ pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value, acco
                 out.push(format!("{id} would no longer be retained ({policy} Retain -> {now})"));
             }
         }
-        let protection = |r: &Value| r["Properties"]["DeletionProtectionEnabled"] == true;
+        let protection = |r: &Value| flag(&r["Properties"]["DeletionProtectionEnabled"]) == Some(true);
         if protection(before) && !protection(resource) {
             out.push(format!("{id} would lose its deletion protection (DeletionProtectionEnabled true -> false)"));
         }
@@ -122,20 +143,7 @@ pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value, acco
     out
 }
 
-/// A boolean as CloudFormation takes it: `true` or the string `"true"` (any case).
-fn flag(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-/// A whole number as CloudFormation takes it: a number or a numeric string.
-fn whole(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-}
+use synth::review::value::{flag, whole};
 
 /// Changes to a resource that lose or expose its data without removing it.
 fn quiet_losses(id: &str, before: &Value, after: &Value) -> Vec<String> {
@@ -162,11 +170,27 @@ fn quiet_losses(id: &str, before: &Value, after: &Value) -> Vec<String> {
             if pitr(old) && !pitr(new) {
                 out.push(format!("{id} would lose point-in-time recovery: no restore to before a bad write"));
             }
+            // DynamoDB keeps 35 days of recovery points unless told fewer.
+            let period =
+                |p: &Value| whole(&p["PointInTimeRecoverySpecification"]["RecoveryPeriodInDays"]).unwrap_or(35);
+            if pitr(old) && pitr(new) && period(new) < period(old) {
+                out.push(format!(
+                    "{id} would keep {} days of point-in-time recovery instead of {}: no restore to before that",
+                    period(new),
+                    period(old)
+                ));
+            }
             if new["KinesisStreamSpecification"] != old["KinesisStreamSpecification"]
                 && !new["KinesisStreamSpecification"].is_null()
             {
                 out.push(format!("{id} would stream every change to a Kinesis stream (KinesisStreamSpecification)"));
             }
+        }
+        "AWS::SecretsManager::Secret" if new["GenerateSecretString"] != old["GenerateSecretString"] => {
+            out.push(format!(
+                "{id} would be generated again (GenerateSecretString changed): CloudFormation replaces the secret's \
+                 value in place, so every token it signed stops verifying, and a weaker generator makes it guessable"
+            ));
         }
         "AWS::KMS::Key" => {
             let enabled = |p: &Value| flag(&p["Enabled"]) != Some(false);
@@ -200,10 +224,7 @@ fn shared_elsewhere(id: &str, properties: &Value, account: &str) -> Vec<String> 
             // Each principal on its own: one of ours beside another account's is still another account.
             let outside: Vec<String> = synth::review::principals(&s["Principal"])
                 .into_iter()
-                .filter(|p| {
-                    let ours = p.contains("${AWS::AccountId}") || (!account.is_empty() && p.contains(account));
-                    p == "*" || !ours
-                })
+                .filter(|p| !synth::review::arn::principal_in_account(p, account))
                 .collect();
             if !outside.is_empty() {
                 out.push(format!(

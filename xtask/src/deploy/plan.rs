@@ -47,9 +47,19 @@ pub struct PlannedStack {
     pub grants: Vec<String>,
     /// What loses or exposes data: `--approve-data-loss` (a person) is needed.
     pub data_loss: Vec<String>,
+    /// Defences weakened: `--approve-weakening` (a person) is needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weakening: Vec<String>,
     /// Each function's code the change set deploys, as the review found it pinned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code: Vec<CodePin>,
+}
+
+impl PlannedStack {
+    /// Whether this stack's change set needs a person: a new grant, data at risk, a defence weakened.
+    pub fn risky(&self) -> bool {
+        !self.grants.is_empty() || !self.data_loss.is_empty() || !self.weakening.is_empty()
+    }
 }
 
 /// A function's code as a change set pins it: the key, the object version, and the SHA-256 S3 holds
@@ -71,9 +81,10 @@ pub struct Baseline {
 }
 
 impl Plan {
-    /// Whether a person must approve before the apply: a new IAM grant or data at risk in any stack.
+    /// Whether a person must approve before the apply: a new IAM grant, data at risk or a defence
+    /// weakened in any stack.
     pub fn risky(&self) -> bool {
-        self.stacks.iter().any(|s| !s.grants.is_empty() || !s.data_loss.is_empty())
+        self.stacks.iter().any(PlannedStack::risky)
     }
 
     /// What an approver reads: each stack's grants and data risks, then its change set.
@@ -86,9 +97,12 @@ impl Plan {
             for d in &s.data_loss {
                 out.push(format!("{}: data {d}", s.stack));
             }
+            for w in &s.weakening {
+                out.push(format!("{}: weakens {w}", s.stack));
+            }
         }
         if out.is_empty() {
-            out.push("no new IAM grant and no data at risk".to_owned());
+            out.push("no new IAM grant, no data at risk and no defence weakened".to_owned());
         }
         for s in &self.stacks {
             out.push(format!("{}: change set {}", s.stack, s.change_set));
@@ -159,6 +173,7 @@ mod tests {
             iam: Vec::new(),
             grants: Vec::new(),
             data_loss: Vec::new(),
+            weakening: Vec::new(),
             code: Vec::new(),
         }
     }

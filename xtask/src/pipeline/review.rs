@@ -275,6 +275,8 @@ pub enum Danger {
     /// The pipeline's own roles.
     CiRole,
     DataLoss,
+    /// A defence weakened: a WAF rule, throttling, lockout, logging.
+    Weakening,
     Grant,
 }
 
@@ -286,6 +288,7 @@ impl Danger {
             Danger::OtherAccount => "other account",
             Danger::CiRole => "pipeline role",
             Danger::DataLoss => "data",
+            Danger::Weakening => "weakens",
             Danger::Grant => "grant",
         }
     }
@@ -426,7 +429,7 @@ pub fn review_url(plan: &Plan, build_id: Option<&str>) -> String {
             plan.account
         );
     }
-    let first = plan.stacks.iter().find(|s| !s.grants.is_empty() || !s.data_loss.is_empty()).or(plan.stacks.first());
+    let first = plan.stacks.iter().find(|s| s.risky()).or(plan.stacks.first());
     match first {
         Some(s) => {
             let query: String = form_urlencoded::Serializer::new(String::new())
@@ -547,11 +550,13 @@ impl Context<'_> {
         let mut grants = iam.grants();
         grants.sort_by_key(|r| danger(r, &self.account, self.names.prefix()));
         let data_loss = gates::data_loss(&found, deployed.as_ref(), &new, &self.account);
+        let weakening = gates::weakening(deployed.as_ref(), &new);
         let finding = |danger, text: String| Finding { danger, stack: stack.stack.clone(), text };
         let findings = grants
             .iter()
             .map(|r| finding(danger(r, &self.account, self.names.prefix()), changes::line(r)))
             .chain(data_loss.iter().map(|d| finding(Danger::DataLoss, d.clone())))
+            .chain(weakening.iter().map(|w| finding(Danger::Weakening, w.clone())))
             .collect();
         eprintln!("\n== {} ({} change(s)), change set {}", stack.stack, found.len(), stack.change_set);
         eprint!("{}", changes::table(&found));
@@ -577,6 +582,7 @@ impl Context<'_> {
             iam: iam.render().lines().map(|l| l.trim().to_owned()).collect(),
             grants: grants.into_iter().map(changes::line).collect(),
             data_loss,
+            weakening,
             code,
         };
         Ok(Ok((reviewed, findings)))

@@ -75,7 +75,10 @@ fn the_iam_gate_names_each_new_grant_and_yields_to_its_flag() {
     let text = refusals[0].to_string();
     assert!(text.contains("role/r  (AWS-managed policy)  arn:aws:iam::aws:policy/AdministratorAccess"), "{text}");
     assert!(text.ends_with("re-run with --approve-iam to allow it"), "{text}");
-    assert!(judge(&[], &iam, (Some(&old), &new), ACCOUNT, Approvals { iam: true, data_loss: false }).is_empty());
+    assert!(
+        judge(&[], &iam, (Some(&old), &new), ACCOUNT, Approvals { iam: true, data_loss: false, weakening: false })
+            .is_empty()
+    );
 }
 
 #[test]
@@ -83,7 +86,7 @@ fn no_flag_lets_an_unreviewed_resource_through() {
     let mut new = role(&[]);
     new["Resources"]["Q"] = json!({"Type": "AWS::SQS::QueuePolicy", "Properties": {}});
     let iam = IamDiff::between("s", Some(&role(&[])), &new);
-    let refusals = judge(&[], &iam, (None, &new), ACCOUNT, Approvals { iam: true, data_loss: true });
+    let refusals = judge(&[], &iam, (None, &new), ACCOUNT, Approvals { iam: true, data_loss: true, weakening: false });
     assert_eq!(refusals.len(), 1);
     assert!(refusals[0].to_string().contains("s Q (AWS::SQS::QueuePolicy)"), "{}", refusals[0]);
 }
@@ -93,11 +96,16 @@ fn the_data_gate_yields_only_to_its_own_flag() {
     let t = data_template(true, true);
     let changes = [change("Remove", "UsersTable", "AWS::DynamoDB::Table", "")];
     let iam = IamDiff::default();
-    let refused = judge(&changes, &iam, (Some(&t), &t), ACCOUNT, Approvals { iam: true, data_loss: false });
+    let refused =
+        judge(&changes, &iam, (Some(&t), &t), ACCOUNT, Approvals { iam: true, data_loss: false, weakening: false });
     assert!(matches!(&refused[..], [Refusal::DataLoss(_)]), "{refused:?}");
-    assert!(judge(&changes, &iam, (Some(&t), &t), ACCOUNT, Approvals { iam: false, data_loss: true }).is_empty());
+    assert!(
+        judge(&changes, &iam, (Some(&t), &t), ACCOUNT, Approvals { iam: false, data_loss: true, weakening: false })
+            .is_empty()
+    );
 }
 
+mod classes;
 mod quiet;
 
 #[test]

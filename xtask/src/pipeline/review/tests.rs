@@ -13,6 +13,7 @@ fn planned(name: &str, grants: Vec<String>, data_loss: Vec<String>) -> PlannedSt
         iam: Vec::new(),
         grants,
         data_loss,
+        weakening: Vec::new(),
         code: Vec::new(),
     }
 }

@@ -18,7 +18,8 @@ fn iam_refusal(old: &Value, new: &Value) -> String {
     let iam = IamDiff::between("auth-dev-api", Some(old), new);
     assert!(iam.unreviewed.is_empty(), "{:?}", iam.unreviewed);
     let refusals = judge(&[], &iam, (Some(old), new), ACCOUNT, Approvals::default());
-    let with_flag = judge(&[], &iam, (Some(old), new), ACCOUNT, Approvals { iam: true, data_loss: false });
+    let with_flag =
+        judge(&[], &iam, (Some(old), new), ACCOUNT, Approvals { iam: true, data_loss: false, weakening: false });
     assert!(with_flag.is_empty(), "--approve-iam lets it through: {with_flag:?}");
     refusals.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
@@ -166,7 +167,8 @@ fn a_deployed_template_the_review_cannot_read_needs_approve_iam() {
 /// What the review refuses in `template`, as text.
 fn unreviewed(template: &Value) -> String {
     let iam = IamDiff::between("s", None, template);
-    let refusals = judge(&[], &iam, (None, template), ACCOUNT, Approvals { iam: true, data_loss: true });
+    let refusals =
+        judge(&[], &iam, (None, template), ACCOUNT, Approvals { iam: true, data_loss: true, weakening: false });
     refusals.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
@@ -265,7 +267,7 @@ fn properties_that_carry_access_on_accepted_types_become_rows() {
     let log = json!({"Resources": {"L": {"Type": "AWS::Logs::LogGroup", "Properties": {"ResourcePolicyDocument": {"Statement": [
         {"Effect": "Allow", "Principal": {"Service": "delivery.logs.amazonaws.com"}, "Action": "logs:PutLogEvents", "Resource": "*"}]}}}}});
     let rows = synth::review::review([("s", &log)]).rows;
-    assert!(rows.iter().any(|r| r.principal == "delivery.logs.amazonaws.com"), "{rows:?}");
+    assert!(rows.iter().any(|r| r.principal == "Service:delivery.logs.amazonaws.com"), "{rows:?}");
 }
 
 fn table(properties: Value) -> Value {
@@ -315,7 +317,7 @@ fn quiet_losses_need_the_data_flag() {
         &IamDiff::default(),
         (Some(&base), &ttl("created_at")),
         ACCOUNT,
-        Approvals { iam: true, data_loss: false },
+        Approvals { iam: true, data_loss: false, weakening: false },
     );
     assert!(matches!(&refused[..], [Refusal::DataLoss(_)]), "{refused:?}");
 }
