@@ -421,6 +421,13 @@ impl StackStep<'_> {
             println!("\nIAM changes ({} added, {} removed):", iam.added.len(), iam.removed.len());
             print!("{}", iam.render());
         }
+        let weakened = gates::weakening(deployed.as_ref(), self.json);
+        if !weakened.is_empty() {
+            println!("\nDefences weakened ({}):", weakened.len());
+            for w in &weakened {
+                println!("  ! {w}");
+            }
+        }
 
         let approvals =
             Approvals { iam: args.approve_iam, data_loss: args.approve_data_loss, weakening: args.approve_weakening };
@@ -445,7 +452,7 @@ impl StackStep<'_> {
                 iam: iam.render().lines().map(|l| l.trim().to_owned()).collect(),
                 grants: rows(iam.grants()),
                 data_loss: gates::data_loss(&changes, deployed.as_ref(), self.json, account),
-                weakening: gates::weakening(deployed.as_ref(), self.json),
+                weakening: weakened,
                 code: Vec::new(),
             })));
         }

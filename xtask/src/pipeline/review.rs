@@ -569,6 +569,9 @@ impl Context<'_> {
         if !iam.is_empty() {
             eprint!("{}", iam.render());
         }
+        for w in &weakening {
+            eprintln!("  ! weakens {w}");
+        }
         let reviewed = PlannedStack {
             stack: stack.stack.clone(),
             change_set: stack.change_set.clone(),
