@@ -344,6 +344,10 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
     {
         return Some("Visibility must be PRIVATE: a public project shows its build logs to anyone".to_owned());
     }
+    if let Some(why) = duplicates(kind, &resource["Properties"]).or_else(|| foreign_code(kind, &resource["Properties"]))
+    {
+        return Some(why);
+    }
     if !resource["Condition"].is_null() {
         return Some("a Condition decides at deploy time whether it exists; the review shows what is deployed".into());
     }
@@ -382,6 +386,48 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
     value::scalar_problem(kind, &resource["Properties"])
 }
 
+/// Two WAF rules of one name, or two method settings of one route: the review would judge one of them
+/// while API Gateway or WAF applies the other.
+fn duplicates(kind: &str, p: &Value) -> Option<String> {
+    let (list, key): (&Value, fn(&Value) -> String) = match kind {
+        "AWS::WAFv2::WebACL" => (&p["Rules"], |r| display(&r["Name"])),
+        "AWS::ApiGateway::Stage" => {
+            (&p["MethodSettings"], |m| format!("{} {}", display(&m["HttpMethod"]), display(&m["ResourcePath"])))
+        }
+        _ => return None,
+    };
+    let mut seen = BTreeSet::new();
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(key)
+        .find(|k| !seen.insert(k.clone()))
+        .map(|k| format!("{k} appears twice; the review would judge one while the other applies: keep one"))
+}
+
+/// Code a function would run from anywhere but a zip in S3 or inline (an image, a signed source), where
+/// neither the pipeline's pins nor the review's rows can show the bytes that run.
+fn foreign_code(kind: &str, p: &Value) -> Option<String> {
+    if kind != "AWS::Lambda::Function" {
+        return None;
+    }
+    if !p["PackageType"].is_null() && value::fold(&p["PackageType"]) != "Zip" {
+        return Some("PackageType must be Zip: an image's code is not the code that was built and reviewed".into());
+    }
+    if !p["ImageConfig"].is_null() {
+        return Some("ImageConfig belongs to an image function; functions run zips from the artifact bucket".into());
+    }
+    let code = p["Code"].as_object().into_iter().flatten();
+    code.map(|(k, _)| k).find(|k| !matches!(k.as_str(), "S3Bucket" | "S3Key" | "S3ObjectVersion" | "ZipFile")).map(
+        |k| {
+            format!(
+                "Code.{k}: a function's code is a zip in the artifact bucket (S3Bucket, S3Key, S3ObjectVersion), or \
+                 inline (ZipFile, a row of the review)"
+            )
+        },
+    )
+}
+
 /// A row per managed policy attached to `principal`, marked AWS-managed or customer-managed.
 fn managed(rows: &mut Vec<Row>, principal: &str, arns: &Value, granted_by: &str) {
     for arn in list(arns) {
@@ -409,6 +455,9 @@ fn attached_to(properties: &Value) -> Vec<String> {
 /// A CloudFormation value in readable form: `${Name}`, `${Name.Attr}`, `import:NAME`, `Fn::Sub` text.
 pub fn display(v: &Value) -> String {
     match v {
+        // CloudFormation substitutes `${...}` only inside `Fn::Sub`: a plain string holding one reaches
+        // IAM as written, so it must not read like the substituted form.
+        Value::String(s) if s.contains("${") => format!("(literal) {s}"),
         Value::String(s) => s.clone(),
         Value::Object(m) if m.len() == 1 => {
             let (key, arg) = m.iter().next().map_or(("", &Value::Null), |(k, v)| (k.as_str(), v));

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::value::flag;
 use super::{Effect, Row, display, list};
 
 fn row(principal: String, action: &str, resource: String, condition: String, granted_by: &str) -> Row {
@@ -24,7 +25,14 @@ pub fn function(id: &str, p: &Value, at: &str) -> Vec<Row> {
         Value::Null => format!("${{{id}}}"),
         named => display(named),
     };
-    let mut rows = vec![row(format!("function {name}"), "(runs as)", display(&p["Role"]), String::new(), at)];
+    // The runtime and handler decide what runs the code: shown with the role.
+    let runs = format!("runtime {}; handler {}", display(&p["Runtime"]), display(&p["Handler"]));
+    let mut rows = vec![row(format!("function {name}"), "(runs as)", display(&p["Role"]), runs, at)];
+    // Inline code is in the template: a change of it is a changed row, like a changed role.
+    if let Some(code) = p["Code"]["ZipFile"].as_str() {
+        let hash = format!("sha256:{}", short_hash(code));
+        rows.push(row(format!("function {name}"), "(runs inline code)", hash, String::new(), at));
+    }
     for layer in list(&p["Layers"]) {
         rows.push(row(format!("function {name}"), "(runs code of layer)", layer, String::new(), at));
     }
@@ -66,7 +74,7 @@ pub fn method(p: &Value, resources: &Map<String, Value>, at: &str) -> Vec<Row> {
         other => format!("callers of authorization type {other}"),
     };
     let mut condition = Vec::new();
-    if p["ApiKeyRequired"] == true {
+    if flag(&p["ApiKeyRequired"]) == Some(true) {
         condition.push("API key required".to_owned());
     }
     let scopes = list(&p["AuthorizationScopes"]);
@@ -131,7 +139,7 @@ pub fn rest_api(id: &str, p: &Value, at: &str) -> Row {
     let who = if private { "callers through VPC endpoints" } else { "anyone on the internet" };
     let mut condition =
         vec![format!("endpoint {}", if types.is_empty() { "EDGE".to_owned() } else { types.join(", ") })];
-    if p["DisableExecuteApiEndpoint"] == true {
+    if flag(&p["DisableExecuteApiEndpoint"]) == Some(true) {
         condition.push("execute-api endpoint disabled".to_owned());
     }
     if !p["EndpointAccessMode"].is_null() {
@@ -171,7 +179,7 @@ pub fn project(id: &str, p: &Value, at: &str) -> Vec<Row> {
     let mut condition = vec![
         format!("image {}", display(&env["Image"])),
         format!("type {}", display(&env["Type"])),
-        format!("privileged {}", env["PrivilegedMode"] == true),
+        format!("privileged {}", flag(&env["PrivilegedMode"]) == Some(true)),
     ];
     for v in env["EnvironmentVariables"].as_array().into_iter().flatten() {
         let kind = match v["Type"].as_str() {

@@ -38,6 +38,9 @@ pub fn account(text: &str) -> Option<&str> {
 /// federated or canonical user, and anything the review cannot parse are not.
 pub fn principal_in_account(principal: &str, account: &str) -> bool {
     let ours = |a: &str| a == "${AWS::AccountId}" || (!account.is_empty() && a == account);
+    if principal == "${AWS::AccountId}" {
+        return true;
+    }
     if principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()) {
         return ours(principal);
     }
@@ -47,6 +50,7 @@ pub fn principal_in_account(principal: &str, account: &str) -> bool {
     // A whole reference to one of the template's own resources: `${Role.Arn}`.
     principal.starts_with("${")
         && principal.ends_with('}')
+        && principal.len() > 3
         && principal[2..principal.len() - 1].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
 }
 
@@ -61,6 +65,8 @@ mod tests {
         assert!(principal_in_account("arn:${AWS::Partition}:iam::${AWS::AccountId}:root", ours));
         assert!(principal_in_account("123456789012", ours));
         assert!(principal_in_account("${ReaderRole.Arn}", ours));
+        assert!(principal_in_account("${AWS::AccountId}", ours));
+        assert!(!principal_in_account("${}", ours));
         for outside in [
             "arn:aws:iam::999999999999:role/123456789012-reader",
             "arn:aws:iam::999999999999:role/${AWS::AccountId}",

@@ -213,6 +213,14 @@ fn canonical(v: &Value) -> String {
 pub fn settings(stack: &str, template: &Value) -> Vec<Setting> {
     let template = fold(template);
     let mut out = Vec::new();
+    // What each web ACL association guards, to tell a stage that has one from a stage that has none.
+    let guarded: Vec<String> = template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"] == "AWS::WAFv2::WebACLAssociation")
+        .map(|(_, r)| display(&r["Properties"]["ResourceArn"]))
+        .collect();
     for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
         let p = &resource["Properties"];
         let mut r = Reader { stack, resource: id.clone(), out: &mut out };
@@ -222,7 +230,7 @@ pub fn settings(stack: &str, template: &Value) -> Vec<Setting> {
                 r.resource = format!("association {}", display(&p["ResourceArn"]));
                 r.same("web ACL", &p["WebACLArn"]);
             }
-            "AWS::ApiGateway::Stage" => stage(&mut r, p),
+            "AWS::ApiGateway::Stage" => stage(&mut r, id, p, &guarded),
             "AWS::Lambda::Function" => function(&mut r, p),
             "AWS::Logs::LogGroup" => {
                 r.removable();
@@ -311,11 +319,33 @@ fn web_acl(r: &mut Reader<'_>, p: &Value) {
     }
 }
 
-fn stage(r: &mut Reader<'_>, p: &Value) {
+/// A stage's defences. A stage without a web ACL, an access log or stage-wide throttling gets a setting
+/// saying so, of unknown order: a new stage like that (a second stage on the same deployment, a renamed
+/// one the association no longer names) is a weakening, though it grants nothing.
+fn stage(r: &mut Reader<'_>, id: &str, p: &Value, guarded: &[String]) {
+    let name = display(&p["StageName"]);
+    r.same("name", &p["StageName"]);
+    let associated = guarded
+        .iter()
+        .any(|arn| arn.ends_with(&format!("/stages/{name}")) || arn.ends_with(&format!("/stages/${{{id}}}")));
+    if !associated {
+        r.push("unguarded: no web ACL association".into(), "yes".into(), Order::Unknown, None);
+    }
+    if p["AccessLogSetting"].is_null() {
+        r.push("unguarded: no access log".into(), "yes".into(), Order::Unknown, None);
+    }
+    let settings: Vec<&Value> = p["MethodSettings"].as_array().into_iter().flatten().collect();
+    let is_stage_wide = |m: &&&Value| display(&m["HttpMethod"]) == "*" && display(&m["ResourcePath"]) == "/*";
+    let throttled = settings.iter().find(is_stage_wide).is_some_and(|m| !m["ThrottlingRateLimit"].is_null());
+    if !throttled {
+        r.push("unguarded: no stage-wide throttling".into(), "yes".into(), Order::Unknown, None);
+    }
     r.same("access log destination", &p["AccessLogSetting"]["DestinationArn"]);
     r.same("access log format", &p["AccessLogSetting"]["Format"]);
     r.switch("tracing", &p["TracingEnabled"], true, false, None);
-    for m in p["MethodSettings"].as_array().into_iter().flatten() {
+    // A response cache answers a request with another's response: off is stricter.
+    r.switch("cache cluster", &p["CacheClusterEnabled"], false, false, None);
+    for m in settings {
         let route = format!("{} {}", display(&m["HttpMethod"]), display(&m["ResourcePath"]));
         let stage_wide = route == "* /*";
         let name = |what: &str| format!("{route}: {what}");
@@ -325,6 +355,11 @@ fn stage(r: &mut Reader<'_>, p: &Value) {
         r.switch(&name("metrics"), &m["MetricsEnabled"], true, false, baseline("metrics"));
         // Data trace writes whole requests, passwords among them, to the execution log: off is stricter.
         r.switch(&name("data trace"), &m["DataTraceEnabled"], false, false, baseline("data trace"));
+        r.switch(&name("caching"), &m["CachingEnabled"], false, false, baseline("caching"));
+        // A route of its own without throttling may not get the stage's: unknown, so adding one weakens.
+        if !stage_wide && throttled && m["ThrottlingRateLimit"].is_null() {
+            r.push(name("throttling rate (unset)"), "the stage's may not apply".into(), Order::Unknown, None);
+        }
         let mut rest = m.as_object().cloned().unwrap_or_default();
         for k in [
             "HttpMethod",
@@ -333,12 +368,13 @@ fn stage(r: &mut Reader<'_>, p: &Value) {
             "ThrottlingBurstLimit",
             "MetricsEnabled",
             "DataTraceEnabled",
+            "CachingEnabled",
             "LoggingLevel",
         ] {
             rest.remove(k);
         }
         if !rest.is_empty() {
-            r.push(name("other settings"), canonical(&Value::Object(rest)), Order::Same, None);
+            r.push(name("other settings"), canonical(&Value::Object(rest)), Order::Unknown, None);
         }
         if !m["LoggingLevel"].is_null() {
             let level = display(&m["LoggingLevel"]);
@@ -358,9 +394,7 @@ fn stage(r: &mut Reader<'_>, p: &Value) {
 }
 
 fn function(r: &mut Reader<'_>, p: &Value) {
-    if !p["FunctionName"].is_null() {
-        r.resource = format!("function {}", display(&p["FunctionName"]));
-    }
+    // Keyed by logical id: a renamed function keeps its settings, so loosening them in the same change shows.
     r.removable();
     for (name, v) in p["Environment"]["Variables"].as_object().into_iter().flatten() {
         let setting = format!("env {name}");
@@ -374,7 +408,8 @@ fn function(r: &mut Reader<'_>, p: &Value) {
     let logging = &p["LoggingConfig"];
     if !logging["ApplicationLogLevel"].is_null() {
         let level = display(&logging["ApplicationLogLevel"]);
-        let order = Order::Lower { value: log_rank(&level), unset: Some(0.0) };
+        // Unset, Lambda keeps INFO and above.
+        let order = Order::Lower { value: log_rank(&level), unset: Some(log_rank("INFO")) };
         r.push("application log level".into(), level, order, None);
     }
     if !logging["SystemLogLevel"].is_null() {
@@ -430,7 +465,9 @@ pub fn weakenings(old: &[Setting], new: &[Setting]) -> Vec<String> {
         }
     }
     for (key, now) in &after {
-        if before.contains_key(key) {
+        // A removable resource that is new (a function, its log group) brings its settings: nothing it
+        // had is weakened.
+        if before.contains_key(key) || now.name == EXISTS || (exists(&after, now) && !exists(&before, now)) {
             continue;
         }
         let baseline =

@@ -128,20 +128,21 @@ fn condition_text(c: &Value) -> String {
         for (key, values) in keys.as_object().into_iter().flatten() {
             let shown: Vec<String> = list(values)
                 .into_iter()
-                .map(|v| {
-                    if v.contains([',', '[', ']', '"', ';']) || v.trim() != v || v.is_empty() {
-                        Value::String(v).to_string()
-                    } else {
-                        v
-                    }
-                })
+                .map(|v| if needs_quotes(&v) { Value::String(v).to_string() } else { v })
                 .collect();
             let value =
                 if values.is_array() && shown.len() != 1 { format!("[{}]", shown.join(", ")) } else { shown.concat() };
+            let key = if needs_quotes(key) { Value::String(key.clone()).to_string() } else { key.clone() };
             parts.push(format!("{operator} {key} = {value}"));
         }
     }
     parts.join("; ")
+}
+
+/// Whether a condition key or value must be quoted to read unambiguously: it holds a separator, a
+/// bracket, a quote, `=` or a space, or is empty.
+fn needs_quotes(v: &str) -> bool {
+    v.is_empty() || v.contains([',', '[', ']', '"', ';', '=', ' '])
 }
 
 /// IAM's matching: `*` is any run of characters, `?` any one; case-sensitive.

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use aws_sdk_cloudformation::types::StackStatus;
-use serde_json::Value;
+use serde_json::{Value, json};
 use synth::review::{Row, Unreviewed};
 
 use super::changes::{Change, IamDiff, line};
@@ -110,10 +110,23 @@ pub fn data_loss(changes: &[Change], deployed: Option<&Value>, new: &Value, acco
     let old = |id: &str| deployed.map(|d| &d["Resources"][id]).filter(|r| !r.is_null());
     let retained = |id: &str| old(id).is_some_and(|r| r["DeletionPolicy"] == "Retain");
     let mut out = Vec::new();
+    // A log group goes with the function that writes to it; otherwise removing or replacing it deletes its
+    // logs (a new name replaces it).
+    let new_has = |id: &str| !new["Resources"][id].is_null();
+    let orphaned_log = |id: &str| {
+        let writer = deployed.and_then(|d| d["Resources"].as_object()).into_iter().flatten().find(|(_, r)| {
+            r["Type"] == "AWS::Lambda::Function" && r["Properties"]["LoggingConfig"]["LogGroup"] == json!({"Ref": id})
+        });
+        writer.is_none_or(|(function, _)| new_has(function))
+    };
     for c in changes {
-        let losing = c.action == "Remove" || matches!(c.replacement.as_str(), "True" | "Conditional");
-        if losing && (STATEFUL.contains(&c.resource_type.as_str()) || retained(&c.logical_id)) {
-            let how = if c.action == "Remove" { "removes" } else { "may replace" };
+        let removed = c.action == "Remove";
+        let losing = removed || matches!(c.replacement.as_str(), "True" | "Conditional");
+        let log = c.resource_type == "AWS::Logs::LogGroup"
+            && old(&c.logical_id).is_some()
+            && (!removed || orphaned_log(&c.logical_id));
+        if losing && (STATEFUL.contains(&c.resource_type.as_str()) || retained(&c.logical_id) || log) {
+            let how = if removed { "removes" } else { "may replace" };
             out.push(format!("{how} {} ({})", c.logical_id, c.resource_type));
         }
     }

@@ -89,7 +89,8 @@ fn waf_rules_limits_and_the_association() {
         let resources = t["Resources"].as_object_mut().unwrap_or_else(|| panic!("no resources"));
         resources.retain(|_, r| r["Type"] != "AWS::WAFv2::WebACLAssociation");
     });
-    one(&unassociated, "web ACL");
+    assert_eq!(unassociated.len(), 2, "{unassociated:#?}");
+    assert!(unassociated.iter().any(|w| w.contains("ApiStage unguarded: no web ACL association: (new) yes")));
     // Tightening: a lower limit, a new blocking rule.
     tightened_by(|t| rule(t, "auth-ip-rate")["Statement"]["RateBasedStatement"]["Limit"] = json!(50));
     tightened_by(|t| {
@@ -114,7 +115,7 @@ fn throttling_and_access_logging() {
         m.remove("ThrottlingRateLimit");
         m.remove("ThrottlingBurstLimit");
     });
-    assert_eq!(gone.len(), 2, "{gone:#?}");
+    assert_eq!(gone.len(), 3, "the rate, the burst, and a stage left unthrottled: {gone:#?}");
     // A route of its own, throttled far above the stage, escapes the stage's limit.
     let route = weakened_by(|t| {
         method_settings(t).push(json!({"ResourcePath": "/~1signin", "HttpMethod": "POST", "ThrottlingRateLimit": 1e6, "ThrottlingBurstLimit": 1000}));
@@ -127,7 +128,7 @@ fn throttling_and_access_logging() {
             .unwrap_or_else(|| panic!("no stage"))
             .remove("AccessLogSetting");
     });
-    assert!(unlogged.iter().all(|w| w.contains("access log")) && unlogged.len() == 2, "{unlogged:#?}");
+    assert!(unlogged.iter().all(|w| w.contains("access log")) && unlogged.len() == 3, "{unlogged:#?}");
     one(
         &weakened_by(|t| {
             t["Resources"]["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] = json!({"Fn::Sub": "1"})

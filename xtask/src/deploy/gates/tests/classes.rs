@@ -232,3 +232,134 @@ fn the_pipelines_own_settings_are_rows() {
     judged("pipeline", |t| props(t, "Pipeline")["ExecutionMode"] = json!("PARALLEL"))
         .only("iam", "ExecutionMode: PARALLEL");
 }
+
+/// The deploy role's Deny of its own kind's roles, by Sid.
+fn deploy_deny<'a>(t: &'a mut Value, sid: &str) -> &'a mut Value {
+    let policies = props(t, "DeployRole")["Policies"].as_array_mut().unwrap_or_else(|| panic!("no policies"));
+    policies
+        .iter_mut()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array_mut().into_iter().flatten())
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid}"))
+}
+
+/// The change set CloudFormation would report for `old` into `new`: resources removed, added, or
+/// replaced because a create-only name changed.
+fn changes(old: &Value, new: &Value) -> Vec<Change> {
+    let ids = |t: &Value| t["Resources"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let kind = |t: &Value, id: &str| t["Resources"][id]["Type"].as_str().unwrap_or_default().to_owned();
+    let mut out = Vec::new();
+    for id in ids(old) {
+        let (before, after) = (&old["Resources"][&id], &new["Resources"][&id]);
+        let change = |action: &str, replacement: &str| Change {
+            action: action.into(),
+            logical_id: id.clone(),
+            resource_type: kind(old, &id),
+            replacement: replacement.into(),
+        };
+        if after.is_null() {
+            out.push(change("Remove", ""));
+        } else if before["Properties"]["LogGroupName"] != after["Properties"]["LogGroupName"] {
+            out.push(change("Modify", "True"));
+        }
+    }
+    out
+}
+
+/// Every refusal of changing the prod api stack by `edit`, the change set included.
+fn judged_with_changes(edit: impl FnOnce(&mut Value)) -> Vec<Refusal> {
+    let old = template("api");
+    let mut new = old.clone();
+    edit(&mut new);
+    let iam = IamDiff::between("auth-prod-api", Some(&old), &new);
+    judge(&changes(&old, &new), &iam, (Some(&old), &new), ACCOUNT, Approvals::default())
+}
+
+/// The outside review of this change, each of its findings as a case.
+#[test]
+fn what_the_review_of_this_gate_found() {
+    // A response cache answers one caller's sign-in with another's tokens.
+    judged("api", |t| {
+        props(t, "ApiStage")["MethodSettings"].as_array_mut().unwrap_or_else(|| panic!("no settings")).push(
+            json!({"HttpMethod": "POST", "ResourcePath": "/~1signin", "CachingEnabled": true, "CacheTtlInSeconds": 3600, "ThrottlingRateLimit": 10.0, "ThrottlingBurstLimit": 10}),
+        );
+    })
+    .only("weakening", "POST /~1signin: caching: (new) true");
+    judged("api", |t| props(t, "ApiStage")["CacheClusterEnabled"] = json!(true)).only("weakening", "cache cluster");
+    // A renamed log group is a new one: the old one and its year of logs are deleted.
+    let renamed =
+        judged_with_changes(|t| props(t, "SigninLogGroup")["LogGroupName"] = json!("/aws/lambda/auth-prod-signin-v2"));
+    assert!(
+        renamed
+            .iter()
+            .any(|r| matches!(r, Refusal::DataLoss(w) if w.iter().any(|w| w.contains("may replace SigninLogGroup")))),
+        "{renamed:?}"
+    );
+    // A function removed with its log group and its route: no data refusal, no weakening.
+    let removed = judged_with_changes(|t| {
+        let resources = t["Resources"].as_object_mut().unwrap_or_else(|| panic!("no resources"));
+        resources.retain(|id, _| !id.contains("Hello"));
+        for r in resources.values_mut() {
+            if let Some(depends) = r["DependsOn"].as_array_mut() {
+                depends.retain(|d| !d.as_str().unwrap_or_default().contains("Hello"));
+            }
+        }
+    });
+    assert!(
+        removed.iter().all(|r| !matches!(r, Refusal::DataLoss(_) | Refusal::Weakening(_) | Refusal::Unreviewed(_))),
+        "{removed:?}"
+    );
+    // A function added (a copy of hello under another name) weakens nothing.
+    let added = judged("api", |t| {
+        let resources = t["Resources"].as_object_mut().unwrap_or_else(|| panic!("no resources"));
+        let copies: Vec<(String, Value)> = resources
+            .iter()
+            .filter(|(id, _)| id.starts_with("Hello"))
+            .map(|(id, r)| {
+                (
+                    id.replace("Hello", "Extra"),
+                    serde_json::from_str(&r.to_string().replace("Hello", "Extra").replace("hello", "extra"))
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        resources.extend(copies);
+    });
+    assert!(added.refusals.iter().all(|r| matches!(r, Refusal::Iam(_))), "{}", added.text);
+    // A boolean the fold turned into a string is still read as one.
+    judged("pipeline", |t| props(t, "PlanProject")["Environment"]["PrivilegedMode"] = json!({"Fn::Sub": "true"}))
+        .only("iam", "privileged true");
+    // A function renamed keeps its settings: loosening them in the same change shows.
+    let renamed = judged("api", |t| {
+        props(t, "SigninFunction")["FunctionName"] = json!("auth-prod-signin2");
+        props(t, "SigninFunction")["Environment"]["Variables"]["AUTH_LOCKOUT_MAX_FAILURES"] = json!("100");
+    });
+    renamed.has("weakening", "AUTH_LOCKOUT_MAX_FAILURES: 10 -> 100");
+    // A plain string holding `${...}` is not the substituted ARN: the Deny it was no longer applies.
+    judged("pipeline", |t| {
+        deploy_deny(t, "NeverLiftABoundary")["Resource"] =
+            json!(["arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"]);
+    })
+    .only("iam", "DENY iam:DeleteRolePermissionsBoundary");
+    // A second stage on the same deployment, with no web ACL, throttling or access log.
+    judged("api", |t| {
+        let stage = json!({"Type": "AWS::ApiGateway::Stage", "Properties": {"StageName": "open",
+            "RestApiId": {"Ref": "Api"}, "DeploymentId": t["Resources"]["ApiStage"]["Properties"]["DeploymentId"].clone()}});
+        t["Resources"]["OpenStage"] = stage;
+    })
+    .only("weakening", "OpenStage unguarded: no web ACL association");
+    // Two rules of one name, two settings of one route: which one applies is not the review's to guess.
+    judged("api", |t| {
+        let rules = props(t, "WebAcl")["Rules"].as_array_mut().unwrap_or_else(|| panic!("no rules"));
+        let mut twin = rules[0].clone();
+        twin["Priority"] = json!(7);
+        twin["Action"] = json!({"Count": {}});
+        rules.push(twin);
+    })
+    .has("unreviewed", "auth-ip-rate appears twice");
+    // Code from an image is not the zip that was built and pinned.
+    judged("api", |t| {
+        props(t, "SigninFunction")["PackageType"] = json!("Image");
+    })
+    .only("unreviewed", "PackageType must be Zip");
+}
