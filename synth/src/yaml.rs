@@ -1,10 +1,10 @@
 //! YAML rendering of JSON-shaped templates, quoting every scalar that any YAML reader could misread.
 //!
-//! Why not `serde_yaml::to_string`: it quotes by YAML 1.2's rules and writes `yes`, `on`, `2012-10-17`
+//! Why not `yaml_serde::to_string`: it quotes by YAML 1.2's rules and writes `yes`, `on`, `2012-10-17`
 //! or `12:30` bare, which YAML 1.1 readers (PyYAML in cfn-lint, CloudFormation's own parser, many
 //! review tools) read as a boolean, a date or a number: an IAM policy `Version` would become a date.
 //! Templates are plain JSON values, so block-style output with conservative quoting is a few lines.
-//! A test parses every rendered template back with `serde_yaml` and compares it with the JSON.
+//! A test parses every rendered template back with `yaml_serde` and compares it with the JSON.
 
 use std::fmt::Write as _;
 
@@ -204,7 +204,7 @@ mod tests {
             "Float": 50.0
         });
         let text = to_string(&v);
-        let back: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let back: Value = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, v, "{text}");
         assert!(text.contains("Version: '2012-10-17'"), "{text}");
     }
@@ -221,7 +221,7 @@ mod tests {
         ] {
             let v = json!({"Outer": {"BuildSpec": text, "After": "x"}});
             let rendered = to_string(&v);
-            let back: Value = serde_yaml::from_str(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+            let back: Value = yaml_serde::from_str(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
             assert_eq!(back, v, "{rendered}");
             assert_eq!(rendered.contains("BuildSpec: |\n"), block_safe(&text), "{rendered}");
         }

@@ -51,12 +51,12 @@ fn role_statements<'a>(p: &'a Value, role: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn buildspec(p: &Value, project: &str) -> serde_yaml::Value {
+fn buildspec(p: &Value, project: &str) -> yaml_serde::Value {
     let text = p["Resources"][project]["Properties"]["Source"]["BuildSpec"].as_str().unwrap_or_default();
-    serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{project}'s buildspec does not parse: {e}\n{text}"))
+    yaml_serde::from_str(text).unwrap_or_else(|e| panic!("{project}'s buildspec does not parse: {e}\n{text}"))
 }
 
-fn commands(spec: &serde_yaml::Value, phase: &str) -> Vec<String> {
+fn commands(spec: &yaml_serde::Value, phase: &str) -> Vec<String> {
     spec["phases"][phase]["commands"]
         .as_sequence()
         .into_iter()
@@ -202,7 +202,7 @@ fn the_approval_is_skipped_only_when_the_review_says_exactly_false() {
     }
     // Plan exports only its plan file's digest, which binds the file to the run; it decides nothing.
     let plan_exports = buildspec(&dev, "PlanProject")["env"]["exported-variables"].clone();
-    assert_eq!(plan_exports, serde_yaml::to_value(PLAN_VARIABLES).unwrap_or_default());
+    assert_eq!(plan_exports, yaml_serde::to_value(PLAN_VARIABLES).unwrap_or_default());
     // Review's configuration takes the execution id (CodePipeline's own) and no variable a build of the
     // pushed commit exported: CodePipeline pastes values into the text, where one could add settings.
     let review_env = review["Configuration"]["EnvironmentVariables"].as_str().unwrap_or_default();

@@ -435,7 +435,7 @@ fn rendering_is_deterministic_and_parses_back_to_the_model() {
             let text = synth::render(t);
             assert!(text.starts_with(&format!("# {}\n", synth::GENERATED_HEADER)));
             assert!(!text.contains('!'), "short-form tags are not used");
-            let back: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+            let back: Value = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(back, t.to_json());
         }
     }

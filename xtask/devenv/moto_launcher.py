@@ -45,6 +45,9 @@ fixed here, in the harness, and the product's templates and deploy code stay as 
   each build with the commit it clones as its source version, which the patch below records as
   resolved. (On AWS, a build CodePipeline starts may report the revision CodePipeline passed instead;
   the README says what then stands in for the review's check.)
+- DescribeChangeSet answers every change on one page, where CloudFormation pages a large change set:
+  the harness pages at one change, so that every reader must follow NextToken (and a stack's events at
+  three, its resources at two);
 - DynamoDB's conditional writes are not atomic: the server is threaded and the backend checks a
   condition and then writes with no lock, so two concurrent updates can both pass a condition only
   one of them may (DynamoDB serializes writes to an item); the writes below take one lock.
@@ -677,6 +680,51 @@ def get_template(self):
 
 
 CloudFormationResponse.get_template = get_template
+
+# CloudFormation pages a large change set's changes (NextToken); moto answers them all at once. The
+# harness pages them one change at a time, so every change set the tests make has later pages, and a
+# reader that stops at the first page misses changes the tests look for.
+CHANGE_SET_PAGE = 1
+
+
+class _ChangeSetPage:
+    def __init__(self, change_set, changes, next_token):
+        self._change_set = change_set
+        self.changes = changes
+        self.next_token = next_token
+
+    def __getattr__(self, name):
+        return getattr(self._change_set, name)
+
+
+def describe_change_set(self):
+    change_set = self.cloudformation_backend.describe_change_set(change_set_name=self._get_param("ChangeSetName"))
+    changes = change_set.changes or []
+    start = int(self._get_param("NextToken") or 0)
+    end = start + CHANGE_SET_PAGE
+    return ActionResult(_ChangeSetPage(change_set, changes[start:end], str(end) if end < len(changes) else None))
+
+
+CloudFormationResponse.describe_change_set = describe_change_set
+
+
+def _paged(original, key, size):
+    # Answers `original`'s list under `key` a page of `size` at a time, as CloudFormation pages it.
+    def paged(self):
+        result = original(self).result
+        items = result.get(key) or []
+        start = int(self._get_param("NextToken") or 0)
+        end = start + size
+        return ActionResult({**result, key: items[start:end], "NextToken": str(end) if end < len(items) else None})
+
+    return paged
+
+
+# Likewise a stack's events and its resources, which moto answers on one page.
+CloudFormationResponse.describe_stack_events = _paged(CloudFormationResponse.describe_stack_events, "StackEvents", 3)
+CloudFormationResponse.list_stack_resources = _paged(
+    CloudFormationResponse.list_stack_resources, "StackResourceSummaries", 2
+)
 
 _delete_stack = CloudFormationBackend.delete_stack
 

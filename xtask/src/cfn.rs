@@ -38,26 +38,40 @@ impl Settled {
     }
 }
 
-/// Ids of the events a stack already has, so that watching prints only new ones.
+/// How long [`watch`] follows one stack operation before it gives up waiting (CloudFormation goes on):
+/// far longer than any operation of these stacks takes, short enough that a hung one does not hang a
+/// pipeline's build until CodeBuild's own timeout.
+pub const WATCH_DEADLINE: Duration = Duration::from_secs(60 * 60);
+
+/// Ids of the newest events a stack already has, so that watching prints only new ones. Events come
+/// newest first, so the first page is enough: [`new_events`] reads until it meets one of them.
 pub async fn seen(cfn: &Client, stack: &str) -> HashSet<String> {
-    match all_events(cfn, stack).await {
-        Ok(events) => events.into_iter().filter_map(|e| e.event_id).collect(),
+    match cfn.describe_stack_events().stack_name(stack).send().await {
+        Ok(page) => page.stack_events.unwrap_or_default().into_iter().filter_map(|e| e.event_id).collect(),
         Err(_) => HashSet::new(),
     }
 }
 
-async fn all_events(cfn: &Client, stack: &str) -> anyhow::Result<Vec<StackEvent>> {
+/// Every event of `stack` newer than those in `seen`, newest first: every page, until a page holds an
+/// event already seen (all after it are older).
+async fn new_events(cfn: &Client, stack: &str, seen: &HashSet<String>) -> anyhow::Result<Vec<StackEvent>> {
     let mut out = Vec::new();
     let mut pages = cfn.describe_stack_events().stack_name(stack).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.aws().with_context(|| format!("reading the events of {stack}"))?;
-        out.extend(page.stack_events.unwrap_or_default());
-        // Events come newest first; a few pages cover any one operation of these stacks.
-        if out.len() > 500 {
-            break;
+        for event in page.stack_events.unwrap_or_default() {
+            if event.event_id.as_ref().is_some_and(|id| seen.contains(id)) {
+                return Ok(out);
+            }
+            out.push(event);
         }
     }
     Ok(out)
+}
+
+/// Whether a wait that began at `start` has run past `deadline` at `now`.
+pub fn overdue(start: Instant, now: Instant, deadline: Duration) -> bool {
+    now.saturating_duration_since(start) > deadline
 }
 
 /// The stack's current status, or `None` when it does not exist (or was deleted).
@@ -93,18 +107,28 @@ pub fn root_cause(events: &[StackEvent]) -> Option<String> {
 }
 
 /// Prints each new event of `stack` (by name or id) until the stack settles; `poll` is how often to ask.
-pub async fn watch(cfn: &Client, stack: &str, mut seen: HashSet<String>, poll: Duration) -> anyhow::Result<Settled> {
+/// Gives up after [`WATCH_DEADLINE`] with an error that says how to resume.
+pub async fn watch(cfn: &Client, stack: &str, seen: HashSet<String>, poll: Duration) -> anyhow::Result<Settled> {
+    watch_until(cfn, stack, seen, poll, WATCH_DEADLINE).await
+}
+
+/// [`watch`] with its deadline given.
+pub async fn watch_until(
+    cfn: &Client,
+    stack: &str,
+    mut seen: HashSet<String>,
+    poll: Duration,
+    deadline: Duration,
+) -> anyhow::Result<Settled> {
     let start = Instant::now();
     let mut failures: Vec<String> = Vec::new();
     loop {
         // A stack deleted by id may stop answering for its events before its status says so.
-        let all = match all_events(cfn, stack).await {
-            Ok(all) => all,
+        let mut events = match new_events(cfn, stack, &seen).await {
+            Ok(events) => events,
             Err(e) if e.downcast_ref::<AwsError>().is_some_and(AwsError::is_missing_stack) => Vec::new(),
             Err(e) => return Err(e),
         };
-        let mut events: Vec<StackEvent> =
-            all.into_iter().filter(|e| e.event_id.as_ref().is_some_and(|id| !seen.contains(id))).collect();
         events.reverse();
         for e in &events {
             if let Some(id) = &e.event_id {
@@ -135,6 +159,12 @@ pub async fn watch(cfn: &Client, stack: &str, mut seen: HashSet<String>, poll: D
                 let settled = Settled { root_cause: failures.into_iter().next(), status: s };
                 return Ok(settled);
             }
+            Some(s) if overdue(start, Instant::now(), deadline) => bail!(
+                "{stack} is still {} after {} s: stopped waiting (CloudFormation goes on); `cargo xtask status` \
+                 shows where it is and resumes watching",
+                s.as_str(),
+                deadline.as_secs()
+            ),
             Some(_) => tokio::time::sleep(poll).await,
         }
     }
@@ -155,7 +185,7 @@ pub async fn deployed_template(cfn: &Client, stack: &str) -> anyhow::Result<Opti
         Ok(out) => {
             let body = out.template_body.unwrap_or_default();
             let value: Value =
-                serde_yaml::from_str(&body).with_context(|| format!("parsing the deployed template of {stack}"))?;
+                yaml_serde::from_str(&body).with_context(|| format!("parsing the deployed template of {stack}"))?;
             Ok(Some(value))
         }
         Err(e) if e.is_missing_stack() => Ok(None),

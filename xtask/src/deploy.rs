@@ -403,7 +403,7 @@ impl StackStep<'_> {
             &body,
             self.parameters,
             (creating, args.cfn_role.as_deref()),
-            poll,
+            changes::CHANGE_SET_DEADLINE,
         )
         .await?
         {

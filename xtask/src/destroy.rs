@@ -177,17 +177,15 @@ async fn delete(clients: &Clients, stack: &str, template: Option<&Value>, poll: 
         println!("{stack}: not deployed, nothing to delete");
         return Ok(true);
     };
-    // Resources with DeletionPolicy Retain outlive the stack: say which, by physical name.
-    let resources = clients
-        .cfn
-        .describe_stack_resources()
-        .stack_name(stack)
-        .send()
-        .await
-        .aws()
-        .with_context(|| format!("listing the resources of {stack}"))?;
+    // Resources with DeletionPolicy Retain outlive the stack: say which, by physical name. Every page:
+    // DescribeStackResources stops at 100, which a stage with many functions passes.
+    let mut resources = Vec::new();
+    let mut pages = clients.cfn.list_stack_resources().stack_name(stack).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws().with_context(|| format!("listing the resources of {stack}"))?;
+        resources.extend(page.stack_resource_summaries.unwrap_or_default());
+    }
     let retained: Vec<String> = resources
-        .stack_resources()
         .iter()
         .filter(|r| {
             let id = r.logical_resource_id.as_deref().unwrap_or_default();

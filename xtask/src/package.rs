@@ -211,7 +211,7 @@ fn cached(function: &Function, dir: &Path, binary_sha256: &str) -> Option<Artifa
 
 /// The lowercase hex SHA-256 of `bytes`.
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The zip bytes: one entry, `bootstrap`, mode 0755, dated 1980-01-01 (the zip epoch).

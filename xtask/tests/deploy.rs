@@ -288,16 +288,23 @@ fn flags_guard_what_ci_must_not_wave_through() {
     );
     p.write_config(STAGES);
 
-    // Switching the table to an imported one would remove the created one: refused without its flag.
+    // Switching the table and the key to imported ones would remove the created ones: refused without its
+    // flag. The harness pages a change set one change at a time (as CloudFormation pages a large one), so
+    // one of the two removals is on a later page than the other: both are listed and gated alike.
     assert_eq!(p.deploy("dev", &["--approve-iam"]).status.code(), Some(0));
     p.write_config(&STAGES.replace(
         "[stages.dev]",
-        "[stages.dev]\ntable = \"arn:aws:dynamodb:us-east-1:123456789012:table/Legacy-Auth\"",
+        "[stages.dev]\ntable = \"arn:aws:dynamodb:us-east-1:123456789012:table/Legacy-Auth\"\nkey = \
+         \"arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555\"",
     ));
     let out = p.deploy("dev", &["--approve-iam"]);
     let t = text_of(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("Remove   UsersTable") && t.contains("loses data"), "{t}");
+    for removed in ["Remove   PasswordKey", "Remove   UsersTable"] {
+        let line = t.lines().find(|l| l.contains(removed)).unwrap_or_else(|| panic!("{removed} missing: {t}"));
+        assert!(line.contains("loses data"), "{line}");
+    }
+    assert!(t.contains("removes PasswordKey (AWS::KMS::Key)") && t.contains("removes UsersTable"), "{t}");
     assert!(t.contains("re-run with --approve-data-loss"), "{t}");
 
     // A protected stage is not destroyed by accident.

@@ -44,7 +44,7 @@ fn text_of(out: &Output) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn write_executable(path: &Path, text: &str) {

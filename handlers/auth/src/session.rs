@@ -61,26 +61,16 @@ impl SessionId {
     }
 }
 
-/// Bytes as lowercase hex: how ids, seeds and hashes are shown and stored.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Exactly `N` bytes from their hex; `None` for anything else.
+/// Exactly `N` bytes from their hex (ids, seeds and hashes are stored as lowercase hex); `None` for anything else (a sign, a space, a wrong length).
 pub fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != N * 2 {
-        return None;
-    }
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex(&self.0))
+        f.write_str(&hex::encode(self.0))
     }
 }
 
@@ -124,7 +114,7 @@ pub fn random_seed() -> Result<[u8; SEED_BYTES], SessionError> {
 
 /// What the table keeps of a token: the hex SHA-256 of its text.
 pub fn token_hash(text: &str) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()))
 }
 
 impl RefreshToken {
@@ -338,7 +328,7 @@ pub fn judge(
 /// hex digits of SHA-256 of `auth user <normalized email>` (`printf 'auth user %s' EMAIL | sha256sum`).
 pub fn user_ref(email: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, format!("auth user {email}").as_bytes());
-    hex(&digest.as_ref()[..8])
+    hex::encode(&digest.as_ref()[..8])
 }
 
 /// Why the session store failed.

@@ -1,4 +1,7 @@
-//! HS256 session tokens: issued with `jsonwebtoken`, verified by a lean and strict pure function.
+//! HS256 session tokens: issued and verified with the ring HMAC key each secret version is turned into
+//! once. `jsonwebtoken` is a dev-dependency only: the independent oracle that accepts our tokens and
+//! whose tokens we accept (`token/tests.rs`), so production carries no JWT library and none of the
+//! RSA, ECDSA and Ed25519 code one brings.
 //!
 //! Verification is `verify(token, &KeyRing, &TokenSettings, now)`: no I/O, no clock, no globals. It
 //! checks, in this order, so that nothing about an attacker's payload is parsed before its signature
@@ -18,7 +21,6 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contract::claims;
-use jsonwebtoken::{Algorithm, EncodingKey};
 use ring::hmac;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeStruct, Serializer};
@@ -128,7 +130,6 @@ pub struct IssueError(String);
 struct SigningKey {
     kid: String,
     verify: hmac::Key,
-    encode: EncodingKey,
     /// The key of refresh-token tags, derived from the secret so that no tag can pass for a JWT
     /// signature or the other way round.
     refresh: hmac::Key,
@@ -147,12 +148,7 @@ impl SigningKey {
         }
         let verify = hmac::Key::new(hmac::HMAC_SHA256, &version.value);
         let refresh = hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&verify, REFRESH_KEY_LABEL).as_ref());
-        Ok(SigningKey {
-            kid: version.version_id.clone(),
-            verify,
-            encode: EncodingKey::from_secret(&version.value),
-            refresh,
-        })
+        Ok(SigningKey { kid: version.version_id.clone(), verify, refresh })
     }
 }
 
@@ -216,11 +212,29 @@ impl KeyRing {
     }
 }
 
-/// Signs `claims` with the ring's current key; the header carries `kid` = its version id.
+/// The header of every token issued: the algorithm, the type and the key's version id.
+#[derive(Serialize)]
+struct IssuedHeader<'a> {
+    typ: &'static str,
+    alg: &'static str,
+    kid: &'a str,
+}
+
+/// Signs `claims` with the ring's current key (RFC 7515's compact form: base64url of the header and of
+/// the claims, joined by a dot, then the HMAC-SHA256 of those bytes); the header carries `kid` = the
+/// key's version id.
 pub fn issue(claims: &Claims, keys: &KeyRing) -> Result<String, IssueError> {
-    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
-    header.kid = Some(keys.current.kid.clone());
-    jsonwebtoken::encode(&header, claims, &keys.current.encode).map_err(|e| IssueError(e.to_string()))
+    let key = &keys.current;
+    let header = IssuedHeader { typ: "JWT", alg: ALGORITHM, kid: &key.kid };
+    let header = serde_json::to_vec(&header).map_err(|e| IssueError(e.to_string()))?;
+    let payload = serde_json::to_vec(claims).map_err(|e| IssueError(e.to_string()))?;
+    let mut token = URL_SAFE_NO_PAD.encode(header);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    let tag = hmac::sign(&key.verify, token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut token);
+    Ok(token)
 }
 
 /// The header fields we read. Unknown fields (`typ`, `cty`, ...) are ignored; `crit` means the token

@@ -332,7 +332,7 @@ fn compact(v: &Value) -> String {
 }
 
 /// The first 16 hex digits of the SHA-256 of `text`: enough to tell two buildspecs apart in a row.
-fn short_hash(text: &str) -> String {
+pub(super) fn short_hash(text: &str) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }

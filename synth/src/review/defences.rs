@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::access::short_hash;
 use super::display;
 use super::value::{flag, fold, number};
 
@@ -529,11 +530,6 @@ pub fn markdown(prefix: &str, settings: &[Setting]) -> String {
         );
     }
     out
-}
-
-fn short_hash(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
 use serde_json::Value;
 use synth::review::{Effect, Row, Unreviewed};
 
+use aws_sdk_cloudformation::client::Waiters as _;
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
+
 use crate::aws::AwsResultExt as _;
 
 /// One row of a change set.
@@ -47,7 +50,7 @@ pub enum Body {
 /// CloudFormation's limit for `TemplateBody`; a larger template must be uploaded and passed by URL.
 pub const INLINE_LIMIT: usize = 51_200;
 
-/// Creates a change set and waits until CloudFormation has computed it.
+/// Creates a change set and waits until CloudFormation has computed it, at most `deadline`.
 pub async fn create(
     cfn: &Client,
     stack: &str,
@@ -55,7 +58,7 @@ pub async fn create(
     body: &Body,
     parameters: &[(String, String)],
     (create, role): (bool, Option<&str>),
-    poll: Duration,
+    deadline: Duration,
 ) -> anyhow::Result<Prepared> {
     let mut request = cfn
         .create_change_set()
@@ -80,54 +83,45 @@ pub async fn create(
         Err(e) if no_changes(&e.message) => return Ok(Prepared::NoChanges),
         Err(e) => return Err(e).with_context(|| format!("creating a change set for {stack}")),
     };
-    loop {
-        let out = cfn
-            .describe_change_set()
-            .change_set_name(&id)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("reading change set {name} of {stack}"))?;
-        let status = out.status.as_ref().map_or("", |s| s.as_str()).to_owned();
-        match status.as_str() {
-            "CREATE_COMPLETE" => {
-                let changes = changes_of(&describe_all(cfn, &id).await?);
-                return Ok(Prepared::Ready { id, changes });
-            }
-            "FAILED" => {
-                let reason = out.status_reason.unwrap_or_default();
-                if no_changes(&reason) {
-                    // An empty change set cannot be executed; delete it rather than leave litter.
-                    let _ = cfn.delete_change_set().change_set_name(&id).send().await;
-                    return Ok(Prepared::NoChanges);
-                }
-                bail!("CloudFormation rejected the change set for {stack}: {reason}");
-            }
-            _ => tokio::time::sleep(poll).await,
+    // The SDK's waiter, with a deadline: a change set that never settles stops the command, not hangs it.
+    match cfn.wait_until_change_set_create_complete().change_set_name(&id).wait(deadline).await {
+        Ok(_) => {
+            let changes = changes_of(&describe_all(cfn, &id).await?);
+            Ok(Prepared::Ready { id, changes })
         }
+        Err(WaiterError::FailureState(failed)) => {
+            let reason = match failed.final_poll().as_result() {
+                Ok(out) => out.status_reason.clone().unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            if no_changes(&reason) {
+                // An empty change set cannot be executed; delete it rather than leave litter.
+                let _ = cfn.delete_change_set().change_set_name(&id).send().await;
+                return Ok(Prepared::NoChanges);
+            }
+            bail!("CloudFormation rejected the change set for {stack}: {reason}");
+        }
+        Err(WaiterError::ExceededMaxWait(_)) => bail!(
+            "the change set {name} of {stack} was not computed within {} s: see it in the CloudFormation console, \
+             delete it, and deploy again",
+            deadline.as_secs()
+        ),
+        Err(e) => Err(anyhow::Error::from(e)).with_context(|| format!("waiting for change set {name} of {stack}")),
     }
 }
 
-/// A change set as CloudFormation describes it, every page of its changes read (a large change set's
-/// later pages hold changes a review must see as much as the first).
+/// How long a change set may take to be computed before deploy gives up on it.
+pub const CHANGE_SET_DEADLINE: Duration = Duration::from_secs(10 * 60);
+
+/// A change set as CloudFormation describes it, every page of its changes read through the SDK's
+/// paginator (a large change set's later pages hold changes a review must see as much as the first).
 pub async fn describe_all(cfn: &Client, id: &str) -> anyhow::Result<DescribeChangeSetOutput> {
     let mut pages = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = cfn
-            .describe_change_set()
-            .change_set_name(id)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("reading the change set {id}"))?;
-        token = page.next_token.clone();
-        pages.push(page);
-        if token.is_none() {
-            return Ok(merged(pages));
-        }
+    let mut stream = cfn.describe_change_set().change_set_name(id).into_paginator().send();
+    while let Some(page) = stream.next().await {
+        pages.push(page.aws().with_context(|| format!("reading the change set {id}"))?);
     }
+    Ok(merged(pages))
 }
 
 /// The pages of one change set's description as one: the first page's fields, every page's changes.

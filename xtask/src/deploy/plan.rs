@@ -114,7 +114,7 @@ impl Plan {
 /// SHA-256 of a template's content, whatever its form: the YAML or JSON text parsed, its keys sorted,
 /// written as compact JSON. The text CloudFormation gives back for a change set hashes alike.
 pub fn template_digest(text: &str) -> Result<String, String> {
-    let value: Value = serde_yaml::from_str(text).map_err(|e| format!("the template does not parse: {e}"))?;
+    let value: Value = yaml_serde::from_str(text).map_err(|e| format!("the template does not parse: {e}"))?;
     fn sorted(v: &Value) -> Value {
         match v {
             Value::Object(m) => {

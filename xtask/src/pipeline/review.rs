@@ -521,7 +521,7 @@ impl Context<'_> {
             return Ok(Err(format!("{}: {why}", stack.stack)));
         }
         let template = apply::change_set_template(cfn, &stack.change_set, &stack.stack).await?;
-        let new: Value = serde_yaml::from_str(&template)
+        let new: Value = yaml_serde::from_str(&template)
             .map_err(|e| BadInput(format!("the template of {} does not parse: {e}", stack.change_set)))?;
         let parameters: Vec<(String, String)> = described
             .parameters()

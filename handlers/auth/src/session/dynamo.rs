@@ -127,7 +127,7 @@ impl SessionStore for DynamoSessions {
             .item(LAST_USED, number(session.last_used))
             .item(ROTATED_AT, number(session.rotated_at))
             .item(REVOKED, AttributeValue::Bool(session.revoked))
-            .item(SEED, AttributeValue::S(super::hex(&session.seed)))
+            .item(SEED, AttributeValue::S(hex::encode(session.seed)))
             .item(TOKEN_HASH, AttributeValue::S(session.token_hash.clone()))
             .item(EXPIRES_AT, number(expires_at))
             .condition_expression("attribute_not_exists(#id)")

@@ -73,6 +73,10 @@ fn malformed_tokens_are_not_tokens() {
     assert_eq!(from_hex::<16>(&SessionId::from_bytes([0xab; 16]).to_string()), Some([0xab; 16]));
     assert_eq!(from_hex::<1>("zz"), None);
     assert_eq!(from_hex::<2>("abc"), None);
+    // `u8::from_str_radix` took a sign: "+f" read as 15. Only hex digits are hex.
+    assert_eq!(from_hex::<1>("+f"), None);
+    assert_eq!(from_hex::<2>("+f+f"), None);
+    assert_eq!(from_hex::<1>(" f"), None);
 }
 
 #[test]

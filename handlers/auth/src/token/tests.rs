@@ -1,6 +1,6 @@
 //! Tests of issuing and verifying tokens, one per attack the verifier must refuse.
 
-use jsonwebtoken::{DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde_json::{Value, json};
 
 use super::*;

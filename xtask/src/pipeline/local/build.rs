@@ -108,7 +108,7 @@ async fn inputs(
 /// resolved) and the buildspec's variables, and this machine's `PATH` (the image's tools).
 fn environment(
     run: &Run,
-    (project, action, buildspec): (&aws_sdk_codebuild::types::Project, &Action, &serde_yaml::Value),
+    (project, action, buildspec): (&aws_sdk_codebuild::types::Project, &Action, &yaml_serde::Value),
     container: &Path,
     session: &Session,
 ) -> anyhow::Result<BTreeMap<String, String>> {
@@ -147,7 +147,7 @@ async fn output(
     run: &mut Run,
     action: &Action,
     s3: &aws_sdk_s3::Client,
-    buildspec: &serde_yaml::Value,
+    buildspec: &yaml_serde::Value,
     src: &Path,
 ) -> anyhow::Result<()> {
     let Some(output) = action.outputs.first() else { return Ok(()) };
@@ -187,8 +187,8 @@ pub(super) async fn run(run: &mut Run, stage: &Stage, action: &Action) -> anyhow
     let build = started.build_value.and_then(|b| b.id).context("CodeBuild gave no build id")?;
     let text = project.source().and_then(|s| s.buildspec()).filter(|b| !b.is_empty());
     let text = text.with_context(|| format!("build project {name} has no inline buildspec"))?;
-    let buildspec: serde_yaml::Value =
-        serde_yaml::from_str(text).with_context(|| format!("{name}'s buildspec does not parse"))?;
+    let buildspec: yaml_serde::Value =
+        yaml_serde::from_str(text).with_context(|| format!("{name}'s buildspec does not parse"))?;
     let cache = project.cache().filter(|c| c.r#type().as_str() == "S3").and_then(|c| c.location().map(str::to_owned));
     if let Some(location) = &cache {
         restore_cache(&s3, location, &container).await?;
@@ -215,20 +215,20 @@ pub(super) async fn run(run: &mut Run, stage: &Stage, action: &Action) -> anyhow
     Ok((Ok(exported), build))
 }
 
-fn scalar(v: &serde_yaml::Value) -> String {
+fn scalar(v: &yaml_serde::Value) -> String {
     match v {
-        serde_yaml::Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_owned(),
+        yaml_serde::Value::String(s) => s.clone(),
+        other => yaml_serde::to_string(other).unwrap_or_default().trim().to_owned(),
     }
 }
 
-fn strings(v: &serde_yaml::Value) -> Vec<String> {
+fn strings(v: &yaml_serde::Value) -> Vec<String> {
     v.as_sequence().into_iter().flatten().map(scalar).collect()
 }
 
 /// The buildspec's phases as one bash script: each command echoed and run, the build ended at the first
 /// that fails; at the end, the exported variables written NUL-separated to `exports`.
-fn script(buildspec: &serde_yaml::Value, exported: &[String], exports: &Path) -> String {
+fn script(buildspec: &yaml_serde::Value, exported: &[String], exports: &Path) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let mut out = String::new();
     for phase in ["install", "pre_build", "build", "post_build"] {
@@ -445,7 +445,7 @@ mod tests {
     fn a_build_stops_at_its_first_failing_command_and_exports_its_variables() {
         let dir = std::env::temp_dir().join(format!("xtask-build-script-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let spec: serde_yaml::Value = serde_yaml::from_str(
+        let spec: yaml_serde::Value = yaml_serde::from_str(
             "version: 0.2\nphases:\n  install:\n    commands:\n      - export A=\"it's $((1+1))\"\n  build:\n    commands:\n      - cd sub 2>/dev/null || mkdir -p sub && cd sub\n      - 'export B=\"$(pwd)\"'\n",
         )
         .unwrap();
@@ -455,8 +455,8 @@ mod tests {
         let got = read_exports(&exports).unwrap();
         assert_eq!(got["A"], "it's 2");
         assert!(got["B"].ends_with("/sub"), "{got:?}");
-        let failing: serde_yaml::Value =
-            serde_yaml::from_str("phases:\n  build:\n    commands:\n      - 'false'\n      - touch ran\n").unwrap();
+        let failing: yaml_serde::Value =
+            yaml_serde::from_str("phases:\n  build:\n    commands:\n      - 'false'\n      - touch ran\n").unwrap();
         assert_eq!(shell(&script(&failing, &[], &exports), &dir, &env, "t").unwrap().0, 1);
         assert!(!dir.join("sub/ran").exists() && !dir.join("ran").exists());
         std::fs::remove_dir_all(&dir).unwrap();

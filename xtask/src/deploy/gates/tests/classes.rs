@@ -12,7 +12,7 @@ fn template(stack: &str) -> Value {
     let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
     let path = root.join(format!("templates/prod/{stack}.yaml"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every refusal of changing the prod `stack` by `edit`, with no flag, as text; and whether each flag

@@ -10,7 +10,7 @@ use super::ACCOUNT;
 fn api() -> Value {
     let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
     let text = std::fs::read_to_string(root.join("templates/dev/api.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The IAM refusal of changing `old` into `new` without flags, as text ("" when there is none).
