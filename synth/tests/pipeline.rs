@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use synth::stacks::pipeline::{
-    PLAN_CACHE_PATHS, PLAN_VARIABLES, REVIEW_VARIABLES, TEST_COMMAND, apply_command, plan_command, plan_digest_command,
-    review_command, reviewer_commands,
+    ADVISORIES_COMMAND, PLAN_CACHE_PATHS, PLAN_VARIABLES, REVIEW_VARIABLES, TEST_COMMAND, apply_command, plan_command,
+    plan_digest_command, review_command, reviewer_commands,
 };
 
 #[path = "../src/testing.rs"]
@@ -144,7 +144,8 @@ fn the_buildspecs_run_the_readmes_commands_and_only_the_plan_runs_the_pushed_com
         let names = synth::Names::new("auth", settings);
         let pipeline = settings.pipeline.as_ref().unwrap_or_else(|| panic!("{stage}"));
         let plan = commands(&buildspec(&p, "PlanProject"), "build");
-        assert_eq!(plan, [TEST_COMMAND.to_owned(), plan_command(stage), plan_digest_command()], "tests run first");
+        let first = [TEST_COMMAND.to_owned(), ADVISORIES_COMMAND.to_owned()];
+        assert_eq!(plan, [&first[..], &[plan_command(stage), plan_digest_command()]].concat(), "tests run first");
         // Review and apply run the pinned binary, checked against its digest, from an empty directory.
         let pinned: Vec<String> = reviewer_commands().to_vec();
         assert_eq!(pinned[0], "cd \"$(mktemp -d)\"");

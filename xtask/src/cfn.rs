@@ -242,6 +242,17 @@ mod tests {
     use super::*;
     use aws_sdk_cloudformation::types::ResourceStatus;
 
+    #[test]
+    fn a_wait_is_overdue_only_past_its_deadline() {
+        let start = Instant::now();
+        let deadline = Duration::from_secs(60);
+        assert!(!overdue(start, start, deadline));
+        assert!(!overdue(start, start + deadline, deadline));
+        assert!(overdue(start, start + deadline + Duration::from_millis(1), deadline));
+        // A reading from before the start is not overdue.
+        assert!(!overdue(start + deadline, start, deadline));
+    }
+
     fn event(id: &str, kind: &str, status: ResourceStatus, reason: &str) -> StackEvent {
         StackEvent::builder()
             .logical_resource_id(id)

@@ -59,7 +59,13 @@ pub enum Command {
     Destroy(crate::destroy::DestroyArgs),
     /// Run the whole API on 127.0.0.1 from the synthesized templates and the real functions, with an AWS emulator
     Local(crate::local::LocalArgs),
-    /// Run every check: installs cfn-lint and the AWS emulator on first use, then `cargo test`
+    /// Check the dependency tree with cargo-deny (licenses, bans, sources; installed on first use)
+    Deny {
+        /// Also check RustSec's advisories (needs the network, to fetch the advisory database)
+        #[arg(long)]
+        advisories: bool,
+    },
+    /// Run every check: installs cfn-lint, the AWS emulator and cargo-deny on first use, then `cargo test`
     Test {
         /// Arguments passed on to `cargo test`, after `--`
         #[arg(last = true)]
@@ -185,6 +191,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy(args) => crate::destroy::run(&config_path, &args),
         Command::Local(args) => crate::local::run(&config_path, &args),
         Command::Test { cargo_args } => test::run(&crate::workspace()?, &cargo_args),
+        Command::Deny { advisories } => crate::deny::run(&crate::workspace()?, advisories),
         Command::Bench { which } => bench::run(&crate::workspace()?, &config_path, which),
         Command::New { what: New::Function { name, method, path, public, reads_users } } => {
             let new = crate::scaffold::NewFunction { name, method, path, public, reads_users };

@@ -26,9 +26,21 @@ pub fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_DIFFERENCE));
         }
     }
+    // cargo-deny builds while the Python tools download, on first use.
+    let target = devenv::target_dir_of(root)?;
+    let deny_install = crate::deny::start_install(&target)?;
     // Install the Python tools first and visibly, rather than inside a test whose output is captured.
     let venv = devenv::ensure(&mut |line| eprintln!("{line}")).context("installing the test tools")?;
     eprintln!("test tools ready in {}", venv.root().display());
+    if deny_install.is_some() {
+        eprintln!("installing cargo-deny {} (first use only)", crate::deny::VERSION);
+    }
+    let deny = crate::deny::finish(&target, deny_install)?;
+    eprintln!("running cargo deny check {}", crate::deny::checks(false).join(" "));
+    if !crate::deny::check(&deny, root, &root.join(crate::deny::CONFIG), false)? {
+        eprintln!("error: the dependency tree breaks {}: see cargo-deny's report above", crate::deny::CONFIG);
+        return Ok(ExitCode::from(EXIT_DIFFERENCE));
+    }
     let status = Command::new(cargo)
         .current_dir(root)
         .args(["test", "--workspace", "--locked"])

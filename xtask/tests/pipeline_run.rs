@@ -230,7 +230,8 @@ done
 shift
 [ -x ./xtask-pushed ] && exec ./xtask-pushed "$@"
 case "$1" in
-  test) exit 0 ;;
+  # The test command and the advisories (RustSec's database is out of this machine's reach) pass.
+  test|deny) exit 0 ;;
   deploy) shift; exec {xtask} deploy --artifacts {zips} "$@" ;;
 esac
 exec {xtask} "$@"
@@ -548,7 +549,7 @@ fn over_broad(with_boundary: bool) -> String {
         r#"#!/usr/bin/env python3
 import json, sys, time, boto3, yaml
 args = sys.argv[1:]
-if args[0] == "test":
+if args[0] in ("test", "deny"):
     sys.exit(0)
 arg = lambda name: args[args.index(name) + 1]
 cfn = boto3.client("cloudformation")
@@ -646,7 +647,7 @@ fn misnamed_code() -> String {
     r#"#!/usr/bin/env python3
 import hashlib, json, sys, time, boto3
 args = sys.argv[1:]
-if args[0] == "test":
+if args[0] in ("test", "deny"):
     sys.exit(0)
 arg = lambda name: args[args.index(name) + 1]
 s3, cfn = boto3.client("s3"), boto3.client("cloudformation")

@@ -55,6 +55,10 @@ pub use roles::{
 /// The README's test command: every check, run before anything is planned.
 pub const TEST_COMMAND: &str = "cargo xtask test";
 
+/// RustSec's advisories, checked where the advisory database can be fetched: a dependency with a known
+/// vulnerability (or a yanked one) stops the plan, so nothing is deployed with it.
+pub const ADVISORIES_COMMAND: &str = "cargo xtask deny --advisories";
+
 /// The Rust toolchain the plan build installs, pinned so that a commit builds the same way on every run.
 pub const RUST_TOOLCHAIN: &str = "1.95.0";
 
@@ -194,7 +198,7 @@ fn quote(command: &str) -> String {
 /// The plan build's buildspec: the pushed commit's code.
 pub fn plan_buildspec(stage: &str) -> String {
     buildspec(
-        &[TEST_COMMAND.to_owned(), plan_command(stage), plan_digest_command()],
+        &[TEST_COMMAND.to_owned(), ADVISORIES_COMMAND.to_owned(), plan_command(stage), plan_digest_command()],
         &PLAN_VARIABLES,
         Some(PLAN_FILE),
         true,
