@@ -45,10 +45,13 @@ pub const WATCH_DEADLINE: Duration = Duration::from_secs(60 * 60);
 
 /// Ids of the newest events a stack already has, so that watching prints only new ones. Events come
 /// newest first, so the first page is enough: [`new_events`] reads until it meets one of them.
-pub async fn seen(cfn: &Client, stack: &str) -> HashSet<String> {
-    match cfn.describe_stack_events().stack_name(stack).send().await {
-        Ok(page) => page.stack_events.unwrap_or_default().into_iter().filter_map(|e| e.event_id).collect(),
-        Err(_) => HashSet::new(),
+/// A stack that does not exist yet has none; any other error is one (an empty set would replay, and
+/// blame, the whole history of the stack).
+pub async fn seen(cfn: &Client, stack: &str) -> anyhow::Result<HashSet<String>> {
+    match cfn.describe_stack_events().stack_name(stack).send().await.aws() {
+        Ok(page) => Ok(page.stack_events.unwrap_or_default().into_iter().filter_map(|e| e.event_id).collect()),
+        Err(e) if e.is_missing_stack() => Ok(HashSet::new()),
+        Err(e) => Err(e).with_context(|| format!("reading the events of {stack}")),
     }
 }
 
@@ -63,7 +66,10 @@ async fn new_events(cfn: &Client, stack: &str, seen: &HashSet<String>) -> anyhow
             if event.event_id.as_ref().is_some_and(|id| seen.contains(id)) {
                 return Ok(out);
             }
-            out.push(event);
+            // An event that arrived while paging shifts the pages: one read twice is kept once.
+            if !out.iter().any(|e: &StackEvent| e.event_id.is_some() && e.event_id == event.event_id) {
+                out.push(event);
+            }
         }
     }
     Ok(out)
@@ -160,8 +166,8 @@ pub async fn watch_until(
                 return Ok(settled);
             }
             Some(s) if overdue(start, Instant::now(), deadline) => bail!(
-                "{stack} is still {} after {} s: stopped waiting (CloudFormation goes on); `cargo xtask status` \
-                 shows where it is and resumes watching",
+                "{stack} is still {} after {} s: stopped waiting (CloudFormation goes on); `cargo xtask status \
+                 --stage <stage>` shows where it is and resumes watching",
                 s.as_str(),
                 deadline.as_secs()
             ),
@@ -202,7 +208,7 @@ pub async fn status_reason(cfn: &Client, stack: &str) -> Option<String> {
 /// The stack id keeps working after deletion, when the name no longer resolves.
 pub async fn delete(cfn: &Client, stack: &str, poll: Duration) -> anyhow::Result<Settled> {
     let id = describe(cfn, stack).await?.and_then(|s| s.stack_id).unwrap_or_else(|| stack.to_owned());
-    let before = seen(cfn, &id).await;
+    let before = seen(cfn, &id).await?;
     cfn.delete_stack().stack_name(&id).send().await.aws().with_context(|| format!("deleting {stack}"))?;
     watch(cfn, &id, before, poll).await
 }

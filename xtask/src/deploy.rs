@@ -466,7 +466,7 @@ impl StackStep<'_> {
             return Ok(StepResult::Refused(format!("not deploying {stack}: declined")));
         }
 
-        let seen = cfn::seen(cfn, stack).await;
+        let seen = cfn::seen(cfn, stack).await?;
         cfn.execute_change_set()
             .change_set_name(&id)
             .send()

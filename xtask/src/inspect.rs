@@ -145,7 +145,7 @@ pub fn status(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result
                 println!(
                     "  {stack} is still changing; watching until it settles (Ctrl-C stops watching, not the update)"
                 );
-                let seen = cfn::seen(&clients.cfn, &stack).await;
+                let seen = cfn::seen(&clients.cfn, &stack).await?;
                 cfn::watch(&clients.cfn, &stack, seen, clients.poll).await?.status
             } else {
                 state

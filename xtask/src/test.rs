@@ -30,7 +30,17 @@ pub fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
     let target = devenv::target_dir_of(root)?;
     let deny_install = crate::deny::start_install(&target)?;
     // Install the Python tools first and visibly, rather than inside a test whose output is captured.
-    let venv = devenv::ensure(&mut |line| eprintln!("{line}")).context("installing the test tools")?;
+    let venv = match devenv::ensure(&mut |line| eprintln!("{line}")) {
+        Ok(venv) => venv,
+        Err(e) => {
+            // Leave no install building behind a command that has failed.
+            if let Some(mut install) = deny_install {
+                let _ = install.kill();
+                let _ = install.wait();
+            }
+            return Err(e).context("installing the test tools");
+        }
+    };
     eprintln!("test tools ready in {}", venv.root().display());
     if deny_install.is_some() {
         eprintln!("installing cargo-deny {} (first use only)", crate::deny::VERSION);

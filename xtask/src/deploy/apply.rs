@@ -154,7 +154,7 @@ pub async fn execute(clients: &Clients, plan: &Plan, protected: Option<&str>) ->
     for planned in &plan.stacks {
         let stack = &planned.stack;
         println!("\n== {stack}: executing the planned change set {}", planned.change_set);
-        let seen = cfn::seen(&clients.cfn, stack).await;
+        let seen = cfn::seen(&clients.cfn, stack).await?;
         clients
             .cfn
             .execute_change_set()

@@ -11,6 +11,7 @@ use serde_json::Value;
 use synth::review::{Effect, Row, Unreviewed};
 
 use aws_sdk_cloudformation::client::Waiters as _;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
 use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 
 use crate::aws::AwsResultExt as _;
@@ -92,7 +93,8 @@ pub async fn create(
         Err(WaiterError::FailureState(failed)) => {
             let reason = match failed.final_poll().as_result() {
                 Ok(out) => out.status_reason.clone().unwrap_or_default(),
-                Err(e) => e.to_string(),
+                // CloudFormation's own words (a ValidationError's message), not the SDK's summary.
+                Err(e) => e.message().map_or_else(|| e.to_string(), str::to_owned),
             };
             if no_changes(&reason) {
                 // An empty change set cannot be executed; delete it rather than leave litter.

@@ -48,7 +48,7 @@ pub async fn ensure(config: &SdkConfig, stack: &str, template: &Value) -> anyhow
         None => {
             println!("creating {stack} in the AWS emulator from the synthesized data template");
             let body = serde_json::to_string(template).context("encoding the data template")?;
-            let seen = cfn::seen(&cfn, stack).await;
+            let seen = cfn::seen(&cfn, stack).await?;
             cfn.create_stack()
                 .stack_name(stack)
                 .template_body(body)
