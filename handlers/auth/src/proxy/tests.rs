@@ -402,6 +402,14 @@ fn assert_answered(route: Route, response: &ApiGatewayProxyResponse) {
     }
 }
 
+/// Host names as HTTP clients send them. A label that starts with `xn--` is an IDNA A-label: it must be
+/// valid Punycode, which the URL parser checks as browsers do, so a random one (`a.xn--`) is not a host
+/// any client sends, nor one API Gateway routes to a function.
+fn http_host() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9-]{0,20}(\\.[a-z][a-z0-9-]{0,20}){0,3}(:[0-9]{1,4})?"
+        .prop_filter("not an IDNA A-label", |h| !h.split(['.', ':']).any(|label| label.starts_with("xn--")))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
 
@@ -418,7 +426,7 @@ proptest! {
     #[test]
     fn what_http_carries_is_never_refused_as_unreadable(
         headers in http_headers(),
-        host in "[a-z][a-z0-9-]{0,20}(\\.[a-z][a-z0-9-]{0,20}){0,3}(:[0-9]{1,4})?",
+        host in http_host(),
         proto in prop::option::of("[ -~]{0,12}"),
         path in "/[ -~\\u{80}-\\u{10FFFF}]{0,40}",
         query in query(),
