@@ -192,21 +192,10 @@ impl Reader<'_> {
 
 /// A value as sorted, compact JSON (strings bare), so that the same setting reads the same.
 fn canonical(v: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
     match v {
         Value::String(s) => s.clone(),
         Value::Object(m) if m.len() == 1 && super::value::is_intrinsic(v) => display(v),
-        other => sorted(other).to_string(),
+        other => super::value::sorted(other).to_string(),
     }
 }
 

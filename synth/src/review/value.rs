@@ -73,6 +73,20 @@ fn substitute(text: &str, vars: &Map<String, Value>) -> Option<String> {
     Some(out)
 }
 
+/// `value` with every object's keys in sorted order, so that the same content serializes alike whatever
+/// order it was written in (with serde_json's `preserve_order`, maps keep their input order).
+pub fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Whether `value` is an intrinsic function (`Ref` or `Fn::...`), a value only CloudFormation computes.
 pub fn is_intrinsic(value: &Value) -> bool {
     matches!(value, Value::Object(m) if m.len() == 1 && m.keys().any(|k| k == "Ref" || k.starts_with("Fn::")))

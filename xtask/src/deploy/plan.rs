@@ -115,18 +115,7 @@ impl Plan {
 /// written as compact JSON. The text CloudFormation gives back for a change set hashes alike.
 pub fn template_digest(text: &str) -> Result<String, String> {
     let value: Value = yaml_serde::from_str(text).map_err(|e| format!("the template does not parse: {e}"))?;
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    Ok(crate::package::hex_sha256(sorted(&value).to_string().as_bytes()))
+    Ok(crate::package::hex_sha256(synth::review::value::sorted(&value).to_string().as_bytes()))
 }
 
 /// Why `planned` must not run now, if it must not: the stack changed since the plan (or appeared, or
