@@ -1,12 +1,25 @@
 //! AWS clients for deploy, diff, status and destroy: the standard credential chain, `--profile`, the
 //! stage's region, and an endpoint override for emulators.
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, ConfigLoader, Region};
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use clap::Args;
 
 use crate::BadInput;
+
+/// The standard credential chain in `region`, with [`https_client`]; every command's SDK configuration
+/// starts here (the workspace turns off the SDKs' default client, so one built elsewhere cannot call out).
+pub fn loader(region: &str) -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned())).http_client(https_client())
+}
+
+/// The SDKs' HTTPS client: rustls on ring, where the SDKs' default would bring aws-lc-rs as a second
+/// crypto library (the handlers build theirs the same way, in `auth::config::https_client`).
+pub fn https_client() -> aws_sdk_cloudformation::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Default, Args)]
@@ -76,7 +89,7 @@ impl Clients {
 
     /// Clients of `region`, for a command that knows its region but no stage (a pipeline's reviewer).
     pub async fn for_region(args: &AwsArgs, region: &str) -> anyhow::Result<Clients> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
+        let mut loader = loader(region);
         if let Some(profile) = &args.profile {
             loader = loader.profile_name(profile);
         }

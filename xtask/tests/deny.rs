@@ -63,7 +63,11 @@ fn the_workspace_passes_and_a_copyleft_or_banned_dependency_does_not() {
     let banned = scratch("banned", "serde_yaml", "MIT");
     let (passed, text) = report(&banned);
     assert!(!passed && text.contains("'serde_yaml = 0.9.34' is explicitly banned"), "{text}");
-    for dir in [fine, copyleft, banned] {
+    // A second crypto library: the SDKs' default HTTPS client (aws-lc-rs) coming back beside ring.
+    let crypto = scratch("crypto", "aws-lc-rs", "ISC");
+    let (passed, text) = report(&crypto);
+    assert!(!passed && text.contains("'aws-lc-rs = 0.9.34' is explicitly banned"), "{text}");
+    for dir in [fine, copyleft, banned, crypto] {
         let _ = std::fs::remove_dir_all(dir);
     }
 }

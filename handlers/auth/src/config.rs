@@ -75,6 +75,26 @@ pub struct SignoutConfig {
     pub keep_signed_out_seconds: u64,
 }
 
+/// The functions' AWS configuration from the standard chain (Lambda's role credentials and region), with
+/// [`https_client`] and [`aws_timeouts`]. Each function loads it once, before its first request.
+pub async fn load_aws() -> aws_config::SdkConfig {
+    aws_loader().load().await
+}
+
+/// [`load_aws`]'s loader, for a caller that adds to it (a test's endpoint and credentials).
+pub fn aws_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(aws_timeouts())
+}
+
+/// The SDKs' HTTPS client: rustls on ring, the crypto library the tokens' HMAC already uses, so a function
+/// carries one (the SDKs' default client brings aws-lc-rs; the workspace turns it off).
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 /// Timeouts for every AWS call the functions make. The SDK sets none by default, so an unreachable
 /// Secrets Manager, KMS or DynamoDB would hold a request until the function's own timeout; in-region
 /// calls answer in milliseconds, so one attempt gets a second and a call with its retries three.
@@ -239,6 +259,31 @@ mod tests {
 
     use super::*;
     use crate::declared;
+
+    /// The functions' SDK clients open TLS through the HTTPS client built here (rustls on ring): with the
+    /// SDKs' default client turned off, a client without it would fail before sending a byte.
+    #[tokio::test]
+    async fn the_sdk_clients_open_tls_through_ring() {
+        use std::io::Read as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let port = listener.local_addr().expect("its address").port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("the client connects");
+            let mut record = [0_u8; 3];
+            socket.read_exact(&mut record).expect("the client writes");
+            record
+        });
+        let config = aws_loader()
+            .endpoint_url(format!("https://127.0.0.1:{port}"))
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("id", "secret", None, None, "test"))
+            .load()
+            .await;
+        let error = aws_sdk_dynamodb::Client::new(&config).list_tables().send().await.expect_err("no server answers");
+        assert!(!format!("{error:?}").contains("No HTTP client"), "{error:?}");
+        // A TLS handshake record (0x16) of a TLS 1.x hello: the client spoke TLS before the socket closed.
+        assert_eq!(server.join().expect("the server thread"), [0x16, 0x03, 0x01]);
+    }
 
     fn full_env() -> BTreeMap<&'static str, String> {
         EnvVar::ALL

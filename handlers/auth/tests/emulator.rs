@@ -13,7 +13,6 @@ use auth::session::dynamo::DynamoSessions;
 use auth::store::dynamo::DynamoStore;
 use auth::token::TokenSettings;
 use auth::{authorizer, hello, refresh, signin, signout, signup};
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
@@ -53,7 +52,9 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        // The functions' own loader (their HTTPS client), without their one-second timeouts on a loaded machine.
+        let config = auth::config::aws_loader()
+            .timeout_config(aws_sdk_dynamodb::config::timeout::TimeoutConfig::disabled())
             .endpoint_url(moto().endpoint())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))

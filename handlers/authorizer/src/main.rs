@@ -9,7 +9,6 @@ use auth::authorizer;
 use auth::config::AuthorizerConfig;
 use auth::keys::secrets_manager::SecretsManagerSource;
 use auth::session::dynamo::DynamoSessions;
-use aws_config::BehaviorVersion;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest as Event;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
@@ -17,7 +16,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 async fn main() -> anyhow::Result<()> {
     auth::logging::init(env!("CARGO_CRATE_NAME"));
     let config = AuthorizerConfig::from_env().context("reading the authorizer's configuration")?;
-    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
+    let aws = auth::config::load_aws().await;
     let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn);
     let sessions = DynamoSessions::new(aws_sdk_dynamodb::Client::new(&aws), config.sessions_table_name);
     let deps = &authorizer::Deps::new(secrets, config.tokens, sessions, config.revocation_cache_seconds);

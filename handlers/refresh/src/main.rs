@@ -7,13 +7,12 @@ use auth::config::RefreshConfig;
 use auth::keys::secrets_manager::SecretsManagerSource;
 use auth::refresh;
 use auth::session::dynamo::DynamoSessions;
-use aws_config::BehaviorVersion;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     auth::logging::init(env!("CARGO_CRATE_NAME"));
     let config = RefreshConfig::from_env().context("reading the refresh function's configuration")?;
-    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
+    let aws = auth::config::load_aws().await;
     let deps = &refresh::Deps::new(
         DynamoSessions::new(aws_sdk_dynamodb::Client::new(&aws), config.sessions_table_name),
         SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), config.secret_arn),

@@ -11,13 +11,12 @@ use auth::password::kms::KmsCipher;
 use auth::session::dynamo::DynamoSessions;
 use auth::signin;
 use auth::store::dynamo::DynamoStore;
-use aws_config::BehaviorVersion;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     auth::logging::init(env!("CARGO_CRATE_NAME"));
     let config = SigninConfig::from_env().context("reading the signin function's configuration")?;
-    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
+    let aws = auth::config::load_aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = &signin::Deps::new(
         (

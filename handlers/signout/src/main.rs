@@ -6,13 +6,12 @@ use anyhow::Context as _;
 use auth::config::SignoutConfig;
 use auth::session::dynamo::DynamoSessions;
 use auth::signout;
-use aws_config::BehaviorVersion;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     auth::logging::init(env!("CARGO_CRATE_NAME"));
     let config = SignoutConfig::from_env().context("reading the signout function's configuration")?;
-    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
+    let aws = auth::config::load_aws().await;
     let deps = &signout::Deps::new(
         DynamoSessions::new(aws_sdk_dynamodb::Client::new(&aws), config.sessions_table_name),
         config.keep_signed_out_seconds,

@@ -5,13 +5,12 @@ use auth::config::SignupConfig;
 use auth::password::kms::KmsCipher;
 use auth::signup;
 use auth::store::dynamo::DynamoStore;
-use aws_config::BehaviorVersion;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     auth::logging::init(env!("CARGO_CRATE_NAME"));
     let config = SignupConfig::from_env().context("reading the signup function's configuration")?;
-    let aws = aws_config::defaults(BehaviorVersion::latest()).timeout_config(auth::config::aws_timeouts()).load().await;
+    let aws = auth::config::load_aws().await;
     let deps = &signup::Deps::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
         KmsCipher::new(aws_sdk_kms::Client::new(&aws), config.key_arn),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{Capability, StackStatus};
 use serde_json::Value;
 
@@ -18,8 +18,7 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// SDK configuration for the emulator at `endpoint`, with dummy credentials (it accepts any).
 pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
+    crate::aws::loader(region)
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
             "local",

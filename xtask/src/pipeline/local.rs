@@ -542,9 +542,7 @@ pub async fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode>
     };
     let work =
         crate::target_dir()?.join("pipeline-runs").join(format!("{}-{}", target.names.pipeline(), std::process::id()));
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(stage.region.clone()))
-        .endpoint_url(&endpoint);
+    let mut loader = crate::aws::loader(&stage.region).endpoint_url(&endpoint);
     if let Some(profile) = &args.on.aws.profile {
         loader = loader.profile_name(profile);
     }

@@ -44,6 +44,7 @@ fn s3_as(run: &Run, session: &Session) -> aws_sdk_s3::Client {
         .region(aws_sdk_s3::config::Region::new(run.options.region()))
         .endpoint_url(run.options.endpoint())
         .credentials_provider(credentials)
+        .http_client(crate::aws::https_client())
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(config)
