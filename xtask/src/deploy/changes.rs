@@ -322,6 +322,61 @@ mod tests {
         t
     }
 
+    /// A CloudFormation whose change sets never settle: it creates one and describes it as pending forever,
+    /// counting the polls.
+    fn pending_forever(polls: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Client {
+        use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
+        use aws_smithy_runtime_api::client::http::{HttpConnectorFuture, SharedHttpConnector, http_client_fn};
+        use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+        use aws_smithy_types::body::SdkBody;
+
+        #[derive(Debug)]
+        struct Pending(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl aws_smithy_runtime_api::client::http::HttpConnector for Pending {
+            fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+                let form = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+                let (action, result) = if form.contains("Action=CreateChangeSet") {
+                    ("CreateChangeSet", "<Id>arn:aws:cloudformation:us-east-1:1:changeSet/x/1</Id>")
+                } else {
+                    self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    (
+                        "DescribeChangeSet",
+                        "<Status>CREATE_PENDING</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus>",
+                    )
+                };
+                let xml = format!(
+                    "<{action}Response xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+                     <{action}Result>{result}</{action}Result></{action}Response>"
+                );
+                let status = 200_u16.try_into().unwrap_or_else(|e| panic!("{e}"));
+                HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from(xml))))
+            }
+        }
+        let connector = SharedHttpConnector::new(Pending(polls));
+        let config = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
+            .http_client(http_client_fn(move |_, _| connector.clone()))
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// A change set that never settles stops the command at its deadline with an error that says what to
+    /// do, where the old loop polled forever.
+    #[tokio::test]
+    async fn a_change_set_that_never_settles_stops_at_the_deadline() {
+        let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cfn = pending_forever(polls.clone());
+        let body = Body::Inline("{}".to_owned());
+        let wait = create(&cfn, "auth-dev-api", "xtask-1", &body, &[], (false, None), Duration::from_secs(2));
+        // A wait without its deadline fails here instead of hanging the test.
+        let outcome = tokio::time::timeout(Duration::from_secs(60), wait).await.expect("the deadline was not kept");
+        let error = format!("{:#}", outcome.err().unwrap_or_else(|| panic!("a pending change set was taken as ready")));
+        assert!(error.contains("was not computed within 2 s") && error.contains("delete it"), "{error}");
+        assert!(polls.load(std::sync::atomic::Ordering::SeqCst) >= 1, "the waiter never asked");
+    }
+
     #[test]
     fn every_page_of_a_change_set_is_read() {
         use aws_sdk_cloudformation::types::{Change as CfnChange, ChangeAction, ResourceChange};
