@@ -5,7 +5,7 @@ use std::io::{BufRead as _, BufReader};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth::keys::SecretVersion;
 use auth::token::{Claims, KeyRing, TokenSettings};
@@ -58,8 +58,18 @@ fn config() -> synth::Config {
         .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
-/// A token for `email` valid from `iat` to `exp`, signed with the stage's real secret read from moto.
-async fn minted_token(local: &Local, email: &str, iat: u64, exp: u64) -> String {
+/// The session an access token names (its `sid` claim).
+fn sid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap_or_else(|| panic!("not a JWT: {token}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap_or_else(|e| panic!("{e}"));
+    let claims: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    claims["sid"].as_str().unwrap_or_else(|| panic!("no sid in {claims}")).to_owned()
+}
+
+/// A token for `email` in session `sid`, valid from `iat` to `exp`, signed with the stage's real secret
+/// read from moto.
+async fn minted_token(local: &Local, email: &str, sid: &str, iat: u64, exp: u64) -> String {
     let config = config();
     let stage = config.stage("dev").unwrap_or_else(|e| panic!("{e}"));
     let names = synth::Names::new(&config.project, stage);
@@ -82,6 +92,8 @@ async fn minted_token(local: &Local, email: &str, iat: u64, exp: u64) -> String 
     let claims = Claims {
         sub: email.to_owned(),
         email: email.to_owned(),
+        sid: sid.to_owned(),
+        jti: "c3".repeat(16),
         iat,
         exp,
         nbf: None,
@@ -144,14 +156,15 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     assert_eq!((garbage.status, &garbage.body), (403, &denied));
     // A token minted like signin's passes, so the same token expired an hour ago fails for its age.
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let minted = minted_token(&local, email, now - 60, now + 600).await;
+    let sid = sid_of(&token);
+    let minted = minted_token(&local, email, &sid, now - 60, now + 600).await;
     let fresh = call("GET", &format!("{url}/hello"), &[("Authorization", &minted)], None).await;
     assert_eq!(fresh.status, 200, "{}", fresh.body);
-    let expired = minted_token(&local, email, now - 7200, now - 3600).await;
+    let expired = minted_token(&local, email, &sid, now - 7200, now - 3600).await;
     let stale = call("GET", &format!("{url}/hello"), &[("Authorization", &expired)], None).await;
     assert_eq!((stale.status, &stale.body), (403, &denied));
     // Signed with the real key but valid for ten years: longer than the stage issues tokens for.
-    let decade = minted_token(&local, email, now - 60, now + 10 * 365 * 86_400).await;
+    let decade = minted_token(&local, email, &sid, now - 60, now + 10 * 365 * 86_400).await;
     let long_lived = call("GET", &format!("{url}/hello"), &[("Authorization", &decade)], None).await;
     assert_eq!((long_lived.status, &long_lived.body), (403, &denied));
 
@@ -221,6 +234,61 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     for (function, pid) in pids {
         assert!(gone(pid), "{function} (pid {pid}) still runs after stop");
     }
+}
+
+/// The attack of issue 25: a thief's access tokens, and a signed-out session's, kept working on private
+/// routes until they expired. Now a session's end ends them within the stage's authorizer cache TTL (here
+/// 2 s, so the test can wait it out), through the real authorizer and the emulated API Gateway's cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_sessions_access_tokens_stop_working_on_a_private_route_within_the_bound() {
+    let mut config = config();
+    let stage = config.stages.get_mut("dev").unwrap_or_else(|| panic!("no dev stage"));
+    stage.authorizer_cache_ttl_seconds = 2;
+    let bound = Duration::from_secs(u64::from(stage.authorizer_cache_ttl_seconds));
+    let local = Local::start(&config, &Options::quiet("dev")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let url = local.url();
+    let credentials = json!({"email": "grace@example.com", "password": "velvet tractor orbit lemonade"});
+    assert_eq!(call("POST", &format!("{url}/signup"), &[], Some(credentials.clone())).await.status, 201);
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let signin = call("POST", &format!("{url}/signin"), &[], Some(credentials.clone())).await;
+        assert_eq!(signin.status, 200, "{}", signin.body);
+        sessions.push(signin.body);
+    }
+    let [signed_out, stolen, kept] = <[Value; 3]>::try_from(sessions).unwrap_or_else(|_| panic!("three sessions"));
+    let text = |v: &Value, field: &str| v[field].as_str().unwrap_or_else(|| panic!("no {field} in {v}")).to_owned();
+    let hello = |token: String| {
+        let url = url.clone();
+        async move { call("GET", &format!("{url}/hello"), &[("Authorization", &token)], None).await.status }
+    };
+    for session in [&signed_out, &stolen, &kept] {
+        assert_eq!(hello(text(session, "token")).await, 200);
+    }
+    // Sign out of one session; the thief refreshes the stolen one twice, then its owner's spent token
+    // comes back: reuse, which ends that session.
+    let out = json!({"refresh_token": text(&signed_out, "refresh_token")});
+    let bearer = text(&signed_out, "token");
+    assert_eq!(call("POST", &format!("{url}/signout"), &[("Authorization", &bearer)], Some(out)).await.status, 200);
+    let refresh = |token: String| {
+        let url = url.clone();
+        async move { call("POST", &format!("{url}/refresh"), &[], Some(json!({"refresh_token": token}))).await }
+    };
+    let first = refresh(text(&stolen, "refresh_token")).await;
+    let second = refresh(text(&first.body, "refresh_token")).await;
+    assert_eq!((first.status, second.status), (200, 200), "{} {}", first.body, second.body);
+    assert_eq!(refresh(text(&stolen, "refresh_token")).await.status, 401, "reuse");
+
+    tokio::time::sleep(bound + Duration::from_millis(500)).await;
+    for (token, what) in [
+        (text(&signed_out, "token"), "the signed-out session's"),
+        (text(&stolen, "token"), "the owner's, in the reused session"),
+        (text(&first.body, "token"), "the thief's first"),
+        (text(&second.body, "token"), "the thief's latest"),
+    ] {
+        assert_eq!(hello(token).await, 403, "{what} access token still works after the bound");
+    }
+    assert_eq!(hello(text(&kept, "token")).await, 200, "the user's other session stands");
+    local.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

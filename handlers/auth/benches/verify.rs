@@ -22,8 +22,10 @@ fn verification(c: &mut Criterion) {
         .unwrap_or_else(|e| panic!("{e}"));
     let now = SystemClock.now();
     let email = Email::parse("alice.smith+newsletter@example-company.com").unwrap_or_else(|e| panic!("{e}"));
-    let token = token::issue(&Claims::new(&email, &settings, now), &keys).unwrap_or_else(|e| panic!("{e}"));
-    assert!((300..=400).contains(&token.len()), "the token is {} bytes, not about 350", token.len());
+    let session = auth::session::SessionId::from_bytes([0x5a; 16]);
+    let claims = Claims::new(&email, &session, [0xc3; 16], &settings, now);
+    let token = token::issue(&claims, &keys).unwrap_or_else(|e| panic!("{e}"));
+    assert!((400..=550).contains(&token.len()), "the token is {} bytes, not about 480", token.len());
     assert!(token::verify(&token, &keys, &settings, now).is_ok());
 
     let decoding = DecodingKey::from_secret(SECRET);

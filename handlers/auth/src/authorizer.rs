@@ -10,13 +10,16 @@
 //! instead: API Gateway answers 500 and caches nothing, so the user's next request is checked afresh
 //! rather than denied for the cache's TTL.
 //!
-//! A verified token is also refused when its user signed out everywhere at or after the time it was
-//! issued (`iat`): the authorizer reads that time from the sessions table and keeps it for
-//! [`RevocationCache`]'s max age, so a signed-out token stops working within the stage's authorizer
-//! cache TTL (API Gateway's cached Allow) plus that max age.
+//! A verified token is also refused when the session it names (`sid`) no longer stands (signed out,
+//! ended by reuse detection, expired, or not the token's user's) or its user signed out everywhere at or
+//! after the time it was issued (`iat`): the authorizer reads both from the sessions table, side by
+//! side, and keeps each for [`RevocationCache`]'s max age, so an ended session's tokens stop working
+//! within API Gateway's cache of the Allow plus that max age: the stage's authorizer cache TTL, which
+//! synth splits between the two.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use contract::{AUTHORIZATION_HEADER, claims};
@@ -29,7 +32,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::{Clock, SystemClock};
 use crate::keys::{KeyCache, SecretSource};
-use crate::session::{SessionError, SessionStore};
+use crate::session::{Ended, SessionError, SessionId, SessionStore, Standing};
 use crate::token::{self, Claims, TokenError, TokenSettings};
 
 /// The principal of a Deny policy: there is no authenticated user to name.
@@ -65,20 +68,51 @@ impl<K: SecretSource, S> Deps<K, S> {
     }
 }
 
-/// Users' "signed out everywhere" times as the authorizer last read them, each reused for at most
-/// `max_age` seconds (0: read every time), and at most [`RevocationCache::MAX_USERS`] of them.
+/// What the authorizer last read of users' "signed out everywhere" times and of sessions, each reused
+/// for at most `max_age` seconds (0: read every time), and at most [`RevocationCache::MAX_USERS`] of each.
 #[derive(Debug, Default)]
 pub struct RevocationCache {
     max_age: u64,
-    entries: Mutex<HashMap<String, (Option<u64>, u64)>>,
+    users: Mutex<HashMap<String, (Option<u64>, u64)>>,
+    sessions: Mutex<HashMap<SessionId, (Option<Standing>, u64)>>,
+}
+
+/// A value read at a time, from `cache` if read less than `max_age` ago, else by `read`.
+async fn cached<Key, Value, Read>(
+    cache: &Mutex<HashMap<Key, (Value, u64)>>,
+    key: Key,
+    now: u64,
+    max_age: u64,
+    read: Read,
+) -> Result<Value, SessionError>
+where
+    Key: Eq + std::hash::Hash,
+    Value: Clone,
+    Read: Future<Output = Result<Value, SessionError>>,
+{
+    let lock = || cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((value, read_at)) = lock().get(&key)
+        && now < read_at.saturating_add(max_age)
+    {
+        return Ok(value.clone());
+    }
+    let value = read.await?;
+    if max_age > 0 {
+        let mut entries = lock();
+        if entries.len() >= RevocationCache::MAX_USERS {
+            entries.clear();
+        }
+        entries.insert(key, (value.clone(), now));
+    }
+    Ok(value)
 }
 
 impl RevocationCache {
-    /// A warm authorizer keeps at most this many users; past it, it starts over.
+    /// A warm authorizer keeps at most this many users (and sessions); past it, it starts over.
     pub const MAX_USERS: usize = 10_000;
 
     pub fn new(max_age: u64) -> RevocationCache {
-        RevocationCache { max_age, entries: Mutex::new(HashMap::new()) }
+        RevocationCache { max_age, ..RevocationCache::default() }
     }
 
     /// When `user` last signed out everywhere, from the cache if read less than `max_age` ago.
@@ -88,21 +122,17 @@ impl RevocationCache {
         now: u64,
         sessions: &S,
     ) -> Result<Option<u64>, SessionError> {
-        let lock = || self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((after, read_at)) = lock().get(user).copied()
-            && now < read_at.saturating_add(self.max_age)
-        {
-            return Ok(after);
-        }
-        let after = sessions.valid_after(user).await?;
-        if self.max_age > 0 {
-            let mut entries = lock();
-            if entries.len() >= RevocationCache::MAX_USERS {
-                entries.clear();
-            }
-            entries.insert(user.to_owned(), (after, now));
-        }
-        Ok(after)
+        cached(&self.users, user.to_owned(), now, self.max_age, sessions.valid_after(user)).await
+    }
+
+    /// Whether session `id` stands, from the cache if read less than `max_age` ago.
+    pub async fn standing<S: SessionStore>(
+        &self,
+        id: &SessionId,
+        now: u64,
+        sessions: &S,
+    ) -> Result<Option<Standing>, SessionError> {
+        cached(&self.sessions, *id, now, self.max_age, sessions.standing(id)).await
     }
 }
 
@@ -117,6 +147,7 @@ pub enum Denial {
     KeysUnavailable,
     SessionsUnavailable,
     SignedOutEverywhere,
+    SessionEnded(Ended),
     Token(TokenError),
 }
 
@@ -131,6 +162,7 @@ impl fmt::Display for Denial {
             Denial::KeysUnavailable => f.write_str("the signing secret could not be read"),
             Denial::SessionsUnavailable => f.write_str("the sessions table could not be read"),
             Denial::SignedOutEverywhere => f.write_str("the user signed out everywhere after the token was issued"),
+            Denial::SessionEnded(ended) => ended.fmt(f),
             Denial::Token(error) => error.fmt(f),
         }
     }
@@ -184,20 +216,28 @@ pub fn request_headers(event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> 
 }
 
 /// Verifies the request's token, refreshing the key ring once if the token names an unknown key, then
-/// refuses it if its user signed out everywhere at or after it was issued.
+/// refuses it if its session no longer stands (signed out, ended by reuse detection, expired) or its user
+/// signed out everywhere at or after it was issued. The session and the user are read side by side.
 pub async fn authorize<K: SecretSource, S: SessionStore>(
     headers: &HeaderMap,
     deps: &Deps<K, S>,
 ) -> Result<Claims, Denial> {
     let claims = verify_token(headers, deps).await?;
     let now = deps.clock.now();
-    let after = deps.revocations.valid_after(&claims.sub, now, &deps.sessions).await.map_err(|error| {
-        tracing::error!(%error, "reading when the user last signed out everywhere");
+    let session = token::session_of(&claims).ok_or(Denial::Token(TokenError::InvalidClaims))?;
+    let (after, standing) = tokio::join!(
+        deps.revocations.valid_after(&claims.sub, now, &deps.sessions),
+        deps.revocations.standing(&session, now, &deps.sessions),
+    );
+    let unavailable = |error: SessionError| {
+        tracing::error!(%error, "reading the token's session and when its user last signed out everywhere");
         Denial::SessionsUnavailable
-    })?;
+    };
+    let (after, standing) = (after.map_err(unavailable)?, standing.map_err(unavailable)?);
     if after.is_some_and(|at| claims.iat <= at) {
         return Err(Denial::SignedOutEverywhere);
     }
+    crate::session::standing(standing.as_ref(), &claims.sub, now).map_err(Denial::SessionEnded)?;
     Ok(claims)
 }
 

@@ -17,7 +17,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{ApiError, json_ok};
 use crate::keys::{KeyCache, SecretSource};
 use crate::session::{
-    RefreshToken, Refusal, Session, SessionError, SessionId, SessionSettings, SessionStore, Verdict, token_hash,
+    Lifetimes, RefreshToken, Refusal, Session, SessionError, SessionId, SessionSettings, SessionStore, Verdict,
+    token_hash,
 };
 use crate::token::{self, Claims, KeyRing, TokenSettings};
 use crate::validate::{Email, refresh_token_from_body};
@@ -57,23 +58,26 @@ pub struct Issued {
     pub expires_in: u64,
 }
 
-/// An access token for `user` next to `refresh_token`: valid for the stage's lifetime, but never past
-/// `session_ends` (the session's absolute end), so that no access token outlives its session.
+/// An access token of `session` next to `refresh_token`: it names the session (`sid`, which the
+/// authorizer checks still stands) and has its own random id (`jti`); it is valid for the stage's lifetime,
+/// but never past the session's absolute end, so that no access token outlives its session.
 pub fn issue(
-    user: &str,
+    session: &Session,
     refresh_token: String,
     keys: &KeyRing,
     tokens: &TokenSettings,
+    lifetimes: &Lifetimes,
     now: u64,
-    session_ends: u64,
 ) -> Result<Issued, ApiError> {
-    let email = Email::parse(user).map_err(|_| {
+    let email = Email::parse(&session.user).map_err(|_| {
         tracing::error!("a session's user is not a valid email: the item was altered");
         ApiError::internal()
     })?;
-    let lifetime = tokens.lifetime_seconds.min(session_ends.saturating_sub(now)).max(1);
+    let lifetime = tokens.lifetime_seconds.min(session.absolute_end(lifetimes).saturating_sub(now)).max(1);
     let bounded = TokenSettings { lifetime_seconds: lifetime, ..tokens.clone() };
-    let access = token::issue(&Claims::new(&email, &bounded, now), keys).map_err(|error| {
+    let signed =
+        token::random_jti().and_then(|jti| token::issue(&Claims::new(&email, &session.id, jti, &bounded, now), keys));
+    let access = signed.map_err(|error| {
         tracing::error!(%error, "signing the token");
         ApiError::internal()
     })?;
@@ -138,14 +142,7 @@ async fn refresh<S: SessionStore, K: SecretSource>(body: &Body, deps: &Deps<S, K
                 let next = RefreshToken::mint(&keys, &id, from + 1, &current.seed);
                 if deps.sessions.rotate(&id, from, &token_hash(&next), now, ends_at).await.map_err(unavailable)? {
                     tracing::info!(session = %id, generation = from + 1, "refreshed");
-                    return issue(
-                        &user,
-                        next,
-                        &keys,
-                        &deps.tokens,
-                        now,
-                        current.absolute_end(&deps.settings.lifetimes),
-                    );
+                    return issue(&current, next, &keys, &deps.tokens, &deps.settings.lifetimes, now);
                 }
                 // Another refresh with this token rotated first: judge what it left.
                 session = deps.sessions.get(&id).await.map_err(unavailable)?;
@@ -154,7 +151,7 @@ async fn refresh<S: SessionStore, K: SecretSource>(body: &Body, deps: &Deps<S, K
                 let s = session.as_ref().ok_or_else(ApiError::internal)?;
                 tracing::info!(session = %id, generation = current, "refresh repeated within the grace window");
                 let again = RefreshToken::mint(&keys, &id, current, &s.seed);
-                return issue(&user, again, &keys, &deps.tokens, now, s.absolute_end(&deps.settings.lifetimes));
+                return issue(s, again, &keys, &deps.tokens, &deps.settings.lifetimes, now);
             }
             Verdict::Reuse => {
                 deps.sessions.revoke(&id).await.map_err(unavailable)?;

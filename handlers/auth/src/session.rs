@@ -32,7 +32,8 @@ pub mod memory;
 
 /// The first byte of every refresh token: its format.
 const VERSION: u8 = 1;
-const ID_BYTES: usize = 16;
+/// The bytes of a session id (and of an access token's `jti`).
+pub const ID_BYTES: usize = 16;
 const TAG_BYTES: usize = 32;
 /// A session's random seed, which every tag of its tokens covers.
 pub const SEED_BYTES: usize = 32;
@@ -235,6 +236,57 @@ impl Session {
     }
 }
 
+/// What the authorizer reads of a session to decide whether its access tokens still work: never its
+/// seed or token hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// The normalized email: a token naming this session must be this user's.
+    pub user: String,
+    pub revoked: bool,
+    /// When the session ends unless refreshed (its idle timeout, capped by its absolute lifetime): the
+    /// item's time to live, which every sign-in and rotation sets.
+    pub expires_at: u64,
+}
+
+/// Why an access token's session no longer stands; logged, never told to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// No such session: never begun, or expired and deleted.
+    Unknown,
+    /// Signed out, or ended when a spent refresh token came back.
+    Revoked,
+    /// Past its idle timeout or absolute lifetime, not yet deleted.
+    Expired,
+    /// The session is another user's: the token was not issued in it.
+    OtherUser,
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ended::Unknown => "the token's session does not exist",
+            Ended::Revoked => "the token's session was ended",
+            Ended::Expired => "the token's session expired",
+            Ended::OtherUser => "the token's session is another user's",
+        })
+    }
+}
+
+/// Whether the session an access token of `user` names still stands at `now`: the authorizer's rule.
+pub fn standing(session: Option<&Standing>, user: &str, now: u64) -> Result<(), Ended> {
+    let session = session.ok_or(Ended::Unknown)?;
+    if session.user != user {
+        return Err(Ended::OtherUser);
+    }
+    if session.revoked {
+        return Err(Ended::Revoked);
+    }
+    if now >= session.expires_at {
+        return Err(Ended::Expired);
+    }
+    Ok(())
+}
+
 /// How long a user's "signed out everywhere" time must be kept: until every session and access token it
 /// could refuse has expired by itself.
 pub fn keep_signed_out_seconds(absolute_seconds: u64, token_lifetime_seconds: u64) -> u64 {
@@ -367,6 +419,9 @@ pub trait SessionStore: Send + Sync {
     /// Ends the session; `Ok(false)` when there is none.
     fn revoke(&self, id: &SessionId) -> impl Future<Output = Result<bool, SessionError>> + Send;
 
+    /// Whether the session stands, read consistently, without its secrets (the authorizer's read).
+    fn standing(&self, id: &SessionId) -> impl Future<Output = Result<Option<Standing>, SessionError>> + Send;
+
     /// When `user` last signed out everywhere, if ever (and not yet expired).
     fn valid_after(&self, user: &str) -> impl Future<Output = Result<Option<u64>, SessionError>> + Send;
 
@@ -397,6 +452,10 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
 
     fn revoke(&self, id: &SessionId) -> impl Future<Output = Result<bool, SessionError>> + Send {
         (**self).revoke(id)
+    }
+
+    fn standing(&self, id: &SessionId) -> impl Future<Output = Result<Option<Standing>, SessionError>> + Send {
+        (**self).standing(id)
     }
 
     fn valid_after(&self, user: &str) -> impl Future<Output = Result<Option<u64>, SessionError>> + Send {

@@ -147,8 +147,7 @@ async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore, SS: S
     let (session, refresh_token) = Session::begin(id, credentials.email.as_str(), now, seed, &keys);
     deps.sessions.create(&session, session.ends_at(&deps.lifetimes)).await.map_err(session_error)?;
     tracing::info!(session = %session.id, "signed in");
-    let absolute = session.absolute_end(&deps.lifetimes);
-    crate::refresh::issue(session.user.as_str(), refresh_token, &keys, &deps.tokens, now, absolute)
+    crate::refresh::issue(&session, refresh_token, &keys, &deps.tokens, &deps.lifetimes, now)
 }
 
 async fn check_password<S: UserStore, C: Cipher, K, A, SS>(

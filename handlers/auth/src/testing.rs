@@ -228,3 +228,19 @@ pub async fn signed_in(world: &World, email: &str) -> Value {
     assert_eq!(response.status(), 200, "{:?}", response.body());
     json_body(&response)
 }
+
+/// Claims for `email` issued at `now` in a new session stored in the world (as signin stores one), so
+/// the authorizer finds the session standing.
+pub async fn session_claims(world: &World, email: &str, now: u64) -> crate::token::Claims {
+    use crate::session::{Session, SessionId, SessionStore as _};
+    // The refresh token this session would hand out is never used: any key will do for it.
+    let version = crate::keys::SecretVersion { version_id: "session-claims".into(), value: KEY_V1.to_vec() };
+    let keys = crate::token::KeyRing::new(&version, None).unwrap_or_else(|e| panic!("{e}"));
+    let id = SessionId::random().unwrap_or_else(|e| panic!("{e}"));
+    let seed = crate::session::random_seed().unwrap_or_else(|e| panic!("{e}"));
+    let (session, _) = Session::begin(id, email, now, seed, &keys);
+    world.sessions.create(&session, session.ends_at(&SESSIONS.lifetimes)).await.unwrap_or_else(|e| panic!("{e}"));
+    let email = crate::validate::Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
+    let jti = crate::token::random_jti().unwrap_or_else(|e| panic!("{e}"));
+    crate::token::Claims::new(&email, &id, jti, &settings(), now)
+}

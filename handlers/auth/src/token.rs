@@ -27,6 +27,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::SecretVersion;
+use crate::session::{ID_BYTES, SessionId};
 use crate::validate::Email;
 
 /// The only algorithm accepted or produced.
@@ -55,11 +56,14 @@ pub struct TokenSettings {
 }
 
 /// A token's claims. `sub` and the `email` claim (named by [`contract::claims::EMAIL`]) are both the
-/// normalized email.
+/// normalized email; `sid` is the session the token was issued in (32 hex digits), which the authorizer
+/// checks still stands, and `jti` the token's own random id (32 hex digits), so no two tokens are alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
     pub sub: String,
     pub email: String,
+    pub sid: String,
+    pub jti: String,
     pub iat: u64,
     pub exp: u64,
     pub nbf: Option<u64>,
@@ -68,11 +72,14 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The claims of a token issued to `email` at `now`, valid for the settings' lifetime.
-    pub fn new(email: &Email, settings: &TokenSettings, now: u64) -> Claims {
+    /// The claims of a token issued to `email` in session `sid` at `now`, valid for the settings'
+    /// lifetime, with the token id `jti` (from [`random_jti`]).
+    pub fn new(email: &Email, sid: &SessionId, jti: [u8; ID_BYTES], settings: &TokenSettings, now: u64) -> Claims {
         Claims {
             sub: email.as_str().to_owned(),
             email: email.as_str().to_owned(),
+            sid: sid.to_string(),
+            jti: hex::encode(jti),
             iat: now,
             exp: now.saturating_add(settings.lifetime_seconds),
             nbf: None,
@@ -125,6 +132,19 @@ pub enum KeyRingError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("signing the token failed: {0}")]
 pub struct IssueError(String);
+
+/// A new token id from the operating system's random source.
+pub fn random_jti() -> Result<[u8; ID_BYTES], IssueError> {
+    let mut id = [0u8; ID_BYTES];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+        .map_err(|_| IssueError("the system's random source failed".to_owned()))?;
+    Ok(id)
+}
+
+/// The session a verified token was issued in (its `sid`, which verification checked is 32 hex digits).
+pub fn session_of(claims: &Claims) -> Option<SessionId> {
+    crate::session::from_hex::<ID_BYTES>(&claims.sid).map(SessionId::from_bytes)
+}
 
 /// One version of the signing secret, ready to use: the HMAC key is computed once, not per token.
 struct SigningKey {
@@ -319,6 +339,11 @@ fn check_claims(claims: &Claims, expected: &TokenSettings, now: u64) -> Result<(
     if claims.sub.is_empty() || claims.email.is_empty() {
         return Err(TokenError::InvalidClaims);
     }
+    // Every token names its session and its own id, as 32 lowercase hex digits each.
+    let id = |text: &str| crate::session::from_hex::<ID_BYTES>(text).is_some_and(|b| hex::encode(b) == text);
+    if !id(&claims.sid) || !id(&claims.jti) {
+        return Err(TokenError::InvalidClaims);
+    }
     Ok(())
 }
 
@@ -326,6 +351,8 @@ fn check_claims(claims: &Claims, expected: &TokenSettings, now: u64) -> Result<(
 // one the authorizer's context also uses, rather than a string typed again in a serde attribute.
 
 const SUB: &str = "sub";
+const SID: &str = "sid";
+const JTI: &str = "jti";
 const IAT: &str = "iat";
 const EXP: &str = "exp";
 const NBF: &str = "nbf";
@@ -334,9 +361,11 @@ const AUD: &str = "aud";
 
 impl Serialize for Claims {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Claims", 6 + usize::from(self.nbf.is_some()))?;
+        let mut s = serializer.serialize_struct("Claims", 8 + usize::from(self.nbf.is_some()))?;
         s.serialize_field(SUB, &self.sub)?;
         s.serialize_field(claims::EMAIL, &self.email)?;
+        s.serialize_field(SID, &self.sid)?;
+        s.serialize_field(JTI, &self.jti)?;
         s.serialize_field(IAT, &self.iat)?;
         s.serialize_field(EXP, &self.exp)?;
         if let Some(nbf) = self.nbf {
@@ -351,6 +380,8 @@ impl Serialize for Claims {
 enum Field {
     Sub,
     Email,
+    Sid,
+    Jti,
     Iat,
     Exp,
     Nbf,
@@ -370,6 +401,8 @@ impl<'de> Deserialize<'de> for Field {
             fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
                 Ok(match name {
                     SUB => Field::Sub,
+                    SID => Field::Sid,
+                    JTI => Field::Jti,
                     IAT => Field::Iat,
                     EXP => Field::Exp,
                     NBF => Field::Nbf,
@@ -405,11 +438,14 @@ impl<'de> Deserialize<'de> for Claims {
                     Ok(())
                 }
                 let (mut sub, mut email, mut iss, mut aud) = (None, None, None, None);
+                let (mut sid, mut jti) = (None, None);
                 let (mut iat, mut exp, mut nbf) = (None, None, None);
                 while let Some(field) = map.next_key::<Field>()? {
                     match field {
                         Field::Sub => set(&mut map, &mut sub, SUB)?,
                         Field::Email => set(&mut map, &mut email, claims::EMAIL)?,
+                        Field::Sid => set(&mut map, &mut sid, SID)?,
+                        Field::Jti => set(&mut map, &mut jti, JTI)?,
                         Field::Iat => set(&mut map, &mut iat, IAT)?,
                         Field::Exp => set(&mut map, &mut exp, EXP)?,
                         Field::Nbf => set(&mut map, &mut nbf, NBF)?,
@@ -423,6 +459,8 @@ impl<'de> Deserialize<'de> for Claims {
                 Ok(Claims {
                     sub: sub.ok_or_else(|| de::Error::missing_field(SUB))?,
                     email: email.ok_or_else(|| de::Error::missing_field(claims::EMAIL))?,
+                    sid: sid.ok_or_else(|| de::Error::missing_field(SID))?,
+                    jti: jti.ok_or_else(|| de::Error::missing_field(JTI))?,
                     iat: iat.ok_or_else(|| de::Error::missing_field(IAT))?,
                     exp: exp.ok_or_else(|| de::Error::missing_field(EXP))?,
                     nbf,

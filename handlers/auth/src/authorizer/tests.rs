@@ -5,16 +5,14 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::testing::{self, KEY_V2, NOW, World, authorizer_event, bearer_event};
-use crate::token::{Claims, issue};
-use crate::validate::Email;
+use crate::token::issue;
 
 const STAGE_RESOURCE: &str = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/dev/*/*";
 
-/// A token for alice@example.com signed with the world's current secret version.
+/// A token for alice@example.com in a new session, signed with the world's current secret version.
 async fn token(world: &World, now: u64) -> String {
     let keys = KeyCache::new(world.secrets.clone()).get(now).await.unwrap_or_else(|e| panic!("{e}"));
-    let email = Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
-    issue(&Claims::new(&email, &testing::settings(), now), &keys).unwrap_or_else(|e| panic!("{e}"))
+    issue(&testing::session_claims(world, "alice@example.com", now).await, &keys).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The authorizer's verdict, when it could reach one.
@@ -228,8 +226,7 @@ async fn attack_an_unknown_kid_during_an_outage_is_an_error_not_a_deny() {
 async fn attack_a_ten_year_token_signed_with_the_real_key_is_denied() {
     let world = World::new();
     let keys = KeyCache::new(world.secrets.clone()).get(NOW).await.unwrap_or_else(|e| panic!("{e}"));
-    let email = Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
-    let mut claims = Claims::new(&email, &testing::settings(), NOW);
+    let mut claims = testing::session_claims(&world, "alice@example.com", NOW).await;
     claims.exp = NOW + 10 * 365 * 86_400;
     let token = issue(&claims, &keys).unwrap_or_else(|e| panic!("{e}"));
     assert_denied(&decide(bearer_event(&token), &world.authorizer()).await, "ten-year token");

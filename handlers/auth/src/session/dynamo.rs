@@ -18,7 +18,7 @@ use contract::sessions::{
     USER, VALID_AFTER,
 };
 
-use super::{SEED_BYTES, Session, SessionError, SessionId, SessionStore};
+use super::{SEED_BYTES, Session, SessionError, SessionId, SessionStore, Standing};
 
 /// The sessions table (`AUTH_SESSIONS_TABLE_NAME`), partition key [`PARTITION_KEY`].
 #[derive(Debug, Clone)]
@@ -33,12 +33,29 @@ impl DynamoSessions {
     }
 
     async fn read(&self, key: String) -> Result<Option<HashMap<String, AttributeValue>>, SessionError> {
-        let output = self
+        self.read_only(key, &[]).await
+    }
+
+    /// The item at `key`, read consistently: only `attributes` when there are any.
+    async fn read_only(
+        &self,
+        key: String,
+        attributes: &[&str],
+    ) -> Result<Option<HashMap<String, AttributeValue>>, SessionError> {
+        let mut request = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, AttributeValue::S(key))
-            .consistent_read(true)
+            .consistent_read(true);
+        if !attributes.is_empty() {
+            let names: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
+            request = request.projection_expression(names.join(", "));
+            for (name, attribute) in names.iter().zip(attributes) {
+                request = request.expression_attribute_names(name, *attribute);
+            }
+        }
+        let output = request
             .send()
             .await
             .map_err(|e| SessionError::Unavailable(format!("DynamoDB GetItem: {}", DisplayErrorContext(&e))))?;
@@ -78,14 +95,30 @@ fn read_number(item: &HashMap<String, AttributeValue>, name: &str) -> Result<u64
         .ok_or_else(|| SessionError::Corrupt(format!("{name} is missing or not a whole number")))
 }
 
-/// A session from its item.
-pub fn session_from_item(id: SessionId, item: &HashMap<String, AttributeValue>) -> Result<Session, SessionError> {
-    let user = item
-        .get(USER)
+fn read_revoked(item: &HashMap<String, AttributeValue>) -> Result<bool, SessionError> {
+    match item.get(REVOKED) {
+        None => Ok(false),
+        Some(AttributeValue::Bool(b)) => Ok(*b),
+        Some(_) => Err(SessionError::Corrupt(format!("{REVOKED} is not a boolean"))),
+    }
+}
+
+fn read_user(item: &HashMap<String, AttributeValue>) -> Result<String, SessionError> {
+    item.get(USER)
         .and_then(|v| v.as_s().ok())
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| SessionError::Corrupt(format!("{USER} is missing")))?
-        .clone();
+        .cloned()
+        .ok_or_else(|| SessionError::Corrupt(format!("{USER} is missing")))
+}
+
+/// What the authorizer needs of a session item.
+pub fn standing_from_item(item: &HashMap<String, AttributeValue>) -> Result<Standing, SessionError> {
+    Ok(Standing { user: read_user(item)?, revoked: read_revoked(item)?, expires_at: read_number(item, EXPIRES_AT)? })
+}
+
+/// A session from its item.
+pub fn session_from_item(id: SessionId, item: &HashMap<String, AttributeValue>) -> Result<Session, SessionError> {
+    let user = read_user(item)?;
     let text = |name: &str| -> Result<String, SessionError> {
         item.get(name)
             .and_then(|v| v.as_s().ok())
@@ -95,11 +128,7 @@ pub fn session_from_item(id: SessionId, item: &HashMap<String, AttributeValue>) 
     };
     let seed = super::from_hex::<SEED_BYTES>(&text(SEED)?)
         .ok_or_else(|| SessionError::Corrupt(format!("{SEED} is not {SEED_BYTES} bytes of hex")))?;
-    let revoked = match item.get(REVOKED) {
-        None => false,
-        Some(AttributeValue::Bool(b)) => *b,
-        Some(_) => return Err(SessionError::Corrupt(format!("{REVOKED} is not a boolean"))),
-    };
+    let revoked = read_revoked(item)?;
     Ok(Session {
         id,
         user,
@@ -196,6 +225,11 @@ impl SessionStore for DynamoSessions {
             .send()
             .await;
         conditional(result)
+    }
+
+    async fn standing(&self, id: &SessionId) -> Result<Option<Standing>, SessionError> {
+        let Some(item) = self.read_only(session_key(id), &[USER, REVOKED, EXPIRES_AT]).await? else { return Ok(None) };
+        standing_from_item(&item).map(Some)
     }
 
     async fn valid_after(&self, user: &str) -> Result<Option<u64>, SessionError> {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::{Session, SessionError, SessionId, SessionStore};
+use super::{Session, SessionError, SessionId, SessionStore, Standing};
 
 #[derive(Debug, Default)]
 pub struct MemorySessions {
@@ -92,6 +92,15 @@ impl SessionStore for MemorySessions {
             }
             None => Ok(false),
         }
+    }
+
+    async fn standing(&self, id: &SessionId) -> Result<Option<Standing>, SessionError> {
+        self.check()?;
+        Ok(self.lock().get(id).map(|(s, expires_at)| Standing {
+            user: s.user.clone(),
+            revoked: s.revoked,
+            expires_at: *expires_at,
+        }))
     }
 
     async fn valid_after(&self, user: &str) -> Result<Option<u64>, SessionError> {

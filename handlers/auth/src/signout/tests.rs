@@ -50,6 +50,70 @@ async fn another_users_session_or_a_token_not_ours_is_refused_and_left_alone() {
     assert_eq!(refresh(&world, &victim["refresh_token"]).await, StatusCode::OK);
 }
 
+/// Whether the authorizer allows `token`, or why not.
+async fn authorized(authorizer: &testing::AuthorizerDeps, token: &Value) -> Result<(), crate::authorizer::Denial> {
+    let event = testing::bearer_event(token.as_str().unwrap_or_default());
+    crate::authorizer::authorize(&event.headers, authorizer).await.map(|_| ())
+}
+
+#[tokio::test]
+async fn a_sessions_end_ends_its_access_tokens_within_the_bound_and_no_others() {
+    use crate::authorizer::Denial;
+    use crate::session::Ended;
+    let world = World::new();
+    let authorizer = world.authorizer();
+    let (signed_out, reused, kept) =
+        (signed_in(&world, "a@b.co").await, signed_in(&world, "a@b.co").await, signed_in(&world, "a@b.co").await);
+    for session in [&signed_out, &reused, &kept] {
+        assert_eq!(authorized(&authorizer, &session["token"]).await, Ok(()), "cached as standing");
+    }
+    // One session signed out; another ended by reuse detection, with the thief's fresh token minted in it.
+    let (status, _) = sign_out(&world, "a@b.co", &json!({"refresh_token": signed_out["refresh_token"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = |token: &Value| json!({ "refresh_token": token }).to_string();
+    let rotate = |token: &Value| {
+        let request = request_with_body("signin-request.json", Some(&body(token)));
+        let deps = world.refresh_with(crate::session::SessionSettings { grace_seconds: 0, ..testing::SESSIONS });
+        async move { json_body(&crate::refresh::handle(request, &deps).await) }
+    };
+    let thief = rotate(&reused["refresh_token"]).await;
+    assert!(thief["token"].is_string(), "{thief}");
+    assert!(rotate(&reused["refresh_token"]).await["token"].is_null(), "the spent token is reuse");
+    // Within the cache's max age the authorizer may still allow; after it, never.
+    world.clock.advance(testing::REVOCATION_CACHE_SECONDS);
+    for (token, what) in
+        [(&signed_out["token"], "signed out"), (&reused["token"], "reused"), (&thief["token"], "thief")]
+    {
+        assert_eq!(authorized(&authorizer, token).await, Err(Denial::SessionEnded(Ended::Revoked)), "{what}");
+    }
+    assert_eq!(authorized(&authorizer, &kept["token"]).await, Ok(()), "the user's other session stands");
+}
+
+#[tokio::test]
+async fn a_token_naming_an_unknown_expired_or_another_users_session_is_denied() {
+    use crate::authorizer::Denial;
+    use crate::session::{Ended, SessionStore as _};
+    let world = World::new();
+    let authorizer = world.authorizer();
+    let keys = world.refresh().keys.get(world.clock.now()).await.unwrap_or_else(|e| panic!("{e}"));
+    let issue =
+        |claims: &crate::token::Claims| json!(crate::token::issue(claims, &keys).unwrap_or_else(|e| panic!("{e}")));
+    let mut unknown = testing::session_claims(&world, "a@b.co", world.clock.now()).await;
+    unknown.sid = "00".repeat(16);
+    assert_eq!(authorized(&authorizer, &issue(&unknown)).await, Err(Denial::SessionEnded(Ended::Unknown)));
+    // Mallory's token, validly signed (a leaked key), naming Alice's session.
+    let alice = testing::session_claims(&world, "alice@b.co", world.clock.now()).await;
+    let mallory = crate::token::Claims { sub: "mallory@b.co".into(), email: "mallory@b.co".into(), ..alice.clone() };
+    assert_eq!(authorized(&authorizer, &issue(&mallory)).await, Err(Denial::SessionEnded(Ended::OtherUser)));
+    // A session past its end that DynamoDB has not deleted yet.
+    let id = crate::token::session_of(&alice).unwrap_or_else(|| panic!("no sid"));
+    let (session, _) = world.sessions.stored(&id).unwrap_or_else(|| panic!("not stored"));
+    world.clock.advance(testing::SESSIONS.lifetimes.idle_seconds + 1);
+    let later = crate::token::Claims { iat: world.clock.now(), exp: world.clock.now() + 60, ..alice };
+    assert!(world.sessions.standing(&session.id).await.is_ok_and(|s| s.is_some()));
+    assert_eq!(authorized(&authorizer, &issue(&later)).await, Err(Denial::SessionEnded(Ended::Expired)));
+}
+
 #[tokio::test]
 async fn signing_out_everywhere_ends_every_session_and_every_access_token_issued_before() {
     let world = World::new();

@@ -189,6 +189,8 @@ fn claims() -> auth::token::Claims {
     auth::token::Claims {
         sub: "alice@example.com".into(),
         email: "alice@example.com".into(),
+        sid: "5a".repeat(16),
+        jti: "c3".repeat(16),
         iat: 1,
         exp: 2,
         nbf: None,
