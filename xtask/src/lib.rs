@@ -6,6 +6,7 @@ pub mod aws;
 pub mod bench;
 pub mod cfn;
 pub mod cli;
+pub mod corpus;
 pub mod deny;
 pub mod deploy;
 pub mod destroy;

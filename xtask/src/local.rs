@@ -361,7 +361,7 @@ fn walkthrough(url: &str, api: &Api) -> String {
             template::IdentitySource::Query(_) => None,
         })
     });
-    let body = r#"'{"email":"alice@example.com","password":"correct horse battery staple"}'"#;
+    let body = r#"'{"email":"alice@example.com","password":"plum harbor quietly juggles"}'"#;
     let mut out = String::from("\ntry it:\n");
     out.push_str(&format!(
         "  curl -i -X {} {url}{} -H 'content-type: application/json' -d {body}\n",

@@ -87,6 +87,8 @@ pub fn build(
 /// `CARGO_BUILD_TARGET_DIR`, `build.target-dir` in a cargo config), what is packaged is what cargo just
 /// built, and a function cargo did not report is an error rather than a stale file picked up.
 pub fn compile(root: &Path, functions: &[Function], target: Option<&str>, profile: Profile) -> anyhow::Result<PathBuf> {
+    // The signup function embeds the breached-password filter; its build script reads it from here.
+    crate::corpus::ensure(&devenv::target_dir_of(root)?)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root).args(["build", "--message-format=json-render-diagnostics"]);

@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use crate::EXIT_DIFFERENCE;
 
 pub fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
-    // Style and lints first: they take seconds, and a change that fails them never lands.
+    // Style and lints first: they take seconds, and a change that fails them never lands. The signup
+    // function's build embeds the breached-password filter, so it is built (once) before the lints.
+    crate::corpus::ensure(&devenv::target_dir_of(root)?)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let checks: [(&str, &[&str]); 2] = [
         ("cargo fmt --check", &["fmt", "--all", "--check"]),

@@ -49,7 +49,7 @@ async fn hostile_headers_get_an_answer_never_a_502() {
     let options = Options { rate_limits: false, ..Options::quiet("dev") };
     let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
-    let credentials = json!({"email": "mallory@example.com", "password": "correct horse battery staple"});
+    let credentials = json!({"email": "mallory@example.com", "password": "plum harbor quietly juggles"});
 
     // The attack: curl -H 'X-Forwarded-Proto: ::::' -X POST localhost:3000/signup -d ...
     let hostile = [("X-Forwarded-Proto", "::::")];

@@ -127,7 +127,7 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     let options = Options { log_requests: true, ..Options::quiet("dev") };
     let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
-    let (email, password) = ("alice@example.com", "correct horse battery staple");
+    let (email, password) = ("alice@example.com", "plum harbor quietly juggles");
     let credentials = json!({"email": email, "password": password});
 
     let signup =

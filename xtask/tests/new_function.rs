@@ -193,7 +193,7 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
     let Some(url) = url else { panic!("xtask local never printed its URL") };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
     let outcome = runtime.block_on(async {
-        let credentials = json!({"email": "carol@example.com", "password": "correct horse battery staple"});
+        let credentials = json!({"email": "carol@example.com", "password": "plum harbor quietly juggles"});
         let (signed_up, _) = call("POST", &format!("{url}/signup"), None, Some(credentials.clone())).await;
         let (signed_in, body) = call("POST", &format!("{url}/signin"), None, Some(credentials)).await;
         let token = body["token"].as_str().unwrap_or_default().to_owned();

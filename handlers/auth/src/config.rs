@@ -32,6 +32,8 @@ pub struct SignupConfig {
     pub table_name: String,
     pub key_arn: String,
     pub passwords: PasswordPolicy,
+    /// The service's names a new password must not contain.
+    pub service_names: Vec<String>,
 }
 
 /// The signin function's configuration.
@@ -182,6 +184,12 @@ impl SignupConfig {
             table_name: required(&lookup, EnvVar::TableName)?,
             key_arn: required(&lookup, EnvVar::KeyArn)?,
             passwords: PasswordPolicy { min_chars: usize::try_from(min_chars).unwrap_or(FLOOR_MIN_CHARS) },
+            service_names: required(&lookup, EnvVar::ServiceNames)?
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }

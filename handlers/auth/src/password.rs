@@ -6,6 +6,7 @@
 //! copied into another user's row does not decrypt, so write access to the table alone cannot plant
 //! a known password on someone else's account.
 
+pub mod breached;
 pub mod fake;
 pub mod kms;
 pub mod policy;

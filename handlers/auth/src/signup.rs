@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ErrorCode;
 use crate::error::{ApiError, json_ok};
-use crate::password::policy::PasswordPolicy;
+use crate::password::policy::{Blocklist, PasswordPolicy};
 use crate::password::{Cipher, PasswordScheme};
 use crate::store::{CreateOutcome, StoredUser, UserStore};
 use crate::validate::{Email, credentials_from_body};
@@ -20,15 +20,16 @@ pub struct Deps<S, C> {
     pub store: S,
     pub cipher: C,
     pub passwords: PasswordScheme,
-    /// What a new password must be.
+    /// What a new password must be, and must not be.
     pub policy: PasswordPolicy,
+    pub blocklist: Blocklist,
     pub clock: Arc<dyn Clock>,
 }
 
 impl<S, C> Deps<S, C> {
     /// Production dependencies: OWASP Argon2id parameters and the system clock.
-    pub fn new(store: S, cipher: C, policy: PasswordPolicy) -> Deps<S, C> {
-        Deps { store, cipher, passwords: PasswordScheme::owasp(), policy, clock: Arc::new(SystemClock) }
+    pub fn new(store: S, cipher: C, policy: PasswordPolicy, blocklist: Blocklist) -> Deps<S, C> {
+        Deps { store, cipher, passwords: PasswordScheme::owasp(), policy, blocklist, clock: Arc::new(SystemClock) }
     }
 }
 
@@ -55,7 +56,7 @@ async fn signup<S: UserStore, C: Cipher>(body: &Body, deps: &Deps<S, C>) -> Resu
         tracing::info!(reason = %error, "signup refused: invalid request");
         ApiError::from(error)
     })?;
-    let password = deps.policy.check(&credentials.password, &credentials.email).map_err(|weak| {
+    let password = deps.policy.check(&credentials.password, &credentials.email, &deps.blocklist).map_err(|weak| {
         tracing::info!(reason = %weak, "signup refused: weak password");
         ApiError::new(ErrorCode::WeakPassword, weak.to_string())
     })?;

@@ -111,6 +111,19 @@ pub const LOCKOUT: Protection = Protection {
     daily_per_email: 30,
 };
 
+/// What the fixtures' breached-password filter lists: a stand-in for the corpus, which the xtask tests
+/// check in full.
+pub const BREACHED: [&str; 4] =
+    ["password1234567", "correcthorsebatterystaple", "welcome123456789", "thequickbrownfoxjumpsoverthelazydog"];
+
+/// The fixtures' blocklist: [`BREACHED`], and the dev stage's service names.
+pub fn blocklist() -> crate::password::policy::Blocklist {
+    crate::password::policy::Blocklist {
+        breached: crate::password::breached::leaked(&BREACHED).unwrap_or_else(|e| panic!("{e}")),
+        service_names: vec!["auth".to_owned(), "auth-dev".to_owned()],
+    }
+}
+
 /// One table, one key, one secret and one clock, shared by every handler's dependencies.
 #[derive(Debug)]
 pub struct World {
@@ -152,6 +165,7 @@ impl World {
             cipher: self.cipher.clone(),
             passwords: cheap_passwords(),
             policy: crate::password::policy::PasswordPolicy::default(),
+            blocklist: blocklist(),
             clock: self.clock.clone(),
         }
     }
@@ -209,7 +223,7 @@ impl World {
 
 /// The credentials in the signup and signin fixtures.
 pub const FIXTURE_EMAIL: &str = "alice@example.com";
-pub const FIXTURE_PASSWORD: &str = "correct horse battery staple";
+pub const FIXTURE_PASSWORD: &str = "plum harbor quietly juggles";
 
 pub fn credentials_body(email: &str, password: &str) -> String {
     serde_json::json!({"email": email, "password": password}).to_string()

@@ -263,6 +263,9 @@ pub enum EnvVar {
     LockoutDailyPerEmail,
     /// The fewest characters a new password may have (after NFKC normalization).
     PasswordMinChars,
+    /// The service's names a new password must not contain, comma-separated: the project's and the
+    /// stage's (`auth,auth-dev`).
+    ServiceNames,
     /// Name of the DynamoDB table of sessions and of each user's "signed out everywhere" time.
     SessionsTableName,
     /// A session's absolute lifetime from sign-in, in seconds; refreshing never extends it.
@@ -278,7 +281,7 @@ pub enum EnvVar {
 }
 
 impl EnvVar {
-    pub const ALL: [EnvVar; 18] = [
+    pub const ALL: [EnvVar; 19] = [
         EnvVar::TableName,
         EnvVar::KeyArn,
         EnvVar::SecretArn,
@@ -292,6 +295,7 @@ impl EnvVar {
         EnvVar::LockoutDailyPerAddress,
         EnvVar::LockoutDailyPerEmail,
         EnvVar::PasswordMinChars,
+        EnvVar::ServiceNames,
         EnvVar::SessionsTableName,
         EnvVar::SessionAbsoluteSeconds,
         EnvVar::SessionIdleSeconds,
@@ -314,6 +318,7 @@ impl EnvVar {
             EnvVar::LockoutDailyPerAddress => "AUTH_LOCKOUT_DAILY_PER_ADDRESS",
             EnvVar::LockoutDailyPerEmail => "AUTH_LOCKOUT_DAILY_PER_EMAIL",
             EnvVar::PasswordMinChars => "AUTH_PASSWORD_MIN_CHARS",
+            EnvVar::ServiceNames => "AUTH_SERVICE_NAMES",
             EnvVar::SessionsTableName => "AUTH_SESSIONS_TABLE_NAME",
             EnvVar::SessionAbsoluteSeconds => "AUTH_SESSION_ABSOLUTE_SECONDS",
             EnvVar::SessionIdleSeconds => "AUTH_SESSION_IDLE_SECONDS",

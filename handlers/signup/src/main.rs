@@ -2,19 +2,27 @@
 
 use anyhow::Context as _;
 use auth::config::SignupConfig;
+use auth::password::breached::{Aligned, Breached};
 use auth::password::kms::KmsCipher;
+use auth::password::policy::Blocklist;
 use auth::signup;
 use auth::store::dynamo::DynamoStore;
+
+/// The breached-password filter, built by `cargo xtask` from the pinned lists (`build.rs`), aligned so
+/// that lookups read it in place.
+static BREACHED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/breached-passwords.bin")));
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     auth::logging::init(env!("CARGO_CRATE_NAME"));
     let config = SignupConfig::from_env().context("reading the signup function's configuration")?;
+    let breached = Breached::from_bytes(&BREACHED.0).context("reading the embedded breached-password filter")?;
     let aws = auth::config::load_aws().await;
     let deps = &signup::Deps::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
         KmsCipher::new(aws_sdk_kms::Client::new(&aws), config.key_arn),
         config.passwords,
+        Blocklist { breached, service_names: config.service_names },
     );
     auth::proxy::run(|req| signup::handle(req, deps))
         .await

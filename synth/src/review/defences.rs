@@ -102,6 +102,7 @@ const ENVIRONMENT: &[(&str, Direction)] = &[
     ("AUTH_REFRESH_GRACE_SECONDS", Direction::Lower),
     ("AUTH_REVOCATION_CACHE_SECONDS", Direction::Lower),
     ("AUTH_SECRET_ARN", Direction::Same),
+    ("AUTH_SERVICE_NAMES", Direction::Same),
     ("AUTH_SESSIONS_TABLE_NAME", Direction::Same),
     ("AUTH_SESSION_ABSOLUTE_SECONDS", Direction::Lower),
     ("AUTH_SESSION_IDLE_SECONDS", Direction::Lower),

@@ -450,6 +450,7 @@ fn function(
                 EnvVar::LockoutDailyPerAddress => stage.lockout.daily_per_address.to_string().into(),
                 EnvVar::LockoutDailyPerEmail => stage.lockout.daily_per_email.to_string().into(),
                 EnvVar::PasswordMinChars => stage.password_min_chars.to_string().into(),
+                EnvVar::ServiceNames => format!("{project},{}", names.prefix()).into(),
                 EnvVar::SessionsTableName => data.sessions_table_name.clone(),
                 EnvVar::SessionAbsoluteSeconds => stage.session.absolute_seconds.to_string().into(),
                 EnvVar::SessionIdleSeconds => stage.session.idle_seconds.to_string().into(),

@@ -198,7 +198,8 @@ pub fn ensure(progress: &mut dyn FnMut(&str)) -> Result<Venv, Error> {
     Ok(Venv { root })
 }
 
-fn find_python() -> Result<PathBuf, Error> {
+/// A Python 3.9 or newer on the PATH (`python3`, else `python`).
+pub fn find_python() -> Result<PathBuf, Error> {
     for candidate in ["python3", "python"] {
         let ok = Command::new(candidate)
             .args(["-c", "import sys, venv; sys.exit(0 if sys.version_info >= (3, 9) else 1)"])

@@ -115,8 +115,7 @@ fn refresh_token_of(body: &Bytes) -> Option<String> {
 async fn hammer(url: &str, functions: &[Function], load: &Load) -> anyhow::Result<ExitCode> {
     let client: Http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(load.concurrency).build_http();
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let credentials =
-        json!({"email": format!("bench-{nonce}@example.com"), "password": "correct horse battery staple"});
+    let credentials = json!({"email": format!("bench-{nonce}@example.com"), "password": "plum harbor quietly juggles"});
     let (status, body) =
         call(&client, "POST", &format!("{url}/{}", path_of(functions, "signup")?), None, Some(&credentials)).await?;
     if status != 201 {

@@ -5,16 +5,31 @@
 //! password, however a keyboard typed it); no control characters; and not a password that is commonly
 //! used or easy to guess.
 //!
-//! The last check is zxcvbn's: its dictionaries of common passwords, names and English words, and its
-//! patterns (repeats, sequences, keyboard walks, dates, the user's own email), estimate how many
-//! guesses a password takes; below [`MIN_SCORE`] it is refused with zxcvbn's reason. A bundled list of
-//! the most common passwords would catch `password1234567`, but not `aaaaaaaaaaaaaaa`,
-//! `qwertyuiopasdfg` or the email's own name padded to length, which an attacker tries as early.
+//! Then NIST's blocklist, each rule with its own reason: a password that contains the account's email,
+//! its name part or a word of it, or the service's name (context words, compared without case, spaces
+//! or punctuation); one that appears in breached-password lists ([`super::breached`]); one that is
+//! mostly one part typed twice (`mypasswordismypassword`). Last, zxcvbn's dictionaries of common
+//! passwords, names and English words, and its patterns (repeats, sequences, keyboard walks, dates)
+//! estimate how many guesses a password takes; below [`MIN_SCORE`] it is refused with zxcvbn's reason.
+//! The rules decide; the estimate only adds what they cannot list (`aaaaaaaaaaaaaaa`,
+//! `qwertyuiopasdfg`).
 //!
 //! Existing users keep signing in with what they have: only passwords set under this policy are
 //! normalized, and the user row says so ([`crate::store::StoredUser::normalized`]).
 
+use super::breached::Breached;
 use crate::validate::{Email, MAX_PASSWORD_CHARS, Password};
+
+/// A context word shorter than this is not looked for: too many passwords contain two or three letters.
+pub const MIN_CONTEXT_CHARS: usize = 4;
+
+/// What a new password is checked against besides its own shape: the breached-password lists and the
+/// service's names (the stage's `AUTH_SERVICE_NAMES`).
+#[derive(Debug, Clone)]
+pub struct Blocklist {
+    pub breached: Breached<'static>,
+    pub service_names: Vec<String>,
+}
 
 /// The fewest characters when a stage sets none: NIST's minimum for a single-factor password.
 pub const DEFAULT_MIN_CHARS: usize = 15;
@@ -44,6 +59,16 @@ pub enum Weak {
     TooLong,
     #[error("password must not contain control characters")]
     ControlCharacters,
+    #[error("password must not contain your email address or a part of it; choose a passphrase of unrelated words")]
+    ContainsEmail,
+    #[error("password must not contain the service's name ({0}); choose a passphrase of unrelated words")]
+    ContainsServiceName(String),
+    #[error(
+        "password appears in breached password lists, which attackers try first; choose a passphrase of unrelated words"
+    )]
+    Breached,
+    #[error("password repeats itself; choose a passphrase of unrelated words")]
+    Repeats,
     #[error("password is too easy to guess ({0}); choose a passphrase of unrelated words")]
     Guessable(String),
 }
@@ -55,7 +80,7 @@ pub fn nfkc(text: &str) -> String {
 
 impl PasswordPolicy {
     /// The password to hash, normalized, or why it is refused.
-    pub fn check(&self, password: &Password, email: &Email) -> Result<Password, Weak> {
+    pub fn check(&self, password: &Password, email: &Email, blocklist: &Blocklist) -> Result<Password, Weak> {
         let normalized = nfkc(password.expose());
         let chars = normalized.chars().count();
         if chars < self.min_chars {
@@ -66,6 +91,22 @@ impl PasswordPolicy {
         }
         if normalized.chars().any(char::is_control) {
             return Err(Weak::ControlCharacters);
+        }
+        let bare = bare(&normalized);
+        if email_words(email).iter().any(|word| bare.contains(word.as_str())) {
+            return Err(Weak::ContainsEmail);
+        }
+        if let Some(name) = blocklist.service_names.iter().find(|name| {
+            let word = bare_word(name);
+            word.chars().count() >= MIN_CONTEXT_CHARS && bare.contains(word.as_str())
+        }) {
+            return Err(Weak::ContainsServiceName(name.clone()));
+        }
+        if blocklist.breached.contains(&normalized) {
+            return Err(Weak::Breached);
+        }
+        if repeats(&bare) {
+            return Err(Weak::Repeats);
         }
         // The email's parts are words an attacker who knows it tries first.
         let (local, domain) = email.as_str().split_once('@').unwrap_or((email.as_str(), ""));
@@ -82,6 +123,42 @@ impl PasswordPolicy {
     }
 }
 
+/// `text` lowercased, without anything but letters and digits: how context words are compared.
+fn bare(text: &str) -> String {
+    text.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()
+}
+
+fn bare_word(word: &str) -> String {
+    bare(&nfkc(word))
+}
+
+/// The words of an email a password must not contain: the whole address, its name part, and each piece
+/// of the name part (`grace.hopper` gives `gracehopper`, `grace` and `hopper`), those of at least
+/// [`MIN_CONTEXT_CHARS`] characters.
+fn email_words(email: &Email) -> Vec<String> {
+    let address = email.as_str();
+    let local = address.split_once('@').map_or(address, |(local, _)| local);
+    let pieces = local.split(|c: char| !c.is_alphanumeric());
+    let mut words: Vec<String> = [address, local].into_iter().chain(pieces).map(bare_word).collect();
+    words.retain(|w| w.chars().count() >= MIN_CONTEXT_CHARS);
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// Whether a part of at least a third of `bare` appears in it twice, apart (`mypasswordismypassword`).
+/// Passwords over 64 characters are not searched: a third of one is a long password by itself.
+fn repeats(bare: &str) -> bool {
+    let chars: Vec<char> = bare.chars().collect();
+    let n = chars.len();
+    if n > 64 {
+        return false;
+    }
+    let shortest = n.div_ceil(3).max(MIN_CONTEXT_CHARS);
+    (shortest..=n / 2)
+        .any(|len| (0..=n - 2 * len).any(|i| (i + len..=n - len).any(|j| chars[i..i + len] == chars[j..j + len])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,7 +166,7 @@ mod tests {
     fn check(password: &str) -> Result<Password, Weak> {
         let email = Email::parse("alice.smith@example.com").unwrap_or_else(|e| panic!("{e}"));
         let raw = Password::parse(password.to_owned()).unwrap_or_else(|e| panic!("{e}"));
-        PasswordPolicy::default().check(&raw, &email)
+        PasswordPolicy::default().check(&raw, &email, &crate::testing::blocklist())
     }
 
     #[test]
@@ -101,11 +178,11 @@ mod tests {
             ("\0\0\0\0\0\0\0\0", "at least 15 characters"),
             ("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", "control characters"),
             ("                ", "too easy to guess"),
-            ("aaaaaaaaaaaaaaaa", "too easy to guess"),
-            ("123456789012345", "too easy to guess"),
-            ("passwordpassword", "too easy to guess"),
+            ("aaaaaaaaaaaaaaaa", "repeats itself"),
+            ("123456789012345", "repeats itself"),
+            ("passwordpassword", "repeats itself"),
             ("qwertyuiopasdfgh", "too easy to guess"),
-            ("alicesmithalicesmith", "too easy to guess"),
+            ("alicesmithalicesmith", "contain your email"),
         ] {
             let refused = check(password).err().unwrap_or_else(|| panic!("{password:?} accepted"));
             assert!(refused.to_string().contains(why), "{password:?}: {refused}");
@@ -115,10 +192,61 @@ mod tests {
         }
     }
 
+    /// Issue 25's red team: the account's email as its password, and variants of it, answered 201.
+    #[test]
+    fn attack_the_email_or_a_part_of_it_as_the_password_is_refused() {
+        let refused = |email: &str, password: &str| {
+            let email = Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
+            let raw = Password::parse(password.to_owned()).unwrap_or_else(|e| panic!("{e}"));
+            PasswordPolicy { min_chars: 8 }.check(&raw, &email, &crate::testing::blocklist()).err()
+        };
+        for (email, password) in [
+            ("grace.hopper@navy.example.org", "grace.hopper@navy.example.org"),
+            ("grace.hopper@navy.example.org", "GRACE.HOPPER@NAVY.EXAMPLE.ORG"),
+            ("grace.hopper@navy.example.org", "gracehopper-navy-example-org"),
+            ("grace.hopper@navy.example.org", "Grace Hopper 1906-1992!"),
+            ("grace.hopper@navy.example.org", "my friend hopper rocks"),
+            ("frank@example.com", "frank@example.com"),
+            ("frank@example.com", "frank@example.com!"),
+            ("frank@example.com", "!!Frank@Example.com!!"),
+            ("frank@example.com", "\u{ff26}rank is my first name"),
+        ] {
+            assert_eq!(refused(email, password), Some(Weak::ContainsEmail), "{email}: {password:?}");
+        }
+        // A name part of fewer than four letters is not looked for: too many passwords contain "al".
+        assert_eq!(refused("al@example.com", "velvet tractor orbit lemonade"), None);
+    }
+
+    #[test]
+    fn attack_the_service_name_breached_passwords_and_repeats_are_refused_with_their_reason() {
+        for (password, weak) in [
+            ("my auth service password", Weak::ContainsServiceName("auth".into())),
+            ("AUTH-DEV lemonade tractor", Weak::ContainsServiceName("auth".into())),
+            ("correct horse battery staple", Weak::Breached),
+            ("Password1234567!", Weak::Breached),
+            ("Welcome123456789!", Weak::Breached),
+            ("the quick brown fox jumps over the lazy dog", Weak::Breached),
+            ("mypasswordismypassword", Weak::Repeats),
+        ] {
+            assert_eq!(check(password).err(), Some(weak.clone()), "{password:?}");
+            assert!(!weak.to_string().contains(password), "the reason echoes {password:?}");
+        }
+        assert!(Weak::Breached.to_string().contains("appears in breached password lists"));
+        assert!(Weak::ContainsEmail.to_string().contains("contain your email"));
+    }
+
+    #[test]
+    fn repeats_are_a_third_of_the_password_typed_twice() {
+        assert!(repeats("mypasswordismypassword"));
+        assert!(repeats("abcdefabcdef"));
+        assert!(!repeats("velvettractorvelvetorbit"), "one word again is not a third");
+        assert!(!repeats("velvettractororbitlemonade"));
+    }
+
     #[test]
     fn long_unrelated_words_pass_and_are_normalized() {
-        assert!(check("correct horse battery staple").is_ok());
         assert!(check("velvet tractor orbit lemonade").is_ok());
+
         // Fullwidth letters are the same password as their ASCII forms once normalized.
         let fullwidth = check("ｖｅｌｖｅｔ tractor orbit lemonade").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(fullwidth.expose(), "velvet tractor orbit lemonade");
@@ -131,7 +259,8 @@ mod tests {
     fn a_stage_may_lower_the_minimum_to_the_floor_only() {
         let email = Email::parse("a@example.com").unwrap_or_else(|e| panic!("{e}"));
         let raw = Password::parse("tq8#Vd2!mZ".to_owned()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(PasswordPolicy { min_chars: 10 }.check(&raw, &email).is_ok());
-        assert_eq!(PasswordPolicy::default().check(&raw, &email), Err(Weak::TooShort(15)));
+        let blocklist = crate::testing::blocklist();
+        assert!(PasswordPolicy { min_chars: 10 }.check(&raw, &email, &blocklist).is_ok());
+        assert_eq!(PasswordPolicy::default().check(&raw, &email, &blocklist), Err(Weak::TooShort(15)));
     }
 }

@@ -105,8 +105,8 @@ async fn an_unknown_email_costs_a_verification() {
 async fn a_hash_moved_to_another_users_row_does_not_sign_in() {
     let world = World::new();
     let deps = world.signin();
-    sign_up(&world, "alice@example.com", "alice keeps a velvet tractor").await;
-    sign_up(&world, "mallory@example.com", "mallory keeps an orbit lemonade").await;
+    sign_up(&world, "alice@example.com", "she keeps a velvet tractor").await;
+    sign_up(&world, "mallory@example.com", "he keeps an orbit lemonade").await;
     let mallory = Email::parse("mallory@example.com").unwrap_or_else(|e| panic!("{e}"));
     let alice = Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
     let mallory_row = world.store.get(&mallory).await.unwrap_or_else(|e| panic!("{e}"));
@@ -115,11 +115,11 @@ async fn a_hash_moved_to_another_users_row_does_not_sign_in() {
     // With write access to the table, Mallory copies her own encrypted hash into Alice's row...
     world.store.put_unchecked(StoredUser { email: alice, ..mallory_row });
     // ...but it was encrypted under Mallory's email, so her password does not open Alice's account.
-    let response = sign_in(&deps, "alice@example.com", "mallory keeps an orbit lemonade").await;
+    let response = sign_in(&deps, "alice@example.com", "he keeps an orbit lemonade").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let wrong_password = sign_in(&deps, "mallory@example.com", "not her password").await;
     assert_eq!(response.body().as_ref(), wrong_password.body().as_ref());
-    assert_eq!(sign_in(&deps, "mallory@example.com", "mallory keeps an orbit lemonade").await.status(), StatusCode::OK);
+    assert_eq!(sign_in(&deps, "mallory@example.com", "he keeps an orbit lemonade").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -207,8 +207,8 @@ async fn attack_password_guessing_against_one_email_is_locked_out_even_with_the_
     assert_eq!(deps.passwords.verifications.load(Ordering::Relaxed), before);
 
     // Other users are not slowed down.
-    sign_up(&world, "other@b.co", "another harbor of lemonade").await;
-    assert_eq!(sign_in(&deps, "other@b.co", "another harbor of lemonade").await.status(), StatusCode::OK);
+    sign_up(&world, "other@b.co", "a second harbor of lemonade").await;
+    assert_eq!(sign_in(&deps, "other@b.co", "a second harbor of lemonade").await.status(), StatusCode::OK);
 
     // After the cooldown the right password works again, and resets the count.
     world.clock.advance(testing::LOCKOUT.cooldown_seconds);

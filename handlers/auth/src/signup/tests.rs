@@ -146,6 +146,11 @@ fn concurrent_signups_of_one_email_give_one_201() {
 
 #[test]
 fn production_deps_use_the_owasp_scheme() {
-    let deps = Deps::new(MemoryStore::new(), crate::password::fake::FakeCipher::new(), Default::default());
+    let deps = Deps::new(
+        MemoryStore::new(),
+        crate::password::fake::FakeCipher::new(),
+        Default::default(),
+        crate::testing::blocklist(),
+    );
     assert_eq!(deps.passwords.params(), (19_456, 2, 1));
 }
