@@ -98,11 +98,13 @@ impl Protection {
     }
 }
 
-/// An attempt let through: what the address's counts say after counting it.
+/// An attempt let through: what the address's counts say after counting it, and the place it took in
+/// the email's day when it was past its grace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     address: Attempts,
     address_day: Attempts,
+    email_day: Option<Attempts>,
 }
 
 /// Attempts an address may still make at an email whose day is full: a few, so that an owner who
@@ -127,15 +129,17 @@ pub async fn admit<A: AttemptStore>(
         Ok(counted) => counted,
         Err(seconds) => return Ok(Err(seconds)),
     };
-    // The email's day counts failures only (a success leaves no trace in it), and binds only addresses
-    // that have used their grace today.
-    let email_day = store.get(&CounterKey::email_day(email)).await?;
-    if let Some(seconds) = protection.email_day().locked_for(email_day.as_ref(), now)
-        && address_day.failures > GRACE_ATTEMPTS
-    {
-        return Ok(Err(seconds));
+    // The email's day counts failures only (a success gives back its place), and binds only addresses
+    // that have used their grace today. Such an address's attempt takes its place in the day before its
+    // password is checked, in one conditional write: of any number of concurrent attempts, no more get a
+    // password check than the day has places left.
+    if address_day.failures <= GRACE_ATTEMPTS {
+        return Ok(Ok(Admitted { address, address_day, email_day: None }));
     }
-    Ok(Ok(Admitted { address, address_day }))
+    match store.claim(&CounterKey::email_day(email), now, &protection.email_day()).await? {
+        Ok(email_day) => Ok(Ok(Admitted { address, address_day, email_day: Some(email_day) })),
+        Err(seconds) => Ok(Err(seconds)),
+    }
 }
 
 /// After a wrong password: counts the failure in the email's day, and locks each count it filled.
@@ -148,7 +152,11 @@ pub async fn failed<A: AttemptStore>(
     admitted: &Admitted,
     now: u64,
 ) -> Result<bool, AttemptsError> {
-    let email_day = store.claim(&CounterKey::email_day(email), now, &protection.email_day()).await?.ok();
+    // An attempt past its grace counted its failure in the email's day when it was admitted.
+    let email_day = match admitted.email_day {
+        Some(reserved) => Some(reserved),
+        None => store.claim(&CounterKey::email_day(email), now, &protection.email_day()).await?.ok(),
+    };
     let counts = [
         (CounterKey::address(email, source), protection.address(), Some(admitted.address)),
         (CounterKey::address_day(email, source), protection.address_day(), Some(admitted.address_day)),
@@ -164,9 +172,18 @@ pub async fn failed<A: AttemptStore>(
     Ok(locked)
 }
 
-/// After a right password: the counts of this address at this email start again. The email's day never
-/// counted it: a success must not change what anyone else is told.
-pub async fn succeeded<A: AttemptStore>(store: &A, email: &Email, source: &str) -> Result<(), AttemptsError> {
+/// After a right password: the counts of this address at this email start again, and a place it took in
+/// the email's day is given back: the day counts failures only, and a success must not change what
+/// anyone else is told.
+pub async fn succeeded<A: AttemptStore>(
+    store: &A,
+    email: &Email,
+    source: &str,
+    admitted: &Admitted,
+) -> Result<(), AttemptsError> {
+    if let Some(reserved) = admitted.email_day {
+        store.release(&CounterKey::email_day(email), reserved.window_start).await?;
+    }
     store.reset(&CounterKey::address(email, source)).await?;
     store.reset(&CounterKey::address_day(email, source)).await
 }
@@ -296,6 +313,10 @@ pub trait AttemptStore: Send + Sync {
 
     /// After a successful sign-in: no failures, no lock.
     fn reset(&self, key: &CounterKey) -> impl Future<Output = Result<(), AttemptsError>> + Send;
+
+    /// Gives back one attempt [`AttemptStore::claim`] counted in the window that began at `window_start`
+    /// (a reservation the password turned out right for); nothing when the window has moved on.
+    fn release(&self, key: &CounterKey, window_start: u64) -> impl Future<Output = Result<(), AttemptsError>> + Send;
 }
 
 /// A shared store is a store, so a test can look at the counts a handler wrote.
@@ -324,6 +345,10 @@ impl<T: AttemptStore + ?Sized> AttemptStore for Arc<T> {
 
     fn reset(&self, key: &CounterKey) -> impl Future<Output = Result<(), AttemptsError>> + Send {
         (**self).reset(key)
+    }
+
+    fn release(&self, key: &CounterKey, window_start: u64) -> impl Future<Output = Result<(), AttemptsError>> + Send {
+        (**self).release(key, window_start)
     }
 }
 

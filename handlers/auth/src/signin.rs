@@ -128,7 +128,7 @@ async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore, SS: S
         }
         return Err(error);
     }
-    if let Err(error) = lockout::succeeded(&deps.attempts, email, source).await {
+    if let Err(error) = lockout::succeeded(&deps.attempts, email, source, &admitted).await {
         // The password was right; the counts left behind only expire later.
         tracing::warn!(%error, "resetting the sign-in attempts after a success");
     }

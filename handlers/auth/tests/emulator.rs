@@ -702,3 +702,51 @@ async fn twenty_concurrent_refreshes_through_dynamodb_give_one_chain() {
         }
     }
 }
+
+/// Issue 25's race: with the email's day one failure short of full, concurrent guesses from addresses past
+/// their grace each read the day as open and each got a password check. The place in the day is now
+/// taken before the check, in one conditional write: exactly one of them gets a check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_the_emails_daily_bound_raced_at_its_edge_gets_one_password_check() {
+    let world = Arc::new(World::new().await);
+    let email = format!("{}@example.com", unique("edge")).to_ascii_lowercase();
+    let created = signup::handle(
+        proxy_request("signup-request.json", &credentials(&email, "the real password is lemonade")),
+        &world.signup,
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let store = DynamoAttempts::new(world.dynamodb.clone(), world.attempts_table.clone());
+    let parsed = auth::validate::Email::parse(&email).unwrap_or_else(|e| panic!("{e}"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // The email's day one short of full, and 16 addresses that each used their grace today.
+    for _ in 1..LOCKOUT.daily_per_email {
+        let claimed = store.claim(&CounterKey::email_day(&parsed), now, &LOCKOUT.email_day()).await;
+        assert!(claimed.is_ok_and(|c| c.is_ok()));
+    }
+    let addresses: Vec<String> = (10..26).map(|i| format!("198.51.100.{i}")).collect();
+    for address in &addresses {
+        for _ in 0..=auth::lockout::GRACE_ATTEMPTS {
+            let key = CounterKey::address_day(&parsed, address);
+            assert!(store.claim(&key, now, &LOCKOUT.address_day()).await.is_ok_and(|c| c.is_ok()));
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, address) in addresses.iter().enumerate() {
+        let (world, email, address) = (Arc::clone(&world), email.clone(), address.clone());
+        tasks.spawn(async move {
+            let mut event = fixture("signin-request.json");
+            event["body"] = Value::String(credentials(&email, &format!("guess number {i}")).to_string());
+            event["requestContext"]["identity"]["sourceIp"] = Value::String(address);
+            let request = lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{e}"));
+            signin::handle(request, &world.signin).await.status().as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.unwrap_or_else(|e| panic!("{e}")));
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 1, "password checks: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+}

@@ -166,6 +166,20 @@ impl AttemptStore for DynamoAttempts {
         conditional(result).map(|_| ())
     }
 
+    async fn release(&self, key: &CounterKey, window_start: u64) -> Result<(), AttemptsError> {
+        let result = self
+            .update(key, &[("#failures", FAILURES), ("#window", WINDOW_START)])
+            .update_expression("ADD #failures :minus_one")
+            .condition_expression("#window = :window AND #failures > :zero")
+            .expression_attribute_values(":minus_one", AttributeValue::N("-1".to_owned()))
+            .expression_attribute_values(":window", number(window_start))
+            .expression_attribute_values(":zero", number(0))
+            .send()
+            .await;
+        // The window moved on (or the item expired): there is nothing left to give back.
+        conditional(result).map(|_| ())
+    }
+
     async fn reset(&self, key: &CounterKey) -> Result<(), AttemptsError> {
         let result = self
             .update(key, &[("#failures", FAILURES), ("#locked", LOCKED_UNTIL), ("#window", WINDOW_START)])

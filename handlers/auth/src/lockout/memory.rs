@@ -87,4 +87,15 @@ impl AttemptStore for MemoryAttempts {
         }
         Ok(())
     }
+
+    async fn release(&self, key: &CounterKey, window_start: u64) -> Result<(), AttemptsError> {
+        self.check_available()?;
+        if let Some(record) = self.records().get_mut(key)
+            && record.window_start == window_start
+            && record.failures > 0
+        {
+            record.failures -= 1;
+        }
+        Ok(())
+    }
 }

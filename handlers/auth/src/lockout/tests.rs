@@ -68,3 +68,37 @@ async fn the_memory_store_counts_per_key_locks_and_resets() {
     let record = store.get(&alice).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(record.map(|r| (r.failures, r.locked_until)), Some((0, None)));
 }
+
+/// An address past its grace takes its place in the email's day before the check; a right password gives
+/// it back (the day counts failures only), a wrong one keeps it as the failure, counted once.
+#[tokio::test]
+async fn a_place_taken_in_the_emails_day_is_given_back_on_success_and_counted_once_on_failure() {
+    let store = MemoryAttempts::new();
+    let protection = Protection {
+        max_failures: 10,
+        window_seconds: 900,
+        cooldown_seconds: 600,
+        daily_per_address: 50,
+        daily_per_email: 20,
+    };
+    let email = Email::parse("owner@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let day = CounterKey::email_day(&email);
+    let failures = |store: &MemoryAttempts| store.peek(&day).map_or(0, |r| r.failures);
+    for _ in 0..GRACE_ATTEMPTS {
+        let admitted = admit(&store, &protection, &email, "192.0.2.1", NOW).await.unwrap_or_else(|e| panic!("{e}"));
+        let admitted = admitted.unwrap_or_else(|s| panic!("refused for {s} s"));
+        failed(&store, &protection, &email, "192.0.2.1", &admitted, NOW).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(failures(&store), GRACE_ATTEMPTS, "within grace, failures are counted after the check");
+    let past = admit(&store, &protection, &email, "192.0.2.1", NOW).await.unwrap_or_else(|e| panic!("{e}"));
+    let past = past.unwrap_or_else(|s| panic!("refused for {s} s"));
+    assert_eq!(failures(&store), GRACE_ATTEMPTS + 1, "past its grace, the place is taken before the check");
+    succeeded(&store, &email, "192.0.2.1", &past).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(failures(&store), GRACE_ATTEMPTS, "a success leaves no trace in the email's day");
+    for _ in 0..=GRACE_ATTEMPTS {
+        let admitted = admit(&store, &protection, &email, "192.0.2.2", NOW).await.unwrap_or_else(|e| panic!("{e}"));
+        let admitted = admitted.unwrap_or_else(|s| panic!("refused for {s} s"));
+        failed(&store, &protection, &email, "192.0.2.2", &admitted, NOW).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(failures(&store), 2 * GRACE_ATTEMPTS + 1, "each failure counted once");
+}
