@@ -59,6 +59,10 @@ pub enum ValidationError {
     PasswordTooShort,
     #[error("password must be at most {MAX_PASSWORD_CHARS} characters")]
     PasswordTooLong,
+    /// U+FFFD stands where a byte that was not UTF-8 was sent (API Gateway puts it there): two passwords
+    /// typed with different wrong bytes would be one.
+    #[error("password must not contain U+FFFD, the mark of a byte that was not UTF-8; send the password as UTF-8")]
+    PasswordNotUtf8,
     /// A session body (`/refresh`, `/signout`) that is not an object of the fields it takes.
     #[error("request body must be a JSON object: {0}")]
     NotASessionObject(&'static str),
@@ -83,7 +87,9 @@ impl ValidationError {
             | ValidationError::UnknownSessionField(..)
             | ValidationError::InvalidSessionBody(_) => ErrorCode::InvalidBody,
             ValidationError::InvalidEmail(_) => ErrorCode::InvalidEmail,
-            ValidationError::PasswordTooShort | ValidationError::PasswordTooLong => ErrorCode::InvalidPassword,
+            ValidationError::PasswordTooShort | ValidationError::PasswordTooLong | ValidationError::PasswordNotUtf8 => {
+                ErrorCode::InvalidPassword
+            }
         }
     }
 }
@@ -147,6 +153,9 @@ impl Password {
         if chars > MAX_PASSWORD_CHARS {
             return Err(ValidationError::PasswordTooLong);
         }
+        if raw.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(ValidationError::PasswordNotUtf8);
+        }
         Ok(Password(raw))
     }
 
@@ -192,7 +201,7 @@ pub fn credentials_from_bytes(bytes: &[u8]) -> Result<Credentials, ValidationErr
         let (slot, field) = match name.as_str() {
             EMAIL_FIELD => (&mut email, EMAIL_FIELD),
             PASSWORD_FIELD => (&mut password, PASSWORD_FIELD),
-            _ => return Err(ValidationError::UnknownField(name.chars().take(MAX_ECHOED_FIELD_CHARS).collect())),
+            _ => return Err(ValidationError::UnknownField(echoed(&name))),
         };
         if slot.is_some() {
             return Err(ValidationError::DuplicateField(field));
@@ -205,6 +214,13 @@ pub fn credentials_from_bytes(bytes: &[u8]) -> Result<Credentials, ValidationErr
     let email = email.ok_or(ValidationError::MissingField(EMAIL_FIELD))?;
     let password = password.ok_or(ValidationError::MissingField(PASSWORD_FIELD))?;
     Ok(Credentials { email: Email::parse(&email)?, password: Password::parse(password)? })
+}
+
+/// A client's field name as an answer and a log may repeat it: its first [`MAX_ECHOED_FIELD_CHARS`]
+/// characters, with quotes, backslashes, control characters and line breaks escaped as Rust writes them
+/// (`\n`), so that a name never breaks out of its quotes or forges a log line.
+fn echoed(name: &str) -> String {
+    name.chars().take(MAX_ECHOED_FIELD_CHARS).flat_map(char::escape_debug).collect()
 }
 
 const REFRESH_TOKEN_FIELD: &str = "refresh_token";
@@ -230,10 +246,7 @@ fn session_fields(
     let mut out: Vec<(&'static str, Value)> = Vec::with_capacity(fields.0.len());
     for (name, value) in fields.0 {
         let Some(field) = allowed.iter().find(|f| **f == name) else {
-            return Err(ValidationError::UnknownSessionField(
-                name.chars().take(MAX_ECHOED_FIELD_CHARS).collect(),
-                shape,
-            ));
+            return Err(ValidationError::UnknownSessionField(echoed(&name), shape));
         };
         if out.iter().any(|(seen, _)| seen == field) {
             return Err(ValidationError::DuplicateField(field));

@@ -175,6 +175,7 @@ impl Gateway {
                 Err((status, problem)) => {
                     let message = match status {
                         408 => "Request Timeout",
+                        413 => "Request Too Long",
                         431 => "Request Header Fields Too Large",
                         _ => "Bad request",
                     };
@@ -215,7 +216,8 @@ impl Gateway {
     }
 
     /// The request as the event builders see it; the stage prefix is dropped from the path. Refused
-    /// with its status: headers over API Gateway's limit (431), a body not sent in time (408).
+    /// with its status: headers over API Gateway's limit (431), a body over its limit (413), a body not
+    /// sent in time (408).
     async fn read(
         &self,
         req: Request<Incoming>,
@@ -234,7 +236,16 @@ impl Gateway {
         let collected = tokio::time::timeout(self.limits.body_timeout, Limited::new(body, MAX_BODY_BYTES).collect())
             .await
             .map_err(|_| (408, format!("the body did not arrive within {:?}", self.limits.body_timeout)))?;
-        let body = collected.map_err(|e| (400, format!("reading the body: {e}")))?.to_bytes();
+        let body = collected
+            .map_err(|e| {
+                // Over API Gateway's 10 MiB payload limit: 413, as API Gateway answers (REQUEST_TOO_LARGE).
+                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    (413, format!("a body over {MAX_BODY_BYTES} bytes; API Gateway takes at most that"))
+                } else {
+                    (400, format!("reading the body: {e}"))
+                }
+            })?
+            .to_bytes();
         let path = routing::request_path(&self.api.routes, &self.api.stage, parts.uri.path());
         let query =
             parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();

@@ -241,3 +241,33 @@ fn every_validation_error_is_a_4xx_with_a_json_body() {
         assert_eq!(body["error"]["message"], error.to_string());
     }
 }
+
+/// Issue 25: an unknown field's name was echoed as sent, and a newline in it forged a line in the local
+/// console's log.
+#[test]
+fn attack_an_unknown_fields_name_cannot_forge_a_log_line_or_break_its_quotes() {
+    let Err(error) = parse(r#"{"email": "a@b.co", "x\nINFO signin: signed in\"": 1}"#) else {
+        panic!("an unknown field was not refused");
+    };
+    let said = error.to_string();
+    assert!(!said.contains('\n'), "{said:?}");
+    assert!(said.contains(r#"x\nINFO signin: signed in\""#), "{said:?}");
+    let Err(error) = refresh_token_from_body(&Body::from("{\"x\\u2028y\\r\": 1}")) else {
+        panic!("an unknown session field was not refused");
+    };
+    assert!(!error.to_string().chars().any(|c| c.is_control() || c == '\u{2028}'), "{error}");
+}
+
+/// Issue 25: invalid UTF-8 became U+FFFD, so a password typed with one wrong byte matched one typed with
+/// another. A body that is not UTF-8 is not JSON; a U+FFFD in a password (where API Gateway put one) is
+/// refused.
+#[test]
+fn attack_a_password_with_bytes_that_are_not_utf8_is_refused() {
+    let mut body = br#"{"email": "a@b.co", "password": "velvet tractor "#.to_vec();
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(br#" orbit"}"#);
+    assert_eq!(credentials_from_bytes(&body), Err(ValidationError::InvalidJson));
+    let replaced = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(parse(&replaced), Err(ValidationError::PasswordNotUtf8));
+    assert_eq!(ValidationError::PasswordNotUtf8.code(), ErrorCode::InvalidPassword);
+}

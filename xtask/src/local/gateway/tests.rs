@@ -107,3 +107,20 @@ async fn attack_huge_headers_are_refused_before_they_reach_the_authorizer_cache(
     drop(gateway);
     server.abort();
 }
+
+/// Issue 25: an 11 MiB body got 400 locally, where API Gateway answers 413.
+#[tokio::test]
+async fn a_body_over_api_gateways_limit_is_a_413_as_there() {
+    let (addr, gateway, server) = start(Limits::default()).await;
+    let body = vec![b'x'; MAX_BODY_BYTES + 1024 * 1024];
+    let mut request = format!(
+        "POST /dev/signin HTTP/1.1\r\nHost: local\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let status = status_of(addr, &request, Duration::from_secs(20)).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
+    drop(gateway);
+    server.abort();
+}
