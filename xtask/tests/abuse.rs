@@ -312,3 +312,97 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
     }
     drop(prepared);
 }
+
+/// Issue 25's race at the full concurrency of the real function: several signin processes, as Lambda runs
+/// them side by side, against the emulator's tables. With the email's day one failure short of full,
+/// 16 guesses from addresses past their grace get one password check between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_the_emails_daily_bound_raced_across_signin_processes_gets_one_password_check() {
+    use auth::lockout::{AttemptStore as _, CounterKey, GRACE_ATTEMPTS, Protection};
+    const PROCESSES: usize = 8;
+    // The day's bound lowered from the stage's 200 to 20: the race is at its edge, whatever the edge.
+    let mut config = config();
+    config.stages.get_mut("dev").unwrap_or_else(|| panic!("no dev stage")).lockout.daily_per_email = 20;
+    let stage = config.stage("dev").unwrap_or_else(|e| panic!("{e}"));
+    let lockout = &stage.lockout;
+    let protection = Protection {
+        max_failures: lockout.max_failures,
+        window_seconds: u64::from(lockout.window_seconds),
+        cooldown_seconds: u64::from(lockout.cooldown_seconds),
+        daily_per_address: lockout.daily_per_address,
+        daily_per_email: lockout.daily_per_email,
+    };
+    let binaries =
+        xtask::local::build_functions(&config.functions, Profile::Debug).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let prepared = xtask::local::prepare(&config, "dev", None).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let at = Deployment {
+        region: prepared.aws.region.clone(),
+        account: prepared.account.clone(),
+        api_id: "local".to_owned(),
+        stage: prepared.api.stage.clone(),
+    };
+    let named = |name: &str| Function::find(&config.functions, name).cloned().unwrap_or_else(|| panic!("no {name}"));
+    let (signin, signup) = (named("signin"), named("signup"));
+    let route = |f: &Function| {
+        prepared.api.routes.iter().find(|r| r.function == *f).unwrap_or_else(|| panic!("no route for {f}")).clone()
+    };
+    let json_headers = [("content-type", "application/json")];
+    let email = format!("edge-{}@example.com", xtask::local::request_id()).to_ascii_lowercase();
+    let signup_process = start(&prepared, &binaries, signup.clone()).await;
+    let credentials = json!({"email": email, "password": "plum harbor quietly juggles"});
+    let created = signup_process
+        .invoke(&event::proxy_event(
+            &request("POST", "/signup", &json_headers, Some(&credentials)),
+            &route(&signup),
+            &at,
+            None,
+        ))
+        .await;
+    assert_eq!(created["statusCode"], 201, "{created}");
+    signup_process.stop().await;
+
+    // The email's day one short of full, and 16 addresses that each used their grace today, written to
+    // the emulator's attempts table as the functions would have.
+    let table = prepared.api.functions[&signin].env["AUTH_ATTEMPTS_TABLE_NAME"].clone();
+    let sdk = xtask::local::data::sdk_config(&prepared.aws.endpoint, &prepared.aws.region).await;
+    let store = auth::lockout::dynamo::DynamoAttempts::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let parsed = auth::validate::Email::parse(&email).unwrap_or_else(|e| panic!("{e}"));
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    for _ in 1..protection.daily_per_email {
+        let claimed = store.claim(&CounterKey::email_day(&parsed), now, &protection.email_day()).await;
+        assert!(claimed.is_ok_and(|c| c.is_ok()));
+    }
+    let addresses: Vec<String> = (10..26).map(|i| format!("198.51.100.{i}")).collect();
+    for address in &addresses {
+        for _ in 0..=GRACE_ATTEMPTS {
+            let claimed = store.claim(&CounterKey::address_day(&parsed, address), now, &protection.address_day()).await;
+            assert!(claimed.is_ok_and(|c| c.is_ok()));
+        }
+    }
+
+    let mut processes = Vec::new();
+    for _ in 0..PROCESSES {
+        processes.push(std::sync::Arc::new(start(&prepared, &binaries, signin.clone()).await));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, address) in addresses.iter().enumerate() {
+        let process = std::sync::Arc::clone(&processes[i % PROCESSES]);
+        let guess = json!({"email": email, "password": format!("guess number {i}")});
+        let mut attempt = request("POST", "/signin", &json_headers, Some(&guess));
+        attempt.source_ip.clone_from(address);
+        let payload = event::proxy_event(&attempt, &route(&signin), &at, None);
+        tasks.spawn(async move { process.invoke(&payload).await["statusCode"].as_u64().unwrap_or(0) });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.unwrap_or_else(|e| panic!("{e}")));
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 1, "password checks: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    for process in processes {
+        if let Ok(process) = std::sync::Arc::try_unwrap(process) {
+            process.stop().await;
+        }
+    }
+}
