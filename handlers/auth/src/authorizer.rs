@@ -77,12 +77,13 @@ pub struct RevocationCache {
     sessions: Mutex<HashMap<SessionId, (Option<Standing>, u64)>>,
 }
 
-/// A value read at a time, from `cache` if read less than `max_age` ago, else by `read`.
+/// A value read at a time, from `cache` if read less than `max_age` ago and still `usable` then, else by
+/// `read`.
 async fn cached<Key, Value, Read>(
     cache: &Mutex<HashMap<Key, (Value, u64)>>,
     key: Key,
-    now: u64,
-    max_age: u64,
+    (now, max_age): (u64, u64),
+    usable: impl Fn(&Value) -> bool,
     read: Read,
 ) -> Result<Value, SessionError>
 where
@@ -93,6 +94,7 @@ where
     let lock = || cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((value, read_at)) = lock().get(&key)
         && now < read_at.saturating_add(max_age)
+        && usable(value)
     {
         return Ok(value.clone());
     }
@@ -122,17 +124,19 @@ impl RevocationCache {
         now: u64,
         sessions: &S,
     ) -> Result<Option<u64>, SessionError> {
-        cached(&self.users, user.to_owned(), now, self.max_age, sessions.valid_after(user)).await
+        cached(&self.users, user.to_owned(), (now, self.max_age), |_| true, sessions.valid_after(user)).await
     }
 
-    /// Whether session `id` stands, from the cache if read less than `max_age` ago.
+    /// Whether session `id` stands, from the cache if read less than `max_age` ago. A session the cache
+    /// has as expired by now is read again: a refresh since may have moved its end.
     pub async fn standing<S: SessionStore>(
         &self,
         id: &SessionId,
         now: u64,
         sessions: &S,
     ) -> Result<Option<Standing>, SessionError> {
-        cached(&self.sessions, *id, now, self.max_age, sessions.standing(id)).await
+        let unexpired = |standing: &Option<Standing>| standing.as_ref().is_none_or(|s| now < s.expires_at);
+        cached(&self.sessions, *id, (now, self.max_age), unexpired, sessions.standing(id)).await
     }
 }
 

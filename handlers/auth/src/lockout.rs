@@ -12,10 +12,13 @@
 //!   locked out from an address that has not failed.
 //!
 //! An attempt is counted against its address before its password is checked (a *claim*), so a burst of
-//! concurrent guesses gets no more than the limits either; the email's day counts failures only, after
-//! the check. An unknown email is counted exactly like a known one, and a success resets only the
-//! counts of the address it came from and never touches the email's day, so no answer depends on
-//! whether an account exists or whether its owner signed in meanwhile.
+//! concurrent guesses gets no more than the limits either. The email's day counts failures only: an
+//! address within its grace has its failure counted after the check, and an address past it takes its
+//! place in the day before the check (a claim too, so concurrent guesses at the day's edge get exactly
+//! the places left), which a right password gives back. An unknown email is counted exactly like a
+//! known one, and a success resets only the counts of the address it came from and leaves the email's
+//! day as it was, so no answer depends on whether an account exists or whether its owner signed in
+//! meanwhile.
 //!
 //! The rules are [`LockoutPolicy`]'s and [`Protection`]'s pure functions; [`AttemptStore`] keeps the
 //! counts. Its DynamoDB implementation makes every change a conditional `UpdateItem`, so concurrent
@@ -181,11 +184,14 @@ pub async fn succeeded<A: AttemptStore>(
     source: &str,
     admitted: &Admitted,
 ) -> Result<(), AttemptsError> {
-    if let Some(reserved) = admitted.email_day {
-        store.release(&CounterKey::email_day(email), reserved.window_start).await?;
-    }
-    store.reset(&CounterKey::address(email, source)).await?;
-    store.reset(&CounterKey::address_day(email, source)).await
+    // Each is tried whatever the others did; the first failure is reported.
+    let address = store.reset(&CounterKey::address(email, source)).await;
+    let address_day = store.reset(&CounterKey::address_day(email, source)).await;
+    let email_day = match admitted.email_day {
+        Some(reserved) => store.release(&CounterKey::email_day(email), reserved.window_start).await,
+        None => Ok(()),
+    };
+    address.and(address_day).and(email_day)
 }
 
 /// When one count locks, from [`Protection`].

@@ -59,10 +59,6 @@ pub enum ValidationError {
     PasswordTooShort,
     #[error("password must be at most {MAX_PASSWORD_CHARS} characters")]
     PasswordTooLong,
-    /// U+FFFD stands where a byte that was not UTF-8 was sent (API Gateway puts it there): two passwords
-    /// typed with different wrong bytes would be one.
-    #[error("password must not contain U+FFFD, the mark of a byte that was not UTF-8; send the password as UTF-8")]
-    PasswordNotUtf8,
     /// A session body (`/refresh`, `/signout`) that is not an object of the fields it takes.
     #[error("request body must be a JSON object: {0}")]
     NotASessionObject(&'static str),
@@ -87,9 +83,7 @@ impl ValidationError {
             | ValidationError::UnknownSessionField(..)
             | ValidationError::InvalidSessionBody(_) => ErrorCode::InvalidBody,
             ValidationError::InvalidEmail(_) => ErrorCode::InvalidEmail,
-            ValidationError::PasswordTooShort | ValidationError::PasswordTooLong | ValidationError::PasswordNotUtf8 => {
-                ErrorCode::InvalidPassword
-            }
+            ValidationError::PasswordTooShort | ValidationError::PasswordTooLong => ErrorCode::InvalidPassword,
         }
     }
 }
@@ -152,9 +146,6 @@ impl Password {
         }
         if chars > MAX_PASSWORD_CHARS {
             return Err(ValidationError::PasswordTooLong);
-        }
-        if raw.contains(char::REPLACEMENT_CHARACTER) {
-            return Err(ValidationError::PasswordNotUtf8);
         }
         Ok(Password(raw))
     }

@@ -28,3 +28,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(e).context("running the signup function"))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The filter this binary embeds is one this code reads, built from the whole corpus.
+    #[test]
+    fn the_embedded_breached_password_filter_is_read_and_finds_the_corpus() {
+        let breached = super::Breached::from_bytes(&super::BREACHED.0).unwrap_or_else(|e| panic!("{e}"));
+        assert!(breached.entries() > 4_000_000, "{} passwords", breached.entries());
+        assert!(breached.contains("Password1234567!"));
+    }
+}

@@ -326,3 +326,24 @@ fn production_deps_bound_the_key_age() {
     let debug = format!("{:?}", deps.keys);
     assert!(debug.contains(&format!("max_age: Some({KEY_MAX_AGE_SECONDS})")), "{debug}");
 }
+
+/// A session the authorizer cached with an end that has passed is read again, not denied from the cache:
+/// a refresh since may have moved its end (an idle timeout shorter than the token's lifetime).
+#[tokio::test]
+async fn a_session_cached_as_ending_is_read_again_after_a_refresh_moved_its_end() {
+    use crate::session::{Session, SessionId, SessionStore as _};
+    let world = World::new();
+    let deps = world.authorizer();
+    let keys = KeyCache::new(world.secrets.clone()).get(NOW).await.unwrap_or_else(|e| panic!("{e}"));
+    let id = SessionId::random().unwrap_or_else(|e| panic!("{e}"));
+    let (session, _) = Session::begin(id, "alice@example.com", NOW, [3; 32], &keys);
+    world.sessions.create(&session, NOW + 5).await.unwrap_or_else(|e| panic!("{e}"));
+    let email = crate::validate::Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let claims = crate::token::Claims::new(&email, &id, [1; 16], &testing::settings(), NOW);
+    let token = issue(&claims, &keys).unwrap_or_else(|e| panic!("{e}"));
+    assert!(authorize(&bearer_event(&token).headers, &deps).await.is_ok(), "cached: ends at NOW + 5");
+    world.clock.advance(6);
+    let moved = world.sessions.rotate(&id, 1, "next", NOW + 6, NOW + 600).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(moved);
+    assert!(authorize(&bearer_event(&token).headers, &deps).await.is_ok(), "denied from a stale cache");
+}

@@ -13,8 +13,8 @@
 //! `123welcome123456789` are found as the listed `correcthorsebatterystaple`, `password1234567` and
 //! `welcome123456789`.
 //!
-//! The file: 64 bytes of header (the magic `AUTHBPF1`, the number of passwords as a little-endian u64,
-//! the filter's descriptor, zeros), then the fingerprints as little-endian u16s.
+//! The file: 64 bytes of header (the magic `AUTHBPF1`, the number of passwords and of fingerprints as
+//! little-endian u64s, the filter's descriptor, zeros), then the fingerprints as little-endian u16s.
 
 use xorf::{BinaryFuse16, BinaryFuse16Ref, Descriptor, DmaSerializable as _, Filter as _, FilterRef as _};
 
@@ -27,6 +27,9 @@ const HEADER_BYTES: usize = 64;
 pub const MIN_ENTRY_CHARS: usize = super::policy::FLOOR_MIN_CHARS;
 /// What a filter key's hash starts with, so that the keys are this filter's own.
 const KEY_LABEL: &[u8] = b"auth breached password v1\0";
+/// What a filter file must have been built with to be read by this code: the format and the keys. A
+/// builder records it beside the file and builds again when it changes (`xtask/src/corpus.rs`).
+pub const FORMAT: &str = "AUTHBPF1 keys: labelled SHA-256 v1 of NFKC-lowercased passwords of 8 characters or more";
 
 /// Why the filter could not be read or built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,15 +58,18 @@ impl<'a> Breached<'a> {
             return Err(BreachedError::Malformed("its fingerprints are little-endian"));
         }
         let fingerprints = &bytes[HEADER_BYTES..];
-        if fingerprints.is_empty() || !fingerprints.len().is_multiple_of(2) {
-            return Err(BreachedError::Malformed("its fingerprints are not whole u16s"));
+        let fingerprint_count =
+            u64::from_le_bytes(bytes[16..24].try_into().map_err(|_| BreachedError::Malformed("no header"))?);
+        // A truncated (or padded) file would index past its fingerprints on a lookup: refused here.
+        if fingerprints.is_empty() || fingerprints.len() as u64 != fingerprint_count.saturating_mul(2) {
+            return Err(BreachedError::Malformed("its length is not its fingerprints'"));
         }
         if fingerprints.as_ptr().align_offset(std::mem::align_of::<u16>()) != 0 {
             return Err(BreachedError::Malformed("it is not aligned for u16"));
         }
         let mut count = [0u8; 8];
         count.copy_from_slice(&bytes[8..16]);
-        let descriptor = &bytes[16..16 + Descriptor::DMA_LEN];
+        let descriptor = &bytes[24..24 + Descriptor::DMA_LEN];
         Ok(Breached { filter: BinaryFuse16Ref::from_dma(descriptor, fingerprints), entries: u64::from_le_bytes(count) })
     }
 
@@ -120,6 +126,7 @@ pub fn build(mut keys: Vec<u64>) -> Result<Vec<u8>, BreachedError> {
     let mut out = Vec::with_capacity(HEADER_BYTES + filter.fingerprints.len() * 2);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(filter.fingerprints.len() as u64).to_le_bytes());
     let mut descriptor = [0u8; Descriptor::DMA_LEN];
     filter.dma_copy_descriptor_to(&mut descriptor);
     out.extend_from_slice(&descriptor);
@@ -197,6 +204,7 @@ mod tests {
         let mut wrong = bytes.to_vec();
         wrong[0] = b'X';
         assert!(Breached::from_bytes(&wrong).is_err(), "bad magic");
+        assert!(Breached::from_bytes(&bytes[..bytes.len() - 2]).is_err(), "truncated");
     }
 
     #[test]

@@ -79,7 +79,7 @@ async fn a_sessions_end_ends_its_access_tokens_within_the_bound_and_no_others() 
     let thief = rotate(&reused["refresh_token"]).await;
     assert!(thief["token"].is_string(), "{thief}");
     assert!(rotate(&reused["refresh_token"]).await["token"].is_null(), "the spent token is reuse");
-    // Within the cache's max age the authorizer may still allow; after it, never.
+    // The authorizer read each session as standing before it ended; after its cache's max age it reads again.
     world.clock.advance(testing::REVOCATION_CACHE_SECONDS);
     for (token, what) in
         [(&signed_out["token"], "signed out"), (&reused["token"], "reused"), (&thief["token"], "thief")]
