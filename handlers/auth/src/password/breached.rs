@@ -29,7 +29,7 @@ pub const MIN_ENTRY_CHARS: usize = super::policy::FLOOR_MIN_CHARS;
 const KEY_LABEL: &[u8] = b"auth breached password v1\0";
 /// What a filter file must have been built with to be read by this code: the format and the keys. A
 /// builder records it beside the file and builds again when it changes (`xtask/src/corpus.rs`).
-pub const FORMAT: &str = "AUTHBPF1 keys: labelled SHA-256 v1 of NFKC-lowercased passwords of 8 characters or more";
+pub const FORMAT: &str = "AUTHBPF1 (passwords, fingerprints, descriptor) keys: labelled SHA-256 v1 of NFKC-lowercased passwords of 8 characters or more";
 
 /// Why the filter could not be read or built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
