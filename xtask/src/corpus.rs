@@ -135,8 +135,9 @@ fn download(dir: &Path, source: &Source) -> anyhow::Result<PathBuf> {
 }
 
 fn sha256_of(path: &Path) -> anyhow::Result<String> {
+    use sha2::Digest as _;
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(crate::package::hex_sha256(&bytes))
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
 }
 
 /// Adds the filter key of every password of the source's lists in `wheel` that is kept.

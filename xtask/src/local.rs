@@ -11,6 +11,7 @@ pub mod data;
 pub mod event;
 pub mod gateway;
 pub mod process;
+mod props;
 pub mod routing;
 pub mod runtime;
 pub mod template;

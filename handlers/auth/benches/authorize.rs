@@ -33,7 +33,7 @@ fn revocation_check(c: &mut Criterion) {
     let (session, _) = Session::begin(id, email.as_str(), now, seed, &keys);
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|e| panic!("{e}"));
     runtime.block_on(sessions.create(&session, now + 3600)).unwrap_or_else(|e| panic!("{e}"));
-    let claims = Claims::new(&email, &id, [0xc3; 16], &settings, now);
+    let claims = Claims::new(&email, *id.as_bytes(), [0xc3; 16], &settings, now);
     let jwt = token::issue(&claims, &keys).unwrap_or_else(|e| panic!("{e}"));
     let mut headers = HeaderMap::new();
     headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {jwt}")).unwrap_or_else(|e| panic!("{e}")));

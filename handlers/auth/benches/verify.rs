@@ -23,7 +23,7 @@ fn verification(c: &mut Criterion) {
     let now = SystemClock.now();
     let email = Email::parse("alice.smith+newsletter@example-company.com").unwrap_or_else(|e| panic!("{e}"));
     let session = auth::session::SessionId::from_bytes([0x5a; 16]);
-    let claims = Claims::new(&email, &session, [0xc3; 16], &settings, now);
+    let claims = Claims::new(&email, *session.as_bytes(), [0xc3; 16], &settings, now);
     let token = token::issue(&claims, &keys).unwrap_or_else(|e| panic!("{e}"));
     assert!((400..=550).contains(&token.len()), "the token is {} bytes, not about 480", token.len());
     assert!(token::verify(&token, &keys, &settings, now).is_ok());

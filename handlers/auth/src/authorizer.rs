@@ -228,7 +228,7 @@ pub async fn authorize<K: SecretSource, S: SessionStore>(
 ) -> Result<Claims, Denial> {
     let claims = verify_token(headers, deps).await?;
     let now = deps.clock.now();
-    let session = token::session_of(&claims).ok_or(Denial::Token(TokenError::InvalidClaims))?;
+    let session = SessionId::of(&claims).ok_or(Denial::Token(TokenError::InvalidClaims))?;
     let (after, standing) = tokio::join!(
         deps.revocations.valid_after(&claims.sub, now, &deps.sessions),
         deps.revocations.standing(&session, now, &deps.sessions),

@@ -27,22 +27,7 @@ pub const UNKNOWN_KID_REFRESH_SECONDS: u64 = 60;
 /// How long signin and the authorizer use a ring before reading the secret again.
 pub const MAX_AGE_SECONDS: u64 = 300;
 
-/// One version of the secret: its version id (a UUID, used as the JWT `kid`) and its value. `Debug`
-/// never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretVersion {
-    pub version_id: String,
-    pub value: Vec<u8>,
-}
-
-impl fmt::Debug for SecretVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretVersion")
-            .field("version_id", &self.version_id)
-            .field("value", &format_args!("<{} bytes>", self.value.len()))
-            .finish()
-    }
-}
+pub use crate::token::SecretVersion;
 
 /// The versions a token may be signed with.
 #[derive(Debug, Clone, PartialEq, Eq)]

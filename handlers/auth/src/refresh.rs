@@ -75,8 +75,8 @@ pub fn issue(
     })?;
     let lifetime = tokens.lifetime_seconds.min(session.absolute_end(lifetimes).saturating_sub(now)).max(1);
     let bounded = TokenSettings { lifetime_seconds: lifetime, ..tokens.clone() };
-    let signed =
-        token::random_jti().and_then(|jti| token::issue(&Claims::new(&email, &session.id, jti, &bounded, now), keys));
+    let signed = token::random_jti()
+        .and_then(|jti| token::issue(&Claims::new(&email, *session.id.as_bytes(), jti, &bounded, now), keys));
     let access = signed.map_err(|error| {
         tracing::error!(%error, "signing the token");
         ApiError::internal()

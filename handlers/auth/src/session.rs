@@ -32,8 +32,8 @@ pub mod memory;
 
 /// The first byte of every refresh token: its format.
 const VERSION: u8 = 1;
-/// The bytes of a session id (and of an access token's `jti`).
-pub const ID_BYTES: usize = 16;
+/// The bytes of a session id: an access token's `sid`.
+pub const ID_BYTES: usize = crate::token::ID_BYTES;
 const TAG_BYTES: usize = 32;
 /// A session's random seed, which every tag of its tokens covers.
 pub const SEED_BYTES: usize = 32;
@@ -59,6 +59,12 @@ impl SessionId {
 
     pub fn as_bytes(&self) -> &[u8; ID_BYTES] {
         &self.0
+    }
+
+    /// The session a verified access token was issued in (its `sid`, which verification checked is 32
+    /// hex digits).
+    pub fn of(claims: &crate::token::Claims) -> Option<SessionId> {
+        from_hex::<ID_BYTES>(&claims.sid).map(SessionId)
     }
 }
 

@@ -256,5 +256,5 @@ pub async fn session_claims(world: &World, email: &str, now: u64) -> crate::toke
     world.sessions.create(&session, session.ends_at(&SESSIONS.lifetimes)).await.unwrap_or_else(|e| panic!("{e}"));
     let email = crate::validate::Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
     let jti = crate::token::random_jti().unwrap_or_else(|e| panic!("{e}"));
-    crate::token::Claims::new(&email, &id, jti, &settings(), now)
+    crate::token::Claims::new(&email, *id.as_bytes(), jti, &settings(), now)
 }

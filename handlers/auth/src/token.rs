@@ -26,8 +26,6 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::SecretVersion;
-use crate::session::{ID_BYTES, SessionId};
 use crate::validate::Email;
 
 /// The only algorithm accepted or produced.
@@ -40,8 +38,27 @@ pub const MAX_HEADER_BYTES: usize = 512;
 pub const LEEWAY_SECONDS: u64 = 30;
 /// The shortest HS256 key accepted: the hash's output size (RFC 7518 §3.2).
 pub const MIN_KEY_BYTES: usize = 32;
+/// A session id's and a token id's bytes (`sid`, `jti`: 32 hex digits each).
+pub const ID_BYTES: usize = 16;
 /// An HMAC-SHA256 tag is 32 bytes.
 const SIGNATURE_BYTES: usize = 32;
+
+/// One version of the secret: its version id (a UUID, used as the JWT `kid`) and its value. `Debug`
+/// never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    pub version_id: String,
+    pub value: Vec<u8>,
+}
+
+impl fmt::Debug for SecretVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretVersion")
+            .field("version_id", &self.version_id)
+            .field("value", &format_args!("<{} bytes>", self.value.len()))
+            .finish()
+    }
+}
 
 /// What a token must say about where it comes from and whom it is for, and how long it lives.
 /// Stage-specific, from the environment (`AUTH_TOKEN_ISSUER`, `AUTH_TOKEN_AUDIENCE`,
@@ -74,11 +91,11 @@ pub struct Claims {
 impl Claims {
     /// The claims of a token issued to `email` in session `sid` at `now`, valid for the settings'
     /// lifetime, with the token id `jti` (from [`random_jti`]).
-    pub fn new(email: &Email, sid: &SessionId, jti: [u8; ID_BYTES], settings: &TokenSettings, now: u64) -> Claims {
+    pub fn new(email: &Email, sid: [u8; ID_BYTES], jti: [u8; ID_BYTES], settings: &TokenSettings, now: u64) -> Claims {
         Claims {
             sub: email.as_str().to_owned(),
             email: email.as_str().to_owned(),
-            sid: sid.to_string(),
+            sid: hex::encode(sid),
             jti: hex::encode(jti),
             iat: now,
             exp: now.saturating_add(settings.lifetime_seconds),
@@ -139,11 +156,6 @@ pub fn random_jti() -> Result<[u8; ID_BYTES], IssueError> {
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
         .map_err(|_| IssueError("the system's random source failed".to_owned()))?;
     Ok(id)
-}
-
-/// The session a verified token was issued in (its `sid`, which verification checked is 32 hex digits).
-pub fn session_of(claims: &Claims) -> Option<SessionId> {
-    crate::session::from_hex::<ID_BYTES>(&claims.sid).map(SessionId::from_bytes)
 }
 
 /// One version of the signing secret, ready to use: the HMAC key is computed once, not per token.
@@ -340,7 +352,10 @@ fn check_claims(claims: &Claims, expected: &TokenSettings, now: u64) -> Result<(
         return Err(TokenError::InvalidClaims);
     }
     // Every token names its session and its own id, as 32 lowercase hex digits each.
-    let id = |text: &str| crate::session::from_hex::<ID_BYTES>(text).is_some_and(|b| hex::encode(b) == text);
+    let id = |text: &str| {
+        let mut bytes = [0u8; ID_BYTES];
+        hex::decode_to_slice(text, &mut bytes).is_ok() && hex::encode(bytes) == text
+    };
     if !id(&claims.sid) || !id(&claims.jti) {
         return Err(TokenError::InvalidClaims);
     }

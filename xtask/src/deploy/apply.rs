@@ -130,7 +130,7 @@ pub async fn execute(clients: &Clients, plan: &Plan, protected: Option<&str>) ->
             Err(why) => return Ok(Outcome::Refused(why)),
         };
         if let Some(run) = &plan.run
-            && let Err(why) = crate::pipeline::review::bound_to_run(described.change_set_name.as_deref(), run)
+            && let Err(why) = super::changes::bound_to_run(described.change_set_name.as_deref(), run)
         {
             return Ok(Outcome::Refused(why));
         }

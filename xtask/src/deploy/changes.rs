@@ -29,7 +29,7 @@ pub struct Change {
 impl Change {
     /// A removal, or a modification that may replace the resource, of a resource that holds data.
     pub fn loses_data(&self) -> bool {
-        super::gates::STATEFUL.contains(&self.resource_type.as_str())
+        synth::review::schema::STATEFUL.contains(&self.resource_type.as_str())
             && (self.action == "Remove" || matches!(self.replacement.as_str(), "True" | "Conditional"))
     }
 }
@@ -109,6 +109,19 @@ pub async fn create(
             deadline.as_secs()
         ),
         Err(e) => Err(anyhow::Error::from(e)).with_context(|| format!("waiting for change set {name} of {stack}")),
+    }
+}
+
+/// Why a change set was not made by this run, if it was not: its name must be `xtask-<execution>`.
+pub fn bound_to_run(name: Option<&str>, execution: &str) -> Result<(), String> {
+    let wanted = format!("xtask-{execution}");
+    match name {
+        Some(n) if n == wanted => Ok(()),
+        other => Err(format!(
+            "the change set {} was not made by this run: its name must be {wanted} (pipeline execution {execution}); \
+             a change set made outside the run, or by an earlier one, never runs",
+            other.unwrap_or("(unnamed)")
+        )),
     }
 }
 

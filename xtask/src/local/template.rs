@@ -11,6 +11,8 @@ use anyhow::{Context as _, anyhow, bail};
 use contract::Function;
 use serde_json::{Map, Value};
 
+use super::props::{EMPTY, number, props, str_prop};
+
 /// API Gateway's default authorizer cache TTL, when the template does not set one.
 const DEFAULT_AUTHORIZER_TTL_SECONDS: u64 = 300;
 
@@ -190,20 +192,6 @@ pub fn read(
     }
     let web_acl = super::waf::read(resources, &stage).context("reading the web ACL in front of the stage")?;
     Ok(Api { stage, routes, functions, responses, web_acl })
-}
-
-static EMPTY: Value = Value::Null;
-
-pub(super) fn props(resource: &Value) -> &Value {
-    resource.get("Properties").unwrap_or(&EMPTY)
-}
-
-pub(super) fn str_prop<'a>(props: &'a Value, key: &str) -> Option<&'a str> {
-    props.get(key).and_then(Value::as_str)
-}
-
-pub(super) fn number(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn reference(v: &Value) -> Option<&str> {

@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::template::{number, props, str_prop};
+use super::props::{number, props, str_prop};
 
 /// WAF's window when a rate-based rule does not set `EvaluationWindowSec`.
 const DEFAULT_WINDOW_SECONDS: u64 = 300;

@@ -58,18 +58,7 @@ pub struct ReviewArgs {
     pub out: PathBuf,
 }
 
-/// Why a change set was not made by this run, if it was not: its name must be `xtask-<execution>`.
-pub fn bound_to_run(name: Option<&str>, execution: &str) -> Result<(), String> {
-    let wanted = format!("xtask-{execution}");
-    match name {
-        Some(n) if n == wanted => Ok(()),
-        other => Err(format!(
-            "the change set {} was not made by this run: its name must be {wanted} (pipeline execution {execution}); \
-             a change set made outside the run, or by an earlier one, never runs",
-            other.unwrap_or("(unnamed)")
-        )),
-    }
-}
+pub use crate::deploy::changes::bound_to_run;
 
 fn is_hex(text: &str, lengths: &[usize]) -> bool {
     lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

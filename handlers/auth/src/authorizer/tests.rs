@@ -339,7 +339,7 @@ async fn a_session_cached_as_ending_is_read_again_after_a_refresh_moved_its_end(
     let (session, _) = Session::begin(id, "alice@example.com", NOW, [3; 32], &keys);
     world.sessions.create(&session, NOW + 5).await.unwrap_or_else(|e| panic!("{e}"));
     let email = crate::validate::Email::parse("alice@example.com").unwrap_or_else(|e| panic!("{e}"));
-    let claims = crate::token::Claims::new(&email, &id, [1; 16], &testing::settings(), NOW);
+    let claims = crate::token::Claims::new(&email, *id.as_bytes(), [1; 16], &testing::settings(), NOW);
     let token = issue(&claims, &keys).unwrap_or_else(|e| panic!("{e}"));
     assert!(authorize(&bearer_event(&token).headers, &deps).await.is_ok(), "cached: ends at NOW + 5");
     world.clock.advance(6);

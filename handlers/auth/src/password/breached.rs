@@ -22,9 +22,9 @@ use xorf::{BinaryFuse16, BinaryFuse16Ref, Descriptor, DmaSerializable as _, Filt
 const MAGIC: &[u8; 8] = b"AUTHBPF1";
 /// Where the fingerprints start: the header's length, a multiple of their alignment.
 const HEADER_BYTES: usize = 64;
-/// The shortest password kept: a stage's minimum can be no lower ([`super::policy::FLOOR_MIN_CHARS`]),
-/// so a shorter one is refused before it is looked up.
-pub const MIN_ENTRY_CHARS: usize = super::policy::FLOOR_MIN_CHARS;
+/// The shortest password kept: a stage's minimum can be no lower (the policy's floor, which asserts that it
+/// is this), so a shorter one is refused before it is looked up.
+pub const MIN_ENTRY_CHARS: usize = 8;
 /// What a filter key's hash starts with, so that the keys are this filter's own.
 const KEY_LABEL: &[u8] = b"auth breached password v1\0";
 /// What a filter file must have been built with to be read by this code: the format and the keys. A
@@ -112,8 +112,7 @@ pub fn candidates(password: &str) -> Vec<String> {
 /// What a corpus entry is kept as: NFKC-normalized and lowercased, as a password is when looked up;
 /// `None` when it is shorter than [`MIN_ENTRY_CHARS`].
 pub fn entry(listed: &str) -> Option<String> {
-    let normalized =
-        if listed.is_ascii() { listed.to_ascii_lowercase() } else { super::policy::nfkc(listed).to_lowercase() };
+    let normalized = if listed.is_ascii() { listed.to_ascii_lowercase() } else { super::nfkc(listed).to_lowercase() };
     (normalized.chars().count() >= MIN_ENTRY_CHARS).then_some(normalized)
 }
 

@@ -78,10 +78,10 @@ pub enum Weak {
     Guessable(String),
 }
 
-/// `text` in Unicode NFKC.
-pub fn nfkc(text: &str) -> String {
-    icu_normalizer::ComposingNormalizerBorrowed::new_nfkc().normalize(text).into_owned()
-}
+pub use super::nfkc;
+
+// The breached-password filter keeps no password shorter than the floor; a stage may not go below it.
+const _: () = assert!(FLOOR_MIN_CHARS == super::breached::MIN_ENTRY_CHARS);
 
 impl PasswordPolicy {
     /// The password to hash, normalized, or why it is refused.

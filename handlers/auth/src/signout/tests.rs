@@ -106,7 +106,7 @@ async fn a_token_naming_an_unknown_expired_or_another_users_session_is_denied() 
     let mallory = crate::token::Claims { sub: "mallory@b.co".into(), email: "mallory@b.co".into(), ..alice.clone() };
     assert_eq!(authorized(&authorizer, &issue(&mallory)).await, Err(Denial::SessionEnded(Ended::OtherUser)));
     // A session past its end that DynamoDB has not deleted yet.
-    let id = crate::token::session_of(&alice).unwrap_or_else(|| panic!("no sid"));
+    let id = crate::session::SessionId::of(&alice).unwrap_or_else(|| panic!("no sid"));
     let (session, _) = world.sessions.stored(&id).unwrap_or_else(|| panic!("not stored"));
     world.clock.advance(testing::SESSIONS.lifetimes.idle_seconds + 1);
     let later = crate::token::Claims { iat: world.clock.now(), exp: world.clock.now() + 60, ..alice };

@@ -29,7 +29,7 @@ fn email() -> Email {
 }
 
 fn claims() -> Claims {
-    Claims::new(&email(), &crate::session::SessionId::from_bytes([7; 16]), [9; 16], &settings(), NOW)
+    Claims::new(&email(), [7; 16], [9; 16], &settings(), NOW)
 }
 
 fn valid_token() -> String {
