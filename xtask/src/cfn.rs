@@ -112,6 +112,35 @@ pub fn root_cause(events: &[StackEvent]) -> Option<String> {
     })
 }
 
+/// Executes change set `id` on `stack` and streams its events until the stack settles. `None` when
+/// the user pressed Ctrl-C: CloudFormation goes on without us, and `cargo xtask status --stage <stage>`
+/// resumes watching. Deploy and apply both execute through here.
+pub async fn execute_and_watch(
+    cfn: &Client,
+    stack: &str,
+    id: &str,
+    stage: &str,
+    poll: Duration,
+) -> anyhow::Result<Option<Settled>> {
+    let seen = seen(cfn, stack).await?;
+    cfn.execute_change_set()
+        .change_set_name(id)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("executing the change set on {stack}"))?;
+    tokio::select! {
+        settled = watch(cfn, stack, seen, poll) => settled.map(Some),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!(
+                "\ninterrupted: CloudFormation keeps going without us; `cargo xtask status --stage {stage}` resumes \
+                 watching"
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// Prints each new event of `stack` (by name or id) until the stack settles; `poll` is how often to ask.
 /// Gives up after [`WATCH_DEADLINE`] with an error that says how to resume.
 pub async fn watch(cfn: &Client, stack: &str, seen: HashSet<String>, poll: Duration) -> anyhow::Result<Settled> {

@@ -20,7 +20,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::Value;
 
-use crate::aws::{AwsResultExt as _, Clients, StageArgs};
+use crate::aws::{Clients, StageArgs};
 use crate::cfn;
 use crate::package::{self, Artifact, Profile};
 use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target, templates};
@@ -247,7 +247,7 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
             parameters: stack_parameters,
             termination_protection,
         };
-        match step.run(args, interactive, (&bucket, &account), poll).await? {
+        match step.run(&args.step_options(), interactive, (&bucket, &account), poll).await? {
             StepResult::Executed => report.executed.push(stack.clone()),
             StepResult::Unchanged => report.unchanged.push(stack.clone()),
             StepResult::LeftForReview(left) if !left.creating => planned.push(*left),
@@ -337,10 +337,45 @@ pub enum StepResult {
     Failed,
 }
 
+/// What a deploy step is told to do: plain options, whichever command runs it (`deploy` from its flags,
+/// `pipeline deploy` from its own).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepOptions<'a> {
+    /// The stage, for messages that say what to run next.
+    pub stage: &'a str,
+    /// Execute without asking.
+    pub yes: bool,
+    pub approvals: Approvals,
+    /// Create and show the change set, and leave it for review (`--no-execute`).
+    pub plan_only: bool,
+    /// The role CloudFormation assumes to make the changes.
+    pub cfn_role: Option<&'a str>,
+    /// The run whose change sets these are: they are named `xtask-<id>`.
+    pub run_id: Option<&'a str>,
+}
+
+impl DeployArgs {
+    /// The options each stack's step takes from the command line.
+    pub fn step_options(&self) -> StepOptions<'_> {
+        StepOptions {
+            stage: &self.on.stage,
+            yes: self.yes,
+            approvals: Approvals {
+                iam: self.approve_iam,
+                data_loss: self.approve_data_loss,
+                weakening: self.approve_weakening,
+            },
+            plan_only: self.no_execute,
+            cfn_role: self.cfn_role.as_deref(),
+            run_id: self.run_id.as_deref(),
+        }
+    }
+}
+
 impl StackStep<'_> {
     pub async fn run(
         &self,
-        args: &DeployArgs,
+        options: &StepOptions<'_>,
         interactive: bool,
         (bucket, account): (&str, &str),
         poll: Duration,
@@ -352,7 +387,7 @@ impl StackStep<'_> {
         let described = cfn::describe(cfn, stack).await?;
         let status =
             described.as_ref().and_then(|s| s.stack_status.clone()).filter(|s| *s != StackStatus::DeleteComplete);
-        let creating = match gates::preflight(stack, &args.on.stage, status.as_ref()) {
+        let creating = match gates::preflight(stack, options.stage, status.as_ref()) {
             Preflight::Create => true,
             Preflight::Update => false,
             Preflight::DeleteFailedCreate => {
@@ -360,7 +395,7 @@ impl StackStep<'_> {
                     "{stack} is in ROLLBACK_COMPLETE after a failed first create; it must be deleted before it can be \
                      created again"
                 );
-                if !(args.yes || ask(interactive, &format!("delete {stack} and create it again?"))?) {
+                if !(options.yes || ask(interactive, &format!("delete {stack} and create it again?"))?) {
                     return Ok(StepResult::Refused(format!(
                         "{stack} is in ROLLBACK_COMPLETE; delete it (answer yes, or pass --yes) to deploy"
                     )));
@@ -395,21 +430,21 @@ impl StackStep<'_> {
         } else {
             Body::Inline(self.text.to_owned())
         };
-        let name = change_set_name(args.run_id.as_deref());
+        let name = change_set_name(options.run_id);
         let (id, changes) = match changes::create(
             cfn,
             stack,
             &name,
             &body,
             self.parameters,
-            (creating, args.cfn_role.as_deref()),
+            (creating, options.cfn_role),
             changes::CHANGE_SET_DEADLINE,
         )
         .await?
         {
             Prepared::NoChanges => {
                 println!("no changes");
-                self.protect(args).await?;
+                self.protect(options).await?;
                 return Ok(StepResult::Unchanged);
             }
             Prepared::Ready { id, changes } => (id, changes),
@@ -429,11 +464,9 @@ impl StackStep<'_> {
             }
         }
 
-        let approvals =
-            Approvals { iam: args.approve_iam, data_loss: args.approve_data_loss, weakening: args.approve_weakening };
-        let refusals = gates::judge(&changes, &iam, (deployed.as_ref(), self.json), account, approvals);
+        let refusals = gates::judge(&changes, &iam, (deployed.as_ref(), self.json), account, options.approvals);
         let unreviewable = refusals.iter().any(|r| matches!(r, Refusal::Unreviewed(_)));
-        if args.no_execute && !unreviewable {
+        if options.plan_only && !unreviewable {
             for r in &refusals {
                 println!("note: executing it needs a flag: {r}");
             }
@@ -461,28 +494,17 @@ impl StackStep<'_> {
             let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
             return Ok(StepResult::Refused(format!("not deploying {stack}: {}", reasons.join("; and "))));
         }
-        if !args.yes && !ask(interactive, &format!("execute this change set on {stack}?"))? {
+        if !options.yes && !ask(interactive, &format!("execute this change set on {stack}?"))? {
             discard(cfn, stack, &id, creating).await;
             return Ok(StepResult::Refused(format!("not deploying {stack}: declined")));
         }
 
-        let seen = cfn::seen(cfn, stack).await?;
-        cfn.execute_change_set()
-            .change_set_name(&id)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("executing the change set on {stack}"))?;
-        let settled = tokio::select! {
-            settled = cfn::watch(cfn, stack, seen, poll) => settled?,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\ninterrupted: CloudFormation keeps going without us; `cargo xtask status --stage {}` resumes watching", args.on.stage);
-                return Ok(StepResult::Failed);
-            }
+        let Some(settled) = cfn::execute_and_watch(cfn, stack, &id, options.stage, poll).await? else {
+            return Ok(StepResult::Failed);
         };
         if settled.succeeded() {
             println!("{stack}: {}", settled.status.as_str());
-            self.protect(args).await?;
+            self.protect(options).await?;
             return Ok(StepResult::Executed);
         }
         let cause = match settled.root_cause {
@@ -500,9 +522,9 @@ impl StackStep<'_> {
     /// Makes the stack's termination protection what the stage asks for. Turning it on needs nothing;
     /// turning it off (a stage no longer `protect`) is part of lifting protection and so needs
     /// `--approve-data-loss`, like the template changes that go with it.
-    async fn protect(&self, args: &DeployArgs) -> anyhow::Result<()> {
+    async fn protect(&self, options: &StepOptions<'_>) -> anyhow::Result<()> {
         // A plan changes nothing: the apply (or the next deploy) sets protection.
-        if args.no_execute {
+        if options.plan_only {
             return Ok(());
         }
         let Some(want) = self.termination_protection else { return Ok(()) };
@@ -513,7 +535,7 @@ impl StackStep<'_> {
                 cfn::set_termination_protection(cfn, self.stack, true).await?;
                 println!("{}: termination protection on (a protected stage)", self.stack);
             }
-            (true, false) if args.approve_data_loss => {
+            (true, false) if options.approvals.data_loss => {
                 cfn::set_termination_protection(cfn, self.stack, false).await?;
                 println!("{}: termination protection off (the stage is no longer protected)", self.stack);
             }

@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use crate::aws::{AwsArgs, AwsResultExt as _, Clients, StageArgs};
-use crate::deploy::{DeployArgs, StackStep, StepResult, artifacts, gates};
+use crate::deploy::{StackStep, StepOptions, StepResult, artifacts, gates};
 use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target, cfn, templates};
 
 #[derive(Debug, Subcommand)]
@@ -280,20 +280,14 @@ async fn deploy(config_path: &Path, args: &PipelineDeployArgs) -> anyhow::Result
         )));
     }
 
-    let deploy_args = DeployArgs {
-        on: args.on.clone(),
+    // The pipeline's stacks are a person's to approve: no data-loss approval, no CloudFormation role, no run.
+    let options = StepOptions {
+        stage: &stage.name,
         yes: args.yes,
-        approve_iam: args.approve_iam,
-        approve_data_loss: false,
-        approve_weakening: args.approve_weakening,
-        no_execute: args.no_execute,
-        summary_file: None,
-        execute_plan: None,
+        approvals: gates::Approvals { iam: args.approve_iam, data_loss: false, weakening: args.approve_weakening },
+        plan_only: args.no_execute,
         cfn_role: None,
         run_id: None,
-        outputs_file: None,
-        allow_stale: false,
-        artifacts: None,
     };
     // The region's bootstrap stack first (the stage's API logs through it), then the pipeline's own.
     let mut done = Done::Unchanged;
@@ -308,7 +302,7 @@ async fn deploy(config_path: &Path, args: &PipelineDeployArgs) -> anyhow::Result
             parameters: &[],
             termination_protection: None,
         };
-        done = match step.run(&deploy_args, interactive, (&bucket, &account), clients.poll).await? {
+        done = match step.run(&options, interactive, (&bucket, &account), clients.poll).await? {
             StepResult::Executed => Done::Deployed,
             StepResult::Unchanged if done == Done::Deployed => Done::Deployed,
             StepResult::Unchanged => Done::Unchanged,

@@ -154,16 +154,11 @@ pub async fn execute(clients: &Clients, plan: &Plan, protected: Option<&str>) ->
     for planned in &plan.stacks {
         let stack = &planned.stack;
         println!("\n== {stack}: executing the planned change set {}", planned.change_set);
-        let seen = cfn::seen(&clients.cfn, stack).await?;
-        clients
-            .cfn
-            .execute_change_set()
-            .change_set_name(&planned.change_set)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("executing the change set on {stack}"))?;
-        let settled = cfn::watch(&clients.cfn, stack, seen, clients.poll).await?;
+        let Some(settled) =
+            cfn::execute_and_watch(&clients.cfn, stack, &planned.change_set, &plan.stage, clients.poll).await?
+        else {
+            return Ok(Outcome::Failed);
+        };
         if !settled.succeeded() {
             let cause = settled.root_cause.unwrap_or_else(|| "CloudFormation gave no reason".into());
             eprintln!("\nerror: deploying {stack} failed: {cause}");
