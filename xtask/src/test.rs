@@ -8,38 +8,46 @@ use anyhow::Context as _;
 use crate::EXIT_DIFFERENCE;
 
 pub fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
-    // Style and lints first: they take seconds, and a change that fails them never lands. The signup
-    // function's build embeds the breached-password filter, so it is built (once) before the lints.
-    crate::corpus::ensure(&devenv::target_dir_of(root)?)?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let checks: [(&str, &[&str]); 2] = [
-        ("cargo fmt --check", &["fmt", "--all", "--check"]),
-        (
-            "cargo clippy --workspace --all-targets -- -D warnings",
-            &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
-        ),
-    ];
-    for (what, args) in checks {
-        eprintln!("running {what}");
-        let status =
-            Command::new(&cargo).current_dir(root).args(args).status().with_context(|| format!("running {what}"))?;
-        if !status.success() {
-            eprintln!("error: {what} failed; run `cargo fmt --all` or fix the lints above, then test again");
-            return Ok(ExitCode::from(EXIT_DIFFERENCE));
-        }
-    }
-    // cargo-deny builds while the Python tools download, on first use.
+    // The signup function's build embeds the breached-password filter, so it is built (once) first.
     let target = devenv::target_dir_of(root)?;
-    let deny_install = crate::deny::start_install(&target)?;
-    // Install the Python tools first and visibly, rather than inside a test whose output is captured.
-    let venv = match devenv::ensure(&mut |line| eprintln!("{line}")) {
+    crate::corpus::ensure(&target)?;
+    // Style first: it takes a second, and a change that fails it never lands.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("running cargo fmt --check");
+    let fmt = Command::new(&cargo).current_dir(root).args(["fmt", "--all", "--check"]).status();
+    if !fmt.context("running cargo fmt --check")?.success() {
+        eprintln!("error: cargo fmt --check failed; run `cargo fmt --all`, then test again");
+        return Ok(ExitCode::from(EXIT_DIFFERENCE));
+    }
+    // The lints, while the test tools install on first use (the Python tools download, cargo-deny builds
+    // in its own target directory): on a fresh machine the three overlap instead of following each other.
+    let what = "cargo clippy --workspace --all-targets -- -D warnings";
+    eprintln!("running {what}");
+    let mut clippy = Command::new(&cargo)
+        .current_dir(root)
+        .args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
+        .spawn()
+        .with_context(|| format!("running {what}"))?;
+    let mut deny_install = crate::deny::start_install(&target)?;
+    // Leave nothing building behind a command that stops.
+    let mut stop_installing = || {
+        if let Some(install) = deny_install.as_mut() {
+            let _ = install.kill();
+            let _ = install.wait();
+        }
+    };
+    // Install the Python tools visibly, rather than inside a test whose output is captured.
+    let venv = devenv::ensure(&mut |line| eprintln!("{line}"));
+    let linted = clippy.wait().with_context(|| format!("running {what}"))?;
+    if !linted.success() {
+        stop_installing();
+        eprintln!("error: {what} failed; fix the lints above, then test again");
+        return Ok(ExitCode::from(EXIT_DIFFERENCE));
+    }
+    let venv = match venv {
         Ok(venv) => venv,
         Err(e) => {
-            // Leave no install building behind a command that has failed.
-            if let Some(mut install) = deny_install {
-                let _ = install.kill();
-                let _ = install.wait();
-            }
+            stop_installing();
             return Err(e).context("installing the test tools");
         }
     };
