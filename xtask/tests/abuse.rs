@@ -175,18 +175,24 @@ fn forms(name: &str, secret: &[u8]) -> Vec<(String, String)> {
     forms
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_trace_the_functions_log_no_password_hash_or_token() {
-    let config = config();
+/// The dev stage's debug binaries, its data stack in a fresh emulator, and where events say they come from.
+async fn deployed(config: &synth::Config) -> (std::path::PathBuf, Prepared, Deployment) {
     let binaries =
         xtask::local::build_functions(&config.functions, Profile::Debug).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let prepared = xtask::local::prepare(&config, "dev", None).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let prepared = xtask::local::prepare(config, "dev", None).await.unwrap_or_else(|e| panic!("{e:#}"));
     let at = Deployment {
         region: prepared.aws.region.clone(),
         account: prepared.account.clone(),
         api_id: "local".to_owned(),
         stage: prepared.api.stage.clone(),
     };
+    (binaries, prepared, at)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_trace_the_functions_log_no_password_hash_or_token() {
+    let config = config();
+    let (binaries, prepared, at) = deployed(&config).await;
     let named = |name: &str| Function::find(&config.functions, name).cloned().unwrap_or_else(|| panic!("no {name}"));
     let route = |f: Function| {
         prepared.api.routes.iter().find(|r| r.function == f).unwrap_or_else(|| panic!("no route for {f}")).clone()
@@ -332,15 +338,7 @@ async fn attack_the_emails_daily_bound_raced_across_signin_processes_gets_one_pa
         daily_per_address: lockout.daily_per_address,
         daily_per_email: lockout.daily_per_email,
     };
-    let binaries =
-        xtask::local::build_functions(&config.functions, Profile::Debug).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let prepared = xtask::local::prepare(&config, "dev", None).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let at = Deployment {
-        region: prepared.aws.region.clone(),
-        account: prepared.account.clone(),
-        api_id: "local".to_owned(),
-        stage: prepared.api.stage.clone(),
-    };
+    let (binaries, prepared, at) = deployed(&config).await;
     let named = |name: &str| Function::find(&config.functions, name).cloned().unwrap_or_else(|| panic!("no {name}"));
     let (signin, signup) = (named("signin"), named("signup"));
     let route = |f: &Function| {
