@@ -88,8 +88,12 @@ pub const BOOTSTRAP_FILE: &str = "templates/bootstrap.yaml";
 /// Fails when the IAM review cannot account for a resource of the stacks: what cannot be reviewed is
 /// not generated.
 pub fn files(config: &Config, stage: &Stage) -> Result<Vec<File>, review::ReviewError> {
+    files_of(config, stage, &synth(config, stage))
+}
+
+/// [`files`] of stacks already synthesized for `stage`, so that a command synthesizes once.
+pub fn files_of(config: &Config, stage: &Stage, stacks: &Stacks) -> Result<Vec<File>, review::ReviewError> {
     let names = Names::new(&config.project, stage);
-    let stacks = synth(config, stage);
     let dir = format!("{TEMPLATES_DIR}/{}", stage.name);
     // Each template becomes JSON once, for its YAML and for the IAM review alike.
     let json: Vec<(String, serde_json::Value)> =

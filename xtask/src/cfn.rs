@@ -1,6 +1,7 @@
-//! CloudFormation, as deploy, diff, status, destroy and local use it: a stack's typed status, its
-//! events streamed until it settles (with the root cause of a failure), its outputs and template,
-//! deletion, and termination protection. Every call goes through here, with its errors classified by
+//! CloudFormation, as deploy, diff, status, destroy, the pipeline's steps and local use it: a stack's typed
+//! status, its events streamed until it settles (with the root cause of a failure), its outputs, resources
+//! and template, change sets (created, read page by page, executed, discarded), deletion, and termination
+//! protection. Every CloudFormation call of xtask goes through here, with its errors classified by
 //! [`crate::aws::classify`].
 
 use std::collections::{BTreeMap, HashSet};
@@ -8,7 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::types::{StackEvent, StackStatus};
+use aws_sdk_cloudformation::client::Waiters as _;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetType, Parameter, StackEvent, StackResourceSummary, StackStatus, TemplateStage,
+};
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use serde_json::Value;
 
 use crate::aws::{AwsError, AwsResultExt as _};
@@ -326,4 +333,165 @@ mod tests {
         assert!(in_progress(&StackStatus::UpdateCompleteCleanupInProgress));
         assert!(!in_progress(&StackStatus::UpdateComplete));
     }
+}
+
+/// What a template is passed as: inline, or by URL once it is over CloudFormation's inline limit.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Inline(String),
+    Url(String),
+}
+
+/// CloudFormation's limit for `TemplateBody`; a larger template must be uploaded and passed by URL.
+pub const INLINE_LIMIT: usize = 51_200;
+
+/// Creates a change set and waits until CloudFormation has computed it, at most `deadline`; returns its id
+/// and its description (every page), or `None` when it would change nothing (and was not kept).
+pub async fn create_change_set(
+    cfn: &Client,
+    stack: &str,
+    name: &str,
+    body: &Body,
+    parameters: &[(String, String)],
+    (create, role): (bool, Option<&str>),
+    deadline: Duration,
+) -> anyhow::Result<Option<(String, DescribeChangeSetOutput)>> {
+    let mut request = cfn
+        .create_change_set()
+        .stack_name(stack)
+        .change_set_name(name)
+        .change_set_type(if create { ChangeSetType::Create } else { ChangeSetType::Update })
+        .capabilities(Capability::CapabilityNamedIam)
+        .description("cargo xtask deploy");
+    request = match body {
+        Body::Inline(text) => request.template_body(text),
+        Body::Url(url) => request.template_url(url),
+    };
+    if let Some(role) = role {
+        request = request.role_arn(role);
+    }
+    for (key, value) in parameters {
+        request = request.parameters(Parameter::builder().parameter_key(key).parameter_value(value).build());
+    }
+    let id = match request.send().await.aws() {
+        Ok(out) => out.id.unwrap_or_else(|| name.to_owned()),
+        // moto refuses an unchanged update outright; CloudFormation creates a FAILED change set instead.
+        Err(e) if no_changes(&e.message) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("creating a change set for {stack}")),
+    };
+    // The SDK's waiter, with a deadline: a change set that never settles stops the command, not hangs it.
+    match cfn.wait_until_change_set_create_complete().change_set_name(&id).wait(deadline).await {
+        Ok(_) => {
+            let described = describe_all(cfn, &id).await?;
+            Ok(Some((id, described)))
+        }
+        Err(WaiterError::FailureState(failed)) => {
+            let reason = match failed.final_poll().as_result() {
+                Ok(out) => out.status_reason.clone().unwrap_or_default(),
+                // CloudFormation's own words (a ValidationError's message), not the SDK's summary.
+                Err(e) => e.message().map_or_else(|| e.to_string(), str::to_owned),
+            };
+            if no_changes(&reason) {
+                // An empty change set cannot be executed; delete it rather than leave litter.
+                let _ = cfn.delete_change_set().change_set_name(&id).send().await;
+                return Ok(None);
+            }
+            bail!("CloudFormation rejected the change set for {stack}: {reason}");
+        }
+        Err(WaiterError::ExceededMaxWait(_)) => bail!(
+            "the change set {name} of {stack} was not computed within {} s: see it in the CloudFormation console, \
+             delete it, and deploy again",
+            deadline.as_secs()
+        ),
+        Err(e) => Err(anyhow::Error::from(e)).with_context(|| format!("waiting for change set {name} of {stack}")),
+    }
+}
+
+/// A change set as CloudFormation describes it, every page of its changes read through the SDK's
+/// paginator (a large change set's later pages hold changes a review must see as much as the first).
+pub async fn describe_all(cfn: &Client, id: &str) -> anyhow::Result<DescribeChangeSetOutput> {
+    let mut pages = Vec::new();
+    let mut stream = cfn.describe_change_set().change_set_name(id).into_paginator().send();
+    while let Some(page) = stream.next().await {
+        pages.push(page.aws().with_context(|| format!("reading the change set {id}"))?);
+    }
+    Ok(merged(pages))
+}
+
+/// The pages of one change set's description as one: the first page's fields, every page's changes.
+pub fn merged(pages: Vec<DescribeChangeSetOutput>) -> DescribeChangeSetOutput {
+    let mut pages = pages.into_iter();
+    let Some(mut first) = pages.next() else { return DescribeChangeSetOutput::builder().build() };
+    let mut changes = first.changes.take().unwrap_or_default();
+    for page in pages {
+        changes.extend(page.changes.unwrap_or_default());
+    }
+    first.changes = Some(changes);
+    first.next_token = None;
+    first
+}
+
+fn no_changes(reason: &str) -> bool {
+    reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
+}
+
+/// Drops an unexecuted change set, and the empty stack a CREATE change set made, so that nothing is
+/// left half-made. Best effort: what cannot be dropped is left for the next run's preflight.
+pub async fn discard(cfn: &Client, stack: &str, id: &str, creating: bool) {
+    let _ = cfn.delete_change_set().change_set_name(id).send().await;
+    if creating {
+        let _ = cfn.delete_stack().stack_name(stack).send().await;
+    }
+}
+
+/// The template a change set would deploy, as CloudFormation holds it.
+pub async fn change_set_template(cfn: &Client, change_set: &str, stack: &str) -> anyhow::Result<String> {
+    let out = cfn
+        .get_template()
+        .stack_name(stack)
+        .change_set_name(change_set)
+        .template_stage(TemplateStage::Original)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("reading the template of change set {change_set}"))?;
+    Ok(out.template_body.unwrap_or_default())
+}
+
+/// The stack's most recent events, newest first, as one call returns them.
+pub async fn recent_events(cfn: &Client, stack: &str) -> anyhow::Result<Vec<StackEvent>> {
+    let out = cfn
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("reading the events of {stack}"))?;
+    Ok(out.stack_events.unwrap_or_default())
+}
+
+/// Every resource of the stack, every page: DescribeStackResources stops at 100, which a stage with many
+/// functions passes.
+pub async fn resources(cfn: &Client, stack: &str) -> anyhow::Result<Vec<StackResourceSummary>> {
+    let mut resources = Vec::new();
+    let mut pages = cfn.list_stack_resources().stack_name(stack).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws().with_context(|| format!("listing the resources of {stack}"))?;
+        resources.extend(page.stack_resource_summaries.unwrap_or_default());
+    }
+    Ok(resources)
+}
+
+/// Creates `stack` from `body` directly, without a change set: for the emulator's data stack that
+/// `cargo xtask local` sets up, which no one reviews. Returns once CloudFormation accepted it.
+pub async fn create_stack(cfn: &Client, stack: &str, body: String) -> anyhow::Result<()> {
+    cfn.create_stack()
+        .stack_name(stack)
+        .template_body(body)
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("creating {stack}"))?;
+    Ok(())
 }

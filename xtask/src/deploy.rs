@@ -9,9 +9,10 @@ pub mod artifacts;
 pub mod changes;
 pub mod gates;
 pub mod plan;
+pub mod session;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,10 +24,11 @@ use serde_json::Value;
 use crate::aws::{Clients, StageArgs};
 use crate::cfn;
 use crate::package::{self, Artifact, Profile};
-use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target, templates};
+use crate::{EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target};
 use aws_sdk_cloudformation::types::StackStatus;
 use changes::{Body, IamDiff, Prepared};
 use gates::{Approvals, Preflight, Refusal};
+use session::{Opening, Session};
 
 #[derive(Debug, Clone, Args)]
 pub struct DeployArgs {
@@ -147,107 +149,124 @@ impl Outcome {
 }
 
 pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Outcome> {
-    let root = crate::root_of(config_path);
     let target = Target::load(config_path, &args.on.stage)?;
-    let (config, stage, names, stacks) = (&target.config, target.stage(), &target.names, &target.stacks);
-    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    if !args.yes && !args.no_execute && !interactive {
-        return Err(BadInput(
-            "no terminal to confirm on; pass --yes to deploy without asking (or --no-execute to review only)".into(),
-        )
-        .into());
-    }
+    let opening = Opening { unattended: args.yes || args.no_execute, allow_stale: args.allow_stale };
+    let session = Session::open(config_path, target, &args.on.aws, opening).await?;
+    let (config, stage, names) = (&session.target.config, session.target.stage(), &session.target.names);
+    println!("deploying {} to account {}, region {}", names.prefix(), session.account, stage.region);
 
-    // 1. What is deployed is what was reviewed.
-    let files = synth::files(config, stage).map_err(crate::refused)?;
-    let drift: Vec<String> = templates::compare(&root, &files, false)?.iter().map(ToString::to_string).collect();
-    for d in &drift {
-        eprintln!("{d}");
-    }
-    if let Some(warning) = gates::stale(&stage.name, &drift, args.allow_stale).map_err(BadInput)? {
-        eprintln!("warning: {warning}");
-    }
-
-    // 2. The right account.
-    let clients = Clients::new(&args.on.aws, stage).await?;
-    let account = clients.account().await?;
-    gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
-    println!("deploying {} to account {account}, region {}", names.prefix(), stage.region);
-
-    // 3. Build and upload.
+    // Build and upload.
     let artifacts: Vec<Artifact> = match &args.artifacts {
         Some(dir) => package::existing(dir, &config.functions, stage.architecture)?,
         None => package::build(&crate::workspace()?, &config.functions, stage.architecture, Profile::Release)?,
     };
-    let bucket = artifacts::bucket_name(&config.project, &account, &stage.region, stage.artifact_bucket.as_deref());
-    if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region, &account, (&config.project, &stage.name)).await? {
-        println!("created artifact bucket {bucket} (versioned, encrypted, not public, TLS only, code written once)");
-    } else if args.cfn_role.is_none()
-        && artifacts::ensure_policy(&clients.s3, &bucket, &account, &config.project).await?
-    {
-        // A pipeline's plan may not change the policy; a person's deploy brings an older bucket's up to date.
-        println!("artifact bucket {bucket}: policy updated (code keys are written once)");
+    // A pipeline's plan may not change the bucket's policy; a person's deploy brings an older bucket's up to date.
+    let bucket = session.artifact_bucket(args.cfn_role.is_none()).await?;
+    let (uploaded, parameters) = upload(&session, &bucket, &artifacts).await?;
+    let mut report = Report { uploaded, ..Report::default() };
+
+    // Each stack in order: change set, review, execute, watch.
+    let planned = match each_stack(&session, args, &bucket, &parameters, &mut report).await? {
+        Walked::Planned(planned) => planned,
+        Walked::Stopped(outcome) => return Ok(outcome),
+    };
+    if args.no_execute {
+        let plan = plan::Plan {
+            version: plan::VERSION,
+            stage: stage.name.clone(),
+            account: session.account.clone(),
+            region: stage.region.clone(),
+            run: args.run_id.clone(),
+            stacks: planned,
+        };
+        leave_for_review(&plan, args.summary_file.as_deref())?;
+        return Ok(Outcome::Done(report));
     }
+    for (stack, _) in session.target.stacks.named(names) {
+        report.outputs.extend(cfn::outputs(&session.clients.cfn, &stack).await?);
+    }
+    show_outputs(&report.outputs, args.outputs_file.as_deref())?;
+    if report.executed.is_empty() {
+        println!("no changes: every stack is up to date");
+    }
+    Ok(Outcome::Done(report))
+}
+
+/// Uploads each function's zip under the stage's code prefix, and returns how many were new and the api
+/// stack's parameters: the bucket, and each function's code by key and by the version just stored, so
+/// that the change set pins the bytes.
+async fn upload(
+    session: &Session,
+    bucket: &str,
+    artifacts: &[Artifact],
+) -> anyhow::Result<(usize, Vec<(String, String)>)> {
+    let (config, stage) = (&session.target.config, session.target.stage());
     // Each stage's code under its own prefix, so that no stage's pipeline can write another's.
     let code_prefix = artifacts::code_prefix(&config.project, &stage.name);
     println!("artifacts in s3://{bucket}:");
-    let (uploaded, stored) = artifacts::upload(&clients.s3, &bucket, &account, &code_prefix, &artifacts).await?;
-    let mut report = Report { uploaded, ..Report::default() };
-
-    // Each function's code by key and by the version just stored: the change set pins the bytes.
-    let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.clone())];
+    let (uploaded, stored) =
+        artifacts::upload(&session.clients.s3, bucket, &session.account, &code_prefix, artifacts).await?;
+    let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.to_owned())];
     for (a, s) in artifacts.iter().zip(&stored) {
         parameters.push((synth::stacks::api::code_key_parameter(&a.function), s.key.clone()));
         parameters.push((synth::stacks::api::code_version_parameter(&a.function), s.version.clone()));
     }
+    Ok((uploaded, parameters))
+}
 
-    // 4 and 5. Each stack in order: change set, review, execute, watch.
-    let poll = clients.poll;
+/// How the walk over a stage's stacks ended.
+enum Walked {
+    /// Every stack was deployed, unchanged or left for review (those are listed, for the plan).
+    Planned(Vec<plan::PlannedStack>),
+    /// A stack was refused or failed: the deploy ends here.
+    Stopped(Outcome),
+}
+
+/// Takes each of the stage's stacks through its step, in order, recording what was executed or unchanged in
+/// `report`.
+async fn each_stack(
+    session: &Session,
+    args: &DeployArgs,
+    bucket: &str,
+    parameters: &[(String, String)],
+    report: &mut Report,
+) -> anyhow::Result<Walked> {
+    let (stage, names, clients) = (session.target.stage(), &session.target.names, &session.clients);
     let mut planned = Vec::new();
-    for (stack, template) in stacks.named(names) {
+    for (stack, template) in session.target.stacks.named(names) {
+        // One description per stack serves every check below and the step's preflight.
+        let described = cfn::describe(&clients.cfn, &stack).await?;
         // The pipeline stack is set up once with `cargo xtask pipeline deploy` (it checks the connection
         // first); after that every deploy, the pipeline's own among them, keeps it up to date.
         // A stack left in REVIEW_IN_PROGRESS (a `pipeline deploy --no-execute`) is not set up either: only
         // `pipeline deploy` creates it, after checking the connection.
-        if stack == names.pipeline_stack() && !cfn::describe(&clients.cfn, &stack).await?.as_ref().is_some_and(set_up) {
+        if stack == names.pipeline_stack() && !described.as_ref().is_some_and(set_up) {
             println!("\n== {stack}\nnot set up yet: `cargo xtask pipeline deploy --stage {}` creates it", stage.name);
             continue;
         }
         // A pipeline's deploy role changes the data and api stacks only: the others are checked here,
         // and a person deploys them.
         if args.cfn_role.is_some() && person_only(names, &stack) {
-            match person_stack(&clients.cfn, &stack, template).await? {
-                PersonStack::Current => println!("\n== {stack}\nup to date"),
-                PersonStack::Differs => println!(
-                    "\n== {stack}\nnote: differs from this commit's; only a person deploys it: `cargo xtask pipeline \
-                     deploy --stage {}`",
-                    stage.name
-                ),
-                PersonStack::Missing if stack == names.bootstrap_stack() => {
-                    return Ok(Outcome::Refused(format!(
-                        "{stack} does not exist, and the stage's API logs through it: a person deploys it once per account \
-                         and region with `cargo xtask pipeline deploy --stage {}`",
-                        stage.name
-                    )));
-                }
-                PersonStack::Missing => println!("\n== {stack}\nnot set up: a person deploys it"),
+            if let Some(refused) =
+                check_person_stack(&clients.cfn, (&stack, described.as_ref()), template, session).await?
+            {
+                return Ok(Walked::Stopped(refused));
             }
             continue;
         }
         let is_api = stack == names.api_stack();
-        let stack_parameters: &[(String, String)] = if is_api { &parameters } else { &[] };
         let json = template.to_json();
         let text = synth::render(template);
-        let termination_protection = (stack == names.data_stack()).then_some(stage.protect);
         let step = StackStep {
-            clients: &clients,
+            clients,
             stack: &stack,
             json: &json,
             text: &text,
-            parameters: stack_parameters,
-            termination_protection,
+            parameters: if is_api { parameters } else { &[] },
+            termination_protection: (stack == names.data_stack()).then_some(stage.protect),
         };
-        match step.run(&args.step_options(), interactive, (&bucket, &account), poll).await? {
+        let at = (bucket, session.account.as_str());
+        match step.run(described, &args.step_options(), session.interactive, at, clients.poll).await? {
             StepResult::Executed => report.executed.push(stack.clone()),
             StepResult::Unchanged => report.unchanged.push(stack.clone()),
             StepResult::LeftForReview(left) if !left.creating => planned.push(*left),
@@ -257,60 +276,80 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
                 println!("the next stacks depend on {stack}, which does not exist until this change set is executed");
                 break;
             }
-            StepResult::Refused(reason) => return Ok(Outcome::Refused(reason)),
-            StepResult::Failed => return Ok(Outcome::Failed),
+            StepResult::Refused(reason) => return Ok(Walked::Stopped(Outcome::Refused(reason))),
+            StepResult::Failed => return Ok(Walked::Stopped(Outcome::Failed)),
         }
     }
-    if args.no_execute {
-        let plan = plan::Plan {
-            version: plan::VERSION,
-            stage: stage.name.clone(),
-            account: account.clone(),
-            region: stage.region.clone(),
-            run: args.run_id.clone(),
-            stacks: planned,
-        };
-        println!("change sets left for review; nothing was executed");
-        println!(
-            "{}",
-            if plan.risky() {
-                "risky: a person must approve (--approve-iam, --approve-data-loss or --approve-weakening)"
-            } else {
-                "not risky: no new grant, no data at risk, no defence weakened"
-            }
-        );
-        if let Some(file) = &args.summary_file {
-            let json = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
-            std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
-            println!(
-                "plan written to {}; `cargo xtask deploy --stage {} --execute-plan {}` runs exactly it",
-                file.display(),
-                stage.name,
-                file.display()
-            );
-        }
-        return Ok(Outcome::Done(report));
-    }
+    Ok(Walked::Planned(planned))
+}
 
-    // Outputs, the API URL first.
-    for (stack, _) in stacks.named(names) {
-        report.outputs.extend(cfn::outputs(&clients.cfn, &stack).await?);
+/// For a pipeline's deploy: says whether a stack only a person deploys is current, and refuses to go on
+/// when the bootstrap stack, which the stage's API logs through, does not exist.
+async fn check_person_stack(
+    cfn: &aws_sdk_cloudformation::Client,
+    (stack, described): (&str, Option<&aws_sdk_cloudformation::types::Stack>),
+    template: &synth::Template,
+    session: &Session,
+) -> anyhow::Result<Option<Outcome>> {
+    let (stage, names) = (session.target.stage(), &session.target.names);
+    match person_stack(cfn, (stack, described), template).await? {
+        PersonStack::Current => println!("\n== {stack}\nup to date"),
+        PersonStack::Differs => println!(
+            "\n== {stack}\nnote: differs from this commit's; only a person deploys it: `cargo xtask pipeline deploy \
+             --stage {}`",
+            stage.name
+        ),
+        PersonStack::Missing if stack == names.bootstrap_stack() => {
+            return Ok(Some(Outcome::Refused(format!(
+                "{stack} does not exist, and the stage's API logs through it: a person deploys it once per account and \
+                 region with `cargo xtask pipeline deploy --stage {}`",
+                stage.name
+            ))));
+        }
+        PersonStack::Missing => println!("\n== {stack}\nnot set up: a person deploys it"),
     }
-    if let Some(url) = report.outputs.get("ApiUrl") {
+    Ok(None)
+}
+
+/// Says that the change sets are left for review and whether a person must approve them, and writes the
+/// plan to `summary_file` when there is one.
+fn leave_for_review(plan: &plan::Plan, summary_file: Option<&Path>) -> anyhow::Result<()> {
+    println!("change sets left for review; nothing was executed");
+    println!(
+        "{}",
+        if plan.risky() {
+            "risky: a person must approve (--approve-iam, --approve-data-loss or --approve-weakening)"
+        } else {
+            "not risky: no new grant, no data at risk, no defence weakened"
+        }
+    );
+    if let Some(file) = summary_file {
+        let json = serde_json::to_string_pretty(plan).context("encoding the plan")?;
+        std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
+        println!(
+            "plan written to {}; `cargo xtask deploy --stage {} --execute-plan {}` runs exactly it",
+            file.display(),
+            plan.stage,
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Prints the stacks' outputs, the API URL first, and writes them to `outputs_file` when there is one.
+fn show_outputs(outputs: &BTreeMap<String, String>, outputs_file: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(url) = outputs.get("ApiUrl") {
         println!("\nAPI URL: {url}");
     }
-    for (key, value) in report.outputs.iter().filter(|(k, _)| *k != "ApiUrl") {
+    for (key, value) in outputs.iter().filter(|(k, _)| *k != "ApiUrl") {
         println!("  {key} = {value}");
     }
-    if let Some(file) = &args.outputs_file {
-        let json = serde_json::to_string_pretty(&report.outputs).context("encoding the outputs")?;
+    if let Some(file) = outputs_file {
+        let json = serde_json::to_string_pretty(outputs).context("encoding the outputs")?;
         std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
         println!("outputs written to {}", file.display());
     }
-    if report.executed.is_empty() {
-        println!("no changes: every stack is up to date");
-    }
-    Ok(Outcome::Done(report))
+    Ok(())
 }
 
 /// One stack's way through deploy: preflight, change set, review, gates, execution. Public so that
@@ -373,8 +412,11 @@ impl DeployArgs {
 }
 
 impl StackStep<'_> {
+    /// Takes the stack, as `described` by CloudFormation just before (`None`: it does not exist), through
+    /// its change set and the gates.
     pub async fn run(
         &self,
+        described: Option<aws_sdk_cloudformation::types::Stack>,
         options: &StepOptions<'_>,
         interactive: bool,
         (bucket, account): (&str, &str),
@@ -384,10 +426,63 @@ impl StackStep<'_> {
         let stack = self.stack;
         println!("\n== {stack}");
         // One description serves the preflight and, for an update, the plan's baseline.
-        let described = cfn::describe(cfn, stack).await?;
-        let status =
-            described.as_ref().and_then(|s| s.stack_status.clone()).filter(|s| *s != StackStatus::DeleteComplete);
-        let creating = match gates::preflight(stack, options.stage, status.as_ref()) {
+        let creating = match self.preflight(described.as_ref(), options, interactive, poll).await? {
+            Ok(creating) => creating,
+            Err(refused) => return Ok(refused),
+        };
+        let deployed = if creating { None } else { cfn::deployed_template(cfn, stack).await? };
+        let baseline = if creating { None } else { described.as_ref().and_then(apply::baseline_of) };
+
+        let body = self.body(bucket, account).await?;
+        let name = change_set_name(options.run_id);
+        let creating_as = (creating, options.cfn_role);
+        let deadline = changes::CHANGE_SET_DEADLINE;
+        let (id, changes) =
+            match changes::create(cfn, stack, &name, &body, self.parameters, creating_as, deadline).await? {
+                Prepared::NoChanges => {
+                    println!("no changes");
+                    self.protect(options).await?;
+                    return Ok(StepResult::Unchanged);
+                }
+                Prepared::Ready { id, changes } => (id, changes),
+            };
+        let review = Review::show(stack, changes, deployed.as_ref(), self.json);
+        let refusals =
+            gates::judge(&review.changes, &review.iam, (deployed.as_ref(), self.json), account, options.approvals);
+        let unreviewable = refusals.iter().any(|r| matches!(r, Refusal::Unreviewed(_)));
+        if options.plan_only && !unreviewable {
+            for r in &refusals {
+                println!("note: executing it needs a flag: {r}");
+            }
+            println!("change set left for review: {id}");
+            let data_loss = gates::data_loss(&review.changes, deployed.as_ref(), self.json, account);
+            let planned = review.planned(stack, (id, creating), baseline, (self.text, data_loss))?;
+            return Ok(StepResult::LeftForReview(Box::new(planned)));
+        }
+        if !refusals.is_empty() {
+            cfn::discard(cfn, stack, &id, creating).await;
+            let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+            return Ok(StepResult::Refused(format!("not deploying {stack}: {}", reasons.join("; and "))));
+        }
+        if !options.yes && !ask(interactive, &format!("execute this change set on {stack}?"))? {
+            cfn::discard(cfn, stack, &id, creating).await;
+            return Ok(StepResult::Refused(format!("not deploying {stack}: declined")));
+        }
+        self.execute(&id, options, poll).await
+    }
+
+    /// Whether the step creates the stack (`Ok(true)`) or updates it, after clearing what a failed first
+    /// create or an unexecuted change set left; or why it stops.
+    async fn preflight(
+        &self,
+        described: Option<&aws_sdk_cloudformation::types::Stack>,
+        options: &StepOptions<'_>,
+        interactive: bool,
+        poll: Duration,
+    ) -> anyhow::Result<Result<bool, StepResult>> {
+        let (cfn, stack) = (&self.clients.cfn, self.stack);
+        let status = described.and_then(|s| s.stack_status.clone()).filter(|s| *s != StackStatus::DeleteComplete);
+        Ok(Ok(match gates::preflight(stack, options.stage, status.as_ref()) {
             Preflight::Create => true,
             Preflight::Update => false,
             Preflight::DeleteFailedCreate => {
@@ -396,9 +491,9 @@ impl StackStep<'_> {
                      created again"
                 );
                 if !(options.yes || ask(interactive, &format!("delete {stack} and create it again?"))?) {
-                    return Ok(StepResult::Refused(format!(
+                    return Ok(Err(StepResult::Refused(format!(
                         "{stack} is in ROLLBACK_COMPLETE; delete it (answer yes, or pass --yes) to deploy"
-                    )));
+                    ))));
                 }
                 let settled = cfn::delete(cfn, stack, poll).await?;
                 if !settled.succeeded() {
@@ -412,94 +507,30 @@ impl StackStep<'_> {
                 true
             }
             Preflight::Stop(why) => bail!("{why}"),
-        };
-        let deployed = if creating { None } else { cfn::deployed_template(cfn, stack).await? };
-        let baseline = if creating { None } else { described.as_ref().and_then(apply::baseline_of) };
+        }))
+    }
 
-        let body = if self.text.len() > changes::INLINE_LIMIT {
-            let key = format!("templates/{stack}/{}.yaml", sha_hex(self.text));
-            let url =
-                artifacts::upload_template(&self.clients.s3, bucket, account, &key, self.text, &self.clients.region)
-                    .await?;
-            println!(
-                "template is {} bytes, over the {} CloudFormation takes inline: passed as {url}",
-                self.text.len(),
-                changes::INLINE_LIMIT
-            );
-            Body::Url(url)
-        } else {
-            Body::Inline(self.text.to_owned())
-        };
-        let name = change_set_name(options.run_id);
-        let (id, changes) = match changes::create(
-            cfn,
-            stack,
-            &name,
-            &body,
-            self.parameters,
-            (creating, options.cfn_role),
-            changes::CHANGE_SET_DEADLINE,
-        )
-        .await?
-        {
-            Prepared::NoChanges => {
-                println!("no changes");
-                self.protect(options).await?;
-                return Ok(StepResult::Unchanged);
-            }
-            Prepared::Ready { id, changes } => (id, changes),
-        };
-        println!("{} change(s):", changes.len());
-        print!("{}", changes::table(&changes));
-        let iam = IamDiff::between(stack, deployed.as_ref(), self.json);
-        if !iam.is_empty() {
-            println!("\nIAM changes ({} added, {} removed):", iam.added.len(), iam.removed.len());
-            print!("{}", iam.render());
+    /// The template as the change set takes it: inline, or uploaded to the artifact bucket when it is over
+    /// CloudFormation's inline limit.
+    async fn body(&self, bucket: &str, account: &str) -> anyhow::Result<Body> {
+        if self.text.len() <= changes::INLINE_LIMIT {
+            return Ok(Body::Inline(self.text.to_owned()));
         }
-        let weakened = gates::weakening(deployed.as_ref(), self.json);
-        if !weakened.is_empty() {
-            println!("\nDefences weakened ({}):", weakened.len());
-            for w in &weakened {
-                println!("  ! {w}");
-            }
-        }
+        let key = format!("templates/{}/{}.yaml", self.stack, sha_hex(self.text));
+        let clients = self.clients;
+        let url = artifacts::upload_template(&clients.s3, bucket, account, &key, self.text, &clients.region).await?;
+        println!(
+            "template is {} bytes, over the {} CloudFormation takes inline: passed as {url}",
+            self.text.len(),
+            changes::INLINE_LIMIT
+        );
+        Ok(Body::Url(url))
+    }
 
-        let refusals = gates::judge(&changes, &iam, (deployed.as_ref(), self.json), account, options.approvals);
-        let unreviewable = refusals.iter().any(|r| matches!(r, Refusal::Unreviewed(_)));
-        if options.plan_only && !unreviewable {
-            for r in &refusals {
-                println!("note: executing it needs a flag: {r}");
-            }
-            println!("change set left for review: {id}");
-            let rows = |rows: Vec<&synth::review::Row>| rows.into_iter().map(changes::line).collect();
-            return Ok(StepResult::LeftForReview(Box::new(plan::PlannedStack {
-                stack: stack.to_owned(),
-                change_set: id,
-                creating,
-                baseline,
-                template_sha256: plan::template_digest(self.text).map_err(|e| anyhow::anyhow!("{stack}: {e}"))?,
-                changes: changes
-                    .iter()
-                    .map(|c| format!("{} {} ({}) {}", c.action, c.logical_id, c.resource_type, c.replacement))
-                    .collect(),
-                iam: iam.render().lines().map(|l| l.trim().to_owned()).collect(),
-                grants: rows(iam.grants()),
-                data_loss: gates::data_loss(&changes, deployed.as_ref(), self.json, account),
-                weakening: weakened,
-                code: Vec::new(),
-            })));
-        }
-        if !refusals.is_empty() {
-            discard(cfn, stack, &id, creating).await;
-            let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
-            return Ok(StepResult::Refused(format!("not deploying {stack}: {}", reasons.join("; and "))));
-        }
-        if !options.yes && !ask(interactive, &format!("execute this change set on {stack}?"))? {
-            discard(cfn, stack, &id, creating).await;
-            return Ok(StepResult::Refused(format!("not deploying {stack}: declined")));
-        }
-
-        let Some(settled) = cfn::execute_and_watch(cfn, stack, &id, options.stage, poll).await? else {
+    /// Executes the change set and watches it settle; on failure, says why and what the next deploy does.
+    async fn execute(&self, id: &str, options: &StepOptions<'_>, poll: Duration) -> anyhow::Result<StepResult> {
+        let (cfn, stack) = (&self.clients.cfn, self.stack);
+        let Some(settled) = cfn::execute_and_watch(cfn, stack, id, options.stage, poll).await? else {
             return Ok(StepResult::Failed);
         };
         if settled.succeeded() {
@@ -550,6 +581,64 @@ impl StackStep<'_> {
     }
 }
 
+/// What a change set will do, as shown to the person deploying: its changes, the IAM it grants and takes
+/// away, and the defences it weakens.
+struct Review {
+    changes: Vec<changes::Change>,
+    iam: IamDiff,
+    weakened: Vec<String>,
+}
+
+impl Review {
+    /// Prints the change set's rows, its IAM changes and the defences it weakens.
+    fn show(stack: &str, changes: Vec<changes::Change>, deployed: Option<&Value>, json: &Value) -> Review {
+        println!("{} change(s):", changes.len());
+        print!("{}", changes::table(&changes));
+        let iam = IamDiff::between(stack, deployed, json);
+        if !iam.is_empty() {
+            println!("\nIAM changes ({} added, {} removed):", iam.added.len(), iam.removed.len());
+            print!("{}", iam.render());
+        }
+        let weakened = gates::weakening(deployed, json);
+        if !weakened.is_empty() {
+            println!("\nDefences weakened ({}):", weakened.len());
+            for w in &weakened {
+                println!("  ! {w}");
+            }
+        }
+        Review { changes, iam, weakened }
+    }
+
+    /// The stack's entry in a plan: the change set, the baseline it was made against, the hash of the
+    /// template it deploys, and what it will do.
+    fn planned(
+        self,
+        stack: &str,
+        (change_set, creating): (String, bool),
+        baseline: Option<plan::Baseline>,
+        (text, data_loss): (&str, Vec<String>),
+    ) -> anyhow::Result<plan::PlannedStack> {
+        let rows = |rows: Vec<&synth::review::Row>| rows.into_iter().map(changes::line).collect();
+        Ok(plan::PlannedStack {
+            stack: stack.to_owned(),
+            change_set,
+            creating,
+            baseline,
+            template_sha256: plan::template_digest(text).map_err(|e| anyhow::anyhow!("{stack}: {e}"))?,
+            changes: self
+                .changes
+                .iter()
+                .map(|c| format!("{} {} ({}) {}", c.action, c.logical_id, c.resource_type, c.replacement))
+                .collect(),
+            iam: self.iam.render().lines().map(|l| l.trim().to_owned()).collect(),
+            grants: rows(self.iam.grants()),
+            data_loss,
+            weakening: self.weakened,
+            code: Vec::new(),
+        })
+    }
+}
+
 /// What a person-only stack is to a pipeline's plan.
 #[derive(Debug, PartialEq, Eq)]
 enum PersonStack {
@@ -563,26 +652,17 @@ fn set_up(s: &aws_sdk_cloudformation::types::Stack) -> bool {
     !matches!(s.stack_status, Some(StackStatus::DeleteComplete | StackStatus::ReviewInProgress))
 }
 
-/// Whether `stack` is deployed with the template this commit synthesizes.
+/// Whether `stack`, as `described`, is deployed with the template this commit synthesizes.
 async fn person_stack(
     cfn: &aws_sdk_cloudformation::Client,
-    stack: &str,
+    (stack, described): (&str, Option<&aws_sdk_cloudformation::types::Stack>),
     template: &synth::Template,
 ) -> anyhow::Result<PersonStack> {
-    if !cfn::describe(cfn, stack).await?.as_ref().is_some_and(set_up) {
+    if !described.is_some_and(set_up) {
         return Ok(PersonStack::Missing);
     }
     let deployed = cfn::deployed_template(cfn, stack).await?;
     Ok(if deployed.as_ref() == Some(&template.to_json()) { PersonStack::Current } else { PersonStack::Differs })
-}
-
-/// Drops an unexecuted change set, and the empty stack a CREATE change set made, so that nothing is
-/// left half-made.
-async fn discard(cfn: &aws_sdk_cloudformation::Client, stack: &str, id: &str, creating: bool) {
-    let _ = cfn.delete_change_set().change_set_name(id).send().await;
-    if creating {
-        let _ = cfn.delete_stack().stack_name(stack).send().await;
-    }
 }
 
 fn sha_hex(text: &str) -> String {

@@ -9,7 +9,7 @@ use clap::Args;
 
 use serde_json::Value;
 
-use crate::aws::{AwsResultExt as _, Clients, StageArgs};
+use crate::aws::{Clients, StageArgs};
 use crate::cfn;
 use crate::deploy::{ask, gates};
 use crate::{BadInput, EXIT_DIFFERENCE, Target};
@@ -177,14 +177,8 @@ async fn delete(clients: &Clients, stack: &str, template: Option<&Value>, poll: 
         println!("{stack}: not deployed, nothing to delete");
         return Ok(true);
     };
-    // Resources with DeletionPolicy Retain outlive the stack: say which, by physical name. Every page:
-    // DescribeStackResources stops at 100, which a stage with many functions passes.
-    let mut resources = Vec::new();
-    let mut pages = clients.cfn.list_stack_resources().stack_name(stack).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.aws().with_context(|| format!("listing the resources of {stack}"))?;
-        resources.extend(page.stack_resource_summaries.unwrap_or_default());
-    }
+    // Resources with DeletionPolicy Retain outlive the stack: say which, by physical name.
+    let resources = cfn::resources(&clients.cfn, stack).await?;
     let retained: Vec<String> = resources
         .iter()
         .filter(|r| {

@@ -4,10 +4,9 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::aws::{AwsResultExt as _, Clients, StageArgs, runtime};
+use crate::aws::{Clients, StageArgs, runtime};
 use crate::cfn::{self, deployed_template, outputs};
 use crate::deploy::changes::IamDiff;
 use crate::{EXIT_DIFFERENCE, Target};
@@ -122,15 +121,8 @@ pub fn status(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result
                 continue;
             };
             println!("{stack}: {}", state.as_str());
-            let recent = clients
-                .cfn
-                .describe_stack_events()
-                .stack_name(&stack)
-                .send()
-                .await
-                .aws()
-                .with_context(|| format!("reading the events of {stack}"))?;
-            let mut last: Vec<_> = recent.stack_events().iter().take(5).collect();
+            let recent = cfn::recent_events(&clients.cfn, &stack).await?;
+            let mut last: Vec<_> = recent.iter().take(5).collect();
             last.reverse();
             for e in last {
                 println!(

@@ -116,6 +116,12 @@ impl Target {
         // `load` made sure the stage exists, and the config is not changed after.
         &self.config.stages[&self.stage]
     }
+
+    /// The stage's generated files, from the stacks `load` synthesized (no second synthesis). A template
+    /// the IAM review cannot read is bad input.
+    pub fn files(&self) -> Result<Vec<synth::File>, BadInput> {
+        synth::files_of(&self.config, self.stage(), &self.stacks).map_err(refused)
+    }
 }
 
 /// The directory `templates/` lives in: the one holding the config file.

@@ -23,8 +23,9 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use crate::aws::{AwsArgs, AwsResultExt as _, Clients, StageArgs};
-use crate::deploy::{StackStep, StepOptions, StepResult, artifacts, gates};
-use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target, cfn, templates};
+use crate::deploy::session::{Opening, Session};
+use crate::deploy::{StackStep, StepOptions, StepResult, gates};
+use crate::{BadInput, EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target, cfn};
 
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
@@ -216,10 +217,9 @@ pub fn connection_gate(arn: &str, status: &str, region: &str) -> Result<(), Stri
 }
 
 async fn deploy(config_path: &Path, args: &PipelineDeployArgs) -> anyhow::Result<Done> {
-    let root = crate::root_of(config_path);
     let target = Target::load(config_path, &args.on.stage)?;
-    let (config, stage, names) = (&target.config, target.stage(), &target.names);
-    let Some(pipeline) = &stage.pipeline else {
+    let stage = target.stage();
+    let Some(pipeline) = stage.pipeline.clone() else {
         return Err(BadInput(format!(
             "stage {} has no pipeline: add [pipeline] with connection_arn and repository to stages.toml (the README's \
              \"Delivery pipelines\")",
@@ -227,52 +227,21 @@ async fn deploy(config_path: &Path, args: &PipelineDeployArgs) -> anyhow::Result
         ))
         .into());
     };
-    let Some(template) = &target.stacks.pipeline else {
+    if target.stacks.pipeline.is_none() {
         return Err(BadInput(format!("stage {} synthesizes no pipeline stack", stage.name)).into());
-    };
-    let interactive =
-        std::io::IsTerminal::is_terminal(&std::io::stdin()) && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    if !args.yes && !args.no_execute && !interactive {
-        return Err(BadInput(
-            "no terminal to confirm on; pass --yes to deploy without asking (or --no-execute to review only)".into(),
-        )
-        .into());
     }
-    let files = synth::files(config, stage).map_err(crate::refused)?;
-    let drift: Vec<String> = templates::compare(&root, &files, false)?.iter().map(ToString::to_string).collect();
-    for d in &drift {
-        eprintln!("{d}");
-    }
-    gates::stale(&stage.name, &drift, false).map_err(BadInput)?;
-
-    let clients = Clients::new(&args.on.aws, stage).await?;
-    let account = clients.account().await?;
-    gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
-
-    let connection =
-        clients
-            .connections
-            .get_connection()
-            .connection_arn(&pipeline.connection_arn)
-            .send()
-            .await
-            .aws()
-            .with_context(|| format!("reading the connection {} named in stages.toml", pipeline.connection_arn))?;
-    let status = connection.connection.and_then(|c| c.connection_status).map(|s| s.as_str().to_owned());
-    if let Err(what) = connection_gate(&pipeline.connection_arn, status.as_deref().unwrap_or("unknown"), &stage.region)
-    {
+    let opening = Opening { unattended: args.yes || args.no_execute, allow_stale: false };
+    let session = Session::open(config_path, target, &args.on.aws, opening).await?;
+    let (stage, names, clients) = (session.target.stage(), &session.target.names, &session.clients);
+    if let Err(what) = connection_ready(clients, &pipeline.connection_arn, &stage.region).await? {
         return Ok(Done::NotReady(what));
     }
     println!("connection {} is AVAILABLE", pipeline.connection_arn);
 
     // The pipeline keeps its artifacts, Plan's cache and the reviewer binary in the stage's artifact bucket.
-    let bucket = artifacts::bucket_name(&config.project, &account, &stage.region, stage.artifact_bucket.as_deref());
-    if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region, &account, (&config.project, &stage.name)).await? {
-        println!("created artifact bucket {bucket} (versioned, encrypted, not public, TLS only, code written once)");
-    } else if artifacts::ensure_policy(&clients.s3, &bucket, &account, &config.project).await? {
-        println!("artifact bucket {bucket}: policy updated (code keys are written once)");
-    }
-    if let Some(missing) = reviewer::missing(&clients, (&bucket, &account), &pipeline.reviewer_sha256).await? {
+    let bucket = session.artifact_bucket(true).await?;
+    let at = (bucket.as_str(), session.account.as_str());
+    if let Some(missing) = reviewer::missing(clients, at, &pipeline.reviewer_sha256).await? {
         return Ok(Done::NotReady(format!(
             "{missing}: the review and apply builds would have nothing to run. Run `cargo xtask pipeline reviewer \
              --stage {}` (it builds the reviewer commit's xtask and uploads it), then this again",
@@ -290,19 +259,24 @@ async fn deploy(config_path: &Path, args: &PipelineDeployArgs) -> anyhow::Result
         run_id: None,
     };
     // The region's bootstrap stack first (the stage's API logs through it), then the pipeline's own.
+    let stacks = &session.target.stacks;
     let mut done = Done::Unchanged;
-    for (stack, template) in [(names.bootstrap_stack(), &target.stacks.bootstrap), (names.pipeline_stack(), template)] {
+    for (stack, template) in
+        [(names.bootstrap_stack(), Some(&stacks.bootstrap)), (names.pipeline_stack(), stacks.pipeline.as_ref())]
+    {
+        let Some(template) = template else { continue };
         let json = template.to_json();
         let text = synth::render(template);
         let step = StackStep {
-            clients: &clients,
+            clients,
             stack: &stack,
             json: &json,
             text: &text,
             parameters: &[],
             termination_protection: None,
         };
-        done = match step.run(&options, interactive, (&bucket, &account), clients.poll).await? {
+        let described = cfn::describe(&clients.cfn, &stack).await?;
+        done = match step.run(described, &options, session.interactive, at, clients.poll).await? {
             StepResult::Executed => Done::Deployed,
             StepResult::Unchanged if done == Done::Deployed => Done::Deployed,
             StepResult::Unchanged => Done::Unchanged,
@@ -328,6 +302,20 @@ async fn deploy(config_path: &Path, args: &PipelineDeployArgs) -> anyhow::Result
         );
     }
     Ok(done)
+}
+
+/// Whether the connection the stage names can serve the pipeline ([`connection_gate`]), and if not, what to do.
+async fn connection_ready(clients: &Clients, arn: &str, region: &str) -> anyhow::Result<Result<(), String>> {
+    let connection = clients
+        .connections
+        .get_connection()
+        .connection_arn(arn)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("reading the connection {arn} named in stages.toml"))?;
+    let status = connection.connection.and_then(|c| c.connection_status).map(|s| s.as_str().to_owned());
+    Ok(connection_gate(arn, status.as_deref().unwrap_or("unknown"), region))
 }
 
 #[cfg(test)]

@@ -58,7 +58,10 @@ async fn step(clients: &Clients, t: &Value, flags: &[&str]) -> StepResult {
     let text = serde_json::to_string_pretty(t).unwrap();
     let step =
         StackStep { clients, stack: "gate-test", json: t, text: &text, parameters: &[], termination_protection: None };
-    step.run(&args(flags).step_options(), false, ("unused-bucket", "123456789012"), clients.poll).await.unwrap()
+    let described = xtask::cfn::describe(&clients.cfn, "gate-test").await.unwrap();
+    step.run(described, &args(flags).step_options(), false, ("unused-bucket", "123456789012"), clients.poll)
+        .await
+        .unwrap()
 }
 
 #[test]

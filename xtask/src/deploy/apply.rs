@@ -6,14 +6,13 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::Stack;
 
 use super::plan::{self, Baseline, Plan};
 use super::{Outcome, Report};
-use crate::aws::{AwsResultExt as _, Clients};
+use crate::aws::Clients;
 use crate::{BadInput, Target, cfn};
 
 /// The stack's state now, `None` when it does not exist.
@@ -104,19 +103,7 @@ pub async fn change_set_of(
     Ok(Ok(described))
 }
 
-/// The template a change set would deploy, as CloudFormation holds it.
-pub async fn change_set_template(cfn: &Client, change_set: &str, stack: &str) -> anyhow::Result<String> {
-    let out = cfn
-        .get_template()
-        .stack_name(stack)
-        .change_set_name(change_set)
-        .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
-        .send()
-        .await
-        .aws()
-        .with_context(|| format!("reading the template of change set {change_set}"))?;
-    Ok(out.template_body.unwrap_or_default())
-}
+pub use crate::cfn::change_set_template;
 
 /// Executes exactly the change sets `plan` lists, in order, once every one of them is checked: it names
 /// its own stack, it is still available, its stack is as the plan saw it, and it deploys the template

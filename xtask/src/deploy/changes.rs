@@ -3,18 +3,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
 use serde_json::Value;
 use synth::review::{Effect, Row, Unreviewed};
 
-use aws_sdk_cloudformation::client::Waiters as _;
-use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
-use aws_smithy_runtime_api::client::waiters::error::WaiterError;
-
-use crate::aws::AwsResultExt as _;
+use crate::cfn;
+pub use crate::cfn::{Body, INLINE_LIMIT, describe_all, merged};
 
 /// One row of a change set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,16 +35,6 @@ pub enum Prepared {
     Ready { id: String, changes: Vec<Change> },
 }
 
-/// What a template is passed as: inline, or by URL once it is over CloudFormation's inline limit.
-#[derive(Debug, Clone)]
-pub enum Body {
-    Inline(String),
-    Url(String),
-}
-
-/// CloudFormation's limit for `TemplateBody`; a larger template must be uploaded and passed by URL.
-pub const INLINE_LIMIT: usize = 51_200;
-
 /// Creates a change set and waits until CloudFormation has computed it, at most `deadline`.
 pub async fn create(
     cfn: &Client,
@@ -58,58 +42,13 @@ pub async fn create(
     name: &str,
     body: &Body,
     parameters: &[(String, String)],
-    (create, role): (bool, Option<&str>),
+    creating_as: (bool, Option<&str>),
     deadline: Duration,
 ) -> anyhow::Result<Prepared> {
-    let mut request = cfn
-        .create_change_set()
-        .stack_name(stack)
-        .change_set_name(name)
-        .change_set_type(if create { ChangeSetType::Create } else { ChangeSetType::Update })
-        .capabilities(Capability::CapabilityNamedIam)
-        .description("cargo xtask deploy");
-    request = match body {
-        Body::Inline(text) => request.template_body(text),
-        Body::Url(url) => request.template_url(url),
-    };
-    if let Some(role) = role {
-        request = request.role_arn(role);
-    }
-    for (key, value) in parameters {
-        request = request.parameters(Parameter::builder().parameter_key(key).parameter_value(value).build());
-    }
-    let id = match request.send().await.aws() {
-        Ok(out) => out.id.unwrap_or_else(|| name.to_owned()),
-        // moto refuses an unchanged update outright; CloudFormation creates a FAILED change set instead.
-        Err(e) if no_changes(&e.message) => return Ok(Prepared::NoChanges),
-        Err(e) => return Err(e).with_context(|| format!("creating a change set for {stack}")),
-    };
-    // The SDK's waiter, with a deadline: a change set that never settles stops the command, not hangs it.
-    match cfn.wait_until_change_set_create_complete().change_set_name(&id).wait(deadline).await {
-        Ok(_) => {
-            let changes = changes_of(&describe_all(cfn, &id).await?);
-            Ok(Prepared::Ready { id, changes })
-        }
-        Err(WaiterError::FailureState(failed)) => {
-            let reason = match failed.final_poll().as_result() {
-                Ok(out) => out.status_reason.clone().unwrap_or_default(),
-                // CloudFormation's own words (a ValidationError's message), not the SDK's summary.
-                Err(e) => e.message().map_or_else(|| e.to_string(), str::to_owned),
-            };
-            if no_changes(&reason) {
-                // An empty change set cannot be executed; delete it rather than leave litter.
-                let _ = cfn.delete_change_set().change_set_name(&id).send().await;
-                return Ok(Prepared::NoChanges);
-            }
-            bail!("CloudFormation rejected the change set for {stack}: {reason}");
-        }
-        Err(WaiterError::ExceededMaxWait(_)) => bail!(
-            "the change set {name} of {stack} was not computed within {} s: see it in the CloudFormation console, \
-             delete it, and deploy again",
-            deadline.as_secs()
-        ),
-        Err(e) => Err(anyhow::Error::from(e)).with_context(|| format!("waiting for change set {name} of {stack}")),
-    }
+    Ok(match cfn::create_change_set(cfn, stack, name, body, parameters, creating_as, deadline).await? {
+        None => Prepared::NoChanges,
+        Some((id, described)) => Prepared::Ready { id, changes: changes_of(&described) },
+    })
 }
 
 /// Why a change set was not made by this run, if it was not: its name must be `xtask-<execution>`.
@@ -127,34 +66,6 @@ pub fn bound_to_run(name: Option<&str>, execution: &str) -> Result<(), String> {
 
 /// How long a change set may take to be computed before deploy gives up on it.
 pub const CHANGE_SET_DEADLINE: Duration = Duration::from_secs(10 * 60);
-
-/// A change set as CloudFormation describes it, every page of its changes read through the SDK's
-/// paginator (a large change set's later pages hold changes a review must see as much as the first).
-pub async fn describe_all(cfn: &Client, id: &str) -> anyhow::Result<DescribeChangeSetOutput> {
-    let mut pages = Vec::new();
-    let mut stream = cfn.describe_change_set().change_set_name(id).into_paginator().send();
-    while let Some(page) = stream.next().await {
-        pages.push(page.aws().with_context(|| format!("reading the change set {id}"))?);
-    }
-    Ok(merged(pages))
-}
-
-/// The pages of one change set's description as one: the first page's fields, every page's changes.
-pub fn merged(pages: Vec<DescribeChangeSetOutput>) -> DescribeChangeSetOutput {
-    let mut pages = pages.into_iter();
-    let Some(mut first) = pages.next() else { return DescribeChangeSetOutput::builder().build() };
-    let mut changes = first.changes.take().unwrap_or_default();
-    for page in pages {
-        changes.extend(page.changes.unwrap_or_default());
-    }
-    first.changes = Some(changes);
-    first.next_token = None;
-    first
-}
-
-fn no_changes(reason: &str) -> bool {
-    reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
-}
 
 pub fn changes_of(
     out: &aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput,
@@ -321,6 +232,7 @@ pub fn line(r: &Row) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
     use serde_json::json;
 
     /// The dev pipeline as synthesized, its stages edited by `edit`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use aws_config::SdkConfig;
-use aws_sdk_cloudformation::types::{Capability, StackStatus};
+use aws_sdk_cloudformation::types::StackStatus;
 use serde_json::Value;
 
 use crate::aws::AwsResultExt as _;
@@ -48,14 +48,7 @@ pub async fn ensure(config: &SdkConfig, stack: &str, template: &Value) -> anyhow
             println!("creating {stack} in the AWS emulator from the synthesized data template");
             let body = serde_json::to_string(template).context("encoding the data template")?;
             let seen = cfn::seen(&cfn, stack).await?;
-            cfn.create_stack()
-                .stack_name(stack)
-                .template_body(body)
-                .capabilities(Capability::CapabilityNamedIam)
-                .send()
-                .await
-                .aws()
-                .with_context(|| format!("creating {stack} in the AWS emulator"))?;
+            cfn::create_stack(&cfn, stack, body).await.context("in the AWS emulator")?;
             let settled = cfn::watch(&cfn, stack, seen, POLL).await?;
             if !settled.succeeded() {
                 bail!(
