@@ -476,3 +476,39 @@ fn two_pipelines_may_share_neither_a_branch_nor_their_artifact_prefix() {
     let text = with_pipeline("\n[stages.integration-abcx]\n[stages.integration-abcy]\n");
     assert_error(&text, "share their first 20 characters", "integration-abcy]");
 }
+
+/// `[defaults]` and a stage are one shape: each key a stage inherits is listed once ([`INHERITED`]), each
+/// of a stage's own once ([`STAGE_ONLY`]), and together they are every key toml accepts there.
+#[test]
+fn every_key_of_a_stage_is_inherited_or_its_own_and_listed_once() {
+    let text = BASE.replace("[defaults]\n", "[defaults]\nno_such_key = 1\n");
+    let message = bad(&text).message().to_owned();
+    let expected = message.split("expected one of").nth(1).unwrap_or_else(|| panic!("no key list in {message:?}"));
+    let mut accepted: Vec<&str> = expected.split(',').map(|k| k.trim().trim_matches('`')).collect();
+    accepted.sort_unstable();
+    let mut listed: Vec<&str> = INHERITED.iter().map(|(k, _)| *k).chain(STAGE_ONLY.iter().copied()).collect();
+    listed.sort_unstable();
+    assert_eq!(accepted, listed, "raw.rs: list a new key in INHERITED or STAGE_ONLY");
+}
+
+#[test]
+fn defaults_refuse_each_key_only_a_stage_has() {
+    let samples = [
+        ("region", "region = \"us-west-2\""),
+        ("account", "account = \"123456789012\""),
+        ("protect", "protect = true"),
+        ("artifact_bucket", "artifact_bucket = \"my-bucket\""),
+        ("architecture", "architecture = \"x86_64\""),
+        ("table", "table = \"create\""),
+        ("key", "key = \"create\""),
+        ("secret", "secret = \"create\""),
+        ("domain", "domain = { name = \"api.example.com\" }"),
+        ("pipeline", "pipeline = { branch = \"main\" }"),
+    ];
+    assert_eq!(samples.map(|(k, _)| k), *STAGE_ONLY);
+    for (key, line) in samples {
+        let text = BASE.replace("[defaults]\n", &format!("[defaults]\n{line}\n"));
+        let value = line.split_once(" = ").map(|(_, v)| v).unwrap_or_else(|| panic!("{line}"));
+        assert_error(&text, &format!("`{key}` is a stage's own setting; [defaults] cannot give it"), value);
+    }
+}
