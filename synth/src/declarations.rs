@@ -116,14 +116,41 @@ pub fn parse(manifest: Manifest<'_>) -> Result<Option<Declared>, ConfigError> {
     let Some(declared) = package.metadata.and_then(|m| m.function) else { return Ok(None) };
     let table_span = declared.span();
     let raw = declared.into_inner();
-    let err = |span: Range<usize>, message: String, help: &str| src.error(Some(span), message, help);
 
     let name = package.name.get_ref();
-    route::check_name(name)
-        .map_err(|e| err(package.name.span(), e.to_string(), "rename the crate and its directory"))?;
+    crate_in_place(&src, &manifest, &package.name, table_span.clone())?;
+    let authorizer = raw.authorizer.as_ref().is_some_and(|a| *a.get_ref());
+    let route = route_of(&src, name, &raw, table_span.clone())?;
+    let env = env_of(&src, &raw.env)?;
+    let grants = grants_of(&src, name, &raw.grants, &env)?;
+
+    let route_span = match &raw.route {
+        Some(r) => r.get_ref().path.span(),
+        None => raw.authorizer.as_ref().map_or(table_span, |a| a.span()),
+    };
+    let declaration =
+        Declaration { name: name.clone(), route, authorizer, built_in: raw.built_in.unwrap_or(false), env, grants };
+    Ok(Some(Declared {
+        function: Function::new(declaration),
+        path: manifest.path.to_owned(),
+        text: manifest.text.to_owned(),
+        route_span,
+    }))
+}
+
+/// Refuses a crate whose name is not a function name, is not its directory's, or that has no binary.
+fn crate_in_place(
+    src: &Source<'_>,
+    manifest: &Manifest<'_>,
+    crate_name: &Spanned<String>,
+    table_span: Range<usize>,
+) -> Result<(), ConfigError> {
+    let err = |span: Range<usize>, message: String, help: &str| src.error(Some(span), message, help);
+    let name = crate_name.get_ref();
+    route::check_name(name).map_err(|e| err(crate_name.span(), e.to_string(), "rename the crate and its directory"))?;
     if name != manifest.directory {
         return Err(err(
-            package.name.span(),
+            crate_name.span(),
             format!(
                 "the crate `{name}` is in handlers/{}/: a function's crate is named after its directory",
                 manifest.directory
@@ -139,8 +166,19 @@ pub fn parse(manifest: Manifest<'_>) -> Result<Option<Declared>, ConfigError> {
         ));
     }
 
+    Ok(())
+}
+
+/// The function's route: every function has one but the authorizer, which has none.
+fn route_of(
+    src: &Source<'_>,
+    name: &str,
+    raw: &RawFunction,
+    table_span: Range<usize>,
+) -> Result<Option<Route>, ConfigError> {
+    let err = |span: Range<usize>, message: String, help: &str| src.error(Some(span), message, help);
     let authorizer = raw.authorizer.as_ref().is_some_and(|a| *a.get_ref());
-    let route = match (&raw.route, &raw.authorizer) {
+    Ok(match (&raw.route, &raw.authorizer) {
         (Some(r), Some(a)) if *a.get_ref() => {
             return Err(err(
                 r.span(),
@@ -148,7 +186,7 @@ pub fn parse(manifest: Manifest<'_>) -> Result<Option<Declared>, ConfigError> {
                 "remove the route, or authorizer = true",
             ));
         }
-        (Some(r), _) => Some(parse_route(&src, r.get_ref())?),
+        (Some(r), _) => Some(parse_route(src, r.get_ref())?),
         (None, _) if authorizer => None,
         (None, _) => {
             return Err(err(
@@ -157,10 +195,14 @@ pub fn parse(manifest: Manifest<'_>) -> Result<Option<Declared>, ConfigError> {
                 "add route = { method = \"GET\", path = \"/...\", access = \"private\" }",
             ));
         }
-    };
+    })
+}
 
+/// The variables the function reads, each one synth can set, listed once; sorted.
+fn env_of(src: &Source<'_>, raw: &[Spanned<String>]) -> Result<Vec<EnvVar>, ConfigError> {
+    let err = |span: Range<usize>, message: String, help: &str| src.error(Some(span), message, help);
     let mut env = Vec::new();
-    for v in &raw.env {
+    for v in raw {
         let Some(var) = EnvVar::from_name(v.get_ref()) else {
             let known: Vec<&str> = EnvVar::ALL.iter().map(|v| v.name()).collect();
             return Err(err(
@@ -176,8 +218,20 @@ pub fn parse(manifest: Manifest<'_>) -> Result<Option<Declared>, ConfigError> {
     }
     env.sort();
 
+    Ok(env)
+}
+
+/// The function's grants: actions each resource offers, on resources whose variable the function reads,
+/// each once; sorted.
+fn grants_of(
+    src: &Source<'_>,
+    name: &str,
+    raw: &BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    env: &[EnvVar],
+) -> Result<Vec<Grant>, ConfigError> {
+    let err = |span: Range<usize>, message: String, help: &str| src.error(Some(span), message, help);
     let mut grants = Vec::new();
-    for (target, actions) in &raw.grants {
+    for (target, actions) in raw {
         let Some(on) = Target::from_key(target.get_ref()) else {
             let known: Vec<&str> = Target::ALL.iter().map(|t| t.key()).collect();
             return Err(err(
@@ -225,18 +279,7 @@ pub fn parse(manifest: Manifest<'_>) -> Result<Option<Declared>, ConfigError> {
     }
     grants.sort();
 
-    let route_span = match &raw.route {
-        Some(r) => r.get_ref().path.span(),
-        None => raw.authorizer.as_ref().map_or(table_span, |a| a.span()),
-    };
-    let declaration =
-        Declaration { name: name.clone(), route, authorizer, built_in: raw.built_in.unwrap_or(false), env, grants };
-    Ok(Some(Declared {
-        function: Function::new(declaration),
-        path: manifest.path.to_owned(),
-        text: manifest.text.to_owned(),
-        route_span,
-    }))
+    Ok(grants)
 }
 
 fn parse_route(src: &Source<'_>, raw: &RawRoute) -> Result<Route, ConfigError> {

@@ -109,132 +109,174 @@ pub fn rows_of(stacks: &Stacks, names: &Names) -> Result<Vec<Row>, ReviewError> 
 /// ([`Template::to_json`]) and a deployed one (parsed from CloudFormation's `GetTemplate`) exist, so
 /// deploy can compare the two with this same code.
 pub fn review<'a>(templates: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Review {
-    let mut rows = Vec::new();
-    let mut unreviewed = Vec::new();
+    let mut reader = Reader { stack: "", rows: Vec::new(), unreviewed: Vec::new() };
     for (stack, template) in templates {
+        reader.stack = stack;
         // Read every value as CloudFormation will: `{"Fn::Sub": "true"}` is `true`.
-        let template = &value::fold(template);
-        let mut refuse = |id: &str, kind: &str, why: String| {
-            unreviewed.push(Unreviewed {
-                stack: stack.to_owned(),
-                logical_id: id.to_owned(),
-                resource_type: kind.to_owned(),
-                why,
-            });
-        };
+        reader.template(&value::fold(template));
+    }
+    let Reader { mut rows, mut unreviewed, .. } = reader;
+    rows.sort();
+    rows.dedup();
+    unreviewed.sort();
+    Review { rows, unreviewed }
+}
+
+/// The review's reading of one template after another: the rows found so far, and what it could not read.
+struct Reader<'a> {
+    stack: &'a str,
+    rows: Vec<Row>,
+    unreviewed: Vec<Unreviewed>,
+}
+
+impl Reader<'_> {
+    fn refuse(&mut self, id: &str, kind: &str, why: String) {
+        self.unreviewed.push(Unreviewed {
+            stack: self.stack.to_owned(),
+            logical_id: id.to_owned(),
+            resource_type: kind.to_owned(),
+            why,
+        });
+    }
+
+    /// Where a row comes from: `<stack> <id>`, and what in it.
+    fn at(&self, id: &str, what: &str) -> String {
+        if what.is_empty() { format!("{} {id}", self.stack) } else { format!("{} {id} {what}", self.stack) }
+    }
+
+    /// The rows of a policy document, or the resource refused when the document is not one the review reads.
+    fn policy(&mut self, (id, kind): (&str, &str), doc: &Value, who: Option<&str>, implied: &str, by: &str) {
+        match shape::policy(doc) {
+            Some(why) => self.refuse(id, kind, format!("{by}: the policy {why}")),
+            None => statements(&mut self.rows, doc, who, implied, by),
+        }
+    }
+
+    fn template(&mut self, template: &Value) {
         // A transform (macro) rewrites the template after review: what runs is not what was read.
         if !template["Transform"].is_null() {
-            refuse("Transform", "template", "a transform (macro) changes the template after review".into());
+            self.refuse("Transform", "template", "a transform (macro) changes the template after review".into());
         }
         let parameters: BTreeSet<String> =
             template["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
         let empty = serde_json::Map::new();
         let resources = template.get("Resources").and_then(Value::as_object).unwrap_or(&empty);
         for (id, resource) in resources {
-            let properties = &resource["Properties"];
             let kind = resource["Type"].as_str().unwrap_or_default();
-            let at =
-                |what: &str| if what.is_empty() { format!("{stack} {id}") } else { format!("{stack} {id} {what}") };
-            if let Some(why) = unreadable_resource(kind, resource, &parameters) {
-                refuse(id, kind, why);
-                continue;
-            }
-            let mut policy =
-                |rows: &mut Vec<Row>, doc: &Value, who: Option<&str>, implied: &str, by: &str| match shape::policy(doc)
-                {
-                    Some(why) => refuse(id, kind, format!("{by}: the policy {why}")),
-                    None => statements(rows, doc, who, implied, by),
-                };
-            match kind {
-                "AWS::IAM::Role" => {
-                    let name = match &properties["RoleName"] {
-                        Value::Null => format!("${{{id}}}"),
-                        named => display(named),
-                    };
-                    let principal = format!("role/{name}");
-                    policy(&mut rows, &properties["AssumeRolePolicyDocument"], None, &principal, &at("trust policy"));
-                    match &properties["Policies"] {
-                        Value::Null => {}
-                        Value::Array(policies) if policies.iter().all(Value::is_object) => {
-                            for p in policies {
-                                let by = at(&format!("policy {}", display(&p["PolicyName"])));
-                                policy(&mut rows, &p["PolicyDocument"], Some(&principal), "", &by);
-                            }
-                        }
-                        _ => refuse(id, kind, "Policies is not a list of inline policies the review can read".into()),
-                    }
-                    managed(&mut rows, &principal, &properties["ManagedPolicyArns"], &at("managed policies"));
-                    if !properties["PermissionsBoundary"].is_null() {
-                        // A boundary limits: removing it is a grant, like removing a Deny.
-                        rows.push(Row {
-                            principal: principal.clone(),
-                            effect: Effect::Deny,
-                            action: "NOT (permissions boundary)".into(),
-                            resource: display(&properties["PermissionsBoundary"]),
-                            condition: String::new(),
-                            granted_by: at("permissions boundary"),
-                        });
-                    }
-                }
-                "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
-                    let mut attached = attached_to(properties);
-                    if attached.is_empty() {
-                        // A managed policy attached to nothing yet still shows what it would grant.
-                        attached.push(format!("(unattached) ${{{id}}}"));
-                    }
-                    let what = if kind == "AWS::IAM::Policy" {
-                        format!("policy {}", display(&properties["PolicyName"]))
-                    } else {
-                        "customer-managed policy".to_owned()
-                    };
-                    for principal in &attached {
-                        policy(&mut rows, &properties["PolicyDocument"], Some(principal), "", &at(&what));
-                    }
-                }
-                "AWS::IAM::RolePolicy" => {
-                    let principal = format!("role/{}", display(&properties["RoleName"]));
-                    let by = at(&format!("policy {}", display(&properties["PolicyName"])));
-                    policy(&mut rows, &properties["PolicyDocument"], Some(&principal), "", &by);
-                }
-                "AWS::KMS::Key" => {
-                    // In a key policy `Resource: "*"` means the key itself.
-                    policy(&mut rows, &properties["KeyPolicy"], None, &format!("key {id}"), &at("key policy"));
-                }
-                "AWS::SecretsManager::ResourcePolicy" => {
-                    // Likewise `*` in a secret's resource policy means that secret.
-                    let secret = format!("secret {}", display(&properties["SecretId"]));
-                    policy(&mut rows, &properties["ResourcePolicy"], None, &secret, &at("resource policy"));
-                }
-                "AWS::DynamoDB::Table" => {
-                    let table = &properties["ResourcePolicy"]["PolicyDocument"];
-                    policy(&mut rows, table, None, "", &at("resource policy (ResourcePolicy)"));
-                    let stream = &properties["StreamSpecification"]["ResourcePolicy"]["PolicyDocument"];
-                    policy(&mut rows, stream, None, "", &at("stream resource policy (StreamSpecification)"));
-                }
-                "AWS::Logs::LogGroup" => {
-                    let doc = &properties["ResourcePolicyDocument"];
-                    policy(&mut rows, doc, None, "", &at("resource policy (ResourcePolicyDocument)"));
-                }
-                "AWS::ApiGateway::RestApi" => {
-                    policy(&mut rows, &properties["Policy"], None, "", &at("resource policy (Policy)"));
-                    rows.push(access::rest_api(id, properties, &at("")));
-                }
-                "AWS::Lambda::Permission" => rows.push(access::permission(properties, &at(""))),
-                "AWS::Lambda::Function" => rows.extend(access::function(id, properties, &at(""))),
-                "AWS::ApiGateway::Method" => rows.extend(access::method(properties, resources, &at(""))),
-                "AWS::ApiGateway::Authorizer" => rows.extend(access::authorizer(id, properties, &at(""))),
-                "AWS::ApiGateway::Account" => rows.extend(access::account(properties, &at(""))),
-                "AWS::CodeBuild::Project" => rows.extend(access::project(id, properties, &at(""))),
-                "AWS::CodePipeline::Pipeline" => rows.extend(access::pipeline(id, properties, &at(""))),
-                "AWS::ApiGateway::Stage" => rows.extend(access::stage(id, properties, &at(""))),
-                _ => {}
+            match unreadable_resource(kind, resource, &parameters) {
+                Some(why) => self.refuse(id, kind, why),
+                None => self.resource((id, kind), &resource["Properties"], resources),
             }
         }
     }
-    rows.sort();
-    rows.dedup();
-    unreviewed.sort();
-    Review { rows, unreviewed }
+
+    /// The rows of one resource the review can read: its policies and who may call what through it.
+    fn resource(&mut self, (id, kind): (&str, &str), properties: &Value, resources: &serde_json::Map<String, Value>) {
+        let at = |what: &str| self.at(id, what);
+        let this = (id, kind);
+        match kind {
+            "AWS::IAM::Role" => self.role(this, properties),
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
+                let mut attached = attached_to(properties);
+                if attached.is_empty() {
+                    // A managed policy attached to nothing yet still shows what it would grant.
+                    attached.push(format!("(unattached) ${{{id}}}"));
+                }
+                let what = if kind == "AWS::IAM::Policy" {
+                    format!("policy {}", display(&properties["PolicyName"]))
+                } else {
+                    "customer-managed policy".to_owned()
+                };
+                let by = at(&what);
+                for principal in &attached {
+                    self.policy(this, &properties["PolicyDocument"], Some(principal), "", &by);
+                }
+            }
+            "AWS::IAM::RolePolicy" => {
+                let principal = format!("role/{}", display(&properties["RoleName"]));
+                let by = at(&format!("policy {}", display(&properties["PolicyName"])));
+                self.policy(this, &properties["PolicyDocument"], Some(&principal), "", &by);
+            }
+            "AWS::KMS::Key" => {
+                // In a key policy `Resource: "*"` means the key itself.
+                let by = at("key policy");
+                self.policy(this, &properties["KeyPolicy"], None, &format!("key {id}"), &by);
+            }
+            "AWS::SecretsManager::ResourcePolicy" => {
+                // Likewise `*` in a secret's resource policy means that secret.
+                let secret = format!("secret {}", display(&properties["SecretId"]));
+                let by = at("resource policy");
+                self.policy(this, &properties["ResourcePolicy"], None, &secret, &by);
+            }
+            "AWS::DynamoDB::Table" => {
+                let (by, stream_by) =
+                    (at("resource policy (ResourcePolicy)"), at("stream resource policy (StreamSpecification)"));
+                self.policy(this, &properties["ResourcePolicy"]["PolicyDocument"], None, "", &by);
+                let stream = &properties["StreamSpecification"]["ResourcePolicy"]["PolicyDocument"];
+                self.policy(this, stream, None, "", &stream_by);
+            }
+            "AWS::Logs::LogGroup" => {
+                let by = at("resource policy (ResourcePolicyDocument)");
+                self.policy(this, &properties["ResourcePolicyDocument"], None, "", &by);
+            }
+            "AWS::ApiGateway::RestApi" => {
+                let (by, here) = (at("resource policy (Policy)"), at(""));
+                self.policy(this, &properties["Policy"], None, "", &by);
+                self.rows.push(access::rest_api(id, properties, &here));
+            }
+            _ => {
+                let here = at("");
+                let rows = match kind {
+                    "AWS::Lambda::Permission" => vec![access::permission(properties, &here)],
+                    "AWS::Lambda::Function" => access::function(id, properties, &here),
+                    "AWS::ApiGateway::Method" => access::method(properties, resources, &here),
+                    "AWS::ApiGateway::Authorizer" => access::authorizer(id, properties, &here),
+                    "AWS::ApiGateway::Account" => access::account(properties, &here),
+                    "AWS::CodeBuild::Project" => access::project(id, properties, &here),
+                    "AWS::CodePipeline::Pipeline" => access::pipeline(id, properties, &here),
+                    "AWS::ApiGateway::Stage" => access::stage(id, properties, &here),
+                    _ => Vec::new(),
+                };
+                self.rows.extend(rows);
+            }
+        }
+    }
+
+    /// A role's rows: its trust policy, inline policies, managed policies and permissions boundary.
+    fn role(&mut self, this: (&str, &str), properties: &Value) {
+        let (id, kind) = this;
+        let name = match &properties["RoleName"] {
+            Value::Null => format!("${{{id}}}"),
+            named => display(named),
+        };
+        let principal = format!("role/{name}");
+        let by = self.at(id, "trust policy");
+        self.policy(this, &properties["AssumeRolePolicyDocument"], None, &principal, &by);
+        match &properties["Policies"] {
+            Value::Null => {}
+            Value::Array(policies) if policies.iter().all(Value::is_object) => {
+                for p in policies {
+                    let by = self.at(id, &format!("policy {}", display(&p["PolicyName"])));
+                    self.policy(this, &p["PolicyDocument"], Some(&principal), "", &by);
+                }
+            }
+            _ => self.refuse(id, kind, "Policies is not a list of inline policies the review can read".into()),
+        }
+        let by = self.at(id, "managed policies");
+        managed(&mut self.rows, &principal, &properties["ManagedPolicyArns"], &by);
+        if !properties["PermissionsBoundary"].is_null() {
+            // A boundary limits: removing it is a grant, like removing a Deny.
+            let granted_by = self.at(id, "permissions boundary");
+            self.rows.push(Row {
+                principal: principal.clone(),
+                effect: Effect::Deny,
+                action: "NOT (permissions boundary)".into(),
+                resource: display(&properties["PermissionsBoundary"]),
+                condition: String::new(),
+                granted_by,
+            });
+        }
+    }
 }
 
 /// Reviewed properties whose mere presence the review refuses: what they grant or route cannot be
