@@ -190,6 +190,11 @@ async fn deployed(config: &synth::Config) -> (std::path::PathBuf, Prepared, Depl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one flow through every function at trace level, read top to bottom: each call uses the tokens the \
+              calls before it returned, and the logs are checked once at the end"
+)]
 async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let config = config();
     let (binaries, prepared, at) = deployed(&config).await;

@@ -532,6 +532,11 @@ fn with_pipeline(stages: &str) -> String {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one pipeline run against one emulator, read top to bottom: each step (plan, review, approve, apply, \
+              each tampering) acts on the state the steps before it left"
+)]
 fn the_pipelines_review_decides_from_the_change_sets_and_its_apply_runs_only_the_reviewed_list() {
     let p = Project::new("deploy-review");
     let endpoint = p.moto.endpoint();

@@ -126,12 +126,40 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
     expected.sort();
     assert_eq!(status(&workspace), expected, "the new crates and the lock file, nothing else");
 
+    refused_writes_nothing(&workspace, &target);
+    synthesized_and_linted(&workspace, &target, &venv);
+    generated_code_passes_the_checks(&workspace, &target);
+    served(&workspace, &target);
+
+    // Settings in stages.toml, in any spelling, keep a function from being removed (exit 2, nothing
+    // touched), naming the place.
+    let stages_path = workspace.join("stages.toml");
+    let stages = std::fs::read_to_string(&stages_path).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&stages_path, format!("{stages}\n[stages.dev.functions.\"orders\"]\nmemory_mb = 512\n")).unwrap();
+    let refused = cargo(&workspace, &target, &["xtask", "remove", "function", "orders"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("still configures `orders`") && stderr.contains("stages.toml:"), "{stderr}");
+    assert!(workspace.join("handlers/orders/Cargo.toml").exists());
+    std::fs::write(&stages_path, stages).unwrap();
+
+    // Removed again and synthesized, leaving the tree exactly as it was, lock file included.
+    for (name, _) in ADDED {
+        succeed(cargo(&workspace, &target, &["xtask", "remove", "function", name]), "remove function");
+    }
+    succeed(cargo(&workspace, &target, &["xtask", "synth"]), "synth after removal");
+    assert_eq!(git(&workspace, &["status", "--porcelain"]), "", "remove leaves nothing behind");
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Bad input to `new function` writes nothing.
+fn refused_writes_nothing(workspace: &Path, target: &Path) {
     // Bad input writes nothing.
     let state = || {
-        let untracked = git(&workspace, &["ls-files", "--others", "--exclude-standard"]);
+        let untracked = git(workspace, &["ls-files", "--others", "--exclude-standard"]);
         let contents: Vec<Vec<u8>> =
             untracked.lines().map(|f| std::fs::read(workspace.join(f)).unwrap_or_default()).collect();
-        (git(&workspace, &["diff"]), untracked, contents)
+        (git(workspace, &["diff"]), untracked, contents)
     };
     let before = state();
     for (args, why) in [
@@ -140,40 +168,49 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
         (["items", "--method", "TRACE", "--path", "/items"], "not one of"),
         (["Items", "--method", "GET", "--path", "/items"], "cannot name a function"),
     ] {
-        let mut command = cargo(&workspace, &target, &["xtask", "new", "function"]);
+        let mut command = cargo(workspace, target, &["xtask", "new", "function"]);
         let refused = command.args(args).output().unwrap_or_else(|e| panic!("{e}"));
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(why), "{args:?}: {stderr}");
     }
     assert!(state() == before, "a refused `new function` changed the tree");
+}
 
+/// synth takes the new declarations in; the templates lint clean with cfn-lint and checkov.
+fn synthesized_and_linted(workspace: &Path, target: &Path, venv: &devenv::Venv) {
     // synth takes the new declarations in; the templates lint clean with cfn-lint and checkov.
-    succeed(cargo(&workspace, &target, &["xtask", "synth"]), "synth");
-    succeed(cargo(&workspace, &target, &["xtask", "synth", "--check"]), "synth --check");
+    succeed(cargo(workspace, target, &["xtask", "synth"]), "synth");
+    succeed(cargo(workspace, target, &["xtask", "synth", "--check"]), "synth --check");
     let templates: Vec<PathBuf> =
         ["dev", "staging", "prod"].iter().map(|s| workspace.join("templates").join(s).join("api.yaml")).collect();
-    let lint = xtask::lint::cfn_lint(&venv, "us-east-1", &templates).unwrap_or_else(|e| panic!("{e:#}"));
+    let lint = xtask::lint::cfn_lint(venv, "us-east-1", &templates).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(lint.success, "cfn-lint:\n{}", lint.output);
-    let checkov = xtask::lint::checkov(&venv, &templates).unwrap_or_else(|e| panic!("{e:#}"));
+    let checkov = xtask::lint::checkov(venv, &templates).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(checkov.success, "checkov:\n{}", checkov.output);
     let iam = std::fs::read_to_string(workspace.join("templates/dev/iam.md")).unwrap_or_default();
     assert!(iam.contains("role/auth-dev-orders") && iam.contains("role/auth-dev-reports"), "{iam}");
+}
 
+/// The generated code passes what the test command enforces, long path and all, and its unit tests.
+fn generated_code_passes_the_checks(workspace: &Path, target: &Path) {
     // The generated code passes what the test command enforces, long path and all, and its unit tests.
     let packages: Vec<&str> = ADDED.iter().flat_map(|(f, _)| ["-p", *f]).collect();
-    let mut fmt = cargo(&workspace, &target, &["fmt", "--check"]);
+    let mut fmt = cargo(workspace, target, &["fmt", "--check"]);
     fmt.args(&packages);
     succeed(fmt, "cargo fmt --check on the new crates");
-    let mut clippy = cargo(&workspace, &target, &["clippy", "--quiet", "--all-targets"]);
+    let mut clippy = cargo(workspace, target, &["clippy", "--quiet", "--all-targets"]);
     clippy.args(&packages).args(["--", "-D", "warnings"]);
     succeed(clippy, "cargo clippy -D warnings on the new crates");
-    let mut tests = cargo(&workspace, &target, &["test", "--quiet"]);
+    let mut tests = cargo(workspace, target, &["test", "--quiet"]);
     tests.args(&packages);
     succeed(tests, "the new crates' tests");
+}
 
+/// Served: 401 without a token, the caller and the parameters with one; the public route open.
+fn served(workspace: &Path, target: &Path) {
     // Served: 401 without a token, the caller and the parameters with one; the public route open.
-    let mut local = cargo(&workspace, &target, &["xtask", "local", "--port", "0", "--quiet"]);
+    let mut local = cargo(workspace, target, &["xtask", "local", "--port", "0", "--quiet"]);
     let mut served = Served(
         local
             .process_group(0)
@@ -222,24 +259,4 @@ fn new_endpoints_are_declared_synthesized_linted_built_and_served() {
         "{}",
         report.1
     );
-
-    // Settings in stages.toml, in any spelling, keep a function from being removed (exit 2, nothing
-    // touched), naming the place.
-    let stages_path = workspace.join("stages.toml");
-    let stages = std::fs::read_to_string(&stages_path).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&stages_path, format!("{stages}\n[stages.dev.functions.\"orders\"]\nmemory_mb = 512\n")).unwrap();
-    let refused = cargo(&workspace, &target, &["xtask", "remove", "function", "orders"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("still configures `orders`") && stderr.contains("stages.toml:"), "{stderr}");
-    assert!(workspace.join("handlers/orders/Cargo.toml").exists());
-    std::fs::write(&stages_path, stages).unwrap();
-
-    // Removed again and synthesized, leaving the tree exactly as it was, lock file included.
-    for (name, _) in ADDED {
-        succeed(cargo(&workspace, &target, &["xtask", "remove", "function", name]), "remove function");
-    }
-    succeed(cargo(&workspace, &target, &["xtask", "synth"]), "synth after removal");
-    assert_eq!(git(&workspace, &["status", "--porcelain"]), "", "remove leaves nothing behind");
-    let _ = std::fs::remove_dir_all(&scratch);
 }
