@@ -39,12 +39,14 @@ pub enum Which {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
-    /// Requests against the local API on loopback: latency percentiles and throughput. `--route hello`
-    /// (authorized GET /hello), `signin` (POST /signin, one user) or `refresh` (POST /refresh, each worker
-    /// refreshing its own session's chain)
+    /// Requests against the local API on loopback: latency percentiles and throughput of each declared
+    /// function's route, one after another, each request made from its declaration (the built-in
+    /// walkthrough's with the bodies it sends: refresh along each worker's own chain, signout ending a
+    /// session signed in for it)
     Load {
-        #[arg(long, value_enum, default_value_t = load::Route::Hello)]
-        route: load::Route,
+        /// Load only this function's route
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
         #[arg(long, short, default_value = "dev")]
         stage: String,
         #[arg(long, default_value_t = 2000)]
@@ -65,9 +67,9 @@ pub fn run(root: &Path, config: &Path, which: Which) -> anyhow::Result<ExitCode>
         Which::Synth { runs, functions } => synth(root, config, runs.max(1), functions),
         Which::ColdStart { stage, runs } => cold_start::run(config, &stage, runs.max(1)),
         Which::Scaffold { runs } => scaffold::run(root, runs.max(1)),
-        Which::Load { route, stage, requests, concurrency, url, release } => {
+        Which::Load { function, stage, requests, concurrency, url, release } => {
             let profile = if release { crate::package::Profile::Release } else { crate::package::Profile::Debug };
-            load::run(config, &load::Load { route, stage, requests, concurrency, url, profile })
+            load::run(config, &load::Load { function, stage, requests, concurrency, url, profile })
         }
     }
 }

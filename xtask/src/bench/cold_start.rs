@@ -3,8 +3,8 @@
 //!
 //! Each run starts a fresh process with one event already queued, as Lambda does on a cold start,
 //! and stops the clock when the answer arrives. The events are ones each handler answers without
-//! calling AWS (a validation error, a missing token, an authorized hello), so the figure is init plus
-//! one trivial invocation, not the latency of DynamoDB, KMS or Argon2.
+//! calling AWS, chosen from its declaration (a body it refuses, a missing token, a plain call), so the
+//! figure is init plus one trivial invocation, not the latency of DynamoDB, KMS or Argon2.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -116,16 +116,13 @@ fn event_for(function: &Function, api: &Api, at: &Deployment) -> anyhow::Result<
         req.path = route.path.clone();
         req
     };
-    let invalid = br#"{"email":"not an email","password":"plum harbor quietly juggles"}"#;
-    // The two that take credentials, by name: an invalid email is answered before any AWS call.
-    let (value, what): (Value, &'static str) = if ["signup", "signin"].contains(&function.name()) {
-        let route = route_of(function)?;
-        (event::proxy_event(&with_route(request(invalid), route), route, at, None), "invalid email -> 400")
-    } else if function.is_authorizer() {
+    // Chosen from the declaration: a function granted access to AWS gets a body no handler takes (a JSON
+    // array), refused before any call; one granted nothing is called as the authorizer lets a signed-in
+    // user through.
+    let (value, what): (Value, &'static str) = if function.is_authorizer() {
         let route = guarded()?;
         (event::authorizer_event(&with_route(request(b""), route), route, at), "no token -> Deny")
     } else {
-        // hello, and any function a team added: called as the authorizer lets a signed-in user through.
         let route = route_of(function)?;
         let context: Map<String, Value> =
             BTreeMap::from([("principalId", "bench@example.com"), (contract::claims::EMAIL, "bench@example.com")])
@@ -133,7 +130,9 @@ fn event_for(function: &Function, api: &Api, at: &Deployment) -> anyhow::Result<
                 .map(|(k, v)| (k.to_owned(), json!(v)))
                 .collect();
         let context = route.authorizer.is_some().then_some(&context);
-        (event::proxy_event(&with_route(request(b""), route), route, at, context), "a plain call")
+        let (body, what): (&[u8], _) =
+            if function.grants().is_empty() { (b"", "a plain call") } else { (b"[]", "a body it refuses -> 400") };
+        (event::proxy_event(&with_route(request(body), route), route, at, context), what)
     };
     Ok((value.to_string().into_bytes(), what))
 }
