@@ -8,8 +8,7 @@
 
 use std::process::ExitCode;
 
-#[path = "../src/testing.rs"]
-mod testing;
+use testkit as testing;
 
 fn main() -> ExitCode {
     let Some(path) = std::env::args().nth(1) else {

@@ -10,11 +10,6 @@ pub mod model;
 pub mod names;
 pub mod review;
 pub mod stacks;
-#[cfg(test)]
-mod testing;
-// Lets `testing`, shared with the integration tests, name this crate as they do.
-#[cfg(test)]
-extern crate self as synth;
 mod yaml;
 
 pub use config::{Config, ConfigError, Stage, UnknownStage, parse};
@@ -48,6 +43,13 @@ impl Stacks {
             out.push((names.pipeline_stack(), pipeline));
         }
         out
+    }
+
+    /// Every permission of the stage's stacks, as `iam.md` lists them; fails on what the review cannot read.
+    pub fn iam_rows(&self, names: &Names) -> Result<Vec<review::Row>, review::ReviewError> {
+        let json: Vec<(String, serde_json::Value)> =
+            self.named(names).into_iter().map(|(n, t)| (n, t.to_json())).collect();
+        review::review(json.iter().map(|(n, t)| (n.as_str(), t))).into_rows()
     }
 }
 

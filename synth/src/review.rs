@@ -8,8 +8,6 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::{Names, Stacks};
-
 mod access;
 pub mod arn;
 pub mod defences;
@@ -96,12 +94,6 @@ impl Review {
     pub fn into_rows(self) -> Result<Vec<Row>, ReviewError> {
         if self.unreviewed.is_empty() { Ok(self.rows) } else { Err(ReviewError(self.unreviewed)) }
     }
-}
-
-/// Every permission of a stage's synthesized stacks.
-pub fn rows_of(stacks: &Stacks, names: &Names) -> Result<Vec<Row>, ReviewError> {
-    let json: Vec<(String, Value)> = stacks.named(names).into_iter().map(|(n, t)| (n, t.to_json())).collect();
-    review(json.iter().map(|(n, t)| (n.as_str(), t))).into_rows()
 }
 
 /// Every permission in the given templates, sorted, and every resource the review cannot account

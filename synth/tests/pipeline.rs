@@ -7,8 +7,7 @@ use synth::stacks::pipeline::{
     plan_digest_command, review_command, reviewer_commands,
 };
 
-#[path = "../src/testing.rs"]
-mod testing;
+use testkit as testing;
 
 const STAGES: &str = include_str!("../../stages.toml");
 const README: &str = include_str!("../../README.md");

@@ -6,8 +6,7 @@
 use serde_json::{Value, json};
 use synth::review::evaluate::{Decision, Request, decide, unknown_operators};
 
-#[path = "../src/testing.rs"]
-mod testing;
+use testkit as testing;
 
 const STAGES: &str = include_str!("../../stages.toml");
 const ACCOUNT: &str = "123456789012";

@@ -5,8 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-#[path = "../src/testing.rs"]
-mod testing;
+use testkit as testing;
 
 const STAGES: &str = include_str!("../../stages.toml");
 

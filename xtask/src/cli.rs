@@ -161,7 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let stage = config.stage(&stage)?;
             let names = synth::Names::new(&config.project, stage);
             let stacks = synth::synth(&config, stage);
-            let rows = synth::review::rows_of(&stacks, &names).map_err(crate::refused)?;
+            let rows = stacks.iam_rows(&names).map_err(crate::refused)?;
             print!("{}", synth::review::text(&rows));
             Ok(ExitCode::SUCCESS)
         }

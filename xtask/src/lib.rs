@@ -21,8 +21,7 @@ pub mod test;
 
 /// The functions' declarations, as synth reads them, for unit tests.
 #[cfg(test)]
-#[path = "../../synth/src/testing.rs"]
-mod declared;
+use testkit as declared;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

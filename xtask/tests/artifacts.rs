@@ -4,8 +4,8 @@
 //! any other write, whoever's credentials send it), and each zip is pinned by its object version.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions panic on setup failure too
 
-#[path = "support/scratch.rs"]
-mod scratch;
+mod support;
+use support::scratch;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,8 +1,8 @@
 //! Every generated template passes cfn-lint, which knows each resource type's real schema, with no
 //! errors and no warnings. cfn-lint is installed into target/venv on first use.
 
-#[path = "support/scratch.rs"]
-mod scratch;
+mod support;
+use support::scratch;
 
 use std::path::PathBuf;
 

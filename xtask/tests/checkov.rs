@@ -2,8 +2,8 @@
 //! `xtask/checkov.yaml` skips, each with its reason. checkov is installed into target/venv on first use
 //! and runs offline.
 
-#[path = "support/scratch.rs"]
-mod scratch;
+mod support;
+use support::scratch;
 
 use std::path::{Path, PathBuf};
 

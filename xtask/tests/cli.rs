@@ -1,8 +1,8 @@
 //! The command line as scripts see it: exit codes 0, 1 and 2, and messages that say where and what.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions panic on setup failure too
 
-#[path = "support/scratch.rs"]
-mod scratch;
+mod support;
+use support::scratch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,12 +1,8 @@
 //! `cargo xtask deploy`, `diff`, `status` and `destroy` against moto's server on 127.0.0.1, through the
 //! real AWS SDK, as a platform engineer or a CI job runs them.
 
-#[path = "support/elf.rs"]
-mod elf;
-#[path = "support/person.rs"]
-mod person;
-#[path = "support/scratch.rs"]
-mod scratch;
+mod support;
+use support::{elf, person, scratch};
 
 use std::path::{Path, PathBuf};
 

@@ -12,12 +12,8 @@
 //! one (a commit that rewrote its xtask). The AWS CLI is the tool venv's.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions panic on setup failure too
 
-#[path = "support/elf.rs"]
-mod elf;
-#[path = "support/person.rs"]
-mod person;
-#[path = "support/scratch.rs"]
-mod scratch;
+mod support;
+use support::{elf, person, scratch};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

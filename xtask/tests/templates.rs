@@ -1,7 +1,7 @@
 //! The committed templates must be what `cargo xtask synth` generates from the committed stages.toml.
 
-#[path = "support/scratch.rs"]
-mod scratch;
+mod support;
+use support::scratch;
 
 #[test]
 fn committed_templates_are_current() {

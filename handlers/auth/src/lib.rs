@@ -26,9 +26,5 @@ pub mod store;
 pub mod token;
 pub mod validate;
 
-/// The functions' declarations, as synth reads them, for the test that each reads what synth sets.
-#[cfg(test)]
-#[path = "../../../synth/src/testing.rs"]
-mod declared;
 #[cfg(test)]
 mod testing;

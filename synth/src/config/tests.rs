@@ -28,11 +28,11 @@ memory_mb = 512
 "#;
 
 fn ok(text: &str) -> Config {
-    parse("stages.toml", text, &crate::testing::functions()).unwrap_or_else(|e| panic!("{}", e.one_line()))
+    parse("stages.toml", text, &testkit::functions()).unwrap_or_else(|e| panic!("{}", e.one_line()))
 }
 
 fn bad(text: &str) -> ConfigError {
-    match parse("stages.toml", text, &crate::testing::functions()) {
+    match parse("stages.toml", text, &testkit::functions()) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(e) => e,
     }
@@ -62,23 +62,15 @@ fn base_config_resolves_defaults_and_overrides() {
     let c = ok(BASE);
     assert_eq!(c.project, "auth");
     let dev = c.stage("dev").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        dev.functions[&crate::testing::function("signin")].memory_mb,
-        1024,
-        "function default beats stage fallback"
-    );
-    assert_eq!(dev.functions[&crate::testing::function("hello")].memory_mb, 256);
+    assert_eq!(dev.functions[&testkit::function("signin")].memory_mb, 1024, "function default beats stage fallback");
+    assert_eq!(dev.functions[&testkit::function("hello")].memory_mb, 256);
     assert!(!dev.protect);
     assert_eq!(dev.table, Provision::Create);
     let prod = c.stage("prod").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(prod.region, "eu-west-1");
     assert_eq!(prod.account.as_deref(), Some("123456789012"));
-    assert_eq!(prod.functions[&crate::testing::function("hello")].memory_mb, 512, "stage beats [defaults]");
-    assert_eq!(
-        prod.functions[&crate::testing::function("signin")].memory_mb,
-        512,
-        "stage beats the function in [defaults]"
-    );
+    assert_eq!(prod.functions[&testkit::function("hello")].memory_mb, 512, "stage beats [defaults]");
+    assert_eq!(prod.functions[&testkit::function("signin")].memory_mb, 512, "stage beats the function in [defaults]");
     assert_eq!(prod.authorizer_cache_ttl_seconds, 300);
     assert_eq!(prod.architecture, Architecture::Arm64);
 }
@@ -90,11 +82,11 @@ fn function_in_stage_beats_everything() {
     ));
     let prod = &c.stages["prod"];
     assert_eq!(
-        prod.functions[&crate::testing::function("signin")],
+        prod.functions[&testkit::function("signin")],
         FunctionSettings { memory_mb: 2048, timeout_seconds: 20, log_retention_days: 30, reserved_concurrency: 50 }
     );
     assert_eq!(
-        prod.functions[&crate::testing::function("signup")].reserved_concurrency,
+        prod.functions[&testkit::function("signup")].reserved_concurrency,
         10,
         "the built-in cap when none is set"
     );
@@ -106,10 +98,10 @@ fn reserved_concurrency_layers_like_memory() {
         .replace("[defaults.functions.signin]\n", "[defaults.functions.signin]\nreserved_concurrency = 30\n")
         .replace("memory_mb = 512", "memory_mb = 512\nreserved_concurrency = 200");
     let c = ok(&text);
-    assert_eq!(c.stages["dev"].functions[&crate::testing::function("signin")].reserved_concurrency, 30);
-    assert_eq!(c.stages["dev"].functions[&crate::testing::function("hello")].reserved_concurrency, 10);
+    assert_eq!(c.stages["dev"].functions[&testkit::function("signin")].reserved_concurrency, 30);
+    assert_eq!(c.stages["dev"].functions[&testkit::function("hello")].reserved_concurrency, 10);
     assert_eq!(
-        c.stages["prod"].functions[&crate::testing::function("signin")].reserved_concurrency,
+        c.stages["prod"].functions[&testkit::function("signin")].reserved_concurrency,
         200,
         "stage beats [defaults]"
     );

@@ -150,7 +150,7 @@ fn the_order_of_the_manifests_does_not_matter() {
 
 #[test]
 fn the_workspace_declares_the_service() {
-    let functions = crate::testing::functions();
+    let functions = testkit::functions();
     let names: Vec<&str> = functions.iter().map(Function::name).collect();
     for name in ["authorizer", "hello", "signin", "signup"] {
         assert!(names.contains(&name), "{name} in {names:?}");

@@ -124,12 +124,11 @@ fn what_cannot_be_reviewed_is_refused_by_name() {
 fn every_type_synth_emits_is_reviewed_or_known_policy_free() {
     // The committed stages all synthesize without refusal; a new resource type in synth fails here
     // first, with its name, until the review reads it.
-    let config =
-        crate::parse("stages.toml", include_str!("../../../stages.toml"), &crate::testing::functions()).unwrap();
+    let config = crate::parse("stages.toml", include_str!("../../../stages.toml"), &testkit::functions()).unwrap();
     for stage in config.stages.values() {
         let stacks = crate::synth(&config, stage);
         let names = crate::Names::new(&config.project, stage);
-        let rows = rows_of(&stacks, &names).unwrap();
+        let rows = stacks.iam_rows(&names).unwrap();
         assert!(rows.iter().any(|r| r.action == "(AWS-managed policy)"), "the bootstrap role's managed policy");
     }
 }

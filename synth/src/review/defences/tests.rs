@@ -6,7 +6,7 @@ use super::*;
 
 /// The prod stage's api template, synthesized.
 fn api() -> Value {
-    let config = crate::parse("stages.toml", include_str!("../../../../stages.toml"), &crate::testing::functions())
+    let config = crate::parse("stages.toml", include_str!("../../../../stages.toml"), &testkit::functions())
         .unwrap_or_else(|e| panic!("{}", e.one_line()));
     let stage = config.stage("prod").unwrap_or_else(|e| panic!("{e}"));
     crate::synth(&config, stage).api.to_json()
