@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod declarations;
+pub mod docs;
 pub mod model;
 pub mod names;
 pub mod review;

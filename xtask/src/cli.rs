@@ -132,7 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Synth { stage, check } => {
             let config = load_config(&config_path)?;
-            let expected = templates::expected(&config, stage.as_deref())?;
+            let expected = templates::expected(&root, &config, stage.as_deref())?;
             let whole_tree = stage.is_none();
             if check {
                 let drift = templates::compare(&root, &expected, whole_tree)?;

@@ -8,6 +8,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use synth::{Config, File, TEMPLATES_DIR};
 
+use crate::BadInput;
+
 /// How a file on disk differs from what synth generates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drift {
@@ -29,14 +31,36 @@ impl fmt::Display for Drift {
     }
 }
 
-/// What should be under `templates/`: all stages, or just one.
-pub fn expected(config: &Config, stage: Option<&str>) -> anyhow::Result<Vec<File>> {
-    let files = match stage {
+/// What should be under `templates/`: all stages, or just one. For all stages, also the README beside
+/// the config with its generated blocks ([`synth::docs`]) rewritten, when there is a README.
+pub fn expected(root: &Path, config: &Config, stage: Option<&str>) -> anyhow::Result<Vec<File>> {
+    let mut files = match stage {
         Some(name) => synth::files(config, config.stage(name)?),
         None => synth::all_files(config),
-    };
-    Ok(files.map_err(crate::refused)?)
+    }
+    .map_err(crate::refused)?;
+    if stage.is_none()
+        && let Some(readme) = readme(root, config)?
+    {
+        files.push(readme);
+    }
+    Ok(files)
 }
+
+/// `README.md` as it should be: its generated blocks rewritten from `config`; `None` without a README.
+pub fn readme(root: &Path, config: &Config) -> anyhow::Result<Option<File>> {
+    let path = root.join(README);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let contents = synth::docs::readme(&text, config).map_err(|e| BadInput(format!("{README}: {e}")))?;
+    Ok(Some(File { path: README.to_owned(), contents }))
+}
+
+/// The README whose generated blocks `synth` keeps current.
+pub const README: &str = "README.md";
 
 /// Compares the files under `root` with `expected`. With `whole_tree`, files and stage directories
 /// that nothing generates count too.

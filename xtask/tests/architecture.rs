@@ -1,5 +1,6 @@
 //! ARCHITECTURE.md names only paths and modules that exist (rust-analyzer's tidy tests check their
-//! docs the same way): a file moved or a module renamed fails here, naming the line to fix.
+//! docs the same way): a file moved or a module renamed fails here, naming the line to fix. And its map
+//! covers the code: a source file it does not name fails here too, naming the file.
 
 use std::path::Path;
 use std::process::Command;
@@ -131,6 +132,67 @@ fn architecture_md_names_only_what_exists() {
     let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap_or_else(|e| panic!("{e}"));
     let problems = problems(&root, &text);
     assert!(problems.is_empty(), "fix ARCHITECTURE.md:\n{}", problems.join("\n"));
+}
+
+/// The source files a reader of the map must find there: every `.rs` under a crate's `src/`, each crate's
+/// `build.rs`, and the emulator's launcher; not tests, test support or fixtures.
+fn sources(files: &[String]) -> Vec<&String> {
+    files
+        .iter()
+        .filter(|f| {
+            let rust = f.ends_with(".rs") && (f.contains("/src/") || f.ends_with("/build.rs"));
+            let test = f.contains("/tests/")
+                || f.ends_with("/tests.rs")
+                || f.ends_with("/testing.rs")
+                || f.contains("/templates/")
+                || f.contains("/fixtures/");
+            (rust || f.ends_with(".py")) && !test
+        })
+        .collect()
+}
+
+/// The source files the map's section names neither by path nor by a name only they end in, with the
+/// problem for each.
+fn uncovered(root: &Path, map: &str) -> Vec<String> {
+    let files = files(root);
+    let tokens: Vec<String> =
+        map.lines().flat_map(path_tokens).map(|t| t.trim_start_matches("./").to_owned()).collect();
+    sources(&files)
+        .into_iter()
+        .filter(|f| !tokens.iter().any(|t| !t.ends_with('/') && (*f == t || f.ends_with(&format!("/{t}")))))
+        .map(|f| {
+            format!("ARCHITECTURE.md's map does not name {f}: add it to the map under its crate, with what it does")
+        })
+        .collect()
+}
+
+/// The `## Map` section.
+fn map_of(text: &str) -> &str {
+    let start = text.find("## Map").unwrap_or_else(|| panic!("ARCHITECTURE.md has no ## Map"));
+    let end = text[start + 1..].find("\n## ").map_or(text.len(), |i| start + 1 + i);
+    &text[start..end]
+}
+
+#[test]
+fn the_map_names_every_source_file() {
+    let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap_or_else(|e| panic!("{e}"));
+    let missing = uncovered(&root, map_of(&text));
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn a_source_file_missing_from_the_map_is_caught() {
+    let root = devenv::workspace_root().unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap_or_else(|e| panic!("{e}"));
+    let without = map_of(&text).replace("routing.rs", "");
+    assert_eq!(
+        uncovered(&root, &without),
+        [
+            "ARCHITECTURE.md's map does not name xtask/src/local/routing.rs: add it to the map under its crate, with what \
+          it does"
+        ]
+    );
 }
 
 #[test]

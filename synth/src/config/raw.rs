@@ -72,7 +72,7 @@ pub const INHERITED: &[(&str, &str)] = &[
     ("ip_rate_limits", "the WAF's per source IP limits per five minutes (`auth`, `all`), or `\"off\"`"),
     ("lockout", "when failed sign-ins lock an email out"),
     ("session", "a session's absolute and idle lifetimes and its refresh grace"),
-    ("tags", "tags on every resource (a stage's add to and override [defaults]')"),
+    ("tags", "tags on every resource; a stage's are added to those of [defaults], and win over them"),
     ("functions", "settings per function: `functions.<name>.memory_mb` and the three after it"),
 ];
 

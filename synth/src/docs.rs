@@ -1,0 +1,161 @@
+//! The README's lists that the code knows, generated between markers as rust-analyzer's sourcegen does:
+//! each `<!-- generated:NAME -->` ... `<!-- /generated:NAME -->` block is rewritten from the model, the
+//! prose around it is kept, and `cargo xtask synth --check` fails when a block differs. No I/O: xtask
+//! reads and writes the file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use contract::{Function, Target};
+
+use crate::config::{Config, INHERITED};
+
+/// The README's generated blocks, by marker name.
+pub const SECTIONS: [&str; 4] = ["functions", "grant-targets", "stage-keys", "files"];
+
+/// What each generated file of a stage is, by file name: the README lists them from here, and
+/// [`readme`] refuses a generated file that is not described.
+const FILES: &[(&str, &str)] = &[
+    ("bootstrap.yaml", "the `<project>-bootstrap` stack, once per account and region: API Gateway's logging role"),
+    ("data.yaml", "the `<project>-<stage>-data` stack: the tables, the password-hash key and the signing secret"),
+    ("api.yaml", "the `<project>-<stage>-api` stack: the functions, the REST API and its web ACL"),
+    ("pipeline.yaml", "the `<project>-<stage>-pipeline` stack, with `[pipeline]`: the stage's delivery pipeline"),
+    ("iam.md", "every permission of the stage's stacks, one row each"),
+    ("defences.md", "every defence of the stage, with its value and the direction that weakens it"),
+];
+
+/// `text` with every generated block rewritten from `config`. Blocks the text does not have are left out;
+/// a marker that opens and does not close, or names no block, is an error.
+pub fn readme(text: &str, config: &Config) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<!-- generated:") {
+        let open_end =
+            rest[start..].find("-->").map(|i| start + i + 3).ok_or("a `<!-- generated:` marker is not closed")?;
+        let name = rest[start + "<!-- generated:".len()..open_end - 3].trim();
+        let block = section(name, config)?;
+        let close = format!("<!-- /generated:{name} -->");
+        let close_at = rest[open_end..].find(&close).ok_or_else(|| format!("`{close}` is missing"))? + open_end;
+        out.push_str(&rest[..open_end]);
+        out.push_str("\n\n");
+        out.push_str(&block);
+        out.push('\n');
+        out.push_str(&close);
+        rest = &rest[close_at + close.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// One generated block, ending in a newline.
+fn section(name: &str, config: &Config) -> Result<String, String> {
+    match name {
+        "functions" => Ok(functions(&config.functions)),
+        "grant-targets" => Ok(grant_targets()),
+        "stage-keys" => Ok(stage_keys()),
+        "files" => files(config),
+        other => {
+            Err(format!("`<!-- generated:{other} -->` names no generated block; they are {}", SECTIONS.join(", ")))
+        }
+    }
+}
+
+/// The declared functions: route, access and grants.
+fn functions(functions: &[Function]) -> String {
+    let mut out = String::from("| function | route | access | grants |\n|---|---|---|---|\n");
+    for f in functions {
+        let (route, access) = match f.route() {
+            Some(r) => {
+                (format!("`{} {}`", r.method.as_str(), r.path), if r.authorized() { "private" } else { "public" })
+            }
+            None if f.is_authorizer() => ("none: API Gateway calls it before each private route".to_owned(), ""),
+            None => (String::new(), ""),
+        };
+        let mut by_target: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for g in f.grants() {
+            by_target.entry(g.on.key()).or_default().push(format!("`{}`", g.action));
+        }
+        let grants: Vec<String> = by_target.iter().map(|(t, a)| format!("`{t}`: {}", a.join(", "))).collect();
+        let _ = writeln!(out, "| `{}` | {route} | {access} | {} |", f.name(), grants.join("; "));
+    }
+    out
+}
+
+/// The resources a declaration may grant on, their actions and the variable that names each.
+fn grant_targets() -> String {
+    let mut out = String::from("| resource | actions | variable in `env` |\n|---|---|---|\n");
+    for t in Target::ALL {
+        let actions: Vec<String> = t.actions().iter().map(|a| format!("`{a}`")).collect();
+        let _ = writeln!(out, "| `{}` | {} | `{}` |", t.key(), actions.join(", "), t.env().name());
+    }
+    out
+}
+
+/// The settings a stage inherits from `[defaults]`.
+fn stage_keys() -> String {
+    let mut out = String::from("| key | what it sets |\n|---|---|\n");
+    for (key, meaning) in INHERITED {
+        let _ = writeln!(out, "| `{key}` | {meaning} |");
+    }
+    out
+}
+
+/// The files `cargo xtask synth` writes for a stage, as the first stage's show them.
+fn files(config: &Config) -> Result<String, String> {
+    let Some(stage) = config.stages.values().next() else { return Ok(String::new()) };
+    let generated = crate::files(config, stage).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    for file in &generated {
+        let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+        let (_, what) = FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| format!("synth/src/docs.rs: describe the generated file {name} in FILES"))?;
+        let path = file.path.replace(&format!("/{}/", stage.name), "/<stage>/");
+        let _ = writeln!(out, "- `{path}`: {what}");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let text = "project = \"auth\"\nregion = \"us-east-1\"\narchitecture = \"x86_64\"\n[stages.dev]\n";
+        crate::parse("stages.toml", text, &testkit::functions()).unwrap_or_else(|e| panic!("{}", e.one_line()))
+    }
+
+    #[test]
+    fn blocks_are_rewritten_and_the_prose_around_them_kept() {
+        let text = "intro\n<!-- generated:grant-targets -->\nold\n<!-- /generated:grant-targets -->\noutro\n";
+        let out = readme(text, &config()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.starts_with("intro\n<!-- generated:grant-targets -->\n\n| resource |"), "{out}");
+        assert!(out.ends_with("|\n\n<!-- /generated:grant-targets -->\noutro\n"), "{out}");
+        assert!(!out.contains("old"));
+        assert_eq!(readme(&out, &config()), Ok(out.clone()), "generating again changes nothing");
+        for t in Target::ALL {
+            assert!(out.contains(&format!("| `{}` |", t.key())), "{t} is listed");
+        }
+    }
+
+    #[test]
+    fn a_block_without_its_end_or_with_an_unknown_name_is_an_error() {
+        let unclosed = readme("<!-- generated:files -->\n", &config());
+        assert!(unclosed.is_err_and(|e| e.contains("<!-- /generated:files -->` is missing")));
+        let unknown = readme("<!-- generated:nothing -->\n<!-- /generated:nothing -->\n", &config());
+        assert!(unknown.is_err_and(|e| e.contains("names no generated block")));
+    }
+
+    #[test]
+    fn every_generated_file_and_every_function_is_listed() {
+        let config = config();
+        let files = files(&config).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(files.lines().count(), crate::files(&config, &config.stages["dev"]).map(|f| f.len()).unwrap_or(0));
+        assert!(files.contains("- `templates/<stage>/api.yaml`"), "{files}");
+        let listed = functions(&config.functions);
+        for f in &config.functions {
+            assert!(listed.contains(&format!("| `{}` |", f.name())), "{f} is listed");
+        }
+    }
+}
