@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use contract::{Function, Target};
 
 use crate::config::{Config, INHERITED};
+use crate::{File, TEMPLATES_DIR};
 
 /// The README's generated blocks, by marker name.
 pub const SECTIONS: [&str; 4] = ["functions", "grant-targets", "stage-keys", "files"];
@@ -24,16 +25,17 @@ const FILES: &[(&str, &str)] = &[
     ("defences.md", "every defence of the stage, with its value and the direction that weakens it"),
 ];
 
-/// `text` with every generated block rewritten from `config`. Blocks the text does not have are left out;
-/// a marker that opens and does not close, or names no block, is an error.
-pub fn readme(text: &str, config: &Config) -> Result<String, String> {
+/// `text` with every generated block rewritten from `config` and the files synth generated for it
+/// (`generated`, so that nothing is synthesized twice). Blocks the text does not have are left out; a
+/// marker that opens and does not close, or names no block, is an error.
+pub fn readme(text: &str, config: &Config, generated: &[File]) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("<!-- generated:") {
         let open_end =
             rest[start..].find("-->").map(|i| start + i + 3).ok_or("a `<!-- generated:` marker is not closed")?;
         let name = rest[start + "<!-- generated:".len()..open_end - 3].trim();
-        let block = section(name, config)?;
+        let block = section(name, config, generated)?;
         let close = format!("<!-- /generated:{name} -->");
         let close_at = rest[open_end..].find(&close).ok_or_else(|| format!("`{close}` is missing"))? + open_end;
         out.push_str(&rest[..open_end]);
@@ -48,12 +50,12 @@ pub fn readme(text: &str, config: &Config) -> Result<String, String> {
 }
 
 /// One generated block, ending in a newline.
-fn section(name: &str, config: &Config) -> Result<String, String> {
+fn section(name: &str, config: &Config, generated: &[File]) -> Result<String, String> {
     match name {
         "functions" => Ok(functions(&config.functions)),
         "grant-targets" => Ok(grant_targets()),
         "stage-keys" => Ok(stage_keys()),
-        "files" => files(config),
+        "files" => files(config, generated),
         other => {
             Err(format!("`<!-- generated:{other} -->` names no generated block; they are {}", SECTIONS.join(", ")))
         }
@@ -101,11 +103,11 @@ fn stage_keys() -> String {
 }
 
 /// The files `cargo xtask synth` writes for a stage, as the first stage's show them.
-fn files(config: &Config) -> Result<String, String> {
+fn files(config: &Config, generated: &[File]) -> Result<String, String> {
     let Some(stage) = config.stages.values().next() else { return Ok(String::new()) };
-    let generated = crate::files(config, stage).map_err(|e| e.to_string())?;
+    let dir = format!("{TEMPLATES_DIR}/{}/", stage.name);
     let mut out = String::new();
-    for file in &generated {
+    for file in generated.iter().filter(|f| f.path == crate::BOOTSTRAP_FILE || f.path.starts_with(&dir)) {
         let name = file.path.rsplit('/').next().unwrap_or(&file.path);
         let (_, what) = FILES
             .iter()
@@ -129,11 +131,11 @@ mod tests {
     #[test]
     fn blocks_are_rewritten_and_the_prose_around_them_kept() {
         let text = "intro\n<!-- generated:grant-targets -->\nold\n<!-- /generated:grant-targets -->\noutro\n";
-        let out = readme(text, &config()).unwrap_or_else(|e| panic!("{e}"));
+        let out = readme(text, &config(), &[]).unwrap_or_else(|e| panic!("{e}"));
         assert!(out.starts_with("intro\n<!-- generated:grant-targets -->\n\n| resource |"), "{out}");
         assert!(out.ends_with("|\n\n<!-- /generated:grant-targets -->\noutro\n"), "{out}");
         assert!(!out.contains("old"));
-        assert_eq!(readme(&out, &config()), Ok(out.clone()), "generating again changes nothing");
+        assert_eq!(readme(&out, &config(), &[]), Ok(out.clone()), "generating again changes nothing");
         for t in Target::ALL {
             assert!(out.contains(&format!("| `{}` |", t.key())), "{t} is listed");
         }
@@ -141,17 +143,18 @@ mod tests {
 
     #[test]
     fn a_block_without_its_end_or_with_an_unknown_name_is_an_error() {
-        let unclosed = readme("<!-- generated:files -->\n", &config());
+        let unclosed = readme("<!-- generated:files -->\n", &config(), &[]);
         assert!(unclosed.is_err_and(|e| e.contains("<!-- /generated:files -->` is missing")));
-        let unknown = readme("<!-- generated:nothing -->\n<!-- /generated:nothing -->\n", &config());
+        let unknown = readme("<!-- generated:nothing -->\n<!-- /generated:nothing -->\n", &config(), &[]);
         assert!(unknown.is_err_and(|e| e.contains("names no generated block")));
     }
 
     #[test]
     fn every_generated_file_and_every_function_is_listed() {
         let config = config();
-        let files = files(&config).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(files.lines().count(), crate::files(&config, &config.stages["dev"]).map(|f| f.len()).unwrap_or(0));
+        let generated = crate::all_files(&config).unwrap_or_else(|e| panic!("{e}"));
+        let files = files(&config, &generated).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(files.lines().count(), generated.len());
         assert!(files.contains("- `templates/<stage>/api.yaml`"), "{files}");
         let listed = functions(&config.functions);
         for f in &config.functions {

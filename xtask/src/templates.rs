@@ -40,22 +40,23 @@ pub fn expected(root: &Path, config: &Config, stage: Option<&str>) -> anyhow::Re
     }
     .map_err(crate::refused)?;
     if stage.is_none()
-        && let Some(readme) = readme(root, config)?
+        && let Some(readme) = readme(root, config, &files)?
     {
         files.push(readme);
     }
     Ok(files)
 }
 
-/// `README.md` as it should be: its generated blocks rewritten from `config`; `None` without a README.
-pub fn readme(root: &Path, config: &Config) -> anyhow::Result<Option<File>> {
+/// `README.md` as it should be: its generated blocks rewritten from `config` and the files synth generated
+/// for it; `None` without a README.
+pub fn readme(root: &Path, config: &Config, generated: &[File]) -> anyhow::Result<Option<File>> {
     let path = root.join(README);
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let contents = synth::docs::readme(&text, config).map_err(|e| BadInput(format!("{README}: {e}")))?;
+    let contents = synth::docs::readme(&text, config, generated).map_err(|e| BadInput(format!("{README}: {e}")))?;
     Ok(Some(File { path: README.to_owned(), contents }))
 }
 
