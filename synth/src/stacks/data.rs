@@ -33,7 +33,7 @@ pub struct DataRefs {
 /// Key administration, granted to the account root so that IAM administrators manage the key. It
 /// includes `kms:PutKeyPolicy`, without which KMS refuses the policy (the lockout safety check).
 /// Listed one by one rather than `kms:*`: encrypt and decrypt are not among them.
-const KEY_ADMIN_ACTIONS: &[&str] = &[
+pub const KEY_ADMIN_ACTIONS: &[&str] = &[
     "kms:CancelKeyDeletion",
     "kms:CreateAlias",
     "kms:DeleteAlias",

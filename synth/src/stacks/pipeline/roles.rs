@@ -443,7 +443,7 @@ pub(super) fn deploy_statements(
         // A key's ARN is made by KMS: CreateKey takes no resource, and the stage's keys are known by
         // their account and region only.
         Statement::allow(&["kms:CreateKey"], vec!["*".into()]).sid("CreateKeys"),
-        Statement::allow(DEPLOY_KMS_ACTIONS, vec![arn("kms", true, "key/*".into())]).sid("ManageKeys"),
+        Statement::allow(&deploy_kms_actions(), vec![arn("kms", true, "key/*".into())]).sid("ManageKeys"),
         Statement::allow(DEPLOY_SECRETS_ACTIONS, vec![arn("secretsmanager", true, format!("secret:{prefix}/*"))])
             .sid("StageSecrets"),
         // GenerateSecretString asks Secrets Manager for a random value; the action takes no resource.
@@ -544,21 +544,24 @@ pub const DEPLOY_DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:UpdateTimeToLive",
 ];
 
-pub const DEPLOY_KMS_ACTIONS: &[&str] = &[
-    "kms:DescribeKey",
-    "kms:DisableKey",
-    "kms:DisableKeyRotation",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:ListResourceTags",
-    "kms:PutKeyPolicy",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateKeyDescription",
+/// What CloudFormation's `AWS::KMS::Key` handler never calls: aliases (another resource type), grants and
+/// cancelling a deletion.
+const NOT_DEPLOYS_KMS: &[&str] = &[
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:RevokeGrant",
+    "kms:UpdateAlias",
 ];
+
+/// What the deploy role may do to the stage's keys: the administration each key's policy delegates to the
+/// account ([`crate::stacks::data::KEY_ADMIN_ACTIONS`]), less [`NOT_DEPLOYS_KMS`]. One list, so the role is
+/// never granted what the key policy would refuse it.
+pub fn deploy_kms_actions() -> Vec<&'static str> {
+    crate::stacks::data::KEY_ADMIN_ACTIONS.iter().copied().filter(|a| !NOT_DEPLOYS_KMS.contains(a)).collect()
+}
 
 pub const DEPLOY_SECRETS_ACTIONS: &[&str] = &[
     "secretsmanager:CreateSecret",
