@@ -29,24 +29,44 @@ const FILES: &[(&str, &str)] = &[
 /// (`generated`, so that nothing is synthesized twice). Blocks the text does not have are left out; a
 /// marker that opens and does not close, or names no block, is an error.
 pub fn readme(text: &str, config: &Config, generated: &[File]) -> Result<String, String> {
+    const OPEN: &str = "<!-- generated:";
+    // A README kept with CRLF line endings gets its blocks with CRLF too.
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<!-- generated:") {
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find(OPEN) {
+        let start = from + found;
+        from = start + OPEN.len();
+        // A marker shown in a code block is an example, not a block.
+        if in_code_block(&text[..start]) {
+            continue;
+        }
         let open_end =
-            rest[start..].find("-->").map(|i| start + i + 3).ok_or("a `<!-- generated:` marker is not closed")?;
-        let name = rest[start + "<!-- generated:".len()..open_end - 3].trim();
+            text[start..].find("-->").map(|i| start + i + 3).ok_or("a `<!-- generated:` marker is not closed")?;
+        let name = text[start + OPEN.len()..open_end - 3].trim();
         let block = section(name, config, generated)?;
         let close = format!("<!-- /generated:{name} -->");
-        let close_at = rest[open_end..].find(&close).ok_or_else(|| format!("`{close}` is missing"))? + open_end;
-        out.push_str(&rest[..open_end]);
-        out.push_str("\n\n");
-        out.push_str(&block);
-        out.push('\n');
+        let close_at = text[open_end..].find(&close).ok_or_else(|| format!("`{close}` is missing"))? + open_end;
+        if text[open_end..close_at].contains(OPEN) {
+            return Err(format!("the {name} block is not closed before the next block begins: `{close}` is missing"));
+        }
+        out.push_str(&text[done..open_end]);
+        out.push_str(newline);
+        out.push_str(newline);
+        out.push_str(&block.replace('\n', newline));
+        out.push_str(newline);
         out.push_str(&close);
-        rest = &rest[close_at + close.len()..];
+        done = close_at + close.len();
+        from = done;
     }
-    out.push_str(rest);
+    out.push_str(&text[done..]);
     Ok(out)
+}
+
+/// Whether the end of `before` is inside a fenced code block (an odd number of fences opened so far).
+fn in_code_block(before: &str) -> bool {
+    before.lines().filter(|l| l.trim_start().starts_with("```")).count() % 2 == 1
 }
 
 /// One generated block, ending in a newline.
@@ -139,6 +159,23 @@ mod tests {
         for t in Target::ALL {
             assert!(out.contains(&format!("| `{}` |", t.key())), "{t} is listed");
         }
+    }
+
+    #[test]
+    fn a_marker_in_a_code_block_is_left_alone_and_crlf_is_kept() {
+        let text = "```\n<!-- generated:nothing -->\n```\n";
+        assert_eq!(readme(text, &config(), &[]), Ok(text.to_owned()));
+        let crlf = "a\r\n<!-- generated:stage-keys -->\r\n<!-- /generated:stage-keys -->\r\n";
+        let out = readme(crlf, &config(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!out.replace("\r\n", "").contains('\n'), "every line ends in CRLF: {out:?}");
+    }
+
+    #[test]
+    fn a_block_closed_after_the_next_one_opens_is_an_error() {
+        let text = "<!-- generated:files -->\n<!-- generated:stage-keys -->\n<!-- /generated:stage-keys -->\n\
+                    <!-- /generated:files -->\n";
+        let err = readme(text, &config(), &[]).err().unwrap_or_default();
+        assert!(err.contains("the files block is not closed before the next block begins"), "{err}");
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub enum Which {
         function: Option<String>,
         #[arg(long, short, default_value = "dev")]
         stage: String,
-        #[arg(long, default_value_t = 2000)]
+        /// Requests per route
+        #[arg(long, default_value_t = 500)]
         requests: usize,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,

@@ -279,62 +279,6 @@ pub async fn set_termination_protection(cfn: &Client, stack: &str, on: bool) -> 
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_cloudformation::types::ResourceStatus;
-
-    #[test]
-    fn a_wait_is_overdue_only_past_its_deadline() {
-        let start = Instant::now();
-        let deadline = Duration::from_secs(60);
-        assert!(!overdue(start, start, deadline));
-        assert!(!overdue(start, start + deadline, deadline));
-        assert!(overdue(start, start + deadline + Duration::from_millis(1), deadline));
-        // A reading from before the start is not overdue.
-        assert!(!overdue(start + deadline, start, deadline));
-    }
-
-    fn event(id: &str, kind: &str, status: ResourceStatus, reason: &str) -> StackEvent {
-        StackEvent::builder()
-            .logical_resource_id(id)
-            .resource_type(kind)
-            .resource_status(status)
-            .resource_status_reason(reason)
-            .build()
-    }
-
-    #[test]
-    fn the_root_cause_is_the_first_real_failure() {
-        let events = vec![
-            event("stack", "AWS::CloudFormation::Stack", ResourceStatus::CreateInProgress, "User Initiated"),
-            event("Role", "AWS::IAM::Role", ResourceStatus::CreateInProgress, ""),
-            event("Table", "AWS::DynamoDB::Table", ResourceStatus::CreateFailed, "Resource creation cancelled"),
-            event("Fn", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "Memory size 99 is below 128"),
-            event("Other", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "later"),
-            event(
-                "stack",
-                "AWS::CloudFormation::Stack",
-                ResourceStatus::RollbackInProgress,
-                "The following resource(s) failed",
-            ),
-        ];
-        assert_eq!(root_cause(&events).as_deref(), Some("Fn (AWS::Lambda::Function): Memory size 99 is below 128"));
-        assert_eq!(root_cause(&events[..3]), None);
-    }
-
-    #[test]
-    fn success_is_a_complete_create_update_or_delete() {
-        let settled = |s: StackStatus| Settled { status: s, root_cause: None };
-        assert!(settled(StackStatus::UpdateComplete).succeeded());
-        assert!(settled(StackStatus::DeleteComplete).succeeded());
-        assert!(!settled(StackStatus::UpdateRollbackComplete).succeeded());
-        assert!(!settled(StackStatus::RollbackComplete).succeeded());
-        assert!(in_progress(&StackStatus::UpdateCompleteCleanupInProgress));
-        assert!(!in_progress(&StackStatus::UpdateComplete));
-    }
-}
-
 /// What a template is passed as: inline, or by URL once it is over CloudFormation's inline limit.
 #[derive(Debug, Clone)]
 pub enum Body {
@@ -483,7 +427,8 @@ pub async fn resources(cfn: &Client, stack: &str) -> anyhow::Result<Vec<StackRes
 }
 
 /// Creates `stack` from `body` directly, without a change set: for the emulator's data stack that
-/// `cargo xtask local` sets up, which no one reviews. Returns once CloudFormation accepted it.
+/// `cargo xtask local` sets up, which no one reviews. Returns once CloudFormation accepted it; the caller
+/// says what was being created where.
 pub async fn create_stack(cfn: &Client, stack: &str, body: String) -> anyhow::Result<()> {
     cfn.create_stack()
         .stack_name(stack)
@@ -491,7 +436,62 @@ pub async fn create_stack(cfn: &Client, stack: &str, body: String) -> anyhow::Re
         .capabilities(Capability::CapabilityNamedIam)
         .send()
         .await
-        .aws()
-        .with_context(|| format!("creating {stack}"))?;
+        .aws()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::ResourceStatus;
+
+    #[test]
+    fn a_wait_is_overdue_only_past_its_deadline() {
+        let start = Instant::now();
+        let deadline = Duration::from_secs(60);
+        assert!(!overdue(start, start, deadline));
+        assert!(!overdue(start, start + deadline, deadline));
+        assert!(overdue(start, start + deadline + Duration::from_millis(1), deadline));
+        // A reading from before the start is not overdue.
+        assert!(!overdue(start + deadline, start, deadline));
+    }
+
+    fn event(id: &str, kind: &str, status: ResourceStatus, reason: &str) -> StackEvent {
+        StackEvent::builder()
+            .logical_resource_id(id)
+            .resource_type(kind)
+            .resource_status(status)
+            .resource_status_reason(reason)
+            .build()
+    }
+
+    #[test]
+    fn the_root_cause_is_the_first_real_failure() {
+        let events = vec![
+            event("stack", "AWS::CloudFormation::Stack", ResourceStatus::CreateInProgress, "User Initiated"),
+            event("Role", "AWS::IAM::Role", ResourceStatus::CreateInProgress, ""),
+            event("Table", "AWS::DynamoDB::Table", ResourceStatus::CreateFailed, "Resource creation cancelled"),
+            event("Fn", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "Memory size 99 is below 128"),
+            event("Other", "AWS::Lambda::Function", ResourceStatus::CreateFailed, "later"),
+            event(
+                "stack",
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::RollbackInProgress,
+                "The following resource(s) failed",
+            ),
+        ];
+        assert_eq!(root_cause(&events).as_deref(), Some("Fn (AWS::Lambda::Function): Memory size 99 is below 128"));
+        assert_eq!(root_cause(&events[..3]), None);
+    }
+
+    #[test]
+    fn success_is_a_complete_create_update_or_delete() {
+        let settled = |s: StackStatus| Settled { status: s, root_cause: None };
+        assert!(settled(StackStatus::UpdateComplete).succeeded());
+        assert!(settled(StackStatus::DeleteComplete).succeeded());
+        assert!(!settled(StackStatus::UpdateRollbackComplete).succeeded());
+        assert!(!settled(StackStatus::RollbackComplete).succeeded());
+        assert!(in_progress(&StackStatus::UpdateCompleteCleanupInProgress));
+        assert!(!in_progress(&StackStatus::UpdateComplete));
+    }
 }

@@ -26,7 +26,8 @@ use crate::cfn;
 use crate::package::{self, Artifact, Profile};
 use crate::{EXIT_BAD_INPUT, EXIT_DIFFERENCE, Target};
 use aws_sdk_cloudformation::types::StackStatus;
-use changes::{Body, IamDiff, Prepared};
+use cfn::Body;
+use changes::{IamDiff, Prepared};
 use gates::{Approvals, Preflight, Refusal};
 use session::{Opening, Session};
 
@@ -513,7 +514,7 @@ impl StackStep<'_> {
     /// The template as the change set takes it: inline, or uploaded to the artifact bucket when it is over
     /// CloudFormation's inline limit.
     async fn body(&self, bucket: &str, account: &str) -> anyhow::Result<Body> {
-        if self.text.len() <= changes::INLINE_LIMIT {
+        if self.text.len() <= cfn::INLINE_LIMIT {
             return Ok(Body::Inline(self.text.to_owned()));
         }
         let key = format!("templates/{}/{}.yaml", self.stack, sha_hex(self.text));
@@ -522,7 +523,7 @@ impl StackStep<'_> {
         println!(
             "template is {} bytes, over the {} CloudFormation takes inline: passed as {url}",
             self.text.len(),
-            changes::INLINE_LIMIT
+            cfn::INLINE_LIMIT
         );
         Ok(Body::Url(url))
     }

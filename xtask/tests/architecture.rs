@@ -151,15 +151,53 @@ fn sources(files: &[String]) -> Vec<&String> {
         .collect()
 }
 
-/// The source files the map's section names neither by path nor by a name only they end in, with the
-/// problem for each.
+/// The workspace paths the map names, each read in its place: a line that starts at the left names a
+/// top-level folder (`synth/`, `handlers/auth/`); an indented entry (`src/config.rs`, `src/local/`) is
+/// under it; the other names on an entry's lines are under the entry's folder (`config/raw.rs` beside
+/// `src/config.rs`, `gates.rs` in `src/deploy/`). A name that starts with a top-level folder is whole.
+fn named_paths(map: &str) -> Vec<String> {
+    const TOP: [&str; 4] = ["synth/", "xtask/", "handlers/", "templates/"];
+    let (mut tops, mut bases): (Vec<String>, Vec<String>) = (vec![String::new()], vec![String::new()]);
+    let mut out = Vec::new();
+    for line in map.lines() {
+        let tokens = path_tokens(line);
+        let indent = line.len() - line.trim_start().len();
+        let first = line.split_whitespace().next().unwrap_or_default();
+        let starts_with_path =
+            tokens.first().is_some_and(|t| first.starts_with(t.as_str()) || expand(first).contains(t));
+        if indent == 0 && starts_with_path && first.ends_with('/') {
+            tops = expand(first);
+            bases = tops.clone();
+        } else if indent == 2 && starts_with_path {
+            let entry = expand(first);
+            let folder = |e: &String| {
+                if e.ends_with('/') {
+                    e.clone()
+                } else {
+                    e.rsplit_once('/').map_or(String::new(), |(d, _)| format!("{d}/"))
+                }
+            };
+            bases = tops.iter().flat_map(|t| entry.iter().map(move |e| format!("{t}{}", folder(e)))).collect();
+            out.extend(tops.iter().flat_map(|t| entry.iter().map(move |e| format!("{t}{e}"))));
+        }
+        for token in tokens {
+            if TOP.iter().any(|t| token.starts_with(t)) {
+                out.push(token);
+            } else {
+                out.extend(bases.iter().map(|b| format!("{b}{token}")));
+            }
+        }
+    }
+    out
+}
+
+/// The source files the map does not name, each with what to do.
 fn uncovered(root: &Path, map: &str) -> Vec<String> {
     let files = files(root);
-    let tokens: Vec<String> =
-        map.lines().flat_map(path_tokens).map(|t| t.trim_start_matches("./").to_owned()).collect();
+    let named = named_paths(map);
     sources(&files)
         .into_iter()
-        .filter(|f| !tokens.iter().any(|t| !t.ends_with('/') && (*f == t || f.ends_with(&format!("/{t}")))))
+        .filter(|f| !named.iter().any(|n| n == *f))
         .map(|f| {
             format!("ARCHITECTURE.md's map does not name {f}: add it to the map under its crate, with what it does")
         })

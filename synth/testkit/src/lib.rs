@@ -17,13 +17,19 @@ fn workspace_root() -> PathBuf {
 pub fn functions() -> Vec<Function> {
     let handlers = workspace_root().join("handlers");
     let mut read = Vec::new();
+    // As `devenv::handler_manifests` reads them for xtask: every directory but hidden ones is a crate.
     let entries = std::fs::read_dir(&handlers).unwrap_or_else(|e| panic!("listing {}: {e}", handlers.display()));
-    for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+    for entry in entries.map(|e| e.unwrap_or_else(|e| panic!("listing {}: {e}", handlers.display()))) {
         let directory = entry.file_name().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(entry.path().join("Cargo.toml")).unwrap_or_default();
+        if directory.starts_with('.') || !entry.path().is_dir() {
+            continue;
+        }
+        let manifest = entry.path().join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
         let has_main = entry.path().join("src/main.rs").is_file();
         read.push((format!("handlers/{directory}/Cargo.toml"), directory, text, has_main));
     }
+    read.sort();
     let views: Vec<Manifest<'_>> = read
         .iter()
         .map(|(path, directory, text, has_main)| Manifest { path, directory, text, has_main: *has_main })

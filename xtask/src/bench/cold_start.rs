@@ -2,9 +2,10 @@
 //! answered event through the local Runtime API, with the environment the template gives it.
 //!
 //! Each run starts a fresh process with one event already queued, as Lambda does on a cold start,
-//! and stops the clock when the answer arrives. The events are ones each handler answers without
-//! calling AWS, chosen from its declaration (a body it refuses, a missing token, a plain call), so the
-//! figure is init plus one trivial invocation, not the latency of DynamoDB, KMS or Argon2.
+//! and stops the clock when the answer arrives. The events are chosen from each declaration so that the
+//! handler answers without calling AWS where it can (a body it refuses, a missing token, a plain call),
+//! so the figure is init plus one trivial invocation, not the latency of DynamoDB, KMS or Argon2; a GET
+//! granted a table reads it from the emulator, and says so.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -116,9 +117,9 @@ fn event_for(function: &Function, api: &Api, at: &Deployment) -> anyhow::Result<
         req.path = route.path.clone();
         req
     };
-    // Chosen from the declaration: a function granted access to AWS gets a body no handler takes (a JSON
-    // array), refused before any call; one granted nothing is called as the authorizer lets a signed-in
-    // user through.
+    // Chosen from the declaration: a function granted access to AWS whose route takes a body gets one no
+    // handler takes (a JSON array), refused before any call; any other is called as the authorizer lets a
+    // signed-in user through (a GET granted a table reads it from the emulator).
     let (value, what): (Value, &'static str) = if function.is_authorizer() {
         let route = guarded()?;
         (event::authorizer_event(&with_route(request(b""), route), route, at), "no token -> Deny")
@@ -130,8 +131,12 @@ fn event_for(function: &Function, api: &Api, at: &Deployment) -> anyhow::Result<
                 .map(|(k, v)| (k.to_owned(), json!(v)))
                 .collect();
         let context = route.authorizer.is_some().then_some(&context);
-        let (body, what): (&[u8], _) =
-            if function.grants().is_empty() { (b"", "a plain call") } else { (b"[]", "a body it refuses -> 400") };
+        let takes_body = matches!(route.method.as_str(), "POST" | "PUT" | "PATCH");
+        let (body, what): (&[u8], _) = match (function.grants().is_empty(), takes_body) {
+            (false, true) => (b"[]", "a body it refuses -> 400"),
+            (false, false) => (b"", "a plain call, reading the emulator"),
+            (true, _) => (b"", "a plain call"),
+        };
         (event::proxy_event(&with_route(request(body), route), route, at, context), what)
     };
     Ok((value.to_string().into_bytes(), what))

@@ -93,7 +93,7 @@ pub async fn change_set_of(
     change_set: &str,
     stack: &str,
 ) -> anyhow::Result<Result<DescribeChangeSetOutput, String>> {
-    let described = super::changes::describe_all(cfn, change_set).await?;
+    let described = crate::cfn::describe_all(cfn, change_set).await?;
     if described.stack_name.as_deref() != Some(stack) {
         return Ok(Err(format!(
             "the change set {change_set} belongs to stack {}, not {stack}",
@@ -102,8 +102,6 @@ pub async fn change_set_of(
     }
     Ok(Ok(described))
 }
-
-pub use crate::cfn::change_set_template;
 
 /// Executes exactly the change sets `plan` lists, in order, once every one of them is checked: it names
 /// its own stack, it is still available, its stack is as the plan saw it, and it deploys the template
@@ -126,7 +124,7 @@ pub async fn execute(clients: &Clients, plan: &Plan, protected: Option<&str>) ->
         if let Some(why) = plan::stale(planned, now.as_ref(), (status, execution)) {
             return Ok(Outcome::Refused(why));
         }
-        let template = change_set_template(&clients.cfn, &planned.change_set, &planned.stack).await?;
+        let template = cfn::change_set_template(&clients.cfn, &planned.change_set, &planned.stack).await?;
         let digest = plan::template_digest(&template)
             .map_err(|e| anyhow::anyhow!("the template of change set {}: {e}", planned.change_set))?;
         if digest != planned.template_sha256 {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use synth::review::{Effect, Row, Unreviewed};
 
 use crate::cfn;
-pub use crate::cfn::{Body, INLINE_LIMIT, describe_all, merged};
+use crate::cfn::Body;
 
 /// One row of a change set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,7 +322,7 @@ mod tests {
             .next_token("2")
             .build();
         let second = DescribeChangeSetOutput::builder().changes(change("UsersTable", ChangeAction::Remove)).build();
-        let all = merged(vec![first, second]);
+        let all = crate::cfn::merged(vec![first, second]);
         assert_eq!(all.stack_name.as_deref(), Some("auth-dev-data"));
         let found: Vec<String> = changes_of(&all).iter().map(|c| format!("{} {}", c.action, c.logical_id)).collect();
         assert_eq!(found, ["Modify Key", "Remove UsersTable"], "the removal on the second page is seen");

@@ -48,7 +48,9 @@ pub async fn ensure(config: &SdkConfig, stack: &str, template: &Value) -> anyhow
             println!("creating {stack} in the AWS emulator from the synthesized data template");
             let body = serde_json::to_string(template).context("encoding the data template")?;
             let seen = cfn::seen(&cfn, stack).await?;
-            cfn::create_stack(&cfn, stack, body).await.context("in the AWS emulator")?;
+            cfn::create_stack(&cfn, stack, body)
+                .await
+                .with_context(|| format!("creating {stack} in the AWS emulator"))?;
             let settled = cfn::watch(&cfn, stack, seen, POLL).await?;
             if !settled.succeeded() {
                 bail!(

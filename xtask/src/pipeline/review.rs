@@ -509,7 +509,7 @@ impl Context<'_> {
         {
             return Ok(Err(format!("{}: {why}", stack.stack)));
         }
-        let template = apply::change_set_template(cfn, &stack.change_set, &stack.stack).await?;
+        let template = crate::cfn::change_set_template(cfn, &stack.change_set, &stack.stack).await?;
         let new: Value = yaml_serde::from_str(&template)
             .map_err(|e| BadInput(format!("the template of {} does not parse: {e}", stack.change_set)))?;
         let parameters: Vec<(String, String)> = described
