@@ -42,9 +42,8 @@ impl Session {
             )
             .into());
         }
-        let stage = target.stage();
-
         // What is deployed is what was reviewed.
+        let stage = target.stage();
         let files = target.files()?;
         let drift: Vec<String> =
             templates::compare(&crate::root_of(config_path), &files, false)?.iter().map(ToString::to_string).collect();
@@ -54,11 +53,20 @@ impl Session {
         if let Some(warning) = gates::stale(&stage.name, &drift, opening.allow_stale).map_err(BadInput)? {
             eprintln!("warning: {warning}");
         }
+        let mut session = Session::connect(target, aws).await?;
+        session.interactive = interactive;
+        Ok(session)
+    }
 
-        // The right account.
+    /// Clients in the stage's region, and the account the credentials are for, checked against the stage's:
+    /// the part of [`Session::open`] a command that changes no stack from templates needs (uploading the
+    /// reviewer binary).
+    pub async fn connect(target: Target, aws: &AwsArgs) -> anyhow::Result<Session> {
+        let stage = target.stage();
         let clients = Clients::new(aws, stage).await?;
         let account = clients.account().await?;
         gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
+        let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         Ok(Session { target, interactive, clients, account })
     }
 

@@ -24,7 +24,8 @@ use clap::Args;
 use synth::config::Architecture;
 
 use crate::aws::{Clients, StageArgs};
-use crate::deploy::{artifacts, gates};
+use crate::deploy::artifacts;
+use crate::deploy::session::Session;
 use crate::{BadInput, Target};
 
 #[derive(Debug, Clone, Args)]
@@ -227,22 +228,16 @@ pub async fn run(config_path: &Path, args: &ReviewerArgs) -> anyhow::Result<Exit
     if args.no_upload {
         return Ok(ExitCode::SUCCESS);
     }
-    let clients = Clients::new(&args.on.aws, stage).await?;
-    let account = clients.account().await?;
-    gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
-    let bucket = artifacts::bucket_name(&config.project, &account, &stage.region, stage.artifact_bucket.as_deref());
-    if artifacts::ensure_bucket(&clients.s3, &bucket, &stage.region, &account, (&config.project, &stage.name)).await? {
-        println!("created artifact bucket {bucket} (versioned, encrypted, not public, TLS only, code written once)");
-    } else {
-        artifacts::ensure_policy(&clients.s3, &bucket, &account, &config.project).await?;
-    }
+    let session = Session::connect(target, &args.on.aws).await?;
+    let bucket = session.artifact_bucket(true).await?;
+    let (clients, account) = (&session.clients, &session.account);
     let key = synth::stacks::pipeline::reviewer_key(&sha256);
-    if missing(&clients, (&bucket, &account), &sha256).await?.is_none() {
+    if missing(clients, (&bucket, account), &sha256).await?.is_none() {
         println!("already uploaded: s3://{bucket}/{key}");
         return Ok(ExitCode::SUCCESS);
     }
     let body = aws_sdk_s3::primitives::ByteStream::from(bytes);
-    let version = artifacts::put_once(&clients.s3, (&bucket, &account), &key, body, &sha256).await?;
+    let version = artifacts::put_once(&clients.s3, (&bucket, account), &key, body, &sha256).await?;
     println!("uploaded s3://{bucket}/{key} (version {version})");
     Ok(ExitCode::SUCCESS)
 }
