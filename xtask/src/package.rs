@@ -78,6 +78,10 @@ pub fn build(
         .collect()
 }
 
+/// Set by `cargo xtask test` for the whole suite: a debug build of the functions then shares what the
+/// suite's `cargo test` compiled (see [`compile`]).
+pub const SHARE_TEST_BUILD: &str = "XTASK_SHARE_TEST_BUILD";
+
 /// Compiles the function binaries, for `target` (a cross-compilation triple) or for this machine,
 /// and returns the directory that holds them. Shared by `build` and `cargo xtask local`, which runs
 /// the binaries here and packages nothing.
@@ -97,8 +101,15 @@ pub fn compile(root: &Path, functions: &[Function], target: Option<&str>, profil
     if profile == Profile::Release {
         cmd.arg("--release");
     }
-    for f in functions {
-        cmd.args(["-p", f.name()]);
+    if profile == Profile::Debug && target.is_none() && std::env::var_os(SHARE_TEST_BUILD).is_some() {
+        // Inside `cargo xtask test`: select what `cargo test --workspace` selected, so that cargo unifies
+        // features the same way and reuses every dependency it compiled (only the function binaries are
+        // new), where `-p <function>` alone builds a second copy of tokio, hyper and the AWS SDK.
+        cmd.args(["--workspace", "--bins", "--tests"]);
+    } else {
+        for f in functions {
+            cmd.args(["-p", f.name()]);
+        }
     }
     if let Some(target) = target {
         cmd.args(["--target", target]);
@@ -120,6 +131,8 @@ pub fn executables(messages: &str) -> std::collections::BTreeMap<String, PathBuf
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
         .filter(|m| m["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin")))
+        // A bin's own unit tests (built by `--tests`) are a bin target too: not the binary.
+        .filter(|m| m["profile"]["test"] != true)
         .filter_map(|m| Some((m["target"]["name"].as_str()?.to_owned(), PathBuf::from(m["executable"].as_str()?))))
         .collect()
 }
@@ -350,10 +363,12 @@ mod tests {
         // Two messages as `cargo build --message-format=json` writes them (trimmed), a library and a
         // fresh binary in a target directory set by a cargo config.
         let messages = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"auth"},"executable":null,"fresh":true}
-{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"hello"},"executable":"/elsewhere/debug/hello","fresh":true}
+{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"hello"},"profile":{"test":false},"executable":"/elsewhere/debug/hello","fresh":true}
+{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"hello"},"profile":{"test":true},"executable":"/elsewhere/debug/deps/hello-0f1e","fresh":true}
 {"reason":"build-finished","success":true}"#;
         let built = executables(messages);
         assert_eq!(built.len(), 1);
+        assert_eq!(built["hello"], Path::new("/elsewhere/debug/hello"), "the binary, not its unit tests' harness");
         let hello = crate::declared::function("hello");
         assert_eq!(binaries_dir(std::slice::from_ref(&hello), &built).unwrap(), Path::new("/elsewhere/debug"));
         // A function cargo did not report is an error, not a stale file picked up from the usual place.

@@ -61,11 +61,12 @@ pub fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
         eprintln!("error: the dependency tree breaks {}: see cargo-deny's report above", crate::deny::CONFIG);
         return Ok(ExitCode::from(EXIT_DIFFERENCE));
     }
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args(["test", "--workspace", "--locked"])
-        .args(cargo_args)
-        .status()
-        .context("running cargo test")?;
+    let mut test = Command::new(cargo);
+    test.current_dir(root).args(["test", "--workspace", "--locked"]).args(cargo_args);
+    if cargo_args.is_empty() {
+        // The whole suite: its builds of the functions reuse what this build compiled.
+        test.env(crate::package::SHARE_TEST_BUILD, "1");
+    }
+    let status = test.status().context("running cargo test")?;
     Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DIFFERENCE) })
 }

@@ -48,7 +48,9 @@ pub fn copy_workspace(from: &Path, to: &Path) -> anyhow::Result<()> {
 pub fn cargo(workspace: &Path, target: &Path) -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(workspace).env("CARGO_TARGET_DIR", target);
-    // What cargo set for this process describes this workspace, not the copy.
+    // What cargo set for this process describes this workspace, not the copy; and the copy's test targets
+    // were never built, so its functions build on their own.
+    command.env_remove(crate::package::SHARE_TEST_BUILD);
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if name.starts_with("CARGO_PKG_") || name == "CARGO_MANIFEST_DIR" || name == "CARGO_PRIMARY_PACKAGE" {
