@@ -8,6 +8,7 @@
 
 pub mod authorizer;
 pub mod clock;
+pub mod codes;
 pub mod config;
 pub mod error;
 pub mod hello;

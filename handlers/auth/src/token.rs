@@ -165,7 +165,12 @@ struct SigningKey {
     /// The key of refresh-token tags, derived from the secret so that no tag can pass for a JWT
     /// signature or the other way round.
     refresh: hmac::Key,
+    /// The key of one-time codes' tags ([`crate::codes`]), derived likewise under its own label.
+    code: hmac::Key,
 }
+
+/// What the one-time code key is derived with: HMAC-SHA256(secret, this).
+const CODE_KEY_LABEL: &[u8] = b"auth one-time code tag key v1";
 
 /// What the refresh-token key is derived with: HMAC-SHA256(secret, this).
 const REFRESH_KEY_LABEL: &[u8] = b"auth refresh token tag key v1";
@@ -180,7 +185,8 @@ impl SigningKey {
         }
         let verify = hmac::Key::new(hmac::HMAC_SHA256, &version.value);
         let refresh = hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&verify, REFRESH_KEY_LABEL).as_ref());
-        Ok(SigningKey { kid: version.version_id.clone(), verify, refresh })
+        let code = hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&verify, CODE_KEY_LABEL).as_ref());
+        Ok(SigningKey { kid: version.version_id.clone(), verify, refresh, code })
     }
 }
 
@@ -237,6 +243,21 @@ impl KeyRing {
         std::iter::once(&self.current)
             .chain(self.previous.as_ref())
             .any(|key| hmac::verify(&key.refresh, data, tag).is_ok())
+    }
+
+    /// A one-time code's tag over `data`, under the current secret.
+    pub fn code_tag(&self, data: &[u8]) -> [u8; 32] {
+        let mut tag = [0u8; 32];
+        tag.copy_from_slice(hmac::sign(&self.current.code, data).as_ref());
+        tag
+    }
+
+    /// Whether `tag` is a one-time code's tag over `data` under the current or the previous secret (a
+    /// code mailed just before a rotation still works), compared in constant time.
+    pub fn verify_code_tag(&self, data: &[u8], tag: &[u8]) -> bool {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .any(|key| hmac::verify(&key.code, data, tag).is_ok())
     }
 
     fn find(&self, kid: &str) -> Option<&SigningKey> {

@@ -1,0 +1,257 @@
+//! One-time codes, for email verification and password reset: what is mailed, what is stored, and the
+//! rule that judges a code a user types back. Pure: the routes that mail and check codes, and the store
+//! that keeps them, build on this.
+//!
+//! - A code is [`DIGITS`] decimal digits drawn uniformly from the operating system's random source
+//!   (rejection sampling, so no digit string is likelier than another).
+//! - It is never stored. The store keeps an HMAC-SHA256 tag over the purpose, the email and the code,
+//!   under a key derived from the stage's signing secret ([`KeyRing::code_tag`]): a copy of the table is
+//!   not a list of codes, and eight digits cannot be searched offline without the key. The tag
+//!   binds the code to its address and its purpose, so a code mailed to one address, or for a reset, is
+//!   nothing for another address or for a verification.
+//! - A code lives [`LIFETIME_SECONDS`], allows [`TRIES`] wrong guesses and is spent by the first right
+//!   one: a guesser has [`TRIES`] in 10^[`DIGITS`] per code mailed, and mails per address are limited.
+//! - Every refusal is the same [`Check::Refused`]: wrong, expired, spent and unknown alike. Whether the
+//!   refused guess spends a try is for the store, not the caller's answer.
+
+use std::fmt;
+
+use ring::rand::SystemRandom;
+
+use crate::token::KeyRing;
+
+/// The digits of a code.
+pub const DIGITS: usize = 8;
+/// How long a code may be used: minutes, as a mail takes to arrive and be read.
+pub const LIFETIME_SECONDS: u64 = 15 * 60;
+/// Wrong guesses a code allows before it is spent.
+pub const TRIES: u32 = 5;
+
+/// 10^DIGITS.
+const SPACE: u64 = 100_000_000;
+
+/// What a code is for; part of what its tag covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Verify,
+    Reset,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::Verify => b"verify",
+            Purpose::Reset => b"reset",
+        }
+    }
+}
+
+/// A code as mailed and as typed back. Its `Debug` never shows the digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Code(String);
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Code(<redacted>)")
+    }
+}
+
+/// The random source failed: no code could be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the system's random source failed")]
+pub struct RandomError;
+
+impl Code {
+    /// A new code, uniform over every string of [`DIGITS`] digits.
+    pub fn generate() -> Result<Code, RandomError> {
+        Code::from_source(&SystemRandom::new())
+    }
+
+    fn from_source(random: &dyn ring::rand::SecureRandom) -> Result<Code, RandomError> {
+        // The largest multiple of SPACE a u64 holds: values at or above it would favour the low codes.
+        let limit = u64::MAX - u64::MAX % SPACE;
+        loop {
+            let mut bytes = [0u8; 8];
+            random.fill(&mut bytes).map_err(|_| RandomError)?;
+            let value = u64::from_le_bytes(bytes);
+            if value < limit {
+                return Ok(Code(format!("{:0width$}", value % SPACE, width = DIGITS)));
+            }
+        }
+    }
+
+    /// A code as a user typed it: exactly [`DIGITS`] ASCII digits once spaces and hyphens (which mail
+    /// clients and people add for reading) are taken out; `None` otherwise.
+    pub fn parse(typed: &str) -> Option<Code> {
+        let digits: String = typed.chars().filter(|c| *c != ' ' && *c != '-').collect();
+        (digits.len() == DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Code(digits))
+    }
+
+    /// The digits, for the mail.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the store keeps of a code it mailed: never the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub purpose: Purpose,
+    pub tag: [u8; 32],
+    /// Unix seconds from which the code is refused.
+    pub expires_at: u64,
+    /// Wrong guesses left; 0 means spent.
+    pub tries_left: u32,
+}
+
+/// The bytes a code's tag covers: purpose, email and code, each length-prefixed so that no two
+/// triples share them.
+fn tagged(purpose: Purpose, email: &str, code: &Code) -> Vec<u8> {
+    let mut data = Vec::with_capacity(64);
+    for part in [purpose.label(), email.as_bytes(), code.0.as_bytes()] {
+        data.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        data.extend_from_slice(part);
+    }
+    data
+}
+
+/// A new code for `email` (normalized) and what to store of it.
+pub fn issue(keys: &KeyRing, purpose: Purpose, email: &str, now: u64) -> Result<(Code, Issued), RandomError> {
+    let code = Code::generate()?;
+    let issued = Issued {
+        purpose,
+        tag: keys.code_tag(&tagged(purpose, email, &code)),
+        expires_at: now + LIFETIME_SECONDS,
+        tries_left: TRIES,
+    };
+    Ok((code, issued))
+}
+
+/// How a typed code fares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The code is the one mailed, alive and unspent: the store spends it and the action goes ahead.
+    Accepted,
+    /// Anything else, with one answer. `spends_try` when it was a wrong guess at a live code: the store
+    /// takes a try off.
+    Refused { spends_try: bool },
+}
+
+/// Judges `typed` (as parsed: `None` when it was not a code at all) for `email` against what the store
+/// holds for it and `purpose`.
+pub fn check(
+    keys: &KeyRing,
+    issued: Option<&Issued>,
+    (purpose, email): (Purpose, &str),
+    typed: Option<&Code>,
+    now: u64,
+) -> Check {
+    let Some(issued) = issued else { return Check::Refused { spends_try: false } };
+    if issued.purpose != purpose || now >= issued.expires_at || issued.tries_left == 0 {
+        return Check::Refused { spends_try: false };
+    }
+    match typed {
+        Some(code) if keys.verify_code_tag(&tagged(purpose, email, code), &issued.tag) => Check::Accepted,
+        _ => Check::Refused { spends_try: true },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SecretVersion;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn keys(value: &[u8]) -> KeyRing {
+        let version = SecretVersion { version_id: "v1".into(), value: value.to_vec() };
+        KeyRing::new(&version, None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn ring() -> KeyRing {
+        keys(&[7u8; 64])
+    }
+
+    fn issued(email: &str) -> (Code, Issued) {
+        issue(&ring(), Purpose::Verify, email, NOW).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_code_mailed_is_accepted_once_alive() {
+        let (code, stored) = issued("ann@example.com");
+        assert_eq!(code.expose().len(), DIGITS);
+        assert_eq!(
+            check(&ring(), Some(&stored), (Purpose::Verify, "ann@example.com"), Some(&code), NOW),
+            Check::Accepted
+        );
+        let typed = Code::parse(&format!("{}-{} ", &code.expose()[..4], &code.expose()[4..]));
+        assert_eq!(typed.as_ref(), Some(&code), "spaces and hyphens are for reading");
+    }
+
+    #[test]
+    fn wrong_expired_spent_and_unknown_codes_get_one_refusal() {
+        let ring = ring();
+        let (code, stored) = issued("ann@example.com");
+        let at = (Purpose::Verify, "ann@example.com");
+        let wrong = Code::parse(if code.expose() == "00000000" { "00000001" } else { "00000000" });
+        assert_eq!(check(&ring, Some(&stored), at, wrong.as_ref(), NOW), Check::Refused { spends_try: true });
+        assert_eq!(
+            check(&ring, Some(&stored), at, None, NOW),
+            Check::Refused { spends_try: true },
+            "not a code at all"
+        );
+        let expired = stored.expires_at;
+        assert_eq!(check(&ring, Some(&stored), at, Some(&code), expired), Check::Refused { spends_try: false });
+        let spent = Issued { tries_left: 0, ..stored.clone() };
+        assert_eq!(check(&ring, Some(&spent), at, Some(&code), NOW), Check::Refused { spends_try: false });
+        assert_eq!(check(&ring, None, at, Some(&code), NOW), Check::Refused { spends_try: false });
+    }
+
+    /// The attack: a code mailed to one's own address, tried on another's; a verification code tried as
+    /// a reset code; a code under another stage's secret.
+    #[test]
+    fn a_code_is_nothing_for_another_address_purpose_or_stage() {
+        let (code, stored) = issued("mallory@example.com");
+        let ring = ring();
+        // The victim's record holds a tag over the victim's address: the attacker's code does not match it.
+        let (_, victims) = issued("victim@example.com");
+        let at_victim = (Purpose::Verify, "victim@example.com");
+        assert_eq!(check(&ring, Some(&victims), at_victim, Some(&code), NOW), Check::Refused { spends_try: true });
+        // Even a record copied across addresses is bound to the address it was issued for.
+        assert_eq!(check(&ring, Some(&stored), at_victim, Some(&code), NOW), Check::Refused { spends_try: true });
+        let as_reset = Issued { purpose: Purpose::Reset, ..stored.clone() };
+        assert_eq!(
+            check(&ring, Some(&as_reset), (Purpose::Reset, "mallory@example.com"), Some(&code), NOW),
+            Check::Refused { spends_try: true }
+        );
+        let other_stage = keys(&[8u8; 64]);
+        assert_eq!(
+            check(&other_stage, Some(&stored), (Purpose::Verify, "mallory@example.com"), Some(&code), NOW),
+            Check::Refused { spends_try: true }
+        );
+    }
+
+    #[test]
+    fn codes_are_digits_drawn_uniformly_and_never_shown_by_debug() {
+        let mut first = [0usize; 10];
+        for _ in 0..2000 {
+            let code = Code::generate().unwrap_or_else(|e| panic!("{e}"));
+            assert!(code.expose().bytes().all(|b| b.is_ascii_digit()) && code.expose().len() == DIGITS);
+            first[usize::from(code.expose().as_bytes()[0] - b'0')] += 1;
+            assert_eq!(format!("{code:?}"), "Code(<redacted>)");
+        }
+        // 200 expected per leading digit; 120 is over five standard deviations below.
+        assert!(first.iter().all(|n| *n > 120), "{first:?}");
+        for typed in ["1234567", "123456789", "1234567a", "", "１２３４５６７８"] {
+            assert_eq!(Code::parse(typed), None, "{typed:?}");
+        }
+    }
+
+    #[test]
+    fn the_stored_tag_is_not_the_code() {
+        let (code, stored) = issued("ann@example.com");
+        assert!(!stored.tag.windows(DIGITS).any(|w| w == code.expose().as_bytes()));
+        assert_eq!(stored.tries_left, TRIES);
+        assert_eq!(stored.expires_at, NOW + LIFETIME_SECONDS);
+    }
+}
