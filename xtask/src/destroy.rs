@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::aws::{Clients, StageArgs};
 use crate::cfn;
-use crate::deploy::{ask, gates};
+use crate::deploy::ask;
+use crate::deploy::session::Session;
 use crate::{BadInput, EXIT_DIFFERENCE, Target};
 
 #[derive(Debug, Clone, Args)]
@@ -89,7 +90,7 @@ pub fn may_destroy(stage: &str, protection: &Protection, force: bool) -> Result<
 
 pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<ExitCode> {
     let target = Target::load(config_path, &args.on.stage)?;
-    let (stage, names, stacks) = (target.stage(), &target.names, &target.stacks);
+    let stage = target.stage();
     // The file's word is enough to refuse before any AWS call; the deployed stacks are asked below.
     may_destroy(&stage.name, &Protection { configured: stage.protect, ..Protection::default() }, args.force)
         .map_err(BadInput)?;
@@ -108,10 +109,10 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
     }
 
     crate::aws::runtime()?.block_on(async {
-        let clients = Clients::new(&args.on.aws, stage).await?;
+        let session = Session::connect(target, &args.on.aws).await?;
+        let (stage, names, stacks) = (session.target.stage(), &session.target.names, &session.target.stacks);
+        let clients = &session.clients;
         let poll = clients.poll;
-        let account = clients.account().await?;
-        gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
 
         let api = names.api_stack();
         let data = names.data_stack();
@@ -127,7 +128,7 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
         if !args.yes && !ask(interactive, &format!("delete stack {api}?"))? {
             return Err(BadInput("declined; nothing was deleted".into()).into());
         }
-        if !delete(&clients, &api, deployed_api.as_ref(), poll).await? {
+        if !delete(clients, &api, deployed_api.as_ref(), poll).await? {
             return Ok(ExitCode::from(EXIT_DIFFERENCE));
         }
         // The pipeline stack holds the role CloudFormation deletes the stage's stacks as, so it goes last
@@ -163,7 +164,7 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
             println!("turning off termination protection of {data} (--force)");
             cfn::set_termination_protection(&clients.cfn, &data, false).await?;
         }
-        if !delete(&clients, &data, deployed_data.as_ref(), poll).await? {
+        if !delete(clients, &data, deployed_data.as_ref(), poll).await? {
             return Ok(ExitCode::from(EXIT_DIFFERENCE));
         }
         Ok(ExitCode::SUCCESS)
