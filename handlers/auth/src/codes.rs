@@ -13,12 +13,19 @@
 //!   one: a guesser has [`TRIES`] in 10^[`DIGITS`] per code mailed, and mails per address are limited.
 //! - Every refusal is the same [`Check::Refused`]: wrong, expired, spent and unknown alike. Whether the
 //!   refused guess spends a try is for the store, not the caller's answer.
+//! - [`redeem`] puts the rule and a [`CodeStore`] together: a right code is consumed by one conditional
+//!   delete, so of any number of concurrent callers with it exactly one gets what it unlocks; a wrong
+//!   guess takes a try off the code it was aimed at, and never off a newer one.
 
 use std::fmt;
+use std::future::Future;
 
 use ring::rand::SystemRandom;
 
 use crate::token::KeyRing;
+
+pub mod dynamo;
+pub mod memory;
 
 /// The digits of a code.
 pub const DIGITS: usize = 8;
@@ -31,7 +38,7 @@ pub const TRIES: u32 = 5;
 const SPACE: u64 = 100_000_000;
 
 /// What a code is for; part of what its tag covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Purpose {
     Verify,
     Reset,
@@ -156,6 +163,88 @@ pub fn check(
     }
 }
 
+/// What the store keeps for a purpose and an address: the newest code's [`Issued`], and what the code
+/// unlocks (a pending account's password hash), if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub issued: Issued,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// The store could not be reached or held something it cannot read: the route answers 500.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("the code store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("a stored code is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Where codes are kept: one per purpose and address, the newest.
+pub trait CodeStore: Send + Sync {
+    /// Keeps `issued` for `email`, replacing any code before it (which then never works).
+    fn put(
+        &self,
+        email: &str,
+        issued: &Issued,
+        payload: Option<&[u8]>,
+    ) -> impl Future<Output = Result<(), CodeError>> + Send;
+
+    /// What is kept for `email` and `purpose`, read consistently.
+    fn get(&self, email: &str, purpose: Purpose) -> impl Future<Output = Result<Option<Kept>, CodeError>> + Send;
+
+    /// Takes a try off the code whose tag is `tag`, if it is still the one kept and has a try left.
+    fn spend_try(
+        &self,
+        email: &str,
+        purpose: Purpose,
+        tag: &[u8; 32],
+    ) -> impl Future<Output = Result<bool, CodeError>> + Send;
+
+    /// Removes the code whose tag is `tag` if it is still the one kept, alive at `now` and unspent, and
+    /// answers what it unlocked (`Some(payload)`); `None` when it was not, or another caller got there first.
+    fn consume(
+        &self,
+        email: &str,
+        purpose: Purpose,
+        tag: &[u8; 32],
+        now: u64,
+    ) -> impl Future<Output = Result<Option<Option<Vec<u8>>>, CodeError>> + Send;
+}
+
+/// How a typed code was redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The code was right and is now spent: what it unlocked.
+    Accepted(Option<Vec<u8>>),
+    /// One answer for every other case.
+    Refused,
+}
+
+/// Judges `typed` for `email` and `purpose` and spends the code accordingly: the right code once, a try
+/// per wrong guess.
+pub async fn redeem(
+    store: &impl CodeStore,
+    keys: &KeyRing,
+    (purpose, email): (Purpose, &str),
+    typed: Option<&Code>,
+    now: u64,
+) -> Result<Redeemed, CodeError> {
+    let kept = store.get(email, purpose).await?;
+    let issued = kept.as_ref().map(|k| &k.issued);
+    match (check(keys, issued, (purpose, email), typed, now), issued) {
+        (Check::Accepted, Some(issued)) => Ok(match store.consume(email, purpose, &issued.tag, now).await? {
+            Some(payload) => Redeemed::Accepted(payload),
+            None => Redeemed::Refused,
+        }),
+        (Check::Refused { spends_try: true }, Some(issued)) => {
+            store.spend_try(email, purpose, &issued.tag).await?;
+            Ok(Redeemed::Refused)
+        }
+        _ => Ok(Redeemed::Refused),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +342,44 @@ mod tests {
         assert!(!stored.tag.windows(DIGITS).any(|w| w == code.expose().as_bytes()));
         assert_eq!(stored.tries_left, TRIES);
         assert_eq!(stored.expires_at, NOW + LIFETIME_SECONDS);
+    }
+
+    #[tokio::test]
+    async fn a_code_is_spent_by_its_first_right_use_and_by_its_last_wrong_guess() {
+        let (store, ring) = (memory::MemoryCodes::new(), ring());
+        let at = (Purpose::Verify, "ann@example.com");
+        let (code, stored) = issued("ann@example.com");
+        store.put("ann@example.com", &stored, Some(b"hash")).await.unwrap_or_else(|e| panic!("{e}"));
+        let redeem = |typed: Option<Code>| {
+            let (store, ring) = (&store, &ring);
+            async move { redeem(store, ring, at, typed.as_ref(), NOW).await.unwrap_or_else(|e| panic!("{e}")) }
+        };
+        assert_eq!(redeem(Some(code.clone())).await, Redeemed::Accepted(Some(b"hash".to_vec())));
+        assert_eq!(redeem(Some(code.clone())).await, Redeemed::Refused, "used once");
+
+        // Guessing: TRIES wrong guesses spend the code, and the right one then fails too.
+        let (code, stored) = issued("ann@example.com");
+        store.put("ann@example.com", &stored, None).await.unwrap_or_else(|e| panic!("{e}"));
+        let wrong = Code::parse(if code.expose() == "00000000" { "00000001" } else { "00000000" });
+        for _ in 0..TRIES {
+            assert_eq!(redeem(wrong.clone()).await, Redeemed::Refused);
+        }
+        assert_eq!(redeem(Some(code)).await, Redeemed::Refused, "spent by guessing");
+    }
+
+    #[tokio::test]
+    async fn a_new_code_replaces_the_old_and_guesses_at_the_old_spend_nothing_of_it() {
+        let (store, ring) = (memory::MemoryCodes::new(), ring());
+        let (old, first) = issued("ann@example.com");
+        store.put("ann@example.com", &first, None).await.unwrap_or_else(|e| panic!("{e}"));
+        let (new, second) = issued("ann@example.com");
+        store.put("ann@example.com", &second, None).await.unwrap_or_else(|e| panic!("{e}"));
+        // A guess judged against the first code lands after the second was kept: it spends no try of it.
+        assert!(!store.spend_try("ann@example.com", Purpose::Verify, &first.tag).await.unwrap_or_default());
+        let at = (Purpose::Verify, "ann@example.com");
+        assert_eq!(redeem(&store, &ring, at, Some(&old), NOW).await, Ok(Redeemed::Refused), "the old code is dead");
+        let kept = store.get("ann@example.com", Purpose::Verify).await.unwrap_or_default();
+        assert_eq!(kept.map(|k| k.issued.tries_left), Some(TRIES - 1), "one wrong guess at the new code");
+        assert_eq!(redeem(&store, &ring, at, Some(&new), NOW).await, Ok(Redeemed::Accepted(None)));
     }
 }

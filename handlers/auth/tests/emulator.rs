@@ -750,3 +750,48 @@ async fn attack_the_emails_daily_bound_raced_at_its_edge_gets_one_password_check
     assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 1, "password checks: {statuses:?}");
     assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
 }
+
+/// One-time codes on DynamoDB through the real SDK: of eight concurrent redemptions of the right code
+/// exactly one gets what it unlocks; wrong guesses spend the code; a new code replaces the old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_is_redeemed_once_under_a_race_and_guessing_spends_it() {
+    use auth::codes::dynamo::DynamoCodes;
+    use auth::codes::{self, Code, CodeStore as _, Purpose, Redeemed, TRIES};
+    let world = World::new().await;
+    let table = unique("codes");
+    create_table(&world.dynamodb, &table, contract::codes::PARTITION_KEY).await;
+    let store = Arc::new(DynamoCodes::new(world.dynamodb.clone(), &table));
+    let version = auth::keys::SecretVersion { version_id: "v1".into(), value: random_key().into_bytes() };
+    let keys = Arc::new(auth::token::KeyRing::new(&version, None).unwrap_or_else(|e| panic!("{e}")));
+    let now = 1_800_000_000;
+    let at = (Purpose::Verify, "race@example.com");
+
+    let (code, issued) =
+        codes::issue(&keys, Purpose::Verify, "race@example.com", now).unwrap_or_else(|e| panic!("{e}"));
+    store.put("race@example.com", &issued, Some(b"pending hash")).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut racers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (store, keys, code) = (store.clone(), keys.clone(), code.clone());
+        racers.spawn(async move { codes::redeem(&*store, &keys, at, Some(&code), now).await });
+    }
+    let mut accepted = Vec::new();
+    while let Some(done) = racers.join_next().await {
+        if let Redeemed::Accepted(payload) = done.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")) {
+            accepted.push(payload);
+        }
+    }
+    assert_eq!(accepted, [Some(b"pending hash".to_vec())], "exactly one redemption");
+
+    let (code, issued) =
+        codes::issue(&keys, Purpose::Verify, "race@example.com", now).unwrap_or_else(|e| panic!("{e}"));
+    store.put("race@example.com", &issued, None).await.unwrap_or_else(|e| panic!("{e}"));
+    let wrong = Code::parse(if code.expose() == "00000000" { "00000001" } else { "00000000" });
+    for _ in 0..TRIES {
+        let refused = codes::redeem(&*store, &keys, at, wrong.as_ref(), now).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(refused, Redeemed::Refused);
+    }
+    let late = codes::redeem(&*store, &keys, at, Some(&code), now).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(late, Redeemed::Refused, "guessing spent the code");
+    let kept = store.get("race@example.com", Purpose::Verify).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(kept.map(|k| k.issued.tries_left), Some(0));
+}

@@ -382,6 +382,20 @@ pub mod attempts {
 
 /// The DynamoDB attribute names of the sessions table: one item per session (`session <id>`), and one
 /// per user who signed out everywhere (`user <email>`).
+/// The one-time codes' items (issue 27): one per purpose and address, the newest code mailed.
+pub mod codes {
+    /// The partition key: `<purpose> <normalized email>` (`verify ann@example.com`).
+    pub const PARTITION_KEY: &str = "id";
+    /// The code's HMAC tag (binary); never the code.
+    pub const TAG: &str = "tag";
+    /// Wrong guesses the code still allows.
+    pub const TRIES_LEFT: &str = "tries_left";
+    /// When the code stops working (Unix seconds); the table's time-to-live attribute.
+    pub const EXPIRES_AT: &str = "expires_at";
+    /// What the code unlocks, when anything (a pending account's password hash), binary.
+    pub const PAYLOAD: &str = "payload";
+}
+
 pub mod sessions {
     /// The partition key: `session <32 hex digits>` or `user <normalized email>`.
     pub const PARTITION_KEY: &str = "id";
