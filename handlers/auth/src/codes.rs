@@ -26,6 +26,7 @@ use crate::token::KeyRing;
 
 pub mod dynamo;
 pub mod memory;
+pub mod quota;
 
 /// The digits of a code.
 pub const DIGITS: usize = 8;

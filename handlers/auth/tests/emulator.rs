@@ -795,3 +795,28 @@ async fn a_code_is_redeemed_once_under_a_race_and_guessing_spends_it() {
     let kept = store.get("race@example.com", Purpose::Verify).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(kept.map(|k| k.issued.tries_left), Some(0));
 }
+
+/// Mail flooding through the real SDK: twenty concurrent requests to mail one address get exactly the
+/// hour's three, and another address is counted on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_mails_to_one_address_stop_at_its_limit() {
+    use auth::codes::dynamo::DynamoCodes;
+    use auth::codes::quota::{DEFAULT_MAIL_LIMITS, may_send};
+    let world = World::new().await;
+    let table = unique("codes");
+    create_table(&world.dynamodb, &table, contract::codes::PARTITION_KEY).await;
+    let store = Arc::new(DynamoCodes::new(world.dynamodb.clone(), &table));
+    let now = 1_800_000_000;
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        senders.spawn(async move { may_send(&*store, "flood@example.com", now, DEFAULT_MAIL_LIMITS).await });
+    }
+    let mut sent = 0;
+    while let Some(done) = senders.join_next().await {
+        sent += u32::from(done.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert_eq!(sent, DEFAULT_MAIL_LIMITS.per_hour);
+    let other = may_send(&*store, "other@example.com", now, DEFAULT_MAIL_LIMITS).await;
+    assert_eq!(other, Ok(true));
+}

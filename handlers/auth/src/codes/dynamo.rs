@@ -14,7 +14,37 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use contract::codes::{EXPIRES_AT, PARTITION_KEY, PAYLOAD, TAG, TRIES_LEFT};
 
+use super::quota::{MailQuota, Window};
 use super::{CodeError, CodeStore, Issued, Kept, Purpose};
+
+/// A mail counter's count.
+const COUNT: &str = "count";
+
+impl MailQuota for DynamoCodes {
+    /// One `UpdateItem` adding one, conditional on the count being under the limit: concurrent mails to
+    /// one address are counted one by one, and no more than the limit get through.
+    async fn take(&self, window: &Window) -> Result<bool, CodeError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(window.key.clone()))
+            .update_expression("ADD #count :one SET #expires = :expires")
+            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+            .expression_attribute_names("#count", COUNT)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":limit", number(u64::from(window.limit)))
+            .expression_attribute_values(":expires", number(window.expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed_update(&e) => Ok(false),
+            Err(e) => Err(unavailable("UpdateItem", e)),
+        }
+    }
+}
 
 /// The codes table (`AUTH_CODES_TABLE_NAME`), partition key [`PARTITION_KEY`].
 #[derive(Debug, Clone)]

@@ -4,11 +4,26 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::quota::{MailQuota, Window};
 use super::{CodeError, CodeStore, Issued, Kept, Purpose};
 
 #[derive(Debug, Default)]
 pub struct MemoryCodes {
     items: Mutex<HashMap<(Purpose, String), Kept>>,
+    counters: Mutex<HashMap<String, u32>>,
+}
+
+impl MailQuota for MemoryCodes {
+    async fn take(&self, window: &Window) -> Result<bool, CodeError> {
+        let mut counters =
+            self.counters.lock().map_err(|_| CodeError::Unavailable("the memory store's lock".into()))?;
+        let count = counters.entry(window.key.clone()).or_default();
+        if *count >= window.limit {
+            return Ok(false);
+        }
+        *count += 1;
+        Ok(true)
+    }
 }
 
 impl MemoryCodes {
