@@ -1,6 +1,6 @@
 //! `cargo xtask destroy --stage S`: deletes the api stack, and the data stack only when asked twice.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -94,7 +94,7 @@ pub fn run(config_path: &std::path::Path, args: &DestroyArgs) -> anyhow::Result<
     // The file's word is enough to refuse before any AWS call; the deployed stacks are asked below.
     may_destroy(&stage.name, &Protection { configured: stage.protect, ..Protection::default() }, args.force)
         .map_err(BadInput)?;
-    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let interactive = crate::deploy::session::terminal();
     if !args.yes && !interactive {
         return Err(
             BadInput("no terminal to confirm on; pass --yes to delete the api stack without asking".into()).into()

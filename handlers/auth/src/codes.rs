@@ -46,10 +46,11 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn label(self) -> &'static [u8] {
+    /// Its name: in the tag, and in the store's key.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Purpose::Verify => b"verify",
-            Purpose::Reset => b"reset",
+            Purpose::Verify => "verify",
+            Purpose::Reset => "reset",
         }
     }
 }
@@ -116,7 +117,7 @@ pub struct Issued {
 /// triples share them.
 fn tagged(purpose: Purpose, email: &str, code: &Code) -> Vec<u8> {
     let mut data = Vec::with_capacity(64);
-    for part in [purpose.label(), email.as_bytes(), code.0.as_bytes()] {
+    for part in [purpose.as_str().as_bytes(), email.as_bytes(), code.0.as_bytes()] {
         data.extend_from_slice(&(part.len() as u32).to_be_bytes());
         data.extend_from_slice(part);
     }

@@ -34,7 +34,7 @@ impl Session {
     /// for, prints how `templates/` (beside `config_path`) differs from what was synthesized and refuses a
     /// stale tree unless allowed, and checks that the credentials are for the stage's account.
     pub async fn open(config_path: &Path, target: Target, aws: &AwsArgs, opening: Opening) -> anyhow::Result<Session> {
-        let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        let interactive = terminal();
         if !opening.unattended && !interactive {
             return Err(BadInput(
                 "no terminal to confirm on; pass --yes to deploy without asking (or --no-execute to review only)"
@@ -53,20 +53,21 @@ impl Session {
         if let Some(warning) = gates::stale(&stage.name, &drift, opening.allow_stale).map_err(BadInput)? {
             eprintln!("warning: {warning}");
         }
-        let mut session = Session::connect(target, aws).await?;
-        session.interactive = interactive;
-        Ok(session)
+        Session::connected(target, aws, interactive).await
     }
 
     /// Clients in the stage's region, and the account the credentials are for, checked against the stage's:
     /// the part of [`Session::open`] a command that changes no stack from templates needs (uploading the
     /// reviewer binary).
     pub async fn connect(target: Target, aws: &AwsArgs) -> anyhow::Result<Session> {
+        Session::connected(target, aws, terminal()).await
+    }
+
+    async fn connected(target: Target, aws: &AwsArgs, interactive: bool) -> anyhow::Result<Session> {
         let stage = target.stage();
         let clients = Clients::new(aws, stage).await?;
         let account = clients.account().await?;
         gates::account(&stage.name, stage.account.as_deref(), &account).map_err(BadInput)?;
-        let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         Ok(Session { target, interactive, clients, account })
     }
 
@@ -85,4 +86,9 @@ impl Session {
         }
         Ok(bucket)
     }
+}
+
+/// Whether there is a terminal to ask on: standard input and output both.
+pub fn terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }

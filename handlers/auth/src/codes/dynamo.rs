@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use contract::codes::{EXPIRES_AT, PARTITION_KEY, PAYLOAD, TAG, TRIES_LEFT};
@@ -38,11 +38,7 @@ impl MailQuota for DynamoCodes {
             .expression_attribute_values(":expires", number(window.expires_at))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed_update(&e) => Ok(false),
-            Err(e) => Err(unavailable("UpdateItem", e)),
-        }
+        updated(result)
     }
 }
 
@@ -61,11 +57,7 @@ impl DynamoCodes {
 
 /// `<purpose> <normalized email>`.
 pub fn code_key(purpose: Purpose, email: &str) -> String {
-    let purpose = match purpose {
-        Purpose::Verify => "verify",
-        Purpose::Reset => "reset",
-    };
-    format!("{purpose} {email}")
+    format!("{} {email}", purpose.as_str())
 }
 
 fn number(n: u64) -> AttributeValue {
@@ -121,11 +113,7 @@ impl CodeStore for DynamoCodes {
             .expression_attribute_values(":tag", AttributeValue::B(Blob::new(tag.to_vec())))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed_update(&e) => Ok(false),
-            Err(e) => Err(unavailable("UpdateItem", e)),
-        }
+        updated(result)
     }
 
     async fn consume(
@@ -161,8 +149,13 @@ impl CodeStore for DynamoCodes {
     }
 }
 
-fn condition_failed_update(error: &SdkError<UpdateItemError>) -> bool {
-    error.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception)
+/// `Ok(true)` after a conditional update, `Ok(false)` when its condition did not hold.
+fn updated(result: Result<UpdateItemOutput, SdkError<UpdateItemError>>) -> Result<bool, CodeError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception) => Ok(false),
+        Err(e) => Err(unavailable("UpdateItem", e)),
+    }
 }
 
 fn condition_failed_delete(error: &SdkError<DeleteItemError>) -> bool {
