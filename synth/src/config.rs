@@ -12,6 +12,7 @@
 
 mod arn;
 pub(crate) mod error;
+mod mail;
 mod pipeline;
 mod rate_limits;
 mod raw;
@@ -25,6 +26,7 @@ use serde::Deserialize;
 pub use arn::Kind as ArnKind;
 pub use error::ConfigError;
 use error::Source;
+pub use mail::{Mail, MailIdentity};
 pub use pipeline::{ARTIFACT_PREFIX_CHARS, Approval, Pipeline, default_branch};
 pub use rate_limits::{IpRateLimits, WINDOW_SECONDS as IP_RATE_WINDOW_SECONDS};
 use raw::RawConfig;
@@ -129,6 +131,9 @@ pub struct Stage {
     pub key: Provision,
     pub secret: Provision,
     pub domain: Option<Domain>,
+    /// The address the stage sends mail from and its SES identity, when it names them (`mail`); a stage
+    /// whose functions are granted the mail identity must.
+    pub mail: Option<Mail>,
     /// The stage's delivery pipeline (`templates/<stage>/pipeline.yaml`), when stages.toml has `[pipeline]`.
     pub pipeline: Option<Pipeline>,
 }

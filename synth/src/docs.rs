@@ -18,7 +18,10 @@ pub const SECTIONS: [&str; 4] = ["functions", "grant-targets", "stage-keys", "fi
 /// [`readme`] refuses a generated file that is not described.
 const FILES: &[(&str, &str)] = &[
     ("bootstrap.yaml", "the `<project>-bootstrap` stack, once per account and region: API Gateway's logging role"),
-    ("data.yaml", "the `<project>-<stage>-data` stack: the tables, the password-hash key and the signing secret"),
+    (
+        "data.yaml",
+        "the `<project>-<stage>-data` stack: the tables, the password-hash key, the signing secret and the SES identity",
+    ),
     ("api.yaml", "the `<project>-<stage>-api` stack: the functions, the REST API and its web ACL"),
     ("pipeline.yaml", "the `<project>-<stage>-pipeline` stack, with `[pipeline]`: the stage's delivery pipeline"),
     ("iam.md", "every permission of the stage's stacks, one row each"),
@@ -103,14 +106,35 @@ fn functions(functions: &[Function]) -> String {
     out
 }
 
-/// The resources a declaration may grant on, their actions and the variable that names each.
+/// The resources a declaration may grant on, what each is, their actions and the variable that names each.
 fn grant_targets() -> String {
-    let mut out = String::from("| resource | actions | variable in `env` |\n|---|---|---|\n");
+    let mut out = String::from("| resource | what it is | actions | variable in `env` |\n|---|---|---|---|\n");
     for t in Target::ALL {
         let actions: Vec<String> = t.actions().iter().map(|a| format!("`{a}`")).collect();
-        let _ = writeln!(out, "| `{}` | {} | `{}` |", t.key(), actions.join(", "), t.env().name());
+        let _ = writeln!(out, "| `{}` | {} | {} | `{}` |", t.key(), what(t), actions.join(", "), t.env().name());
     }
     out
+}
+
+/// What a grant target is, for a reader of the README; with the condition every grant on it carries.
+fn what(target: Target) -> &'static str {
+    match target {
+        Target::UsersTable => "the users table (DynamoDB), by normalized email",
+        Target::PasswordKey => {
+            "the KMS key that encrypts password hashes; every grant requires the `email` encryption context"
+        }
+        Target::SigningSecret => "the secret that signs JWTs; its resource policy admits only the roles granted it",
+        Target::AttemptsTable => "the counts of failed sign-ins (items expire)",
+        Target::SessionsTable => "sessions and users' sign-out-everywhere times (items expire)",
+        Target::CodesTable => "one-time codes and the mails sent to each address (items expire)",
+        Target::CodeSecret => {
+            "the secret that tags one-time codes; its resource policy admits only the roles granted it"
+        }
+        Target::MailIdentity => {
+            "the stage's SES identity (`mail` in stages.toml); every grant requires `ses:FromAddress` to be the \
+             stage's sender"
+        }
+    }
 }
 
 /// The settings a stage inherits from `[defaults]`.
@@ -144,7 +168,8 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        let text = "project = \"auth\"\nregion = \"us-east-1\"\narchitecture = \"x86_64\"\n[stages.dev]\n";
+        let text = "project = \"auth\"\nregion = \"us-east-1\"\narchitecture = \"x86_64\"\n[stages.dev]\n\
+                    mail = { sender = \"no-reply@example.com\", domain = \"example.com\" }\n";
         crate::parse("stages.toml", text, &testkit::functions()).unwrap_or_else(|e| panic!("{}", e.one_line()))
     }
 

@@ -130,10 +130,11 @@ pub fn files_of(config: &Config, stage: &Stage, stacks: &Stacks) -> Result<Vec<F
         ));
     }
     if let config::Provision::Import { arn, .. } = &stage.secret {
-        let readers: Vec<String> = stacks::data::secret_readers(stage.functions.keys())
-            .into_iter()
-            .map(|f| format!("`{}`", names.role(f)))
-            .collect();
+        let readers: Vec<String> =
+            stacks::data::secret_readers(stage.functions.keys(), contract::Target::SigningSecret)
+                .into_iter()
+                .map(|f| format!("`{}`", names.role(f)))
+                .collect();
         notes.push(format!(
             "The imported secret `{arn}` keeps its own resource policy, which this project does not manage. Anyone \
              who can read it can mint a token for any user, so its policy should deny `secretsmanager:GetSecretValue` \

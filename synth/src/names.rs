@@ -105,8 +105,18 @@ impl Names {
         format!("{}-sessions", self.prefix)
     }
 
+    /// The table of one-time codes (email verification, password reset) and per-address mail counts.
+    pub fn codes_table(&self) -> String {
+        format!("{}-codes", self.prefix)
+    }
+
     pub fn secret(&self) -> String {
         format!("{}/jwt-signing-key", self.prefix)
+    }
+
+    /// The secret whose key tags one-time codes.
+    pub fn code_secret(&self) -> String {
+        format!("{}/code-tag-key", self.prefix)
     }
 
     pub fn api(&self) -> String {

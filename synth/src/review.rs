@@ -333,6 +333,12 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "artifact stores in other regions carry keys and buckets the review does not show",
     ),
     (
+        "AWS::SES::EmailIdentity",
+        "ConfigurationSetAttributes",
+        "a default configuration set publishes every mail's events, recipients among them, to destinations the \
+         review does not see",
+    ),
+    (
         "AWS::SecretsManager::Secret",
         "SecretString",
         "a literal secret in a template is readable by anyone who reads the template; generate it",
@@ -377,6 +383,15 @@ fn unreadable_resource(kind: &str, resource: &Value, parameters: &BTreeSet<Strin
         && !matches!(resource["Properties"]["Visibility"].as_str(), None | Some("PRIVATE"))
     {
         return Some("Visibility must be PRIVATE: a public project shows its build logs to anyone".to_owned());
+    }
+    if kind == "AWS::SES::EmailIdentity"
+        && !resource["Properties"]["DkimSigningAttributes"]["DomainSigningPrivateKey"].is_null()
+    {
+        return Some(
+            "DkimSigningAttributes.DomainSigningPrivateKey: a DKIM private key in a template is readable by anyone who \
+             reads the template, and signs mail as the domain; use Easy DKIM (NextSigningKeyLength)"
+                .to_owned(),
+        );
     }
     if let Some(why) = duplicates(kind, &resource["Properties"]).or_else(|| foreign_code(kind, &resource["Properties"]))
     {

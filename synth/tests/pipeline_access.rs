@@ -11,6 +11,8 @@ use testkit as testing;
 const STAGES: &str = include_str!("../../stages.toml");
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
+/// The dev stage's sender in stages.toml.
+const SENDER: &str = "no-reply@dev.auth.example.com";
 
 fn stacks(stage: &str) -> (Value, Value) {
     let c = synth::parse("stages.toml", STAGES, &testing::functions()).unwrap_or_else(|e| panic!("{}", e.one_line()));
@@ -219,6 +221,17 @@ fn an_over_broad_function_role_is_capped_by_the_boundary() {
         capped(&Request::new("kms:Decrypt", &key).with("kms:EncryptionContextKeys", "email")),
         Decision::Allowed
     );
+    // Mail only from the stage's identity, and only as its sender.
+    let identity = format!("arn:aws:ses:{REGION}:{ACCOUNT}:identity/dev.auth.example.com");
+    let send = |from: &str| Request::new("ses:SendEmail", &identity).with("ses:FromAddress", from);
+    assert_eq!(capped(&send(SENDER)), Decision::Allowed);
+    assert_ne!(capped(&send("ceo@dev.auth.example.com")), Decision::Allowed, "another sender of the domain");
+    assert_ne!(capped(&Request::new("ses:SendEmail", &identity)), Decision::Allowed, "no sender given");
+    let other = format!("arn:aws:ses:{REGION}:{ACCOUNT}:identity/auth.example.com");
+    let prod = Request::new("ses:SendEmail", &other).with("ses:FromAddress", "no-reply@auth.example.com");
+    assert_ne!(capped(&prod), Decision::Allowed, "prod's identity");
+    assert_ne!(capped(&Request::new("ses:SendRawEmail", &identity).with("ses:FromAddress", SENDER)), Decision::Allowed);
+    assert_ne!(capped(&Request::new("ses:CreateEmailIdentity", &identity)), Decision::Allowed);
     // And the stage's own functions keep every grant their declarations make, under the boundary.
     for (id, r) in api["Resources"].as_object().into_iter().flatten() {
         if r["Type"] != "AWS::IAM::Role" {
@@ -233,6 +246,9 @@ fn an_over_broad_function_role_is_capped_by_the_boundary() {
                         let mut request = Request::new(action, &concrete);
                         if action.starts_with("kms:") {
                             request = request.with("kms:EncryptionContextKeys", "email");
+                        }
+                        if action.starts_with("ses:") {
+                            request = request.with("ses:FromAddress", SENDER);
                         }
                         let within = decide(&[&everything], Some(boundary(&pipeline)), &request);
                         assert_eq!(within, Decision::Allowed, "{id}: {action} on {concrete} is outside the boundary");
@@ -252,6 +268,12 @@ fn concrete(resource: &str) -> String {
         format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/auth-dev-signin-attempts")
     } else if import("sessions-table-arn") {
         format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/auth-dev-sessions")
+    } else if import("codes-table-arn") {
+        format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/auth-dev-codes")
+    } else if import("mail-identity-arn") {
+        format!("arn:aws:ses:{REGION}:{ACCOUNT}:identity/dev.auth.example.com")
+    } else if import("code-secret-arn") {
+        format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:auth-dev/code-tag-key-AbCdEf")
     } else if import("key-arn") {
         format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     } else if import("secret-arn") {

@@ -86,8 +86,51 @@ fn resource_star_only_where_aws_requires_it() {
 /// Each role's actions, besides writing its own logs, exactly as issue 2 lists them.
 #[test]
 fn each_role_holds_exactly_its_actions() {
-    let expected: [(&str, &[&str]); 6] = [
-        ("SignupRole", &["dynamodb:PutItem", "kms:Encrypt"]),
+    let expected: [(&str, &[&str]); 9] = [
+        // Signup makes no account: it reads whether one exists, keeps the pending hash with a code and mails.
+        (
+            "SignupRole",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "kms:Encrypt",
+                "secretsmanager:GetSecretValue",
+                "ses:SendEmail",
+            ],
+        ),
+        // Verify makes the account, once the code and the pending hash's password match.
+        (
+            "VerifyRole",
+            &[
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "kms:Decrypt",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
+        (
+            "ForgotRole",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "secretsmanager:GetSecretValue",
+                "ses:SendEmail",
+            ],
+        ),
+        (
+            "ResetRole",
+            &[
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "kms:Encrypt",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
         (
             "SigninRole",
             &[
@@ -122,45 +165,56 @@ fn each_role_holds_exactly_its_actions() {
     }
 }
 
+/// What each function may do on each stateful resource it reaches (besides its own log group).
+fn reaches(function: &str, resource: &str) -> &'static [&'static str] {
+    const READ: &[&str] = &["dynamodb:GetItem"];
+    const READ_UPDATE: &[&str] = &["dynamodb:GetItem", "dynamodb:UpdateItem"];
+    const KEEP_CODES: &[&str] = &["dynamodb:PutItem", "dynamodb:UpdateItem"];
+    const SPEND_CODES: &[&str] = &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"];
+    const SECRET: &[&str] = &["secretsmanager:GetSecretValue"];
+    match (function, resource) {
+        // Only verify makes an account, and only reset changes one.
+        ("Signup" | "Forgot" | "Signin", "table") => READ,
+        ("Verify", "table") => &["dynamodb:PutItem"],
+        ("Reset", "table") => &["dynamodb:UpdateItem"],
+        ("Signup" | "Reset", "key") => &["kms:Encrypt"],
+        ("Signin" | "Verify", "key") => &["kms:Decrypt"],
+        ("Signin" | "Authorizer" | "Refresh", "secret") => SECRET,
+        ("Signup" | "Verify" | "Forgot" | "Reset", "code-secret") => SECRET,
+        ("Signup" | "Forgot", "codes-table") => KEEP_CODES,
+        ("Verify" | "Reset", "codes-table") => SPEND_CODES,
+        ("Signup" | "Forgot", "mail-identity") => &["ses:SendEmail"],
+        ("Signin", "attempts-table") => READ_UPDATE,
+        // A reset clears the resetting address's lockout, and ends every session.
+        ("Reset", "attempts-table" | "sessions-table") => &["dynamodb:UpdateItem"],
+        ("Signin", "sessions-table") => &["dynamodb:PutItem"],
+        ("Authorizer", "sessions-table") => READ,
+        ("Refresh" | "Signout", "sessions-table") => READ_UPDATE,
+        _ => &[],
+    }
+}
+
 #[test]
 fn roles_write_only_to_their_own_log_group_and_reach_exact_resources() {
     let (_, api) = stacks(STAGES, "dev");
-    for f in ["Signup", "Signin", "Authorizer", "Hello", "Refresh", "Signout"] {
+    for f in ["Signup", "Verify", "Signin", "Authorizer", "Hello", "Refresh", "Signout", "Forgot", "Reset"] {
         let role = &api["Resources"][format!("{f}Role")]["Properties"];
         for s in role["Policies"][0]["PolicyDocument"]["Statement"].as_array().into_iter().flatten() {
             let actions = strings(&s["Action"]);
             let resource = &s["Resource"];
             if actions.iter().any(|a| a.starts_with("logs:")) {
                 assert_eq!(resource, &json!([{"Fn::GetAtt": [format!("{f}LogGroup"), "Arn"]}]), "{f}");
-            } else if actions.iter().any(|a| a.starts_with("dynamodb:")) {
-                // The users table, the attempts table (signin only, to count failures), or the sessions
-                // table (signin begins a session, refresh and signout rotate and end them, the authorizer
-                // reads when a user signed out everywhere).
-                let attempts = json!([{"Fn::ImportValue": "auth-dev-attempts-table-arn"}]);
-                let sessions = json!([{"Fn::ImportValue": "auth-dev-sessions-table-arn"}]);
-                if resource == &sessions {
-                    let allowed: &[&str] = match f {
-                        "Signin" => &["dynamodb:PutItem"],
-                        "Authorizer" => &["dynamodb:GetItem"],
-                        "Refresh" | "Signout" => &["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                        other => panic!("{other} may not touch sessions"),
-                    };
-                    assert!(actions.iter().all(|a| allowed.contains(&a.as_str())), "{f}: {actions:?}");
-                } else if resource == &attempts {
-                    assert_eq!(f, "Signin", "only signin counts failed sign-ins");
-                    assert!(
-                        actions.iter().all(|a| a == "dynamodb:GetItem" || a == "dynamodb:UpdateItem"),
-                        "{actions:?}"
-                    );
-                } else {
-                    assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-table-arn"}]));
-                    assert!(!actions.contains(&"dynamodb:UpdateItem".to_owned()), "{f} may not update users");
-                }
-            } else if actions.iter().any(|a| a.starts_with("kms:")) {
-                assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-key-arn"}]));
+                continue;
+            }
+            let import = resource[0]["Fn::ImportValue"].as_str().unwrap_or_else(|| panic!("{f}: {resource}"));
+            let target = import.strip_prefix("auth-dev-").and_then(|t| t.strip_suffix("-arn")).unwrap_or(import);
+            let allowed = reaches(f, target);
+            assert!(actions.iter().all(|a| allowed.contains(&a.as_str())), "{f} on {target}: {actions:?}");
+            if actions.iter().any(|a| a.starts_with("kms:")) {
                 assert_eq!(s["Condition"]["ForAnyValue:StringEquals"]["kms:EncryptionContextKeys"], json!(["email"]));
-            } else {
-                assert_eq!(resource, &json!([{"Fn::ImportValue": "auth-dev-secret-arn"}]));
+            }
+            if actions.iter().any(|a| a.starts_with("ses:")) {
+                assert_eq!(s["Condition"]["StringEquals"]["ses:FromAddress"], json!(["no-reply@dev.auth.example.com"]));
             }
         }
         let trust = &role["AssumeRolePolicyDocument"]["Statement"];
@@ -180,23 +234,19 @@ fn key_policy_names_only_the_account_and_lets_it_administer() {
         assert_eq!(s["Principal"], root, "{s}");
     }
     assert!(strings(&statements[0]["Action"]).contains(&"kms:PutKeyPolicy".to_owned()), "lockout safety check");
-    let use_by = |action: &str| {
+    // One statement per function and action: reset and signup encrypt, signin and verify decrypt.
+    let principals = |action: &str| -> Vec<Value> {
         statements
             .as_array()
             .into_iter()
             .flatten()
-            .find(|s| strings(&s["Action"]) == [action])
-            .cloned()
-            .unwrap_or_default()
+            .filter(|s| strings(&s["Action"]) == [action])
+            .map(|s| s["Condition"]["StringEquals"]["aws:PrincipalArn"].clone())
+            .collect()
     };
-    assert_eq!(
-        use_by("kms:Encrypt")["Condition"]["StringEquals"]["aws:PrincipalArn"],
-        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/auth-dev-signup"}])
-    );
-    assert_eq!(
-        use_by("kms:Decrypt")["Condition"]["StringEquals"]["aws:PrincipalArn"],
-        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/auth-dev-signin"}])
-    );
+    let role = |name: &str| json!([{"Fn::Sub": format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/auth-dev-{name}")}]);
+    assert_eq!(principals("kms:Encrypt"), [role("reset"), role("signup")]);
+    assert_eq!(principals("kms:Decrypt"), [role("signin"), role("verify")]);
 }
 
 #[test]
@@ -213,10 +263,13 @@ fn invoke_permissions_are_scoped_to_one_method_and_path() {
         vec![
             format!("{base}authorizers/${{JwtAuthorizer}}"),
             format!("{base}staging/GET/hello"),
+            format!("{base}staging/POST/password/forgot"),
+            format!("{base}staging/POST/password/reset"),
             format!("{base}staging/POST/refresh"),
             format!("{base}staging/POST/signin"),
             format!("{base}staging/POST/signout"),
             format!("{base}staging/POST/signup"),
+            format!("{base}staging/POST/signup/verify"),
         ]
     );
 }
@@ -225,7 +278,7 @@ fn invoke_permissions_are_scoped_to_one_method_and_path() {
 fn only_hello_and_signout_are_behind_the_authorizer() {
     let (_, api) = stacks(STAGES, "dev");
     let methods = resources_of(&api, "AWS::ApiGateway::Method");
-    assert_eq!(methods.len(), 5);
+    assert_eq!(methods.len(), 8);
     for (id, m) in methods {
         let p = &m["Properties"];
         assert_eq!(p["Integration"]["Type"], "AWS_PROXY");
@@ -338,7 +391,12 @@ fn imported_resources_are_not_created_and_their_arns_reach_the_api() {
     let (data, api) = stacks(IMPORTING, "legacy");
     let data = data.unwrap_or_else(|| panic!("the attempts table is always created"));
     let created: Vec<&String> = data["Resources"].as_object().into_iter().flat_map(|r| r.keys()).collect();
-    assert_eq!(created, ["AttemptsTable", "SessionsTable"], "nothing else left to create");
+    // The code secret is never imported: codes live minutes, a stage's own secret loses nothing.
+    assert_eq!(
+        created,
+        ["AttemptsTable", "CodeSecret", "CodeSecretPolicy", "CodesTable", "SessionsTable"],
+        "nothing else left to create"
+    );
     let signin = &api["Resources"]["SigninRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
     let resources: Vec<String> =
         signin.as_array().into_iter().flatten().flat_map(|s| strings(&s["Resource"])).collect();
@@ -533,9 +591,9 @@ fn every_stage_has_a_web_acl_on_its_stage_limiting_each_source_ip() {
             .filter_map(|m| m["SearchString"].as_str().map(str::to_owned))
             .collect();
         let expected: BTreeSet<String> =
-            ["/signup", "/signup/", "/signin", "/signin/", "/refresh", "/refresh/", "/signout", "/signout/"]
+            ["/signup", "/signin", "/refresh", "/signout", "/signup/verify", "/password/forgot", "/password/reset"]
                 .iter()
-                .map(|s| (*s).to_owned())
+                .flat_map(|s| [(*s).to_owned(), format!("{s}/")])
                 .collect();
         assert_eq!(ends, expected, "{stage}");
 
@@ -611,7 +669,9 @@ fn added_routes_nest_carry_parameters_and_are_scoped_to_their_method_and_path() 
     assert_eq!(r["UsersByIdResource"]["Properties"]["PathPart"], "{id}");
     assert_eq!(r["UsersByIdResource"]["Properties"]["ParentId"], json!({"Ref": "UsersResource"}));
     assert_eq!(r["UsersByIdOrdersResource"]["Properties"]["ParentId"], json!({"Ref": "UsersByIdResource"}));
-    assert_eq!(resources_of(&api, "AWS::ApiGateway::Resource").len(), 5 + 3, "the first five and three new");
+    // The built-in routes' nine (/signup, /signup/verify, /signin, /refresh, /signout, /hello, /password and its
+    // two) and three new.
+    assert_eq!(resources_of(&api, "AWS::ApiGateway::Resource").len(), 9 + 3, "the first nine and three new");
 
     let method = &r["GetUsersByIdOrdersMethod"]["Properties"];
     assert_eq!(method["RequestParameters"], json!({"method.request.path.id": true}));
@@ -672,8 +732,13 @@ fn the_order_declarations_are_read_in_changes_no_byte() {
     assert_eq!(files(&forward), files(&backward));
     let (data, _) = stacks(STAGES, "dev");
     let key = &data.unwrap_or_else(|| panic!("no data stack"))["Resources"]["PasswordKey"]["Properties"]["KeyPolicy"];
-    let encrypt = key["Statement"].as_array().into_iter().flatten().find(|s| s["Action"] == json!(["kms:Encrypt"]));
-    let who = encrypt.map(|s| s["Condition"]["StringEquals"]["aws:PrincipalArn"].to_string()).unwrap_or_default();
+    let who: String = key["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Action"] == json!(["kms:Encrypt"]))
+        .map(|s| s["Condition"]["StringEquals"]["aws:PrincipalArn"].to_string())
+        .collect();
     assert!(who.contains("role/auth-dev-signup") && !who.contains("hello"), "{who}");
 }
 

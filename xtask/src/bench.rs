@@ -1,6 +1,7 @@
 //! `cargo xtask bench ...`: performance figures measured on release builds, never asserted in tests.
 
 pub mod cold_start;
+pub mod enumeration;
 pub mod load;
 pub mod scaffold;
 
@@ -61,6 +62,19 @@ pub enum Which {
         #[arg(long)]
         release: bool,
     },
+    /// Whether an address with an account costs what one without costs: each route that takes an address
+    /// (signup, forgot, verify, reset, signin) called for both, interleaved, one address per request;
+    /// medians and p90s side by side
+    Enumeration {
+        #[arg(long, short, default_value = "dev")]
+        stage: String,
+        /// Requests per side and route (each known address is signed up and verified first)
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Start the local API with release builds of the functions (as deployed)
+        #[arg(long)]
+        release: bool,
+    },
 }
 
 pub fn run(root: &Path, config: &Path, which: Which) -> anyhow::Result<ExitCode> {
@@ -68,6 +82,10 @@ pub fn run(root: &Path, config: &Path, which: Which) -> anyhow::Result<ExitCode>
         Which::Synth { runs, functions } => synth(root, config, runs.max(1), functions),
         Which::ColdStart { stage, runs } => cold_start::run(config, &stage, runs.max(1)),
         Which::Scaffold { runs } => scaffold::run(root, runs.max(1)),
+        Which::Enumeration { stage, requests, release } => {
+            let profile = if release { crate::package::Profile::Release } else { crate::package::Profile::Debug };
+            enumeration::run(config, &stage, requests.max(1), profile)
+        }
         Which::Load { function, stage, requests, concurrency, url, release } => {
             let profile = if release { crate::package::Profile::Release } else { crate::package::Profile::Debug };
             load::run(config, &load::Load { function, stage, requests, concurrency, url, profile })

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod data;
 pub mod event;
 pub mod gateway;
+pub mod mailbox;
 pub mod process;
 mod props;
 pub mod routing;
@@ -258,14 +259,20 @@ impl Local {
             api_id: "local".to_owned(),
             stage: prepared.api.stage.clone(),
         };
-        let gateway = Arc::new(gateway::Gateway::new(
-            prepared.api,
-            at,
-            functions,
-            options.log_requests,
-            options.rate_limits,
-            options.limits,
-        ));
+        // One file per API port, so that servers running side by side (tests) keep their own.
+        let mail_file = mailbox::file_for(&crate::target_dir()?, addr.port());
+        let mailbox = mailbox::Mailbox::open(&prepared.aws.endpoint, &mail_file, options.log_requests).await?;
+        let gateway = Arc::new(
+            gateway::Gateway::new(
+                prepared.api,
+                at,
+                functions,
+                options.log_requests,
+                options.rate_limits,
+                options.limits,
+            )
+            .with_mailbox(mailbox),
+        );
         let server = gateway::serve(listener, gateway.clone());
         Ok(Local {
             addr,
@@ -286,6 +293,11 @@ impl Local {
 
     pub fn api(&self) -> &Api {
         self.gateway.api()
+    }
+
+    /// The file the mail the functions send is appended to.
+    pub fn mail_file(&self) -> Option<std::path::PathBuf> {
+        self.gateway.mail_file().map(Path::to_owned)
     }
 
     /// Each function's process id.
@@ -336,7 +348,10 @@ impl Local {
         }
         let pids: Vec<String> = self.pids().iter().map(|(f, pid)| format!("{f} pid {pid}")).collect();
         out.push_str(&format!("  function processes: {}\n", pids.join(", ")));
-        out.push_str(&walkthrough(&url, api));
+        if let Some(file) = self.gateway.mail_file() {
+            out.push_str(&format!("  mail the functions send is printed here, and kept in {}\n", file.display()));
+        }
+        out.push_str(&walkthrough(&url, api, self.gateway.mail_file()));
         out.push_str(&format!("\nlistening on {url}\nCtrl-C stops the API, the functions and the emulator\n"));
         out
     }
@@ -349,54 +364,70 @@ fn describe_source(source: &template::IdentitySource) -> String {
     }
 }
 
-/// The curl calls of the original walkthrough, with paths and header from the template.
-fn walkthrough(url: &str, api: &Api) -> String {
+/// The walkthrough's curl calls, with paths and header from the template: sign up, read the code from
+/// the mail file, verify, sign in, call the private route, refresh, forget the password, reset it (which
+/// ends the session), sign in again and sign out.
+fn walkthrough(url: &str, api: &Api, mail_file: Option<&Path>) -> String {
     // The built-in routes, by function name; a stage without one of them gets no walkthrough.
     let find = |name: &str| api.routes.iter().find(|r| r.function.name() == name);
-    let (Some(signup), Some(signin), Some(hello)) = (find("signup"), find("signin"), find("hello")) else {
+    let routes = ["signup", "verify", "signin", "hello", "refresh", "forgot", "reset", "signout"].map(find);
+    let [
+        Some(signup),
+        Some(verify),
+        Some(signin),
+        Some(hello),
+        Some(refresh),
+        Some(forgot),
+        Some(reset),
+        Some(signout),
+    ] = routes
+    else {
         return String::new();
     };
-    let header = hello.authorizer.as_ref().and_then(|a| {
-        a.identity_sources.iter().find_map(|s| match s {
-            template::IdentitySource::Header(h) => Some(h.as_str()),
-            template::IdentitySource::Query(_) => None,
-        })
-    });
-    let body = r#"'{"email":"alice@example.com","password":"plum harbor quietly juggles"}'"#;
-    let mut out = String::from("\ntry it:\n");
-    out.push_str(&format!(
-        "  curl -i -X {} {url}{} -H 'content-type: application/json' -d {body}\n",
-        signup.method, signup.path
-    ));
-    out.push_str(&format!(
-        "  SIGNIN=$(curl -s -X {} {url}{} -H 'content-type: application/json' -d {body})\n",
-        signin.method, signin.path
-    ));
+    let (Some(mail_file), Some(header)) = (mail_file, bearer_header(hello)) else { return String::new() };
+    let post = |route: &template::Route| format!("-X {} {url}{}", route.method, route.path);
+    let (email, old, new) = ("alice@example.com", "plum harbor quietly juggles", "seven lanterns over the bay");
+    let credentials = |password: &str| format!(r#"'{{"email":"{email}","password":"{password}"}}'"#);
+    let code_body =
+        |password: &str| format!(r#""{{\"email\":\"{email}\",\"code\":\"$CODE\",\"password\":\"{password}\"}}""#);
     let field = |name: &str, from: &str| format!("$(echo \"${from}\" | sed -E 's/.*\"{name}\":\"([^\"]*)\".*/\\1/')");
-    out.push_str(&format!("  TOKEN={}; REFRESH={}\n", field("token", "SIGNIN"), field("refresh_token", "SIGNIN")));
-    out.push_str(&format!("  curl -i {url}{}                # 401: no token\n", hello.path));
-    if let Some(header) = header {
-        out.push_str(&format!(
-            "  curl -i -H \"{header}: $TOKEN\" {url}{}   # 200: Hello, alice@example.com!\n",
-            hello.path
-        ));
-        if let (Some(refresh), Some(signout)) = (find("refresh"), find("signout")) {
-            out.push_str(&format!(
-                "  NEXT=$(curl -s -X {} {url}{} -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\")   # a new token and refresh token\n",
-                refresh.method, refresh.path
-            ));
-            out.push_str(&format!("  TOKEN={}; REFRESH={}\n", field("token", "NEXT"), field("refresh_token", "NEXT")));
-            out.push_str(&format!(
-                "  curl -i -X {} {url}{} -H \"{header}: $TOKEN\" -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\"   # 200: this session ends\n",
-                signout.method, signout.path
-            ));
-            out.push_str(&format!(
-                "  curl -i -X {} {url}{} -H \"{header}: $TOKEN\" -d '{{\"everywhere\":true}}'   # 200: every session ends\n",
-                signout.method, signout.path
-            ));
-        }
+    let read_code = format!("CODE=$(sed -n 's/^ *code: //p' {} | tail -1 | tr -d ' ')", mail_file.display());
+    let refresh_body = "\"{\\\"refresh_token\\\":\\\"$REFRESH\\\"}\"";
+    let lines = [
+        format!(
+            "curl -i {} -H 'content-type: application/json' -d {}   # 202: check your email",
+            post(signup),
+            credentials(old)
+        ),
+        format!("{read_code}   # the code in the mail printed above"),
+        format!("curl -i {} -d {}   # 200: verified", post(verify), code_body(old)),
+        format!("SIGNIN=$(curl -s {} -d {})", post(signin), credentials(old)),
+        format!("TOKEN={}; REFRESH={}", field("token", "SIGNIN"), field("refresh_token", "SIGNIN")),
+        format!("curl -i {url}{}                # 401: no token", hello.path),
+        format!("curl -i -H \"{header}: $TOKEN\" {url}{}   # 200: Hello, {email}!", hello.path),
+        format!("NEXT=$(curl -s {} -d {refresh_body})   # a new token and refresh token", post(refresh)),
+        format!("TOKEN={}; REFRESH={}", field("token", "NEXT"), field("refresh_token", "NEXT")),
+        format!("curl -i {} -d '{{\"email\":\"{email}\"}}'   # 202: check your email", post(forgot)),
+        read_code,
+        format!("curl -i {} -d {}   # 200: password_reset, every session ends", post(reset), code_body(new)),
+        format!("curl -i {} -d {refresh_body}   # 401: the session is gone", post(refresh)),
+        format!("sleep 1; SIGNIN=$(curl -s {} -d {})   # the new password", post(signin), credentials(new)),
+        format!("TOKEN={}; REFRESH={}", field("token", "SIGNIN"), field("refresh_token", "SIGNIN")),
+        format!("curl -i {} -H \"{header}: $TOKEN\" -d {refresh_body}   # 200: this session ends", post(signout)),
+    ];
+    let mut out = String::from("\ntry it:\n");
+    for line in lines {
+        out.push_str(&format!("  {line}\n"));
     }
     out
+}
+
+/// The header a private route's authorizer reads the token from.
+fn bearer_header(route: &template::Route) -> Option<&str> {
+    route.authorizer.as_ref()?.identity_sources.iter().find_map(|s| match s {
+        template::IdentitySource::Header(h) => Some(h.as_str()),
+        template::IdentitySource::Query(_) => None,
+    })
 }
 
 /// A request id in the UUID shape Lambda and API Gateway use.

@@ -27,6 +27,12 @@ fn config() -> synth::Config {
         .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// The code in the newest mail the emulator holds for `to`.
+async fn mailed_code(endpoint: &str, to: &str) -> String {
+    let mail = xtask::local::mailbox::emulator_mail(endpoint).await.unwrap_or_else(|e| panic!("{e:#}"));
+    xtask::local::mailbox::last_code(&mail, to).unwrap_or_else(|| panic!("no code mailed to {to}: {mail:?}"))
+}
+
 /// An HTTP call whose headers are sent as given, `Host` included.
 async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
@@ -54,7 +60,11 @@ async fn hostile_headers_get_an_answer_never_a_502() {
     // The attack: curl -H 'X-Forwarded-Proto: ::::' -X POST localhost:3000/signup -d ...
     let hostile = [("X-Forwarded-Proto", "::::")];
     let (status, body) = call("POST", &format!("{url}/signup"), &hostile, Some(&credentials)).await;
-    assert_eq!((status, &body), (201, &json!({"email": "mallory@example.com"})));
+    assert_eq!((status, &body), (202, &json!({"status": "check_your_email"})));
+    let code = mailed_code(&local.moto_endpoint, "mallory@example.com").await;
+    let verify = json!({"email": "mallory@example.com", "password": "plum harbor quietly juggles", "code": code});
+    let (status, body) = call("POST", &format!("{url}/signup/verify"), &hostile, Some(&verify)).await;
+    assert_eq!(status, 200, "{body}");
     let (status, body) = call("POST", &format!("{url}/signin"), &hostile, Some(&credentials)).await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap_or_else(|| panic!("no token in {body}")).to_owned();
@@ -219,7 +229,17 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
         None,
     );
     let created = running[&named("signup")].invoke(&signup).await;
-    assert_eq!(created["statusCode"], 201, "{created}");
+    assert_eq!(created["statusCode"], 202, "{created}");
+    let mut confirm = credentials.clone();
+    confirm["code"] = json!(mailed_code(&prepared.aws.endpoint, email).await);
+    let verify = event::proxy_event(
+        &request("POST", "/signup/verify", &json_headers, Some(&confirm)),
+        &route(named("verify")),
+        &at,
+        None,
+    );
+    let verified = running[&named("verify")].invoke(&verify).await;
+    assert_eq!(verified["statusCode"], 200, "{verified}");
     let signin = event::proxy_event(
         &request("POST", "/signin", &json_headers, Some(&credentials)),
         &route(named("signin")),
@@ -361,8 +381,22 @@ async fn attack_the_emails_daily_bound_raced_across_signin_processes_gets_one_pa
             None,
         ))
         .await;
-    assert_eq!(created["statusCode"], 201, "{created}");
+    assert_eq!(created["statusCode"], 202, "{created}");
     signup_process.stop().await;
+    let verify = named("verify");
+    let verify_process = start(&prepared, &binaries, verify.clone()).await;
+    let mut confirm = credentials.clone();
+    confirm["code"] = json!(mailed_code(&prepared.aws.endpoint, &email).await);
+    let verified = verify_process
+        .invoke(&event::proxy_event(
+            &request("POST", "/signup/verify", &json_headers, Some(&confirm)),
+            &route(&verify),
+            &at,
+            None,
+        ))
+        .await;
+    assert_eq!(verified["statusCode"], 200, "{verified}");
+    verify_process.stop().await;
 
     // The email's day one short of full, and 16 addresses that each used their grace today, written to
     // the emulator's attempts table as the functions would have.

@@ -29,10 +29,12 @@ timeout_seconds = 10
 memory_mb = 1024
 
 [stages.dev]
+mail = { sender = "no-reply@dev.itest.example.com", domain = "dev.itest.example.com" }
 
 [stages.vault]
 account = "123456789012"
 protect = true
+mail = { sender = "no-reply@itest.example.com", domain = "itest.example.com" }
 "#;
 
 impl Project {
@@ -151,6 +153,35 @@ fn web_acl_for(endpoint: &str, resource_arn: &str) -> serde_json::Value {
     })
 }
 
+/// Sends a mail from `from` through moto's SESv2 `SendEmail`, by hand as [`web_acl_for`] calls WAFv2 (the
+/// project's xtask has no SES SDK): the HTTP status and body of the answer.
+fn send_email(endpoint: &str, from: &str) -> (u16, String) {
+    use http_body_util::BodyExt as _;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        let client: hyper_util::client::legacy::Client<_, http_body_util::Full<hyper::body::Bytes>> =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let body = serde_json::json!({
+            "FromEmailAddress": from,
+            "Destination": {"ToAddresses": ["ann@example.com"]},
+            "Content": {"Simple": {"Subject": {"Data": "code"}, "Body": {"Text": {"Data": "12345678"}}}}
+        })
+        .to_string();
+        let req = hyper::Request::post(format!("{}/v2/email/outbound-emails", endpoint.trim_end_matches('/')))
+            .header("content-type", "application/json")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let res = client.request(req).await.unwrap_or_else(|e| panic!("SendEmail: {e}"));
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    })
+}
+
 #[test]
 fn deploy_update_diff_and_destroy() {
     let p = Project::new("deploy-lifecycle");
@@ -166,12 +197,26 @@ fn deploy_update_diff_and_destroy() {
         .len();
     assert_eq!(count(&t, " uploaded "), functions, "{t}");
     assert!(t.contains("== itest-dev-data") && t.contains("Add      UsersTable"), "{t}");
+    // The stage's SES identity was made in the emulator's SES (moto's CloudFormation needs the launcher),
+    // so that mail from the stage's sender is accepted, and from outside its domain refused.
+    assert!(t.contains("Add      MailIdentity"), "{t}");
+    let (status, answer) = send_email(&p.moto.endpoint(), "no-reply@dev.itest.example.com");
+    assert_eq!(status, 200, "the stage's sender is refused: {answer}");
+    let (status, answer) = send_email(&p.moto.endpoint(), "no-reply@elsewhere.example.com");
+    assert!(status >= 400 && answer.contains("not verified"), "{status} {answer}");
     assert!(t.contains("itest-dev-data: CREATE_COMPLETE") && t.contains("itest-dev-api: CREATE_COMPLETE"), "{t}");
     assert!(t.contains("+ role/itest-dev-signup  dynamodb:PutItem"), "IAM changes are shown: {t}");
     let outputs: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&outputs_file).unwrap_or_default()).unwrap_or_default();
     assert!(outputs["ApiUrl"].as_str().is_some_and(|u| u.starts_with("https://") && u.ends_with("/dev")), "{outputs}");
     assert_eq!(outputs["TableName"], "itest-dev-users");
+    // The DKIM records to add to DNS are among the outputs deploy prints.
+    for n in 1..=3 {
+        let name = outputs[format!("MailDkim{n}Name")].as_str().unwrap_or_default();
+        let value = outputs[format!("MailDkim{n}Value")].as_str().unwrap_or_default();
+        assert!(name.ends_with("._domainkey.dev.itest.example.com"), "{outputs}");
+        assert!(value.ends_with(".dkim.amazonses.com"), "{outputs}");
+    }
     // The stage's web ACL was made and put in front of the stage (moto's CloudFormation needs the
     // launcher for both), with the per-IP limits of the template.
     let api_id = outputs["RestApiId"].as_str().unwrap_or_else(|| panic!("no RestApiId in {outputs}"));

@@ -118,8 +118,46 @@ fn gone(pid: u32) -> bool {
     }
 }
 
+/// The code in the newest mail to `to` in the server's mail file.
+fn mailed_code(local: &Local, to: &str) -> String {
+    let file = local.mail_file().unwrap_or_else(|| panic!("the server keeps no mail file"));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    xtask::local::mailbox::last_code_in(&text, to).unwrap_or_else(|| panic!("no code mailed to {to} in:\n{text}"))
+}
+
 fn moto_port(endpoint: &str) -> u16 {
     endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {endpoint}"))
+}
+
+/// The walkthrough the command prints (and the README shows) works as printed: sign up, read the code
+/// from the mail the server printed, verify, sign in, refresh, forget and reset the password (the old
+/// session is gone), sign in with the new one and sign out.
+async fn the_printed_walkthrough_runs(local: &Local) {
+    let banner = local.banner();
+    let script: String = banner
+        .split("try it:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_else(|| panic!("no walkthrough in {banner}"))
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    let ran = tokio::process::Command::new("bash")
+        .args(["-euc", &script])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running the walkthrough: {e}"));
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(ran.status.success(), "{script}\n{said}{}", String::from_utf8_lossy(&ran.stderr));
+    for answer in [
+        r#"{"status":"verified"}"#,
+        "Hello, alice@example.com!",
+        r#"{"status":"password_reset"}"#,
+        "invalid_refresh_token",
+        r#""signed_out":"session""#,
+    ] {
+        assert!(said.contains(answer), "the walkthrough did not answer {answer}:\n{script}\n{said}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,16 +165,20 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     let options = Options { log_requests: true, ..Options::quiet("dev") };
     let local = Local::start(&config(), &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
-    let (email, password) = ("alice@example.com", "plum harbor quietly juggles");
+    // Not the walkthrough's alice, whom the walkthrough at the end signs up afresh.
+    let (email, password) = ("ann@example.com", "plum harbor quietly juggles");
     let credentials = json!({"email": email, "password": password});
 
     let signup =
         call("POST", &format!("{url}/signup"), &[("content-type", "application/json")], Some(credentials.clone()))
             .await;
-    assert_eq!((signup.status, &signup.body), (201, &json!({"email": email})));
+    assert_eq!((signup.status, &signup.body), (202, &json!({"status": "check_your_email"})));
+    let code = mailed_code(&local, email);
+    let verify = json!({"email": email, "code": code, "password": password});
+    let verified = call("POST", &format!("{url}/signup/verify"), &[], Some(verify)).await;
+    assert_eq!((verified.status, &verified.body), (200, &json!({"status": "verified"})));
     let again = call("POST", &format!("{url}/signup"), &[], Some(credentials.clone())).await;
-    assert_eq!(again.status, 409, "{}", again.body);
-    assert_eq!(again.body["error"]["code"], "email_taken");
+    assert_eq!((again.status, &again.body), (202, &json!({"status": "check_your_email"})), "no word of the account");
 
     let signin = call("POST", &format!("{url}/signin"), &[], Some(credentials)).await;
     assert_eq!(signin.status, 200, "{}", signin.body);
@@ -187,7 +229,10 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     // an email without an account gets the very same answer.
     let limit = config().stage("dev").unwrap_or_else(|e| panic!("{e}")).lockout.max_failures;
     let victim = json!({"email": "victim@example.com", "password": password});
-    assert_eq!(call("POST", &format!("{url}/signup"), &[], Some(victim)).await.status, 201);
+    assert_eq!(call("POST", &format!("{url}/signup"), &[], Some(victim)).await.status, 202);
+    let code = mailed_code(&local, "victim@example.com");
+    let verify = json!({"email": "victim@example.com", "code": code, "password": password});
+    assert_eq!(call("POST", &format!("{url}/signup/verify"), &[], Some(verify)).await.status, 200);
     let mut answers = Vec::new();
     for target in ["victim@example.com", "nobody@example.com"] {
         for i in 0..limit {
@@ -203,27 +248,7 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     }
     assert_eq!(answers[0].body, answers[1].body, "a known and an unknown email are locked alike");
 
-    // The walkthrough the command prints (and the README shows) works as printed: sign in, refresh,
-    // sign out of the session, sign out everywhere.
-    let banner = local.banner();
-    let script: String = banner
-        .split("try it:\n")
-        .nth(1)
-        .and_then(|rest| rest.split("\n\n").next())
-        .unwrap_or_else(|| panic!("no walkthrough in {banner}"))
-        .lines()
-        .map(|l| format!("{}\n", l.trim_start()))
-        .collect();
-    let ran = tokio::process::Command::new("bash")
-        .args(["-euc", &script])
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("running the walkthrough: {e}"));
-    let said = String::from_utf8_lossy(&ran.stdout);
-    assert!(ran.status.success(), "{script}\n{said}{}", String::from_utf8_lossy(&ran.stderr));
-    for answer in ["Hello, alice@example.com!", r#""signed_out":"session""#, r#""signed_out":"everywhere""#] {
-        assert!(said.contains(answer), "the walkthrough did not answer {answer}:\n{script}\n{said}");
-    }
+    the_printed_walkthrough_runs(&local).await;
 
     let pids = local.pids();
     assert_eq!(pids.len(), config().functions.len());
@@ -240,7 +265,11 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
 /// routes until they expired. Now a session's end ends them within the stage's authorizer cache TTL (here
 /// 2 s, so the test can wait it out), through the real authorizer and the emulated API Gateway's cache.
 /// Its requests come from their own address, so they take nothing from another test's WAF budget.
-async fn an_ended_sessions_access_tokens_stop_working_on_a_private_route_within_the_bound(url: &str, bound: Duration) {
+async fn an_ended_sessions_access_tokens_stop_working_on_a_private_route_within_the_bound(
+    url: &str,
+    moto: &str,
+    bound: Duration,
+) {
     let from = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
     let call = |method: &'static str, path: &'static str, token: Option<String>, body: Option<Value>| {
         let url = format!("{url}{path}");
@@ -252,7 +281,12 @@ async fn an_ended_sessions_access_tokens_stop_working_on_a_private_route_within_
         }
     };
     let credentials = json!({"email": "grace@example.com", "password": "velvet tractor orbit lemonade"});
-    assert_eq!(call("POST", "/signup", None, Some(credentials.clone())).await.status, 201);
+    assert_eq!(call("POST", "/signup", None, Some(credentials.clone())).await.status, 202);
+    let mail = xtask::local::mailbox::emulator_mail(moto).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let code = xtask::local::mailbox::last_code(&mail, "grace@example.com").unwrap_or_else(|| panic!("no code"));
+    let mut confirm = credentials.clone();
+    confirm["code"] = json!(code);
+    assert_eq!(call("POST", "/signup/verify", None, Some(confirm)).await.status, 200);
     let mut sessions = Vec::new();
     for _ in 0..3 {
         let signin = call("POST", "/signin", None, Some(credentials.clone())).await;
@@ -303,7 +337,8 @@ async fn an_ip_flood_on_signin_gets_wafs_429_and_other_addresses_do_not() {
     let local = Local::start(&config, &options).await.unwrap_or_else(|e| panic!("{e:#}"));
     let url = local.url();
     // One emulator start serves two tests: the session's end first, from its own address.
-    an_ended_sessions_access_tokens_stop_working_on_a_private_route_within_the_bound(&url, bound).await;
+    an_ended_sessions_access_tokens_stop_working_on_a_private_route_within_the_bound(&url, &local.moto_endpoint, bound)
+        .await;
     // Refused by signin's validation, so the flood is cheap: no Argon2id, no lookup.
     let cheap = json!({"email": "flood"});
     let signin = format!("{url}/signin");

@@ -221,17 +221,28 @@ fn served(workspace: &Path, target: &Path) {
     );
     let stdout = served.0.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let mut lines = BufReader::new(stdout).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("listening on ").map(|u| u.trim().to_owned()));
+    let (mut url, mut moto) = (None, None);
+    for line in lines.by_ref().map_while(Result::ok) {
+        if let Some(endpoint) = line.split("AWS emulator at ").nth(1) {
+            moto = Some(endpoint.trim_end_matches(')').to_owned());
+        }
+        if let Some(u) = line.strip_prefix("listening on ") {
+            url = Some(u.trim().to_owned());
+            break;
+        }
+    }
     // Keep reading: the command logs every request, and a closed pipe would end it.
     let drain = std::thread::spawn(move || lines.map_while(Result::ok).count());
-    let Some(url) = url else { panic!("xtask local never printed its URL") };
+    let (Some(url), Some(moto)) = (url, moto) else { panic!("xtask local never printed its URL and emulator") };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
     let outcome = runtime.block_on(async {
         let credentials = json!({"email": "carol@example.com", "password": "plum harbor quietly juggles"});
         let (signed_up, _) = call("POST", &format!("{url}/signup"), None, Some(credentials.clone())).await;
+        let mail = xtask::local::mailbox::emulator_mail(&moto).await.unwrap_or_else(|e| panic!("{e:#}"));
+        let code = xtask::local::mailbox::last_code(&mail, "carol@example.com").unwrap_or_else(|| panic!("no code"));
+        let mut confirm = credentials.clone();
+        confirm["code"] = json!(code);
+        let (verified, _) = call("POST", &format!("{url}/signup/verify"), None, Some(confirm)).await;
         let (signed_in, body) = call("POST", &format!("{url}/signin"), None, Some(credentials)).await;
         let token = body["token"].as_str().unwrap_or_default().to_owned();
         let anonymous = call("GET", &format!("{url}/orders/42"), None, None).await;
@@ -240,12 +251,12 @@ fn served(workspace: &Path, target: &Path) {
         let me = call("GET", &format!("{url}/me"), Some(&token), None).await;
         let long = format!("{url}/organizations/o1/reporting-periods/2026q4/line-items/7");
         let report = call("PUT", &long, Some(&token), None).await;
-        (signed_up, signed_in, anonymous, private, public, me, report)
+        ((signed_up, verified, signed_in), anonymous, private, public, me, report)
     });
     drop(served);
     let _ = drain.join();
-    let (signed_up, signed_in, anonymous, private, public, me, report) = outcome;
-    assert_eq!((signed_up, signed_in), (201, 200));
+    let (signed_up, anonymous, private, public, me, report) = outcome;
+    assert_eq!(signed_up, (202, 200, 200));
     assert_eq!(anonymous.0, 401, "{}", anonymous.1);
     assert_eq!(private, (200, json!({"message": "Hello, carol@example.com!", "path": {"order_id": "42"}})));
     assert_eq!(public, (200, json!({"message": "Hello!"})));

@@ -90,7 +90,8 @@ impl Fixture {
             f.repo.join("stages.toml"),
             format!(
                 "project = \"itest\"\nregion = \"us-east-1\"\narchitecture = \"x86_64\"\n\n[defaults]\nmemory_mb = 256\n\n\
-                 [stages.dev]\n\n[pipeline]\nconnection_arn = \"{connection}\"\nrepository = \"example-org/auth\"\n\
+                 [stages.dev]\nmail = {{ sender = \"no-reply@itest.example.com\", domain = \"itest.example.com\" }}\n\n\
+                 [pipeline]\nconnection_arn = \"{connection}\"\nrepository = \"example-org/auth\"\n\
                  reviewer = \"{REVIEWER_COMMIT}\"\nreviewer_sha256 = {{ x86_64 = \"{reviewer}\" }}\n"
             ),
         )

@@ -214,6 +214,104 @@ pub trait CodeStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<Option<Vec<u8>>>, CodeError>> + Send;
 }
 
+/// A shared store is a store, so one table can serve several handlers' dependencies.
+impl<T: CodeStore + ?Sized> CodeStore for std::sync::Arc<T> {
+    fn put(
+        &self,
+        email: &str,
+        issued: &Issued,
+        payload: Option<&[u8]>,
+    ) -> impl Future<Output = Result<(), CodeError>> + Send {
+        (**self).put(email, issued, payload)
+    }
+
+    fn get(&self, email: &str, purpose: Purpose) -> impl Future<Output = Result<Option<Kept>, CodeError>> + Send {
+        (**self).get(email, purpose)
+    }
+
+    fn spend_try(
+        &self,
+        email: &str,
+        purpose: Purpose,
+        tag: &[u8; 32],
+    ) -> impl Future<Output = Result<bool, CodeError>> + Send {
+        (**self).spend_try(email, purpose, tag)
+    }
+
+    fn consume(
+        &self,
+        email: &str,
+        purpose: Purpose,
+        tag: &[u8; 32],
+        now: u64,
+    ) -> impl Future<Output = Result<Option<Option<Vec<u8>>>, CodeError>> + Send {
+        (**self).consume(email, purpose, tag, now)
+    }
+}
+
+/// A typed code judged against what is kept, before anything is spent: a route that must check more
+/// than the code (verify checks the password the pending account was made with) does so between
+/// [`judge`] and [`Judged::consume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    kept: Option<Kept>,
+    accepted: bool,
+}
+
+/// Reads what is kept for `email` and `purpose` and judges `typed` (as parsed: `None` when it was not a
+/// code at all) against it.
+pub async fn judge(
+    store: &impl CodeStore,
+    keys: &KeyRing,
+    (purpose, email): (Purpose, &str),
+    typed: Option<&Code>,
+    now: u64,
+) -> Result<Judged, CodeError> {
+    let kept = store.get(email, purpose).await?;
+    let accepted = check(keys, kept.as_ref().map(|k| &k.issued), (purpose, email), typed, now) == Check::Accepted;
+    Ok(Judged { kept, accepted })
+}
+
+/// The tag no code has: a refusal with nothing kept spends a try of it, which changes nothing, so
+/// that every refusal makes the same call.
+const NO_TAG: [u8; 32] = [0; 32];
+
+impl Judged {
+    /// The code was right, alive and unspent when read.
+    pub fn accepted(&self) -> bool {
+        self.accepted
+    }
+
+    /// What an accepted code unlocks, as read (before it is consumed).
+    pub fn payload(&self) -> Option<&[u8]> {
+        self.kept.as_ref().filter(|_| self.accepted).and_then(|k| k.payload.as_deref())
+    }
+
+    /// Spends an accepted code: `Accepted(payload)` for exactly one of any number of concurrent callers,
+    /// `Refused` for the others and for a code that was not accepted (without spending anything).
+    pub async fn consume(
+        &self,
+        store: &impl CodeStore,
+        (purpose, email): (Purpose, &str),
+        now: u64,
+    ) -> Result<Redeemed, CodeError> {
+        let Some(kept) = self.kept.as_ref().filter(|_| self.accepted) else { return Ok(Redeemed::Refused) };
+        Ok(match store.consume(email, purpose, &kept.issued.tag, now).await? {
+            Some(payload) => Redeemed::Accepted(payload),
+            None => Redeemed::Refused,
+        })
+    }
+
+    /// Refuses: a try off the code judged (a wrong guess, or a right code whose other check failed). Every
+    /// refusal makes this one call, so that a refusal for an address with no code, or with a dead one,
+    /// takes the same work as a wrong guess at a live one.
+    pub async fn refuse(&self, store: &impl CodeStore, (purpose, email): (Purpose, &str)) -> Result<(), CodeError> {
+        let tag = self.kept.as_ref().map_or(&NO_TAG, |k| &k.issued.tag);
+        store.spend_try(email, purpose, tag).await?;
+        Ok(())
+    }
+}
+
 /// How a typed code was redeemed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
@@ -228,22 +326,16 @@ pub enum Redeemed {
 pub async fn redeem(
     store: &impl CodeStore,
     keys: &KeyRing,
-    (purpose, email): (Purpose, &str),
+    at: (Purpose, &str),
     typed: Option<&Code>,
     now: u64,
 ) -> Result<Redeemed, CodeError> {
-    let kept = store.get(email, purpose).await?;
-    let issued = kept.as_ref().map(|k| &k.issued);
-    match (check(keys, issued, (purpose, email), typed, now), issued) {
-        (Check::Accepted, Some(issued)) => Ok(match store.consume(email, purpose, &issued.tag, now).await? {
-            Some(payload) => Redeemed::Accepted(payload),
-            None => Redeemed::Refused,
-        }),
-        (Check::Refused { spends_try: true }, Some(issued)) => {
-            store.spend_try(email, purpose, &issued.tag).await?;
-            Ok(Redeemed::Refused)
-        }
-        _ => Ok(Redeemed::Refused),
+    let judged = judge(store, keys, at, typed, now).await?;
+    if judged.accepted() {
+        judged.consume(store, at, now).await
+    } else {
+        judged.refuse(store, at).await?;
+        Ok(Redeemed::Refused)
     }
 }
 

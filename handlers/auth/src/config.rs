@@ -26,14 +26,60 @@ pub enum ConfigError {
     Invalid { var: EnvVar, reason: &'static str },
 }
 
+/// What a new password must be (signup, reset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyConfig {
+    pub passwords: PasswordPolicy,
+    /// The service's names a new password must not contain.
+    pub service_names: Vec<String>,
+}
+
+/// Where one-time codes are kept and what tags them (signup, verify, forgot, reset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodesConfig {
+    pub codes_table_name: String,
+    /// The secret whose key tags codes: not the JWT signing secret, which these functions never read.
+    pub code_secret_arn: String,
+}
+
 /// The signup function's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignupConfig {
     pub table_name: String,
     pub key_arn: String,
-    pub passwords: PasswordPolicy,
-    /// The service's names a new password must not contain.
-    pub service_names: Vec<String>,
+    pub policy: PolicyConfig,
+    pub codes: CodesConfig,
+    /// The address mail is sent from.
+    pub mail_sender: String,
+}
+
+/// The verify function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyConfig {
+    pub table_name: String,
+    pub key_arn: String,
+    pub codes: CodesConfig,
+}
+
+/// The forgot function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgotConfig {
+    pub table_name: String,
+    pub codes: CodesConfig,
+    pub mail_sender: String,
+}
+
+/// The reset function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetConfig {
+    pub table_name: String,
+    pub key_arn: String,
+    pub policy: PolicyConfig,
+    pub codes: CodesConfig,
+    pub sessions_table_name: String,
+    /// As signout's: how long the user's "signed out everywhere" time is kept.
+    pub keep_signed_out_seconds: u64,
+    pub attempts_table_name: String,
 }
 
 /// The signin function's configuration.
@@ -173,23 +219,89 @@ fn token_lifetime(lookup: &impl Fn(&str) -> Option<String>) -> Result<u64, Confi
     Ok(seconds)
 }
 
+fn policy(lookup: &impl Fn(&str) -> Option<String>) -> Result<PolicyConfig, ConfigError> {
+    let min_chars = bounded(lookup, EnvVar::PasswordMinChars, FLOOR_MIN_CHARS as u64, 64)?;
+    Ok(PolicyConfig {
+        passwords: PasswordPolicy { min_chars: usize::try_from(min_chars).unwrap_or(FLOOR_MIN_CHARS) },
+        service_names: required(lookup, EnvVar::ServiceNames)?
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+fn codes(lookup: &impl Fn(&str) -> Option<String>) -> Result<CodesConfig, ConfigError> {
+    Ok(CodesConfig {
+        codes_table_name: required(lookup, EnvVar::CodesTableName)?,
+        code_secret_arn: required(lookup, EnvVar::CodeSecretArn)?,
+    })
+}
+
+fn keep_signed_out(lookup: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    let absolute_seconds = bounded(lookup, EnvVar::SessionAbsoluteSeconds, 3600, MAX_SESSION_SECONDS)?;
+    Ok(keep_signed_out_seconds(absolute_seconds, token_lifetime(lookup)?))
+}
+
 impl SignupConfig {
     pub fn from_env() -> Result<SignupConfig, ConfigError> {
         SignupConfig::from_lookup(process_env)
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SignupConfig, ConfigError> {
-        let min_chars = bounded(&lookup, EnvVar::PasswordMinChars, FLOOR_MIN_CHARS as u64, 64)?;
         Ok(SignupConfig {
             table_name: required(&lookup, EnvVar::TableName)?,
             key_arn: required(&lookup, EnvVar::KeyArn)?,
-            passwords: PasswordPolicy { min_chars: usize::try_from(min_chars).unwrap_or(FLOOR_MIN_CHARS) },
-            service_names: required(&lookup, EnvVar::ServiceNames)?
-                .split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            policy: policy(&lookup)?,
+            codes: codes(&lookup)?,
+            mail_sender: required(&lookup, EnvVar::MailSender)?,
+        })
+    }
+}
+
+impl VerifyConfig {
+    pub fn from_env() -> Result<VerifyConfig, ConfigError> {
+        VerifyConfig::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<VerifyConfig, ConfigError> {
+        Ok(VerifyConfig {
+            table_name: required(&lookup, EnvVar::TableName)?,
+            key_arn: required(&lookup, EnvVar::KeyArn)?,
+            codes: codes(&lookup)?,
+        })
+    }
+}
+
+impl ForgotConfig {
+    pub fn from_env() -> Result<ForgotConfig, ConfigError> {
+        ForgotConfig::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<ForgotConfig, ConfigError> {
+        Ok(ForgotConfig {
+            table_name: required(&lookup, EnvVar::TableName)?,
+            codes: codes(&lookup)?,
+            mail_sender: required(&lookup, EnvVar::MailSender)?,
+        })
+    }
+}
+
+impl ResetConfig {
+    pub fn from_env() -> Result<ResetConfig, ConfigError> {
+        ResetConfig::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<ResetConfig, ConfigError> {
+        Ok(ResetConfig {
+            table_name: required(&lookup, EnvVar::TableName)?,
+            key_arn: required(&lookup, EnvVar::KeyArn)?,
+            policy: policy(&lookup)?,
+            codes: codes(&lookup)?,
+            sessions_table_name: required(&lookup, EnvVar::SessionsTableName)?,
+            keep_signed_out_seconds: keep_signed_out(&lookup)?,
+            attempts_table_name: required(&lookup, EnvVar::AttemptsTableName)?,
         })
     }
 }
@@ -237,10 +349,9 @@ impl SignoutConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SignoutConfig, ConfigError> {
-        let absolute_seconds = bounded(&lookup, EnvVar::SessionAbsoluteSeconds, 3600, MAX_SESSION_SECONDS)?;
         Ok(SignoutConfig {
             sessions_table_name: required(&lookup, EnvVar::SessionsTableName)?,
-            keep_signed_out_seconds: keep_signed_out_seconds(absolute_seconds, token_lifetime(&lookup)?),
+            keep_signed_out_seconds: keep_signed_out(&lookup)?,
         })
     }
 }
@@ -345,6 +456,9 @@ mod tests {
         assert_eq!(names_read(|l| AuthorizerConfig::from_lookup(l)), synth_gives("authorizer"));
         assert_eq!(names_read(|l| RefreshConfig::from_lookup(l)), synth_gives("refresh"));
         assert_eq!(names_read(|l| SignoutConfig::from_lookup(l)), synth_gives("signout"));
+        assert_eq!(names_read(|l| VerifyConfig::from_lookup(l)), synth_gives("verify"));
+        assert_eq!(names_read(|l| ForgotConfig::from_lookup(l)), synth_gives("forgot"));
+        assert_eq!(names_read(|l| ResetConfig::from_lookup(l)), synth_gives("reset"));
         assert!(synth_gives("hello").is_empty(), "hello reads no configuration");
     }
 

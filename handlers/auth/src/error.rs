@@ -33,8 +33,9 @@ pub enum ErrorCode {
     /// `POST /signup` with a password the policy refuses: too short for the stage, control characters,
     /// or common and easy to guess.
     WeakPassword,
-    /// `POST /signup` for an email that already has an account.
-    EmailTaken,
+    /// `POST /signup/verify` or `POST /password/reset` with a code that is wrong, expired, spent or
+    /// unknown (or, for verify, with another password than the one signed up with): one code for all.
+    InvalidCode,
     /// `POST /signin` with an unknown email or a wrong password: one code for both, on purpose.
     InvalidCredentials,
     /// `POST /signin` for an email locked out by repeated failures, known or not: one code for both.
@@ -59,7 +60,7 @@ impl ErrorCode {
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::InvalidPassword => "invalid_password",
             ErrorCode::WeakPassword => "weak_password",
-            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::InvalidCode => "invalid_code",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::TooManyAttempts => "too_many_attempts",
             ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
@@ -76,9 +77,9 @@ impl ErrorCode {
             | ErrorCode::InvalidRequest
             | ErrorCode::InvalidEmail
             | ErrorCode::InvalidPassword
-            | ErrorCode::WeakPassword => StatusCode::BAD_REQUEST,
+            | ErrorCode::WeakPassword
+            | ErrorCode::InvalidCode => StatusCode::BAD_REQUEST,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::EmailTaken => StatusCode::CONFLICT,
             ErrorCode::InvalidCredentials | ErrorCode::Unauthorized | ErrorCode::InvalidRefreshToken => {
                 StatusCode::UNAUTHORIZED
             }
@@ -97,7 +98,7 @@ impl ErrorCode {
         ErrorCode::InvalidEmail,
         ErrorCode::InvalidPassword,
         ErrorCode::WeakPassword,
-        ErrorCode::EmailTaken,
+        ErrorCode::InvalidCode,
         ErrorCode::InvalidCredentials,
         ErrorCode::TooManyAttempts,
         ErrorCode::InvalidRefreshToken,
@@ -142,8 +143,12 @@ impl ApiError {
         ApiError::new(ErrorCode::InvalidRefreshToken, "the refresh token is not valid; sign in again")
     }
 
-    pub fn email_taken() -> ApiError {
-        ApiError::new(ErrorCode::EmailTaken, "an account with this email already exists")
+    /// The one answer to every code that does not do what it was mailed for.
+    pub fn invalid_code() -> ApiError {
+        ApiError::new(
+            ErrorCode::InvalidCode,
+            "the code is wrong, expired or used up (verifying also needs the password signed up with); ask for a new code",
+        )
     }
 
     pub fn unauthorized() -> ApiError {
@@ -191,6 +196,15 @@ impl ApiError {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// For `map_err` on a dependency's result: logs the error as the failure of `what` (never shown to the
+/// client) and answers 500.
+pub fn failed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> ApiError {
+    move |error| {
+        tracing::error!(%error, "{what}");
+        ApiError::internal()
     }
 }
 
@@ -263,7 +277,7 @@ mod tests {
     #[test]
     fn status_codes_match_the_contract() {
         assert_eq!(ErrorCode::BodyTooLarge.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(ApiError::email_taken().status(), StatusCode::CONFLICT);
+        assert_eq!(ApiError::invalid_code().status(), StatusCode::BAD_REQUEST);
         assert_eq!(ApiError::invalid_credentials().status(), StatusCode::UNAUTHORIZED);
         assert_eq!(ApiError::unauthorized().status(), StatusCode::UNAUTHORIZED);
     }

@@ -11,14 +11,18 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod error;
+pub mod forgot;
 pub mod hello;
 pub mod keys;
 pub mod lockout;
 pub mod logging;
+pub mod mail;
+pub mod outbox;
 pub mod password;
 pub mod proxy;
 pub mod refresh;
 pub mod request;
+pub mod reset;
 pub mod session;
 pub mod signin;
 pub mod signout;
@@ -26,6 +30,7 @@ pub mod signup;
 pub mod store;
 pub mod token;
 pub mod validate;
+pub mod verify;
 
 #[cfg(test)]
 mod testing;

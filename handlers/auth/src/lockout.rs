@@ -194,6 +194,15 @@ pub async fn succeeded<A: AttemptStore>(
     address.and(address_day).and(email_day)
 }
 
+/// After a password reset completed from `source`: that address's counts at `email` start again, as after
+/// a right password. The email's day, which binds the other addresses that tried it, is left: a reset
+/// proves the mailbox, not that those addresses were the owner's.
+pub async fn cleared<A: AttemptStore>(store: &A, email: &Email, source: &str) -> Result<(), AttemptsError> {
+    let address = store.reset(&CounterKey::address(email, source)).await;
+    let address_day = store.reset(&CounterKey::address_day(email, source)).await;
+    address.and(address_day)
+}
+
 /// When one count locks, from [`Protection`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {

@@ -1,10 +1,9 @@
 //! `POST /signin`: check the password against the stored hash and answer a signed token.
 //!
-//! An unknown email and a wrong password get the same 401 body, and both pay one Argon2id
-//! verification (against a dummy hash when there is no account), so neither the answer nor its time
-//! tells who has an account. What remains is one KMS `Decrypt` round trip on the known-email path,
-//! a few milliseconds against Argon2id's 12 ms (measured on the development machine; more on Lambda,
-//! where 1024 MB is a fraction of a vCPU).
+//! An unknown email and a wrong password get the same 401 body, and both pay one KMS `Decrypt` round
+//! trip and one Argon2id verification (for an unknown email, KMS is asked to decrypt a decoy it
+//! refuses, and the password is verified against a dummy hash), so neither the answer nor its time
+//! tells who has an account; nor does a KMS outage, which fails both paths alike.
 //!
 //! Repeated attempts are throttled per email and source address, per day, and per email across
 //! addresses ([`crate::lockout`]): each attempt is counted first, and one a count refuses, known email
@@ -31,6 +30,10 @@ use crate::validate::{Credentials, Password, credentials_from_body};
 /// How long a warm signin may sign with the secret it read before reading it again, so that it never
 /// signs with a version that rotations have retired.
 pub const KEY_MAX_AGE_SECONDS: u64 = crate::keys::MAX_AGE_SECONDS;
+
+/// What an unknown email's sign-in asks KMS to decrypt: the size of an encrypted PHC string, but no
+/// ciphertext, so KMS refuses it after the round trip a known email's hash costs.
+const DECOY_CIPHERTEXT: &[u8] = &[0; 256];
 
 /// What signin needs.
 #[derive(Debug)]
@@ -159,6 +162,10 @@ async fn check_password<S: UserStore, C: Cipher, K, A, SS>(
         ApiError::internal()
     })?;
     let Some(user) = user else {
+        if let Err(CipherError::Unavailable(error)) = deps.cipher.decrypt(DECOY_CIPHERTEXT, &credentials.email).await {
+            tracing::error!(%error, "decrypting the password hash");
+            return Err(ApiError::internal());
+        }
         deps.passwords.verify_dummy(&credentials.password);
         tracing::info!(reason = "unknown email", "signin refused");
         return Err(ApiError::invalid_credentials());

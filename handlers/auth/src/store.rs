@@ -66,6 +66,10 @@ pub trait UserStore: Send + Sync {
 
     /// The row for `email`, read consistently (a create that answered is seen).
     fn get(&self, email: &Email) -> impl Future<Output = Result<Option<StoredUser>, StoreError>> + Send;
+
+    /// Replaces the password of the account `user.email` with `user`'s (a reset), only if the account
+    /// exists: `false` when it does not, and nothing is written.
+    fn set_password(&self, user: &StoredUser) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// A shared store is a store, so one table can serve several handlers' dependencies.
@@ -76,5 +80,9 @@ impl<T: UserStore + ?Sized> UserStore for Arc<T> {
 
     fn get(&self, email: &Email) -> impl Future<Output = Result<Option<StoredUser>, StoreError>> + Send {
         (**self).get(email)
+    }
+
+    fn set_password(&self, user: &StoredUser) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).set_password(user)
     }
 }

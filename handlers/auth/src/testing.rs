@@ -8,21 +8,31 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use crate::clock::ManualClock;
+use crate::codes::memory::MemoryCodes;
+use crate::codes::quota::DEFAULT_MAIL_LIMITS;
 use crate::keys::KeyCache;
 use crate::keys::fake::FakeSecretSource;
 use crate::lockout::Protection;
 use crate::lockout::memory::MemoryAttempts;
+use crate::mail::memory::MemoryMailer;
+use crate::outbox::Outbox;
 use crate::password::PasswordScheme;
 use crate::password::fake::FakeCipher;
 use crate::session::SessionSettings;
 use crate::session::memory::MemorySessions;
 use crate::store::memory::MemoryStore;
 use crate::token::TokenSettings;
-use crate::{authorizer, refresh, signin, signout, signup};
+use crate::{authorizer, forgot, refresh, reset, signin, signout, signup, verify};
+
+pub mod journal;
+
+use journal::{Journal, Logged};
 
 /// The fixtures' request time, in Unix seconds.
 pub const NOW: u64 = 1_732_529_742;
 pub const KEY_V1: &[u8] = b"Zq8d3LmT0vXk5sR2wY7nB4hJ9cF1gP6aE0uI3oK8zM5xN2bV7tQ4rW1yS6dH9jL0";
+/// The code secret's value: another secret than the signing key's.
+pub const CODE_KEY: &[u8] = b"Cd7Rt2Yu9Io4Pa1Sd6Fg3Hj8Kl5Zx0Cv7Bn2Mq9We4Rt1Yu6Io3Pa8Sd5Fg0Hj7K";
 pub const KEY_V2: &[u8] = b"Hk2Jm9Qp4Rs7Tv0Wx3Yz6Ab1Cd8Ef5Gh2Ij9Kl4Mn7Op0Qr3St6Uv1Wx8Yz5Ab2Cd";
 
 fn fixture_path(name: &str) -> PathBuf {
@@ -133,6 +143,12 @@ pub struct World {
     pub secrets: Arc<FakeSecretSource>,
     pub sessions: Arc<MemorySessions>,
     pub clock: Arc<ManualClock>,
+    /// The codes table (codes and mail counters), the code secret and the mail sent.
+    pub codes: Arc<MemoryCodes>,
+    pub code_secret: Arc<FakeSecretSource>,
+    pub mailer: Arc<MemoryMailer>,
+    /// The calls the signup, verify, forgot and reset dependencies made.
+    pub journal: Arc<Journal>,
 }
 
 /// The fixtures' sessions: the defaults (30 days, 7 idle, 10 seconds of grace).
@@ -140,9 +156,14 @@ pub const SESSIONS: SessionSettings = SessionSettings::DEFAULT;
 /// How long the fixtures' authorizer reuses a user's "signed out everywhere" time.
 pub const REVOCATION_CACHE_SECONDS: u64 = 10;
 
-pub type SignupDeps = signup::Deps<Arc<MemoryStore>, Arc<FakeCipher>>;
-pub type SigninDeps =
-    signin::Deps<Arc<MemoryStore>, Arc<FakeCipher>, Arc<FakeSecretSource>, Arc<MemoryAttempts>, Arc<MemorySessions>>;
+pub type Users = Logged<Arc<MemoryStore>>;
+pub type Kms = Logged<Arc<FakeCipher>>;
+pub type Codes = Logged<Arc<MemoryCodes>>;
+pub type SignupDeps = signup::Deps<Users, Kms, Arc<FakeSecretSource>, Codes, Logged<Arc<MemoryMailer>>>;
+pub type VerifyDeps = verify::Deps<Users, Kms, Arc<FakeSecretSource>, Codes>;
+pub type ForgotDeps = forgot::Deps<Users, Arc<FakeSecretSource>, Codes, Logged<Arc<MemoryMailer>>>;
+pub type ResetDeps = reset::Deps<Users, Kms, Arc<FakeSecretSource>, Codes, Arc<MemorySessions>, Arc<MemoryAttempts>>;
+pub type SigninDeps = signin::Deps<Users, Kms, Arc<FakeSecretSource>, Arc<MemoryAttempts>, Arc<MemorySessions>>;
 pub type AuthorizerDeps = authorizer::Deps<Arc<FakeSecretSource>, Arc<MemorySessions>>;
 pub type RefreshDeps = refresh::Deps<Arc<MemorySessions>, Arc<FakeSecretSource>>;
 pub type SignoutDeps = signout::Deps<Arc<MemorySessions>>;
@@ -156,24 +177,85 @@ impl World {
             secrets: Arc::new(FakeSecretSource::new("v1", KEY_V1)),
             sessions: Arc::new(MemorySessions::new()),
             clock: Arc::new(ManualClock::new(NOW)),
+            codes: Arc::new(MemoryCodes::new()),
+            code_secret: Arc::new(FakeSecretSource::new("c1", CODE_KEY)),
+            mailer: Arc::new(MemoryMailer::new()),
+            journal: Arc::new(Journal::default()),
         }
+    }
+
+    fn logged<T: Clone>(&self, inner: &T) -> Logged<T> {
+        Logged { inner: inner.clone(), journal: self.journal.clone() }
+    }
+
+    fn outbox(&self) -> Outbox<Codes, Logged<Arc<MemoryMailer>>> {
+        Outbox { codes: self.logged(&self.codes), mailer: self.logged(&self.mailer), limits: DEFAULT_MAIL_LIMITS }
+    }
+
+    fn code_keys(&self) -> KeyCache<Arc<FakeSecretSource>> {
+        KeyCache::new(self.code_secret.clone()).with_max_age(crate::keys::MAX_AGE_SECONDS)
     }
 
     pub fn signup(&self) -> SignupDeps {
         signup::Deps {
-            store: self.store.clone(),
-            cipher: self.cipher.clone(),
+            store: self.logged(&self.store),
+            cipher: self.logged(&self.cipher),
             passwords: cheap_passwords(),
-            policy: crate::password::policy::PasswordPolicy::default(),
-            blocklist: blocklist(),
+            rules: signup::Passwords {
+                policy: crate::password::policy::PasswordPolicy::default(),
+                blocklist: blocklist(),
+            },
+            keys: self.code_keys(),
+            outbox: self.outbox(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn verify(&self) -> VerifyDeps {
+        verify::Deps {
+            store: self.logged(&self.store),
+            cipher: self.logged(&self.cipher),
+            passwords: cheap_passwords(),
+            keys: self.code_keys(),
+            codes: self.logged(&self.codes),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn forgot(&self) -> ForgotDeps {
+        forgot::Deps {
+            store: self.logged(&self.store),
+            keys: self.code_keys(),
+            outbox: self.outbox(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn reset(&self) -> ResetDeps {
+        reset::Deps {
+            store: self.logged(&self.store),
+            cipher: self.logged(&self.cipher),
+            passwords: cheap_passwords(),
+            rules: signup::Passwords {
+                policy: crate::password::policy::PasswordPolicy::default(),
+                blocklist: blocklist(),
+            },
+            keys: self.code_keys(),
+            codes: self.logged(&self.codes),
+            sessions: self.sessions.clone(),
+            keep_signed_out_seconds: crate::session::keep_signed_out_seconds(
+                SESSIONS.lifetimes.absolute_seconds,
+                settings().lifetime_seconds,
+            ),
+            attempts: self.attempts.clone(),
             clock: self.clock.clone(),
         }
     }
 
     pub fn signin(&self) -> SigninDeps {
         signin::Deps {
-            store: self.store.clone(),
-            cipher: self.cipher.clone(),
+            store: self.logged(&self.store),
+            cipher: self.logged(&self.cipher),
             passwords: cheap_passwords(),
             keys: KeyCache::new(self.secrets.clone()).with_max_age(signin::KEY_MAX_AGE_SECONDS),
             tokens: settings(),
@@ -232,12 +314,32 @@ pub fn credentials_body(email: &str, password: &str) -> String {
 /// The password [`signed_in`] gives its users.
 pub const SESSION_PASSWORD: &str = "velvet tractor orbit one";
 
+/// The body of a verify or reset request.
+pub fn code_body(email: &str, code: &str, password: &str) -> String {
+    serde_json::json!({"email": email, "code": code, "password": password}).to_string()
+}
+
+/// `email` signed up with `password` and verified with the code mailed, through the handlers, unless it
+/// has an account already.
+pub async fn registered(world: &World, email: &str, password: &str) {
+    let normalized = crate::validate::Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
+    if crate::store::UserStore::get(&world.store, &normalized).await.unwrap_or_else(|e| panic!("{e}")).is_some() {
+        return;
+    }
+    let body = credentials_body(email, password);
+    let up = signup::handle(request_with_body("signup-request.json", Some(&body)), &world.signup()).await;
+    assert_eq!(up.status(), 202, "{:?}", up.body());
+    let code = world.mailer.last_code(normalized.as_str()).unwrap_or_else(|| panic!("no code mailed to {email}"));
+    let body = code_body(email, &code, password);
+    let verified = verify::handle(request_with_body("signup-request.json", Some(&body)), &world.verify()).await;
+    assert_eq!(verified.status(), 200, "{:?}", verified.body());
+}
+
 /// `email` signed up (once) and signed in through the handlers: the signin body, with its access token,
 /// refresh token and lifetime.
 pub async fn signed_in(world: &World, email: &str) -> Value {
+    registered(world, email, SESSION_PASSWORD).await;
     let body = credentials_body(email, SESSION_PASSWORD);
-    let up = crate::signup::handle(request_with_body("signup-request.json", Some(&body)), &world.signup()).await;
-    assert!(up.status() == 201 || up.status() == 409, "{:?}", up.body());
     let response = crate::signin::handle(request_with_body("signin-request.json", Some(&body)), &world.signin()).await;
     assert_eq!(response.status(), 200, "{:?}", response.body());
     json_body(&response)
@@ -257,4 +359,48 @@ pub async fn session_claims(world: &World, email: &str, now: u64) -> crate::toke
     let email = crate::validate::Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
     let jti = crate::token::random_jti().unwrap_or_else(|e| panic!("{e}"));
     crate::token::Claims::new(&email, *id.as_bytes(), jti, &settings(), now)
+}
+
+/// Everything logged while a test runs, as the functions' JSON lines.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `work` on this thread with a JSON subscriber and returns its output and what it logged.
+pub async fn with_logs<T>(work: impl std::future::Future<Output = T>) -> (T, String) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = lambda_http::tracing::subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let output = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        work.await
+    };
+    let log =
+        String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned();
+    (output, log)
+}
+
+/// Another code than `code`.
+pub fn wrong_code(code: &str) -> &'static str {
+    if code == "00000000" { "00000001" } else { "00000000" }
+}
+
+/// The one refusal of a code: `400 invalid_code`.
+pub fn assert_invalid_code(response: &Response<Body>) {
+    assert_eq!(response.status(), 400, "{:?}", response.body());
+    assert_eq!(json_body(response)["error"]["code"], "invalid_code");
 }

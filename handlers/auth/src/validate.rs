@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::codes::Code;
 use crate::error::{ApiError, ErrorCode};
 
 /// The largest body accepted, in bytes (after API Gateway's base64 decoding).
@@ -59,7 +60,8 @@ pub enum ValidationError {
     PasswordTooShort,
     #[error("password must be at most {MAX_PASSWORD_CHARS} characters")]
     PasswordTooLong,
-    /// A session body (`/refresh`, `/signout`) that is not an object of the fields it takes.
+    /// A session or code body (`/refresh`, `/signout`, `/signup/verify`, `/password/*`) that is not an
+    /// object of the fields it takes.
     #[error("request body must be a JSON object: {0}")]
     NotASessionObject(&'static str),
     #[error("unknown field \"{0}\"; {1}")]
@@ -219,8 +221,8 @@ const EVERYWHERE_FIELD: &str = "everywhere";
 const REFRESH_SHAPE: &str = "{\"refresh_token\": \"...\"}";
 const SIGNOUT_SHAPE: &str = "{\"refresh_token\": \"...\"} or {\"everywhere\": true}";
 
-/// A session body's fields, each named in `allowed` and given once: size first, then JSON, then names.
-fn session_fields(
+/// A body's fields, each named in `allowed` and given once: size first, then JSON, then names.
+fn object_fields(
     bytes: &[u8],
     allowed: &[&'static str],
     shape: &'static str,
@@ -250,7 +252,7 @@ fn session_fields(
 /// The refresh token of a `POST /refresh` body, `{"refresh_token": "..."}`, as given: whether it is
 /// one of ours is for the session rules to say, with one answer for every token that is not.
 pub fn refresh_token_from_body(body: &Body) -> Result<String, ValidationError> {
-    let fields = session_fields(body.as_ref(), &[REFRESH_TOKEN_FIELD], REFRESH_SHAPE)?;
+    let fields = object_fields(body.as_ref(), &[REFRESH_TOKEN_FIELD], REFRESH_SHAPE)?;
     match fields.into_iter().next() {
         Some((_, Value::String(token))) => Ok(token),
         Some((field, _)) => Err(ValidationError::NotAString(field)),
@@ -278,7 +280,7 @@ impl fmt::Debug for Signout {
 
 /// A `POST /signout` body: `{"refresh_token": "..."}` or `{"everywhere": true}`, exactly one.
 pub fn signout_from_body(body: &Body) -> Result<Signout, ValidationError> {
-    let fields = session_fields(body.as_ref(), &[REFRESH_TOKEN_FIELD, EVERYWHERE_FIELD], SIGNOUT_SHAPE)?;
+    let fields = object_fields(body.as_ref(), &[REFRESH_TOKEN_FIELD, EVERYWHERE_FIELD], SIGNOUT_SHAPE)?;
     match fields.as_slice() {
         [(REFRESH_TOKEN_FIELD, Value::String(token))] => Ok(Signout::Session(token.clone())),
         [(REFRESH_TOKEN_FIELD, _)] => Err(ValidationError::NotAString(REFRESH_TOKEN_FIELD)),
@@ -287,6 +289,45 @@ pub fn signout_from_body(body: &Body) -> Result<Signout, ValidationError> {
         [] => Err(ValidationError::InvalidSessionBody("give \"refresh_token\" or \"everywhere\"")),
         _ => Err(ValidationError::InvalidSessionBody("give \"refresh_token\" or \"everywhere\", not both")),
     }
+}
+
+const CODE_FIELD: &str = "code";
+const EMAIL_SHAPE: &str = "{\"email\": \"...\"}";
+const CODE_SHAPE: &str = "{\"email\": \"...\", \"code\": \"...\", \"password\": \"...\"}";
+
+/// The email of a `POST /password/forgot` body, `{"email": "..."}`.
+pub fn email_from_body(body: &Body) -> Result<Email, ValidationError> {
+    let fields = object_fields(body.as_ref(), &[EMAIL_FIELD], EMAIL_SHAPE)?;
+    match fields.into_iter().next() {
+        Some((_, Value::String(email))) => Email::parse(&email),
+        Some((field, _)) => Err(ValidationError::NotAString(field)),
+        None => Err(ValidationError::MissingField(EMAIL_FIELD)),
+    }
+}
+
+/// A `POST /signup/verify` or `POST /password/reset` body: the address, the code mailed to it, and the
+/// password (the one signed up with, or the new one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRequest {
+    pub email: Email,
+    /// `None` when the field was a string but not a code's shape: it is judged as a wrong code, with the
+    /// same answer, so that the shape of a guess tells nothing either.
+    pub code: Option<Code>,
+    pub password: Password,
+}
+
+/// Reads a [`CodeRequest`]: `{"email", "code", "password"}`, each a string, each once.
+pub fn code_request_from_body(body: &Body) -> Result<CodeRequest, ValidationError> {
+    let fields = object_fields(body.as_ref(), &[EMAIL_FIELD, CODE_FIELD, PASSWORD_FIELD], CODE_SHAPE)?;
+    let text = |name: &'static str| -> Result<String, ValidationError> {
+        match fields.iter().find(|(field, _)| *field == name) {
+            Some((_, Value::String(value))) => Ok(value.clone()),
+            Some((field, _)) => Err(ValidationError::NotAString(field)),
+            None => Err(ValidationError::MissingField(name)),
+        }
+    };
+    let (email, code, password) = (text(EMAIL_FIELD)?, text(CODE_FIELD)?, text(PASSWORD_FIELD)?);
+    Ok(CodeRequest { email: Email::parse(&email)?, code: Code::parse(&code), password: Password::parse(password)? })
 }
 
 /// A JSON object's entries in order, duplicates kept, so that they can be refused.

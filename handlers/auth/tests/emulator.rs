@@ -1,18 +1,25 @@
-//! The handlers against AWS APIs for real: DynamoDB, KMS and Secrets Manager served by moto's server on
+//! The handlers against AWS APIs for real: DynamoDB, KMS, Secrets Manager and SES served by moto's server on
 //! 127.0.0.1 (started here on a free port), reached through the real AWS SDK over HTTP, driven with
 //! API Gateway event fixtures.
 
 use std::sync::{Arc, OnceLock};
 
+use auth::codes::dynamo::DynamoCodes;
+use auth::codes::quota::DEFAULT_MAIL_LIMITS;
 use auth::keys::secrets_manager::SecretsManagerSource;
 use auth::lockout::dynamo::DynamoAttempts;
 use auth::lockout::{AttemptStore, CounterKey, LockoutPolicy, Protection};
+use auth::mail::memory::MemoryMailer;
+use auth::mail::ses::SesMailer;
+use auth::mail::{Mail, MailError, Mailer};
+use auth::outbox::Outbox;
 use auth::password::kms::KmsCipher;
 use auth::session::SessionSettings;
 use auth::session::dynamo::DynamoSessions;
 use auth::store::dynamo::DynamoStore;
 use auth::token::TokenSettings;
-use auth::{authorizer, hello, refresh, signin, signout, signup};
+use auth::validate::Email;
+use auth::{authorizer, hello, refresh, signin, signout, signup, verify};
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
@@ -43,7 +50,11 @@ struct World {
     attempts_table: String,
     secret_arn: String,
     key_arn: String,
-    signup: signup::Deps<DynamoStore, KmsCipher>,
+    signup: signup::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoCodes, Tee>,
+    codes_table: String,
+    code_secret_arn: String,
+    /// Every mail sent through SES, as sent: where the tests read their codes.
+    mail: Arc<MemoryMailer>,
     signin: signin::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoAttempts, DynamoSessions>,
     sessions_table: String,
     tokens: TokenSettings,
@@ -80,6 +91,23 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("create secret: {e:?}"));
         let secret_arn = secret.arn.unwrap_or_else(|| panic!("no secret arn"));
+        let codes_table = unique("codes");
+        create_table(&dynamodb, &codes_table, contract::codes::PARTITION_KEY).await;
+        let code_secret = secrets
+            .create_secret()
+            .name(unique("codes"))
+            .secret_string(random_key())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create secret: {e:?}"));
+        let code_secret_arn = code_secret.arn.unwrap_or_else(|| panic!("no secret arn"));
+        // The sender's domain as an SES identity, which moto requires of a sender, as SES does.
+        let ses = aws_sdk_sesv2::Client::new(&config);
+        if let Err(error) = ses.create_email_identity().email_identity(SENDER_DOMAIN).send().await {
+            let exists = error.as_service_error().is_some_and(|e| e.is_already_exists_exception());
+            assert!(exists, "create the sender's identity: {error:?}");
+        }
+        let mail = Arc::new(MemoryMailer::new());
 
         let tokens = TokenSettings {
             issuer: "auth-test/signin".into(),
@@ -90,12 +118,20 @@ impl World {
         let cipher = || KmsCipher::new(kms.clone(), key_arn.clone());
         let (signup_deps, signin_deps) = (
             signup::Deps::new(
-                store(),
-                cipher(),
-                auth::password::policy::PasswordPolicy::default(),
-                auth::password::policy::Blocklist {
-                    breached: auth::password::breached::leaked(&["password1234567"]).unwrap_or_else(|e| panic!("{e}")),
-                    service_names: vec!["auth".to_owned()],
+                (store(), cipher()),
+                signup::Passwords {
+                    policy: auth::password::policy::PasswordPolicy::default(),
+                    blocklist: auth::password::policy::Blocklist {
+                        breached: auth::password::breached::leaked(&["password1234567"])
+                            .unwrap_or_else(|e| panic!("{e}")),
+                        service_names: vec!["auth".to_owned()],
+                    },
+                },
+                SecretsManagerSource::new(secrets.clone(), code_secret_arn.clone()),
+                Outbox {
+                    codes: DynamoCodes::new(dynamodb.clone(), codes_table.clone()),
+                    mailer: Tee(SesMailer::new(ses, format!("no-reply@{SENDER_DOMAIN}")), mail.clone()),
+                    limits: DEFAULT_MAIL_LIMITS,
                 },
             ),
             signin::Deps::new(
@@ -108,6 +144,9 @@ impl World {
         );
         World {
             signup: signup_deps,
+            codes_table,
+            code_secret_arn,
+            mail,
             signin: signin_deps,
             sessions_table,
             dynamodb,
@@ -130,9 +169,52 @@ impl World {
         )
     }
 
+    fn verify(&self) -> verify::Deps<DynamoStore, KmsCipher, SecretsManagerSource, DynamoCodes> {
+        let kms = aws_sdk_kms::Client::new(&self.config);
+        verify::Deps::new(
+            DynamoStore::new(self.dynamodb.clone(), self.table.clone()),
+            KmsCipher::new(kms, self.key_arn.clone()),
+            SecretsManagerSource::new(self.secrets.clone(), self.code_secret_arn.clone()),
+            DynamoCodes::new(self.dynamodb.clone(), self.codes_table.clone()),
+        )
+    }
+
+    /// The code in the newest mail to `email`.
+    fn code_for(&self, email: &str) -> String {
+        let normalized = Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
+        self.mail.last_code(normalized.as_str()).unwrap_or_else(|| panic!("no code mailed to {email}"))
+    }
+
     fn sessions(&self) -> DynamoSessions {
         DynamoSessions::new(self.dynamodb.clone(), self.sessions_table.clone())
     }
+}
+
+/// The domain the tests send from, an SES identity in the emulator.
+const SENDER_DOMAIN: &str = "auth-test.example.com";
+
+/// SES's mailer, with a copy of each mail the tests read their codes from.
+struct Tee(SesMailer, Arc<MemoryMailer>);
+
+impl Mailer for Tee {
+    async fn send(&self, to: &Email, mail: &Mail) -> Result<(), MailError> {
+        self.0.send(to, mail).await?;
+        self.1.send(to, mail).await
+    }
+}
+
+/// `email` signed up with `password` and verified with the code SES was asked to send.
+async fn register(world: &World, email: &str, password: &str) {
+    let signed_up =
+        signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
+    assert_eq!(signed_up.status(), 202, "{:?}", signed_up.body());
+    let verified = verify_with(world, email, &world.code_for(email), password).await;
+    assert_eq!(verified.status(), 200, "{:?}", verified.body());
+}
+
+async fn verify_with(world: &World, email: &str, code: &str, password: &str) -> Response<Body> {
+    let body = json!({"email": email, "code": code, "password": password});
+    verify::handle(proxy_request("signup-request.json", &body), &world.verify()).await
 }
 
 /// The stage defaults: 30 days, a week idle, 10 seconds of grace.
@@ -236,14 +318,17 @@ async fn signup_signin_authorize_hello() {
         &world.signup,
     )
     .await;
-    assert_eq!(created.status(), 201, "{:?}", created.body());
+    assert_eq!(created.status(), 202, "{:?}", created.body());
+    let early = sign_in(&world, &normalized, "plum harbor quietly juggles").await;
+    assert_eq!(early.status(), 401, "no signing in before verifying");
+    let verified = verify_with(&world, &normalized, &world.code_for(&normalized), "plum harbor quietly juggles").await;
+    assert_eq!(verified.status(), 200, "{:?}", verified.body());
     let again = signup::handle(
         proxy_request("signup-request.json", &credentials(&normalized, "another velvet orbit one")),
         &world.signup,
     )
     .await;
-    assert_eq!(again.status(), 409);
-    assert!(body_json(&again)["error"]["code"].is_string());
+    assert_eq!((again.status().as_u16(), body_json(&again)), (202, body_json(&created)), "no word of the account");
 
     // The row holds a KMS ciphertext, not the password or a bare hash.
     let item = world
@@ -284,25 +369,26 @@ async fn signup_signin_authorize_hello() {
 }
 
 #[tokio::test]
-async fn fifty_concurrent_signups_of_one_email_create_one_user() {
+async fn twenty_concurrent_verifications_with_the_code_create_one_user() {
     let world = Arc::new(World::new().await);
-    let email = format!("{}@example.com", unique("race"));
+    let email = format!("{}@example.com", unique("race")).to_ascii_lowercase();
+    let password = "velvet guess number one orbit";
+    let signed_up =
+        signup::handle(proxy_request("signup-request.json", &credentials(&email, password)), &world.signup).await;
+    assert_eq!(signed_up.status(), 202);
+    let code = world.code_for(&email);
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..50 {
-        let world = Arc::clone(&world);
-        let email = email.clone();
-        tasks.spawn(async move {
-            let request =
-                proxy_request("signup-request.json", &credentials(&email, &format!("velvet guess number {i} orbit")));
-            signup::handle(request, &world.signup).await.status().as_u16()
-        });
+    for _ in 0..20 {
+        let (world, email, code) = (Arc::clone(&world), email.clone(), code.clone());
+        tasks.spawn(async move { verify_with(&world, &email, &code, password).await.status().as_u16() });
     }
     let mut statuses = Vec::new();
     while let Some(status) = tasks.join_next().await {
         statuses.push(status.unwrap_or_else(|e| panic!("{e}")));
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 19, "{statuses:?}");
+    assert_eq!(sign_in(&world, &email, password).await.status(), 200);
 }
 
 #[tokio::test]
@@ -311,9 +397,7 @@ async fn a_ciphertext_moved_to_another_users_row_does_not_decrypt() {
     let mallory = format!("{}@example.com", unique("mallory"));
     let victim = format!("{}@example.com", unique("victim"));
     for (email, password) in [(&mallory, "he keeps an orbit lemonade"), (&victim, "her own velvet tractor")] {
-        let r =
-            signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
-        assert_eq!(r.status(), 201);
+        register(&world, email, password).await;
     }
     // The attacker can write the table and copies their own encrypted hash into the victim's row.
     let key = |email: &str| aws_sdk_dynamodb::types::AttributeValue::S(email.to_owned());
@@ -347,12 +431,7 @@ async fn a_ciphertext_moved_to_another_users_row_does_not_decrypt() {
 async fn tokens_signed_before_a_rotation_stay_valid() {
     let world = World::new().await;
     let email = format!("{}@example.com", unique("rotate"));
-    let r = signup::handle(
-        proxy_request("signup-request.json", &credentials(&email, "rotation safe velvet tractor")),
-        &world.signup,
-    )
-    .await;
-    assert_eq!(r.status(), 201);
+    register(&world, &email, "rotation safe velvet tractor").await;
     let before = body_json(&sign_in(&world, &email, "rotation safe velvet tractor").await)["token"]
         .as_str()
         .unwrap_or_default()
@@ -484,12 +563,7 @@ async fn concurrent_attempts_all_count_and_stop_at_the_limit() {
 async fn a_burst_of_concurrent_guesses_gets_no_more_than_the_limit() {
     let world = Arc::new(World::new().await);
     let email = format!("{}@example.com", unique("burst")).to_ascii_lowercase();
-    let created = signup::handle(
-        proxy_request("signup-request.json", &credentials(&email, "the real password is lemonade")),
-        &world.signup,
-    )
-    .await;
-    assert_eq!(created.status(), 201);
+    register(&world, &email, "the real password is lemonade").await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..LOCKOUT.max_failures + 8 {
         let (world, email) = (Arc::clone(&world), email.clone());
@@ -516,12 +590,7 @@ async fn a_burst_of_concurrent_guesses_gets_no_more_than_the_limit() {
 async fn password_guessing_is_locked_out_for_known_and_unknown_emails_alike() {
     let world = World::new().await;
     let known = format!("{}@example.com", unique("victim")).to_ascii_lowercase();
-    let created = signup::handle(
-        proxy_request("signup-request.json", &credentials(&known, "the real password is lemonade")),
-        &world.signup,
-    )
-    .await;
-    assert_eq!(created.status(), 201);
+    register(&world, &known, "the real password is lemonade").await;
     let unknown = format!("{}@example.com", unique("ghost")).to_ascii_lowercase();
     for email in [&known, &unknown] {
         for i in 0..LOCKOUT.max_failures {
@@ -577,7 +646,9 @@ fn now() -> u64 {
 /// Signs up (once) and signs in `email` on the session world's clock: the signin body.
 async fn session_for(world: &World, s: &SessionWorld, email: &str) -> Value {
     let password = "velvet orbit lemonade session";
-    signup::handle(proxy_request("signup-request.json", &credentials(email, password)), &world.signup).await;
+    if world.mail.last_code(email).is_none() {
+        register(world, email, password).await;
+    }
     let response = signin::handle(proxy_request("signin-request.json", &credentials(email, password)), &s.signin).await;
     assert_eq!(response.status(), 200, "{:?}", response.body());
     body_json(&response)
@@ -710,12 +781,7 @@ async fn twenty_concurrent_refreshes_through_dynamodb_give_one_chain() {
 async fn attack_the_emails_daily_bound_raced_at_its_edge_gets_one_password_check() {
     let world = Arc::new(World::new().await);
     let email = format!("{}@example.com", unique("edge")).to_ascii_lowercase();
-    let created = signup::handle(
-        proxy_request("signup-request.json", &credentials(&email, "the real password is lemonade")),
-        &world.signup,
-    )
-    .await;
-    assert_eq!(created.status(), 201);
+    register(&world, &email, "the real password is lemonade").await;
     let store = DynamoAttempts::new(world.dynamodb.clone(), world.attempts_table.clone());
     let parsed = auth::validate::Email::parse(&email).unwrap_or_else(|e| panic!("{e}"));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());

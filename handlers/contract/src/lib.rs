@@ -31,11 +31,27 @@ pub enum Target {
     AttemptsTable,
     /// Sessions and each user's "signed out everywhere" time (refresh tokens, sign-out).
     SessionsTable,
+    /// One-time codes (email verification, password reset) and the per-address mail counters.
+    CodesTable,
+    /// The secret whose key tags one-time codes: apart from the JWT signing secret, so that the functions
+    /// that mail and check codes cannot mint tokens.
+    CodeSecret,
+    /// The stage's SES identity, which mail is sent from; every grant on it requires the stage's sender
+    /// as the from-address (`ses:FromAddress`).
+    MailIdentity,
 }
 
 impl Target {
-    pub const ALL: [Target; 5] =
-        [Target::UsersTable, Target::PasswordKey, Target::SigningSecret, Target::AttemptsTable, Target::SessionsTable];
+    pub const ALL: [Target; 8] = [
+        Target::UsersTable,
+        Target::PasswordKey,
+        Target::SigningSecret,
+        Target::AttemptsTable,
+        Target::SessionsTable,
+        Target::CodesTable,
+        Target::CodeSecret,
+        Target::MailIdentity,
+    ];
 
     /// How a declaration names it: the key of `[package.metadata.function.grants]`.
     pub const fn key(self) -> &'static str {
@@ -45,6 +61,9 @@ impl Target {
             Target::SigningSecret => "signing-secret",
             Target::AttemptsTable => "attempts-table",
             Target::SessionsTable => "sessions-table",
+            Target::CodesTable => "codes-table",
+            Target::CodeSecret => "code-secret",
+            Target::MailIdentity => "mail-identity",
         }
     }
 
@@ -56,11 +75,12 @@ impl Target {
     /// administers, deletes or lists.
     pub const fn actions(self) -> &'static [&'static str] {
         match self {
-            Target::UsersTable | Target::AttemptsTable | Target::SessionsTable => {
+            Target::UsersTable | Target::AttemptsTable | Target::SessionsTable | Target::CodesTable => {
                 &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
             }
             Target::PasswordKey => &["kms:Encrypt", "kms:Decrypt"],
-            Target::SigningSecret => &["secretsmanager:GetSecretValue"],
+            Target::SigningSecret | Target::CodeSecret => &["secretsmanager:GetSecretValue"],
+            Target::MailIdentity => &["ses:SendEmail"],
         }
     }
 
@@ -73,6 +93,9 @@ impl Target {
             Target::SigningSecret => EnvVar::SecretArn,
             Target::AttemptsTable => EnvVar::AttemptsTableName,
             Target::SessionsTable => EnvVar::SessionsTableName,
+            Target::CodesTable => EnvVar::CodesTableName,
+            Target::CodeSecret => EnvVar::CodeSecretArn,
+            Target::MailIdentity => EnvVar::MailSender,
         }
     }
 }
@@ -278,10 +301,16 @@ pub enum EnvVar {
     /// How long the authorizer may reuse a user's "signed out everywhere" time it read, in seconds: at
     /// most the stage's authorizer cache TTL.
     RevocationCacheSeconds,
+    /// Name of the DynamoDB table of one-time codes and per-address mail counters.
+    CodesTableName,
+    /// ARN of the Secrets Manager secret whose key tags one-time codes.
+    CodeSecretArn,
+    /// The address mail is sent from (`stages.toml`'s `mail.sender`), under the stage's SES identity.
+    MailSender,
 }
 
 impl EnvVar {
-    pub const ALL: [EnvVar; 19] = [
+    pub const ALL: [EnvVar; 22] = [
         EnvVar::TableName,
         EnvVar::KeyArn,
         EnvVar::SecretArn,
@@ -301,6 +330,9 @@ impl EnvVar {
         EnvVar::SessionIdleSeconds,
         EnvVar::RefreshGraceSeconds,
         EnvVar::RevocationCacheSeconds,
+        EnvVar::CodesTableName,
+        EnvVar::CodeSecretArn,
+        EnvVar::MailSender,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -324,6 +356,9 @@ impl EnvVar {
             EnvVar::SessionIdleSeconds => "AUTH_SESSION_IDLE_SECONDS",
             EnvVar::RefreshGraceSeconds => "AUTH_REFRESH_GRACE_SECONDS",
             EnvVar::RevocationCacheSeconds => "AUTH_REVOCATION_CACHE_SECONDS",
+            EnvVar::CodesTableName => "AUTH_CODES_TABLE_NAME",
+            EnvVar::CodeSecretArn => "AUTH_CODE_SECRET_ARN",
+            EnvVar::MailSender => "AUTH_MAIL_SENDER",
         }
     }
 }
@@ -380,9 +415,8 @@ pub mod attempts {
     pub const EXPIRES_AT: &str = "expires_at";
 }
 
-/// The DynamoDB attribute names of the sessions table: one item per session (`session <id>`), and one
-/// per user who signed out everywhere (`user <email>`).
-/// The one-time codes' items (issue 27): one per purpose and address, the newest code mailed.
+/// The DynamoDB attribute names of the codes table: one item per purpose and address (the newest code
+/// mailed), and one per address and hour or day counting the mails sent.
 pub mod codes {
     /// The partition key: `<purpose> <normalized email>` (`verify ann@example.com`).
     pub const PARTITION_KEY: &str = "id";
@@ -396,6 +430,8 @@ pub mod codes {
     pub const PAYLOAD: &str = "payload";
 }
 
+/// The DynamoDB attribute names of the sessions table: one item per session (`session <id>`), and one
+/// per user who signed out everywhere (`user <email>`).
 pub mod sessions {
     /// The partition key: `session <32 hex digits>` or `user <normalized email>`.
     pub const PARTITION_KEY: &str = "id";

@@ -30,6 +30,8 @@ pub enum Kind {
     Key,
     Secret,
     Certificate,
+    /// An SES identity: a domain or an email address.
+    MailIdentity,
 }
 
 impl Kind {
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Key => "kms",
             Kind::Secret => "secretsmanager",
             Kind::Certificate => "acm",
+            Kind::MailIdentity => "ses",
         }
     }
 
@@ -48,6 +51,7 @@ impl Kind {
             Kind::Key => "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
             Kind::Secret => "arn:aws:secretsmanager:us-east-1:123456789012:secret:auth/dev/jwt-AbCdEf",
             Kind::Certificate => "arn:aws:acm:us-east-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab",
+            Kind::MailIdentity => "arn:aws:ses:us-east-1:123456789012:identity/auth.example.com",
         }
     }
 
@@ -58,6 +62,7 @@ impl Kind {
             Kind::Key => ("key/", resource.strip_prefix("key/")),
             Kind::Secret => ("secret:", resource.strip_prefix("secret:")),
             Kind::Certificate => ("certificate/", resource.strip_prefix("certificate/")),
+            Kind::MailIdentity => ("identity/", resource.strip_prefix("identity/")),
         };
         let Some(name) = rest else {
             return Err(format!("the resource part must start with `{prefix}`"));
@@ -75,6 +80,7 @@ impl Kind {
                     && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
                     && base.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
             }),
+            Kind::MailIdentity => super::mail::host_name(name) || super::mail::address(name).is_some(),
         };
         if ok { Ok(name) } else { Err(format!("`{name}` is not a valid {} name", self.noun())) }
     }
@@ -85,6 +91,7 @@ impl Kind {
             Kind::Key => "KMS key id (a UUID; aliases cannot be imported)",
             Kind::Secret => "Secrets Manager secret (name-XXXXXX, with the 6-character suffix)",
             Kind::Certificate => "ACM certificate id",
+            Kind::MailIdentity => "SES identity (a lowercase domain or an email address)",
         }
     }
 }
@@ -122,10 +129,13 @@ mod tests {
 
     #[test]
     fn accepts_well_formed_arns() {
-        for kind in [Kind::Table, Kind::Key, Kind::Secret, Kind::Certificate] {
+        for kind in [Kind::Table, Kind::Key, Kind::Secret, Kind::Certificate, Kind::MailIdentity] {
             assert!(check(kind.example(), kind, "us-east-1", Some("123456789012")).is_ok(), "{kind:?}");
         }
         assert_eq!(check(Kind::Table.example(), Kind::Table, "us-east-1", None), Ok("Dev-Auth"));
+        assert_eq!(check(Kind::MailIdentity.example(), Kind::MailIdentity, "us-east-1", None), Ok("auth.example.com"));
+        let address = "arn:aws:ses:us-east-1:123456789012:identity/no-reply@example.com";
+        assert_eq!(check(address, Kind::MailIdentity, "us-east-1", None), Ok("no-reply@example.com"));
     }
 
     #[test]
@@ -144,5 +154,14 @@ mod tests {
             e("arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt", Kind::Secret, "us-east-1", None)
                 .contains("6-character suffix")
         );
+        for (resource, says) in [
+            ("configuration-set/x", "`identity/`"),
+            ("identity/Example.COM", "SES identity"),
+            ("identity/", "SES identity"),
+        ] {
+            let arn = format!("arn:aws:ses:us-east-1:123456789012:{resource}");
+            let got = check(&arn, Kind::MailIdentity, "us-east-1", None).err().unwrap_or_default();
+            assert!(got.contains(says), "{resource}: {got}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::mail::RawMail;
 use super::pipeline::{RawPipeline, RawStagePipeline};
 use super::rate_limits::RawIpRateLimits;
 use super::{Architecture, Lockout, SessionLifetimes, Throttle};
@@ -55,6 +56,7 @@ pub(super) struct RawLayer {
     pub(super) key: Option<Spanned<String>>,
     pub(super) secret: Option<Spanned<String>>,
     pub(super) domain: Option<Spanned<RawDomain>>,
+    pub(super) mail: Option<Spanned<RawMail>>,
     pub(super) pipeline: Option<Spanned<RawStagePipeline>>,
 }
 
@@ -76,7 +78,9 @@ pub const INHERITED: &[(&str, &str)] = &[
     ("functions", "settings per function: `functions.<name>.memory_mb` and the three after it"),
 ];
 
-/// The keys only a stage has: where and how it is deployed, and what it imports.
+/// The keys only a stage has: where and how it is deployed, what it imports, and who it is to the outside
+/// world (its domain and its mail's sender and SES identity: an identity is created or imported in one
+/// account and region, and two stages creating one domain's identity there would collide).
 pub const STAGE_ONLY: &[&str] = &[
     "region",
     "account",
@@ -87,6 +91,7 @@ pub const STAGE_ONLY: &[&str] = &[
     "key",
     "secret",
     "domain",
+    "mail",
     "pipeline",
 ];
 

@@ -18,14 +18,21 @@ authorizer_cache_ttl_seconds = 300
 memory_mb = 1024
 
 [stages.dev]
+mail = { sender = "no-reply@dev.auth.example.com", domain = "dev.auth.example.com" }
 region = "us-east-1"
 
 [stages.prod]
+mail = { sender = "no-reply@auth.example.com", domain = "auth.example.com" }
 region = "eu-west-1"
 account = "123456789012"
 protect = true
 memory_mb = 512
 "#;
+
+/// A stage section `[stages.NAME]` with mail of its own (every stage whose functions mail names it).
+fn stage_section(name: &str) -> String {
+    format!("[stages.{name}]\nmail = {{ sender = \"no-reply@{name}.example.com\", domain = \"{name}.example.com\" }}\n")
+}
 
 fn ok(text: &str) -> Config {
     parse("stages.toml", text, &testkit::functions()).unwrap_or_else(|e| panic!("{}", e.one_line()))
@@ -415,9 +422,10 @@ fn with_pipeline(extra: &str) -> String {
 
 #[test]
 fn pipelines_default_to_the_stage_branch_main_for_prod_and_risky_approval() {
-    let c = ok(&with_pipeline(
-        "\n[stages.staging]\n[stages.staging.pipeline]\nbranch = \"release/2\"\napproval = \"always\"\n",
-    ));
+    let c = ok(&with_pipeline(&format!(
+        "\n{}[stages.staging.pipeline]\nbranch = \"release/2\"\napproval = \"always\"\n",
+        stage_section("staging")
+    )));
     let branch = |s: &str| c.stages[s].pipeline.as_ref().map(|p| (p.branch.clone(), p.approval));
     assert_eq!(branch("dev"), Some(("dev".to_owned(), Approval::Risky)));
     assert_eq!(branch("prod"), Some(("main".to_owned(), Approval::Risky)));
@@ -441,7 +449,7 @@ fn bad_pipeline_settings_are_refused_where_they_are_written() {
     let text = with_pipeline("\n[stages.dev.pipeline]\napproval = \"never\"\n");
     assert_error(&text, "unknown variant `never`", "\"never\"");
     let text = format!("{BASE}\n[stages.dev.pipeline]\nbranch = \"dev\"\n");
-    assert_error(&text, "has no [pipeline]", "dev]\nregion");
+    assert_error(&text, "has no [pipeline]", "dev]\nmail");
     let text = with_pipeline("").replace("0123456789abcdef0123456789abcdef01234567\"", "main\"");
     assert_error(&text, "is not a full commit id", "\"main\"");
     // The reviewer binary: pinned by a SHA-256 for the architecture each stage runs on.
@@ -456,16 +464,16 @@ fn bad_pipeline_settings_are_refused_where_they_are_written() {
     let text = with_pipeline("").replace("{ arm64 =", "{ x86_64 =");
     assert_error(&text, "runs on arm64, but reviewer_sha256 names no arm64 binary", "{ x86_64");
     // `dev` and `dev-eu` would share every name pattern of `dev`.
-    let text = format!("{BASE}\n[stages.dev-eu]\n");
+    let text = format!("{BASE}\n{}", stage_section("dev-eu"));
     assert_error(&text, "begins with stage `dev` and a hyphen", "dev-eu]");
 }
 
 #[test]
 fn two_pipelines_may_share_neither_a_branch_nor_their_artifact_prefix() {
     let text = with_pipeline("\n[stages.prod.pipeline]\nbranch = \"dev\"\n");
-    assert_error(&text, "both deploy from branch `dev`", "prod]\nregion");
+    assert_error(&text, "both deploy from branch `dev`", "prod]\nmail");
     // `auth-integration-abcx` and `auth-integration-abcy`: one 20-character prefix.
-    let text = with_pipeline("\n[stages.integration-abcx]\n[stages.integration-abcy]\n");
+    let text = with_pipeline(&format!("\n{}{}", stage_section("integration-abcx"), stage_section("integration-abcy")));
     assert_error(&text, "share their first 20 characters", "integration-abcy]");
 }
 
@@ -495,6 +503,7 @@ fn defaults_refuse_each_key_only_a_stage_has() {
         ("key", "key = \"create\""),
         ("secret", "secret = \"create\""),
         ("domain", "domain = { name = \"api.example.com\" }"),
+        ("mail", "mail = { sender = \"a@example.com\", domain = \"example.com\" }"),
         ("pipeline", "pipeline = { branch = \"main\" }"),
     ];
     assert_eq!(samples.map(|(k, _)| k), *STAGE_ONLY);
@@ -504,3 +513,5 @@ fn defaults_refuse_each_key_only_a_stage_has() {
         assert_error(&text, &format!("`{key}` is a stage's own setting; [defaults] cannot give it"), value);
     }
 }
+
+mod mail;

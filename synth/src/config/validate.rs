@@ -109,6 +109,7 @@ impl Validator<'_> {
             stages.insert(stage.name.clone(), stage);
         }
         self.pipelines_apart(&stages, &spans, &project)?;
+        self.mail_identities_apart(&stages, &spans)?;
         self.names_apart(&spans, &project)?;
         let mut functions = self.all.to_vec();
         functions.sort();
@@ -144,6 +145,7 @@ impl Validator<'_> {
             ("key", defaults.key.as_ref().map(Spanned::span)),
             ("secret", defaults.secret.as_ref().map(Spanned::span)),
             ("domain", defaults.domain.as_ref().map(Spanned::span)),
+            ("mail", defaults.mail.as_ref().map(Spanned::span)),
             ("pipeline", defaults.pipeline.as_ref().map(Spanned::span)),
         ];
         debug_assert!(spans.iter().map(|(k, _)| *k).eq(STAGE_ONLY.iter().copied()), "every stage-only key is checked");
@@ -157,6 +159,9 @@ impl Validator<'_> {
                         "the project's pipeline is [pipeline]; a stage's own settings are [stages.<name>.pipeline]"
                             .to_owned()
                     }
+                    "mail" => "each stage sends as its own address, under an identity of its own account and region: \
+                               set `mail` in each [stages.<name>] that sends mail"
+                        .to_owned(),
                     _ => format!("set `{key}` in each [stages.<name>] that needs it"),
                 },
             )),
@@ -410,6 +415,8 @@ impl Validator<'_> {
         let key = self.provision(&raw.key, ArnKind::Key, &region, account.as_deref())?;
         let secret = self.provision(&raw.secret, ArnKind::Secret, &region, account.as_deref())?;
         let domain = raw.domain.as_ref().map(|d| self.domain(d.get_ref(), &region, account.as_deref())).transpose()?;
+        let mail = raw.mail.as_ref().map(|m| self.mail(m, &region, account.as_deref())).transpose()?;
+        self.mail_needed(name, mail.as_ref())?;
         let architecture = raw.architecture.as_ref().map_or(project.architecture, |a| *a.get_ref());
         let stage_pipeline = raw.pipeline.as_ref().map(Spanned::get_ref);
         let pipeline = self.pipeline(project.pipeline, name, stage_pipeline, account.as_deref(), architecture)?;
@@ -439,6 +446,7 @@ impl Validator<'_> {
             key,
             secret,
             domain,
+            mail,
             pipeline,
         })
     }
@@ -613,14 +621,7 @@ impl Validator<'_> {
 
     fn domain(&self, raw: &RawDomain, region: &str, account: Option<&str>) -> Result<Domain, ConfigError> {
         let name = raw.name.get_ref();
-        let labels_ok = name.split('.').count() >= 2
-            && name.split('.').all(|l| {
-                (1..=63).contains(&l.len())
-                    && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            });
-        if name.len() > 253 || !labels_ok {
+        if !super::mail::host_name(name) {
             return Err(self.err(
                 raw.name.span(),
                 format!("`{name}` is not a domain name"),

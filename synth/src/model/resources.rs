@@ -43,6 +43,7 @@ resources! {
     Table => "AWS::DynamoDB::Table",
     Key => "AWS::KMS::Key",
     Secret => "AWS::SecretsManager::Secret",
+    EmailIdentity => "AWS::SES::EmailIdentity",
     SecretResourcePolicy => "AWS::SecretsManager::ResourcePolicy",
     Role => "AWS::IAM::Role",
     ManagedPolicy => "AWS::IAM::ManagedPolicy",
@@ -76,6 +77,18 @@ impl HasArn for Project {}
 impl Handle<RestApi> {
     pub fn root_resource_id(&self) -> Expr {
         self.attr("RootResourceId")
+    }
+}
+
+impl Handle<EmailIdentity> {
+    /// The `(name, value)` of the three DKIM CNAME records that the identity's domain must publish before
+    /// SES verifies it (Easy DKIM).
+    pub fn dkim_records(&self) -> [(Expr, Expr); 3] {
+        [
+            (self.attr("DkimDNSTokenName1"), self.attr("DkimDNSTokenValue1")),
+            (self.attr("DkimDNSTokenName2"), self.attr("DkimDNSTokenValue2")),
+            (self.attr("DkimDNSTokenName3"), self.attr("DkimDNSTokenValue3")),
+        ]
     }
 }
 
@@ -192,6 +205,35 @@ pub struct SecretResourcePolicy {
 pub struct GenerateSecretString {
     pub password_length: u32,
     pub exclude_punctuation: bool,
+}
+
+// ---- SES -----------------------------------------------------------------------------------------
+
+/// `AWS::SES::EmailIdentity`: a domain SES may send from once its DNS publishes the DKIM records. Its
+/// `Ref` is the domain; it has no `Arn` attribute (the ARN is `...:ses:<region>:<account>:identity/<domain>`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EmailIdentity {
+    pub email_identity: String,
+    pub dkim_attributes: DkimAttributes,
+    pub dkim_signing_attributes: DkimSigningAttributes,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DkimAttributes {
+    pub signing_enabled: bool,
+}
+
+/// Easy DKIM's key length (SES makes and rotates the key); bring-your-own-DKIM is not modelled: its
+/// private key would sit in the template.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DkimSigningAttributes {
+    /// `RSA_2048_BIT` or `RSA_1024_BIT`.
+    pub next_signing_key_length: &'static str,
 }
 
 // ---- IAM -----------------------------------------------------------------------------------------

@@ -92,12 +92,15 @@ fn log_rank(level: &str) -> f64 {
 /// a function, so its appearance alone is a weakening.
 const ENVIRONMENT: &[(&str, Direction)] = &[
     ("AUTH_ATTEMPTS_TABLE_NAME", Direction::Same),
+    ("AUTH_CODES_TABLE_NAME", Direction::Same),
     ("AUTH_KEY_ARN", Direction::Same),
     ("AUTH_LOCKOUT_COOLDOWN_SECONDS", Direction::Higher),
     ("AUTH_LOCKOUT_DAILY_PER_ADDRESS", Direction::Lower),
     ("AUTH_LOCKOUT_DAILY_PER_EMAIL", Direction::Lower),
     ("AUTH_LOCKOUT_MAX_FAILURES", Direction::Lower),
     ("AUTH_LOCKOUT_WINDOW_SECONDS", Direction::Higher),
+    ("AUTH_MAIL_SENDER", Direction::Same),
+    ("AUTH_CODE_SECRET_ARN", Direction::Same),
     ("AUTH_PASSWORD_MIN_CHARS", Direction::Higher),
     ("AUTH_REFRESH_GRACE_SECONDS", Direction::Lower),
     ("AUTH_REVOCATION_CACHE_SECONDS", Direction::Lower),
@@ -233,6 +236,7 @@ pub fn settings(stack: &str, template: &Value) -> Vec<Setting> {
                 r.number("rotation period in days", &p["RotationPeriodInDays"], true, Some(365.0), None);
             }
             "AWS::ApiGateway::RestApi" => r.same("TLS security policy", &p["SecurityPolicy"]),
+            "AWS::SES::EmailIdentity" => mail_identity(&mut r, p),
             "AWS::SecretsManager::Secret" if !p["GenerateSecretString"].is_null() => {
                 r.removable();
                 let generator = &p["GenerateSecretString"];
@@ -410,6 +414,23 @@ fn function(r: &mut Reader<'_>, p: &Value) {
     }
     r.same("log group", &logging["LogGroup"]);
     r.same("log format", &logging["LogFormat"]);
+}
+
+/// What lets recipients tell the stage's mail from a forgery: DKIM signing (unset read as off, so that
+/// dropping it shows), the key's length (unset read as SES's shorter one), and the MAIL FROM domain. Its
+/// removal is the data-loss gate's.
+fn mail_identity(r: &mut Reader<'_>, p: &Value) {
+    r.removable();
+    r.switch("DKIM signing", &p["DkimAttributes"]["SigningEnabled"], true, false, None);
+    let length = &p["DkimSigningAttributes"]["NextSigningKeyLength"];
+    let bits = match length.as_str() {
+        Some("RSA_2048_BIT") => Value::from(2048),
+        Some("RSA_1024_BIT") => Value::from(1024),
+        _ => length.clone(),
+    };
+    r.number("DKIM key bits", &bits, false, Some(1024.0), None);
+    r.same("DKIM selector (bring your own DKIM)", &p["DkimSigningAttributes"]["DomainSigningSelector"]);
+    r.same("MAIL FROM", &p["MailFromAttributes"]);
 }
 
 /// Whether `new` is weaker than `old` (both of the same order).

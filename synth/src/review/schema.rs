@@ -96,6 +96,11 @@ pub const EFFECTS: &[(&str, &str, Effect)] = &[
     ("AWS::Lambda::Function", "Role", Effect::Reroutes),
     ("AWS::Logs::LogGroup", "LogGroupName", Effect::Replaces),
     ("AWS::Logs::LogGroup", "RetentionInDays", Effect::Shortens),
+    ("AWS::SES::EmailIdentity", "ConfigurationSetAttributes", Effect::Reroutes),
+    ("AWS::SES::EmailIdentity", "DkimAttributes", Effect::Weakens),
+    ("AWS::SES::EmailIdentity", "DkimSigningAttributes", Effect::Weakens),
+    ("AWS::SES::EmailIdentity", "EmailIdentity", Effect::Replaces),
+    ("AWS::SES::EmailIdentity", "MailFromAttributes", Effect::Weakens),
     ("AWS::SecretsManager::Secret", "GenerateSecretString", Effect::Regenerates),
     ("AWS::SecretsManager::Secret", "Name", Effect::Replaces),
     ("AWS::SecretsManager::Secret", "SecretString", Effect::Regenerates),
@@ -108,8 +113,11 @@ pub const EFFECTS: &[(&str, &str, Effect)] = &[
     ("AWS::WAFv2::WebACLAssociation", "WebACLArn", Effect::Reroutes),
 ];
 
-/// The resource types whose replacement loses data (the data-loss gate refuses their replacement).
-pub const STATEFUL: [&str; 3] = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret"];
+/// The resource types whose replacement loses data (the data-loss gate refuses their replacement). An SES
+/// identity holds no items, but its verification does: a new one has new DKIM tokens, and the stage sends
+/// no mail until its domain's DNS publishes them.
+pub const STATEFUL: [&str; 4] =
+    ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SES::EmailIdentity", "AWS::SecretsManager::Secret"];
 
 /// Whether a property's class agrees with what its update does: re-routing is reviewed; regenerating
 /// material and shortening recovery are data; weakening is a defence (or data, whose gate is stricter);
@@ -437,6 +445,23 @@ pub const TABLE: &[(&str, &[(&str, Class)])] = &[
             ("LogGroupName", Data),
             ("ResourcePolicyDocument", Reviewed),
             ("RetentionInDays", Data),
+            ("Tags", Inert),
+        ],
+    ),
+    // An identity lets whoever is granted `ses:SendEmail` on it send as its domain; the grants are the
+    // roles' policies, reviewed there. Of its own properties, a configuration set sends every mail's
+    // events (recipients among them) to destinations the review does not see, and is refused; DKIM
+    // signing, its key and the MAIL FROM domain are what let recipients tell our mail from a forgery
+    // (defences); feedback forwarding only mails bounces and complaints to the sender's address.
+    (
+        "AWS::SES::EmailIdentity",
+        &[
+            ("ConfigurationSetAttributes", Reviewed),
+            ("DkimAttributes", Defence),
+            ("DkimSigningAttributes", Defence),
+            ("EmailIdentity", Data),
+            ("FeedbackAttributes", Inert),
+            ("MailFromAttributes", Defence),
             ("Tags", Inert),
         ],
     ),

@@ -220,3 +220,56 @@ fn a_pipelines_trigger_steps_and_gates_are_rows() {
     cross["L"]["Properties"]["ArtifactStores"] = json!([{"Region": "eu-west-1"}]);
     assert!(one(cross).unreviewed.iter().any(|u| u.why.contains("other regions")));
 }
+
+fn identity(extra: Value) -> Value {
+    let mut properties = json!({
+        "EmailIdentity": "auth.example.com",
+        "DkimAttributes": {"SigningEnabled": true},
+        "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT"},
+        "Tags": [{"Key": "stage", "Value": "prod"}]
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        properties[k] = v.clone();
+    }
+    json!({"Id": {"Type": "AWS::SES::EmailIdentity", "Properties": properties}})
+}
+
+#[test]
+fn an_ses_identity_is_read_and_what_it_would_hide_is_refused() {
+    assert!(one(identity(json!({}))).unreviewed.is_empty(), "the identity synth writes is read");
+    assert!(one(identity(json!({"FeedbackAttributes": {"EmailForwardingEnabled": false}}))).unreviewed.is_empty());
+    for (extra, why) in [
+        (json!({"ConfigurationSetAttributes": {"ConfigurationSetName": "events"}}), "configuration set publishes"),
+        (
+            json!({"DkimSigningAttributes": {"DomainSigningSelector": "s", "DomainSigningPrivateKey": "MIIE"}}),
+            "DKIM private key in a template",
+        ),
+        (json!({"MailFromAttributes": {"MailFromDomain": {"Fn::If": ["C", "a", "b"]}}}), "Fn::If"),
+        (json!({"EmailIdentity": "{{resolve:ssm:/domain}}"}), "dynamic reference"),
+        (json!({"SendingEnabled": false}), "SendingEnabled is not a property the review's table classifies"),
+    ] {
+        let r = one(identity(extra.clone()));
+        assert!(r.unreviewed.iter().any(|u| u.why.contains(why)), "{extra}: {:?}", r.unreviewed);
+    }
+}
+
+#[test]
+fn a_send_grant_is_a_row_with_its_from_address_condition() {
+    let send = |statement: Value| {
+        one(role_with(json!({"Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": [statement]}}]})))
+    };
+    let scoped = send(json!({"Effect": "Allow", "Action": ["ses:SendEmail"],
+        "Resource": [{"Fn::ImportValue": "auth-prod-mail-identity-arn"}],
+        "Condition": {"StringEquals": {"ses:FromAddress": ["no-reply@auth.example.com"]}}}));
+    assert!(scoped.unreviewed.is_empty(), "{:?}", scoped.unreviewed);
+    let row = scoped.rows.iter().find(|r| r.action == "ses:SendEmail").unwrap_or_else(|| panic!("{:#?}", scoped.rows));
+    assert_eq!(
+        (row.resource.as_str(), row.condition.as_str()),
+        ("import:auth-prod-mail-identity-arn", "StringEquals ses:FromAddress = no-reply@auth.example.com")
+    );
+    // Without the condition, or on every identity, the row reads differently: a new grant to the IAM gate.
+    let open = send(json!({"Effect": "Allow", "Action": "ses:SendEmail", "Resource": "*"}));
+    let wide = open.rows.iter().find(|r| r.action == "ses:SendEmail").unwrap_or_else(|| panic!("{:#?}", open.rows));
+    assert_eq!((wide.resource.as_str(), wide.condition.as_str()), ("*", ""));
+    assert_ne!(wide, row);
+}

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use contract::{AUTHORIZATION_HEADER, EnvVar, Function, Target, kms};
+use contract::{AUTHORIZATION_HEADER, EnvVar, Function, Grant, Target, kms};
 use sha2::{Digest, Sha256};
 
-use super::data::DataRefs;
+use super::data::{DataRefs, MailRefs};
 use crate::config::{Domain, Stage};
 use crate::model::iam::{PolicyDocument, Principal, Statement};
 use crate::model::resources::{
@@ -335,6 +335,41 @@ struct FunctionCode {
     version: ParamRef,
 }
 
+/// The statement of one grant: the action on the resource's exact ARN, with the condition that binds its
+/// use (the password hashes' encryption context, the stage's sender as the from-address).
+fn grant_statement(data: &DataRefs, f: &Function, grant: &Grant) -> Statement {
+    let resource = match grant.on {
+        Target::UsersTable => data.table_arn.clone(),
+        Target::PasswordKey => data.key_arn.clone(),
+        Target::SigningSecret => data.secret_arn.clone(),
+        Target::AttemptsTable => data.attempts_table_arn.clone(),
+        Target::SessionsTable => data.sessions_table_arn.clone(),
+        Target::CodesTable => data.codes_table_arn.clone(),
+        Target::CodeSecret => data.code_secret_arn.clone(),
+        Target::MailIdentity => mail(data, f).identity_arn.clone(),
+    };
+    let statement = Statement::allow(&[&grant.action], vec![resource]);
+    match grant.on {
+        // Password hashes are bound to their user by encryption context; refuse calls without it.
+        Target::PasswordKey => {
+            statement.condition("ForAnyValue:StringEquals", "kms:EncryptionContextKeys", vec![kms::CONTEXT_KEY.into()])
+        }
+        // The identity verifies a whole domain; the function may send as the stage's sender alone.
+        Target::MailIdentity => {
+            statement.condition("StringEquals", "ses:FromAddress", vec![mail(data, f).sender.as_str().into()])
+        }
+        _ => statement,
+    }
+}
+
+/// The stage's mail, for a function granted the mail identity: `config` refuses a stage whose functions
+/// are granted it without naming its `mail`, so a stage that reaches synth has it.
+fn mail<'a>(data: &'a DataRefs, f: &Function) -> &'a MailRefs {
+    data.mail.as_ref().unwrap_or_else(|| {
+        panic!("function {f} sends mail, but its stage names no `mail` (config::validate refuses such a stage)")
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn function(
     t: &mut Template,
@@ -361,23 +396,7 @@ fn function(
     let mut statements =
         vec![Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"], vec![logs.arn()]).sid("WriteOwnLogs")];
     for grant in f.grants() {
-        let resource = match grant.on {
-            Target::UsersTable => data.table_arn.clone(),
-            Target::PasswordKey => data.key_arn.clone(),
-            Target::SigningSecret => data.secret_arn.clone(),
-            Target::AttemptsTable => data.attempts_table_arn.clone(),
-            Target::SessionsTable => data.sessions_table_arn.clone(),
-        };
-        let mut statement = Statement::allow(&[&grant.action], vec![resource]);
-        if grant.on == Target::PasswordKey {
-            // Password hashes are bound to their user by encryption context; refuse calls without it.
-            statement = statement.condition(
-                "ForAnyValue:StringEquals",
-                "kms:EncryptionContextKeys",
-                vec![kms::CONTEXT_KEY.into()],
-            );
-        }
-        statements.push(statement);
+        statements.push(grant_statement(data, f, grant));
     }
     let role = t.add(
         &format!("{id}Role"),
@@ -424,6 +443,9 @@ fn function(
                 EnvVar::SessionIdleSeconds => stage.session.idle_seconds.to_string().into(),
                 EnvVar::RefreshGraceSeconds => stage.session.grace_seconds.to_string().into(),
                 EnvVar::RevocationCacheSeconds => stage.revocation_cache_seconds().to_string().into(),
+                EnvVar::CodesTableName => data.codes_table_name.clone(),
+                EnvVar::CodeSecretArn => data.code_secret_arn.clone(),
+                EnvVar::MailSender => mail(data, f).sender.as_str().into(),
             };
             (v.name(), value)
         })

@@ -24,7 +24,7 @@ use crate::EXIT_DIFFERENCE;
 use crate::local::{Local, Options};
 use crate::package::Profile;
 
-type Http = Client<HttpConnector, Full<Bytes>>;
+pub(super) type Http = Client<HttpConnector, Full<Bytes>>;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ fn path_of<'a>(functions: &'a [Function], name: &str) -> anyhow::Result<&'a str>
         .with_context(|| format!("no route serves a function named {name}"))
 }
 
-async fn call(
+pub(super) async fn call(
     client: &Http,
     method: &str,
     url: &str,
@@ -121,6 +121,13 @@ enum Body {
     Chain,
     /// The refresh token of a session signed in, untimed, for this request alone (its end is what is timed).
     OwnSession,
+    /// The bench user's email alone.
+    Email,
+    /// The bench user's email and password with a wrong verification code: the refusal a guesser meets,
+    /// `400 invalid_code`, is the expected answer.
+    WrongVerification,
+    /// The same with a wrong reset code.
+    WrongReset,
 }
 
 /// The body each function of the built-in walkthrough takes, by name: the one place the bench names
@@ -131,6 +138,9 @@ fn walkthrough_body(function: &Function) -> Body {
         "signin" => Body::Credentials,
         "refresh" => Body::Chain,
         "signout" => Body::OwnSession,
+        "forgot" => Body::Email,
+        "verify" => Body::WrongVerification,
+        "reset" => Body::WrongReset,
         _ => Body::Empty,
     }
 }
@@ -184,14 +194,29 @@ fn targets(functions: &[Function], chosen: Option<&str>, url: &str) -> anyhow::R
         .collect())
 }
 
-/// The bench user, signed up and in through the walkthrough's routes: its credentials and access token.
+/// The bench user, signed up, verified with the code the local server kept from its mail, and signed
+/// in, through the walkthrough's routes: its credentials and access token.
 async fn bench_user(client: &Http, url: &str, functions: &[Function]) -> anyhow::Result<(Value, String)> {
     let (signup, signin) =
         (walkthrough_url(functions, url, Body::NewUser)?, walkthrough_url(functions, url, Body::Credentials)?);
     let credentials = new_user();
     let (status, body) = call(client, "POST", &signup, None, Some(&credentials)).await?;
-    if status != 201 {
+    if status != 202 {
         bail!("signing the bench user up answered {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).context("the API's URL has no port")?;
+    let file = crate::local::mailbox::file_for(&crate::target_dir()?, port);
+    let mail =
+        std::fs::read_to_string(&file).with_context(|| format!("reading the local API's mail, {}", file.display()))?;
+    let email = credentials["email"].as_str().unwrap_or_default();
+    let code = crate::local::mailbox::last_code_in(&mail, email)
+        .with_context(|| format!("no code was mailed to the bench user in {}", file.display()))?;
+    let verify = walkthrough_url(functions, url, Body::WrongVerification)?;
+    let mut confirmed = credentials.clone();
+    confirmed["code"] = Value::String(code);
+    let (status, body) = call(client, "POST", &verify, None, Some(&confirmed)).await?;
+    if status != 200 {
+        bail!("verifying the bench user answered {status}: {}", String::from_utf8_lossy(&body));
     }
     let (status, body) = call(client, "POST", &signin, None, Some(&credentials)).await?;
     let token = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["token"].as_str().map(str::to_owned));
@@ -261,6 +286,12 @@ async fn request(
         Body::Empty => None,
         Body::Credentials => Some(user.credentials.clone()),
         Body::NewUser => Some(new_user()),
+        Body::Email => Some(json!({"email": user.credentials["email"]})),
+        Body::WrongVerification | Body::WrongReset => Some(json!({
+            "email": user.credentials["email"],
+            "password": user.credentials["password"],
+            "code": "00000000",
+        })),
         Body::Chain => {
             let Some(current) = chain.take() else { return Ok(None) };
             Some(json!({ "refresh_token": current }))
@@ -292,6 +323,7 @@ async fn run_one(client: &Http, target: &Target, user: &User, load: &Load) -> an
         Body::Chain => ", each worker along its own session's chain",
         Body::OwnSession => ", each request ending a session signed in for it (untimed)",
         Body::NewUser => ", each request a new user",
+        Body::WrongVerification | Body::WrongReset => ", each request a wrong code for the bench user (400 expected)",
         _ => "",
     };
     let auth = if target.private { "authorized " } else { "" };
@@ -319,7 +351,11 @@ async fn run_one(client: &Http, target: &Target, user: &User, load: &Load) -> an
             while next.fetch_add(1, Ordering::Relaxed) < total {
                 match request(&client, &target, &user, &mut chain).await {
                     Ok(None) => break,
-                    Ok(Some((took, status, _))) if status < 300 || (!target.walkthrough && status < 500) => {
+                    Ok(Some((took, status, _)))
+                        if status < 300
+                            || (matches!(target.body, Body::WrongVerification | Body::WrongReset) && status == 400)
+                            || (!target.walkthrough && status < 500) =>
+                    {
                         latencies.push(took);
                     }
                     Ok(Some((_, status, body))) => errors.push(format!("{status}: {}", String::from_utf8_lossy(&body))),

@@ -70,6 +70,8 @@ pub struct Gateway {
     /// The web ACL's per source IP counts, when it has one and its limits apply.
     limiter: Option<Mutex<Limiter>>,
     log_requests: bool,
+    /// Collects the mail a function sent before its answer goes back (see [`super::mailbox`]).
+    mailbox: Option<super::mailbox::Mailbox>,
 }
 
 impl Gateway {
@@ -84,7 +86,27 @@ impl Gateway {
     ) -> Gateway {
         let limiter = api.web_acl.as_ref().filter(|_| rate_limits).map(|acl| Mutex::new(Limiter::new(acl)));
         let cache = Mutex::new(AuthorizerCache::new(limits.authorizer_cache_entries));
-        Gateway { api, at, functions, cache, limits, limiter, log_requests }
+        Gateway { api, at, functions, cache, limits, limiter, log_requests, mailbox: None }
+    }
+
+    /// Shows the mail each function granted the stage's mail identity sends, before its answer returns.
+    pub fn with_mailbox(self, mailbox: super::mailbox::Mailbox) -> Gateway {
+        Gateway { mailbox: Some(mailbox), ..self }
+    }
+
+    /// The mail file, when mail is collected.
+    pub fn mail_file(&self) -> Option<&std::path::Path> {
+        self.mailbox.as_ref().map(super::mailbox::Mailbox::file)
+    }
+
+    async fn collect_mail(&self, function: &Function, trace: &mut Trace) {
+        let Some(mailbox) = &self.mailbox else { return };
+        if !function.grants().iter().any(|g| g.on == contract::Target::MailIdentity) {
+            return;
+        }
+        if let Err(error) = mailbox.collect().await {
+            trace.problem = Some(format!("collecting the mail {function} sent: {error:#}"));
+        }
     }
 
     /// How many authorizer answers are cached now.
@@ -284,7 +306,9 @@ impl Gateway {
         }
         let payload = event::proxy_event(&req, route, &self.at, context.as_ref());
         trace.steps.push(route.function.name().to_owned());
-        match self.invoke(&route.function, &payload).await {
+        let invoked = self.invoke(&route.function, &payload).await;
+        self.collect_mail(&route.function, trace).await;
+        match invoked {
             Ok(runtime::Answer::Response(bytes)) => match event::proxy_response(&bytes) {
                 Ok(mut answer) => {
                     answer.headers.push(("x-amzn-RequestId".into(), req.request_id.clone()));

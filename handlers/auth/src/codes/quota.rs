@@ -42,6 +42,12 @@ pub trait MailQuota: Send + Sync {
     fn take(&self, window: &Window) -> impl Future<Output = Result<bool, CodeError>> + Send;
 }
 
+impl<T: MailQuota + ?Sized> MailQuota for std::sync::Arc<T> {
+    fn take(&self, window: &Window) -> impl Future<Output = Result<bool, CodeError>> + Send {
+        (**self).take(window)
+    }
+}
+
 /// Whether `email` may be sent one more mail at `now`, counting it when so.
 pub async fn may_send(quota: &impl MailQuota, email: &str, now: u64, limits: MailLimits) -> Result<bool, CodeError> {
     for window in windows(email, now, limits) {

@@ -87,7 +87,8 @@ async fn the_curl_attack_signs_up_and_signs_in_as_usual() {
     // curl -H 'X-Forwarded-Proto: ::::' -X POST .../signup -d ...: lambda_http 1.3 panics parsing "::::://host".
     let world = World::new();
     let created = call(&world, Route::Signup, signup_with_header("X-Forwarded-Proto", "::::")).await;
-    assert_eq!((created.status_code, body_json(&created)), (201, json!({"email": FIXTURE_EMAIL})));
+    assert_eq!((created.status_code, body_json(&created)), (202, json!({"status": "check_your_email"})));
+    testing::registered(&world, FIXTURE_EMAIL, testing::FIXTURE_PASSWORD).await;
     let mut signin = Route::Signin.fixture();
     set_header(&mut signin, "X-Forwarded-Proto", "::::");
     let signed_in = call(&world, Route::Signin, signin).await;
@@ -179,7 +180,7 @@ async fn each_event_lambda_http_would_panic_on_is_a_json_400() {
 async fn a_valid_base64_body_reaches_the_handler() {
     let world = World::new();
     let response = call(&world, Route::Signup, testing::fixture("signup-request-base64.json")).await;
-    assert_eq!(response.status_code, 201, "{:?}", response.body);
+    assert_eq!(response.status_code, 202, "{:?}", response.body);
 }
 
 #[tokio::test]
@@ -187,11 +188,11 @@ async fn the_response_is_what_lambda_http_sent_api_gateway() {
     let world = World::new();
     let response = call(&world, Route::Signup, Route::Signup.fixture()).await;
     let sent = serde_json::to_value(&response).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(sent["statusCode"], 201);
+    assert_eq!(sent["statusCode"], 202);
     assert_eq!(sent["headers"], json!({}));
     assert_eq!(sent["multiValueHeaders"]["content-type"], json!(["application/json"]));
     assert_eq!(sent["isBase64Encoded"], false);
-    assert_eq!(sent["body"], json!({"email": FIXTURE_EMAIL}).to_string());
+    assert_eq!(sent["body"], json!({"status": "check_your_email"}).to_string());
 }
 
 #[tokio::test]

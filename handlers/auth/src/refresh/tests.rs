@@ -236,39 +236,18 @@ async fn bad_bodies_get_a_json_4xx_and_a_failing_table_a_500() {
     assert_eq!(refresh_with(&deps, &token).await.0, StatusCode::INTERNAL_SERVER_ERROR);
 }
 
-/// Everything logged while `f` runs, as the functions' JSON lines.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn reuse_is_logged_as_a_security_event_with_the_session_and_no_token() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = lambda_http::tracing::subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
     let world = World::new();
     let deps = world.refresh();
-    let first = refresh_token(&signed_in(&world, "a@b.co").await);
-    let (_, second) = refresh_with(&deps, &first).await;
-    world.clock.advance(testing::SESSIONS.grace_seconds + 1);
-    assert_eq!(refresh_with(&deps, &first).await.0, StatusCode::UNAUTHORIZED);
-    let log =
-        String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned();
+    let ((first, second), log) = testing::with_logs(async {
+        let first = refresh_token(&signed_in(&world, "a@b.co").await);
+        let (_, second) = refresh_with(&deps, &first).await;
+        world.clock.advance(testing::SESSIONS.grace_seconds + 1);
+        assert_eq!(refresh_with(&deps, &first).await.0, StatusCode::UNAUTHORIZED);
+        (first, second)
+    })
+    .await;
     let event = log.lines().find(|l| l.contains("refresh_token_reuse")).unwrap_or_else(|| panic!("no event in {log}"));
     assert!(event.contains(&session_of(&first).to_string()), "{event}");
     assert!(event.contains(&crate::session::user_ref("a@b.co")), "{event}");

@@ -15,9 +15,7 @@ use crate::testing::{
 use crate::validate::Email;
 
 async fn sign_up(world: &World, email: &str, password: &str) {
-    let body = testing::credentials_body(email, password);
-    let response = crate::signup::handle(request_with_body("signup-request.json", Some(&body)), &world.signup()).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.body());
+    testing::registered(world, email, password).await;
 }
 
 async fn sign_in(deps: &testing::SigninDeps, email: &str, password: &str) -> Response<Body> {
@@ -98,6 +96,27 @@ async fn an_unknown_email_costs_a_verification() {
         assert_eq!(count(), before + 1, "{odd:?} skipped the verification");
         assert_eq!(sign_in(&deps, "nobody@b.co", &odd).await.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(count(), before + 2);
+    }
+}
+
+/// The attack: telling accounts apart by how long a refusal takes, or by a KMS outage. A wrong password
+/// and an unknown email make the same calls (a KMS decrypt of a decoy for the unknown one), and an
+/// unavailable KMS fails both alike.
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_make_the_same_calls_and_fail_alike() {
+    let world = World::new();
+    let deps = world.signin();
+    sign_up(&world, "a@b.co", "velvet tractor orbit one").await;
+    world.journal.take();
+    assert_eq!(sign_in(&deps, "a@b.co", "velvet tractor orbit two").await.status(), StatusCode::UNAUTHORIZED);
+    let known = world.journal.take();
+    assert_eq!(sign_in(&deps, "nobody@b.co", "velvet tractor orbit two").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(known, world.journal.take());
+    assert_eq!(known, ["users.get", "kms.decrypt"]);
+    world.cipher.set_unavailable(true);
+    for email in ["a@b.co", "nobody@b.co"] {
+        let response = sign_in(&deps, email, "velvet tractor orbit two").await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "{email}");
     }
 }
 

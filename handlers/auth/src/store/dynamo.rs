@@ -1,4 +1,5 @@
-//! The [`UserStore`] on DynamoDB: a conditional `PutItem` and a consistent `GetItem`.
+//! The [`UserStore`] on DynamoDB: a conditional `PutItem`, a consistent `GetItem`, and a conditional
+//! `UpdateItem` for a reset.
 
 use std::collections::HashMap;
 
@@ -60,6 +61,31 @@ impl UserStore for DynamoStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("DynamoDB GetItem: {}", DisplayErrorContext(&e))))?;
         output.item.map(|item| user_from_item(email, &item)).transpose()
+    }
+
+    async fn set_password(&self, user: &StoredUser) -> Result<bool, StoreError> {
+        // Conditional on the row: a reset never makes an account.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(user.email.as_str().to_owned()))
+            .update_expression("SET #hash = :hash, #nfkc = :nfkc")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#hash", HASH_ATTRIBUTE)
+            .expression_attribute_names("#nfkc", NFKC_ATTRIBUTE)
+            .expression_attribute_values(":hash", AttributeValue::B(Blob::new(user.encrypted_hash.clone())))
+            .expression_attribute_values(":nfkc", AttributeValue::Bool(user.normalized))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(StoreError::Unavailable(format!("DynamoDB UpdateItem: {}", DisplayErrorContext(&error)))),
+        }
     }
 }
 

@@ -65,6 +65,15 @@ impl UserStore for MemoryStore {
         self.check_available()?;
         Ok(self.lock().get(email).cloned())
     }
+
+    async fn set_password(&self, user: &StoredUser) -> Result<bool, StoreError> {
+        self.check_available()?;
+        let mut users = self.lock();
+        let Some(stored) = users.get_mut(&user.email) else { return Ok(false) };
+        stored.encrypted_hash.clone_from(&user.encrypted_hash);
+        stored.normalized = user.normalized;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

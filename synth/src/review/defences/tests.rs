@@ -196,3 +196,12 @@ fn the_markdown_lists_every_setting_with_its_direction() {
     let shown = s.iter().filter(|s| s.name != EXISTS).count();
     assert_eq!(md.lines().filter(|l| l.starts_with("| auth-prod")).count(), shown);
 }
+
+#[test]
+fn every_variable_the_contract_names_is_documented() {
+    // A variable synth sets but the review does not know would read as a weakening on every deploy.
+    for v in contract::EnvVar::ALL {
+        assert!(documented_variable(v.name()), "{v}: add it to ENVIRONMENT with its direction");
+    }
+    assert!(!documented_variable("AWS_ENDPOINT_URL"));
+}

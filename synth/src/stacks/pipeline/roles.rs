@@ -8,7 +8,7 @@
 use contract::{Target, kms};
 
 use super::{PLAN_ARTIFACT, Places, Projects, REVIEWED_ARTIFACT, SOURCE_ARTIFACT};
-use crate::config::{Provision, Stage};
+use crate::config::{MailIdentity, Provision, Stage};
 use crate::model::iam::{PolicyDocument, Principal, Statement};
 use crate::model::resources::{InlinePolicy, LogGroup, ManagedPolicy, Role, tag_list};
 use crate::model::{Expr, Handle, Part, Pseudo, Template};
@@ -333,22 +333,35 @@ pub(super) fn boundary_statements(names: &Names, stage: &Stage) -> Vec<Statement
             Target::UsersTable => provisioned(&stage.table, arn("dynamodb", true, format!("table/{}", names.table()))),
             Target::AttemptsTable => arn("dynamodb", true, format!("table/{}", names.attempts_table())),
             Target::SessionsTable => arn("dynamodb", true, format!("table/{}", names.sessions_table())),
+            Target::CodesTable => arn("dynamodb", true, format!("table/{}", names.codes_table())),
+            Target::CodeSecret => arn("secretsmanager", true, format!("secret:{}-*", names.code_secret())),
             // A key's ARN is made by KMS; the key policy names the roles that may use it.
             Target::PasswordKey => provisioned(&stage.key, arn("kms", true, "key/*".into())),
             // Secrets Manager adds six random characters to the name.
             Target::SigningSecret => {
                 provisioned(&stage.secret, arn("secretsmanager", true, format!("secret:{}-*", names.secret())))
             }
+            // A stage that names no mail has no identity: none of its functions may send.
+            Target::MailIdentity => match stage.mail.as_ref().map(|m| &m.identity) {
+                None => continue,
+                Some(MailIdentity::Domain(domain)) => arn("ses", true, format!("identity/{domain}")),
+                Some(MailIdentity::Import { arn, .. }) => arn.clone().into(),
+            },
         };
-        let mut statement = Statement::allow(target.actions(), vec![resource]).sid(boundary_sid(target));
-        if target == Target::PasswordKey {
-            statement = statement.condition(
+        let statement = Statement::allow(target.actions(), vec![resource]).sid(boundary_sid(target));
+        statements.push(match target {
+            Target::PasswordKey => statement.condition(
                 "ForAnyValue:StringEquals",
                 "kms:EncryptionContextKeys",
                 vec![kms::CONTEXT_KEY.into()],
-            );
-        }
-        statements.push(statement);
+            ),
+            Target::MailIdentity => statement.condition(
+                "StringEquals",
+                "ses:FromAddress",
+                stage.mail.iter().map(|m| m.sender.as_str().into()).collect(),
+            ),
+            _ => statement,
+        });
     }
     statements
 }
@@ -467,6 +480,12 @@ pub(super) fn deploy_statements(
         )
         .sid("StageWebAcl"),
     ]);
+    if let Some(MailIdentity::Domain(domain)) = stage.mail.as_ref().map(|m| &m.identity) {
+        statements.push(
+            Statement::allow(DEPLOY_SES_ACTIONS, vec![arn("ses", true, format!("identity/{domain}"))])
+                .sid("StageMailIdentity"),
+        );
+    }
     if let Some(certificate) = stage.domain.as_ref().and_then(|d| d.certificate_arn.clone()) {
         statements
             .push(Statement::allow(&["acm:DescribeCertificate"], vec![certificate.into()]).sid("DomainCertificate"));
@@ -575,6 +594,21 @@ pub const DEPLOY_SECRETS_ACTIONS: &[&str] = &[
     "secretsmanager:TagResource",
     "secretsmanager:UntagResource",
     "secretsmanager:UpdateSecret",
+];
+
+/// The stage's SES identity, as CloudFormation's `AWS::SES::EmailIdentity` handlers manage it.
+pub const DEPLOY_SES_ACTIONS: &[&str] = &[
+    "ses:CreateEmailIdentity",
+    "ses:DeleteEmailIdentity",
+    "ses:GetEmailIdentity",
+    "ses:ListTagsForResource",
+    "ses:PutEmailIdentityConfigurationSetAttributes",
+    "ses:PutEmailIdentityDkimAttributes",
+    "ses:PutEmailIdentityDkimSigningAttributes",
+    "ses:PutEmailIdentityFeedbackAttributes",
+    "ses:PutEmailIdentityMailFromAttributes",
+    "ses:TagResource",
+    "ses:UntagResource",
 ];
 
 pub const DEPLOY_WAF_ACTIONS: &[&str] = &[

@@ -107,6 +107,7 @@ fn the_data_gate_yields_only_to_its_own_flag() {
 }
 
 mod classes;
+mod mail;
 mod quiet;
 
 #[test]

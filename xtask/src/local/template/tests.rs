@@ -262,3 +262,35 @@ fn path_parts_that_api_gateway_or_local_would_not_serve_are_refused_by_name() {
     let e = refused("OrdersSummaryResource", "{id}");
     assert!(e.contains("both have the PathPart {id} under resource OrdersResource"), "{e}");
 }
+
+#[test]
+fn a_function_that_sends_mail_is_told_its_codes_table_and_its_sender() {
+    let mailer = testkit::declare(
+        "mailer",
+        "route = { method = \"POST\", path = \"/mailer\", access = \"public\" }\n\
+         env = [\"AUTH_CODES_TABLE_NAME\", \"AUTH_MAIL_SENDER\"]\n\
+         grants = { codes-table = [\"dynamodb:PutItem\"], mail-identity = [\"ses:SendEmail\"] }",
+    );
+    let path = devenv::workspace_root().unwrap().join("stages.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut functions = crate::declared::functions();
+    functions.push(mailer.clone());
+    functions.sort();
+    let config = synth::parse("stages.toml", &text, &functions).unwrap_or_else(|e| panic!("{e}"));
+    let stage = config.stage("dev").unwrap_or_else(|e| panic!("{e}"));
+    let stacks = synth::synth(&config, stage);
+    let data = stacks.data.map(|d| d.to_json()).unwrap_or_else(|| panic!("dev has a data stack"));
+    let exports: BTreeMap<String, String> = data["Outputs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, o)| o["Export"]["Name"].as_str())
+        .map(|n| (n.to_owned(), format!("value:{n}")))
+        .collect();
+    let names = synth::Names::new(&config.project, stage);
+    let function_names = config.functions.iter().map(|f| (names.function(f), f.clone())).collect();
+    let api = read_ok(&stacks.api.to_json(), &exports, &function_names);
+    let env = &api.functions[&mailer].env;
+    assert_eq!(env["AUTH_CODES_TABLE_NAME"], "value:auth-dev-codes-table-name");
+    assert_eq!(env["AUTH_MAIL_SENDER"], "no-reply@dev.auth.example.com");
+}

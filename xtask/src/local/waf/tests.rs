@@ -62,8 +62,9 @@ fn the_dev_template_gives_the_stages_limits_with_a_json_429() {
         describe(&acl),
         [
             format!(
-                "auth-ip-rate: {} requests per source IP per 300 s where path ends with /refresh, /refresh/, \
-                 /signin, /signin/, /signout, /signout/, /signup or /signup/, then 429",
+                "auth-ip-rate: {} requests per source IP per 300 s where path ends with /password/forgot, \
+                 /password/forgot/, /refresh, /refresh/, /password/reset, /password/reset/, /signin, /signin/, \
+                 /signout, /signout/, /signup, /signup/, /signup/verify or /signup/verify/, then 429",
                 limits.auth
             ),
             format!("all-ip-rate: {} requests per source IP per 300 s on every path, then 429", limits.all),

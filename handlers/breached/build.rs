@@ -1,7 +1,7 @@
 //! Embeds the breached-password filter (`auth::password::breached`) that `cargo xtask` builds from the
 //! pinned public lists into `<target>/corpus/breached-passwords.bin` (`xtask/src/corpus.rs`): every
 //! `cargo xtask build`, `local` and `test` builds it first. A plain `cargo build` on a fresh clone stops
-//! here, with what to run, rather than building a signup function that refuses no breached password.
+//! here, with what to run, rather than building a signup or reset function that refuses no breached password.
 
 use std::path::PathBuf;
 
