@@ -391,7 +391,11 @@ fn walkthrough(url: &str, api: &Api, mail_file: Option<&Path>) -> String {
     let code_body =
         |password: &str| format!(r#""{{\"email\":\"{email}\",\"code\":\"$CODE\",\"password\":\"{password}\"}}""#);
     let field = |name: &str, from: &str| format!("$(echo \"${from}\" | sed -E 's/.*\"{name}\":\"([^\"]*)\".*/\\1/')");
-    let read_code = format!("CODE=$(sed -n 's/^ *code: //p' {} | tail -1 | tr -d ' ')", mail_file.display());
+    // The newest code in a mail to the walkthrough's address, whatever else the file holds.
+    let read_code = format!(
+        "CODE=$(awk '/^To: /{{to=$2}} /^ *code: /{{if (to==\"{email}\") code=$2$3}} END{{print code}}' {})",
+        mail_file.display()
+    );
     let refresh_body = "\"{\\\"refresh_token\\\":\\\"$REFRESH\\\"}\"";
     let lines = [
         format!(

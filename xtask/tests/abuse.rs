@@ -231,7 +231,8 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let created = running[&named("signup")].invoke(&signup).await;
     assert_eq!(created["statusCode"], 202, "{created}");
     let mut confirm = credentials.clone();
-    confirm["code"] = json!(mailed_code(&prepared.aws.endpoint, email).await);
+    let verification_code = mailed_code(&prepared.aws.endpoint, email).await;
+    confirm["code"] = json!(verification_code);
     let verify = event::proxy_event(
         &request("POST", "/signup/verify", &json_headers, Some(&confirm)),
         &route(named("verify")),
@@ -291,6 +292,26 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
     let all = running[&named("signout")].invoke(&event::proxy_event(&everywhere, &signout, &at, Some(&context))).await;
     assert_eq!(all["statusCode"], 200, "{all}");
 
+    // A forgotten password and its reset (a logged security event): neither may log the code.
+    let asked = event::proxy_event(
+        &request("POST", "/password/forgot", &json_headers, Some(&json!({"email": email}))),
+        &route(named("forgot")),
+        &at,
+        None,
+    );
+    assert_eq!(running[&named("forgot")].invoke(&asked).await["statusCode"], 202);
+    let reset_code = mailed_code(&prepared.aws.endpoint, email).await;
+    let new_password = format!("canary reset {}", xtask::local::request_id());
+    let resetting = json!({"email": email, "code": reset_code, "password": new_password});
+    let reset = event::proxy_event(
+        &request("POST", "/password/reset", &json_headers, Some(&resetting)),
+        &route(named("reset")),
+        &at,
+        None,
+    );
+    let was_reset = running[&named("reset")].invoke(&reset).await;
+    assert_eq!(was_reset["statusCode"], 200, "{was_reset}");
+
     let mut output = BTreeMap::new();
     for (function, process) in running {
         output.insert(function, process.stop().await);
@@ -320,6 +341,16 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
         .secret_string
         .unwrap_or_default();
 
+    let code_secret_arn = stored.codes.code_secret_arn.clone();
+    let code_secret = aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id(code_secret_arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .secret_string
+        .unwrap_or_default();
+
     let secrets: Vec<(String, String)> = [
         forms("the password", password.as_bytes()),
         forms("the password hash", &phc),
@@ -329,6 +360,10 @@ async fn at_trace_the_functions_log_no_password_hash_or_token() {
         forms("the first refresh token", first_refresh.as_bytes()),
         forms("the second refresh token", second_refresh.as_bytes()),
         forms("the signing secret", secret.as_bytes()),
+        forms("the verification code", verification_code.as_bytes()),
+        forms("the reset code", reset_code.as_bytes()),
+        forms("the new password", new_password.as_bytes()),
+        forms("the code secret", code_secret.as_bytes()),
     ]
     .concat();
     for (function, text) in &output {

@@ -1,11 +1,11 @@
-//! One-time codes, for email verification and password reset: what is mailed, what is stored, and the
-//! rule that judges a code a user types back. Pure: the routes that mail and check codes, and the store
-//! that keeps them, build on this.
+//! One-time codes, for email verification and password reset: what is mailed, what is stored, the pure
+//! rule that judges a code a user types back ([`check`]), and its redemption over a [`CodeStore`].
 //!
 //! - A code is [`DIGITS`] decimal digits drawn uniformly from the operating system's random source
 //!   (rejection sampling, so no digit string is likelier than another).
 //! - It is never stored. The store keeps an HMAC-SHA256 tag over the purpose, the email and the code,
-//!   under a key derived from the stage's signing secret ([`KeyRing::code_tag`]): a copy of the table is
+//!   under a key derived from the stage's code secret ([`KeyRing::code_tag`]; not the JWT signing
+//!   secret, which the functions that handle codes never read): a copy of the table is
 //!   not a list of codes, and eight digits cannot be searched offline without the key. The tag
 //!   binds the code to its address and its purpose, so a code mailed to one address, or for a reset, is
 //!   nothing for another address or for a verification.

@@ -61,4 +61,19 @@ impl<CS: CodeStore + MailQuota, M: Mailer> Outbox<CS, M> {
         self.mailer.send(email, &(letter.write)(&code)).await?;
         Ok(Sent::Sent)
     }
+
+    /// Keeps a code for `purpose` that is never sent, replacing the address's last: so that what the
+    /// table holds for an address (and so whether a guess's conditional write succeeds) is the same
+    /// whether it has an account or not.
+    pub async fn keep_decoy(
+        &self,
+        keys: &KeyRing,
+        email: &Email,
+        purpose: Purpose,
+        now: u64,
+    ) -> Result<(), OutboxError> {
+        let (_, issued) = codes::issue(keys, purpose, email.as_str(), now)?;
+        self.codes.put(email.as_str(), &issued, None).await?;
+        Ok(())
+    }
 }

@@ -198,6 +198,11 @@ pub enum CipherError {
 pub trait Cipher: Send + Sync {
     fn encrypt(&self, plaintext: &[u8], email: &Email) -> impl Future<Output = Result<Vec<u8>, CipherError>> + Send;
     fn decrypt(&self, ciphertext: &[u8], email: &Email) -> impl Future<Output = Result<Vec<u8>, CipherError>> + Send;
+
+    /// The round trip a [`Cipher::decrypt`] of a user's hash costs, for an email with no hash: a request
+    /// the key service refuses. `Ok` whenever the service answered, whatever it answered;
+    /// [`CipherError::Unavailable`] only when it could not be reached, as a real decrypt would then fail.
+    fn decoy(&self, email: &Email) -> impl Future<Output = Result<(), CipherError>> + Send;
 }
 
 /// A shared cipher is a cipher, so one key can serve several handlers' dependencies.
@@ -208,6 +213,10 @@ impl<T: Cipher + ?Sized> Cipher for Arc<T> {
 
     fn decrypt(&self, ciphertext: &[u8], email: &Email) -> impl Future<Output = Result<Vec<u8>, CipherError>> + Send {
         (**self).decrypt(ciphertext, email)
+    }
+
+    fn decoy(&self, email: &Email) -> impl Future<Output = Result<(), CipherError>> + Send {
+        (**self).decoy(email)
     }
 }
 

@@ -6,8 +6,9 @@
 //! - Every refusal of the code (wrong, expired, spent, unknown, no account) is one `400 invalid_code`
 //!   and makes the same two calls; a wrong guess spends one of the code's tries.
 //! - A reset ends every session of the user and every access token issued until now, as signing out
-//!   everywhere does, *before* the new password is written: if the write fails, the sessions are still
-//!   ended (fail closed). It is logged as the security event `password_reset` (user ref, never an
+//!   everywhere does, *before* the new password is written (if the write fails, the sessions are still
+//!   ended: fail closed) and again after it (a sign-in with the old password that slipped in between
+//!   ends too). It is logged as the security event `password_reset` (user ref, never an
 //!   email).
 //! - It clears the lockout of the address that completed it, as a right password would: the owner an
 //!   attacker locked out by guessing is the very person who resets, and after the reset the old
@@ -131,6 +132,11 @@ async fn reset<S: UserStore, C: Cipher, K: SecretSource, CS: CodeStore, SS: Sess
         tracing::warn!("reset refused: the address has no account");
         return Err(ApiError::invalid_code());
     }
+    // And again once the new password is written: a sign-in with the old one that began after the first
+    // end, while the new hash was being made, holds a session begun later than it.
+    let written = deps.clock.now();
+    let keep_until = written.saturating_add(deps.keep_signed_out_seconds);
+    deps.sessions.end_all(email.as_str(), written, keep_until).await.map_err(failed("ending the user's sessions"))?;
     tracing::warn!(event = "password_reset", user = %user_ref(email.as_str()), "the password was reset; every session and access token of the user ends");
     if let Err(error) = lockout::cleared(&deps.attempts, email, source).await {
         // The new password works regardless; the counts left behind only expire later.

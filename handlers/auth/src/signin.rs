@@ -31,10 +31,6 @@ use crate::validate::{Credentials, Password, credentials_from_body};
 /// signs with a version that rotations have retired.
 pub const KEY_MAX_AGE_SECONDS: u64 = crate::keys::MAX_AGE_SECONDS;
 
-/// What an unknown email's sign-in asks KMS to decrypt: the size of an encrypted PHC string, but no
-/// ciphertext, so KMS refuses it after the round trip a known email's hash costs.
-const DECOY_CIPHERTEXT: &[u8] = &[0; 256];
-
 /// What signin needs.
 #[derive(Debug)]
 pub struct Deps<S, C, K, A, SS> {
@@ -162,7 +158,7 @@ async fn check_password<S: UserStore, C: Cipher, K, A, SS>(
         ApiError::internal()
     })?;
     let Some(user) = user else {
-        if let Err(CipherError::Unavailable(error)) = deps.cipher.decrypt(DECOY_CIPHERTEXT, &credentials.email).await {
+        if let Err(error) = deps.cipher.decoy(&credentials.email).await {
             tracing::error!(%error, "decrypting the password hash");
             return Err(ApiError::internal());
         }

@@ -7,7 +7,8 @@
 //! - An address that has an account is mailed "someone tried to sign up with your address", with a
 //!   reset code ([`crate::mail::already_registered`]).
 //! - Both paths do the same work: the policy check, one Argon2id hash, one KMS `Encrypt`, one consistent
-//!   `GetItem` of the users table, and the outbox's calls ([`crate::outbox`]). The answer is the same,
+//!   `GetItem` of the users table, the outbox's calls ([`crate::outbox`]), and a decoy code of the other
+//!   purpose, never sent, so that the codes table holds the same for the address either way. The answer is the same,
 //!   byte for byte, headers included. Over the address's mail limits, both paths send nothing and
 //!   answer the same.
 //! - A signup for an address whose signup is pending replaces it: the newest code and password win,
@@ -128,13 +129,21 @@ async fn signup<S: UserStore, C: Cipher, K: SecretSource, CS: CodeStore + MailQu
     let known = deps.store.get(&credentials.email).await.map_err(failed("reading the user"))?.is_some();
     let now = deps.clock.now();
     let keys = deps.keys.get(now).await.map_err(failed("reading the code secret"))?;
-    let letter = if known {
-        Letter { purpose: Purpose::Reset, payload: None, write: mail::already_registered }
+    // Each path keeps a code of both purposes, one of them never sent: what the codes table holds for the
+    // address afterwards, and so how a wrong guess at either route fares in it, is the same.
+    let (letter, decoy) = if known {
+        (Letter { purpose: Purpose::Reset, payload: None, write: mail::already_registered }, Purpose::Verify)
     } else {
-        Letter { purpose: Purpose::Verify, payload: Some(&encrypted_hash), write: mail::verify_address }
+        (
+            Letter { purpose: Purpose::Verify, payload: Some(&encrypted_hash), write: mail::verify_address },
+            Purpose::Reset,
+        )
     };
-    let sent =
-        deps.outbox.send(&keys, &credentials.email, letter, now).await.map_err(failed("mailing the signup's code"))?;
+    let email = &credentials.email;
+    let sent = deps.outbox.send(&keys, email, letter, now).await.map_err(failed("mailing the signup's code"))?;
+    if sent == Sent::Sent {
+        deps.outbox.keep_decoy(&keys, email, decoy, now).await.map_err(failed("keeping the signup's decoy code"))?;
+    }
     match (sent, known) {
         (Sent::OverLimit, _) => tracing::info!("signup: the address has had its mails for now; none sent"),
         (Sent::Sent, true) => tracing::info!("signup for an address with an account: told its owner"),

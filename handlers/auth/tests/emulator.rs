@@ -19,7 +19,7 @@ use auth::session::dynamo::DynamoSessions;
 use auth::store::dynamo::DynamoStore;
 use auth::token::TokenSettings;
 use auth::validate::Email;
-use auth::{authorizer, hello, refresh, signin, signout, signup, verify};
+use auth::{authorizer, forgot, hello, refresh, reset, signin, signout, signup, verify};
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
@@ -885,4 +885,78 @@ async fn concurrent_mails_to_one_address_stop_at_its_limit() {
     assert_eq!(sent, DEFAULT_MAIL_LIMITS.per_hour);
     let other = may_send(&*store, "other@example.com", now, DEFAULT_MAIL_LIMITS).await;
     assert_eq!(other, Ok(true));
+}
+
+/// Forgot and reset through the real SDK: the reset code SES was asked to send sets the new password in
+/// the users table (a conditional UpdateItem), ends the session begun before it, and clears nothing it
+/// should not; a wrong code and an unknown address get the same refusal.
+#[tokio::test]
+async fn a_reset_through_dynamodb_and_ses_sets_the_password_and_ends_the_session() {
+    let world = World::new().await;
+    let s = session_world(&world, SESSIONS);
+    let email = format!("{}@example.com", unique("reset")).to_ascii_lowercase();
+    let before = session_for(&world, &s, &email).await;
+    let secret = || SecretsManagerSource::new(world.secrets.clone(), world.code_secret_arn.clone());
+    let outbox = || Outbox {
+        codes: DynamoCodes::new(world.dynamodb.clone(), world.codes_table.clone()),
+        mailer: Tee(
+            SesMailer::new(aws_sdk_sesv2::Client::new(&world.config), format!("no-reply@{SENDER_DOMAIN}")),
+            world.mail.clone(),
+        ),
+        limits: DEFAULT_MAIL_LIMITS,
+    };
+    let forgot = forgot::Deps::new(DynamoStore::new(world.dynamodb.clone(), world.table.clone()), secret(), outbox());
+    for address in [email.as_str(), "nobody-at-all@example.com"] {
+        let asked = forgot::handle(proxy_request("signup-request.json", &json!({"email": address})), &forgot).await;
+        assert_eq!(
+            (asked.status().as_u16(), body_json(&asked)),
+            (202, json!({"status": "check_your_email"})),
+            "{address}"
+        );
+    }
+    let mut reset = reset::Deps::new(
+        (
+            DynamoStore::new(world.dynamodb.clone(), world.table.clone()),
+            KmsCipher::new(aws_sdk_kms::Client::new(&world.config), world.key_arn.clone()),
+            secret(),
+        ),
+        signup::Passwords {
+            policy: auth::password::policy::PasswordPolicy::default(),
+            blocklist: auth::password::policy::Blocklist {
+                breached: auth::password::breached::leaked(&["password1234567"]).unwrap_or_else(|e| panic!("{e}")),
+                service_names: vec!["auth".to_owned()],
+            },
+        },
+        reset::Tables {
+            codes: DynamoCodes::new(world.dynamodb.clone(), world.codes_table.clone()),
+            sessions: world.sessions(),
+            attempts: DynamoAttempts::new(world.dynamodb.clone(), world.attempts_table.clone()),
+        },
+        auth::session::keep_signed_out_seconds(SESSIONS.lifetimes.absolute_seconds, world.tokens.lifetime_seconds),
+    );
+    reset.clock = s.clock.clone();
+    let new = "seven lanterns over the bay";
+    let with = |address: &str, code: &str| {
+        proxy_request("signin-request.json", &json!({"email": address, "code": code, "password": new}))
+    };
+    let code = world.code_for(&email);
+    let wrong = if code == "00000000" { "00000001" } else { "00000000" };
+    let refused = reset::handle(with(&email, wrong), &reset).await;
+    let stranger = reset::handle(with("nobody-at-all@example.com", wrong), &reset).await;
+    assert_eq!((refused.status(), body_json(&refused)), (stranger.status(), body_json(&stranger)));
+    assert_eq!(refused.status(), 400);
+
+    s.clock.advance(1);
+    let done = reset::handle(with(&email, &code), &reset).await;
+    assert_eq!((done.status().as_u16(), body_json(&done)), (200, json!({"status": "password_reset"})));
+    assert_eq!(refresh_with(&s, &before["refresh_token"]).await.0, 401, "the session begun before the reset");
+    s.clock.advance(1);
+    let signed_in = signin::handle(proxy_request("signin-request.json", &credentials(&email, new)), &s.signin).await;
+    assert_eq!(signed_in.status(), 200, "{:?}", signed_in.body());
+    let old = signin::handle(
+        proxy_request("signin-request.json", &credentials(&email, "velvet orbit lemonade session")),
+        &s.signin,
+    )
+    .await;
+    assert_eq!(old.status(), 401);
 }

@@ -1,7 +1,8 @@
 //! How many mails an address may be sent: at most [`MailLimits::per_hour`] in any clock hour and
 //! [`MailLimits::per_day`] in any UTC day, whoever asks, so that signup and password reset cannot be
 //! turned into a way to flood someone's inbox. The counters live beside the codes
-//! (`mail <email> h<hour>`, `mail <email> d<day>`), each expiring after its window.
+//! (`mail <mailbox> h<hour>`, `mail <mailbox> d<day>`), each expiring after its window, and count per
+//! [`mailbox`]: the `+tag`s of one address share its limits.
 
 use std::future::Future;
 
@@ -30,10 +31,21 @@ pub struct Window {
 /// a place of the hour (stricter, never looser).
 pub fn windows(email: &str, now: u64, limits: MailLimits) -> [Window; 2] {
     let (hour, day) = (now / 3_600, now / 86_400);
+    let email = mailbox(email);
     [
         Window { key: format!("mail {email} h{hour}"), limit: limits.per_hour, expires_at: (hour + 1) * 3_600 },
         Window { key: format!("mail {email} d{day}"), limit: limits.per_day, expires_at: (day + 1) * 86_400 },
     ]
+}
+
+/// The inbox an address reaches, as far as the service can tell: the local part's `+tag` dropped, since
+/// `ann+1@example.com` and `ann+2@example.com` reach ann@example.com at most providers. Provider-specific
+/// spellings (Gmail ignores dots) are not folded: only a provider knows its own.
+pub fn mailbox(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}@{domain}", local.split('+').next().unwrap_or(local)),
+        None => email.to_owned(),
+    }
 }
 
 /// Where the counters are kept.
@@ -84,6 +96,20 @@ mod tests {
         // Another address is counted on its own, and the next day starts again.
         assert!(may_send(&store, "bob@example.com", MIDNIGHT + 3_610, limits).await.unwrap_or_default());
         assert!(may_send(&store, "ann@example.com", MIDNIGHT + 86_400, limits).await.unwrap_or_default());
+    }
+
+    /// The attack: one inbox flooded through its `+tag` addresses, each a new address to the service.
+    #[tokio::test]
+    async fn tagged_addresses_share_their_inboxs_limits() {
+        let store = MemoryCodes::new();
+        let mut sent = 0;
+        for n in 0..20 {
+            let tagged = format!("ann+{n}@example.com");
+            sent += u32::from(may_send(&store, &tagged, MIDNIGHT + 10, DEFAULT_MAIL_LIMITS).await.unwrap_or_default());
+        }
+        assert_eq!(sent, DEFAULT_MAIL_LIMITS.per_hour);
+        assert!(!may_send(&store, "ann@example.com", MIDNIGHT + 10, DEFAULT_MAIL_LIMITS).await.unwrap_or(true));
+        assert_eq!(mailbox("a+b+c@example.com"), "a@example.com");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (`AUTH_MAIL_SENDER`), which the function's role may use and no other (`ses:FromAddress`).
 
 use aws_sdk_sesv2::Client;
-use aws_sdk_sesv2::error::DisplayErrorContext;
+use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata as _};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use super::{Mail, MailError, Mailer};
@@ -37,7 +37,14 @@ impl Mailer for SesMailer {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|e| MailError(format!("SES SendEmail: {}", DisplayErrorContext(e))))?;
+            .map_err(|error| {
+                // SES's messages can name the recipient (a sandbox's "Email address is not verified"):
+                // the log keeps its error code only, never an address.
+                MailError(match error.as_service_error() {
+                    Some(refused) => format!("SES SendEmail refused: {}", refused.code().unwrap_or("no error code")),
+                    None => format!("SES SendEmail could not be sent: {}", DisplayErrorContext(&error)),
+                })
+            })?;
         Ok(())
     }
 }

@@ -4,9 +4,9 @@
 //! them by SHA-256 and builds this filter from them): about 4.4 million distinct passwords of at least
 //! [`MIN_ENTRY_CHARS`] characters, lowercased. They are kept as a binary fuse filter (`xorf`) of 16-bit
 //! fingerprints: about 2.25 bytes a password, and a false positive for 1 password in 65,536, which only
-//! ever refuses a password (there are no false negatives). The signup binary embeds the filter, and
-//! lookups read it where it lies ([`Breached::from_bytes`] copies nothing), so it costs a cold start no
-//! work.
+//! ever refuses a password (there are no false negatives). The signup and reset binaries embed the filter
+//! (through the `breached` crate), and lookups read it where it lies ([`Breached::from_bytes`] copies
+//! nothing), so it costs a cold start no work.
 //!
 //! A password is looked up as typed (lowercased), without its spaces and punctuation, and without the
 //! digits around what remains, so that `Correct Horse Battery Staple`, `Password1234567!` and

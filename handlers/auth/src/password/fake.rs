@@ -48,6 +48,10 @@ impl FakeCipher {
 }
 
 impl Cipher for FakeCipher {
+    async fn decoy(&self, _email: &Email) -> Result<(), CipherError> {
+        self.check_available()
+    }
+
     async fn encrypt(&self, plaintext: &[u8], email: &Email) -> Result<Vec<u8>, CipherError> {
         self.check_available()?;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);

@@ -21,7 +21,28 @@ impl KmsCipher {
     }
 }
 
+/// What the decoy asks KMS to decrypt: the size of an encrypted PHC string, but no ciphertext.
+const DECOY_CIPHERTEXT: &[u8] = &[0; 256];
+
 impl Cipher for KmsCipher {
+    async fn decoy(&self, email: &Email) -> Result<(), CipherError> {
+        let result = self
+            .client
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(Blob::new(DECOY_CIPHERTEXT))
+            .encryption_context(CONTEXT_KEY, email.as_str())
+            .send()
+            .await;
+        // KMS refuses it (InvalidCiphertextException on AWS; the emulator answers AccessDenied): an answer of
+        // any kind is the round trip made. Only no answer (a timeout, no connection) is an outage.
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some() => Ok(()),
+            Err(error) => Err(CipherError::Unavailable(format!("KMS Decrypt: {}", DisplayErrorContext(&error)))),
+        }
+    }
+
     async fn encrypt(&self, plaintext: &[u8], email: &Email) -> Result<Vec<u8>, CipherError> {
         let output = self
             .client

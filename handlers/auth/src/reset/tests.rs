@@ -1,6 +1,8 @@
 //! Tests of forgot and reset with fakes: one answer whatever the address, a code that works once, and a
 //! reset that ends every session and clears the resetting address's lockout.
 
+use std::sync::Arc;
+
 use lambda_http::http::StatusCode;
 use serde_json::json;
 
@@ -160,4 +162,70 @@ async fn a_reset_is_logged_as_a_security_event_without_the_email() {
     let valid_after =
         crate::session::SessionStore::valid_after(&world.sessions, "ann@example.com").await.unwrap_or_default();
     assert_eq!(valid_after, Some(testing::NOW));
+}
+
+/// A users table that, as the reset writes the new password, lets a sign-in with the old one in first
+/// (a second later), as a thief polling signin during the reset would.
+struct SignInMidReset {
+    inner: testing::Users,
+    signin: testing::SigninDeps,
+    clock: Arc<crate::clock::ManualClock>,
+    slipped_in: std::sync::Mutex<Option<serde_json::Value>>,
+}
+
+impl crate::store::UserStore for SignInMidReset {
+    async fn create(&self, user: &StoredUser) -> Result<crate::store::CreateOutcome, crate::store::StoreError> {
+        self.inner.create(user).await
+    }
+
+    async fn get(&self, email: &crate::validate::Email) -> Result<Option<StoredUser>, crate::store::StoreError> {
+        self.inner.get(email).await
+    }
+
+    async fn set_password(&self, user: &StoredUser) -> Result<bool, crate::store::StoreError> {
+        self.clock.advance(1);
+        let body = testing::credentials_body(user.email.as_str(), OLD);
+        let response = crate::signin::handle(request_with_body("signin-request.json", Some(&body)), &self.signin).await;
+        assert_eq!(response.status(), StatusCode::OK, "the old password still works until it is replaced");
+        *self.slipped_in.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(json_body(&response));
+        self.inner.set_password(user).await
+    }
+}
+
+/// The attack: a thief who holds the password signs in while the owner's reset is hashing the new one.
+/// The session begun in between ends too.
+#[tokio::test]
+async fn a_sign_in_with_the_old_password_during_the_reset_ends_with_the_others() {
+    let world = World::new();
+    testing::registered(&world, "ann@example.com", OLD).await;
+    forgot(&world, "ann@example.com").await;
+    let code = world.mailer.last_code("ann@example.com").unwrap_or_default();
+    let racing = SignInMidReset {
+        inner: world.reset().store,
+        signin: world.signin(),
+        clock: world.clock.clone(),
+        slipped_in: std::sync::Mutex::new(None),
+    };
+    let base = world.reset();
+    let deps = Deps {
+        store: racing,
+        cipher: base.cipher,
+        passwords: base.passwords,
+        rules: base.rules,
+        keys: base.keys,
+        codes: base.codes,
+        sessions: base.sessions,
+        keep_signed_out_seconds: base.keep_signed_out_seconds,
+        attempts: base.attempts,
+        clock: base.clock,
+    };
+    let body = testing::code_body("ann@example.com", &code, NEW);
+    let response = handle(request_from_address("signin-request.json", Some(&body), FIXTURE_SOURCE), &deps).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let thief = deps.store.slipped_in.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    let thief = thief.unwrap_or_else(|| panic!("no sign-in slipped in"));
+    let refresh = json!({"refresh_token": thief["refresh_token"]}).to_string();
+    let refreshed =
+        crate::refresh::handle(request_with_body("signin-request.json", Some(&refresh)), &world.refresh()).await;
+    assert_eq!(refreshed.status(), StatusCode::UNAUTHORIZED, "the session begun mid-reset");
 }

@@ -83,7 +83,7 @@ async fn an_address_with_an_account_gets_the_same_answer_and_calls_as_a_new_one(
     assert_eq!(seen[0], seen[1], "an address with an account and one without");
     assert_eq!(
         seen[0].3,
-        ["kms.encrypt", "users.get", "codes.count_mail", "codes.count_mail", "codes.put", "mail.send"],
+        ["kms.encrypt", "users.get", "codes.count_mail", "codes.count_mail", "codes.put", "mail.send", "codes.put"],
         "the work both do"
     );
     let sent = world.mailer.sent();
@@ -92,6 +92,14 @@ async fn an_address_with_an_account_gets_the_same_answer_and_calls_as_a_new_one(
     assert!(owner.text.contains("code: "), "the owner gets a reset code: {}", owner.text);
     assert_eq!(newcomer.subject, "Your verification code");
     assert_eq!(world.store.len(), 1, "nothing was written to the users table");
+    // And the codes table holds a code of each purpose for both, so that a wrong guess at verify or reset
+    // spends a try (a conditional write that succeeds) for both alike.
+    for address in ["ann@example.com", "nobody@example.com"] {
+        for purpose in [Purpose::Verify, Purpose::Reset] {
+            let kept = world.codes.get(address, purpose).await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(kept.is_some_and(|k| k.issued.tries_left == crate::codes::TRIES), "{address} {purpose:?}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -61,6 +61,12 @@ impl<T: Cipher> Cipher for Logged<T> {
         self.journal.note("kms.decrypt");
         self.inner.decrypt(ciphertext, email).await
     }
+
+    /// The same KMS call as `decrypt`, so noted the same.
+    async fn decoy(&self, email: &Email) -> Result<(), CipherError> {
+        self.journal.note("kms.decrypt");
+        self.inner.decoy(email).await
+    }
 }
 
 impl<T: CodeStore> CodeStore for Logged<T> {
