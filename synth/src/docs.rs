@@ -26,6 +26,11 @@ const FILES: &[(&str, &str)] = &[
     ("pipeline.yaml", "the `<project>-<stage>-pipeline` stack, with `[pipeline]`: the stage's delivery pipeline"),
     ("iam.md", "every permission of the stage's stacks, one row each"),
     ("defences.md", "every defence of the stage, with its value and the direction that weakens it"),
+    (
+        "diagram.md",
+        "a Mermaid flowchart of the stage: WAF, API, routes and authorizer, functions, data, and each function's \
+         granted actions on each resource",
+    ),
 ];
 
 /// `text` with every generated block rewritten from `config` and the files synth generated for it

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod declarations;
+pub mod diagram;
 pub mod docs;
 pub mod model;
 pub mod names;
@@ -86,7 +87,7 @@ pub const TEMPLATES_DIR: &str = "templates";
 pub const BOOTSTRAP_FILE: &str = "templates/bootstrap.yaml";
 
 /// Every file one stage's deploy reads: `templates/bootstrap.yaml` and
-/// `templates/<stage>/{data.yaml, api.yaml, pipeline.yaml, iam.md, defences.md}`.
+/// `templates/<stage>/{data.yaml, api.yaml, pipeline.yaml, iam.md, defences.md, diagram.md}`.
 ///
 /// Fails when the IAM review cannot account for a resource of the stacks: what cannot be reviewed is
 /// not generated.
@@ -150,6 +151,7 @@ pub fn files_of(config: &Config, stage: &Stage, stacks: &Stacks) -> Result<Vec<F
         path: format!("{dir}/defences.md"),
         contents: review::defences::markdown(names.prefix(), &defences),
     });
+    out.push(File { path: format!("{dir}/diagram.md"), contents: diagram::markdown(&names, stage) });
     Ok(out)
 }
 

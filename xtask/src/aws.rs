@@ -54,6 +54,7 @@ pub struct Clients {
     pub connections: aws_sdk_codeconnections::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
     pub codebuild: aws_sdk_codebuild::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
     /// How often to ask CloudFormation about progress: an emulator answers at once, AWS takes seconds.
     pub poll: std::time::Duration,
@@ -113,6 +114,7 @@ impl Clients {
             connections: aws_sdk_codeconnections::Client::new(&config),
             codepipeline: aws_sdk_codepipeline::Client::new(&config),
             codebuild: aws_sdk_codebuild::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             region: region.to_owned(),
             poll: std::time::Duration::from_millis(if custom_endpoint { 200 } else { 2000 }),
         }

@@ -1,7 +1,7 @@
 //! CloudFormation, as deploy, diff, status, destroy, the pipeline's steps and local use it: a stack's typed
 //! status, its events streamed until it settles (with the root cause of a failure), its outputs, resources
-//! and template, change sets (created, read page by page, executed, discarded), deletion, and termination
-//! protection. Every CloudFormation call of xtask goes through here, with its errors classified by
+//! and template, change sets (created, read page by page, executed, discarded), deletion, termination
+//! protection and drift detection. Every CloudFormation call of xtask goes through here, with its errors classified by
 //! [`crate::aws::classify`].
 
 use std::collections::{BTreeMap, HashSet};
@@ -438,6 +438,90 @@ pub async fn create_stack(cfn: &Client, stack: &str, body: String) -> anyhow::Re
         .await
         .aws()?;
     Ok(())
+}
+
+/// How long drift detection may take before the command gives up: CloudFormation takes seconds for a
+/// small stack, minutes for a large one.
+pub const DRIFT_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// Runs CloudFormation drift detection on `stack` and answers every resource it found drifted (modified or
+/// deleted), read page by page, with their property differences.
+pub async fn detect_drift(cfn: &Client, stack: &str, poll: Duration) -> anyhow::Result<crate::drift::StackDrift> {
+    use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
+    let id = cfn
+        .detect_stack_drift()
+        .stack_name(stack)
+        .send()
+        .await
+        .aws()
+        .with_context(|| format!("starting drift detection on {stack}"))?
+        .stack_drift_detection_id
+        .with_context(|| format!("CloudFormation answered no drift detection id for {stack}"))?;
+    let started = Instant::now();
+    let status = loop {
+        let status = cfn
+            .describe_stack_drift_detection_status()
+            .stack_drift_detection_id(&id)
+            .send()
+            .await
+            .aws()
+            .with_context(|| format!("reading drift detection {id} of {stack}"))?;
+        match status.detection_status {
+            Some(StackDriftDetectionStatus::DetectionInProgress)
+                if !overdue(started, Instant::now(), DRIFT_DEADLINE) =>
+            {
+                tokio::time::sleep(poll).await;
+            }
+            Some(StackDriftDetectionStatus::DetectionInProgress) => bail!(
+                "drift detection on {stack} did not finish within {} minutes; see it in the CloudFormation console \
+                 (detection id {id})",
+                DRIFT_DEADLINE.as_secs() / 60
+            ),
+            _ => break status,
+        }
+    };
+    if status.detection_status == Some(StackDriftDetectionStatus::DetectionFailed) {
+        // Partly detected: CloudFormation could not read some resources (often the caller's permissions).
+        // What it did read is still reported; the reason says what it could not.
+        eprintln!(
+            "warning: drift detection on {stack} did not check every resource: {}",
+            status.detection_status_reason.as_deref().unwrap_or("no reason given")
+        );
+    }
+    let mut drifted = Vec::new();
+    let mut pages = cfn
+        .describe_stack_resource_drifts()
+        .stack_name(stack)
+        .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+        .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws().with_context(|| format!("reading the drifted resources of {stack}"))?;
+        for resource in page.stack_resource_drifts.unwrap_or_default() {
+            drifted.push(crate::drift::ResourceDrift {
+                logical_id: resource.logical_resource_id.unwrap_or_default(),
+                resource_type: resource.resource_type.unwrap_or_default(),
+                status: resource.stack_resource_drift_status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                differences: resource
+                    .property_differences
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|d| crate::drift::PropertyDifference {
+                        path: d.property_path.unwrap_or_default(),
+                        expected: d.expected_value.unwrap_or_default(),
+                        actual: d.actual_value.unwrap_or_default(),
+                        kind: d.difference_type.map(|k| k.as_str().to_owned()).unwrap_or_default(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(crate::drift::StackDrift {
+        stack: stack.to_owned(),
+        drifted,
+        complete: status.detection_status != Some(StackDriftDetectionStatus::DetectionFailed),
+    })
 }
 
 #[cfg(test)]

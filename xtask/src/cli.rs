@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Synthesize CloudFormation for every stage into templates/<stage>/ (data.yaml, api.yaml, pipeline.yaml, iam.md, defences.md)
+    /// Synthesize CloudFormation for every stage into templates/<stage>/ (data.yaml, api.yaml, pipeline.yaml, iam.md, defences.md, diagram.md)
     Synth {
         /// Only this stage
         #[arg(long, short)]
@@ -55,6 +55,10 @@ pub enum Command {
     Diff(crate::aws::StageArgs),
     /// Show a stage's stacks: state, last events, outputs; watch a stack that is still changing
     Status(crate::aws::StageArgs),
+    /// Run CloudFormation drift detection on a stage's stacks; exit 0 when in sync, 1 when any drifted
+    Drift(crate::aws::StageArgs),
+    /// Show a stage's function logs from CloudWatch Logs: --function, --since 15m, --filter TEXT, --follow, --json
+    Logs(crate::logs::LogsArgs),
     /// Delete a stage's api stack, and with --include-data its data stack
     Destroy(crate::destroy::DestroyArgs),
     /// Run the whole API on 127.0.0.1 from the synthesized templates and the real functions, with an AWS emulator
@@ -188,6 +192,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pipeline { what } => crate::pipeline::run(&config_path, what),
         Command::Diff(args) => crate::inspect::diff(&config_path, &args),
         Command::Status(args) => crate::inspect::status(&config_path, &args),
+        Command::Drift(args) => crate::drift::run(&config_path, &args),
+        Command::Logs(args) => crate::logs::run(&config_path, &args),
         Command::Destroy(args) => crate::destroy::run(&config_path, &args),
         Command::Local(args) => crate::local::run(&config_path, &args),
         Command::Test { cargo_args } => test::run(&crate::workspace()?, &cargo_args),

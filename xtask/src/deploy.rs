@@ -77,6 +77,10 @@ pub struct DeployArgs {
     /// Deploy even though templates/ differs from what stages.toml synthesizes
     #[arg(long)]
     pub allow_stale: bool,
+    /// Deploy a protected stage even though its stacks drifted from their templates (a change made
+    /// outside CloudFormation, which the change sets may undo); `cargo xtask drift` shows the drift
+    #[arg(long)]
+    pub allow_drift: bool,
     /// Deploy the zips of an earlier `cargo xtask build` from this directory instead of building
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
@@ -155,6 +159,9 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
     let session = Session::open(config_path, target, &args.on.aws, opening).await?;
     let (config, stage, names) = (&session.target.config, session.target.stage(), &session.target.names);
     println!("deploying {} to account {}, region {}", names.prefix(), session.account, stage.region);
+    if let Some(refused) = check_drift(&session, args).await? {
+        return Ok(refused);
+    }
 
     // Build and upload.
     let artifacts: Vec<Artifact> = match &args.artifacts {
@@ -191,6 +198,34 @@ pub async fn deploy(config_path: &Path, args: &DeployArgs) -> anyhow::Result<Out
         println!("no changes: every stack is up to date");
     }
     Ok(Outcome::Done(report))
+}
+
+/// Drift first, before anything is built: a change set over a drifted stack can silently undo a hand-made
+/// fix, or fail halfway. A pipeline's deploy (`--cfn-role`) skips it: detection reads every resource, which
+/// the pipeline's plan and deploy roles may not.
+async fn check_drift(session: &Session, args: &DeployArgs) -> anyhow::Result<Option<Outcome>> {
+    if args.cfn_role.is_some() {
+        return Ok(None);
+    }
+    println!("checking the deployed stacks for drift");
+    let drifts = crate::drift::detect(&session.clients, &session.target).await?;
+    let stage = session.target.stage();
+    match crate::drift::gate(&drifts, stage.protect, args.allow_drift) {
+        crate::drift::Gate::Clear => Ok(None),
+        gate => {
+            for drift in drifts.iter().filter(|d| d.drifted()) {
+                print!("{}", crate::drift::render(drift));
+            }
+            if gate == crate::drift::Gate::Refuse {
+                return Ok(Some(Outcome::Refused(format!(
+                    "stage {} is protected and its stacks drifted from their templates: the change sets may undo a                      hand-made fix or fail halfway; bring the change into stages.toml or the declarations (or undo                      it), or pass --allow-drift to deploy over it",
+                    stage.name
+                ))));
+            }
+            println!("warning: deploying over drift (the change sets may undo the changes above)");
+            Ok(None)
+        }
+    }
 }
 
 /// Uploads each function's zip under the stage's code prefix, and returns how many were new and the api

@@ -15,6 +15,7 @@ pub mod process;
 mod props;
 pub mod routing;
 pub mod runtime;
+pub mod shipper;
 pub mod template;
 pub mod waf;
 
@@ -242,11 +243,15 @@ impl Local {
 
         let mut functions = BTreeMap::new();
         let mut processes = Vec::new();
+        // Each function's output also goes to the emulator's CloudWatch Logs, as Lambda's goes to AWS's.
+        let logs =
+            aws_sdk_cloudwatchlogs::Client::new(&data::sdk_config(&prepared.aws.endpoint, &prepared.aws.region).await);
         for spec in prepared.api.functions.values() {
             let arn = format!("arn:aws:lambda:{}:{}:function:{}", prepared.aws.region, prepared.account, spec.name);
             let runtime = RuntimeApi::start(&spec.name, &arn, spec.timeout).await?;
             let binary = binaries.join(spec.function.name());
-            let process = process::spawn(&binary, spec, &runtime, &prepared.aws, options.echo_functions)?;
+            let output = process::Output { echo: options.echo_functions, logs: Some(logs.clone()) };
+            let process = process::spawn(&binary, spec, &runtime, &prepared.aws, output)?;
             processes.push((spec.function.clone(), process));
             functions.insert(spec.function.clone(), runtime);
         }

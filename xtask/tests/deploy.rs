@@ -294,6 +294,61 @@ fn deploy_update_diff_and_destroy() {
     assert!(web_acl_for(&p.moto.endpoint(), &stage_arn).is_null(), "the web ACL went with the api stack");
 }
 
+/// A hand-made change to a function, as in the console: `UpdateFunctionConfiguration` with a new memory size,
+/// sent to moto's Lambda API (which checks no signature).
+fn set_memory_by_hand(endpoint: &str, function: &str, megabytes: u32) {
+    use std::io::{Read as _, Write as _};
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let body = format!("{{\"MemorySize\": {megabytes}}}");
+    let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("{address}: {e}"));
+    write!(
+        stream,
+        "PUT /2015-03-31/functions/{function}/configuration HTTP/1.0\r\nHost: {address}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/lambda/aws4_request, SignedHeaders=host, \
+         Signature=0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.starts_with("HTTP/1.") && response.contains(" 200 "), "{response}");
+}
+
+/// Issue 28: a change made outside CloudFormation is drift. `drift` shows the resource and the property
+/// and exits 1; deploy refuses a protected stage that drifted unless `--allow-drift`.
+#[test]
+fn a_hand_made_change_is_drift_and_a_protected_stage_is_not_deployed_over_it() {
+    let p = Project::new("deploy-drift");
+    let out = p.deploy("vault", &["--approve-iam"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let out = p.aws("drift", "vault", &[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("itest-vault-api: in sync") && t.contains("itest-vault-data: in sync"), "{t}");
+
+    set_memory_by_hand(&p.moto.endpoint(), "itest-vault-hello", 2048);
+    let out = p.aws("drift", "vault", &[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("itest-vault-api: 1 drifted resource(s)"), "{t}");
+    assert!(t.contains("~ HelloFunction (AWS::Lambda::Function): MODIFIED"), "{t}");
+    assert!(t.contains("NOT_EQUAL /MemorySize: template 256, deployed 2048"), "{t}");
+
+    // A deploy with a change would run over the fix: refused before anything is built or uploaded.
+    p.set_binary("hello", "fake hello v2");
+    let before = p.requests();
+    let out = p.deploy("vault", &[]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("drifted from their templates") && t.contains("--allow-drift"), "{t}");
+    assert!(!t.contains("uploaded") && !t.contains("UPDATE_COMPLETE"), "{t}");
+    assert!(p.requests() > before, "drift was detected");
+    let out = p.deploy("vault", &["--allow-drift"]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("deploying over drift") && t.contains("itest-vault-api: UPDATE_COMPLETE"), "{t}");
+}
+
 #[test]
 fn flags_guard_what_ci_must_not_wave_through() {
     let p = Project::new("deploy-gates");

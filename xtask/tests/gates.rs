@@ -42,16 +42,7 @@ fn template(managed: &[&str], deny: bool, extra_policy: bool) -> Value {
 /// Clients of the emulator at `endpoint`, polling fast.
 async fn clients(endpoint: &str) -> Clients {
     let config = xtask::local::data::sdk_config(endpoint, "us-east-1").await;
-    Clients {
-        cfn: aws_sdk_cloudformation::Client::new(&config),
-        s3: aws_sdk_s3::Client::new(&config),
-        sts: aws_sdk_sts::Client::new(&config),
-        connections: aws_sdk_codeconnections::Client::new(&config),
-        codepipeline: aws_sdk_codepipeline::Client::new(&config),
-        codebuild: aws_sdk_codebuild::Client::new(&config),
-        region: "us-east-1".into(),
-        poll: std::time::Duration::from_millis(100),
-    }
+    Clients { poll: std::time::Duration::from_millis(100), ..Clients::from_config(&config, "us-east-1") }
 }
 
 async fn step(clients: &Clients, t: &Value, flags: &[&str]) -> StepResult {

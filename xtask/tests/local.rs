@@ -1,6 +1,8 @@
 //! `cargo xtask local` end to end: the real functions behind the local API Gateway and Runtime API,
 //! with moto holding the data stack, driven over HTTP on free ports of 127.0.0.1.
 
+mod support;
+
 use std::io::{BufRead as _, BufReader};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::os::unix::process::CommandExt as _;
@@ -129,6 +131,41 @@ fn moto_port(endpoint: &str) -> u16 {
     endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {endpoint}"))
 }
 
+/// `cargo xtask logs`, pointed at the emulator that received the local functions' output as CloudWatch
+/// Logs would: the reset the walkthrough made is found as a security event, in both renderings.
+fn the_logs_command_finds_what_the_functions_wrote(local: &Local) {
+    let scratch = std::env::temp_dir();
+    let logs = |extra: &[&str]| {
+        let mut args = vec!["logs", "--stage", "dev", "--endpoint-url", &local.moto_endpoint, "--since", "1h"];
+        args.extend(extra);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let out = support::person::as_person(command.args(&args), &scratch).output();
+        let out = out.unwrap_or_else(|e| panic!("running xtask logs: {e}"));
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The functions' lines reach the emulator a moment after they are written.
+    let mut shown = String::new();
+    for _ in 0..20 {
+        shown = logs(&["--function", "reset", "--filter", "password_reset"]);
+        if !shown.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(shown.contains("     reset | !! SECURITY password_reset !! WARN  the password was reset"), "{shown}");
+    assert!(!shown.contains("alice@example.com"), "{shown}");
+    let json = logs(&["--filter", "password_reset", "--json"]);
+    let events: Vec<Value> =
+        json.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(!events.is_empty() && events.iter().all(|e| e["fields"]["event"] == "password_reset"), "{json}");
+    let refused = logs(&["--function", "signin", "--filter", "signin refused"]);
+    assert!(
+        refused.lines().count() >= 2 && refused.lines().all(|l| l.contains("    signin | INFO  signin refused")),
+        "{refused}"
+    );
+}
+
 /// The walkthrough the command prints (and the README shows) works as printed: sign up, read the code
 /// from the mail the server printed, verify, sign in, refresh, forget and reset the password (the old
 /// session is gone), sign in with the new one and sign out.
@@ -249,6 +286,7 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     assert_eq!(answers[0].body, answers[1].body, "a known and an unknown email are locked alike");
 
     the_printed_walkthrough_runs(&local).await;
+    the_logs_command_finds_what_the_functions_wrote(&local);
 
     let pids = local.pids();
     assert_eq!(pids.len(), config().functions.len());

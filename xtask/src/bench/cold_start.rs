@@ -60,7 +60,8 @@ async fn measure(config_path: &Path, stage: &str, runs: usize) -> anyhow::Result
                 async move { api.invoke(payload).await }
             });
             let started = Instant::now();
-            let child = process::spawn(&binary, spec, &api, &prepared.aws, false)?;
+            let child =
+                process::spawn(&binary, spec, &api, &prepared.aws, process::Output { echo: false, logs: None })?;
             let answer = call.await.context("waiting for the function")?;
             let elapsed = started.elapsed();
             peak_kib = peak_kib.max(peak_rss_kib(child.pid).unwrap_or(0));

@@ -63,6 +63,15 @@ pub fn environment(spec: &FunctionSpec, runtime: &RuntimeApi, aws: &Aws, task_ro
     env
 }
 
+/// Where a function's output goes besides the lines kept to explain its death.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Printed under the function's name.
+    pub echo: bool,
+    /// Shipped to this CloudWatch Logs (the emulator's), into the function's log group.
+    pub logs: Option<aws_sdk_cloudwatchlogs::Client>,
+}
+
 /// A running function process.
 #[derive(Debug)]
 pub struct Process {
@@ -78,12 +87,18 @@ pub fn spawn(
     spec: &FunctionSpec,
     runtime: &RuntimeApi,
     aws: &Aws,
-    echo: bool,
+    output: Output,
 ) -> anyhow::Result<Process> {
     let task_root = binary.parent().unwrap_or(Path::new("."));
+    let env = environment(spec, runtime, aws, task_root);
+    let shipper = output.logs.map(|client| {
+        let named = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
+        super::shipper::Shipper::start(client, named("AWS_LAMBDA_LOG_GROUP_NAME"), named("AWS_LAMBDA_LOG_STREAM_NAME"))
+    });
+    let echo = output.echo;
     let mut child = Command::new(binary)
         .env_clear()
-        .envs(environment(spec, runtime, aws, task_root))
+        .envs(env)
         .current_dir(task_root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -98,8 +113,14 @@ pub fn spawn(
     let lines = Arc::new(Mutex::new(VecDeque::with_capacity(KEPT_LINES)));
     let label: Arc<str> = spec.function.name().into();
     let readers = [
-        child.stdout.take().map(|out| tokio::spawn(forward(out, label.clone(), lines.clone(), echo))),
-        child.stderr.take().map(|err| tokio::spawn(forward(err, label.clone(), lines.clone(), echo))),
+        child
+            .stdout
+            .take()
+            .map(|out| tokio::spawn(forward(out, label.clone(), lines.clone(), (echo, shipper.clone())))),
+        child
+            .stderr
+            .take()
+            .map(|err| tokio::spawn(forward(err, label.clone(), lines.clone(), (echo, shipper.clone())))),
     ];
     let (stop, stopped) = oneshot::channel();
     let runtime = runtime.clone();
@@ -149,11 +170,19 @@ impl Process {
     }
 }
 
-async fn forward(stream: impl AsyncRead + Unpin, label: Arc<str>, kept: Arc<Mutex<VecDeque<String>>>, echo: bool) {
+async fn forward(
+    stream: impl AsyncRead + Unpin,
+    label: Arc<str>,
+    kept: Arc<Mutex<VecDeque<String>>>,
+    (echo, shipper): (bool, Option<super::shipper::Shipper>),
+) {
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if echo {
-            println!("{label:>10} | {}", readable(&line));
+            println!("{label:>10} | {}", crate::logs::readable(&line));
+        }
+        if let Some(shipper) = &shipper {
+            shipper.send(&line);
         }
         let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.len() == KEPT_LINES {
@@ -161,28 +190,6 @@ async fn forward(stream: impl AsyncRead + Unpin, label: Arc<str>, kept: Arc<Mute
         }
         kept.push_back(line);
     }
-}
-
-/// A JSON log line (`AWS_LAMBDA_LOG_FORMAT=JSON`) as one short line for a terminal: level, message,
-/// the other fields, and the invocation's request id; any other line as it is.
-pub fn readable(line: &str) -> String {
-    let Ok(serde_json::Value::Object(entry)) = serde_json::from_str::<serde_json::Value>(line) else {
-        return line.to_owned();
-    };
-    let level = entry.get("level").and_then(|l| l.as_str()).unwrap_or("");
-    let fields = entry.get("fields").and_then(|f| f.as_object());
-    let message = fields.and_then(|f| f.get("message")).and_then(|m| m.as_str()).unwrap_or("");
-    let mut out = format!("{level:<5} {message}");
-    for (key, value) in fields.into_iter().flatten().filter(|(k, _)| *k != "message") {
-        match value.as_str() {
-            Some(text) => out.push_str(&format!(" {key}={text}")),
-            None => out.push_str(&format!(" {key}={value}")),
-        }
-    }
-    if let Some(id) = entry.get("span").and_then(|s| s.get("requestId")).and_then(|r| r.as_str()) {
-        out.push_str(&format!("  [{}]", id.get(..8).unwrap_or(id)));
-    }
-    out
 }
 
 /// Makes sure a child that was never stopped does not outlive us; `kill_on_drop` covers the rest.
