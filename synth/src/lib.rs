@@ -86,8 +86,9 @@ pub const TEMPLATES_DIR: &str = "templates";
 /// The account-and-region template every stage's deploy applies first.
 pub const BOOTSTRAP_FILE: &str = "templates/bootstrap.yaml";
 
-/// Every file one stage's deploy reads: `templates/bootstrap.yaml` and
-/// `templates/<stage>/{data.yaml, api.yaml, pipeline.yaml, iam.md, defences.md, diagram.md}`.
+/// Every file `cargo xtask synth` writes for one stage, which deploy checks are current:
+/// `templates/bootstrap.yaml` and `templates/<stage>/{data.yaml, api.yaml, pipeline.yaml, iam.md,
+/// defences.md, diagram.md}`.
 ///
 /// Fails when the IAM review cannot account for a resource of the stacks: what cannot be reviewed is
 /// not generated.

@@ -864,7 +864,8 @@ def _lambda_drift(account_id, region_name, physical_id, props):
         return "DELETED", []
     differences = []
     for key, actual in (("MemorySize", function.memory_size), ("Timeout", function.timeout)):
-        if key in props and str(props[key]) != str(actual):
+        # A literal only: an intrinsic (Ref, Fn::If) the harness does not resolve is not compared.
+        if key in props and not isinstance(props[key], (dict, list)) and str(props[key]) != str(actual):
             differences.append({"PropertyPath": f"/{key}", "ExpectedValue": str(props[key]),
                                 "ActualValue": str(actual), "DifferenceType": "NOT_EQUAL"})
     expected_env = (props.get("Environment") or {}).get("Variables") or {}
@@ -890,9 +891,10 @@ def detect_stack_drift(self):
     now = datetime.datetime.now(datetime.timezone.utc)
     drifts = []
     for logical_id, resource in stack.template_dict.get("Resources", {}).items():
-        if logical_id not in stack.resource_map:
+        # The resources already made: `in` on moto's lazy ResourceMap would make any that were not.
+        physical = stack.resource_map._parsed_resources.get(logical_id)
+        if physical is None:
             continue
-        physical = stack.resource_map[logical_id]
         physical_id = getattr(physical, "physical_resource_id", None) or logical_id
         kind = resource.get("Type", "")
         drift = {"StackId": stack.stack_id, "LogicalResourceId": logical_id, "PhysicalResourceId": physical_id,

@@ -207,18 +207,32 @@ async fn check_drift(session: &Session, args: &DeployArgs) -> anyhow::Result<Opt
     if args.cfn_role.is_some() {
         return Ok(None);
     }
-    println!("checking the deployed stacks for drift");
-    let drifts = crate::drift::detect(&session.clients, &session.target).await?;
     let stage = session.target.stage();
+    println!("checking the deployed stacks for drift");
+    let drifts = match crate::drift::detect(&session.clients, &session.target).await {
+        Ok(drifts) => drifts,
+        // A protected stage is not deployed unchecked, unless told to; any other is deployed with a warning.
+        Err(error) if stage.protect && !args.allow_drift => {
+            return Err(error.context(
+                "detecting drift on a protected stage; fix the cause, or pass --allow-drift to deploy unchecked",
+            ));
+        }
+        Err(error) => {
+            println!("warning: drift could not be detected ({error:#}); deploying unchecked");
+            return Ok(None);
+        }
+    };
     match crate::drift::gate(&drifts, stage.protect, args.allow_drift) {
         crate::drift::Gate::Clear => Ok(None),
         gate => {
-            for drift in drifts.iter().filter(|d| d.drifted()) {
+            for drift in drifts.iter().filter(|d| d.drifted() || !d.complete) {
                 print!("{}", crate::drift::render(drift));
             }
             if gate == crate::drift::Gate::Refuse {
                 return Ok(Some(Outcome::Refused(format!(
-                    "stage {} is protected and its stacks drifted from their templates: the change sets may undo a                      hand-made fix or fail halfway; bring the change into stages.toml or the declarations (or undo                      it), or pass --allow-drift to deploy over it",
+                    "stage {} is protected and its stacks drifted from their templates (or could not all be \
+                     checked): the change sets may undo a hand-made fix or fail halfway; bring the change into \
+                     stages.toml or the declarations (or undo it), or pass --allow-drift to deploy over it",
                     stage.name
                 ))));
             }

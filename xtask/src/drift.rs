@@ -1,7 +1,9 @@
 //! `cargo xtask drift --stage S`: CloudFormation drift detection on each of a stage's stacks, every
-//! drifted resource shown with its property differences; exit 1 on drift. `deploy` runs the same check
+//! drifted resource shown with its property differences; exit 1 on drift (or when a stack could not be
+//! fully checked). `deploy` runs the same check
 //! first ([`gate`]): a change set over a drifted stack can silently undo a hand-made fix, or fail halfway,
-//! so a protected stage that drifted is refused unless `--allow-drift` says to go ahead.
+//! so a protected stage that drifted (or could not be fully checked) is refused unless `--allow-drift`
+//! says to go ahead.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -48,12 +50,8 @@ impl StackDrift {
 pub fn render(drift: &StackDrift) -> String {
     let mut out = String::new();
     if !drift.drifted() {
-        let _ = writeln!(
-            out,
-            "{}: in sync{}",
-            drift.stack,
-            if drift.complete { "" } else { " (as far as it was checked)" }
-        );
+        let verdict = if drift.complete { "in sync" } else { "not fully checked (no drift found in what was)" };
+        let _ = writeln!(out, "{}: {verdict}", drift.stack);
         return out;
     }
     let _ = writeln!(out, "{}: {} drifted resource(s)", drift.stack, drift.drifted.len());
@@ -77,25 +75,33 @@ pub enum Gate {
     Refuse,
 }
 
-/// The rule: a protected stage that drifted needs `--allow-drift`; any other stage is warned.
+/// The rule: a protected stage that drifted, or whose stacks could not all be checked, needs
+/// `--allow-drift`; any other stage is warned.
 pub fn gate(drifts: &[StackDrift], protected: bool, allow_drift: bool) -> Gate {
-    match (drifts.iter().any(StackDrift::drifted), protected, allow_drift) {
+    let unsure = drifts.iter().any(|d| d.drifted() || !d.complete);
+    match (unsure, protected, allow_drift) {
         (false, _, _) => Gate::Clear,
         (true, true, false) => Gate::Refuse,
         (true, _, _) => Gate::Proceed,
     }
 }
 
-/// The deployed stacks of the stage, detected one after another.
+/// The deployed stacks of the stage, detected one after another. A stack CloudFormation is still
+/// changing cannot be checked: it counts as not fully checked.
 pub async fn detect(clients: &Clients, target: &Target) -> anyhow::Result<Vec<StackDrift>> {
     let mut drifts = Vec::new();
     for (stack, _) in target.stacks.named(&target.names) {
         match cfn::status(&clients.cfn, &stack).await? {
-            Some(status) if cfn::healthy(&status) => {
-                drifts.push(cfn::detect_drift(&clients.cfn, &stack, clients.poll).await?)
-            }
-            Some(status) => println!("{stack}: {} (drift is detected only on a settled stack)", status.as_str()),
             None => println!("{stack}: not deployed"),
+            Some(status) if cfn::in_progress(&status) => {
+                println!("{stack}: {} (still changing: drift cannot be detected now)", status.as_str());
+                drifts.push(StackDrift { stack, drifted: Vec::new(), complete: false });
+            }
+            // Settled, rolled back included: what a failed deploy leaves is what people then fix by hand.
+            Some(_) => {
+                println!("{stack}: detecting drift...");
+                drifts.push(cfn::detect_drift(&clients.cfn, &stack, clients.poll).await?);
+            }
         }
     }
     Ok(drifts)
@@ -109,7 +115,8 @@ pub fn run(config_path: &std::path::Path, args: &StageArgs) -> anyhow::Result<Ex
         for drift in &drifts {
             print!("{}", render(drift));
         }
-        Ok(if drifts.iter().any(StackDrift::drifted) { ExitCode::from(EXIT_DIFFERENCE) } else { ExitCode::SUCCESS })
+        let unsure = drifts.iter().any(|d| d.drifted() || !d.complete);
+        Ok(if unsure { ExitCode::from(EXIT_DIFFERENCE) } else { ExitCode::SUCCESS })
     })
 }
 
@@ -141,8 +148,8 @@ mod tests {
         assert!(text.starts_with("auth-prod-api: 1 drifted resource(s)\n"), "{text}");
         assert!(text.contains("~ SigninFunction (AWS::Lambda::Function): MODIFIED"), "{text}");
         assert!(text.contains("NOT_EQUAL /MemorySize: template 1024, deployed 2048"), "{text}");
-        let clean = StackDrift { stack: "s".into(), drifted: vec![], complete: false };
-        assert_eq!(render(&clean), "s: in sync (as far as it was checked)\n");
+        let partial = StackDrift { stack: "s".into(), drifted: vec![], complete: false };
+        assert_eq!(render(&partial), "s: not fully checked (no drift found in what was)\n");
     }
 
     #[test]
@@ -152,5 +159,9 @@ mod tests {
         assert_eq!(gate(&[clean.clone(), dirty.clone()], true, false), Gate::Refuse);
         assert_eq!(gate(std::slice::from_ref(&dirty), true, true), Gate::Proceed);
         assert_eq!(gate(std::slice::from_ref(&dirty), false, false), Gate::Proceed);
+        // Not fully checked (a stack still changing, or resources CloudFormation could not read) is no proof.
+        let partial = StackDrift { complete: false, ..clean };
+        assert_eq!(gate(std::slice::from_ref(&partial), true, false), Gate::Refuse);
+        assert_eq!(gate(std::slice::from_ref(&partial), false, false), Gate::Proceed);
     }
 }

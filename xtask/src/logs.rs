@@ -1,11 +1,11 @@
 //! `cargo xtask logs --stage S`: the stage's function logs from CloudWatch Logs, each function's log group
 //! named by the model (`Names::log_group`), merged in time order and rendered for a person: time,
-//! function, level, message and fields, with security events (refresh token reuse, sign-out everywhere,
-//! a password reset, a lockout) standing out. `--json` passes each line through as the function wrote
+//! function, level, message and fields, with security events ([`contract::events::SECURITY`]: refresh token
+//! reuse, sign-out everywhere, a password reset, a sign-in lockout) standing out. `--json` passes each line through as the function wrote
 //! it, for scripts; `--follow` polls FilterLogEvents every two seconds until Ctrl-C (Live Tail would
 //! stream, but it bills per session-minute and the emulator may not serve it: polling works everywhere).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -71,10 +71,11 @@ pub struct Line {
     pub id: String,
 }
 
-/// The security event a line records (its `event` field), if any.
+/// The security event a line records (its `event` field, one of [`contract::events::SECURITY`]), if any.
 pub fn security_event(message: &str) -> Option<String> {
     let entry: serde_json::Value = serde_json::from_str(message).ok()?;
-    entry.get("fields")?.get("event")?.as_str().map(str::to_owned)
+    let event = entry.get("fields")?.get("event")?.as_str()?;
+    contract::events::SECURITY.contains(&event).then(|| event.to_owned())
 }
 
 /// A JSON log line as one short line: level, message, the other fields, and the invocation's request
@@ -134,35 +135,67 @@ pub fn run(config_path: &std::path::Path, args: &LogsArgs) -> anyhow::Result<Exi
         let now_ms =
             i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())).unwrap_or(0);
         let mut from = now_ms - i64::try_from(args.since.as_millis()).unwrap_or(i64::MAX / 2);
-        let mut printed: HashSet<String> = HashSet::new();
+        let mut followed = Followed::default();
+        let mut noted = BTreeSet::new();
+        let stop = tokio::signal::ctrl_c();
+        tokio::pin!(stop);
         loop {
-            let lines = fetch(&clients, &groups, from, args.filter.as_deref()).await?;
-            for line in lines.iter().filter(|l| !printed.contains(&l.id)) {
-                println!("{}", if args.json { line.message.clone() } else { render(line) });
+            let lines = fetch(&clients, &groups, from, args.filter.as_deref(), &mut noted).await?;
+            for line in followed.new_lines(lines) {
+                println!("{}", if args.json { line.message.clone() } else { render(&line) });
             }
             if !args.follow {
                 return Ok(ExitCode::SUCCESS);
             }
-            // The next poll starts at the newest line's millisecond; the lines of that millisecond already
-            // printed are remembered so they are not printed twice.
-            if let Some(newest) = lines.iter().map(|l| l.time_ms).max() {
-                from = newest;
-                printed = lines.iter().filter(|l| l.time_ms == newest).map(|l| l.id.clone()).collect();
-            }
+            from = followed.next_from(from);
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}
-                _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                _ = &mut stop => return Ok(ExitCode::SUCCESS),
             }
         }
     })
 }
 
-/// Every line of each group from `from` (ms), every page, matching `filter`, in time order.
+/// How far back each `--follow` poll reaches behind the newest line seen: CloudWatch Logs takes lines in
+/// late and out of order across streams, and a line that arrives late with an older time is still shown.
+const LAG_MS: i64 = 30_000;
+
+/// What `--follow` has printed: each line once, whatever the overlap of the polls.
+#[derive(Debug, Default)]
+pub struct Followed {
+    /// Ids of the lines printed, with their times, kept while a poll can return them again.
+    printed: std::collections::HashMap<String, i64>,
+    newest: Option<i64>,
+}
+
+impl Followed {
+    /// The lines not printed yet, in the order given; remembers them.
+    pub fn new_lines(&mut self, lines: Vec<Line>) -> Vec<Line> {
+        let fresh: Vec<Line> = lines.into_iter().filter(|l| !self.printed.contains_key(&l.id)).collect();
+        for line in &fresh {
+            self.printed.insert(line.id.clone(), line.time_ms);
+            self.newest = Some(self.newest.map_or(line.time_ms, |n| n.max(line.time_ms)));
+        }
+        fresh
+    }
+
+    /// Where the next poll starts: the lag behind the newest line (never earlier than `from`); lines
+    /// older than that are forgotten, as no poll returns them again.
+    pub fn next_from(&mut self, from: i64) -> i64 {
+        let next = self.newest.map_or(from, |newest| (newest - LAG_MS).max(from));
+        self.printed.retain(|_, time| *time >= next);
+        next
+    }
+}
+
+/// Every line of each group from `from` (ms), every page, matching `filter`, in time order. A group that
+/// does not exist yet is noted once (`noted` remembers it across polls).
 async fn fetch(
     clients: &Clients,
     groups: &[(String, String)],
     from: i64,
     filter: Option<&str>,
+    noted: &mut BTreeSet<String>,
 ) -> anyhow::Result<Vec<Line>> {
     let mut lines = Vec::new();
     let mut missing = BTreeSet::new();
@@ -195,7 +228,9 @@ async fn fetch(
         }
     }
     for group in missing {
-        eprintln!("note: {group} does not exist yet (the function has not run since it was deployed)");
+        if noted.insert(group.clone()) {
+            eprintln!("note: {group} does not exist yet (the function has not run since it was deployed)");
+        }
     }
     lines.sort_by(|a, b| (a.time_ms, &a.function).cmp(&(b.time_ms, &b.function)));
     Ok(lines)
@@ -237,6 +272,34 @@ mod tests {
         assert!(render(&plain).ends_with("| START RequestId: 1 Version: $LATEST"));
         assert_eq!(time_of(0), "1970-01-01T00:00:00Z");
         assert_eq!(time_of(951_782_400_250), "2000-02-29T00:00:00.25Z");
+    }
+
+    #[test]
+    fn following_prints_each_line_once_and_a_late_line_still_shows() {
+        let line = |id: &str, time_ms: i64| Line { time_ms, function: "f".into(), message: id.into(), id: id.into() };
+        let mut followed = Followed::default();
+        let first: Vec<String> =
+            followed.new_lines(vec![line("a", 100_000), line("b", 100_000)]).into_iter().map(|l| l.id).collect();
+        assert_eq!(first, ["a", "b"]);
+        let from = followed.next_from(0);
+        assert_eq!(from, 100_000 - LAG_MS);
+        // The next poll overlaps: a and b come back, with c, and d which arrived late with an older time.
+        let second: Vec<String> = followed
+            .new_lines(vec![line("d", 90_000), line("a", 100_000), line("b", 100_000), line("c", 101_000)])
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
+        assert_eq!(second, ["d", "c"]);
+        assert!(followed.next_from(from) >= from);
+    }
+
+    #[test]
+    fn only_the_security_events_stand_out() {
+        let with = |event: &str| format!(r#"{{"level":"INFO","fields":{{"message":"m","event":"{event}"}}}}"#);
+        for event in contract::events::SECURITY {
+            assert_eq!(security_event(&with(event)).as_deref(), Some(event));
+        }
+        assert_eq!(security_event(&with("signout")), None, "a plain sign-out is no security event");
     }
 
     #[test]

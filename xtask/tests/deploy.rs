@@ -333,6 +333,7 @@ fn a_hand_made_change_is_drift_and_a_protected_stage_is_not_deployed_over_it() {
     assert!(t.contains("itest-vault-api: 1 drifted resource(s)"), "{t}");
     assert!(t.contains("~ HelloFunction (AWS::Lambda::Function): MODIFIED"), "{t}");
     assert!(t.contains("NOT_EQUAL /MemorySize: template 256, deployed 2048"), "{t}");
+    eprintln!("drift after a hand-made change (the README shows it):\n{t}");
 
     // A deploy with a change would run over the fix: refused before anything is built or uploaded.
     p.set_binary("hello", "fake hello v2");

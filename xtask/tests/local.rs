@@ -286,7 +286,8 @@ async fn the_walkthrough_works_over_http_and_stop_leaves_nothing_running() {
     assert_eq!(answers[0].body, answers[1].body, "a known and an unknown email are locked alike");
 
     the_printed_walkthrough_runs(&local).await;
-    the_logs_command_finds_what_the_functions_wrote(&local);
+    // A blocking wait for another process: off the runtime's worker.
+    tokio::task::block_in_place(|| the_logs_command_finds_what_the_functions_wrote(&local));
 
     let pids = local.pids();
     assert_eq!(pids.len(), config().functions.len());

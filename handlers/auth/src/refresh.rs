@@ -156,7 +156,7 @@ async fn refresh<S: SessionStore, K: SecretSource>(body: &Body, deps: &Deps<S, K
             Verdict::Reuse => {
                 deps.sessions.revoke(&id).await.map_err(unavailable)?;
                 tracing::warn!(
-                    event = "refresh_token_reuse",
+                    event = contract::events::REFRESH_TOKEN_REUSE,
                     user = %crate::session::user_ref(&user),
                     session = %id,
                     presented = token.generation,

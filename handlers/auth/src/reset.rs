@@ -137,7 +137,7 @@ async fn reset<S: UserStore, C: Cipher, K: SecretSource, CS: CodeStore, SS: Sess
     let written = deps.clock.now();
     let keep_until = written.saturating_add(deps.keep_signed_out_seconds);
     deps.sessions.end_all(email.as_str(), written, keep_until).await.map_err(failed("ending the user's sessions"))?;
-    tracing::warn!(event = "password_reset", user = %user_ref(email.as_str()), "the password was reset; every session and access token of the user ends");
+    tracing::warn!(event = contract::events::PASSWORD_RESET, user = %user_ref(email.as_str()), "the password was reset; every session and access token of the user ends");
     if let Err(error) = lockout::cleared(&deps.attempts, email, source).await {
         // The new password works regardless; the counts left behind only expire later.
         tracing::warn!(%error, "clearing the address's sign-in lockout after a reset");

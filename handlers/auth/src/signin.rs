@@ -122,7 +122,12 @@ async fn signin<S: UserStore, C: Cipher, K: SecretSource, A: AttemptStore, SS: S
                 tracing::error!(%error, "locking after repeated failed sign-ins");
                 ApiError::internal()
             })? {
-                tracing::warn!(%source, "sign-ins from an address are locked out after repeated failures");
+                tracing::warn!(
+                    event = contract::events::SIGNIN_LOCKOUT,
+                    user = %crate::session::user_ref(email.as_str()),
+                    %source,
+                    "sign-ins from an address are locked out after repeated failures"
+                );
             }
         }
         return Err(error);

@@ -67,7 +67,7 @@ async fn signout<S: SessionStore>(body: &Body, caller: &str, deps: &Deps<S>) -> 
             let keep_until = now.saturating_add(deps.keep_signed_out_seconds);
             deps.sessions.end_all(caller, now, keep_until).await.map_err(unavailable)?;
             tracing::warn!(
-                event = "signout_everywhere",
+                event = contract::events::SIGNOUT_EVERYWHERE,
                 user = %user_ref(caller),
                 "every session and access token of the user ends"
             );

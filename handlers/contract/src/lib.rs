@@ -376,6 +376,21 @@ impl fmt::Display for EnvVar {
     }
 }
 
+/// The `event` field of the functions' security log lines: what `cargo xtask logs` marks, and what an alarm
+/// should watch. Each is logged at WARN with a user ref, never an email or a token.
+pub mod events {
+    /// A spent refresh token came back: its session ended.
+    pub const REFRESH_TOKEN_REUSE: &str = "refresh_token_reuse";
+    /// A user signed out everywhere.
+    pub const SIGNOUT_EVERYWHERE: &str = "signout_everywhere";
+    /// A password was reset with a mailed code: every session ended.
+    pub const PASSWORD_RESET: &str = "password_reset";
+    /// Repeated failed sign-ins locked an address out of an email.
+    pub const SIGNIN_LOCKOUT: &str = "signin_lockout";
+    /// Every one of them.
+    pub const SECURITY: [&str; 4] = [REFRESH_TOKEN_REUSE, SIGNOUT_EVERYWHERE, PASSWORD_RESET, SIGNIN_LOCKOUT];
+}
+
 /// The request header that carries the token, as API Gateway's identity source names it.
 pub const AUTHORIZATION_HEADER: &str = "Authorization";
 

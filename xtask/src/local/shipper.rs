@@ -15,7 +15,12 @@ const BATCH: usize = 500;
 /// Where one process's lines go: sent in order, batched as they queue up.
 #[derive(Debug, Clone)]
 pub struct Shipper {
-    lines: mpsc::UnboundedSender<String>,
+    /// Each line with the time it was read (ms), as Lambda stamps a line when the function writes it.
+    lines: mpsc::UnboundedSender<(i64, String)>,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())).unwrap_or(0)
 }
 
 impl Shipper {
@@ -27,12 +32,16 @@ impl Shipper {
         Shipper { lines }
     }
 
+    /// Queues a line; an empty one is skipped (CloudWatch Logs refuses an empty message, and with it the
+    /// whole batch).
     pub fn send(&self, line: &str) {
-        let _ = self.lines.send(line.to_owned());
+        if !line.is_empty() {
+            let _ = self.lines.send((now_ms(), line.to_owned()));
+        }
     }
 }
 
-async fn ship(client: Client, group: String, stream: String, mut queued: mpsc::UnboundedReceiver<String>) {
+async fn ship(client: Client, group: String, stream: String, mut queued: mpsc::UnboundedReceiver<(i64, String)>) {
     // Lambda creates the group on a function's first run when the stack did not; an existing one is fine.
     let _ = client.create_log_group().log_group_name(&group).send().await;
     let _ = client.create_log_stream().log_group_name(&group).log_stream_name(&stream).send().await;
@@ -45,10 +54,9 @@ async fn ship(client: Client, group: String, stream: String, mut queued: mpsc::U
                 Err(_) => break,
             }
         }
-        let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())).unwrap_or(0);
         let events: Vec<InputLogEvent> = batch
             .into_iter()
-            .filter_map(|message| InputLogEvent::builder().timestamp(now).message(message).build().ok())
+            .filter_map(|(time, message)| InputLogEvent::builder().timestamp(time).message(message).build().ok())
             .collect();
         let sent = client
             .put_log_events()
