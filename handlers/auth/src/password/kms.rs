@@ -21,6 +21,26 @@ impl KmsCipher {
     }
 }
 
+/// Whether a KMS error code is KMS refusing the request itself (an answer about the ciphertext, the key
+/// or the caller), not KMS being unable to answer (throttled, failing, its key store unreachable).
+fn refusal(code: &str) -> bool {
+    !matches!(
+        code,
+        "ThrottlingException"
+            | "KMSInternalException"
+            | "DependencyTimeoutException"
+            | "KeyUnavailableException"
+            | "DisabledException"
+            | "KMSInvalidStateException"
+    )
+}
+
+fn error_code<T, E: aws_sdk_kms::error::ProvideErrorMetadata>(
+    result: &Result<T, aws_sdk_kms::error::SdkError<E, aws_sdk_kms::config::http::HttpResponse>>,
+) -> Option<String> {
+    result.as_ref().err()?.as_service_error().and_then(|e| e.code()).map(str::to_owned)
+}
+
 /// What the decoy asks KMS to decrypt: the size of an encrypted PHC string, but no ciphertext.
 const DECOY_CIPHERTEXT: &[u8] = &[0; 256];
 
@@ -34,11 +54,13 @@ impl Cipher for KmsCipher {
             .encryption_context(CONTEXT_KEY, email.as_str())
             .send()
             .await;
-        // KMS refuses it (InvalidCiphertextException on AWS; the emulator answers AccessDenied): an answer of
-        // any kind is the round trip made. Only no answer (a timeout, no connection) is an outage.
+        // KMS refuses it (InvalidCiphertextException on AWS; the emulator answers AccessDenied): the round trip
+        // made, as for a real hash. What would fail a real decrypt too (no answer, throttling, KMS's own
+        // trouble) fails this one, so that an attacker who can make KMS throttle learns nothing either.
+        let code = error_code(&result);
         match result {
             Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some() => Ok(()),
+            Err(_) if code.as_deref().is_some_and(refusal) => Ok(()),
             Err(error) => Err(CipherError::Unavailable(format!("KMS Decrypt: {}", DisplayErrorContext(&error)))),
         }
     }
@@ -81,6 +103,25 @@ impl Cipher for KmsCipher {
                 }
                 _ => Err(CipherError::Unavailable(format!("KMS Decrypt: {}", DisplayErrorContext(&error)))),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The attack: making KMS throttle, so that a known email's sign-in fails (500) where an unknown
+    /// one's decoy would be taken as answered (401). What fails a real decrypt fails the decoy.
+    #[test]
+    fn only_kms_refusing_the_request_counts_as_the_decoys_answer() {
+        for refused in
+            ["InvalidCiphertextException", "IncorrectKeyException", "AccessDeniedException", "NotFoundException"]
+        {
+            assert!(super::refusal(refused), "{refused}");
+        }
+        for unavailable in
+            ["ThrottlingException", "KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException"]
+        {
+            assert!(!super::refusal(unavailable), "{unavailable}");
         }
     }
 }
