@@ -32,12 +32,7 @@ pub struct Deps<S, K, CS, M> {
 
 impl<S, K: SecretSource, CS, M> Deps<S, K, CS, M> {
     pub fn new(store: S, secret: K, outbox: Outbox<CS, M>) -> Deps<S, K, CS, M> {
-        Deps {
-            store,
-            keys: KeyCache::new(secret).with_max_age(crate::keys::MAX_AGE_SECONDS),
-            outbox,
-            clock: Arc::new(SystemClock),
-        }
+        Deps { store, keys: KeyCache::aged(secret), outbox, clock: Arc::new(SystemClock) }
     }
 }
 

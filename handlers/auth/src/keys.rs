@@ -102,6 +102,12 @@ impl<S: SecretSource> KeyCache<S> {
         KeyCache { source, max_age: None, state: tokio::sync::Mutex::new(CacheState::default()) }
     }
 
+    /// A cache that also refreshes a ring older than [`MAX_AGE_SECONDS`]: what every function but the
+    /// authorizer and signin (which name their own bound) uses.
+    pub fn aged(source: S) -> KeyCache<S> {
+        KeyCache::new(source).with_max_age(MAX_AGE_SECONDS)
+    }
+
     /// Also refresh, on the next [`KeyCache::get`], a ring older than `seconds`. If that refresh fails
     /// the older ring is used while it is younger than twice `seconds`, and then the error returned.
     pub fn with_max_age(mut self, seconds: u64) -> KeyCache<S> {

@@ -49,6 +49,13 @@ fn minutes() -> u64 {
     LIFETIME_SECONDS / 60
 }
 
+/// The code in a mail's text, as the letters below write it (a line `code: 1234 5678`), spaces taken
+/// out: for whoever reads the mail back (tests, the local mail catcher).
+pub fn code_in(text: &str) -> Option<String> {
+    let line = text.lines().find_map(|l| l.trim().strip_prefix("code: "))?;
+    Some(line.replace(' ', ""))
+}
+
 /// The code, grouped for reading (`1234 5678`); typed back with or without the space.
 fn grouped(code: &Code) -> String {
     let digits = code.expose();
@@ -119,8 +126,10 @@ mod tests {
         let code = Code::parse("12345678").unwrap_or_else(|| panic!("a code"));
         for mail in [verify_address(&code), already_registered(&code), reset_password(&code)] {
             assert_eq!(mail.text.matches("code: 1234 5678").count(), 1, "{}", mail.text);
+            assert_eq!(code_in(&mail.text).as_deref(), Some("12345678"), "read back as written");
             assert!(!format!("{mail:?}").contains("1234"));
         }
         assert!(!no_account().text.contains("code:"));
+        assert_eq!(code_in(&no_account().text), None);
     }
 }

@@ -39,13 +39,7 @@ pub struct Deps<S, K> {
 impl<S, K: SecretSource> Deps<S, K> {
     /// Production dependencies: a key cache that re-reads the secret as signin's does, the system clock.
     pub fn new(sessions: S, secrets: K, tokens: TokenSettings, settings: SessionSettings) -> Deps<S, K> {
-        Deps {
-            sessions,
-            keys: KeyCache::new(secrets).with_max_age(crate::keys::MAX_AGE_SECONDS),
-            tokens,
-            settings,
-            clock: Arc::new(SystemClock),
-        }
+        Deps { sessions, keys: KeyCache::aged(secrets), tokens, settings, clock: Arc::new(SystemClock) }
     }
 }
 

@@ -70,7 +70,7 @@ impl<S, C, K: SecretSource, CS, SS, A> Deps<S, C, K, CS, SS, A> {
             cipher,
             passwords: PasswordScheme::owasp(),
             rules: passwords,
-            keys: KeyCache::new(secret).with_max_age(crate::keys::MAX_AGE_SECONDS),
+            keys: KeyCache::aged(secret),
             codes: tables.codes,
             sessions: tables.sessions,
             keep_signed_out_seconds,

@@ -82,7 +82,7 @@ impl<S, C, K: SecretSource, CS, M> Deps<S, C, K, CS, M> {
             cipher,
             passwords: PasswordScheme::owasp(),
             rules: passwords,
-            keys: KeyCache::new(secret).with_max_age(crate::keys::MAX_AGE_SECONDS),
+            keys: KeyCache::aged(secret),
             outbox,
             clock: Arc::new(SystemClock),
         }

@@ -193,7 +193,7 @@ impl World {
     }
 
     fn code_keys(&self) -> KeyCache<Arc<FakeSecretSource>> {
-        KeyCache::new(self.code_secret.clone()).with_max_age(crate::keys::MAX_AGE_SECONDS)
+        KeyCache::aged(self.code_secret.clone())
     }
 
     pub fn signup(&self) -> SignupDeps {
@@ -284,7 +284,7 @@ impl World {
     pub fn refresh_with(&self, settings: SessionSettings) -> RefreshDeps {
         refresh::Deps {
             sessions: self.sessions.clone(),
-            keys: KeyCache::new(self.secrets.clone()).with_max_age(crate::keys::MAX_AGE_SECONDS),
+            keys: KeyCache::aged(self.secrets.clone()),
             tokens: self::settings(),
             settings,
             clock: self.clock.clone(),

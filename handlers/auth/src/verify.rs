@@ -43,7 +43,7 @@ impl<S, C, K: SecretSource, CS> Deps<S, C, K, CS> {
             store,
             cipher,
             passwords: PasswordScheme::owasp(),
-            keys: KeyCache::new(secret).with_max_age(crate::keys::MAX_AGE_SECONDS),
+            keys: KeyCache::aged(secret),
             codes,
             clock: Arc::new(SystemClock),
         }

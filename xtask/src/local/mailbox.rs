@@ -50,8 +50,7 @@ pub fn messages(data: &Value) -> Vec<Caught> {
 /// The code in the newest of `mails` to `to` (the line `code: 1234 5678`, spaces taken out).
 pub fn last_code(mails: &[Caught], to: &str) -> Option<String> {
     let mail = mails.iter().rev().find(|m| m.to.iter().any(|t| t == to))?;
-    let line = mail.body.lines().find_map(|l| l.trim().strip_prefix("code: "))?;
-    Some(line.replace(' ', ""))
+    auth::mail::code_in(&mail.body)
 }
 
 /// Where the local API on `port` keeps the mail its functions send.
@@ -62,8 +61,7 @@ pub fn file_for(target_dir: &Path, port: u16) -> PathBuf {
 /// The code in the newest mail to `to` in a mail file's `text` (as [`render`] wrote it).
 pub fn last_code_in(text: &str, to: &str) -> Option<String> {
     let mail = text.rsplit("---- mail").find(|m| m.lines().any(|l| l == format!("To: {to}")))?;
-    let line = mail.lines().find_map(|l| l.trim().strip_prefix("code: "))?;
-    Some(line.replace(' ', ""))
+    auth::mail::code_in(mail)
 }
 
 /// Every message the emulator at `endpoint` holds, oldest first.

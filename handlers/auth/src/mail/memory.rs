@@ -24,8 +24,7 @@ impl MemoryMailer {
     pub fn last_code(&self, to: &str) -> Option<String> {
         let sent = self.sent();
         let (_, mail) = sent.iter().rev().find(|(recipient, _)| recipient == to)?;
-        let line = mail.text.lines().find_map(|l| l.trim().strip_prefix("code: "))?;
-        Some(line.replace(' ', ""))
+        super::code_in(&mail.text)
     }
 }
 
