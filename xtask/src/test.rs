@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use crate::EXIT_DIFFERENCE;
 
 pub fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
-    // The signup function's build embeds the breached-password filter, so it is built (once) first.
+    // The signup and reset functions embed the breached-password filter (the breached crate), so it is
+    // built (once) first.
     let target = devenv::target_dir_of(root)?;
     crate::corpus::ensure(&target)?;
     // Style first: it takes a second, and a change that fails it never lands.
